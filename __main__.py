@@ -1,0 +1,3 @@
+from caseflags.cli import main
+
+main()

@@ -1,0 +1,173 @@
+"""The `caseflags` command (interface: ../shared/contract/OUTPUTS.md, restated in README.md).
+
+Exit status 0 when the run completed (exceptions found and rows quarantined included);
+2 with a one-line reason when it could not run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from caseflags import SAMPLE_DELIVERY
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Nightly multi-agency checks for children in need with an EHCP.")
+review_app = typer.Typer(no_args_is_help=True, help="Officers' review of exceptions.")
+app.add_typer(review_app, name="review")
+
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store.")]
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="A caseflags TOML file overriding the defaults.")]
+
+
+def _fail(message: str) -> None:
+    err.print(f"caseflags: {message}", markup=False, highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _load_config(path: Path | None):
+    from caseflags.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def run(
+    extracts: Annotated[Optional[Path], typer.Option("--extracts", help="Delivery folder (default: the bundled sample).")] = None,
+    as_at: Annotated[Optional[str], typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
+    db: DbOption = Path("caseflags.duckdb"),
+    out: Annotated[Path, typer.Option("--out", help="Reports folder; the run writes <out>/<as-at>/.")] = Path("reports"),
+    config: ConfigOption = None,
+) -> None:
+    """Load a delivery, check it and write the night's exception lists."""
+    from caseflags.flows.locking import StoreLocked
+    from caseflags.flows.pipeline import RunAborted
+
+    run_date = _parse_date(as_at) if as_at else date.today()
+    _load_config(config)  # a bad config fails here, before Prefect starts
+    extracts_dir = extracts or SAMPLE_DELIVERY
+    if not extracts_dir.is_dir():
+        _fail(f"extracts folder not found: {extracts_dir}")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from caseflags.flows.nightly import nightly
+
+    try:
+        run_dir = nightly(
+            extracts=str(extracts_dir), as_at=run_date, db=str(db), out=str(out),
+            config_path=str(config) if config else None,
+        )
+    except (RunAborted, StoreLocked) as exc:
+        _fail(str(exc))
+    _print_run_summary(Path(run_dir))
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"--as-at must be a date YYYY-MM-DD, got {text!r}")
+
+
+def _print_run_summary(run_dir: Path) -> None:
+    import json
+
+    record = json.loads((run_dir / "run.json").read_text())
+    table = Table(title=f"caseflags run {record['run_id']}", show_lines=False)
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("exceptions", justify="right")
+    for check_id, result in record["checks"].items():
+        table.add_row(check_id, result["status"], "" if result["exceptions"] is None else str(result["exceptions"]))
+    console.print(table)
+    refused = record.get("refused_files") or []
+    for problem in refused:
+        console.print(f"[yellow]refused[/] {problem['file']}: {problem['reason']}", markup=True, highlight=False)
+    quarantined = sum(e["rows_quarantined"] for e in record["extracts"].values())
+    console.print(f"{quarantined} rows quarantined; reports in {run_dir}", highlight=False)
+
+
+@app.command()
+def generate(
+    profile: Annotated[str, typer.Option("--profile", help="small | la | large")] = "small",
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the synthetic delivery.")] = Path("extracts/synthetic"),
+    bad: Annotated[bool, typer.Option("--bad", help="Also plant malformed rows, a Windows-1252 file and UK dates.")] = False,
+    as_at: Annotated[str, typer.Option("--as-at", help="As-at date the planted exceptions are relative to.")] = "2026-11-24",
+    config: ConfigOption = None,
+) -> None:
+    """Write a synthetic local authority's extracts with planted exceptions and ground truth."""
+    from caseflags.sample_data.generator import generate as generate_authority
+
+    if profile not in {"small", "la", "large"}:
+        _fail(f"--profile must be small, la or large, got {profile!r}")
+    generate_authority(profile, seed, out, variant="bad" if bad else "clean", as_at=_parse_date(as_at))
+    console.print(f"wrote {profile} authority (seed {seed}) to {out}", highlight=False)
+
+
+@app.command("checks")
+def list_checks(config: ConfigOption = None) -> None:
+    """The check catalogue with the thresholds in force and their sources."""
+    from caseflags.checks.registry import load_registry
+
+    settings = _load_config(config)
+    table = Table(title="caseflags check catalogue", show_lines=True)
+    for column in ("check_id", "concern", "owner", "severity", "thresholds in force (source)"):
+        table.add_column(column, overflow="fold")
+    for check in load_registry().values():
+        values = check.threshold_values(settings.thresholds_for(check.id))
+        thresholds = "\n".join(
+            f"{name} = {values[name]} {t.unit} ({t.source})" for name, t in check.thresholds.items()
+        ) or "—"
+        table.add_row(check.id, check.concern, check.owner, check.severity_rule, thresholds)
+    console.print(table)
+
+
+@review_app.command("import")
+def review_import(
+    file: Annotated[Path, typer.Argument(help="An exceptions.xlsx with the officer's review columns filled in.")],
+    db: DbOption = Path("caseflags.duckdb"),
+    config: ConfigOption = None,
+) -> None:
+    """Read officers' review_status / review_note edits back into the store."""
+    from datetime import datetime
+
+    from caseflags.flows.locking import StoreLocked, store_lock
+    from caseflags.flows.outputs import ReviewImportError, import_review
+    from caseflags.flows.store import connect
+
+    settings = _load_config(config)
+    if not file.is_file():
+        _fail(f"review file not found: {file}")
+    if not db.is_file():
+        _fail(f"store not found: {db}")
+    try:
+        with store_lock(db):
+            con = connect(db)
+            try:
+                summary = import_review(
+                    con, file, now=datetime.now(), expiry_days=settings.outputs["annotation_expiry_days"]
+                )
+            finally:
+                con.close()
+    except (ReviewImportError, StoreLocked) as exc:
+        _fail(str(exc))
+    console.print(f"imported {summary}", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,459 @@
+"""Reading a delivery: CSV / Parquet / XLSX extracts parsed into the typed contract tables.
+
+Every delivered value is read as text first, so nothing is silently coerced: a value that does
+not parse under its column's contract type sends the whole row to quarantine with file, line,
+column, reason and the raw line. A file the contract does not know, or one missing a required
+column, is refused whole; the other extracts still load.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from caseflags.checks.contract import (
+    LINKED_IDENTIFIER_TYPES,
+    TABLE_AGENCY,
+    ColumnSpec,
+    TableSpec,
+    load_contract,
+)
+from caseflags.checks.identifiers import is_valid_nhs_number, is_valid_upn
+
+EXTRACT_SUFFIXES = (".csv", ".parquet", ".xlsx")
+LINE = "_line"  # 1-based line (CSV, XLSX row) or row number (Parquet) of each record
+
+FLAG_TRUE = {"Y", "YES", "1", "TRUE"}
+FLAG_FALSE = {"N", "NO", "0", "FALSE"}
+
+
+class ExtractRefused(Exception):
+    """A whole file cannot be loaded (unknown table, missing required column, unreadable)."""
+
+    def __init__(self, file: str, reason: str):
+        super().__init__(f"{file}: {reason}")
+        self.file = file
+        self.reason = reason
+
+
+@dataclass
+class ParsedExtract:
+    table: str
+    file: str
+    content_sha256: str
+    rows_read: int
+    data: pl.DataFrame  # typed, contract columns only, rows that passed
+    quarantine: pl.DataFrame  # file, line, column_name, reason, raw_line
+    identifier_issues: pl.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.data.height
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.quarantine.select(pl.col("line").n_unique()).item() if self.quarantine.height else 0
+
+
+QUARANTINE_SCHEMA = {
+    "file": pl.Utf8,
+    "line": pl.Int64,
+    "column_name": pl.Utf8,
+    "reason": pl.Utf8,
+    "raw_line": pl.Utf8,
+}
+IDENTIFIER_ISSUE_SCHEMA = {
+    "table_name": pl.Utf8,
+    "file": pl.Utf8,
+    "line": pl.Int64,
+    "column_name": pl.Utf8,
+    "identifier_type": pl.Utf8,
+    "agency": pl.Utf8,
+    "person_id": pl.Utf8,
+    "record_key": pl.Utf8,
+    "reason": pl.Utf8,
+}
+
+
+# --- finding the files of a delivery ------------------------------------------------------
+
+
+def discover_delivery(extracts_dir: Path) -> tuple[dict[str, Path], list[ExtractRefused]]:
+    """Map each contract table to its file; unknown or doubled files are refused by name."""
+    contract = load_contract()
+    found: dict[str, list[Path]] = {}
+    refused: list[ExtractRefused] = []
+    for path in sorted(p for p in extracts_dir.iterdir() if p.is_file()):
+        if path.name.startswith(".") or path.name.startswith("~$"):
+            continue  # editor and Excel lock files
+        if path.suffix.lower() not in EXTRACT_SUFFIXES:
+            continue  # manifests, truth files, notes travel with deliveries
+        table = path.stem.lower()
+        if table not in contract:
+            refused.append(ExtractRefused(path.name, "not a table of the extract contract"))
+            continue
+        found.setdefault(table, []).append(path)
+    files: dict[str, Path] = {}
+    for table, paths in found.items():
+        if len(paths) > 1:
+            names = ", ".join(p.name for p in paths)
+            refused.append(ExtractRefused(names, f"more than one file for table {table}"))
+        else:
+            files[table] = paths[0]
+    return files, refused
+
+
+# --- reading files as text ------------------------------------------------------------------
+
+
+def decode_csv_bytes(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or, failing that, Windows-1252 as saved by Excel."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _header_map(header: list[str], spec: TableSpec, file: str) -> dict[str, int]:
+    """Position of each contract column in the header (case and spaces forgiven)."""
+    positions: dict[str, int] = {}
+    for i, name in enumerate(header):
+        key = name.strip().lstrip("\ufeff").lower()
+        if key in spec.column_names and key not in positions:
+            positions[key] = i
+    missing = [c for c in spec.required if c not in positions]
+    if missing:
+        raise ExtractRefused(file, f"missing required column {', '.join(missing)}")
+    return positions
+
+
+def _read_csv_fast(text: str, spec: TableSpec, file: str) -> pl.DataFrame | None:
+    """Polars path for well-formed files; None when the file needs the exact line-by-line path."""
+    body = text.rstrip("\r\n")
+    if "\n\n" in body or "\r\n\r\n" in body:
+        return None  # blank lines: line numbers need the csv module
+    try:
+        frame = pl.read_csv(
+            io.StringIO(text), infer_schema=False, has_header=True, raise_if_empty=False,
+            truncate_ragged_lines=False,
+        )
+    except Exception:  # ragged rows and friends: let the exact path say which line
+        return None
+    expected_lines = body.count("\n")  # data lines after the header
+    if frame.height != expected_lines:
+        return None
+    positions = _header_map(frame.columns, spec, file)
+    original = frame.columns
+    return frame.select(
+        [pl.col(original[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
+         for c in spec.column_names]
+    ).with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
+
+
+def _read_csv_exact(text: str, spec: TableSpec, file: str) -> tuple[pl.DataFrame, list[dict]]:
+    """csv-module path: exact line numbers with quoted newlines, blank lines and ragged rows."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ExtractRefused(file, "empty file (no header row)") from None
+    positions = _header_map(header, spec, file)
+    columns: dict[str, list] = {c: [] for c in spec.column_names}
+    lines: list[int] = []
+    ragged: list[dict] = []
+    start_line = reader.line_num + 1
+    for record in reader:
+        line = start_line
+        start_line = reader.line_num + 1
+        if not record or all(not v.strip() for v in record) and len(record) <= 1:
+            continue  # blank line
+        if len(record) != len(header):
+            ragged.append({"line": line, "column_name": None,
+                           "reason": f"expected {len(header)} fields, found {len(record)}"})
+            continue
+        lines.append(line)
+        for c in spec.column_names:
+            columns[c].append(record[positions[c]] if c in positions else None)
+    frame = pl.DataFrame({LINE: pl.Series(lines, dtype=pl.Int64), **{c: pl.Series(v, dtype=pl.Utf8) for c, v in columns.items()}})
+    return frame.select([LINE, *spec.column_names]), ragged
+
+
+def read_text_frame(path: Path, spec: TableSpec) -> tuple[pl.DataFrame, list[dict], str | None]:
+    """All contract columns as text plus `_line`; also rows unreadable as records, and the
+    decoded text (CSV only) for recovering raw lines."""
+    file = path.name
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        text = decode_csv_bytes(path.read_bytes())
+        frame = _read_csv_fast(text, spec, file)
+        if frame is not None:
+            return frame, [], text
+        frame, ragged = _read_csv_exact(text, spec, file)
+        return frame, ragged, text
+    if suffix == ".parquet":
+        raw = pl.read_parquet(path)
+        first_row = 1
+    elif suffix == ".xlsx":
+        try:
+            raw = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
+        except Exception as exc:  # unreadable workbook: refuse by name, no cell values echoed
+            raise ExtractRefused(file, f"unreadable workbook ({type(exc).__name__})") from None
+        first_row = 2  # row 1 is the header
+    else:
+        raise ExtractRefused(file, "unsupported file type")
+    positions = _header_map(raw.columns, spec, file)
+    original = raw.columns
+    frame = raw.select(
+        [_as_text(raw[original[positions[c]]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
+         for c in spec.column_names]
+    ).with_row_index(LINE, offset=first_row).with_columns(pl.col(LINE).cast(pl.Int64))
+    return frame, [], None
+
+
+def _as_text(series: pl.Series) -> pl.Series:
+    if series.dtype == pl.Datetime or isinstance(series.dtype, pl.Datetime):
+        return series.dt.strftime("%Y-%m-%d")
+    if series.dtype == pl.Date:
+        return series.dt.strftime("%Y-%m-%d")
+    if series.dtype == pl.Boolean:
+        return series.map_elements(lambda v: "Y" if v else "N", return_dtype=pl.Utf8)
+    if series.dtype.is_float():
+        # Excel and pandas turn identifiers into floats; 12.0 -> "12", keep real decimals.
+        return series.map_elements(lambda v: str(int(v)) if v == int(v) else repr(v), return_dtype=pl.Utf8)
+    if isinstance(series.dtype, pl.List):
+        return series.map_elements(lambda v: json.dumps(list(v)), return_dtype=pl.Utf8)
+    return series.cast(pl.Utf8)
+
+
+# --- parsing text into contract types --------------------------------------------------------
+
+
+def _blank_to_null(expr: pl.Expr) -> pl.Expr:
+    stripped = expr.str.strip_chars()
+    return pl.when(stripped == "").then(None).otherwise(stripped)
+
+
+def _strip_excel_decimal(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace(r"^(\d+)\.0+$", "${1}")
+
+
+def _parse_date(expr: pl.Expr) -> pl.Expr:
+    # A trailing time (" 09:30", " 09:30:00", ISO "T09:30:00") is dropped by contract.
+    day = expr.str.replace(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$", "")
+    return pl.coalesce(
+        day.str.to_date("%Y-%m-%d", strict=False),
+        day.str.to_date("%d/%m/%Y", strict=False),
+    )
+
+
+def _parse_flag(expr: pl.Expr) -> pl.Expr:
+    upper = expr.str.to_uppercase()
+    return pl.when(upper.is_in(list(FLAG_TRUE))).then(True).when(upper.is_in(list(FLAG_FALSE))).then(False).otherwise(None)
+
+
+def _parse_code_list(value: str | None) -> list[str] | None:
+    """Assessment factors: a JSON array or a comma-separated list of census factor codes."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(items, list) or not all(isinstance(i, (str, int)) for i in items):
+            return None
+    else:
+        items = text.split(",")
+    codes = [str(i).strip().upper() for i in items if str(i).strip()]
+    if not all(_FACTOR_CODE(c) for c in codes):
+        return None
+    return codes
+
+
+def _FACTOR_CODE(code: str) -> bool:
+    return 1 <= len(code) <= 3 and code[0].isdigit() and (code[-1].isalnum())
+
+
+def parse_frame(
+    frame: pl.DataFrame,
+    spec: TableSpec,
+    agency_aliases: dict[str, str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed columns for every row, and the problems found: (line, column_name, reason)."""
+    aliases = {k.strip().upper(): v for k, v in (agency_aliases or {}).items()}
+    typed: list[pl.Expr] = [pl.col(LINE)]
+    problems: list[pl.Expr] = []
+    for col in spec.columns:
+        text = _blank_to_null(pl.col(col.name))
+        parsed, failure_reason = _parse_column(col, text, aliases)
+        typed.append(parsed.alias(col.name))
+        present = text.is_not_null()
+        if col.required:
+            problems.append(
+                pl.when(~present).then(pl.lit("blank required value")).otherwise(None).alias(f"{col.name}\x00blank")
+            )
+        if failure_reason is not None:
+            problems.append(
+                pl.when(present & parsed.is_null()).then(pl.lit(failure_reason)).otherwise(None).alias(f"{col.name}\x00bad")
+            )
+    typed_frame = frame.select(typed)
+    if not problems:
+        return typed_frame, pl.DataFrame(schema={LINE: pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8})
+    flagged = frame.select([pl.col(LINE), *problems])
+    long = (
+        flagged.unpivot(index=LINE, variable_name="column_name", value_name="reason")
+        .drop_nulls("reason")
+        .with_columns(pl.col("column_name").str.split("\x00").list.first())
+        .sort([LINE, "column_name"])
+    )
+    return typed_frame, long
+
+
+def _parse_column(col: ColumnSpec, text: pl.Expr, aliases: dict[str, str]) -> tuple[pl.Expr, str | None]:
+    if col.kind == "date":
+        return _parse_date(text), "unparseable date (expected YYYY-MM-DD or DD/MM/YYYY)"
+    if col.kind == "flag":
+        return _parse_flag(text), "unrecognised flag (expected Y/N, Yes/No, 1/0, True/False)"
+    if col.kind == "integer":
+        return _strip_excel_decimal(text).cast(pl.Int32, strict=False), "not a whole number"
+    if col.kind == "code":
+        value = text.str.to_uppercase()
+        if "SOCIAL_CARE" in col.codes and aliases:
+            value = value.replace(aliases)
+        return pl.when(value.is_in(list(col.codes))).then(value).otherwise(None), "unknown code"
+    if col.kind == "code_list":
+        parsed = text.map_elements(_parse_code_list, return_dtype=pl.List(pl.Utf8))
+        return parsed, "unparseable factor list (expected a JSON array or comma-separated codes)"
+    if col.kind == "nhs_number":
+        return _strip_excel_decimal(text).str.replace_all(r"[\s-]", ""), None
+    if col.kind == "upn":
+        return text.str.to_uppercase().str.replace_all(r"\s", ""), None
+    if col.kind == "id":
+        return _strip_excel_decimal(text), None
+    return text, None
+
+
+# --- identifiers -------------------------------------------------------------------------
+
+
+def find_identifier_issues(table: str, file: str, data: pl.DataFrame) -> pl.DataFrame:
+    """Invalid NHS numbers and UPNs among the loaded rows: reported, kept out of linkage."""
+    from caseflags.checks.contract import NHS_NUMBER_COLUMNS, UPN_COLUMNS
+
+    checks: list[tuple[str, str, pl.Expr]] = []
+    for t, c in sorted(NHS_NUMBER_COLUMNS):
+        if t == table:
+            checks.append((c, "NHS_NUMBER", pl.col(c)))
+    for t, c in sorted(UPN_COLUMNS):
+        if t == table:
+            checks.append((c, "UPN", pl.col(c)))
+    frames = []
+    for column, id_type, expr in checks:
+        frames.append(_invalid_rows(table, file, data, column, id_type, None))
+    if table == "ssd_linked_identifiers" and data.height:
+        kind = pl.col("link_identifier_type").str.strip_chars().str.to_lowercase().replace_strict(
+            LINKED_IDENTIFIER_TYPES, default=None
+        )
+        typed = data.with_columns(kind.alias("_id_type"))
+        for id_type in ("NHS_NUMBER", "UPN"):
+            subset = typed.filter(pl.col("_id_type") == id_type)
+            frames.append(_invalid_rows(table, file, subset, "link_identifier_value", id_type, None))
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return pl.DataFrame(schema=IDENTIFIER_ISSUE_SCHEMA)
+    return pl.concat(frames).select(list(IDENTIFIER_ISSUE_SCHEMA))
+
+
+_PERSON_COLUMN = {"ssd_person": "pers_person_id", "ssd_linked_identifiers": "link_person_id"}
+_RECORD_KEY = {"ssd_person": "pers_person_id", "agency_records": "agency_record_id", "ehcp_plans": "ehcp_id",
+               "ssd_linked_identifiers": "link_person_id"}
+
+
+def _invalid_rows(table: str, file: str, data: pl.DataFrame, column: str, id_type: str, _unused) -> pl.DataFrame:
+    values = data.get_column(column).drop_nulls().unique()
+    validator = is_valid_nhs_number if id_type == "NHS_NUMBER" else is_valid_upn
+    invalid = [v for v in values.to_list() if not validator(v)]
+    if not invalid:
+        return pl.DataFrame(schema=IDENTIFIER_ISSUE_SCHEMA)
+    rows = data.filter(pl.col(column).is_in(invalid))
+    if table == "attendance_sessions":
+        # One issue per pupil, not per session: its first line locates it.
+        rows = rows.sort(LINE).unique(subset=[column], keep="first", maintain_order=True)
+    agency = pl.col("agency").cast(pl.Utf8) if table == "agency_records" else pl.lit(TABLE_AGENCY.get(table, "SOCIAL_CARE"))
+    person = pl.col(_PERSON_COLUMN[table]) if table in _PERSON_COLUMN else pl.lit(None, pl.Utf8)
+    key = pl.col(_RECORD_KEY[table]) if table in _RECORD_KEY else pl.lit(None, pl.Utf8)
+    label = "NHS number fails its modulus-11 check" if id_type == "NHS_NUMBER" else "UPN fails its DfE check letter"
+    return rows.select(
+        pl.lit(table).alias("table_name"),
+        pl.lit(file).alias("file"),
+        pl.col(LINE).alias("line"),
+        pl.lit(column).alias("column_name"),
+        pl.lit(id_type).alias("identifier_type"),
+        agency.alias("agency"),
+        person.cast(pl.Utf8).alias("person_id"),
+        key.cast(pl.Utf8).alias("record_key"),
+        pl.lit(label).alias("reason"),
+    )
+
+
+# --- one extract, end to end --------------------------------------------------------------
+
+
+def parse_extract(path: Path, table: str, agency_aliases: dict[str, str] | None = None) -> ParsedExtract:
+    """Read and parse one file; raises ExtractRefused for a file that cannot be loaded at all."""
+    spec = load_contract()[table]
+    content = path.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    frame, unreadable, text = read_text_frame(path, spec)
+    typed, problems = parse_frame(frame, spec, agency_aliases)
+    bad_lines = set(problems.get_column(LINE).to_list()) if problems.height else set()
+    good = typed.filter(~pl.col(LINE).is_in(list(bad_lines))) if bad_lines else typed
+    issues = find_identifier_issues(table, path.name, good)
+    problem_rows = problems.select(pl.col(LINE).alias("line"), "column_name", "reason").to_dicts() + unreadable
+    quarantine = _with_raw_lines(problem_rows, path, text, frame)
+    return ParsedExtract(
+        table=table,
+        file=path.name,
+        content_sha256=digest,
+        rows_read=frame.height + len(unreadable),
+        data=good.sort(LINE),
+        quarantine=quarantine,
+        identifier_issues=issues,
+    )
+
+
+def _with_raw_lines(rows: list[dict], path: Path, text: str | None, frame: pl.DataFrame) -> pl.DataFrame:
+    if not rows:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    wanted = {r["line"] for r in rows}
+    raw: dict[int, str] = {}
+    if text is not None:
+        last = max(wanted)
+        for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+            if number in wanted:
+                raw[number] = line.rstrip("\r\n")
+            if number >= last:
+                break
+    else:
+        # Parquet / XLSX have no raw line: the row's delivered values, comma-joined.
+        by_line = frame.filter(pl.col(LINE).is_in(list(wanted)))
+        for record in by_line.iter_rows(named=True):
+            raw[record[LINE]] = ",".join("" if v is None else str(v) for k, v in record.items() if k != LINE)
+    return pl.DataFrame(
+        [
+            {"file": path.name, "line": r["line"], "column_name": r["column_name"], "reason": r["reason"],
+             "raw_line": raw.get(r["line"])}
+            for r in sorted(rows, key=lambda r: (r["line"], r["column_name"] or ""))
+        ],
+        schema=QUARANTINE_SCHEMA,
+    )

@@ -1,0 +1,78 @@
+"""The `nightly` Prefect flow: the runbook, one task per stage; the logic is in `pipeline.py`.
+
+Tasks take the open store connection and the run state (paths, dates, counts): never extract
+rows, names or identifiers, so nothing personal reaches Prefect's parameters, logs or results.
+Results are not persisted and not cached.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from caseflags.config import Config, load_config
+from caseflags.flows import pipeline
+from caseflags.flows.locking import store_lock
+from caseflags.flows.store import connect
+
+TASK_OPTIONS = dict(cache_policy=NO_CACHE, persist_result=False, log_prints=False)
+
+
+@task(name="ingest", retries=2, retry_delay_seconds=5, **TASK_OPTIONS)
+def ingest(con, state: pipeline.RunState, config: Config) -> pipeline.StagedDelivery:
+    with pipeline.timed(state, "ingest"):
+        return pipeline.stage_delivery(con, state, config)
+
+
+@task(name="contracts", **TASK_OPTIONS)
+def contracts(con, state: pipeline.RunState, config: Config, staged: pipeline.StagedDelivery) -> None:
+    with pipeline.timed(state, "contracts"):
+        pipeline.check_contracts(con, state, config)
+        pipeline.publish(con, state, staged)
+
+
+@task(name="link", **TASK_OPTIONS)
+def link(con, state: pipeline.RunState, config: Config, db_path: Path | None) -> None:
+    with pipeline.timed(state, "link"):
+        pipeline.link(con, state, config, db_path)
+
+
+@task(name="checks", **TASK_OPTIONS)
+def checks(con, state: pipeline.RunState, config: Config) -> None:
+    with pipeline.timed(state, "checks"):
+        pipeline.run_checks(con, state, config)
+
+
+@task(name="outputs", retries=2, retry_delay_seconds=5, **TASK_OPTIONS)
+def outputs(con, state: pipeline.RunState, config: Config) -> str:
+    with pipeline.timed(state, "outputs"):
+        run_dir = pipeline.write_outputs(con, state, config)
+    pipeline.finish_run(con, state, run_dir)
+    return str(run_dir)
+
+
+@flow(name="nightly", log_prints=False, persist_result=False, validate_parameters=True)
+def nightly(
+    extracts: str,
+    as_at: date,
+    db: str = "caseflags.duckdb",
+    out: str = "reports",
+    config_path: str | None = None,
+) -> str:
+    """Ingest → contracts → link → checks → outputs for one as-at date. Returns the run folder."""
+    config = load_config(config_path)
+    db_path = Path(db)
+    with store_lock(db_path):
+        con = connect(db_path)
+        try:
+            state = pipeline.new_run(con, as_at, Path(extracts), Path(out))
+            staged = ingest(con, state, config)
+            contracts(con, state, config, staged)
+            link(con, state, config, db_path)
+            checks(con, state, config)
+            return outputs(con, state, config)
+        finally:
+            con.close()

@@ -1,0 +1,407 @@
+"""The nightly run as plain functions: the Prefect flow in `nightly.py` only sequences these.
+
+Order: stage every extract into `_staged_<table>` → data-contract suites on the staged tables →
+publish the tables that passed in ONE transaction (so a crash or a failure leaves the previous
+good data in place) → link → checks → outputs. The run id is the as-at date: rerunning the same
+as-at date replaces that run, so a rerun gives the same result.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import polars as pl
+
+from caseflags.checks.contract import load_contract
+from caseflags.config import Config
+from caseflags.flows.ingest import ExtractRefused, discover_delivery, parse_extract
+from caseflags.flows.store import contract_table_sql, ensure_store
+
+log = logging.getLogger("caseflags")
+
+STAGED_PREFIX = "_staged_"
+
+
+class RunAborted(Exception):
+    """The run could not start (no extracts, nothing loadable); one-line reason for the CLI."""
+
+
+@dataclass
+class ExtractOutcome:
+    table: str
+    file: str | None
+    status: str  # LOADED | REFUSED | FAILED_CONTRACT | NOT_DELIVERED
+    reason: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    content_sha256: str | None = None
+    stale: bool = False  # the store still holds an earlier delivery's data for this table
+
+
+@dataclass
+class RunState:
+    run_id: str
+    as_at: date
+    extracts_dir: Path
+    out_dir: Path
+    started_at: datetime
+    extracts: dict[str, ExtractOutcome] = field(default_factory=dict)
+    refused_files: list[dict] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+    contract_summary: dict = field(default_factory=dict)
+    checks: list[dict] = field(default_factory=list)
+    linkage: dict = field(default_factory=dict)
+
+    def unavailable_tables(self) -> dict[str, str]:
+        """Tables the checks may not trust this run, with the reason (→ "not evaluated")."""
+        reasons = {}
+        for table, outcome in self.extracts.items():
+            if outcome.status == "NOT_DELIVERED":
+                reasons[table] = "not delivered"
+            elif outcome.status == "REFUSED":
+                reasons[table] = f"refused: {outcome.reason}"
+            elif outcome.status == "FAILED_CONTRACT":
+                reasons[table] = f"failed its data contract: {outcome.reason}"
+        return reasons
+
+
+@contextmanager
+def timed(state: RunState, stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        state.stages[stage] = round(time.perf_counter() - start, 3)
+
+
+def new_run(con: duckdb.DuckDBPyConnection, as_at: date, extracts_dir: Path, out_dir: Path) -> RunState:
+    ensure_store(con)
+    drop_staged_tables(con)  # left by a run that was killed mid-way
+    state = RunState(
+        run_id=as_at.isoformat(),
+        as_at=as_at,
+        extracts_dir=extracts_dir,
+        out_dir=out_dir,
+        started_at=datetime.now(timezone.utc).replace(tzinfo=None),
+    )
+    con.execute("DELETE FROM runs WHERE run_id = ?", [state.run_id])
+    con.execute(
+        "INSERT INTO runs (run_id, as_at, started_at, status) VALUES (?, ?, ?, 'RUNNING')",
+        [state.run_id, as_at, state.started_at],
+    )
+    return state
+
+
+def drop_staged_tables(con: duckdb.DuckDBPyConnection) -> None:
+    staged = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)", [STAGED_PREFIX]
+    ).fetchall()
+    for (name,) in staged:
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+# --- stage 1: ingest ------------------------------------------------------------------------
+
+
+@dataclass
+class StagedDelivery:
+    quarantine: list[pl.DataFrame] = field(default_factory=list)
+    identifier_issues: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+def stage_delivery(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> StagedDelivery:
+    """Parse every extract into its staged table; nothing in the live tables changes yet."""
+    if not state.extracts_dir.is_dir():
+        raise RunAborted(f"extracts folder not found: {state.extracts_dir}")
+    files, refused = discover_delivery(state.extracts_dir)
+    if not files and config.ingest.get("require_any_extract", True):
+        raise RunAborted(f"no extract files found in {state.extracts_dir}")
+    for problem in refused:
+        state.refused_files.append({"file": problem.file, "reason": problem.reason})
+        log.warning("refused %s", problem)
+    staged = StagedDelivery()
+    table_sql = contract_table_sql()
+    for table in load_contract():
+        path = files.get(table)
+        if path is None:
+            state.extracts[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
+            continue
+        try:
+            parsed = parse_extract(path, table, config.agencies)
+        except ExtractRefused as problem:
+            state.extracts[table] = ExtractOutcome(table, path.name, "REFUSED", problem.reason)
+            state.refused_files.append({"file": problem.file, "reason": problem.reason})
+            log.warning("refused %s", problem)
+            continue
+        staged_name = STAGED_PREFIX + table
+        con.execute(table_sql[table].replace(f"CREATE TABLE {table}", f'CREATE OR REPLACE TABLE "{staged_name}"', 1))
+        incoming = parsed.data.drop("_line")
+        con.register("_incoming", incoming)
+        try:
+            con.execute(f'INSERT INTO "{staged_name}" SELECT * FROM _incoming')
+        finally:
+            con.unregister("_incoming")
+        if parsed.quarantine.height:
+            staged.quarantine.append(parsed.quarantine.with_columns(pl.lit(table).alias("table_name")))
+            log.info("%s: %d rows quarantined", path.name, parsed.rows_quarantined)
+        staged.identifier_issues[table] = parsed.identifier_issues
+        state.extracts[table] = ExtractOutcome(
+            table,
+            path.name,
+            "LOADED",
+            rows_read=parsed.rows_read,
+            rows_loaded=parsed.rows_loaded,
+            rows_quarantined=parsed.rows_quarantined,
+            content_sha256=parsed.content_sha256,
+        )
+    return staged
+
+
+# --- stage 2: data contracts -----------------------------------------------------------------
+
+
+def check_contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> list:
+    """Great Expectations suites over each staged table; a blocking failure keeps old data."""
+    from caseflags.checks import suites
+
+    loaded = [t for t, o in state.extracts.items() if o.status == "LOADED"]
+    previous = previous_row_counts(con, loaded)
+    results = suites.run_contract_suites(
+        con,
+        loaded,
+        state.as_at,
+        previous_row_counts=previous,
+        min_row_fraction=config.contracts["min_row_fraction"],
+        table_prefix=STAGED_PREFIX,
+    )
+    suites.store_contract_results(con, state.run_id, results)
+    state.contract_summary = suites.summarise(results)
+    for result in results:
+        if result.blocking and not result.success:
+            outcome = state.extracts[result.table_name]
+            outcome.status = "FAILED_CONTRACT"
+            detail = f"{result.expectation} on {result.column_name}" if result.column_name else result.expectation
+            outcome.reason = detail if not outcome.reason else f"{outcome.reason}; {detail}"
+    return results
+
+
+def previous_row_counts(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, int]:
+    """Row counts of the data currently live, i.e. the previous good delivery."""
+    counts = {}
+    for table in tables:
+        count = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        if count:
+            counts[table] = count
+    return counts
+
+
+# --- stage 3: publish --------------------------------------------------------------------------
+
+
+def publish(con: duckdb.DuckDBPyConnection, state: RunState, staged: StagedDelivery) -> None:
+    """Swap every table that passed into place, with its quarantine and load record, atomically."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, outcome in state.extracts.items():
+            if outcome.status == "LOADED":
+                con.execute(f'DROP TABLE "{table}"')
+                con.execute(f'ALTER TABLE "{STAGED_PREFIX}{table}" RENAME TO "{table}"')
+                con.execute("DELETE FROM identifier_issues WHERE table_name = ?", [table])
+                issues = staged.identifier_issues.get(table)
+                if issues is not None and issues.height:
+                    con.register("_issues", issues)
+                    con.execute("INSERT INTO identifier_issues BY NAME SELECT * FROM _issues")
+                    con.unregister("_issues")
+            else:
+                con.execute(f'DROP TABLE IF EXISTS "{STAGED_PREFIX}{table}"')
+                outcome.stale = _has_rows(con, table)
+        con.execute("DELETE FROM quarantine WHERE run_id = ?", [state.run_id])
+        if staged.quarantine:
+            frame = pl.concat(staged.quarantine).with_columns(pl.lit(state.run_id).alias("run_id"))
+            con.register("_quarantine", frame)
+            con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantine")
+            con.unregister("_quarantine")
+        con.execute("DELETE FROM extract_loads WHERE run_id = ?", [state.run_id])
+        for outcome in state.extracts.values():
+            delivered = state.as_at if outcome.status == "LOADED" else _last_delivered(con, outcome.table)
+            con.execute(
+                """INSERT INTO extract_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [state.run_id, outcome.table, outcome.file, outcome.status, outcome.reason, outcome.rows_read,
+                 outcome.rows_loaded, outcome.rows_quarantined, outcome.content_sha256, delivered],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return con.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]
+
+
+def _last_delivered(con: duckdb.DuckDBPyConnection, table: str) -> date | None:
+    row = con.execute(
+        "SELECT max(delivered_as_at) FROM extract_loads WHERE table_name = ? AND status = 'LOADED'", [table]
+    ).fetchone()
+    return row[0] if row else None
+
+
+# --- stage 4 and 5: link, checks -------------------------------------------------------------
+
+
+def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, db_path: Path | None) -> dict:
+    from caseflags.flows.linkage import link_people
+
+    model_path = None if db_path is None else db_path.with_suffix(".linkage-model.json")
+    summary = link_people(
+        con,
+        match_threshold=config.linkage["match_threshold"],
+        review_threshold=config.linkage["review_threshold"],
+        model_path=model_path,
+        retrain=config.linkage["retrain"],
+    )
+    state.linkage = _plain(summary)
+    return state.linkage
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> list[dict]:
+    from caseflags.flows.run_checks import run_all_checks
+
+    outcomes = run_all_checks(
+        con,
+        state.run_id,
+        state.as_at,
+        thresholds_by_check=config.checks,
+        unavailable_tables=state.unavailable_tables(),
+    )
+    state.checks = [_plain(o) for o in outcomes]
+    return state.checks
+
+
+def _plain(value) -> dict:
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: (str(v) if isinstance(v, (date, Path)) else v) for k, v in asdict(value).items()}
+    return dict(value) if isinstance(value, dict) else {"value": str(value)}
+
+
+# --- stage 6: outputs --------------------------------------------------------------------------
+
+
+def private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+@contextmanager
+def private_file(path: Path, mode: str = "w", **kwargs):
+    """Open a report file readable by the owner only, whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)
+    with os.fdopen(fd, mode, **kwargs) as handle:
+        yield handle
+
+
+def write_quarantine_csv(con: duckdb.DuckDBPyConnection, state: RunState, run_dir: Path) -> Path:
+    path = run_dir / "quarantine.csv"
+    rows = con.execute(
+        """SELECT file, line, column_name AS column, reason, raw_line
+           FROM quarantine WHERE run_id = ? ORDER BY file, line, column_name""",
+        [state.run_id],
+    ).fetchall()
+    with private_file(path, newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "line", "column", "reason", "raw_line"])
+        writer.writerows(rows)
+    return path
+
+
+def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
+    return {
+        "run_id": state.run_id,
+        "as_at": state.as_at.isoformat(),
+        "status": status,
+        "started_at": state.started_at.isoformat(timespec="seconds") + "Z",
+        "finished_at": finished_at.isoformat(timespec="seconds") + "Z",
+        "extracts": {
+            table: {
+                "file": o.file,
+                "status": o.status,
+                "reason": o.reason,
+                "stale": o.stale,
+                "rows_read": o.rows_read,
+                "rows_loaded": o.rows_loaded,
+                "rows_quarantined": o.rows_quarantined,
+                "content_sha256": o.content_sha256,
+            }
+            for table, o in state.extracts.items()
+        },
+        "refused_files": state.refused_files,
+        "stage_seconds": state.stages,
+        "data_contracts": state.contract_summary,
+        "linkage": state.linkage,
+        "checks": {
+            c["check_id"]: {"status": c["status"], "reason": c.get("reason"), "exceptions": c.get("exception_count")}
+            for c in state.checks
+        },
+    }
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, state: RunState, run_dir: Path, status: str = "COMPLETED") -> dict:
+    finished_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    record = run_record(state, finished_at, status)
+    with private_file(run_dir / "run.json", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2)
+    con.execute(
+        "UPDATE runs SET finished_at = ?, status = ?, stages_json = ?, extracts_json = ? WHERE run_id = ?",
+        [finished_at, status, json.dumps(state.stages), json.dumps(record["extracts"]), state.run_id],
+    )
+    return record
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> Path:
+    """Exception lifecycle, then every file of `<out>/<as-at>/` except run.json (written last)."""
+    from caseflags.flows import outputs
+    from caseflags.flows.good_practice import good_practice
+
+    run_dir = private_dir(private_dir(state.out_dir) / state.as_at.isoformat())
+    outputs.update_lifecycle(con, state.run_id, state.as_at)
+    practice = good_practice(con, state.as_at)
+    outputs.write_run_outputs(con, state.run_id, state.as_at, run_dir, good_practice_rows=practice)
+    write_quarantine_csv(con, state, run_dir)
+    return run_dir
+
+
+def run_without_prefect(
+    con: duckdb.DuckDBPyConnection,
+    extracts_dir: Path,
+    as_at: date,
+    out_dir: Path,
+    config: Config,
+    db_path: Path | None = None,
+) -> dict:
+    """The same stages as the `nightly` flow, called directly (tests, benchmarks)."""
+    state = new_run(con, as_at, extracts_dir, out_dir)
+    with timed(state, "ingest"):
+        staged = stage_delivery(con, state, config)
+    with timed(state, "contracts"):
+        check_contracts(con, state, config)
+        publish(con, state, staged)
+    with timed(state, "link"):
+        link(con, state, config, db_path)
+    with timed(state, "checks"):
+        run_checks(con, state, config)
+    with timed(state, "outputs"):
+        run_dir = write_outputs(con, state, config)
+    return finish_run(con, state, run_dir)
