@@ -8,6 +8,9 @@ AS_AT ?= 2026-11-24
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
+export GX_ANALYTICS_ENABLED ?= False
+# The ephemeral Prefect server of `caseflags run` needs more than the default 20 s on a busy machine.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 .PHONY: setup run test bench clean
 

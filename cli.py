@@ -44,32 +44,55 @@ def _load_config(path: Path | None):
 
 @app.command()
 def run(
-    extracts: Annotated[Optional[Path], typer.Option("--extracts", help="Delivery folder (default: the bundled sample).")] = None,
+    extracts: Annotated[Optional[Path], typer.Option("--extracts", help="Delivery folder (default: the bundled sample); with --from/--to, the archive of dated delivery folders.")] = None,
     as_at: Annotated[Optional[str], typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
     db: DbOption = Path("caseflags.duckdb"),
     out: Annotated[Path, typer.Option("--out", help="Reports folder; the run writes <out>/<as-at>/.")] = Path("reports"),
     config: ConfigOption = None,
+    date_from: Annotated[Optional[str], typer.Option("--from", help="Backfill: first as-at date (archive folders named YYYY-MM-DD).")] = None,
+    date_to: Annotated[Optional[str], typer.Option("--to", help="Backfill: last as-at date.")] = None,
 ) -> None:
-    """Load a delivery, check it and write the night's exception lists."""
+    """Load a delivery, check it and write the night's exception lists (or backfill a date range)."""
     from caseflags.flows.locking import StoreLocked
-    from caseflags.flows.pipeline import RunAborted
+    from caseflags.flows.pipeline import RunAborted, archived_deliveries
 
-    run_date = _parse_date(as_at) if as_at else date.today()
     _load_config(config)  # a bad config fails here, before Prefect starts
     extracts_dir = extracts or SAMPLE_DELIVERY
     if not extracts_dir.is_dir():
         _fail(f"extracts folder not found: {extracts_dir}")
+    if (date_from is None) != (date_to is None):
+        _fail("--from and --to go together")
+    if date_from is not None:
+        if as_at:
+            _fail("--as-at and --from/--to cannot be used together")
+        runs = archived_deliveries(extracts_dir, _parse_date(date_from), _parse_date(date_to))
+        if not runs:
+            _fail(f"no delivery folders named YYYY-MM-DD between {date_from} and {date_to} in {extracts_dir}")
+    else:
+        runs = [(_parse_date(as_at) if as_at else date.today(), extracts_dir)]
+    _refuse_if_locked(db)  # fail fast, before Prefect starts; the flow holds the lock itself
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from caseflags.flows.nightly import nightly
 
+    for run_date, folder in runs:
+        try:
+            run_dir = nightly(
+                extracts=str(folder), as_at=run_date, db=str(db), out=str(out),
+                config_path=str(config) if config else None,
+            )
+        except (RunAborted, StoreLocked) as exc:
+            _fail(str(exc))
+        _print_run_summary(Path(run_dir))
+
+
+def _refuse_if_locked(db: Path) -> None:
+    from caseflags.flows.locking import StoreLocked, store_lock
+
     try:
-        run_dir = nightly(
-            extracts=str(extracts_dir), as_at=run_date, db=str(db), out=str(out),
-            config_path=str(config) if config else None,
-        )
-    except (RunAborted, StoreLocked) as exc:
+        with store_lock(db):
+            pass
+    except StoreLocked as exc:
         _fail(str(exc))
-    _print_run_summary(Path(run_dir))
 
 
 def _parse_date(text: str) -> date:
@@ -163,6 +186,28 @@ def review_import(
     except (ReviewImportError, StoreLocked) as exc:
         _fail(str(exc))
     console.print(f"imported {summary}", highlight=False)
+
+
+@app.command()
+def serve(
+    extracts: Annotated[Path, typer.Option("--extracts", help="The folder each night's delivery arrives in.")],
+    db: DbOption = Path("caseflags.duckdb"),
+    out: Annotated[Path, typer.Option("--out", help="Reports folder.")] = Path("reports"),
+    config: ConfigOption = None,
+) -> None:
+    """Serve the `nightly` deployment on a Prefect server, on the cron in [schedule]."""
+    import os
+
+    settings = _load_config(config)
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("PREFECT_API_URL is not set: start `prefect server start` and export its API URL (see README)")
+    from caseflags.flows.nightly import serve_nightly
+
+    serve_nightly(
+        extracts=str(extracts.resolve()), db=str(db.resolve()), out=str(out.resolve()),
+        config_path=str(config.resolve()) if config else None,
+        cron=settings.schedule["cron"], timezone=settings.schedule["timezone"],
+    )
 
 
 def main() -> None:

@@ -18,6 +18,26 @@ from caseflags.flows import pipeline
 from caseflags.flows.locking import store_lock
 from caseflags.flows.store import connect
 
+def today_in(timezone: str) -> date:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def serve_nightly(extracts: str, db: str, out: str, config_path: str | None, cron: str, timezone: str) -> None:
+    """Register the `nightly` deployment on the Prefect server (PREFECT_API_URL) and run its schedule."""
+    from prefect.schedules import Cron
+
+    nightly.serve(
+        name="nightly",
+        schedules=[Cron(cron, timezone=timezone)],
+        parameters={"extracts": extracts, "db": db, "out": out, "config_path": config_path},
+        description="caseflags nightly run: ingest, contracts, link, checks, outputs.",
+        print_starting_message=False,
+    )
+
+
 TASK_OPTIONS = dict(cache_policy=NO_CACHE, persist_result=False, log_prints=False)
 
 
@@ -57,13 +77,17 @@ def outputs(con, state: pipeline.RunState, config: Config) -> str:
 @flow(name="nightly", log_prints=False, persist_result=False, validate_parameters=True)
 def nightly(
     extracts: str,
-    as_at: date,
+    as_at: date | None = None,
     db: str = "caseflags.duckdb",
     out: str = "reports",
     config_path: str | None = None,
 ) -> str:
-    """Ingest → contracts → link → checks → outputs for one as-at date. Returns the run folder."""
+    """Ingest → contracts → link → checks → outputs for one as-at date. Returns the run folder.
+
+    Scheduled runs pass no as-at date: the run is as at today (Europe/London).
+    """
     config = load_config(config_path)
+    as_at = as_at or today_in(config.schedule["timezone"])
     db_path = Path(db)
     with store_lock(db_path):
         con = connect(db_path)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import hashlib
 import os
+import signal
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -29,6 +31,15 @@ from caseflags.flows.store import contract_table_sql, ensure_store
 
 log = logging.getLogger("caseflags")
 
+# Fault injection for the crash-safety tests: the process kills itself (SIGKILL, no cleanup) at
+# the named point. Unset in normal operation.
+FAULT_ENV = "CASEFLAGS_FAULT_AT"
+
+
+def fault_point(name: str) -> None:
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
 STAGED_PREFIX = "_staged_"
 
 
@@ -40,12 +51,13 @@ class RunAborted(Exception):
 class ExtractOutcome:
     table: str
     file: str | None
-    status: str  # LOADED | REFUSED | FAILED_CONTRACT | NOT_DELIVERED
+    status: str  # LOADED | UNCHANGED | REFUSED | FAILED_CONTRACT | NOT_DELIVERED
     reason: str | None = None
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     content_sha256: str | None = None
+    load_fingerprint: str | None = None
     stale: bool = False  # the store still holds an earlier delivery's data for this table
 
 
@@ -78,6 +90,7 @@ class RunState:
 
 @contextmanager
 def timed(state: RunState, stage: str) -> Iterator[None]:
+    fault_point(f"before:{stage}")
     start = time.perf_counter()
     try:
         yield
@@ -132,15 +145,23 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, state: RunState, config: Conf
         log.warning("refused %s", problem)
     staged = StagedDelivery()
     table_sql = contract_table_sql()
+    parser_version = parser_fingerprint(config)
+    live = live_fingerprints(con)
+    staged_count = 0
     for table in load_contract():
         path = files.get(table)
         if path is None:
             state.extracts[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
             continue
+        content_sha256 = file_sha256(path)
+        fingerprint = hashlib.sha256(f"{content_sha256}:{parser_version}".encode()).hexdigest()
+        if table in live and live[table]["load_fingerprint"] == fingerprint:
+            state.extracts[table] = _unchanged(con, table, path, live[table], staged)
+            continue
         try:
             parsed = parse_extract(path, table, config.agencies)
         except ExtractRefused as problem:
-            state.extracts[table] = ExtractOutcome(table, path.name, "REFUSED", problem.reason)
+            state.extracts[table] = ExtractOutcome(table, path.name, "REFUSED", problem.reason, content_sha256=content_sha256)
             state.refused_files.append({"file": problem.file, "reason": problem.reason})
             log.warning("refused %s", problem)
             continue
@@ -152,6 +173,9 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, state: RunState, config: Conf
             con.execute(f'INSERT INTO "{staged_name}" SELECT * FROM _incoming')
         finally:
             con.unregister("_incoming")
+        staged_count += 1
+        if staged_count == 1:
+            fault_point("mid:ingest")
         if parsed.quarantine.height:
             staged.quarantine.append(parsed.quarantine.with_columns(pl.lit(table).alias("table_name")))
             log.info("%s: %d rows quarantined", path.name, parsed.rows_quarantined)
@@ -164,8 +188,60 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, state: RunState, config: Conf
             rows_loaded=parsed.rows_loaded,
             rows_quarantined=parsed.rows_quarantined,
             content_sha256=parsed.content_sha256,
+            load_fingerprint=fingerprint,
         )
     return staged
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parser_fingerprint(config: Config) -> str:
+    """What else decides the loaded rows besides the file: the contract and the agency mapping."""
+    from caseflags.flows.store import SCHEMA_SQL
+
+    basis = json.dumps({"schema": SCHEMA_SQL.read_text(), "agencies": sorted(config.agencies.items()),
+                        "ingest": INGEST_VERSION})
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+# Bump when a change to ingest alters the rows it loads, so unchanged files are re-parsed.
+INGEST_VERSION = 1
+
+
+def live_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """The load record of the data each live table holds (latest LOADED or UNCHANGED)."""
+    rows = con.execute(
+        """
+        SELECT table_name, run_id, file, rows_read, rows_loaded, rows_quarantined, content_sha256, load_fingerprint
+        FROM extract_loads
+        WHERE status IN ('LOADED', 'UNCHANGED')
+        QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY delivered_as_at DESC, run_id DESC) = 1
+        """
+    ).fetchall()
+    keys = ("run_id", "file", "rows_read", "rows_loaded", "rows_quarantined", "content_sha256", "load_fingerprint")
+    return {row[0]: dict(zip(keys, row[1:])) for row in rows}
+
+
+def _unchanged(con, table: str, path: Path, previous: dict, staged: "StagedDelivery") -> ExtractOutcome:
+    """Same file as the live data: nothing is re-parsed; its quarantined rows are listed again."""
+    carried = con.sql(
+        "SELECT table_name, file, line, column_name, reason, raw_line FROM quarantine WHERE run_id = ? AND table_name = ?",
+        params=[previous["run_id"], table],
+    ).pl()
+    if carried.height:
+        staged.quarantine.append(carried)
+    return ExtractOutcome(
+        table, path.name, "UNCHANGED", "content unchanged since the last load",
+        rows_read=previous["rows_read"] or 0, rows_loaded=previous["rows_loaded"] or 0,
+        rows_quarantined=previous["rows_quarantined"] or 0, content_sha256=previous["content_sha256"],
+        load_fingerprint=previous["load_fingerprint"],
+    )
 
 
 # --- stage 2: data contracts -----------------------------------------------------------------
@@ -213,10 +289,14 @@ def publish(con: duckdb.DuckDBPyConnection, state: RunState, staged: StagedDeliv
     """Swap every table that passed into place, with its quarantine and load record, atomically."""
     con.execute("BEGIN TRANSACTION")
     try:
+        swapped = 0
         for table, outcome in state.extracts.items():
             if outcome.status == "LOADED":
                 con.execute(f'DROP TABLE "{table}"')
                 con.execute(f'ALTER TABLE "{STAGED_PREFIX}{table}" RENAME TO "{table}"')
+                swapped += 1
+                if swapped == 1:
+                    fault_point("mid:publish")
                 con.execute("DELETE FROM identifier_issues WHERE table_name = ?", [table])
                 issues = staged.identifier_issues.get(table)
                 if issues is not None and issues.height:
@@ -225,20 +305,25 @@ def publish(con: duckdb.DuckDBPyConnection, state: RunState, staged: StagedDeliv
                     con.unregister("_issues")
             else:
                 con.execute(f'DROP TABLE IF EXISTS "{STAGED_PREFIX}{table}"')
-                outcome.stale = _has_rows(con, table)
+                outcome.stale = outcome.status != "UNCHANGED" and _has_rows(con, table)
         con.execute("DELETE FROM quarantine WHERE run_id = ?", [state.run_id])
         if staged.quarantine:
-            frame = pl.concat(staged.quarantine).with_columns(pl.lit(state.run_id).alias("run_id"))
+            columns = ["table_name", "file", "line", "column_name", "reason", "raw_line"]
+            frame = pl.concat([q.select(columns) for q in staged.quarantine]).with_columns(
+                pl.lit(state.run_id).alias("run_id")
+            )
             con.register("_quarantine", frame)
             con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantine")
             con.unregister("_quarantine")
         con.execute("DELETE FROM extract_loads WHERE run_id = ?", [state.run_id])
         for outcome in state.extracts.values():
-            delivered = state.as_at if outcome.status == "LOADED" else _last_delivered(con, outcome.table)
+            fresh = outcome.status in ("LOADED", "UNCHANGED")
+            delivered = state.as_at if fresh else _last_delivered(con, outcome.table)
             con.execute(
-                """INSERT INTO extract_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO extract_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [state.run_id, outcome.table, outcome.file, outcome.status, outcome.reason, outcome.rows_read,
-                 outcome.rows_loaded, outcome.rows_quarantined, outcome.content_sha256, delivered],
+                 outcome.rows_loaded, outcome.rows_quarantined, outcome.content_sha256, outcome.load_fingerprint,
+                 delivered],
             )
         con.execute("COMMIT")
     except BaseException:
@@ -252,7 +337,8 @@ def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def _last_delivered(con: duckdb.DuckDBPyConnection, table: str) -> date | None:
     row = con.execute(
-        "SELECT max(delivered_as_at) FROM extract_loads WHERE table_name = ? AND status = 'LOADED'", [table]
+        "SELECT max(delivered_as_at) FROM extract_loads WHERE table_name = ? AND status IN ('LOADED', 'UNCHANGED')",
+        [table],
     ).fetchone()
     return row[0] if row else None
 
@@ -404,4 +490,20 @@ def run_without_prefect(
         run_checks(con, state, config)
     with timed(state, "outputs"):
         run_dir = write_outputs(con, state, config)
+    fault_point("before:finish")
     return finish_run(con, state, run_dir)
+
+
+def archived_deliveries(archive: Path, first: date, last: date) -> list[tuple[date, Path]]:
+    """Delivery folders named YYYY-MM-DD within [first, last], oldest first (for backfill)."""
+    found = []
+    for folder in archive.iterdir():
+        if not folder.is_dir():
+            continue
+        try:
+            as_at = date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if first <= as_at <= last:
+            found.append((as_at, folder))
+    return sorted(found)

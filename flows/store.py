@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS extract_loads (
     rows_loaded BIGINT,
     rows_quarantined BIGINT,
     content_sha256 VARCHAR,
+    load_fingerprint VARCHAR,           -- file hash + parser version: equal means nothing to reload
     delivered_as_at DATE                -- as-at of the delivery whose data the table now holds
 );
 CREATE TABLE IF NOT EXISTS quarantine (

@@ -78,7 +78,7 @@ def test_rerunning_the_same_delivery_leaves_every_table_equal(tmp_path):
         },
     )
     stage_and_publish(con, folder, date(2026, 11, 1), tmp_path / "out")
-    tables = ["ssd_person", "ssd_cin_plans", "quarantine", "identifier_issues", "extract_loads"]
+    tables = ["ssd_person", "ssd_cin_plans", "quarantine", "identifier_issues"]
     before = {t: table_rows(con, t) for t in tables}
     stage_and_publish(con, folder, date(2026, 11, 1), tmp_path / "out")
     after = {t: table_rows(con, t) for t in tables}
@@ -119,3 +119,24 @@ def test_run_aborts_with_one_line_when_the_folder_is_missing(tmp_path):
     state = pipeline.new_run(con, date(2026, 11, 1), tmp_path / "nowhere", tmp_path / "out")
     with pytest.raises(pipeline.RunAborted, match="extracts folder not found"):
         pipeline.stage_delivery(con, state, load_config())
+
+
+def test_an_unchanged_extract_is_not_reloaded_and_its_quarantine_is_listed_again(tmp_path):
+    con = connect(tmp_path / "store.duckdb")
+    folder = delivery(
+        tmp_path / "d1",
+        {
+            "ssd_person.csv": PERSON_HEADER + "\nP1,,,A,B,2015-01-01,F,Y\nP2,,,C,D,bad-date,M,N\n",
+            "ssd_cin_plans.csv": PLANS_HEADER + "\nPL1,R1,P1,2026-01-01,\n",
+        },
+    )
+    stage_and_publish(con, folder, date(2026, 11, 1), tmp_path / "out")
+    (folder / "ssd_cin_plans.csv").write_text(PLANS_HEADER + "\nPL1,R1,P1,2026-01-01,\nPL2,R2,P1,2026-02-01,\n")
+    state = stage_and_publish(con, folder, date(2026, 11, 2), tmp_path / "out")
+    assert state.extracts["ssd_person"].status == "UNCHANGED"
+    assert state.extracts["ssd_cin_plans"].status == "LOADED"
+    assert "ssd_person" not in state.unavailable_tables()
+    assert [r[0] for r in table_rows(con, "ssd_person")] == ["P1"]
+    assert [r[0] for r in table_rows(con, "ssd_cin_plans")] == ["PL1", "PL2"]
+    carried = con.execute("SELECT file, line FROM quarantine WHERE run_id = '2026-11-02'").fetchall()
+    assert carried == [("ssd_person.csv", 3)]

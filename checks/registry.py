@@ -1,0 +1,169 @@
+"""The check registry: one TOML entry per check in `checks/catalogue/`, one SQL file per check
+in `sql/checks/`.
+
+An entry declares what the check mirrors (concern), who acts (owner), how severe, which store
+tables it reads (inputs, for "not evaluated") and its thresholds with their sources. The SQL
+may use only `$as_at` and the thresholds declared here as parameters.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from caseflags import PACKAGE_ROOT, SQL_DIR
+
+CATALOGUE_DIR = PACKAGE_ROOT / "checks" / "catalogue"
+CHECKS_SQL_DIR = SQL_DIR / "checks"
+
+SEVERITIES = ("HIGH", "MEDIUM", "LOW")
+REQUIRED_KEYS = ("id", "concern", "owner", "owner_rule", "entity_type", "severity", "severity_rule", "inputs", "rule")
+OPTIONAL_KEYS = ("thresholds",)
+THRESHOLD_KEYS = ("default", "unit", "description", "source")
+CHECK_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
+PARAMETER_PATTERN = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+RUN_PARAMETERS = ("as_at",)
+# Columns every check SQL returns, in this order (docs/ARCHITECTURE.md, "Checks").
+OUTPUT_COLUMNS = ("person_id", "agency", "entity_type", "entity_id", "severity", "detail", "locator")
+
+
+class RegistryError(ValueError):
+    """A catalogue entry or its SQL file is not valid; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    default: int | float | str
+    unit: str
+    description: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    concern: str
+    owner: str
+    owner_rule: str
+    entity_type: str
+    severity: str
+    severity_rule: str
+    inputs: tuple[str, ...]
+    rule: str
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    sql_path: Path = Path()
+
+    @property
+    def input_alternatives(self) -> list[tuple[str, ...]]:
+        """Each input as the tables any one of which suffices ("a|b" -> ("a", "b"))."""
+        return [tuple(part.strip() for part in spec.split("|")) for spec in self.inputs]
+
+    @property
+    def input_tables(self) -> list[str]:
+        """Every table named in the inputs, alternatives included."""
+        return [table for group in self.input_alternatives for table in group]
+
+    def sql(self) -> str:
+        return self.sql_path.read_text()
+
+    def parameters(self) -> set[str]:
+        """Named parameters the SQL uses."""
+        return set(PARAMETER_PATTERN.findall(_without_comments(self.sql())))
+
+    def threshold_values(self, overrides: dict | None = None) -> dict[str, int | float | str]:
+        """Threshold defaults with overrides applied; an unknown threshold name is an error."""
+        values = {name: threshold.default for name, threshold in self.thresholds.items()}
+        for name, value in (overrides or {}).items():
+            if name not in values:
+                raise RegistryError(f"{self.id}: unknown threshold {name!r} (known: {', '.join(values) or 'none'})")
+            values[name] = value
+        return values
+
+
+def _without_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def load_check(path: Path, sql_dir: Path = CHECKS_SQL_DIR) -> Check:
+    """Read and validate one catalogue entry."""
+    where = f"{path.name}"
+    try:
+        entry = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"{where}: not valid TOML: {exc}") from exc
+
+    unknown = sorted(set(entry) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
+    if unknown:
+        raise RegistryError(f"{where}: unknown keys {', '.join(unknown)}")
+    missing = [key for key in REQUIRED_KEYS if key not in entry]
+    if missing:
+        raise RegistryError(f"{where}: missing keys {', '.join(missing)}")
+    for key in REQUIRED_KEYS:
+        if key == "inputs":
+            continue
+        if not isinstance(entry[key], str) or not entry[key].strip():
+            raise RegistryError(f"{where}: {key} must be a non-empty string")
+
+    check_id = entry["id"]
+    if not CHECK_ID_PATTERN.match(check_id):
+        raise RegistryError(f"{where}: id {check_id!r} is not an upper-case check id")
+    if path.stem != check_id:
+        raise RegistryError(f"{where}: file name does not match id {check_id!r}")
+    if entry["severity"] not in SEVERITIES:
+        raise RegistryError(f"{where}: severity {entry['severity']!r} is not one of {', '.join(SEVERITIES)}")
+    inputs = entry["inputs"]
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) and i.strip() for i in inputs):
+        raise RegistryError(f"{where}: inputs must be a non-empty list of table names")
+
+    thresholds: dict[str, Threshold] = {}
+    raw_thresholds = entry.get("thresholds", {})
+    if not isinstance(raw_thresholds, dict):
+        raise RegistryError(f"{where}: thresholds must be a table of [thresholds.<name>] entries")
+    for name, spec in raw_thresholds.items():
+        if not isinstance(spec, dict):
+            raise RegistryError(f"{where}: threshold {name} must be a table")
+        if name in RUN_PARAMETERS:
+            raise RegistryError(f"{where}: threshold name {name!r} is reserved")
+        unknown_t = sorted(set(spec) - set(THRESHOLD_KEYS))
+        if unknown_t:
+            raise RegistryError(f"{where}: threshold {name} has unknown keys {', '.join(unknown_t)}")
+        missing_t = [key for key in THRESHOLD_KEYS if key not in spec]
+        if missing_t:
+            raise RegistryError(f"{where}: threshold {name} is missing {', '.join(missing_t)}")
+        if isinstance(spec["default"], bool) or not isinstance(spec["default"], (int, float, str)):
+            raise RegistryError(f"{where}: threshold {name} default must be a number or string")
+        thresholds[name] = Threshold(spec["default"], spec["unit"], spec["description"], spec["source"])
+
+    sql_path = sql_dir / f"{check_id}.sql"
+    if not sql_path.is_file():
+        raise RegistryError(f"{where}: no SQL file {sql_path.name} in {sql_dir}")
+
+    check = Check(
+        id=check_id,
+        concern=entry["concern"],
+        owner=entry["owner"],
+        owner_rule=entry["owner_rule"],
+        entity_type=entry["entity_type"],
+        severity=entry["severity"],
+        severity_rule=entry["severity_rule"],
+        inputs=tuple(i.strip() for i in inputs),
+        rule=entry["rule"],
+        thresholds=thresholds,
+        sql_path=sql_path,
+    )
+    undeclared = sorted(check.parameters() - set(thresholds) - set(RUN_PARAMETERS))
+    if undeclared:
+        raise RegistryError(f"{where}: {sql_path.name} uses parameters not declared as thresholds: {', '.join(undeclared)}")
+    return check
+
+
+def load_registry(catalogue_dir: Path = CATALOGUE_DIR, sql_dir: Path = CHECKS_SQL_DIR) -> dict[str, Check]:
+    """Every catalogue entry, validated, ordered by check id.
+
+    Each file must be named after its id, so two entries can never share an id: a copied entry
+    whose id was not changed fails as "file name does not match id".
+    """
+    checks = [load_check(path, Path(sql_dir)) for path in sorted(Path(catalogue_dir).glob("*.toml"))]
+    return {check.id: check for check in sorted(checks, key=lambda check: check.id)}

@@ -1,0 +1,510 @@
+"""Great Expectations data-contract suites over whole contract tables.
+
+Ingest already quarantines rows with blank required values, unparseable values and unknown
+codes. These suites guard that the loaded tables honour the contract as a whole and catch what
+ingest cannot see row by row: duplicate keys, a delivery far smaller than the previous one and
+implausible dates.
+
+Suites are generated from `sql/schema.sql` (required columns, code lists, date columns are read
+back from DuckDB's catalog of a scratch copy of the schema), plus the explicit `UNIQUE_KEYS` and
+date rules below. See docs/CONTRACTS.md for the expectations, the keys chosen and the
+measurements behind the execution path.
+
+Execution path ("sql", the default): GX's SQLAlchemy execution engine runs through duckdb-engine
+on a cursor of the caller's DuckDB connection (same database instance, so it works for the store
+file held by this process and for in-memory stores), so every metric is a set-based query over
+the whole table (GX never samples here: the batch is the whole table, no sampler or partitioner is set).
+Plain duckdb-engine returns empty metrics to GX 1.24 (GX issues #10738, #11579): GX closes the
+SQLAlchemy connection before it fetches, the close rolls back the transaction SQLAlchemy began,
+and DuckDB drops the pending result. `_AutocommitConnection` makes begin/commit/rollback no-ops
+so the result survives (GX only reads). tests/test_contract_suites.py pins this against GX
+upgrades. Run the suites after ingest commits its transaction (a cursor cannot see uncommitted
+tables; calling inside an open transaction raises). The "pandas" path (whole table read into a
+DataFrame) is kept for the benchmark and as a fallback: 6-10x slower (docs/CONTRACTS.md).
+
+Privacy: results are requested with result_format BASIC and partial_unexpected_count 0, and
+only counts are kept: `observed` never carries a value from the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+
+import duckdb
+
+from caseflags.flows.store import create_contract_tables
+
+# GX must never phone home; set before great_expectations is first imported (it is imported
+# lazily below so that commands which never validate do not pay its import time).
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+ExecutionPath = Literal["sql", "pandas"]
+DEFAULT_EXECUTION_PATH: ExecutionPath = "sql"
+DEFAULT_MIN_ROW_FRACTION = 0.5
+
+# Business keys: a duplicate means the delivery cannot be trusted for that table (blocking).
+# History tables (addresses, linked identifiers, flags, GP registrations) have no key.
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
+    "ssd_person": ("pers_person_id",),
+    "ssd_disability": ("disa_person_id", "disa_disability_code"),
+    "ssd_cin_episodes": ("cine_referral_id",),
+    "ssd_cin_assessments": ("cina_assessment_id",),
+    "ssd_assessment_factors": ("cinf_assessment_id",),
+    "ssd_cin_plans": ("cinp_cin_plan_id",),
+    "ssd_cin_visits": ("cinv_cin_visit_id",),
+    "ssd_s47_enquiry": ("s47e_s47_enquiry_id",),
+    "ssd_initial_cp_conference": ("icpc_icpc_id",),
+    "ssd_involvements": ("invo_involvements_id",),
+    "ssd_professionals": ("prof_professional_id",),
+    "family_members": ("person_id", "member_id"),
+    "meetings": ("meeting_id",),
+    "meeting_invitations": ("meeting_id", "invitee_role", "professional_id"),
+    "plan_actions": ("action_id",),
+    "voice_records": ("voice_id",),
+    "information_sharing": ("share_id",),
+    "professional_differences": ("difference_id",),
+    "transition_plans": ("plan_id",),
+    "family_contacts": ("contact_id",),
+    "agency_records": ("agency", "agency_record_id"),
+    "ehcp_plans": ("ehcp_id",),
+    "attendance_sessions": ("upn", "session_date", "session"),
+    "attendance_summaries": ("upn", "school_urn", "period_start", "period_end"),
+}
+# Keys with a nullable part where a row missing that part is not keyed: two invitations of
+# the same role without a named professional (e.g. two OTHER adults) are not duplicates.
+KEYS_IGNORING_ROWS_WITH_MISSING_PART = frozenset({"meeting_invitations"})
+
+# Dates of birth: never after the as-at date.
+DOB_COLUMNS = frozenset({("ssd_person", "pers_dob"), ("agency_records", "dob")})
+# Dates that may legitimately lie ahead (bookings, deadlines, planned ends).
+SCHEDULED_DATE_COLUMNS = frozenset({
+    ("ssd_initial_cp_conference", "icpc_icpc_target_date"),
+    ("ssd_initial_cp_conference", "icpc_icpc_date"),
+    ("ssd_linked_identifiers", "link_valid_to_date"),
+    ("meetings", "scheduled_date"),
+    ("plan_actions", "due_date"),
+    ("transition_plans", "end_date"),
+    ("agency_flags", "end_date"),
+    ("attendance_summaries", "period_end"),
+})
+
+
+@dataclass(frozen=True)
+class DateRules:
+    """Plausible date ranges (warnings, not blocking). Every other DATE column records an event
+    that has happened, so it may not lie after as-at + `recorded_grace_days`."""
+
+    earliest: date = date(1900, 1, 1)
+    scheduled_horizon_days: int = 400
+    recorded_grace_days: int = 0
+
+    def latest(self, table: str, column: str, as_at: date) -> date:
+        if (table, column) in DOB_COLUMNS:
+            return as_at
+        if (table, column) in SCHEDULED_DATE_COLUMNS:
+            return as_at + timedelta(days=self.scheduled_horizon_days)
+        return as_at + timedelta(days=self.recorded_grace_days)
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """What sql/schema.sql says about one table."""
+
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    code_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    date_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContractResult:
+    table_name: str
+    expectation: str  # GX expectation type, e.g. expect_column_values_to_be_unique
+    column_name: str | None  # column, or key columns comma-joined; None for table-level
+    success: bool
+    blocking: bool
+    observed: str  # counts only, never values
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One expectation of a suite, with how to judge and describe its result."""
+
+    expectation: Any  # a gx.expectations.Expectation
+    column_name: str | None
+    blocking: bool
+    describe: Any  # callable(result dict) -> str
+
+
+@lru_cache(maxsize=1)
+def contract_catalog() -> dict[str, TableContract]:
+    """Every contract table's columns, required columns, code lists and DATE columns, read from
+    DuckDB's catalog of an empty in-memory copy of sql/schema.sql (the single source of truth)."""
+    scratch = duckdb.connect(":memory:")
+    try:
+        create_contract_tables(scratch)
+        rows = scratch.execute(
+            """
+            SELECT table_name, column_name, data_type, is_nullable
+            FROM duckdb_columns()
+            WHERE schema_name = 'main' AND NOT internal
+            ORDER BY table_name, column_index
+            """
+        ).fetchall()
+        catalog: dict[str, dict[str, Any]] = {}
+        for table, column, data_type, is_nullable in rows:
+            entry = catalog.setdefault(table, {"columns": [], "required": [], "codes": {}, "dates": []})
+            entry["columns"].append(column)
+            if not is_nullable:
+                entry["required"].append(column)
+            if data_type == "DATE":
+                entry["dates"].append(column)
+            elif data_type.startswith("ENUM("):
+                # Identifiers come from our own schema catalog, not from input; quoted anyway.
+                (values,) = scratch.execute(
+                    f'SELECT enum_range(any_value("{column}")) FROM "{table}"'
+                ).fetchone()
+                entry["codes"][column] = tuple(values)
+    finally:
+        scratch.close()
+    return {
+        table: TableContract(
+            columns=tuple(e["columns"]),
+            required=tuple(e["required"]),
+            code_lists=dict(e["codes"]),
+            date_columns=tuple(e["dates"]),
+        )
+        for table, e in catalog.items()
+    }
+
+
+# --- descriptions of results: counts only --------------------------------------------------
+
+
+def _unexpected_of_rows(result: dict) -> str:
+    return f"{result.get('unexpected_count') or 0} unexpected of {result.get('element_count') or 0} rows"
+
+
+def _describe_row_count(previous: int, minimum: int, fraction: float):
+    def describe(result: dict) -> str:
+        return (
+            f"{result.get('observed_value')} rows; previous delivery {previous} rows; "
+            f"minimum {minimum} ({fraction:g} of previous)"
+        )
+
+    return describe
+
+
+def _describe_columns(expected: Sequence[str]):
+    def describe(result: dict) -> str:
+        present = set(result.get("observed_value") or [])
+        missing = [c for c in expected if c not in present]
+        if not missing:
+            return f"all {len(expected)} contract columns present"
+        return "missing contract columns: " + ", ".join(missing)
+
+    return describe
+
+
+# --- suite generation ----------------------------------------------------------------------
+
+
+def build_suite(
+    table: str,
+    as_at: date,
+    previous_row_count: int | None = None,
+    min_row_fraction: float = DEFAULT_MIN_ROW_FRACTION,
+    date_rules: DateRules = DateRules(),
+    date_literal=lambda d: d,
+) -> list[_Planned]:
+    """The expectations for one contract table. `date_literal` adapts date bounds to the
+    execution path (pandas compares datetime64 columns with Timestamps, SQL with dates)."""
+    import great_expectations as gx
+
+    E = gx.expectations
+    contract = contract_catalog()[table]
+    planned: list[_Planned] = [
+        _Planned(
+            E.ExpectTableColumnsToMatchSet(column_set=list(contract.columns), exact_match=False),
+            None,
+            True,
+            _describe_columns(contract.columns),
+        )
+    ]
+    if previous_row_count:
+        minimum = math.ceil(min_row_fraction * previous_row_count)
+        planned.append(
+            _Planned(
+                E.ExpectTableRowCountToBeBetween(min_value=minimum),
+                None,
+                True,
+                _describe_row_count(previous_row_count, minimum, min_row_fraction),
+            )
+        )
+    key = UNIQUE_KEYS.get(table)
+    if key and len(key) == 1:
+        planned.append(_Planned(E.ExpectColumnValuesToBeUnique(column=key[0]), key[0], True, _unexpected_of_rows))
+    elif key:
+        ignore = "any_value_is_missing" if table in KEYS_IGNORING_ROWS_WITH_MISSING_PART else "never"
+        planned.append(
+            _Planned(
+                E.ExpectCompoundColumnsToBeUnique(column_list=list(key), ignore_row_if=ignore),
+                ",".join(key),
+                True,
+                _unexpected_of_rows,
+            )
+        )
+    for column in contract.required:
+        planned.append(_Planned(E.ExpectColumnValuesToNotBeNull(column=column), column, True, _unexpected_of_rows))
+    for column, codes in contract.code_lists.items():
+        planned.append(
+            _Planned(E.ExpectColumnValuesToBeInSet(column=column, value_set=list(codes)), column, True, _unexpected_of_rows)
+        )
+    for column in contract.date_columns:
+        planned.append(
+            _Planned(
+                E.ExpectColumnValuesToBeBetween(
+                    column=column,
+                    min_value=date_literal(date_rules.earliest),
+                    max_value=date_literal(date_rules.latest(table, column, as_at)),
+                ),
+                column,
+                False,
+                _unexpected_of_rows,
+            )
+        )
+    return planned
+
+
+# --- running -------------------------------------------------------------------------------
+
+# Counts only: no unexpected values, no unexpected rows, no unexpected index lists.
+_RESULT_FORMAT = {
+    "result_format": "BASIC",
+    "partial_unexpected_count": 0,
+    "include_unexpected_rows": False,
+    "return_unique_unexpected": False,
+}
+
+
+def _autocommit_connection_class():
+    import duckdb_engine
+
+    class _AutocommitConnection(duckdb_engine.ConnectionWrapper):
+        """A cursor of the store connection seen through SQLAlchemy without transaction control.
+
+        GX closes its SQLAlchemy connection before fetching a metric's rows; SQLAlchemy's
+        rollback on close makes DuckDB drop the pending result (empty metrics). GX only reads,
+        so every statement runs in autocommit and the result survives until it is fetched.
+        """
+
+        def begin(self) -> None:
+            pass
+
+        def commit(self) -> None:
+            pass
+
+        def rollback(self) -> None:
+            pass
+
+    return _AutocommitConnection
+
+
+def _ephemeral_context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    config = DataContextConfig(
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _in_open_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """In autocommit every statement gets a new transaction id; inside BEGIN ... COMMIT not."""
+    first = con.execute("SELECT txid_current()").fetchall()
+    return first == con.execute("SELECT txid_current()").fetchall()
+
+
+def _tables_in_store(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _expectation_key(configuration) -> tuple:
+    """Type and column(s) identify an expectation within one of our suites (GX does not return
+    results in suite order)."""
+    kwargs = configuration.kwargs
+    columns = kwargs.get("column_list") or [kwargs.get("column")]
+    return (configuration.type, tuple(columns))
+
+
+def _to_results(table: str, planned: list[_Planned], validation) -> list[ContractResult]:
+    outcomes = {_expectation_key(o.expectation_config): o for o in validation.results}
+    if len(outcomes) != len(planned):
+        raise RuntimeError(f"GX returned {len(outcomes)} results for {len(planned)} expectations of {table}")
+    results = []
+    for plan in planned:
+        outcome = outcomes[_expectation_key(plan.expectation.configuration)]
+        info = outcome.exception_info or {}
+        raised = info.get("raised_exception") if "raised_exception" in info else any(
+            v.get("raised_exception") for v in info.values() if isinstance(v, dict)
+        )
+        if raised:
+            # An expectation that could not be computed is not a pass. The message may quote
+            # SQL or data, so only say that it failed to run.
+            observed = "not evaluated: GX could not compute this expectation"
+            success = False
+        else:
+            observed = plan.describe(outcome.result or {})
+            success = bool(outcome.success)
+        results.append(
+            ContractResult(
+                table_name=table,
+                expectation=outcome.expectation_config.type,
+                column_name=plan.column_name,
+                success=success,
+                blocking=plan.blocking,
+                observed=observed,
+            )
+        )
+    return results
+
+
+def run_contract_suites(
+    con: duckdb.DuckDBPyConnection,
+    tables: Iterable[str],
+    as_at: date,
+    previous_row_counts: dict[str, int] | None = None,
+    min_row_fraction: float = DEFAULT_MIN_ROW_FRACTION,
+    *,
+    date_rules: DateRules = DateRules(),
+    execution_path: ExecutionPath = DEFAULT_EXECUTION_PATH,
+    table_prefix: str = "",
+) -> list[ContractResult]:
+    """Validate each named contract table (whole table, never a sample) in the store `con`.
+
+    The data validated is the table `<table_prefix><table>` (e.g. a staged copy), judged against
+    the contract of `<table>`; results carry the contract table name. A table absent from the
+    store yields one blocking failure. `previous_row_counts` holds the row count of the previous
+    delivery per table (tables missing from it get no row-count rule).
+    """
+    import great_expectations as gx
+    import pandas as pd
+
+    catalog = contract_catalog()
+    tables = list(tables)
+    unknown = [t for t in tables if t not in catalog]
+    if unknown:
+        raise ValueError(f"not contract tables: {', '.join(unknown)}")
+    if not 0 <= min_row_fraction <= 1:
+        raise ValueError("min_row_fraction must be between 0 and 1")
+    if _in_open_transaction(con):
+        # GX reads through its own cursor, which cannot see uncommitted tables, and its
+        # catalog reflection raises (harmlessly in autocommit) errors that would abort a
+        # transaction. Validating the previous delivery instead would be silently wrong.
+        raise RuntimeError("commit the ingest transaction before running the contract suites")
+    previous_row_counts = previous_row_counts or {}
+    present = _tables_in_store(con)
+
+    results: list[ContractResult] = []
+    with warnings.catch_warnings():
+        # duckdb-engine reflects ENUM/LIST columns as unknown types; GX does not need them typed.
+        warnings.simplefilter("ignore")
+        context = _ephemeral_context()
+        if execution_path == "sql":
+            connection_class = _autocommit_connection_class()
+            datasource = context.data_sources.add_sql(
+                "store",
+                connection_string="duckdb:///:memory:",  # never opened: `creator` supplies a cursor
+                # A cursor is a second connection to the same database instance (file or memory).
+                kwargs={"creator": lambda: connection_class(con.cursor())},
+            )
+            date_literal = lambda d: d  # noqa: E731
+        elif execution_path == "pandas":
+            datasource = context.data_sources.add_pandas("store")
+            date_literal = pd.Timestamp
+        else:
+            raise ValueError(f"unknown execution path {execution_path!r}")
+
+        try:
+            for table in tables:
+                physical = table_prefix + table
+                if physical not in present:
+                    results.append(
+                        ContractResult(table, "expect_table_columns_to_match_set", None, False, True,
+                                       "table absent from the store")
+                    )
+                    continue
+                planned = build_suite(
+                    table, as_at, previous_row_counts.get(table), min_row_fraction, date_rules, date_literal
+                )
+                suite = gx.ExpectationSuite(name=f"contract_{table}", expectations=[p.expectation for p in planned])
+                if execution_path == "sql":
+                    asset = datasource.add_table_asset(table, table_name=physical)
+                    batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
+                else:
+                    asset = datasource.add_dataframe_asset(table)
+                    frame = con.table(physical).df()
+                    batch = asset.add_batch_definition_whole_dataframe("whole_table").get_batch(
+                        batch_parameters={"dataframe": frame}
+                    )
+                validation = batch.validate(suite, result_format=_RESULT_FORMAT)
+                results.extend(_to_results(table, planned, validation))
+        finally:
+            if execution_path == "sql":
+                datasource.get_engine().dispose()
+    return results
+
+
+# --- storing and summarising ---------------------------------------------------------------
+
+
+def store_contract_results(con: duckdb.DuckDBPyConnection, run_id: str, results: Sequence[ContractResult]) -> None:
+    """Append one run's results to the store table `contract_results`."""
+    if not results:
+        return
+    con.executemany(
+        """
+        INSERT INTO contract_results (run_id, table_name, expectation, column_name, success, blocking, observed)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        """,
+        [(run_id, r.table_name, r.expectation, r.column_name, r.success, r.blocking, r.observed) for r in results],
+    )
+
+
+def summarise(results: Sequence[ContractResult]) -> dict[str, dict[str, int | bool]]:
+    """Per table: expectations run, failed, blocking failures, and whether the contract held."""
+    summary: dict[str, dict[str, int | bool]] = {}
+    for r in results:
+        entry = summary.setdefault(r.table_name, {"expectations": 0, "failed": 0, "blocking_failures": 0})
+        entry["expectations"] += 1
+        if not r.success:
+            entry["failed"] += 1
+            if r.blocking:
+                entry["blocking_failures"] += 1
+    for entry in summary.values():
+        entry["contract_passed"] = entry["blocking_failures"] == 0
+    return summary
+
+
+def failed_tables(results: Sequence[ContractResult]) -> list[str]:
+    """Tables with at least one blocking failure: checks that need them are not evaluated."""
+    return sorted({r.table_name for r in results if r.blocking and not r.success})

@@ -1,0 +1,252 @@
+"""Run the checks of the registry for an as-at date, in one DuckDB connection.
+
+Every check is one SQL file executed with bound parameters (`$as_at` and its thresholds); the
+runner adds the exception id and the catalogue's concern, and records per check whether it was
+evaluated. A check whose input tables are absent from the store, or were refused or failed
+their contract this run, is NOT_EVALUATED with the reason, never "no exceptions".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from caseflags import SQL_DIR
+from caseflags.checks.calendar import ensure_working_days
+from caseflags.checks.registry import OUTPUT_COLUMNS, RUN_PARAMETERS, Check, load_registry
+from caseflags.flows.store import INTERNAL_TABLES_SQL, contract_table_sql
+
+MACROS_SQL = SQL_DIR / "macros.sql"
+
+log = logging.getLogger(__name__)
+
+EVALUATED = "EVALUATED"
+NOT_EVALUATED = "NOT_EVALUATED"
+
+# Columns a check's rows carry once the runner has added its own (exceptions table order).
+RESULT_COLUMNS = ("exception_id", "check_id", "concern", *OUTPUT_COLUMNS)
+
+
+class CheckNotEvaluated(RuntimeError):
+    """A check cannot run because an input table is missing or unavailable."""
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    check_id: str
+    status: str  # EVALUATED / NOT_EVALUATED
+    reason: str | None
+    exception_count: int
+    duration_s: float
+
+
+def _main_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_catalog = current_database()"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _temp_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    return {row[0] for row in rows}
+
+
+def unavailable_reason(check: Check, present: set[str], unavailable_tables: dict[str, str]) -> str | None:
+    """Why the check cannot be evaluated, or None when every input (or an alternative) is usable."""
+    problems = []
+    for alternatives in check.input_alternatives:
+        reasons = []
+        for table in alternatives:
+            if table not in present:
+                reasons.append(f"{table}: absent from the store")
+            elif table in unavailable_tables:
+                reasons.append(f"{table}: {unavailable_tables[table]}")
+        if len(reasons) == len(alternatives):  # no alternative usable
+            if len(alternatives) == 1:
+                problems.append(f"input table {reasons[0]}")
+            else:
+                problems.append(f"no input among {' or '.join(alternatives)} usable ({'; '.join(reasons)})")
+    return "; ".join(problems) if problems else None
+
+
+def _store_table_ddl() -> dict[str, str]:
+    """CREATE TABLE statement of every contract and internal store table, by name."""
+    tables = dict(contract_table_sql())
+    for statement in INTERNAL_TABLES_SQL.split(";"):
+        words = statement.split()
+        if words[:5] == ["CREATE", "TABLE", "IF", "NOT", "EXISTS"]:
+            tables[words[5]] = statement.strip().replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE", 1) + ";"
+    return tables
+
+
+class _PreparedConnection:
+    """Calendar, macros and empty stand-ins for unusable store tables, for one run.
+
+    A contract or internal store table that is absent or unavailable is shadowed by an empty TEMP table of the
+    same name for the duration of the run, so macros and checks with an alternative input
+    (e.g. attendance sessions or summaries) bind and read it as empty. Checks that need the
+    table itself are never run (see unavailable_reason).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, as_at: date, unusable_tables: set[str]):
+        self.con = con
+        self.as_at = as_at
+        self.unusable_tables = unusable_tables
+        self.shadows: list[str] = []
+
+    def __enter__(self) -> "_PreparedConnection":
+        ensure_working_days(self.con, self.as_at)
+        existing_temp = _temp_tables(self.con)
+        for table, ddl in _store_table_ddl().items():
+            if table in self.unusable_tables and table not in existing_temp:
+                self.con.execute(ddl.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+                self.shadows.append(table)
+        self.con.execute(MACROS_SQL.read_text())
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for table in self.shadows:
+            self.con.execute(f'DROP TABLE IF EXISTS temp.main."{table}"')
+
+
+def _unusable_store_tables(con: duckdb.DuckDBPyConnection, unavailable_tables: dict[str, str]) -> set[str]:
+    present = _main_tables(con)
+    # The runner's own output tables are never stood in for: rows must reach the store.
+    return {
+        t for t in _store_table_ddl()
+        if (t not in present or t in unavailable_tables) and t not in ("exceptions", "check_runs")
+    }
+
+
+def _parameters(check: Check, as_at: date, thresholds: dict | None) -> dict:
+    values = {"as_at": as_at, **check.threshold_values(thresholds)}
+    used = check.parameters()
+    return {name: value for name, value in values.items() if name in used}
+
+
+def _result_query(check: Check) -> str:
+    """The check's SELECT wrapped to add exception_id, check_id and concern."""
+    body = check.sql().strip().rstrip(";")
+    key = "concat_ws('|', $__check_id, coalesce(person_id, ''), agency, entity_type, entity_id)"
+    return f"""
+        SELECT
+            left(sha1({key}), 16) AS exception_id,
+            $__check_id AS check_id,
+            $__concern AS concern,
+            CAST(person_id AS VARCHAR) AS person_id,
+            CAST(agency AS VARCHAR) AS agency,
+            CAST(entity_type AS VARCHAR) AS entity_type,
+            CAST(entity_id AS VARCHAR) AS entity_id,
+            CAST(severity AS VARCHAR) AS severity,
+            CAST(detail AS VARCHAR) AS detail,
+            CAST(locator AS VARCHAR) AS locator
+        FROM (
+{body}
+        ) AS check_rows
+    """
+
+
+def _check_parameters(check: Check, as_at: date, thresholds: dict | None) -> dict:
+    return {**_parameters(check, as_at, thresholds), "__check_id": check.id, "__concern": check.concern}
+
+
+def run_check(
+    con: duckdb.DuckDBPyConnection,
+    check_id: str,
+    as_at: date,
+    thresholds: dict | None = None,
+    unavailable_tables: dict[str, str] | None = None,
+) -> list[dict]:
+    """Evaluate one check and return its exception rows (no store writes).
+
+    Raises CheckNotEvaluated when an input table is absent or listed as unavailable.
+    """
+    unavailable_tables = unavailable_tables or {}
+    check = load_registry()[check_id]
+    reason = unavailable_reason(check, _main_tables(con), unavailable_tables)
+    if reason:
+        raise CheckNotEvaluated(f"{check_id}: {reason}")
+    with _PreparedConnection(con, as_at, _unusable_store_tables(con, unavailable_tables)):
+        cursor = con.execute(_result_query(check), _check_parameters(check, as_at, thresholds))
+        columns = [col[0] for col in cursor.description]
+        rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
+    return sorted(rows, key=lambda row: (row["person_id"] or "", row["agency"], row["entity_type"], row["entity_id"]))
+
+
+def run_all_checks(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    as_at: date,
+    thresholds_by_check: dict[str, dict] | None = None,
+    unavailable_tables: dict[str, str] | None = None,
+    check_ids: list[str] | None = None,
+) -> list[CheckOutcome]:
+    """Evaluate every registry check (or only `check_ids`), writing `exceptions` and
+    `check_runs` rows for run_id.
+
+    A rerun of the same run_id replaces that run's rows for the checks it runs. `unavailable_tables` maps a table to
+    why it cannot be used this run (e.g. "refused: missing required column x", "failed
+    contract"); the checks reading it are recorded NOT_EVALUATED with that reason.
+    """
+    thresholds_by_check = thresholds_by_check or {}
+    unavailable_tables = unavailable_tables or {}
+    registry = load_registry()
+    unknown = sorted((set(thresholds_by_check) | set(check_ids or [])) - set(registry))
+    if unknown:
+        raise KeyError(f"unknown check ids: {', '.join(unknown)}")
+    if check_ids is not None:
+        registry = {check_id: check for check_id, check in registry.items() if check_id in set(check_ids)}
+
+    present = _main_tables(con)
+    selected = {"run_id": run_id, "check_ids": list(registry)}
+    con.execute("DELETE FROM exceptions WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
+    con.execute("DELETE FROM check_runs WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
+
+    outcomes: list[CheckOutcome] = []
+    with _PreparedConnection(con, as_at, _unusable_store_tables(con, unavailable_tables)):
+        for check in registry.values():
+            started = time.perf_counter()
+            reason = unavailable_reason(check, present, unavailable_tables)
+            if reason:
+                outcome = CheckOutcome(check.id, NOT_EVALUATED, reason, 0, time.perf_counter() - started)
+            else:
+                insert = f"""
+                    INSERT INTO exceptions (run_id, as_at, exception_id, check_id, concern, person_id, agency,
+                        entity_type, entity_id, severity, detail, locator)
+                    SELECT $__run_id, $__as_at, exception_id, check_id, concern, person_id, agency,
+                        entity_type, entity_id, severity, detail, locator
+                    FROM ({_result_query(check)}) AS results
+                """
+                params = {
+                    **_check_parameters(check, as_at, thresholds_by_check.get(check.id)),
+                    "__run_id": run_id,
+                    "__as_at": as_at,
+                }
+                try:
+                    con.execute(insert, params)
+                except duckdb.Error as exc:
+                    # One broken check must not cost the night its other lists, and must never read
+                    # as "no exceptions": it is not evaluated (its open exceptions are carried).
+                    # Only the error's type is kept: DuckDB messages can quote data values.
+                    log.error("check %s failed with %s; recorded as not evaluated", check.id, type(exc).__name__)
+                    outcome = CheckOutcome(
+                        check.id, NOT_EVALUATED, f"check failed ({type(exc).__name__}); see the run log",
+                        0, time.perf_counter() - started,
+                    )
+                else:
+                    count = con.execute(
+                        "SELECT count(*) FROM exceptions WHERE run_id = $run_id AND check_id = $check_id",
+                        {"run_id": run_id, "check_id": check.id},
+                    ).fetchone()[0]
+                    outcome = CheckOutcome(check.id, EVALUATED, None, count, time.perf_counter() - started)
+            con.execute(
+                "INSERT INTO check_runs (run_id, check_id, status, reason, exception_count) VALUES ($run_id, $check_id, $status, $reason, $count)",
+                {"run_id": run_id, "check_id": check.id, "status": outcome.status, "reason": outcome.reason, "count": outcome.exception_count},
+            )
+            outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,56 @@
+-- Identifier and matching-field normalisation for person linkage.
+-- The validity rules mirror checks/identifiers.py (tests hold the two in step), but run set-based
+-- inside DuckDB so linkage never loops over rows in Python.
+
+-- NHS number as digits only (ingest already strips spaces; dashes are tolerated here too).
+CREATE OR REPLACE MACRO link_nhs_number(value) AS
+    nullif(regexp_replace(trim(value), '[\s-]', '', 'g'), '');
+
+-- Modulus 11: weights 10..2 on the first nine digits; check = 11 - (sum mod 11),
+-- where 11 becomes 0 and 10 means the number can never be valid.
+CREATE OR REPLACE MACRO link_nhs_number_is_valid(value) AS coalesce(
+    regexp_full_match(value, '[0-9]{10}')
+    AND (
+        11 - list_sum(list_transform(range(1, 10),
+            lambda i: (11 - i) * (ascii(substr(value, i, 1)) - 48))) % 11
+    ) % 11 = ascii(substr(value, 10, 1)) - 48
+    AND list_sum(list_transform(range(1, 10),
+            lambda i: (11 - i) * (ascii(substr(value, i, 1)) - 48))) % 11 <> 1,
+    false);
+
+CREATE OR REPLACE MACRO link_upn(value) AS nullif(upper(trim(value)), '');
+
+-- DfE check letter: characters 2-13 weighted by their position (2..13), a letter counting as
+-- its place in the check-letter alphabet (temporary UPNs end in one); modulus 23 picks the letter.
+CREATE OR REPLACE MACRO link_upn_is_valid(value) AS coalesce(
+    regexp_full_match(value, '[A-Z][0-9]{11}[0-9ABCDEFGHJKLMNPQRTUVWXYZ]')
+    AND substr(value, 1, 1) = substr('ABCDEFGHJKLMNPQRTUVWXYZ', 1 + CAST(list_sum(list_transform(range(2, 14),
+        lambda i: i * CASE
+            WHEN substr(value, i, 1) BETWEEN '0' AND '9' THEN ascii(substr(value, i, 1)) - 48
+            ELSE strpos('ABCDEFGHJKLMNPQRTUVWXYZ', substr(value, i, 1)) - 1
+        END)) % 23 AS BIGINT), 1),
+    false);
+
+-- Names compared lower-case, accents dropped, letters only ("Zoë" = "zoe", "O'Brien" = "obrien").
+CREATE OR REPLACE MACRO link_name(value) AS
+    nullif(regexp_replace(lower(strip_accents(trim(value))), '[^a-z]', '', 'g'), '');
+
+-- Sex as M / F; anything else (unknown, not stated, blank) is no evidence either way.
+CREATE OR REPLACE MACRO link_sex(value) AS CASE upper(trim(value))
+    WHEN 'M' THEN 'M' WHEN 'MALE' THEN 'M' WHEN '1' THEN 'M'
+    WHEN 'F' THEN 'F' WHEN 'FEMALE' THEN 'F' WHEN '2' THEN 'F'
+END;
+
+-- Postcode upper-case with one space before the inward code ("bs16qf" -> "BS1 6QF").
+CREATE OR REPLACE MACRO link_postcode(value) AS CASE
+    WHEN length(regexp_replace(upper(coalesce(value, '')), '[^A-Z0-9]', '', 'g')) BETWEEN 5 AND 7
+    THEN regexp_replace(regexp_replace(upper(value), '[^A-Z0-9]', '', 'g'), '^(.+)(.{3})$', '\1 \2')
+END;
+
+-- Date of birth as ISO text, and with day and month swapped (only where that is a real date),
+-- so a record keyed the other way round (US order, a typing slip) still agrees.
+CREATE OR REPLACE MACRO link_dob(d) AS strftime(d, '%Y-%m-%d');
+CREATE OR REPLACE MACRO link_dob_swapped(d) AS CASE
+    WHEN day(d) <= 12 AND day(d) <> month(d)
+    THEN strftime(make_date(year(d), day(d), month(d)), '%Y-%m-%d')
+END;

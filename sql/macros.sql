@@ -1,0 +1,143 @@
+-- Shared DuckDB macros for the checks (docs/ARCHITECTURE.md, "Cohort and dates").
+-- Created by flows/run_checks.py in the connection before any check runs, after the
+-- `working_days` calendar (checks/calendar.py) and every contract table exist.
+-- Every macro takes its dates as arguments: nothing here reads the clock.
+
+-- Working days -----------------------------------------------------------------------------------
+-- A working day is Monday to Friday and not an England and Wales bank holiday. Dates outside
+-- the calendar's range (as-at minus 20 years to as-at plus 2 years) give NULL.
+
+-- Count of working days up to and including d.
+CREATE OR REPLACE MACRO working_day_number(d) AS (
+    SELECT wd.working_day_number FROM working_days AS wd WHERE wd.day = CAST(d AS DATE)
+);
+
+-- The n-th working day after d (d itself not counted, whether or not it is a working day).
+-- "Within n working days after X" means on or before add_working_days(X, n).
+CREATE OR REPLACE MACRO add_working_days(d, n) AS (
+    SELECT min(wd.day)
+    FROM working_days AS wd
+    WHERE wd.is_working_day
+      AND wd.working_day_number = (
+          SELECT start_day.working_day_number FROM working_days AS start_day WHERE start_day.day = CAST(d AS DATE)
+      ) + n
+);
+
+-- Working days after a, up to and including b (0 when b <= a on the same working day).
+CREATE OR REPLACE MACRO working_days_between(a, b) AS (
+    (SELECT later.working_day_number FROM working_days AS later WHERE later.day = CAST(b AS DATE))
+    - (SELECT earlier.working_day_number FROM working_days AS earlier WHERE earlier.day = CAST(a AS DATE))
+);
+
+-- Ages -------------------------------------------------------------------------------------------
+-- Whole years from dob to d. A 29 February birthday falls on 1 March in other years.
+CREATE OR REPLACE MACRO age_years(dob, d) AS (
+    year(d) - year(dob) - CASE WHEN strftime(d, '%m%d') < strftime(dob, '%m%d') THEN 1 ELSE 0 END
+);
+
+-- Whole months from dob to d (for thresholds such as 15 years 6 months = 186 months).
+CREATE OR REPLACE MACRO age_months(dob, d) AS (
+    (year(d) - year(dob)) * 12 + month(d) - month(dob)
+    - CASE WHEN day(d) < day(dob) AND NOT (last_day(d) = CAST(d AS DATE) AND day(dob) > day(d)) THEN 1 ELSE 0 END
+);
+
+-- 1 September on or before d: the start of d's academic year.
+CREATE OR REPLACE MACRO academic_year_start(d) AS (
+    make_date(CAST(year(d) AS BIGINT) - CASE WHEN month(d) < 9 THEN 1 ELSE 0 END, 9, 1)
+);
+
+-- Age on the 31 August before d (the last day of the previous academic year), which sets the
+-- school year: 5 = Year 1, 13 = Year 9, 15 = Year 11.
+CREATE OR REPLACE MACRO age_on_31_august_before(dob, d) AS (
+    age_years(dob, academic_year_start(d) - INTERVAL 1 DAY)
+);
+
+-- Compulsory school age: aged 5 to 15 on the 31 August before d (Year 1 to Year 11).
+CREATE OR REPLACE MACRO is_compulsory_school_age(dob, d) AS (
+    age_on_31_august_before(dob, d) BETWEEN 5 AND 15
+);
+
+-- Meetings ---------------------------------------------------------------------------------------
+-- The date a meeting was held: its held_date, or its scheduled date when held without one.
+CREATE OR REPLACE MACRO meeting_held_on(status, held_date, scheduled_date) AS (
+    CASE WHEN status = 'HELD' THEN coalesce(held_date, scheduled_date) END
+);
+
+-- Cohorts as at d (EXTRACTS.md, "Derived status") ---------------------------------------------
+-- CIN plans open at d: start <= d and (no end or end > d).
+CREATE OR REPLACE MACRO open_cin_plans(d) AS TABLE
+    SELECT
+        cinp_cin_plan_id AS plan_id,
+        cinp_person_id AS person_id,
+        cinp_referral_id AS referral_id,
+        cinp_cin_plan_start_date AS plan_start_date,
+        cinp_cin_plan_end_date AS plan_end_date
+    FROM ssd_cin_plans
+    WHERE cinp_cin_plan_start_date <= CAST(d AS DATE)
+      AND (cinp_cin_plan_end_date IS NULL OR cinp_cin_plan_end_date > CAST(d AS DATE));
+
+-- Children who are Child in Need at d.
+CREATE OR REPLACE MACRO cin_children(d) AS TABLE
+    SELECT DISTINCT person_id FROM open_cin_plans(d);
+
+-- EHCPs active at d, reached through the child's UPN in person_identifiers.
+CREATE OR REPLACE MACRO active_ehcp_plans(d) AS TABLE
+    SELECT
+        pupil.person_id,
+        plan.ehcp_id,
+        plan.named_plan_start_date,
+        plan.last_review_date,
+        plan.school_urn
+    FROM ehcp_plans AS plan
+    JOIN person_identifiers AS pupil
+      ON pupil.identifier_type = 'UPN' AND pupil.identifier_value = plan.upn
+    WHERE plan.named_plan_start_date <= CAST(d AS DATE)
+      AND (plan.ceased_date IS NULL OR plan.ceased_date > CAST(d AS DATE));
+
+-- Children with an active EHCP at d.
+CREATE OR REPLACE MACRO active_ehcp_children(d) AS TABLE
+    SELECT DISTINCT person_id FROM active_ehcp_plans(d);
+
+-- Allocated social workers at d: involvement role CW, start <= d, no end or end > d.
+CREATE OR REPLACE MACRO allocated_social_worker(d) AS TABLE
+    SELECT
+        invo_person_id AS person_id,
+        invo_professional_id AS professional_id,
+        invo_involvements_id AS involvement_id,
+        invo_involvement_start_date AS allocated_from
+    FROM ssd_involvements
+    WHERE invo_professional_role_id = 'CW'
+      AND invo_involvement_start_date <= CAST(d AS DATE)
+      AND (invo_involvement_end_date IS NULL OR invo_involvement_end_date > CAST(d AS DATE));
+
+-- GP registrations current at d (registered_from <= d, no end or registered_to > d), reached
+-- through the child's NHS number in person_identifiers.
+CREATE OR REPLACE MACRO gp_registrations_at(d) AS TABLE
+    SELECT
+        patient.person_id,
+        registration.practice_code,
+        registration.registered_from,
+        registration.registered_to
+    FROM gp_registrations AS registration
+    JOIN person_identifiers AS patient
+      ON patient.identifier_type = 'NHS_NUMBER' AND patient.identifier_value = registration.nhs_number
+    WHERE registration.registered_from <= CAST(d AS DATE)
+      AND (registration.registered_to IS NULL OR registration.registered_to > CAST(d AS DATE));
+
+-- Partner flags open at d (no start or start <= d; no end or end > d), with the LA child each
+-- flagged record is linked to.
+CREATE OR REPLACE MACRO open_agency_flags(d) AS TABLE
+    SELECT
+        link.person_id,
+        flag.agency,
+        flag.agency_record_id,
+        flag.flag_type,
+        flag.flag_value,
+        flag.start_date,
+        flag.end_date,
+        flag.recorded_date
+    FROM agency_flags AS flag
+    JOIN person_links AS link
+      ON link.agency = CAST(flag.agency AS VARCHAR) AND link.agency_record_id = flag.agency_record_id
+    WHERE (flag.start_date IS NULL OR flag.start_date <= CAST(d AS DATE))
+      AND (flag.end_date IS NULL OR flag.end_date > CAST(d AS DATE));

@@ -1,0 +1,137 @@
+import shutil
+from pathlib import Path
+
+import pytest
+from check_fixtures import AS_AT, new_store
+
+from caseflags.checks.calendar import ensure_working_days
+from caseflags.checks.registry import (
+    CATALOGUE_DIR,
+    CHECKS_SQL_DIR,
+    OUTPUT_COLUMNS,
+    SEVERITIES,
+    RegistryError,
+    load_registry,
+)
+from caseflags.flows.run_checks import MACROS_SQL
+
+REGISTRY = load_registry()
+GROUP_A = [
+    "CIN_EHCP_FLAG_MISSING", "VOICE_OF_CHILD_ABSENT", "CIN_PLAN_NOT_SMART", "CIN_REVIEW_OVERDUE",
+    "COMMUNICATION_DELAYED", "SCHOOL_ATTENDANCE_LOW", "ATTENDANCE_DATA_MISSING",
+    "SOCIAL_WORKER_CHANGES_FREQUENT", "SOCIAL_WORKER_UNALLOCATED", "SOCIAL_WORKER_STALE_IN_PARTNER",
+    "GP_NOT_INVITED", "GP_NOT_KNOWN",
+]
+
+VALID_ENTRY = """
+id = "{id}"
+concern = "A concern"
+owner = "SOCIAL_CARE"
+owner_rule = "SOCIAL_CARE"
+entity_type = "child"
+severity = "MEDIUM"
+severity_rule = "MEDIUM always"
+inputs = ["ssd_person"]
+rule = "A rule"
+{extra}
+[thresholds.window_days]
+default = 90
+unit = "days"
+description = "Window"
+source = "Somewhere (LOCAL)"
+"""
+
+
+def _catalogue(tmp_path: Path, check_id="MY_CHECK", extra="", sql="SELECT $as_at, $window_days", file_id=None):
+    catalogue, sql_dir = tmp_path / "catalogue", tmp_path / "sql"
+    catalogue.mkdir()
+    sql_dir.mkdir()
+    (catalogue / f"{file_id or check_id}.toml").write_text(VALID_ENTRY.format(id=check_id, extra=extra))
+    if sql is not None:
+        (sql_dir / f"{check_id}.sql").write_text(sql)
+    return catalogue, sql_dir
+
+
+def test_registry_is_ordered_and_holds_group_a():
+    assert list(REGISTRY) == sorted(REGISTRY)
+    assert set(GROUP_A) <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("check_id", list(REGISTRY))
+def test_every_entry_is_complete(check_id):
+    check = REGISTRY[check_id]
+    assert check.sql_path == CHECKS_SQL_DIR / f"{check_id}.sql"
+    assert check.severity in SEVERITIES
+    for threshold in check.thresholds.values():
+        assert threshold.source.strip() and threshold.description.strip() and threshold.unit.strip()
+    # Every declared threshold is used by the SQL, and the SQL uses no other parameter.
+    assert set(check.thresholds) <= check.parameters()
+
+
+@pytest.mark.parametrize("check_id", list(REGISTRY))
+def test_every_check_sql_returns_the_contract_columns(check_id):
+    check = REGISTRY[check_id]
+    con = new_store()
+    ensure_working_days(con, AS_AT)
+    con.execute(MACROS_SQL.read_text())
+    params = {"as_at": AS_AT, **check.threshold_values()}
+    params = {name: value for name, value in params.items() if name in check.parameters()}
+    cursor = con.execute(check.sql(), params)
+    assert tuple(column[0] for column in cursor.description) == OUTPUT_COLUMNS
+
+
+def test_valid_catalogue_loads(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path)
+    check = load_registry(catalogue, sql_dir)["MY_CHECK"]
+    assert check.thresholds["window_days"].default == 90
+    assert check.threshold_values({"window_days": 30}) == {"window_days": 30}
+    with pytest.raises(RegistryError, match="unknown threshold 'windows'"):
+        check.threshold_values({"windows": 30})
+
+
+def test_unknown_key_is_an_error_naming_the_file(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path, extra='colour = "red"')
+    with pytest.raises(RegistryError, match=r"MY_CHECK\.toml: unknown keys colour"):
+        load_registry(catalogue, sql_dir)
+
+
+def test_missing_sql_file_is_an_error_naming_the_file(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path, sql=None)
+    with pytest.raises(RegistryError, match=r"MY_CHECK\.toml: no SQL file MY_CHECK\.sql"):
+        load_registry(catalogue, sql_dir)
+
+
+def test_duplicate_id_is_an_error_naming_the_file(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path)
+    shutil.copy(catalogue / "MY_CHECK.toml", catalogue / "MY_CHECK_COPY.toml")
+    with pytest.raises(RegistryError, match=r"MY_CHECK_COPY\.toml: file name does not match id 'MY_CHECK'"):
+        load_registry(catalogue, sql_dir)
+
+
+def test_undeclared_sql_parameter_is_an_error(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path, sql="SELECT $as_at, $window_days, $grace -- $commented_out is fine")
+    with pytest.raises(RegistryError, match=r"MY_CHECK\.toml: MY_CHECK\.sql uses parameters not declared as thresholds: grace"):
+        load_registry(catalogue, sql_dir)
+
+
+def test_bad_severity_and_missing_keys(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path)
+    path = catalogue / "MY_CHECK.toml"
+    path.write_text(path.read_text().replace('severity = "MEDIUM"', 'severity = "URGENT"'))
+    with pytest.raises(RegistryError, match="severity 'URGENT'"):
+        load_registry(catalogue, sql_dir)
+    path.write_text(path.read_text().replace('severity = "URGENT"\n', ""))
+    with pytest.raises(RegistryError, match="missing keys severity"):
+        load_registry(catalogue, sql_dir)
+
+
+def test_real_catalogue_location():
+    assert CATALOGUE_DIR.name == "catalogue" and any(CATALOGUE_DIR.glob("*.toml"))
+
+
+def test_docs_restate_every_check_and_threshold():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "CHECKS.md").read_text()
+    for check in REGISTRY.values():
+        assert f"### `{check.id}`" in text, check.id
+        for name in check.thresholds:
+            assert f"`{name}`" in text, f"{check.id}.{name}"
