@@ -7,6 +7,7 @@ Exit status 0 when the run completed (exceptions found and rows quarantined incl
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -20,6 +21,8 @@ from caseflags import SAMPLE_DELIVERY
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Nightly multi-agency checks for children in need with an EHCP.")
 review_app = typer.Typer(no_args_is_help=True, help="Officers' review of exceptions.")
 app.add_typer(review_app, name="review")
+sample_app = typer.Typer(help="The next audit sample, chosen from the findings.")
+app.add_typer(sample_app, name="sample")
 
 console = Console()
 err = Console(stderr=True)
@@ -126,6 +129,7 @@ def generate(
     seed: Annotated[int, typer.Option("--seed")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Folder for the synthetic delivery.")] = Path("extracts/synthetic"),
     bad: Annotated[bool, typer.Option("--bad", help="Also plant malformed rows, a Windows-1252 file and UK dates.")] = False,
+    returns: Annotated[bool, typer.Option("--returns", help="Also write the authority as a CIN census and SEN2 return (<out>/as_returns/).")] = False,
     as_at: Annotated[str, typer.Option("--as-at", help="As-at date the planted exceptions are relative to.")] = "2026-11-24",
     config: ConfigOption = None,
 ) -> None:
@@ -136,6 +140,11 @@ def generate(
         _fail(f"--profile must be small, la or large, got {profile!r}")
     generate_authority(profile, seed, out, variant="bad" if bad else "clean", as_at=_parse_date(as_at))
     console.print(f"wrote {profile} authority (seed {seed}) to {out}", highlight=False)
+    if returns:
+        from caseflags.sample_data.returns_writer import write_returns
+
+        written = write_returns(out, out / "as_returns", collection_year=_parse_date(as_at).year)
+        console.print(f"wrote the CIN census ({written['cin_children']} children) and SEN2 ({written['sen2_persons']} persons) returns to {out / 'as_returns'}", highlight=False)
 
 
 @app.command("checks")
@@ -165,26 +174,16 @@ def review_import(
     """Read officers' review_status / review_note edits back into the store."""
     from datetime import datetime
 
-    from caseflags.flows.locking import StoreLocked, store_lock
     from caseflags.flows.outputs import ReviewImportError, import_review
-    from caseflags.flows.store import connect
 
     settings = _load_config(config)
     if not file.is_file():
         _fail(f"review file not found: {file}")
-    if not db.is_file():
-        _fail(f"store not found: {db}")
-    try:
-        with store_lock(db):
-            con = connect(db)
-            try:
-                summary = import_review(
-                    con, file, now=datetime.now(), expiry_days=settings.outputs["annotation_expiry_days"]
-                )
-            finally:
-                con.close()
-    except (ReviewImportError, StoreLocked) as exc:
-        _fail(str(exc))
+    with _open_store(db) as con:
+        try:
+            summary = import_review(con, file, now=datetime.now(), expiry_days=settings.outputs["annotation_expiry_days"])
+        except ReviewImportError as exc:
+            _fail(str(exc))
     console.print(f"imported {summary}", highlight=False)
 
 
@@ -208,6 +207,99 @@ def serve(
         config_path=str(config.resolve()) if config else None,
         cron=settings.schedule["cron"], timezone=settings.schedule["timezone"],
     )
+
+
+@sample_app.callback(invoke_without_command=True)
+def sample(
+    ctx: typer.Context,
+    size: Annotated[Optional[int], typer.Option("--size", help="How many children (default: size in the sample section of the configuration).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for a reproducible draw.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Reports folder; the sample goes to <out>/samples/<sample_id>/.")] = Path("reports"),
+    as_at: Annotated[Optional[str], typer.Option("--as-at", help="Sample from the latest run on or before this date (default: today).")] = None,
+    db: DbOption = Path("caseflags.duckdb"),
+    config: ConfigOption = None,
+) -> None:
+    """Choose the next audit sample from the latest run's exceptions and write audit_sample.xlsx and packs."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from caseflags.flows.audit_sample import SampleError, choose_sample, write_sample
+
+    settings = _load_config(config)
+    run_date = _parse_date(as_at) if as_at else date.today()
+    with _open_store(db) as con:
+        try:
+            result = choose_sample(
+                con, run_date, size=size or settings.sample["size"], seed=seed,
+                controls=settings.sample["controls"],
+                exclude_audited_within_days=settings.sample["exclude_audited_within_days"],
+                cohort=settings.sample["cohort"],
+            )
+        except SampleError as exc:
+            _fail(str(exc))
+        path = write_sample(con, result, out)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    console.print(f"sample {result.sample_id} (seed {result.seed}): {len(result.children)} children -> {path}", highlight=False)
+
+
+@sample_app.command("mark-audited")
+def sample_mark_audited(
+    sample_id: Annotated[str, typer.Argument(help="The sample id printed by `caseflags sample`.")],
+    on: Annotated[Optional[str], typer.Option("--on", help="Audit date (default: today).")] = None,
+    db: DbOption = Path("caseflags.duckdb"),
+    config: ConfigOption = None,
+) -> None:
+    """Record that a sample's children were audited (later samples exclude them)."""
+    from caseflags.flows.audit_sample import SampleError, mark_audited
+
+    _load_config(config)
+    with _open_store(db) as con:
+        try:
+            marked = mark_audited(con, sample_id, _parse_date(on) if on else date.today())
+        except SampleError as exc:
+            _fail(str(exc))
+    console.print(f"marked {marked} children of sample {sample_id} as audited", highlight=False)
+
+
+@sample_app.command("import-outcomes")
+def sample_import_outcomes(
+    file: Annotated[Path, typer.Argument(help="The audit_sample.xlsx with auditors' outcomes filled in.")],
+    db: DbOption = Path("caseflags.duckdb"),
+    config: ConfigOption = None,
+) -> None:
+    """Read auditors' outcomes per concern (CONFIRMED / NOT_A_CONCERN) back into the store."""
+    from datetime import datetime
+
+    from caseflags.flows.audit_sample import AuditImportError, import_audit_outcomes
+
+    _load_config(config)
+    if not file.is_file():
+        _fail(f"outcome file not found: {file}")
+    with _open_store(db) as con:
+        try:
+            summary = import_audit_outcomes(con, file, recorded_at=datetime.now())
+        except AuditImportError as exc:
+            _fail(str(exc))
+    console.print(str(summary), highlight=False)
+
+
+@contextmanager
+def _open_store(db: Path):
+    """The store, under the run lock, for commands that change it outside a run."""
+    from caseflags.flows.locking import StoreLocked, store_lock
+    from caseflags.flows.store import connect
+
+    if not db.is_file():
+        _fail(f"store not found: {db}")
+    try:
+        with store_lock(db):
+            con = connect(db)
+            try:
+                yield con
+            finally:
+                con.close()
+    except StoreLocked as exc:
+        _fail(str(exc))
 
 
 def main() -> None:

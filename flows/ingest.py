@@ -85,15 +85,35 @@ IDENTIFIER_ISSUE_SCHEMA = {
 # --- finding the files of a delivery ------------------------------------------------------
 
 
-def discover_delivery(extracts_dir: Path) -> tuple[dict[str, Path], list[ExtractRefused]]:
-    """Map each contract table to its file; unknown or doubled files are refused by name."""
+@dataclass
+class Delivery:
+    """The files of one delivery folder: one per table, national returns, and refusals."""
+
+    files: dict[str, Path]
+    returns: list[Path]
+    refused: list[ExtractRefused]
+
+
+def discover_delivery(extracts_dir: Path) -> Delivery:
+    """Map each contract table to its file and find CIN census / SEN2 returns (by content);
+    unknown or doubled files are refused by name."""
+    from caseflags.flows.returns_xml import detect_return
+
     contract = load_contract()
     found: dict[str, list[Path]] = {}
+    returns: list[Path] = []
     refused: list[ExtractRefused] = []
     for path in sorted(p for p in extracts_dir.iterdir() if p.is_file()):
         if path.name.startswith(".") or path.name.startswith("~$"):
             continue  # editor and Excel lock files
-        if path.suffix.lower() not in EXTRACT_SUFFIXES:
+        suffix = path.suffix.lower()
+        if suffix == ".xml":
+            if detect_return(path):
+                returns.append(path)
+            else:
+                refused.append(ExtractRefused(path.name, "not a CIN census or SEN2 return"))
+            continue
+        if suffix not in EXTRACT_SUFFIXES:
             continue  # manifests, truth files, notes travel with deliveries
         table = path.stem.lower()
         if table not in contract:
@@ -107,7 +127,7 @@ def discover_delivery(extracts_dir: Path) -> tuple[dict[str, Path], list[Extract
             refused.append(ExtractRefused(names, f"more than one file for table {table}"))
         else:
             files[table] = paths[0]
-    return files, refused
+    return Delivery(files, returns, refused)
 
 
 # --- reading files as text ------------------------------------------------------------------
@@ -412,19 +432,33 @@ def _invalid_rows(table: str, file: str, data: pl.DataFrame, column: str, id_typ
 def parse_extract(path: Path, table: str, agency_aliases: dict[str, str] | None = None) -> ParsedExtract:
     """Read and parse one file; raises ExtractRefused for a file that cannot be loaded at all."""
     spec = load_contract()[table]
-    content = path.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
     frame, unreadable, text = read_text_frame(path, spec)
+    return parse_source(table, path, frame, unreadable, agency_aliases, text=text, content_sha256=_sha256(path))
+
+
+def parse_source(
+    table: str,
+    path: Path,
+    frame: pl.DataFrame,
+    unreadable: list[dict],
+    agency_aliases: dict[str, str] | None = None,
+    *,
+    text: str | None = None,
+    content_sha256: str | None = None,
+    raw_lines: dict[int, str] | None = None,
+) -> ParsedExtract:
+    """Type a text frame (contract columns + `_line`) from any source: file, or national return."""
+    spec = load_contract()[table]
     typed, problems = parse_frame(frame, spec, agency_aliases)
     bad_lines = set(problems.get_column(LINE).to_list()) if problems.height else set()
     good = typed.filter(~pl.col(LINE).is_in(list(bad_lines))) if bad_lines else typed
     issues = find_identifier_issues(table, path.name, good)
     problem_rows = problems.select(pl.col(LINE).alias("line"), "column_name", "reason").to_dicts() + unreadable
-    quarantine = _with_raw_lines(problem_rows, path, text, frame)
+    quarantine = _with_raw_lines(problem_rows, path, text, frame, raw_lines)
     return ParsedExtract(
         table=table,
         file=path.name,
-        content_sha256=digest,
+        content_sha256=content_sha256 or "",
         rows_read=frame.height + len(unreadable),
         data=good.sort(LINE),
         quarantine=quarantine,
@@ -432,12 +466,39 @@ def parse_extract(path: Path, table: str, agency_aliases: dict[str, str] | None 
     )
 
 
-def _with_raw_lines(rows: list[dict], path: Path, text: str | None, frame: pl.DataFrame) -> pl.DataFrame:
+def combine(parts: list[ParsedExtract]) -> ParsedExtract:
+    """One table delivered by several sources (a CSV beside a national return)."""
+    if len(parts) == 1:
+        return parts[0]
+    return ParsedExtract(
+        table=parts[0].table,
+        file=" + ".join(p.file for p in parts),
+        content_sha256=hashlib.sha256(":".join(p.content_sha256 for p in parts).encode()).hexdigest(),
+        rows_read=sum(p.rows_read for p in parts),
+        data=pl.concat([p.data for p in parts]),
+        quarantine=pl.concat([p.quarantine for p in parts]),
+        identifier_issues=pl.concat([p.identifier_issues for p in parts]),
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _with_raw_lines(
+    rows: list[dict], path: Path, text: str | None, frame: pl.DataFrame, raw_lines: dict[int, str] | None = None
+) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     wanted = {r["line"] for r in rows}
-    raw: dict[int, str] = {}
-    if text is not None:
+    raw: dict[int, str] = dict(raw_lines or {})
+    if raw_lines is not None:
+        pass  # the source described its own records (national returns)
+    elif text is not None:
         last = max(wanted)
         for number, line in enumerate(io.StringIO(text, newline=None), start=1):
             if number in wanted:

@@ -26,7 +26,7 @@ import polars as pl
 
 from caseflags.checks.contract import load_contract
 from caseflags.config import Config
-from caseflags.flows.ingest import ExtractRefused, discover_delivery, parse_extract
+from caseflags.flows.ingest import ExtractRefused, combine, discover_delivery, parse_extract
 from caseflags.flows.store import contract_table_sql, ensure_store
 
 log = logging.getLogger("caseflags")
@@ -137,60 +137,111 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, state: RunState, config: Conf
     """Parse every extract into its staged table; nothing in the live tables changes yet."""
     if not state.extracts_dir.is_dir():
         raise RunAborted(f"extracts folder not found: {state.extracts_dir}")
-    files, refused = discover_delivery(state.extracts_dir)
-    if not files and config.ingest.get("require_any_extract", True):
+    delivery = discover_delivery(state.extracts_dir)
+    if not delivery.files and not delivery.returns and config.ingest.get("require_any_extract", True):
         raise RunAborted(f"no extract files found in {state.extracts_dir}")
-    for problem in refused:
-        state.refused_files.append({"file": problem.file, "reason": problem.reason})
-        log.warning("refused %s", problem)
-    staged = StagedDelivery()
-    table_sql = contract_table_sql()
+    for problem in delivery.refused:
+        _refuse_file(state, problem)
+    returns = NationalReturns(delivery.returns, state, staged := StagedDelivery())
     parser_version = parser_fingerprint(config)
     live = live_fingerprints(con)
-    staged_count = 0
     for table in load_contract():
-        path = files.get(table)
-        if path is None:
+        path = delivery.files.get(table)
+        return_paths = returns.paths_for(table)
+        if path is None and not return_paths:
             state.extracts[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
             continue
-        content_sha256 = file_sha256(path)
+        sources = ([path] if path else []) + return_paths
+        names = " + ".join(p.name for p in sources)
+        hashes = [file_sha256(p) for p in sources]
+        content_sha256 = hashes[0] if len(hashes) == 1 else hashlib.sha256(":".join(hashes).encode()).hexdigest()
         fingerprint = hashlib.sha256(f"{content_sha256}:{parser_version}".encode()).hexdigest()
         if table in live and live[table]["load_fingerprint"] == fingerprint:
-            state.extracts[table] = _unchanged(con, table, path, live[table], staged)
+            state.extracts[table] = _unchanged(con, table, names, live[table], staged)
             continue
         try:
-            parsed = parse_extract(path, table, config.agencies)
+            parts = [parse_extract(path, table, config.agencies)] if path else []
+            parts += [returns.parsed(p, table, config) for p in return_paths]
         except ExtractRefused as problem:
-            state.extracts[table] = ExtractOutcome(table, path.name, "REFUSED", problem.reason, content_sha256=content_sha256)
-            state.refused_files.append({"file": problem.file, "reason": problem.reason})
-            log.warning("refused %s", problem)
+            state.extracts[table] = ExtractOutcome(table, names, "REFUSED", problem.reason, content_sha256=content_sha256)
+            _refuse_file(state, problem)
             continue
-        staged_name = STAGED_PREFIX + table
-        con.execute(table_sql[table].replace(f"CREATE TABLE {table}", f'CREATE OR REPLACE TABLE "{staged_name}"', 1))
-        incoming = parsed.data.drop("_line")
-        con.register("_incoming", incoming)
-        try:
-            con.execute(f'INSERT INTO "{staged_name}" SELECT * FROM _incoming')
-        finally:
-            con.unregister("_incoming")
-        staged_count += 1
-        if staged_count == 1:
-            fault_point("mid:ingest")
+        parsed = combine(parts)
+        _stage_table(con, table, parsed.data.drop("_line"))
         if parsed.quarantine.height:
             staged.quarantine.append(parsed.quarantine.with_columns(pl.lit(table).alias("table_name")))
-            log.info("%s: %d rows quarantined", path.name, parsed.rows_quarantined)
+            log.info("%s: %d rows quarantined", names, parsed.rows_quarantined)
         staged.identifier_issues[table] = parsed.identifier_issues
         state.extracts[table] = ExtractOutcome(
             table,
-            path.name,
+            names,
             "LOADED",
             rows_read=parsed.rows_read,
             rows_loaded=parsed.rows_loaded,
             rows_quarantined=parsed.rows_quarantined,
-            content_sha256=parsed.content_sha256,
+            content_sha256=content_sha256,
             load_fingerprint=fingerprint,
         )
+        if sum(o.status == "LOADED" for o in state.extracts.values()) == 1:
+            fault_point("mid:ingest")
     return staged
+
+
+def _refuse_file(state: RunState, problem: ExtractRefused) -> None:
+    if not any(r["file"] == problem.file for r in state.refused_files):
+        state.refused_files.append({"file": problem.file, "reason": problem.reason})
+        log.warning("refused %s", problem)
+
+
+def _stage_table(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> None:
+    staged_name = STAGED_PREFIX + table
+    con.execute(contract_table_sql()[table].replace(f"CREATE TABLE {table}", f'CREATE OR REPLACE TABLE "{staged_name}"', 1))
+    con.register("_incoming", rows)
+    try:
+        con.execute(f'INSERT INTO "{staged_name}" SELECT * FROM _incoming')
+    finally:
+        con.unregister("_incoming")
+
+
+class NationalReturns:
+    """CIN census and SEN2 files of a delivery: read once, on first need, into contract tables."""
+
+    def __init__(self, paths: list[Path], state: RunState, staged: StagedDelivery):
+        from caseflags.flows.returns_xml import RETURN_TABLES, detect_return
+
+        self._state = state
+        self._staged = staged
+        self._extracts: dict[Path, object] = {}
+        self._tables = {path: RETURN_TABLES[detect_return(path)] for path in paths}
+
+    def paths_for(self, table: str) -> list[Path]:
+        return [path for path, tables in self._tables.items() if table in tables]
+
+    def parsed(self, path: Path, table: str, config: Config):
+        from caseflags.flows.ingest import parse_source
+
+        extract = self._read(path)
+        frame = extract.tables.get(table)
+        if frame is None:
+            frame = pl.DataFrame(schema={"_line": pl.Int64, **{c: pl.Utf8 for c in load_contract()[table].column_names}})
+        raw_lines = {line: f"{path.name}: element at line {line}" for line in frame.get_column("_line").to_list()}
+        return parse_source(table, path, frame, [], config.agencies, content_sha256=file_sha256(path), raw_lines=raw_lines)
+
+    def _read(self, path: Path):
+        from caseflags.flows.returns_xml import read_return
+
+        if path not in self._extracts:
+            extract = read_return(path)  # ReturnRefused is an ExtractRefused
+            self._extracts[path] = extract
+            if extract.quarantine:
+                # Whole records (a child, a person) that failed the return's own rules.
+                primary = "ssd_person" if extract.collection == "CIN" else "agency_records"
+                rows = [{"table_name": primary, "file": path.name, "line": q["line"], "column_name": q["column_name"],
+                         "reason": q["reason"], "raw_line": q["raw_line"]} for q in extract.quarantine]
+                self._staged.quarantine.append(pl.DataFrame(rows, schema={
+                    "table_name": pl.Utf8, "file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8,
+                    "reason": pl.Utf8, "raw_line": pl.Utf8}))
+        return self._extracts[path]
 
 
 def file_sha256(path: Path) -> str:
@@ -228,7 +279,7 @@ def live_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     return {row[0]: dict(zip(keys, row[1:])) for row in rows}
 
 
-def _unchanged(con, table: str, path: Path, previous: dict, staged: "StagedDelivery") -> ExtractOutcome:
+def _unchanged(con, table: str, names: str, previous: dict, staged: "StagedDelivery") -> ExtractOutcome:
     """Same file as the live data: nothing is re-parsed; its quarantined rows are listed again."""
     carried = con.sql(
         "SELECT table_name, file, line, column_name, reason, raw_line FROM quarantine WHERE run_id = ? AND table_name = ?",
@@ -237,7 +288,7 @@ def _unchanged(con, table: str, path: Path, previous: dict, staged: "StagedDeliv
     if carried.height:
         staged.quarantine.append(carried)
     return ExtractOutcome(
-        table, path.name, "UNCHANGED", "content unchanged since the last load",
+        table, names, "UNCHANGED", "content unchanged since the last load",
         rows_read=previous["rows_read"] or 0, rows_loaded=previous["rows_loaded"] or 0,
         rows_quarantined=previous["rows_quarantined"] or 0, content_sha256=previous["content_sha256"],
         load_fingerprint=previous["load_fingerprint"],

@@ -42,7 +42,7 @@ LEFT JOIN current_postcode ON current_postcode.person_id = person.pers_person_id
 -- Every partner record, with identifiers kept only when valid (an invalid one is never a key).
 CREATE OR REPLACE TEMP TABLE linkage_records AS
 WITH record AS (
-    SELECT *
+    SELECT *, link_nhs_number(nhs_number) AS nhs_number_normalised, link_upn(upn) AS upn_normalised
     FROM agency_records
     QUALIFY row_number() OVER (
         PARTITION BY agency, agency_record_id ORDER BY dob, surname, forename, nhs_number, upn
@@ -51,9 +51,8 @@ WITH record AS (
 SELECT
     CAST(record.agency AS VARCHAR) AS agency,
     record.agency_record_id,
-    CASE WHEN link_nhs_number_is_valid(link_nhs_number(record.nhs_number))
-         THEN link_nhs_number(record.nhs_number) END AS nhs_number,
-    CASE WHEN link_upn_is_valid(link_upn(record.upn)) THEN link_upn(record.upn) END AS upn,
+    CASE WHEN link_nhs_number_is_valid(record.nhs_number_normalised) THEN record.nhs_number_normalised END AS nhs_number,
+    CASE WHEN link_upn_is_valid(record.upn_normalised) THEN record.upn_normalised END AS upn,
     nullif(trim(record.la_person_id), '') AS la_person_id,
     record.dob AS birth_date,
     link_name(record.forename) AS forename,

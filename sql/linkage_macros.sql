@@ -6,16 +6,18 @@
 CREATE OR REPLACE MACRO link_nhs_number(value) AS
     nullif(regexp_replace(trim(value), '[\s-]', '', 'g'), '');
 
--- Modulus 11: weights 10..2 on the first nine digits; check = 11 - (sum mod 11),
--- where 11 becomes 0 and 10 means the number can never be valid.
+-- Modulus 11: weights 10..2 on the first nine digits; check = 11 - (sum mod 11), where 11
+-- becomes 0 and 10 can never match a digit (such a number is never valid). Pass a column, not
+-- an expression: a macro argument is repeated wherever it is used.
 CREATE OR REPLACE MACRO link_nhs_number_is_valid(value) AS coalesce(
     regexp_full_match(value, '[0-9]{10}')
-    AND (
-        11 - list_sum(list_transform(range(1, 10),
-            lambda i: (11 - i) * (ascii(substr(value, i, 1)) - 48))) % 11
-    ) % 11 = ascii(substr(value, 10, 1)) - 48
-    AND list_sum(list_transform(range(1, 10),
-            lambda i: (11 - i) * (ascii(substr(value, i, 1)) - 48))) % 11 <> 1,
+    AND (11 - (
+          10 * (ascii(substr(value, 1, 1)) - 48) + 9 * (ascii(substr(value, 2, 1)) - 48)
+        + 8 * (ascii(substr(value, 3, 1)) - 48) + 7 * (ascii(substr(value, 4, 1)) - 48)
+        + 6 * (ascii(substr(value, 5, 1)) - 48) + 5 * (ascii(substr(value, 6, 1)) - 48)
+        + 4 * (ascii(substr(value, 7, 1)) - 48) + 3 * (ascii(substr(value, 8, 1)) - 48)
+        + 2 * (ascii(substr(value, 9, 1)) - 48)
+    ) % 11) % 11 = ascii(substr(value, 10, 1)) - 48,
     false);
 
 CREATE OR REPLACE MACRO link_upn(value) AS nullif(upper(trim(value)), '');

@@ -22,3 +22,31 @@ def store():
     con = new_store()
     yield con
     con.close()
+
+
+SAMPLE_AS_AT = "2026-11-24"
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """The whole pipeline (without Prefect) on the bundled sample, once per session.
+
+    Yields (store path, run folder, run record). Tests open the store read-only.
+    """
+    from datetime import date
+
+    from caseflags import SAMPLE_DELIVERY
+    from caseflags.config import load_config
+    from caseflags.flows.pipeline import run_without_prefect
+    from caseflags.flows.store import connect
+
+    folder = tmp_path_factory.mktemp("sample-run")
+    db = folder / "store.duckdb"
+    con = connect(db)
+    try:
+        record = run_without_prefect(
+            con, SAMPLE_DELIVERY, date.fromisoformat(SAMPLE_AS_AT), folder / "reports", load_config(), db_path=db
+        )
+    finally:
+        con.close()
+    return db, folder / "reports" / SAMPLE_AS_AT, record

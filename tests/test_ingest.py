@@ -125,9 +125,13 @@ def test_unknown_file_is_refused_and_others_are_found(tmp_path):
     write(tmp_path / "meetings.csv", MEETINGS_HEADER + "\n")
     write(tmp_path / "pets.csv", "name\nRex\n")
     write(tmp_path / "manifest.json", "{}")
-    files, refused = discover_delivery(tmp_path)
-    assert list(files) == ["meetings"]
-    assert [(r.file, r.reason) for r in refused] == [("pets.csv", "not a table of the extract contract")]
+    write(tmp_path / "notes.xml", "<notes><note>hello</note></notes>")
+    delivery = discover_delivery(tmp_path)
+    assert list(delivery.files) == ["meetings"]
+    assert [(r.file, r.reason) for r in delivery.refused] == [
+        ("notes.xml", "not a CIN census or SEN2 return"),
+        ("pets.csv", "not a table of the extract contract"),
+    ]
 
 
 def test_parquet_and_xlsx_load_with_row_numbers(tmp_path):

@@ -87,10 +87,9 @@ def store_snapshot(db: Path) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> dict:
-    folder = tmp_path_factory.mktemp("uninterrupted")
-    run_direct(folder / "store.duckdb", SAMPLE_DELIVERY, folder / "reports")
-    return store_snapshot(folder / "store.duckdb")
+def uninterrupted(sample_run) -> dict:
+    db, _, _ = sample_run
+    return store_snapshot(db)
 
 
 @pytest.mark.parametrize("fault", FAULT_POINTS)
