@@ -28,8 +28,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# Large-authority benchmark (generates bench/data/ once, minutes); figures go in bench/RESULTS.md.
 bench: $(STAMP)
-	$(BIN)/python -m caseflags.bench.run
+	$(BIN)/python bench/run.py --profile large
 
 clean:
 	rm -rf $(VENV) reports caseflags.duckdb caseflags.duckdb.wal .prefect

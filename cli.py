@@ -22,6 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Nightly mult
 review_app = typer.Typer(no_args_is_help=True, help="Officers' review of exceptions.")
 app.add_typer(review_app, name="review")
 sample_app = typer.Typer(help="The next audit sample, chosen from the findings.")
+links_app = typer.Typer(no_args_is_help=True, help="Possible matches between agency records and children, for officers to decide.")
+app.add_typer(links_app, name="links")
 app.add_typer(sample_app, name="sample")
 
 console = Console()
@@ -32,7 +34,8 @@ ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="A casefl
 
 
 def _fail(message: str) -> None:
-    err.print(f"caseflags: {message}", markup=False, highlight=False)
+    # Plain text on one line: schedulers and log scrapers read it, so no wrapping or markup.
+    typer.echo(f"caseflags: {' '.join(message.split())}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -74,7 +77,7 @@ def run(
     else:
         runs = [(_parse_date(as_at) if as_at else date.today(), extracts_dir)]
     _refuse_if_locked(db)  # fail fast, before Prefect starts; the flow holds the lock itself
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     from caseflags.flows.nightly import nightly
 
     for run_date, folder in runs:
@@ -86,6 +89,12 @@ def run(
         except (RunAborted, StoreLocked) as exc:
             _fail(str(exc))
         _print_run_summary(Path(run_dir))
+
+
+def _configure_logging() -> None:
+    """caseflags' own progress at INFO; libraries (GX, httpx, splink) only when they warn."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("caseflags").setLevel(logging.INFO)
 
 
 def _refuse_if_locked(db: Path) -> None:
@@ -281,6 +290,57 @@ def sample_import_outcomes(
         except AuditImportError as exc:
             _fail(str(exc))
     console.print(str(summary), highlight=False)
+
+
+@links_app.command("list")
+def links_list(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
+    """Possible matches awaiting a decision (between the review and match thresholds)."""
+    from caseflags.flows.linkage import possible_matches
+
+    _load_config(config)
+    with _open_store(db) as con:
+        rows = possible_matches(con)
+    table = Table(title=f"{len(rows)} possible matches")
+    for column in ("agency", "agency record", "LA child", "probability", "evidence"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["agency"], row["agency_record_id"], row["person_id"], f"{row['match_probability']:.3f}",
+                      row["evidence"] or "")
+    console.print(table)
+
+
+def _decide(decision: str, agency: str, record: str, person: str, note: str | None, db: Path, config: Path | None) -> None:
+    import getpass
+
+    from caseflags.flows.linkage import record_link_decision
+
+    _load_config(config)
+    with _open_store(db) as con:
+        try:
+            record_link_decision(con, agency, record, person, decision, note=note, decided_by=getpass.getuser())
+        except ValueError as exc:
+            _fail(str(exc))
+    console.print(f"{decision.lower()}: {agency} {record} ~ {person}; links change on the next run", highlight=False)
+
+
+AgencyArg = Annotated[str, typer.Argument(help="Agency code of the record, e.g. GP.")]
+RecordArg = Annotated[str, typer.Argument(help="The agency's record id.")]
+PersonArg = Annotated[str, typer.Argument(help="The LA child id (pers_person_id).")]
+NoteOption = Annotated[Optional[str], typer.Option("--note", help="Why (kept with the decision).")]
+
+
+@links_app.command("confirm")
+def links_confirm(agency: AgencyArg, record: RecordArg, person: PersonArg, note: NoteOption = None,
+                  db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
+    """Confirm that an agency record is this child (wins over the model on later runs)."""
+    _decide("CONFIRMED", agency, record, person, note, db, config)
+
+
+@links_app.command("reject")
+def links_reject(agency: AgencyArg, record: RecordArg, person: PersonArg, note: NoteOption = None,
+                 db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
+    """Reject a proposed match: the pair is never linked or proposed again."""
+    _decide("REJECTED", agency, record, person, note, db, config)
 
 
 @contextmanager

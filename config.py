@@ -74,7 +74,7 @@ def load_config(path: str | Path | None = None) -> Config:
                 if key not in merged[section]:
                     raise ConfigError(f"{user_path}: unknown key {section}.{key}")
                 expected = type(merged[section][key])
-                if expected is float and isinstance(value, int):
+                if expected is float and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
                 if not isinstance(value, expected) or isinstance(value, bool) != isinstance(merged[section][key], bool):
                     raise ConfigError(

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from caseflags.flows.store import create_contract_tables
+from caseflags.checks.contract import load_contract
 
 # GX must never phone home; set before great_expectations is first imported (it is imported
 # lazily below so that commands which never validate do not pay its import time).
@@ -144,45 +144,28 @@ class _Planned:
     describe: Any  # callable(result dict) -> str
 
 
+# Whole numbers with a meaning: an escalation stage is 0-4; session counts are never negative.
+INTEGER_RANGES: dict[tuple[str, str], tuple[int, int | None]] = {
+    ("professional_differences", "current_stage"): (0, 4),
+    ("attendance_summaries", "possible_sessions"): (0, None),
+    ("attendance_summaries", "present_sessions"): (0, None),
+    ("attendance_summaries", "authorised_absence_sessions"): (0, None),
+    ("attendance_summaries", "unauthorised_absence_sessions"): (0, None),
+}
+
+
 @lru_cache(maxsize=1)
 def contract_catalog() -> dict[str, TableContract]:
-    """Every contract table's columns, required columns, code lists and DATE columns, read from
-    DuckDB's catalog of an empty in-memory copy of sql/schema.sql (the single source of truth)."""
-    scratch = duckdb.connect(":memory:")
-    try:
-        create_contract_tables(scratch)
-        rows = scratch.execute(
-            """
-            SELECT table_name, column_name, data_type, is_nullable
-            FROM duckdb_columns()
-            WHERE schema_name = 'main' AND NOT internal
-            ORDER BY table_name, column_index
-            """
-        ).fetchall()
-        catalog: dict[str, dict[str, Any]] = {}
-        for table, column, data_type, is_nullable in rows:
-            entry = catalog.setdefault(table, {"columns": [], "required": [], "codes": {}, "dates": []})
-            entry["columns"].append(column)
-            if not is_nullable:
-                entry["required"].append(column)
-            if data_type == "DATE":
-                entry["dates"].append(column)
-            elif data_type.startswith("ENUM("):
-                # Identifiers come from our own schema catalog, not from input; quoted anyway.
-                (values,) = scratch.execute(
-                    f'SELECT enum_range(any_value("{column}")) FROM "{table}"'
-                ).fetchone()
-                entry["codes"][column] = tuple(values)
-    finally:
-        scratch.close()
+    """Every contract table's columns, required columns, code lists and DATE columns, from the
+    contract read back from sql/schema.sql (`checks/contract.py`, the single reader)."""
     return {
-        table: TableContract(
-            columns=tuple(e["columns"]),
-            required=tuple(e["required"]),
-            code_lists=dict(e["codes"]),
-            date_columns=tuple(e["dates"]),
+        name: TableContract(
+            columns=tuple(spec.column_names),
+            required=tuple(spec.required),
+            code_lists={c.name: c.codes for c in spec.columns if c.kind == "code"},
+            date_columns=tuple(c.name for c in spec.columns if c.duckdb_type == "DATE"),
         )
-        for table, e in catalog.items()
+        for name, spec in load_contract().items()
     }
 
 
@@ -268,6 +251,12 @@ def build_suite(
         planned.append(
             _Planned(E.ExpectColumnValuesToBeInSet(column=column, value_set=list(codes)), column, True, _unexpected_of_rows)
         )
+    for (range_table, column), (low, high) in INTEGER_RANGES.items():
+        if range_table == table:
+            planned.append(
+                _Planned(E.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high), column, True,
+                         _unexpected_of_rows)
+            )
     for column in contract.date_columns:
         planned.append(
             _Planned(

@@ -20,15 +20,15 @@ import html
 import os
 import secrets
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import combinations
 from pathlib import Path
 from random import Random
-from typing import Iterator
 
 import duckdb
+
+from caseflags.flows.private_files import owner_only, private_dir
 
 COHORTS = ("CIN_WITH_ACTIVE_EHCP", "CIN", "ACTIVE_EHCP")
 FLAGGED = "FLAGGED"
@@ -1160,29 +1160,13 @@ def _child_concerns(child: SampleChild) -> list[dict]:
     return concerns
 
 
-@contextmanager
-def _private_files() -> Iterator[None]:
-    """Files and folders created inside are readable by the owner only (0600 / 0700)."""
-    old_umask = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old_umask)
-
-
-def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.chmod(0o700)
-    return path
-
-
 def write_sample(con: duckdb.DuckDBPyConnection, result: SampleResult, out_dir: str | os.PathLike) -> Path:
     """Record the sample in the store and write `<out_dir>/samples/<sample_id>/audit_sample.xlsx`
     with one HTML pack per child in `packs/`. Returns the workbook's path."""
     record_sample(con, result)
-    with _private_files():
-        sample_dir = _private_dir(Path(out_dir) / "samples" / result.sample_id)
-        packs_dir = _private_dir(sample_dir / "packs")
+    with owner_only():
+        sample_dir = private_dir(Path(out_dir) / "samples" / result.sample_id)
+        packs_dir = private_dir(sample_dir / "packs")
         tables = _main_relations(con)
         for child in result.children:
             events = build_chronology(con, child.person_id, result.as_at)

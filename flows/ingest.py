@@ -433,7 +433,7 @@ def parse_extract(path: Path, table: str, agency_aliases: dict[str, str] | None 
     """Read and parse one file; raises ExtractRefused for a file that cannot be loaded at all."""
     spec = load_contract()[table]
     frame, unreadable, text = read_text_frame(path, spec)
-    return parse_source(table, path, frame, unreadable, agency_aliases, text=text, content_sha256=_sha256(path))
+    return parse_source(table, path, frame, unreadable, agency_aliases, text=text, content_sha256=file_sha256(path))
 
 
 def parse_source(
@@ -481,7 +481,7 @@ def combine(parts: list[ParsedExtract]) -> ParsedExtract:
     )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -97,8 +97,12 @@ EVIDENCE_LEVELS = {
         -1: "forename missing", 4: "forename same", 3: "forename near", 2: "forename a nickname",
         1: "forename similar", 0: "forename differs",
     },
-    "surname": {-1: "surname missing", 3: "surname same", 2: "surname near", 1: "surname similar", 0: "surname differs"},
-    "dob": {-1: "DOB missing", 3: "DOB same", 2: "DOB day/month swapped", 1: "DOB one character apart", 0: "DOB differs"},
+    "surname": {
+        -1: "surname missing", 3: "surname same", 2: "surname near", 1: "surname similar", 0: "surname differs",
+    },
+    "dob": {
+        -1: "DOB missing", 3: "DOB same", 2: "DOB day/month swapped", 1: "DOB one character apart", 0: "DOB differs",
+    },
     "sex": {-1: "sex missing", 1: "sex same", 0: "sex differs"},
     "postcode": {
         -1: "postcode missing", 4: "postcode same", 3: "postcode sector same",
@@ -269,7 +273,8 @@ def _score_unresolved_records(con, *, model_path, retrain, seed, review_threshol
         f"SELECT person_id AS unique_id, {', '.join(MODEL_COLUMNS)}, person_id AS label FROM linkage_children"
     ).to_arrow_table()
     unresolved = con.sql(
-        f"SELECT agency || '|' || agency_record_id AS unique_id, {', '.join(MODEL_COLUMNS)} FROM linkage_unresolved_records"
+        f"SELECT agency || '|' || agency_record_id AS unique_id, {', '.join(MODEL_COLUMNS)} "
+        "FROM linkage_unresolved_records"
     ).to_arrow_table()
 
     with _quiet_splink(), duckdb.connect() as work:
@@ -373,7 +378,7 @@ def _model_settings(probability_two_random_records_match: float):
         blocking_rules_to_generate_predictions=[
             block_on("dob"),
             "l.dob = r.dob_swapped",
-            block_on("surname", "substr(dob, 1, 4)"),
+            block_on("surname", "substr(forename, 1, 1)", "substr(dob, 1, 4)"),
             block_on("forename", "postcode"),
             block_on("postcode", "substr(dob, 1, 7)"),
         ],
@@ -567,7 +572,8 @@ def _write_outputs(con) -> None:
     for target, source, columns in (
         ("person_links", "linkage_links", "agency, agency_record_id, person_id, method, match_probability"),
         ("person_identifiers", "linkage_person_identifiers", "person_id, identifier_type, identifier_value"),
-        ("link_candidates", "linkage_possible_matches", "agency, agency_record_id, person_id, match_probability, evidence"),
+        ("link_candidates", "linkage_possible_matches",
+         "agency, agency_record_id, person_id, match_probability, evidence"),
         ("link_conflicts", "linkage_conflicts", "agency, agency_record_id, person_id, conflict_types"),
     ):
         con.execute(f"DELETE FROM {target}")
@@ -575,7 +581,9 @@ def _write_outputs(con) -> None:
 
 
 def _summary(con, model_status: str, model_path: Path | None) -> LinkSummary:
-    by_method = dict(con.execute("SELECT method, count(*) FROM person_links GROUP BY method ORDER BY method").fetchall())
+    by_method = dict(
+        con.execute("SELECT method, count(*) FROM person_links GROUP BY method ORDER BY method").fetchall()
+    )
     return LinkSummary(
         children=_count(con, "linkage_children"),
         agency_records=_count(con, "linkage_records"),

@@ -5,18 +5,22 @@ rows, names or identifiers, so nothing personal reaches Prefect's parameters, lo
 Results are not persisted and not cached.
 """
 
-from __future__ import annotations
-
+import os
 from datetime import date
 from pathlib import Path
 
-from prefect import flow, task
+# A nightly run on a busy machine must not fail because Prefect's ephemeral server took longer
+# than its default 20 s to start; an operator's own setting still wins.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+from prefect import flow, task  # noqa: E402  (after the setting above)
 from prefect.cache_policies import NO_CACHE
 
 from caseflags.config import Config, load_config
 from caseflags.flows import pipeline
 from caseflags.flows.locking import store_lock
 from caseflags.flows.store import connect
+
 
 def today_in(timezone: str) -> date:
     from datetime import datetime

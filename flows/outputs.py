@@ -32,6 +32,7 @@ from typing import Iterator
 import duckdb
 import pyarrow as pa
 
+from caseflags.flows.private_files import DIR_MODE, FILE_MODE, owner_only, private_dir
 from caseflags.flows.store import INTERNAL_TABLES_SQL
 
 LIFECYCLE_STATUSES = ("NEW", "OPEN", "RESOLVED")
@@ -60,8 +61,6 @@ EXPORTED_NOTE_COLUMN = "_exported_review_note"
 IMPORT_KEY_COLUMNS = ("exception_id", "check_id", "review_status", "review_note", EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN)
 SHEET_NAME_LIMIT = 31  # Excel's limit on a worksheet name
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,22 +538,6 @@ def import_review(
 # Files: permissions
 # --------------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _private_files() -> Iterator[None]:
-    """Files and folders created inside are owner-only (modes are also set explicitly)."""
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    os.chmod(path, DIR_MODE)
-    return path
-
-
 def _temp_path(final: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
@@ -987,8 +970,8 @@ def write_run_outputs(
     if not known:
         raise ValueError(f"run {run_id} has no exception lifecycle yet: call update_lifecycle first")
     out = Path(out_dir)
-    with _private_files():
-        _private_dir(out)
+    with owner_only():
+        private_dir(out)
         rows = _listed_rows(con, run_id)
         summary = _run_summary(con, run_id, as_at)
 
@@ -1002,10 +985,10 @@ def write_run_outputs(
             agencies_dir.unlink()
         elif agencies_dir.exists():
             shutil.rmtree(agencies_dir)
-        _private_dir(agencies_dir)
+        private_dir(agencies_dir)
         agency_files: dict[str, tuple[Path, Path]] = {}
         for agency, agency_rows in _agency_rows(con, run_id).items():
-            folder = _private_dir(agencies_dir / agency_folder_name(agency))
+            folder = private_dir(agencies_dir / agency_folder_name(agency))
             columns = _agency_columns(agency)
             agency_csv = folder / "exceptions.csv"
             _write_csv(agency_csv, columns, agency_rows)

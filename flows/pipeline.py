@@ -26,7 +26,8 @@ import polars as pl
 
 from caseflags.checks.contract import load_contract
 from caseflags.config import Config
-from caseflags.flows.ingest import ExtractRefused, combine, discover_delivery, parse_extract
+from caseflags.flows.ingest import ExtractRefused, combine, discover_delivery, file_sha256, parse_extract
+from caseflags.flows.private_files import private_dir, private_file
 from caseflags.flows.store import contract_table_sql, ensure_store
 
 log = logging.getLogger("caseflags")
@@ -74,6 +75,7 @@ class RunState:
     contract_summary: dict = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
     linkage: dict = field(default_factory=dict)
+    retention: dict = field(default_factory=dict)
 
     def unavailable_tables(self) -> dict[str, str]:
         """Tables the checks may not trust this run, with the reason (→ "not evaluated")."""
@@ -242,14 +244,6 @@ class NationalReturns:
                     "table_name": pl.Utf8, "file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8,
                     "reason": pl.Utf8, "raw_line": pl.Utf8}))
         return self._extracts[path]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parser_fingerprint(config: Config) -> str:
@@ -435,21 +429,6 @@ def _plain(value) -> dict:
 # --- stage 6: outputs --------------------------------------------------------------------------
 
 
-def private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
-
-
-@contextmanager
-def private_file(path: Path, mode: str = "w", **kwargs):
-    """Open a report file readable by the owner only, whatever the umask."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.chmod(path, 0o600)
-    with os.fdopen(fd, mode, **kwargs) as handle:
-        yield handle
-
-
 def write_quarantine_csv(con: duckdb.DuckDBPyConnection, state: RunState, run_dir: Path) -> Path:
     path = run_dir / "quarantine.csv"
     rows = con.execute(
@@ -488,6 +467,7 @@ def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
         "stage_seconds": state.stages,
         "data_contracts": state.contract_summary,
         "linkage": state.linkage,
+        "retention_pruned": state.retention,
         "checks": {
             c["check_id"]: {"status": c["status"], "reason": c.get("reason"), "exceptions": c.get("exception_count")}
             for c in state.checks
@@ -513,6 +493,9 @@ def write_outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Confi
     from caseflags.flows.good_practice import good_practice
 
     run_dir = private_dir(private_dir(state.out_dir) / state.as_at.isoformat())
+    if config.retention["archive_dir"]:
+        archive_delivery(state, Path(config.retention["archive_dir"]))
+    state.retention = apply_retention(con, state, config)
     outputs.update_lifecycle(con, state.run_id, state.as_at)
     practice = good_practice(con, state.as_at)
     outputs.write_run_outputs(con, state.run_id, state.as_at, run_dir, good_practice_rows=practice)
@@ -558,3 +541,87 @@ def archived_deliveries(archive: Path, first: date, last: date) -> list[tuple[da
         if first <= as_at <= last:
             found.append((as_at, folder))
     return sorted(found)
+
+
+# --- retention --------------------------------------------------------------------------------
+
+# Per-run history tables pruned by retention, and the column naming the run.
+RUN_HISTORY_TABLES = ("exceptions", "check_runs", "quarantine", "contract_results", "exception_history", "lifecycle_runs")
+
+
+def archive_delivery(state: RunState, archive_dir: Path) -> Path:
+    """Keep a copy of the night's delivery (owner-only) so history can be rebuilt by backfill."""
+    import shutil
+
+    target = private_dir(archive_dir) / state.as_at.isoformat()
+    if target.resolve() == state.extracts_dir.resolve():
+        return target  # a backfill reading from the archive itself
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(state.extracts_dir, staging, ignore=shutil.ignore_patterns(".*", "~$*"))
+    for path in [staging, *staging.rglob("*")]:
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def apply_retention(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> dict:
+    """Drop run history, report folders and archived deliveries older than the configured ages.
+
+    The load record of the data still live is kept whatever its age, so incremental loads keep
+    working for a table that has not changed in years.
+    """
+    import shutil
+    from datetime import timedelta
+
+    keep_runs = config.retention["keep_runs_days"]
+    keep_deliveries = config.retention["keep_deliveries_days"]
+    runs_before = state.as_at - timedelta(days=keep_runs)
+    old_runs = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE as_at < ?", [runs_before]).fetchall()]
+    pruned = {"runs": len(old_runs), "report_folders": 0, "archived_deliveries": 0}
+    if old_runs:
+        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in RUN_HISTORY_TABLES:
+                if table in present:
+                    con.execute(f'DELETE FROM "{table}" WHERE list_contains(?, run_id)', [old_runs])
+            con.execute(
+                """
+                DELETE FROM extract_loads
+                WHERE list_contains($old, run_id)
+                  AND (table_name, run_id) NOT IN (
+                      SELECT table_name, run_id FROM extract_loads
+                      WHERE status IN ('LOADED', 'UNCHANGED')
+                      QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY delivered_as_at DESC, run_id DESC) = 1
+                  )
+                """,
+                {"old": old_runs},
+            )
+            con.execute("DELETE FROM runs WHERE list_contains(?, run_id)", [old_runs])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    pruned["report_folders"] = _remove_dated_folders(state.out_dir, runs_before, shutil)
+    archive = config.retention["archive_dir"]
+    if archive:
+        deliveries_before = state.as_at - timedelta(days=keep_deliveries)
+        pruned["archived_deliveries"] = _remove_dated_folders(Path(archive), deliveries_before, shutil)
+    return pruned
+
+
+def _remove_dated_folders(parent: Path, before: date, shutil) -> int:
+    removed = 0
+    if not parent.is_dir():
+        return 0
+    for folder in parent.iterdir():
+        try:
+            dated = date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if folder.is_dir() and dated < before:
+            shutil.rmtree(folder)
+            removed += 1
+    return removed

@@ -344,3 +344,17 @@ def test_suites_cover_every_contract_table():
         assert column in catalog[table].date_columns, (table, column)
     assert catalog["attendance_sessions"].required == ("upn", "session_date", "session", "attendance_code")
     assert "\\" in catalog["attendance_sessions"].code_lists["attendance_code"]
+
+
+def test_escalation_stage_outside_0_to_4_fails_blocking(store):
+    store.execute(
+        """
+        INSERT INTO professional_differences VALUES
+            ('PD1', 'PX100001', 'GP', 'SOCIAL_CARE', DATE '2026-10-01', NULL, 0, NULL, NULL),
+            ('PD2', 'PX100001', 'GP', 'SOCIAL_CARE', DATE '2026-10-01', NULL, 4, NULL, NULL),
+            ('PD3', 'PX100001', 'GP', 'SOCIAL_CARE', DATE '2026-10-01', NULL, 7, NULL, NULL)
+        """
+    )
+    results = suites.run_contract_suites(store, ["professional_differences"], AS_AT)
+    stage = result(results, "professional_differences", "expect_column_values_to_be_between", "current_stage")
+    assert (stage.success, stage.blocking, stage.observed) == (False, True, "1 unexpected of 3 rows")

@@ -99,7 +99,8 @@ def test_officer_settles_the_link_and_the_agency_then_corrects_the_identifier():
     assert len(run_check(con, CHECK, AS_AT)) == 2
     record_link_decision(con, "GP", "G9", "B", "REJECTED", note="UPN keyed against the wrong child")
     link_people(con)
-    assert con.execute("SELECT person_id, method FROM person_links WHERE agency = 'GP'").fetchall() == [("A", "NHS_NUMBER")]
+    gp_links = con.execute("SELECT person_id, method FROM person_links WHERE agency = 'GP'").fetchall()
+    assert gp_links == [("A", "NHS_NUMBER")]
     # Linked to A, the record still carries B's UPN: that stays a conflict until the GP corrects it.
     rows = rows_by_key(con)
     assert set(rows) == {("A", "GP", "agency_record", "G9"), ("B", "SOCIAL_CARE", "agency_record", "B")}

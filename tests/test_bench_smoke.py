@@ -1,0 +1,37 @@
+"""Smoke test of the benchmark (`bench/run.py`) on the `small` profile: it completes and writes
+its results. No timing is asserted; Prefect is not started (--prefect-repeats 0)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+
+
+def test_bench_runs_on_small_profile(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "DO_NOT_TRACK": "1"}
+    completed = subprocess.run(
+        [sys.executable, str(BENCH), "--profile", "small", "--repeats", "1", "--prefect-repeats", "0",
+         "--out", str(out), "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, env=env, timeout=240,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    results = json.loads((out / "small" / "results.json").read_text())
+    assert set(results["summary"]) == {"floor", "nightly", "rerun", "checks4", "gx_only"}
+    nightly = results["summary"]["nightly"]
+    assert set(nightly["median_stage_seconds"]) == {"ingest", "contracts", "link", "checks", "outputs"}
+    assert all(run["peak_rss_mib"] > 0 for run in results["runs"])
+    # The rerun found every extract unchanged; the floor read every extract file.
+    rerun = next(run for run in results["runs"] if run["variant"] == "rerun")
+    assert set(rerun["extract_statuses"]) <= {"UNCHANGED", "NOT_DELIVERED"}
+    floor = next(run for run in results["runs"] if run["variant"] == "floor")
+    assert len(floor["rows"]) == len(list((tmp_path / "data" / "small-seed1").glob("*.csv")))
+    # The GX-only baseline listed exactly the exceptions of the four SQL checks, and some.
+    assert results["rows_equal"] is True
+    assert sum(c["checks"] for c in results["row_comparison"].values()) > 0
+    assert {a["check_id"] for a in results["agreement"]} >= {"CIN_EHCP_FLAG_MISSING", "SCHOOL_ATTENDANCE_LOW"}
+    assert (out / "small" / "results.md").read_text().startswith("Profile `small`")
