@@ -289,13 +289,15 @@ def render_report(
     marked = sum(1 for r in listed_rows if r["review_status"] in ("FALSE_POSITIVE", "ACCEPTED_RISK"))
     not_evaluated = [c for c in summary["counts_by_check"] if c["status"] != "EVALUATED"]
 
-    # The pipeline writes this page before it records the run's end.
-    finished = f"finished {_e(run['finished_at'])}" if run.get("finished_at") else "report written before the run finished"
+    # The pipeline writes this page as the run's last step, before it records the run's end.
+    if run.get("finished_at"):
+        progress = f"status {_e(run.get('status') or 'unknown')} &middot; started {_e(run.get('started_at'))} &middot; finished {_e(run['finished_at'])}"
+    else:
+        progress = f"started {_e(run.get('started_at'))} &middot; checks complete, report written at the end of the run"
     parts: list[str] = []
     parts.append(
         f"""<header><h1>caseflags: run report as at {_e(as_at)}</h1>
-<p>Run {_e(run_id)} &middot; status {_e(run.get('status') or 'unknown')} &middot; started {_e(run.get('started_at'))}
-&middot; {finished} &middot; compared with {_e(summary['previous_run_id'] or 'no earlier run')}</p></header><main>"""
+<p>Run {_e(run_id)} &middot; {progress} &middot; compared with {_e(summary['previous_run_id'] or 'no earlier run')}</p></header><main>"""
     )
     parts.append(
         f"""<section id="summary"><h2>Run summary</h2><div class="tiles">

@@ -158,6 +158,9 @@ def create_contract_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def ensure_store(con: duckdb.DuckDBPyConnection) -> None:
-    """Create everything a store needs: contract tables (empty) and internal tables."""
+    """Create everything a store needs: contract tables (empty), internal and linkage tables."""
+    from caseflags.flows.linkage import ensure_linkage_tables
+
     create_contract_tables(con)
     con.execute(INTERNAL_TABLES_SQL)
+    ensure_linkage_tables(con)
