@@ -56,3 +56,34 @@ def is_valid_upn(value: str | None) -> bool:
     if not _UPN_SHAPE.match(upn) or (upn[12].isalpha() and upn[12] not in UPN_CHECK_LETTERS):
         return False
     return upn[0] == upn_check_letter(upn[1:])
+
+
+# --- the same rules as column expressions, for whole extracts at once ----------------------------
+
+def nhs_number_valid_expr(value: "pl.Expr") -> "pl.Expr":
+    """Polars form of `is_valid_nhs_number` for values already normalised to digits."""
+    import polars as pl
+
+    digits = [value.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(10)]
+    weighted = pl.sum_horizontal([digit * (10 - i) for i, digit in enumerate(digits[:9])])
+    check = (11 - weighted % 11) % 11  # 11 -> 0; 10 stays 10, which no check digit equals
+    return (value.str.contains(r"^\d{10}$") & (check == digits[9])).fill_null(False)
+
+
+def upn_valid_expr(value: "pl.Expr") -> "pl.Expr":
+    """Polars form of `is_valid_upn` (DfE check letter; a temporary UPN may end in a letter)."""
+    import polars as pl
+
+    upn = value.str.to_uppercase()
+    letter_values = {letter: str(i) for i, letter in enumerate(UPN_CHECK_LETTERS)}
+
+    def char_value(position: int) -> pl.Expr:
+        char = upn.str.slice(position, 1)
+        return pl.when(char.str.contains(r"^\d$")).then(char).otherwise(
+            char.replace_strict(letter_values, default=None)
+        ).cast(pl.Int32, strict=False)
+
+    total = pl.sum_horizontal([char_value(position) * (position + 1) for position in range(1, 13)])
+    expected = pl.lit(list(UPN_CHECK_LETTERS)).list.get(total % 23, null_on_oob=True)
+    shaped = upn.str.contains(r"^[A-Z][0-9]{11}[0-9A-Z]$") & char_value(12).is_not_null()
+    return (shaped & (upn.str.slice(0, 1) == expected)).fill_null(False)

@@ -24,7 +24,7 @@ from caseflags.checks.contract import (
     TableSpec,
     load_contract,
 )
-from caseflags.checks.identifiers import is_valid_nhs_number, is_valid_upn
+from caseflags.checks.identifiers import nhs_number_valid_expr, upn_valid_expr
 
 EXTRACT_SUFFIXES = (".csv", ".parquet", ".xlsx")
 LINE = "_line"  # 1-based line (CSV, XLSX row) or row number (Parquet) of each record
@@ -156,25 +156,42 @@ def _header_map(header: list[str], spec: TableSpec, file: str) -> dict[str, int]
     return positions
 
 
-def _read_csv_fast(text: str, spec: TableSpec, file: str) -> pl.DataFrame | None:
-    """Polars path for well-formed files; None when the file needs the exact line-by-line path."""
-    body = text.rstrip("\r\n")
-    if "\n\n" in body or "\r\n\r\n" in body:
+def _read_csv_fast(raw: bytes, spec: TableSpec, file: str) -> pl.DataFrame | None:
+    """Polars over the file's bytes, reading only the contract's columns, for well-formed UTF-8
+    files; None when the file needs the exact line-by-line path (Windows-1252, blank lines,
+    quoted line breaks, ragged rows)."""
+    end = len(raw)
+    while end and raw[end - 1] in b"\r\n":  # trailing line breaks and blank lines
+        end -= 1
+    if raw.find(b"\n\n", 0, end) != -1 or raw.find(b"\r\n\r\n", 0, end) != -1:
         return None  # blank lines: line numbers need the csv module
+    header_end = raw.find(b"\n")
+    try:
+        header_text = raw[: header_end if header_end != -1 else len(raw)].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    header = next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r")]), [])
+    positions = _header_map(header, spec, file)
+    last_field = len(header) - 1  # read too, to see rows with fields missing at the end
+    wanted = sorted(set(positions.values()) | {last_field})
+    body = raw if raw[end:] in (b"", b"\n", b"\r\n") else raw[:end]  # polars reads blank tails as rows
     try:
         frame = pl.read_csv(
-            io.StringIO(text), infer_schema=False, has_header=True, raise_if_empty=False,
+            body, infer_schema=False, has_header=True, raise_if_empty=False, columns=wanted,
             truncate_ragged_lines=False,
         )
-    except Exception:  # ragged rows and friends: let the exact path say which line
+    except Exception:  # invalid UTF-8, ragged rows and friends: the exact path says which line
         return None
-    expected_lines = body.count("\n")  # data lines after the header
-    if frame.height != expected_lines:
+    if frame.height != raw.count(b"\n", 0, end):  # a quoted line break: lines != records
         return None
-    positions = _header_map(frame.columns, spec, file)
-    original = frame.columns
+    by_position = dict(zip(wanted, frame.columns))
+    # Polars pads a row with too few fields with nulls. A null in the last field must then be
+    # an empty last field, i.e. a line ending in a comma; any other null is a short row.
+    empty_last = raw.count(b",\n", 0, end) + raw.count(b",\r\n", 0, end) + raw.endswith(b",", 0, end)
+    if frame.get_column(by_position[last_field]).null_count() != empty_last:
+        return None
     return frame.select(
-        [pl.col(original[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
+        [pl.col(by_position[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
          for c in spec.column_names]
     ).with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
 
@@ -207,16 +224,18 @@ def _read_csv_exact(text: str, spec: TableSpec, file: str) -> tuple[pl.DataFrame
     return frame.select([LINE, *spec.column_names]), ragged
 
 
-def read_text_frame(path: Path, spec: TableSpec) -> tuple[pl.DataFrame, list[dict], str | None]:
+def read_text_frame(path: Path, spec: TableSpec) -> tuple[pl.DataFrame, list[dict], str | bytes | None]:
     """All contract columns as text plus `_line`; also rows unreadable as records, and the
-    decoded text (CSV only) for recovering raw lines."""
+    file's content (CSV only: bytes, or decoded text) for recovering raw lines."""
     file = path.name
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        text = decode_csv_bytes(path.read_bytes())
-        frame = _read_csv_fast(text, spec, file)
+        raw = path.read_bytes()
+        frame = _read_csv_fast(raw, spec, file)
         if frame is not None:
-            return frame, [], text
+            return frame, [], raw
+        text = decode_csv_bytes(raw)
+        del raw
         frame, ragged = _read_csv_exact(text, spec, file)
         return frame, ragged, text
     if suffix == ".parquet":
@@ -312,24 +331,37 @@ def parse_frame(
     """Typed columns for every row, and the problems found: (line, column_name, reason)."""
     aliases = {k.strip().upper(): v for k, v in (agency_aliases or {}).items()}
     typed: list[pl.Expr] = [pl.col(LINE)]
+    presence: list[pl.Expr] = []
     problems: list[pl.Expr] = []
     for col in spec.columns:
         text = _blank_to_null(pl.col(col.name))
         parsed, failure_reason = _parse_column(col, text, aliases)
         typed.append(parsed.alias(col.name))
-        present = text.is_not_null()
+        if not col.required and failure_reason is None:
+            continue  # nothing about this column can reject a row
+        present = pl.col(f"{col.name}\x00present")
+        presence.append(text.is_not_null().alias(f"{col.name}\x00present"))
         if col.required:
             problems.append(
                 pl.when(~present).then(pl.lit("blank required value")).otherwise(None).alias(f"{col.name}\x00blank")
             )
         if failure_reason is not None:
+            # Parsed once: a value present in the text but null once typed did not parse.
             problems.append(
-                pl.when(present & parsed.is_null()).then(pl.lit(failure_reason)).otherwise(None).alias(f"{col.name}\x00bad")
+                pl.when(present & pl.col(col.name).is_null()).then(pl.lit(failure_reason)).otherwise(None)
+                .alias(f"{col.name}\x00bad")
             )
-    typed_frame = frame.select(typed)
+    # Lazy, so polars evaluates each column's shared sub-expressions once and in parallel.
+    typed_frame = frame.lazy().select(typed).collect()
+    no_problems = pl.DataFrame(schema={LINE: pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8})
     if not problems:
-        return typed_frame, pl.DataFrame(schema={LINE: pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8})
-    flagged = frame.select([pl.col(LINE), *problems])
+        return typed_frame, no_problems
+    judged = pl.concat([typed_frame, frame.lazy().select(presence).collect()], how="horizontal")
+    flagged = judged.lazy().select([pl.col(LINE), *problems]).filter(
+        pl.any_horizontal([pl.col(p.meta.output_name()).is_not_null() for p in problems])
+    ).collect()
+    if not flagged.height:
+        return typed_frame, no_problems
     long = (
         flagged.unpivot(index=LINE, variable_name="column_name", value_name="reason")
         .drop_nulls("reason")
@@ -357,7 +389,7 @@ def _parse_column(col: ColumnSpec, text: pl.Expr, aliases: dict[str, str]) -> tu
     if col.kind == "nhs_number":
         return _strip_excel_decimal(text).str.replace_all(r"[\s-]", ""), None
     if col.kind == "upn":
-        return text.str.to_uppercase().str.replace_all(r"\s", ""), None
+        return text.str.to_uppercase().str.replace_all(" ", "", literal=True), None
     if col.kind == "id":
         return _strip_excel_decimal(text), None
     return text, None
@@ -400,12 +432,13 @@ _RECORD_KEY = {"ssd_person": "pers_person_id", "agency_records": "agency_record_
 
 
 def _invalid_rows(table: str, file: str, data: pl.DataFrame, column: str, id_type: str, _unused) -> pl.DataFrame:
-    values = data.get_column(column).drop_nulls().unique()
-    validator = is_valid_nhs_number if id_type == "NHS_NUMBER" else is_valid_upn
-    invalid = [v for v in values.to_list() if not validator(v)]
-    if not invalid:
+    # Validated once per distinct value: 12 million attendance sessions hold a few thousand UPNs.
+    valid = nhs_number_valid_expr(pl.col(column)) if id_type == "NHS_NUMBER" else upn_valid_expr(pl.col(column))
+    distinct = data.lazy().select(pl.col(column).drop_nulls().unique()).collect()
+    invalid = distinct.filter(~valid).get_column(column)
+    if not invalid.len():
         return pl.DataFrame(schema=IDENTIFIER_ISSUE_SCHEMA)
-    rows = data.filter(pl.col(column).is_in(invalid))
+    rows = data.filter(pl.col(column).is_in(invalid.implode()))
     if table == "attendance_sessions":
         # One issue per pupil, not per session: its first line locates it.
         rows = rows.sort(LINE).unique(subset=[column], keep="first", maintain_order=True)
@@ -429,11 +462,14 @@ def _invalid_rows(table: str, file: str, data: pl.DataFrame, column: str, id_typ
 # --- one extract, end to end --------------------------------------------------------------
 
 
-def parse_extract(path: Path, table: str, agency_aliases: dict[str, str] | None = None) -> ParsedExtract:
+def parse_extract(
+    path: Path, table: str, agency_aliases: dict[str, str] | None = None, content_sha256: str | None = None
+) -> ParsedExtract:
     """Read and parse one file; raises ExtractRefused for a file that cannot be loaded at all."""
     spec = load_contract()[table]
     frame, unreadable, text = read_text_frame(path, spec)
-    return parse_source(table, path, frame, unreadable, agency_aliases, text=text, content_sha256=file_sha256(path))
+    return parse_source(table, path, frame, unreadable, agency_aliases, text=text,
+                        content_sha256=content_sha256 or file_sha256(path))
 
 
 def parse_source(
@@ -443,7 +479,7 @@ def parse_source(
     unreadable: list[dict],
     agency_aliases: dict[str, str] | None = None,
     *,
-    text: str | None = None,
+    text: str | bytes | None = None,
     content_sha256: str | None = None,
     raw_lines: dict[int, str] | None = None,
 ) -> ParsedExtract:
@@ -490,7 +526,7 @@ def file_sha256(path: Path) -> str:
 
 
 def _with_raw_lines(
-    rows: list[dict], path: Path, text: str | None, frame: pl.DataFrame, raw_lines: dict[int, str] | None = None
+    rows: list[dict], path: Path, text: str | bytes | None, frame: pl.DataFrame, raw_lines: dict[int, str] | None = None
 ) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
@@ -500,8 +536,11 @@ def _with_raw_lines(
         pass  # the source described its own records (national returns)
     elif text is not None:
         last = max(wanted)
-        for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+        lines = io.BytesIO(text) if isinstance(text, bytes) else io.StringIO(text, newline=None)
+        for number, line in enumerate(lines, start=1):
             if number in wanted:
+                if isinstance(line, bytes):
+                    line = line.decode("utf-8", errors="replace").lstrip("\ufeff")
                 raw[number] = line.rstrip("\r\n")
             if number >= last:
                 break

@@ -162,7 +162,7 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, state: RunState, config: Conf
             state.extracts[table] = _unchanged(con, table, names, live[table], staged)
             continue
         try:
-            parts = [parse_extract(path, table, config.agencies)] if path else []
+            parts = [parse_extract(path, table, config.agencies, content_sha256=hashes[0])] if path else []
             parts += [returns.parsed(p, table, config) for p in return_paths]
         except ExtractRefused as problem:
             state.extracts[table] = ExtractOutcome(table, names, "REFUSED", problem.reason, content_sha256=content_sha256)
@@ -214,6 +214,7 @@ class NationalReturns:
         self._state = state
         self._staged = staged
         self._extracts: dict[Path, object] = {}
+        self._hashes: dict[Path, str] = {}
         self._tables = {path: RETURN_TABLES[detect_return(path)] for path in paths}
 
     def paths_for(self, table: str) -> list[Path]:
@@ -227,7 +228,12 @@ class NationalReturns:
         if frame is None:
             frame = pl.DataFrame(schema={"_line": pl.Int64, **{c: pl.Utf8 for c in load_contract()[table].column_names}})
         raw_lines = {line: f"{path.name}: element at line {line}" for line in frame.get_column("_line").to_list()}
-        return parse_source(table, path, frame, [], config.agencies, content_sha256=file_sha256(path), raw_lines=raw_lines)
+        return parse_source(table, path, frame, [], config.agencies, content_sha256=self._hash(path), raw_lines=raw_lines)
+
+    def _hash(self, path: Path) -> str:
+        if path not in self._hashes:
+            self._hashes[path] = file_sha256(path)
+        return self._hashes[path]
 
     def _read(self, path: Path):
         from caseflags.flows.returns_xml import read_return
@@ -297,6 +303,8 @@ def check_contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Con
     from caseflags.checks import suites
 
     loaded = [t for t, o in state.extracts.items() if o.status == "LOADED"]
+    if not loaded:
+        return []  # nothing new to guard (unchanged extracts passed when they were loaded)
     previous = previous_row_counts(con, loaded)
     results = suites.run_contract_suites(
         con,
@@ -391,10 +399,20 @@ def _last_delivered(con: duckdb.DuckDBPyConnection, table: str) -> date | None:
 # --- stage 4 and 5: link, checks -------------------------------------------------------------
 
 
+# What linkage reads: when none of it changed since the last linkage, its results stand.
+LINKAGE_INPUTS = ("ssd_person", "ssd_address", "ssd_linked_identifiers", "agency_records")
+
+
 def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, db_path: Path | None) -> dict:
     from caseflags.flows.linkage import link_people
 
     model_path = None if db_path is None else db_path.with_suffix(".linkage-model.json")
+    fingerprint = linkage_fingerprint(con, config, model_path)
+    con.execute("CREATE TABLE IF NOT EXISTS linkage_state (fingerprint VARCHAR, linked_at TIMESTAMP, summary_json VARCHAR)")
+    previous = con.execute("SELECT fingerprint, summary_json FROM linkage_state ORDER BY linked_at DESC LIMIT 1").fetchone()
+    if fingerprint is not None and previous and previous[0] == fingerprint and not config.linkage["retrain"]:
+        state.linkage = {**json.loads(previous[1]), "model": "unchanged inputs: previous links kept"}
+        return state.linkage
     summary = link_people(
         con,
         match_threshold=config.linkage["match_threshold"],
@@ -403,7 +421,30 @@ def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, db_pat
         retrain=config.linkage["retrain"],
     )
     state.linkage = _plain(summary)
+    con.execute("DELETE FROM linkage_state")
+    con.execute(
+        "INSERT INTO linkage_state VALUES (?, ?, ?)",
+        [linkage_fingerprint(con, config, model_path), datetime.now(timezone.utc).replace(tzinfo=None),
+         json.dumps(state.linkage)],
+    )
     return state.linkage
+
+
+def linkage_fingerprint(con: duckdb.DuckDBPyConnection, config: Config, model_path: Path | None) -> str | None:
+    """The live inputs' load fingerprints, officers' decisions, thresholds and model file; None
+    when an input's provenance is unknown (then linkage always runs)."""
+    live = live_fingerprints(con)
+    if any(table not in live for table in LINKAGE_INPUTS):
+        return None
+    decisions = con.execute("SELECT count(*), max(decision_seq) FROM link_decisions").fetchone()
+    model = file_sha256(model_path) if model_path is not None and model_path.exists() else None
+    basis = {
+        "inputs": [live[t]["load_fingerprint"] for t in LINKAGE_INPUTS],
+        "decisions": list(decisions),
+        "thresholds": [config.linkage["match_threshold"], config.linkage["review_threshold"]],
+        "model": model,
+    }
+    return hashlib.sha256(json.dumps(basis, default=str).encode()).hexdigest()
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> list[dict]:

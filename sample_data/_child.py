@@ -8,10 +8,11 @@ import numpy as np
 
 from ._attendance import AttendancePlan, SessionGrid, draw_absence_rate, exact_current_possible, pupil_sessions, summary_row
 from ._calendar import add_months, age_in_years
-from ._identifiers import corrupt_nhs_number, corrupt_upn, synthetic_nhs_number
+from ._identifiers import corrupt_nhs_number, corrupt_upn, is_valid_nhs_number, is_valid_upn, synthetic_nhs_number
 from ._names import (ACTIONS_BY_AGENCY, CLOSE_REASONS, DIFFERENCE_TOPICS, SOCIAL_WORKER_CHANGE_REASONS,
                      VOICE_METHODS)
-from ._people import SIBLING_NHS_SERIAL_BASE, Person, agency_record, swapped_day_month
+from ._people import (SIBLING_NHS_SERIAL_BASE, Person, agency_record, give_shared_identifier, limit_identity_noise,
+                      swapped_day_month)
 from ._truth import ChildFacts
 from ._world import INVITEE_ROLE, World, random_person_name, random_postcode
 
@@ -39,6 +40,7 @@ class ChildBuilder:
         self.allocations: list[tuple[str, date, date | None]] = []  # (worker, start, end)
         self.partners: set[str] = set()
         self.records: dict[str, dict] = {}
+        self.planted_identity_record: str | None = None  # the agency whose record carries dob_swapped / dob_blank
         self.flagged: set[str] = set()  # partner agencies holding an open flag at D
         self.last_cin_meeting_agencies: set[str] = set()
 
@@ -257,9 +259,13 @@ class ChildBuilder:
             self.records[agency] = record
         candidates = [a for a in sorted(self.records) if a != "EDUCATION"] or sorted(self.records)
         if "dob_swapped" in self.s and candidates:
-            record = self.records[self.rng.choice(candidates)]
+            # prefer a record that holds an identifier (the planted slip is then linked by it)
+            candidates = [a for a in candidates if self.records[a]["nhs_number"] or self.records[a]["la_person_id"]] or candidates
+            self.planted_identity_record = self.rng.choice(candidates)
+            record = self.records[self.planted_identity_record]
             record["dob"] = swapped_day_month(p.dob) or date(p.dob.year + 1, p.dob.month, min(p.dob.day, 28))
         if "dob_blank" in self.s and candidates:
+            self.planted_identity_record = candidates[-1]
             self.records[candidates[-1]]["dob"] = None
         if "nhs_with_spaces" in self.s:
             for agency in ("GP", "COMMUNITY_HEALTH", "ACUTE_HEALTH", "MENTAL_HEALTH"):
@@ -987,3 +993,25 @@ class ChildBuilder:
             self.rows["ssd_linked_identifiers"].append({"link_person_id": p.person_id, "link_identifier_type": kind,
                                                         "link_identifier_value": value,
                                                         "link_valid_from_date": self.days_ago(100, 1500), "link_valid_to_date": None})
+        valid_keys = {value for value in (nhs, upn, *(v for _, v in linked))
+                      if value and (is_valid_nhs_number(value) or is_valid_upn(value))}
+        self.keep_links_derivable(valid_keys)
+
+    def keep_links_derivable(self, social_care_keys: set[str]):
+        """The truth assumes every record of this child links to it, so the link must follow from
+        the data. A record sharing no identifier with social care keeps at most one name slip
+        (forename, surname or blank sex: the model links those at any authority size); a moved
+        postcode or a different DOB without an identifier goes to officer review on `large`, so it
+        is restored. The planted DOB record carries only its planted defect and an identifier
+        social care holds. Only valid identifiers are keys, as in linkage."""
+        p = self.p
+        for agency, record in self.records.items():
+            nhs = (record["nhs_number"] or "").replace(" ", "")
+            shares_key = (nhs in social_care_keys or record["upn"] in social_care_keys
+                          or (record["la_person_id"] is not None and record["la_person_id"] == p.person_id))
+            if agency == self.planted_identity_record:
+                limit_identity_noise(self.rng, record, p, keep="dob")
+                if not shares_key:
+                    give_shared_identifier(record, p, p.nhs in social_care_keys, p.upn in social_care_keys)
+            elif not shares_key:
+                limit_identity_noise(self.rng, record, p)

@@ -76,6 +76,39 @@ def agency_record(rng: random.Random, agency: str, person: Person, *, allow_dob_
             "postcode": postcode}
 
 
+IDENTITY_FIELDS = ("forename", "surname", "dob", "postcode", "sex")  # the fields a slip can touch
+
+
+def noisy_fields(record: dict, person: Person) -> list[str]:
+    """The identity fields on which the record differs from (or is blank against) the real person."""
+    return [name for name in IDENTITY_FIELDS if record[name] != getattr(person, name)]
+
+
+NAME_SLIPS = ("forename", "surname", "sex")  # slips the model forgives without an identifier, at any size
+
+
+def limit_identity_noise(rng: random.Random, record: dict, person: Person, keep: str | None = None) -> None:
+    """Leave at most one slip on the record: `keep` if given (a planted defect), else one name slip
+    drawn at random; every other identity field is restored to the person's own value."""
+    noisy = noisy_fields(record, person)
+    names = [name for name in noisy if name in NAME_SLIPS]
+    kept = keep if keep is not None else rng.choice(names) if len(names) > 1 else names[0] if names else None
+    for name in noisy:
+        if name != kept:
+            record[name] = getattr(person, name)
+
+
+def give_shared_identifier(record: dict, person: Person, nhs_known: bool, upn_known: bool) -> None:
+    """Give a record an identifier social care also holds, of a kind its agency keeps where possible."""
+    agency = record["agency"]
+    if nhs_known and NHS_HELD_BY.get(agency, 0) > 0.5:
+        record["nhs_number"] = person.nhs
+    elif upn_known and UPN_HELD_BY.get(agency, 0) > 0.5:
+        record["upn"] = person.upn
+    else:
+        record["la_person_id"] = person.person_id
+
+
 def record_id(agency: str, person_index: int) -> str:
     # scrambled so ids do not line up across agencies (nothing should join on them)
     return f"{RECORD_PREFIX[agency]}{(person_index * 7919 + len(agency) * 104729) % 100_000_000:08d}"

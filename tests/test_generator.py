@@ -206,6 +206,42 @@ def test_every_agency_record_has_a_true_link(tiny):
     assert sum(1 for l in links if not l["person_id"]) > len(links) / 2, "most indexed children are not known to social care"
 
 
+
+@pytest.mark.parametrize("folder", ["tiny", "small"])
+def test_every_true_link_of_an_la_child_is_derivable(folder, request):
+    """The truth assumes these links, so the data must support them: a record sharing no valid
+    identifier with social care has at most one name slip; a planted DOB record only that, and a key."""
+    path = request.getfixturevalue("tiny") if folder == "tiny" else SMALL
+    people = {r["pers_person_id"]: r for r in read_csv(path / "ssd_person.csv")}
+    postcode = {a["addr_person_id"]: a["addr_address_postcode"] for a in read_csv(path / "ssd_address.csv")
+                if not a["addr_address_end_date"]}
+    keys = {pid: {v for v in (r["pers_single_unique_id"], r["pers_upn"]) if v} for pid, r in people.items()}
+    for row in read_csv(path / "ssd_linked_identifiers.csv"):
+        keys[row["link_person_id"]].add(row["link_identifier_value"])
+    keys = {pid: {v for v in values if is_valid_nhs_number(v) or is_valid_upn(v)} for pid, values in keys.items()}
+    planted_dob = {r["person_id"] for r in read_csv(generator.ground_truth(path) / "planted.csv") if r["scenario"] == "dob_swapped"}
+    planted_dob |= {r["person_id"] for r in read_csv(generator.ground_truth(path) / "near_misses.csv")
+                    if r["description"].startswith("dob_blank:")}
+    links = read_csv(generator.ground_truth(path) / "truth_links.csv")
+    unkeyed = with_planted_dob = 0
+    for record, link in zip(read_csv(path / "agency_records.csv"), links, strict=True):
+        pid = link["person_id"]
+        if not pid:
+            continue
+        child = people[pid]
+        slips = [field for field, own in (("forename", child["pers_forename"]), ("surname", child["pers_surname"]),
+                                          ("dob", child["pers_dob"]), ("sex", child["pers_sex"]), ("postcode", postcode[pid]))
+                 if record[field] != own]
+        shared = ({record["nhs_number"].replace(" ", ""), record["upn"]} & keys[pid]
+                  or record["la_person_id"] == pid)
+        if pid in planted_dob and "dob" in slips:
+            assert slips == ["dob"] and shared, (record["agency_record_id"], slips)
+            with_planted_dob += 1
+        elif not shared:
+            assert len(slips) <= 1 and not {"dob", "postcode"} & set(slips), (record["agency_record_id"], slips)
+            unkeyed += 1
+    assert unkeyed > 0 and with_planted_dob > 0  # both arms are exercised
+
 # -- the committed small sample ----------------------------------------------------------------------
 
 def test_small_sample_is_the_committed_profile():

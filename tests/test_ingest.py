@@ -221,3 +221,36 @@ def test_invalid_identifiers_are_kept_on_the_row_and_reported(tmp_path):
     assert parsed.data.height == 4  # rows kept
     issues = parsed.identifier_issues.select("line", "column_name", "agency", "identifier_type").rows()
     assert sorted(issues) == [(3, "nhs_number", "GP", "NHS_NUMBER"), (5, "upn", "EDUCATION", "UPN")]
+
+
+def test_a_row_with_too_few_fields_is_quarantined_not_padded(tmp_path):
+    path = write(
+        tmp_path / "family_members.csv",
+        "person_id,member_id,relationship,parental_responsibility,lives_with_child\n"
+        "P1,F1,FATHER,Y,N\n"
+        "P1,M1,MOTHER,Y\n"  # line 3: a field short
+        "P2,M2,MOTHER,,\n",  # empty trailing fields are fine
+    )
+    parsed = parse_extract(path, "family_members")
+    assert parsed.data["member_id"].to_list() == ["F1", "M2"]
+    assert parsed.quarantine.select("line", "reason").rows() == [(3, "expected 5 fields, found 4")]
+
+
+def test_column_validators_agree_with_the_reference_functions():
+    import random
+
+    from caseflags.checks.identifiers import UPN_CHECK_LETTERS, nhs_number_valid_expr, upn_valid_expr
+
+    rng = random.Random(7)
+    nhs = ["".join(rng.choice("0123456789") for _ in range(10)) for _ in range(3000)]
+    nhs += ["9434765919", "943476591", "94347659190", "abcdefghij", "1000000010"]
+    upns = []
+    for _ in range(3000):
+        body = "".join(rng.choice("0123456789") for _ in range(11)) + rng.choice("0123456789" + UPN_CHECK_LETTERS + "IOS")
+        first = upn_check_letter(body) if rng.random() < 0.5 and body[-1] not in "IOS" else rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        upns.append(first + body)
+    upns += ["", "A1", upns[0].lower()]
+    got_nhs = pl.DataFrame({"v": nhs}).select(nhs_number_valid_expr(pl.col("v"))).to_series().to_list()
+    got_upn = pl.DataFrame({"v": upns}).select(upn_valid_expr(pl.col("v"))).to_series().to_list()
+    assert got_nhs == [is_valid_nhs_number(v) for v in nhs] and any(got_nhs) and not all(got_nhs)
+    assert got_upn == [is_valid_upn(v) for v in upns] and any(got_upn) and not all(got_upn)

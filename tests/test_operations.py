@@ -175,3 +175,9 @@ def test_backfill_rebuilds_run_history(tmp_path):
     assert runs == [("2026-11-20", "COMPLETED"), ("2026-11-21", "COMPLETED")]
     assert loads == [("UNCHANGED",)]  # identical deliveries: nothing reloaded the second night
     assert (tmp_path / "reports" / "2026-11-21" / "exceptions.csv").is_file()
+    import json
+
+    second = json.loads((tmp_path / "reports" / "2026-11-21" / "run.json").read_text())
+    assert second["linkage"]["model"] == "unchanged inputs: previous links kept"
+    assert second["data_contracts"] == {}  # nothing new to validate
+    assert all(c["status"] == "EVALUATED" for c in second["checks"].values())  # still checked for the new date
