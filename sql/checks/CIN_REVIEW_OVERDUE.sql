@@ -1,6 +1,8 @@
 -- CIN_REVIEW_OVERDUE: an open CIN plan whose next review is overdue. The review is due
 -- review_interval_weeks after the latest CIN_REVIEW or CIN_MEETING held since the plan started
--- (or after the start when none was held); it is overdue when that date is before D.
+-- (or after the start when none was held). The interval is the N days up to and including D
+-- (the catalogue's window convention), so a review exactly 12 weeks before D is outside it:
+-- the plan is overdue on the due date itself.
 WITH plans_at_as_at AS (
     SELECT plan_id, person_id, plan_start_date FROM open_cin_plans($as_at)
 ),
@@ -50,4 +52,4 @@ SELECT
             THEN '; meetings.meeting_id=' || last_meeting_id || ' (held ' || strftime(last_reviewed_on, '%Y-%m-%d') || ')'
             ELSE '' END AS locator
 FROM review_due
-WHERE due_on < CAST($as_at AS DATE)
+WHERE due_on <= CAST($as_at AS DATE)

@@ -36,11 +36,12 @@ def test_does_not_fire_with_recent_review_or_young_plan(store):
 
 
 def test_boundary_exactly_twelve_weeks(store):
+    # The interval is the 84 days up to and including D: [D - 83 days, D].
     add_child(store, "C1", date(2015, 1, 1), cin_from=date(2026, 1, 5), plan_id="ON_TIME")
-    add_meeting(store, "M1", "C1", "CIN_REVIEW", AS_AT - TWELVE_WEEKS)  # due today: not yet overdue
+    add_meeting(store, "M1", "C1", "CIN_REVIEW", AS_AT - TWELVE_WEEKS + timedelta(days=1))  # first day inside
     add_child(store, "C2", date(2015, 1, 1), cin_from=date(2026, 1, 5), plan_id="LATE")
-    add_meeting(store, "M2", "C2", "CIN_REVIEW", AS_AT - TWELVE_WEEKS - timedelta(days=1))
-    add_child(store, "C3", date(2015, 1, 1), cin_from=AS_AT - TWELVE_WEEKS, plan_id="NEW_ON_TIME")
-    add_child(store, "C4", date(2015, 1, 1), cin_from=AS_AT - TWELVE_WEEKS - timedelta(days=1), plan_id="NEW_LATE")
+    add_meeting(store, "M2", "C2", "CIN_REVIEW", AS_AT - TWELVE_WEEKS)  # the day before the interval
+    add_child(store, "C3", date(2015, 1, 1), cin_from=AS_AT - TWELVE_WEEKS + timedelta(days=1), plan_id="NEW_ON_TIME")
+    add_child(store, "C4", date(2015, 1, 1), cin_from=AS_AT - TWELVE_WEEKS, plan_id="NEW_LATE")
     assert set(_rows(store)) == {"LATE", "NEW_LATE"}
     assert set(_rows(store, review_interval_weeks=13)) == set()
