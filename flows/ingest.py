@@ -163,9 +163,10 @@ def _read_csv_fast(raw: bytes, spec: TableSpec, file: str) -> pl.DataFrame | Non
     end = len(raw)
     while end and raw[end - 1] in b"\r\n":  # trailing line breaks and blank lines
         end -= 1
-    if raw.find(b"\n\n", 0, end) != -1 or raw.find(b"\r\n\r\n", 0, end) != -1:
-        return None  # blank lines: line numbers need the csv module
     header_end = raw.find(b"\n")
+    crlf = header_end > 0 and raw[header_end - 1 : header_end] == b"\r"
+    if raw.find(b"\r\n\r\n" if crlf else b"\n\n", 0, end) != -1:
+        return None  # blank lines: line numbers need the csv module
     try:
         header_text = raw[: header_end if header_end != -1 else len(raw)].decode("utf-8")
     except UnicodeDecodeError:
@@ -187,9 +188,11 @@ def _read_csv_fast(raw: bytes, spec: TableSpec, file: str) -> pl.DataFrame | Non
     by_position = dict(zip(wanted, frame.columns))
     # Polars pads a row with too few fields with nulls. A null in the last field must then be
     # an empty last field, i.e. a line ending in a comma; any other null is a short row.
-    empty_last = raw.count(b",\n", 0, end) + raw.count(b",\r\n", 0, end) + raw.endswith(b",", 0, end)
-    if frame.get_column(by_position[last_field]).null_count() != empty_last:
-        return None
+    last_nulls = frame.get_column(by_position[last_field]).null_count()
+    if last_nulls:  # counting line ends only when some last field is empty or missing
+        empty_last = raw.count(b",\r\n" if crlf else b",\n", 0, end) + raw.endswith(b",", 0, end)
+        if last_nulls != empty_last:
+            return None
     return frame.select(
         [pl.col(by_position[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
          for c in spec.column_names]
@@ -224,13 +227,15 @@ def _read_csv_exact(text: str, spec: TableSpec, file: str) -> tuple[pl.DataFrame
     return frame.select([LINE, *spec.column_names]), ragged
 
 
-def read_text_frame(path: Path, spec: TableSpec) -> tuple[pl.DataFrame, list[dict], str | bytes | None]:
+def read_text_frame(
+    path: Path, spec: TableSpec, content: bytes | None = None
+) -> tuple[pl.DataFrame, list[dict], str | bytes | None]:
     """All contract columns as text plus `_line`; also rows unreadable as records, and the
     file's content (CSV only: bytes, or decoded text) for recovering raw lines."""
     file = path.name
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        raw = path.read_bytes()
+        raw = path.read_bytes() if content is None else content
         frame = _read_csv_fast(raw, spec, file)
         if frame is not None:
             return frame, [], raw
@@ -463,11 +468,16 @@ def _invalid_rows(table: str, file: str, data: pl.DataFrame, column: str, id_typ
 
 
 def parse_extract(
-    path: Path, table: str, agency_aliases: dict[str, str] | None = None, content_sha256: str | None = None
+    path: Path,
+    table: str,
+    agency_aliases: dict[str, str] | None = None,
+    content_sha256: str | None = None,
+    content: bytes | None = None,
 ) -> ParsedExtract:
-    """Read and parse one file; raises ExtractRefused for a file that cannot be loaded at all."""
+    """Read and parse one file (or its bytes, already read); raises ExtractRefused for a file
+    that cannot be loaded at all."""
     spec = load_contract()[table]
-    frame, unreadable, text = read_text_frame(path, spec)
+    frame, unreadable, text = read_text_frame(path, spec, content)
     return parse_source(table, path, frame, unreadable, agency_aliases, text=text,
                         content_sha256=content_sha256 or file_sha256(path))
 

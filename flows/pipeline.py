@@ -155,19 +155,23 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, state: RunState, config: Conf
             continue
         sources = ([path] if path else []) + return_paths
         names = " + ".join(p.name for p in sources)
-        hashes = [file_sha256(p) for p in sources]
+        # A CSV is read once: the bytes hashed here are the bytes parsed below.
+        content = path.read_bytes() if path is not None and path.suffix.lower() == ".csv" else None
+        hashes = [hashlib.sha256(content).hexdigest() if p == path and content is not None else file_sha256(p)
+                  for p in sources]
         content_sha256 = hashes[0] if len(hashes) == 1 else hashlib.sha256(":".join(hashes).encode()).hexdigest()
         fingerprint = hashlib.sha256(f"{content_sha256}:{parser_version}".encode()).hexdigest()
         if table in live and live[table]["load_fingerprint"] == fingerprint:
             state.extracts[table] = _unchanged(con, table, names, live[table], staged)
             continue
         try:
-            parts = [parse_extract(path, table, config.agencies, content_sha256=hashes[0])] if path else []
+            parts = [parse_extract(path, table, config.agencies, content_sha256=hashes[0], content=content)] if path else []
             parts += [returns.parsed(p, table, config) for p in return_paths]
         except ExtractRefused as problem:
             state.extracts[table] = ExtractOutcome(table, names, "REFUSED", problem.reason, content_sha256=content_sha256)
             _refuse_file(state, problem)
             continue
+        content = None  # the parsed rows hold what is needed from here on
         parsed = combine(parts)
         _stage_table(con, table, parsed.data.drop("_line"))
         if parsed.quarantine.height:
