@@ -203,7 +203,7 @@ def serve(
     out: Annotated[Path, typer.Option("--out", help="Reports folder.")] = Path("reports"),
     config: ConfigOption = None,
 ) -> None:
-    """Serve the `nightly` deployment on a Prefect server, on the cron in [schedule]."""
+    """Serve the `nightly` deployment on a Prefect server, on the cron of the configuration's schedule section (default 02:00 Europe/London)."""
     import os
 
     settings = _load_config(config)
