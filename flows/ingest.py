@@ -90,7 +90,7 @@ class Delivery:
     """The files of one delivery folder: one per table, national returns, and refusals."""
 
     files: dict[str, Path]
-    returns: list[Path]
+    returns: dict[Path, str]  # national return file -> its collection ('CIN' / 'SEN2')
     refused: list[ExtractRefused]
 
 
@@ -101,15 +101,16 @@ def discover_delivery(extracts_dir: Path) -> Delivery:
 
     contract = load_contract()
     found: dict[str, list[Path]] = {}
-    returns: list[Path] = []
+    returns: dict[Path, str] = {}
     refused: list[ExtractRefused] = []
     for path in sorted(p for p in extracts_dir.iterdir() if p.is_file()):
         if path.name.startswith(".") or path.name.startswith("~$"):
             continue  # editor and Excel lock files
         suffix = path.suffix.lower()
         if suffix == ".xml":
-            if detect_return(path):
-                returns.append(path)
+            collection = detect_return(path)
+            if collection:
+                returns[path] = collection
             else:
                 refused.append(ExtractRefused(path.name, "not a CIN census or SEN2 return"))
             continue

@@ -144,7 +144,7 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, state: RunState, config: Conf
         raise RunAborted(f"no extract files found in {state.extracts_dir}")
     for problem in delivery.refused:
         _refuse_file(state, problem)
-    returns = NationalReturns(delivery.returns, state, staged := StagedDelivery())
+    returns = NationalReturns(delivery.returns, staged := StagedDelivery())
     parser_version = parser_fingerprint(config)
     live = live_fingerprints(con)
     for table in load_contract():
@@ -212,14 +212,13 @@ def _stage_table(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame)
 class NationalReturns:
     """CIN census and SEN2 files of a delivery: read once, on first need, into contract tables."""
 
-    def __init__(self, paths: list[Path], state: RunState, staged: StagedDelivery):
-        from caseflags.flows.returns_xml import RETURN_TABLES, detect_return
+    def __init__(self, collections: dict[Path, str], staged: StagedDelivery):
+        from caseflags.flows.returns_xml import RETURN_TABLES
 
-        self._state = state
         self._staged = staged
         self._extracts: dict[Path, object] = {}
         self._hashes: dict[Path, str] = {}
-        self._tables = {path: RETURN_TABLES[detect_return(path)] for path in paths}
+        self._tables = {path: RETURN_TABLES[collection] for path, collection in collections.items()}
 
     def paths_for(self, table: str) -> list[Path]:
         return [path for path, tables in self._tables.items() if table in tables]
@@ -412,7 +411,6 @@ def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, db_pat
 
     model_path = None if db_path is None else db_path.with_suffix(".linkage-model.json")
     fingerprint = linkage_fingerprint(con, config, model_path)
-    con.execute("CREATE TABLE IF NOT EXISTS linkage_state (fingerprint VARCHAR, linked_at TIMESTAMP, summary_json VARCHAR)")
     previous = con.execute("SELECT fingerprint, summary_json FROM linkage_state ORDER BY linked_at DESC LIMIT 1").fetchone()
     if fingerprint is not None and previous and previous[0] == fingerprint and not config.linkage["retrain"]:
         state.linkage = {**json.loads(previous[1]), "model": "unchanged inputs: previous links kept"}

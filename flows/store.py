@@ -79,6 +79,11 @@ CREATE TABLE IF NOT EXISTS person_identifiers (
     identifier_type VARCHAR NOT NULL,
     identifier_value VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS linkage_state (
+    fingerprint VARCHAR,                -- inputs, decisions, thresholds and model of the last linkage
+    linked_at TIMESTAMP,
+    summary_json VARCHAR
+);
 CREATE TABLE IF NOT EXISTS exceptions (
     run_id VARCHAR NOT NULL,
     as_at DATE NOT NULL,
@@ -120,13 +125,6 @@ def connect(db_path: str | os.PathLike | None = None, read_only: bool = False) -
         return duckdb.connect(str(path), read_only=read_only)
     finally:
         os.umask(old_umask)
-
-
-def contract_types_sql() -> str:
-    """The CREATE TYPE statements of the schema (needed before any contract table)."""
-    return "\n".join(
-        stmt + ";" for stmt in _statements(SCHEMA_SQL.read_text()) if stmt.lstrip().upper().startswith("CREATE TYPE")
-    )
 
 
 def contract_table_sql() -> dict[str, str]:
