@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/caseflags run --as-at $(AS_AT)
+	$(BIN)/caseflags run --extracts sample_data/small --as-at $(AS_AT)
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import duckdb
 
-from caseflags.checks import suites
-from caseflags.flows.store import connect, ensure_store
+from caseflags.contracts import suites
+from caseflags.store.database import connect, ensure_store
 
 AS_AT = date(2026, 7, 20)
 SESSIONS_PER_PUPIL = 380  # 190 school days x AM/PM

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from caseflags.flows import linkage
-from caseflags.flows.store import connect, ensure_store
+from caseflags.linkage import people as linkage
+from caseflags.store.database import connect, ensure_store
 
 # The contract tables linkage reads.
 LINKAGE_INPUTS = ("ssd_person", "ssd_address", "ssd_linked_identifiers", "agency_records")

@@ -78,8 +78,8 @@ def write_census(path: Path, children: int) -> None:
 READER = """
 import json, resource, sys, time
 from pathlib import Path
-from caseflags.flows.returns_xml import read_return
-import caseflags.checks.contract as contract
+from caseflags.ingest.returns.reader import read_return
+import caseflags.contracts.schema as contract
 contract.load_contract()
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()

@@ -13,7 +13,7 @@ unexpected rows, asked for with `result_format` COMPLETE and `unexpected_index_c
 | `GP_NOT_INVITED` | CiN meeting in the window while the child had a GP | `ExpectColumnValuesToBeInSet(gp_invited, [True])` |
 | `SCHOOL_ATTENDANCE_LOW` | school-age CiN child with possible sessions | `ExpectColumnPairValuesAToBeGreaterThanB(possible_x_pct, missed_x100)` |
 
-The rules are the catalogue's (`checks/catalogue/<ID>.toml`, thresholds from the registry and
+The rules are the catalogue's (`checks/<ID>.toml`, thresholds from the registry and
 the configuration); the people are matched only through the store's link tables, as the SQL
 checks do. The bench asserts the unexpected rows equal the SQL checks' exception rows.
 Synthetic data only: the rows are returned to the caller, never logged.
@@ -334,7 +334,7 @@ def run(con: duckdb.DuckDBPyConnection, as_at: date, thresholds: dict[str, dict]
 
 
 def default_thresholds(overrides: dict[str, dict] | None = None) -> dict[str, dict]:
-    from caseflags.checks.registry import load_registry
+    from caseflags.checking.registry import load_registry
 
     registry = load_registry()
     overrides = overrides or {}

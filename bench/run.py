@@ -121,7 +121,7 @@ class RssSampler:
 @contextmanager
 def stage_labels(sampler: RssSampler):
     """Label RSS samples with the pipeline stage running (wraps `pipeline.timed`)."""
-    from caseflags.flows import pipeline
+    from caseflags import runbook as pipeline
 
     original = pipeline.timed
 
@@ -162,8 +162,8 @@ def worker_floor(args) -> dict:
 
 def _nightly(args, sampler: RssSampler) -> dict:
     from caseflags.config import load_config
-    from caseflags.flows.pipeline import run_without_prefect
-    from caseflags.flows.store import connect
+    from caseflags.runbook import run_without_prefect
+    from caseflags.store.database import connect
 
     config = load_config(None)
     db_path = Path(args.store)
@@ -200,7 +200,7 @@ def agreement(store: Path, delivery: Path, as_at: str) -> list[dict]:
     """Per-check precision and recall of the run's exceptions against the generator's truth."""
     import duckdb
 
-    from caseflags.checks.registry import load_registry
+    from caseflags.checking.registry import load_registry
     from caseflags.sample_data.compare_truth import compare, read_truth, run_exceptions
 
     con = duckdb.connect(str(store), read_only=True)
@@ -217,10 +217,10 @@ def agreement(store: Path, delivery: Path, as_at: str) -> list[dict]:
 
 
 def worker_checks4(args, sampler: RssSampler) -> dict:
-    from caseflags.bench.gx_only import FOUR_CHECKS
+    from gx_only import FOUR_CHECKS  # bench/ is the script folder, first on sys.path
     from caseflags.config import load_config
-    from caseflags.flows.run_checks import run_all_checks
-    from caseflags.flows.store import connect
+    from caseflags.checking.runner import run_all_checks
+    from caseflags.store.database import connect
 
     config = load_config(None)
     run_id = "bench-four-checks"
@@ -247,7 +247,7 @@ def worker_checks4(args, sampler: RssSampler) -> dict:
 def worker_gx_only(args, sampler: RssSampler) -> dict:
     import duckdb
 
-    from caseflags.bench import gx_only
+    import gx_only
     from caseflags.config import load_config
 
     thresholds = gx_only.default_thresholds(load_config(None).checks)

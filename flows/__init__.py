@@ -1,0 +1,1 @@
+"""Prefect flows and deployments only; the stages they run are in `caseflags.runbook`."""

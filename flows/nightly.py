@@ -17,9 +17,9 @@ from prefect import flow, task  # noqa: E402  (after the setting above)
 from prefect.cache_policies import NO_CACHE
 
 from caseflags.config import Config, load_config
-from caseflags.flows import pipeline
-from caseflags.flows.locking import store_lock
-from caseflags.flows.store import connect
+from caseflags import runbook as pipeline
+from caseflags.store.locking import store_lock
+from caseflags.store.database import connect
 
 
 def today_in(timezone: str) -> date:

@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from caseflags.flows.returns_xml import (
+from caseflags.ingest.returns.reader import (
     ASSESSMENT_FACTORS,
     CLOSURE_REASON,
     DISABILITY,

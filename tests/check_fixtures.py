@@ -7,7 +7,7 @@ Usage (any test module under tests/; tests/conftest.py puts this folder on sys.p
     add_child(con, "C1", date(2012, 3, 1), cin_from=date(2026, 1, 5), upn="UPN1", nhs="NHS1")
     link(con, "GP", "GP-1", "C1")
     insert(con, "meetings", meeting_id="M1", person_id="C1", meeting_type="CIN_MEETING", ...)
-    rows = run_check(con, "CHECK_ID", AS_AT)   # from caseflags.flows.run_checks
+    rows = run_check(con, "CHECK_ID", AS_AT)   # from caseflags.checking.runner
 
 Linkage is tested elsewhere: `add_child` and `link` write `person_links` /
 `person_identifiers` directly. Identifiers here need not be valid NHS numbers or UPNs: checks
@@ -20,8 +20,8 @@ from datetime import date, timedelta
 
 import duckdb
 
-from caseflags.flows.linkage import ensure_linkage_tables
-from caseflags.flows.store import connect, ensure_store
+from caseflags.linkage.people import ensure_linkage_tables
+from caseflags.store.database import connect, ensure_store
 
 AS_AT = date(2026, 11, 24)  # a Tuesday; no bank holiday within two weeks either side
 

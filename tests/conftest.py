@@ -35,10 +35,10 @@ def sample_run(tmp_path_factory):
     """
     from datetime import date
 
-    from caseflags import SAMPLE_DELIVERY
+    from caseflags.sample_data import SAMPLE_DELIVERY
     from caseflags.config import load_config
-    from caseflags.flows.pipeline import run_without_prefect
-    from caseflags.flows.store import connect
+    from caseflags.runbook import run_without_prefect
+    from caseflags.store.database import connect
 
     folder = tmp_path_factory.mktemp("sample-run")
     db = folder / "store.duckdb"

@@ -11,7 +11,7 @@ import fastexcel
 import pytest
 from check_fixtures import AS_AT, add_child, add_cin_plan, add_ehcp, dob_for_age, insert
 
-from caseflags.flows.audit_sample import (
+from caseflags.audit.sample import (
     CONTROL,
     FLAGGED,
     SampleError,

@@ -3,14 +3,14 @@ from datetime import date
 import pytest
 from check_fixtures import new_store
 
-from caseflags.checks.calendar import build_working_days, calendar_range_for, ensure_working_days
+from caseflags.checking.calendar import build_working_days, calendar_range_for, ensure_working_days
 
 
 @pytest.fixture
 def con():
     con = new_store()
     build_working_days(con, date(2022, 1, 1), date(2027, 12, 31))
-    con.execute(open(__import__("caseflags").SQL_DIR / "macros.sql").read())
+    con.execute(open(__import__("caseflags.resources").resources.SQL_DIR / "macros.sql").read())
     return con
 
 

@@ -22,7 +22,7 @@ from check_fixtures import (
     link,
 )
 
-from caseflags.flows.audit_sample import (
+from caseflags.audit.sample import (
     CHRONOLOGY_SOURCES,
     build_chronology,
     choose_sample,

@@ -57,7 +57,7 @@ def test_invalid_configuration_is_a_clear_error(tmp_path, text, message):
 
 
 def test_checks_prints_the_catalogue_with_thresholds_in_force(tmp_path):
-    from caseflags.checks.registry import load_registry
+    from caseflags.checking.registry import load_registry
 
     registry = load_registry()
     name = next(iter(registry["SOCIAL_WORKER_CHANGES_FREQUENT"].thresholds))

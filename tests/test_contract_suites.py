@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from caseflags.checks import suites
-from caseflags.flows.store import connect, ensure_store
+from caseflags.contracts import suites
+from caseflags.store.database import connect, ensure_store
 
 AS_AT = date(2026, 11, 24)
 

@@ -291,8 +291,8 @@ def test_small_attendance_has_a_realistic_spread():
 def stage(folder: Path, tmp_path: Path):
     """The project's own ingest over a generated delivery (stage only, nothing published)."""
     from caseflags.config import load_config
-    from caseflags.flows import pipeline
-    from caseflags.flows.store import connect
+    from caseflags import runbook as pipeline
+    from caseflags.store.database import connect
 
     con = connect(tmp_path / "store.duckdb")
     state = pipeline.new_run(con, AS_AT, folder, tmp_path / "out")

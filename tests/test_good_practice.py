@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from check_fixtures import AS_AT, add_child, add_meeting, add_voice, insert
 
-from caseflags.flows.good_practice import PRACTICES, good_practice
+from caseflags.checking.good_practice import PRACTICES, good_practice
 
 WINDOW_START = AS_AT - timedelta(days=89)
 

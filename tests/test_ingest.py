@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from caseflags.checks.identifiers import is_valid_nhs_number, is_valid_upn, upn_check_letter
-from caseflags.flows.ingest import ExtractRefused, discover_delivery, parse_extract
+from caseflags.contracts.identifiers import is_valid_nhs_number, is_valid_upn, upn_check_letter
+from caseflags.ingest.extracts import ExtractRefused, discover_delivery, parse_extract
 
 MEETINGS_HEADER = "meeting_id,person_id,meeting_type,scheduled_date,status,held_date,cancelled_date,minutes_shared_date,child_attended"
 
@@ -239,7 +239,7 @@ def test_a_row_with_too_few_fields_is_quarantined_not_padded(tmp_path):
 def test_column_validators_agree_with_the_reference_functions():
     import random
 
-    from caseflags.checks.identifiers import UPN_CHECK_LETTERS, nhs_number_valid_expr, upn_valid_expr
+    from caseflags.contracts.identifiers import UPN_CHECK_LETTERS, nhs_number_valid_expr, upn_valid_expr
 
     rng = random.Random(7)
     nhs = ["".join(rng.choice("0123456789") for _ in range(10)) for _ in range(3000)]

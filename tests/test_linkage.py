@@ -11,9 +11,9 @@ import duckdb
 import nhs_number
 import pytest
 
-from caseflags.checks.identifiers import is_valid_nhs_number, is_valid_upn, upn_check_letter
-from caseflags.flows import linkage
-from caseflags.flows.store import connect, ensure_store
+from caseflags.contracts.identifiers import is_valid_nhs_number, is_valid_upn, upn_check_letter
+from caseflags.linkage import people as linkage
+from caseflags.store.database import connect, ensure_store
 
 FORENAMES = ("oliver amelia george isla harry ava noah mia jack ivy leo lily arthur freya muhammad grace "
              "oscar willow charlie sophia thomas emily jacob poppy alfie evie henry ella").split()
@@ -468,7 +468,7 @@ def truth_file(folder, name):
 def small_authority(tmp_path_factory):
     """The committed small sample when it carries its truth, else a freshly generated one, loaded
     into a store (typed contract tables via read_csv: the generator's clean variant) and linked."""
-    from caseflags import SAMPLE_DELIVERY
+    from caseflags.sample_data import SAMPLE_DELIVERY
 
     folder = SAMPLE_DELIVERY
     if not truth_file(folder, "truth_links.csv").exists():
@@ -527,7 +527,7 @@ def test_small_authority_precision_and_recall_overall_and_per_method(small_autho
 
 
 def test_small_authority_identity_checks_agree_with_truth(small_authority):
-    from caseflags.flows.run_checks import run_check
+    from caseflags.checking.runner import run_check
 
     con, _ = small_authority
     for check_id in ("IDENTITY_UNMATCHED", "IDENTITY_CONFLICT"):

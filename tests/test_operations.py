@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from caseflags import SAMPLE_DELIVERY
-from caseflags.flows.pipeline import FAULT_ENV, archived_deliveries
+from caseflags.sample_data import SAMPLE_DELIVERY
+from caseflags.runbook import FAULT_ENV, archived_deliveries
 
 AS_AT = "2026-11-24"
 CASEFLAGS = [sys.executable, "-m", "caseflags"]
@@ -28,8 +28,8 @@ RUN_DIRECT = textwrap.dedent(
     from datetime import date
     from pathlib import Path
     from caseflags.config import load_config
-    from caseflags.flows.pipeline import run_without_prefect
-    from caseflags.flows.store import connect
+    from caseflags.runbook import run_without_prefect
+    from caseflags.store.database import connect
     db, extracts, out, as_at = sys.argv[1:5]
     con = connect(db)
     run_without_prefect(con, Path(extracts), date.fromisoformat(as_at), Path(out), load_config(), db_path=Path(db))
@@ -65,7 +65,7 @@ def run_direct(db: Path, extracts: Path, out: Path, as_at: str = AS_AT, fault: s
 
 def store_snapshot(db: Path) -> dict[str, list[tuple]]:
     """Every contract and result table's rows, order-independent."""
-    from caseflags.checks.contract import load_contract
+    from caseflags.contracts.schema import load_contract
 
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -122,7 +122,7 @@ def test_second_run_against_a_locked_store_exits_non_zero_and_changes_nothing(tm
             f"""
             import time
             from pathlib import Path
-            from caseflags.flows.locking import store_lock
+            from caseflags.store.locking import store_lock
             with store_lock(Path({str(db)!r})):
                 Path({str(ready)!r}).touch()
                 time.sleep(60)

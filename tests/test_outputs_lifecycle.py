@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from caseflags.flows.outputs import (
+from caseflags.outputs.exceptions import (
     CSV_COLUMNS,
     SHEET_NAME_LIMIT,
     import_review,

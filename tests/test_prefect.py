@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from caseflags import SAMPLE_DELIVERY
+from caseflags.sample_data import SAMPLE_DELIVERY
 
 pytestmark = pytest.mark.prefect
 

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 from check_fixtures import AS_AT, new_store
 
-from caseflags.checks.calendar import ensure_working_days
-from caseflags.checks.registry import (
+from caseflags.checking.calendar import ensure_working_days
+from caseflags.checking.registry import (
     CATALOGUE_DIR,
     CHECKS_SQL_DIR,
     OUTPUT_COLUMNS,
@@ -13,7 +13,7 @@ from caseflags.checks.registry import (
     RegistryError,
     load_registry,
 )
-from caseflags.flows.run_checks import MACROS_SQL
+from caseflags.checking.runner import MACROS_SQL
 
 REGISTRY = load_registry()
 GROUP_A = [

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from caseflags.flows.outputs import update_lifecycle, write_run_outputs
+from caseflags.outputs.exceptions import update_lifecycle, write_run_outputs
 from check_fixtures import insert
 from test_outputs_lifecycle import exc, record_run
 

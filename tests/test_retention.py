@@ -9,8 +9,8 @@ from datetime import date
 from pathlib import Path
 
 from caseflags.config import load_config
-from caseflags.flows import pipeline
-from caseflags.flows.store import connect
+from caseflags import runbook as pipeline
+from caseflags.store.database import connect
 
 
 def config_with(tmp_path: Path, **retention):

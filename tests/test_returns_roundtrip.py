@@ -16,9 +16,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from caseflags.checks.contract import load_contract
-from caseflags.flows.ingest import parse_extract, parse_frame
-from caseflags.flows.returns_xml import RETURN_TABLES, read_return
+from caseflags.contracts.schema import load_contract
+from caseflags.ingest.extracts import parse_extract, parse_frame
+from caseflags.ingest.returns.reader import RETURN_TABLES, read_return
 from caseflags.sample_data.returns_writer import CIN_FILE, SEN2_FILE, write_returns
 
 SMALL = Path(__file__).resolve().parents[1] / "sample_data" / "small"
@@ -189,7 +189,7 @@ def run_pipeline(extracts: Path, out: Path, as_at: date):
     import duckdb
 
     from caseflags.config import load_config
-    from caseflags.flows.pipeline import run_without_prefect
+    from caseflags.runbook import run_without_prefect
 
     con = duckdb.connect(":memory:")
     record = run_without_prefect(con, extracts, as_at, out, load_config())

@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from caseflags.checks.contract import load_contract
-from caseflags.flows.ingest import ExtractRefused, parse_frame
-from caseflags.flows.returns_xml import ReturnRefused, detect_return, read_return
+from caseflags.contracts.schema import load_contract
+from caseflags.ingest.extracts import ExtractRefused, parse_frame
+from caseflags.ingest.returns.reader import ReturnRefused, detect_return, read_return
 from caseflags.sample_data.returns_writer import write_returns
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "returns"

@@ -18,7 +18,7 @@ import fastexcel
 import pytest
 import xlsxwriter
 
-from caseflags.flows.outputs import (
+from caseflags.outputs.exceptions import (
     EXPORTED_NOTE_COLUMN,
     ReviewImportError,
     import_review,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from caseflags.config import load_config
-from caseflags.flows import pipeline
-from caseflags.flows.store import connect
+from caseflags import runbook as pipeline
+from caseflags.store.database import connect
 
 PERSON_HEADER = "pers_person_id,pers_upn,pers_single_unique_id,pers_forename,pers_surname,pers_dob,pers_sex,pers_send_flag"
 PLANS_HEADER = "cinp_cin_plan_id,cinp_referral_id,cinp_person_id,cinp_cin_plan_start_date,cinp_cin_plan_end_date"

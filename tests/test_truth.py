@@ -6,8 +6,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from caseflags import SAMPLE_DELIVERY
-from caseflags.checks.registry import load_registry
+from caseflags.sample_data import SAMPLE_DELIVERY
+from caseflags.checking.registry import load_registry
 from caseflags.sample_data.compare_truth import compare, read_truth, run_exceptions
 
 CHECK_IDS = list(load_registry())

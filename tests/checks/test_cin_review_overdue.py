@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 from check_fixtures import AS_AT, add_child, add_meeting
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 TWELVE_WEEKS = timedelta(weeks=12)
 

@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 from check_fixtures import AS_AT, add_child, add_meeting, add_share
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 # Thu 2026-08-27; Mon 2026-08-31 is the Summer bank holiday, so the 5th working day after is
 # Fri 2026-09-04 (a count that ignored the holiday would give Thu 2026-09-03).

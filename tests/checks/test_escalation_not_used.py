@@ -8,7 +8,7 @@ from datetime import date
 
 from check_fixtures import AS_AT, add_child, insert
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 CHECK = "ESCALATION_NOT_USED"
 

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from check_fixtures import AS_AT, add_child, add_meeting, add_voice, insert, invite
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 CHECK = "FATHER_VOICE_ABSENT"
 WINDOW_START = AS_AT - timedelta(days=179)   # first day of the 180-day window

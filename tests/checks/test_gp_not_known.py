@@ -2,7 +2,7 @@ from datetime import date
 
 from check_fixtures import AS_AT, add_child, add_gp_registration
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 
 def _rows(con):

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from check_fixtures import AS_AT, add_child, add_meeting, add_share, insert, invite, new_store
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 CHECK = "ICPC_CANCELLATION_NOT_COMMUNICATED"
 CANCELLED_ON = date(2026, 11, 17)

@@ -7,9 +7,9 @@ from datetime import date
 import nhs_number
 from check_fixtures import AS_AT, add_cin_plan, insert, new_store
 
-from caseflags.checks.identifiers import upn_check_letter
-from caseflags.flows.linkage import link_people
-from caseflags.flows.run_checks import run_check
+from caseflags.contracts.identifiers import upn_check_letter
+from caseflags.linkage.people import link_people
+from caseflags.checking.runner import run_check
 
 CHECK = "IDENTITY_CONFLICT"
 
@@ -89,7 +89,7 @@ def test_only_children_in_need_at_as_at():
 
 
 def test_officer_settles_the_link_and_the_agency_then_corrects_the_identifier():
-    from caseflags.flows.linkage import record_link_decision
+    from caseflags.linkage.people import record_link_decision
 
     con = new_store()
     child(con, "A", date(2012, 2, 2), pers_single_unique_id=nhs(6))

@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 from check_fixtures import AS_AT, add_child, insert, link, new_store
 
-from caseflags.flows.linkage import ensure_linkage_tables
-from caseflags.flows.run_checks import CheckNotEvaluated, run_check
+from caseflags.linkage.people import ensure_linkage_tables
+from caseflags.checking.runner import CheckNotEvaluated, run_check
 
 CHECK = "IDENTITY_UNMATCHED"
 SCHOOL_AGE_DOB = date(2014, 3, 1)

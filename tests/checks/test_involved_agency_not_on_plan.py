@@ -5,7 +5,7 @@ from datetime import date
 from check_fixtures import (AS_AT, add_action, add_child, add_cin_plan, add_flag, add_meeting, add_social_worker,
                             insert, invite, link)
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 CHECK = "INVOLVED_AGENCY_NOT_ON_PLAN"
 

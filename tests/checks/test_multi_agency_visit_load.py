@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from check_fixtures import AS_AT, add_child, insert
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 CHECK = "MULTI_AGENCY_VISIT_LOAD"
 MONDAY_W47 = date(2026, 11, 16)

@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from check_fixtures import AS_AT, add_child, add_sessions, add_summary, new_store
 
-from caseflags.checks.registry import load_registry
-from caseflags.flows.run_checks import EVALUATED, NOT_EVALUATED, CheckNotEvaluated, run_all_checks, run_check
+from caseflags.checking.registry import load_registry
+from caseflags.checking.runner import EVALUATED, NOT_EVALUATED, CheckNotEvaluated, run_all_checks, run_check
 
 REGISTRY = load_registry()
 CASES = [

@@ -9,7 +9,7 @@ from datetime import date
 
 from check_fixtures import AS_AT, add_child, add_flag, add_meeting, add_share, link
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 CHECK = "PERPLEXING_PRESENTATION_UNASSESSED"
 FLAG_START = date(2026, 10, 19)

@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from check_fixtures import AS_AT, add_child, add_gp_registration
 
-from caseflags.checks.registry import RegistryError
-from caseflags.flows.run_checks import run_all_checks, run_check
+from caseflags.checking.registry import RegistryError
+from caseflags.checking.runner import run_all_checks, run_check
 
 
 def test_exception_rows_carry_id_concern_and_keys(store):
@@ -56,7 +56,7 @@ def test_thresholds_are_overridden_per_check_and_validated(store):
 
 
 def test_a_failing_check_is_not_evaluated_and_the_others_still_run(store, monkeypatch):
-    from caseflags.checks import registry as registry_module
+    from caseflags.checking import registry as registry_module
 
     add_child(store, "C1", date(2014, 1, 1), cin_from=date(2026, 1, 5), nhs="N1")
     checks = registry_module.load_registry()

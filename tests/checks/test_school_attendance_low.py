@@ -2,7 +2,7 @@ from datetime import date
 
 from check_fixtures import AS_AT, add_child, add_sessions, add_summary
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 THIS_YEAR = date(2026, 9, 1)  # academic year of AS_AT (2026-11-24) starts Tue 1 September
 LAST_YEAR = date(2025, 9, 1)

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from check_fixtures import AS_AT, add_child, add_flag, add_meeting, add_share, add_social_worker, insert, invite, link
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 CHECK = "SELF_HARM_NOT_SHARED"
 

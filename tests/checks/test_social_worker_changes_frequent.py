@@ -2,7 +2,7 @@ from datetime import date
 
 from check_fixtures import AS_AT, add_child, add_social_worker
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 WINDOW_START = date(2025, 11, 25)  # 365 days up to and including AS_AT (2026-11-24)
 

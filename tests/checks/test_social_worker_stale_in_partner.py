@@ -2,7 +2,7 @@ from datetime import date
 
 from check_fixtures import AS_AT, add_child, add_flag, add_social_worker, link
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 # AS_AT (Tue 2026-11-24) is the 10th working day after Tue 2026-11-10 and the 11th after Mon 2026-11-09.
 ENDED_10_WORKING_DAYS_BEFORE = date(2026, 11, 10)

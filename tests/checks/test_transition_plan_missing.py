@@ -8,7 +8,7 @@ from datetime import date
 
 from check_fixtures import AS_AT, add_child, add_ehcp, dob_for_age, insert
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 CHECK = "TRANSITION_PLAN_MISSING"
 EXACTLY_15Y6M = dob_for_age(AS_AT, 15, 6)          # 2011-05-24

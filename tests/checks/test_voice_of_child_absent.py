@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 from check_fixtures import AS_AT, add_child, add_voice
 
-from caseflags.flows.run_checks import run_check
+from caseflags.checking.runner import run_check
 
 WINDOW_START = AS_AT - timedelta(days=89)
 

@@ -15,10 +15,10 @@ from datetime import date
 
 import duckdb
 
-from caseflags import SQL_DIR
-from caseflags.checks.calendar import ensure_working_days
-from caseflags.checks.registry import OUTPUT_COLUMNS, RUN_PARAMETERS, Check, load_registry
-from caseflags.flows.store import INTERNAL_TABLES_SQL, contract_table_sql
+from caseflags.resources import SQL_DIR
+from caseflags.checking.calendar import ensure_working_days
+from caseflags.checking.registry import OUTPUT_COLUMNS, RUN_PARAMETERS, Check, load_registry
+from caseflags.store.database import INTERNAL_TABLES_SQL, contract_table_sql
 
 MACROS_SQL = SQL_DIR / "macros.sql"
 

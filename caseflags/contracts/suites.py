@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from caseflags.checks.contract import load_contract
+from caseflags.contracts.schema import load_contract
 
 # GX must never phone home; set before great_expectations is first imported (it is imported
 # lazily below so that commands which never validate do not pay its import time).

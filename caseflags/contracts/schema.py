@@ -102,7 +102,7 @@ def _enum_codes(data_type: str) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def load_contract() -> dict[str, TableSpec]:
     """Every contract table, in schema order, with its parsed column specifications."""
-    from caseflags.flows.store import create_contract_tables
+    from caseflags.store.database import create_contract_tables
 
     con = duckdb.connect(":memory:")
     try:

@@ -1,4 +1,4 @@
-"""Configuration: `caseflags.default.toml` overlaid by the user's `--config FILE`.
+"""Configuration: `caseflags/config/defaults.toml` (the one home of every default) overlaid by the user's `--config FILE`.
 
 Every key is known in advance: an unknown key, a wrong type or an unknown check threshold is an
 error at start naming the key, so a typo never silently falls back to a default.
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from caseflags import PACKAGE_ROOT
+from caseflags.resources import DEFAULT_CONFIG
 
-DEFAULT_CONFIG = PACKAGE_ROOT / "caseflags.default.toml"
+
 
 
 class ConfigError(Exception):
@@ -86,7 +86,7 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def _validate_agencies(agencies: dict[str, str], source: str) -> None:
-    from caseflags.checks.contract import load_contract
+    from caseflags.contracts.schema import load_contract
 
     codes = set(load_contract()["agency_records"].column("agency").codes)
     for local_name, code in agencies.items():
@@ -95,7 +95,7 @@ def _validate_agencies(agencies: dict[str, str], source: str) -> None:
 
 
 def _validate_check_thresholds(values: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
-    from caseflags.checks.registry import load_registry
+    from caseflags.checking.registry import load_registry
 
     registry = load_registry()
     checked: dict[str, dict[str, Any]] = {}

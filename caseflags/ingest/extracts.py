@@ -17,14 +17,14 @@ from pathlib import Path
 
 import polars as pl
 
-from caseflags.checks.contract import (
+from caseflags.contracts.schema import (
     LINKED_IDENTIFIER_TYPES,
     TABLE_AGENCY,
     ColumnSpec,
     TableSpec,
     load_contract,
 )
-from caseflags.checks.identifiers import nhs_number_valid_expr, upn_valid_expr
+from caseflags.contracts.identifiers import nhs_number_valid_expr, upn_valid_expr
 
 EXTRACT_SUFFIXES = (".csv", ".parquet", ".xlsx")
 LINE = "_line"  # 1-based line (CSV, XLSX row) or row number (Parquet) of each record
@@ -97,7 +97,7 @@ class Delivery:
 def discover_delivery(extracts_dir: Path) -> Delivery:
     """Map each contract table to its file and find CIN census / SEN2 returns (by content);
     unknown or doubled files are refused by name."""
-    from caseflags.flows.returns_xml import detect_return
+    from caseflags.ingest.returns.reader import detect_return
 
     contract = load_contract()
     found: dict[str, list[Path]] = {}
@@ -406,7 +406,7 @@ def _parse_column(col: ColumnSpec, text: pl.Expr, aliases: dict[str, str]) -> tu
 
 def find_identifier_issues(table: str, file: str, data: pl.DataFrame) -> pl.DataFrame:
     """Invalid NHS numbers and UPNs among the loaded rows: reported, kept out of linkage."""
-    from caseflags.checks.contract import NHS_NUMBER_COLUMNS, UPN_COLUMNS
+    from caseflags.contracts.schema import NHS_NUMBER_COLUMNS, UPN_COLUMNS
 
     checks: list[tuple[str, str, pl.Expr]] = []
     for t, c in sorted(NHS_NUMBER_COLUMNS):

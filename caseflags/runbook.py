@@ -24,11 +24,11 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
-from caseflags.checks.contract import load_contract
+from caseflags.contracts.schema import load_contract
 from caseflags.config import Config
-from caseflags.flows.ingest import ExtractRefused, combine, discover_delivery, file_sha256, parse_extract
-from caseflags.flows.private_files import private_dir, private_file
-from caseflags.flows.store import contract_table_sql, ensure_store
+from caseflags.ingest.extracts import ExtractRefused, combine, discover_delivery, file_sha256, parse_extract
+from caseflags.private_files import private_dir, private_file
+from caseflags.store.database import contract_table_sql, ensure_store
 
 log = logging.getLogger("caseflags")
 
@@ -213,7 +213,7 @@ class NationalReturns:
     """CIN census and SEN2 files of a delivery: read once, on first need, into contract tables."""
 
     def __init__(self, collections: dict[Path, str], staged: StagedDelivery):
-        from caseflags.flows.returns_xml import RETURN_TABLES
+        from caseflags.ingest.returns.reader import RETURN_TABLES
 
         self._staged = staged
         self._extracts: dict[Path, object] = {}
@@ -224,7 +224,7 @@ class NationalReturns:
         return [path for path, tables in self._tables.items() if table in tables]
 
     def parsed(self, path: Path, table: str, config: Config):
-        from caseflags.flows.ingest import parse_source
+        from caseflags.ingest.extracts import parse_source
 
         extract = self._read(path)
         frame = extract.tables.get(table)
@@ -239,7 +239,7 @@ class NationalReturns:
         return self._hashes[path]
 
     def _read(self, path: Path):
-        from caseflags.flows.returns_xml import read_return
+        from caseflags.ingest.returns.reader import read_return
 
         if path not in self._extracts:
             extract = read_return(path)  # ReturnRefused is an ExtractRefused
@@ -257,7 +257,7 @@ class NationalReturns:
 
 def parser_fingerprint(config: Config) -> str:
     """What else decides the loaded rows besides the file: the contract and the agency mapping."""
-    from caseflags.flows.store import SCHEMA_SQL
+    from caseflags.store.database import SCHEMA_SQL
 
     basis = json.dumps({"schema": SCHEMA_SQL.read_text(), "agencies": sorted(config.agencies.items()),
                         "ingest": INGEST_VERSION})
@@ -303,7 +303,7 @@ def _unchanged(con, table: str, names: str, previous: dict, staged: "StagedDeliv
 
 def check_contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> list:
     """Great Expectations suites over each staged table; a blocking failure keeps old data."""
-    from caseflags.checks import suites
+    from caseflags.contracts import suites
 
     loaded = [t for t, o in state.extracts.items() if o.status == "LOADED"]
     if not loaded:
@@ -407,7 +407,7 @@ LINKAGE_INPUTS = ("ssd_person", "ssd_address", "ssd_linked_identifiers", "agency
 
 
 def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, db_path: Path | None) -> dict:
-    from caseflags.flows.linkage import link_people
+    from caseflags.linkage.people import link_people
 
     model_path = None if db_path is None else db_path.with_suffix(".linkage-model.json")
     fingerprint = linkage_fingerprint(con, config, model_path)
@@ -450,7 +450,7 @@ def linkage_fingerprint(con: duckdb.DuckDBPyConnection, config: Config, model_pa
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> list[dict]:
-    from caseflags.flows.run_checks import run_all_checks
+    from caseflags.checking.runner import run_all_checks
 
     outcomes = run_all_checks(
         con,
@@ -532,8 +532,8 @@ def finish_run(con: duckdb.DuckDBPyConnection, state: RunState, run_dir: Path, s
 
 def write_outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> Path:
     """Exception lifecycle, then every file of `<out>/<as-at>/` except run.json (written last)."""
-    from caseflags.flows import outputs
-    from caseflags.flows.good_practice import good_practice
+    from caseflags.outputs import exceptions as outputs
+    from caseflags.checking.good_practice import good_practice
 
     run_dir = private_dir(private_dir(state.out_dir) / state.as_at.isoformat())
     if config.retention["archive_dir"]:

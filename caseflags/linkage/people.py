@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from caseflags import SQL_DIR
+from caseflags.resources import SQL_DIR
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from datetime import date
 
 import duckdb
 
-from caseflags import SQL_DIR
-from caseflags.checks.calendar import ensure_working_days
-from caseflags.flows.run_checks import MACROS_SQL
+from caseflags.resources import SQL_DIR
+from caseflags.checking.calendar import ensure_working_days
+from caseflags.checking.runner import MACROS_SQL
 
 GOOD_PRACTICE_SQL = SQL_DIR / "good_practice.sql"
 

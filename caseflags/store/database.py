@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from caseflags import SQL_DIR
+from caseflags.resources import SQL_DIR
 
 SCHEMA_SQL = SQL_DIR / "schema.sql"
 
@@ -157,7 +157,7 @@ def create_contract_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def ensure_store(con: duckdb.DuckDBPyConnection) -> None:
     """Create everything a store needs: contract tables (empty), internal and linkage tables."""
-    from caseflags.flows.linkage import ensure_linkage_tables
+    from caseflags.linkage.people import ensure_linkage_tables
 
     create_contract_tables(con)
     con.execute(INTERNAL_TABLES_SQL)

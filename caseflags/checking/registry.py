@@ -1,5 +1,5 @@
-"""The check registry: one TOML entry per check in `checks/catalogue/`, one SQL file per check
-in `sql/checks/`.
+"""The check registry: `checks/<CHECK_ID>.toml` beside `checks/<CHECK_ID>.sql`,
+one file pair per check.
 
 An entry declares what the check mirrors (concern), who acts (owner), how severe, which store
 tables it reads (inputs, for "not evaluated") and its thresholds with their sources. The SQL
@@ -13,10 +13,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from caseflags import PACKAGE_ROOT, SQL_DIR
+from caseflags.resources import CATALOGUE_DIR, SQL_DIR
 
-CATALOGUE_DIR = PACKAGE_ROOT / "checks" / "catalogue"
-CHECKS_SQL_DIR = SQL_DIR / "checks"
+
+CHECKS_SQL_DIR = CATALOGUE_DIR  # each check's SQL sits beside its TOML
 
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")
 REQUIRED_KEYS = ("id", "concern", "owner", "owner_rule", "entity_type", "severity", "severity_rule", "inputs", "rule")

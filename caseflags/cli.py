@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from caseflags import SAMPLE_DELIVERY
+from caseflags.sample_data import SAMPLE_DELIVERY
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Nightly multi-agency checks for children in need with an EHCP.")
 review_app = typer.Typer(no_args_is_help=True, help="Officers' review of exceptions.")
@@ -59,8 +59,8 @@ def run(
     date_to: Annotated[Optional[str], typer.Option("--to", help="Backfill: last as-at date.")] = None,
 ) -> None:
     """Load a delivery, check it and write the night's exception lists (or backfill a date range)."""
-    from caseflags.flows.locking import StoreLocked
-    from caseflags.flows.pipeline import RunAborted, archived_deliveries
+    from caseflags.store.locking import StoreLocked
+    from caseflags.runbook import RunAborted, archived_deliveries
 
     _load_config(config)  # a bad config fails here, before Prefect starts
     extracts_dir = extracts or SAMPLE_DELIVERY
@@ -98,7 +98,7 @@ def _configure_logging() -> None:
 
 
 def _refuse_if_locked(db: Path) -> None:
-    from caseflags.flows.locking import StoreLocked, store_lock
+    from caseflags.store.locking import StoreLocked, store_lock
 
     try:
         with store_lock(db):
@@ -159,7 +159,7 @@ def generate(
 @app.command("checks")
 def list_checks(config: ConfigOption = None) -> None:
     """The check catalogue with the thresholds in force and their sources."""
-    from caseflags.checks.registry import load_registry
+    from caseflags.checking.registry import load_registry
 
     settings = _load_config(config)
     table = Table(title="caseflags check catalogue", show_lines=True)
@@ -183,7 +183,7 @@ def review_import(
     """Read officers' review_status / review_note edits back into the store."""
     from datetime import datetime
 
-    from caseflags.flows.outputs import ReviewImportError, import_review
+    from caseflags.outputs.exceptions import ReviewImportError, import_review
 
     settings = _load_config(config)
     if not file.is_file():
@@ -231,7 +231,7 @@ def sample(
     """Choose the next audit sample from the latest run's exceptions and write audit_sample.xlsx and packs."""
     if ctx.invoked_subcommand is not None:
         return
-    from caseflags.flows.audit_sample import SampleError, choose_sample, write_sample
+    from caseflags.audit.sample import SampleError, choose_sample, write_sample
 
     settings = _load_config(config)
     run_date = _parse_date(as_at) if as_at else date.today()
@@ -259,7 +259,7 @@ def sample_mark_audited(
     config: ConfigOption = None,
 ) -> None:
     """Record that a sample's children were audited (later samples exclude them)."""
-    from caseflags.flows.audit_sample import SampleError, mark_audited
+    from caseflags.audit.sample import SampleError, mark_audited
 
     _load_config(config)
     with _open_store(db) as con:
@@ -279,7 +279,7 @@ def sample_import_outcomes(
     """Read auditors' outcomes per concern (CONFIRMED / NOT_A_CONCERN) back into the store."""
     from datetime import datetime
 
-    from caseflags.flows.audit_sample import AuditImportError, import_audit_outcomes
+    from caseflags.audit.sample import AuditImportError, import_audit_outcomes
 
     _load_config(config)
     if not file.is_file():
@@ -295,7 +295,7 @@ def sample_import_outcomes(
 @links_app.command("list")
 def links_list(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
     """Possible matches awaiting a decision (between the review and match thresholds)."""
-    from caseflags.flows.linkage import possible_matches
+    from caseflags.linkage.people import possible_matches
 
     _load_config(config)
     with _open_store(db) as con:
@@ -312,7 +312,7 @@ def links_list(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = N
 def _decide(decision: str, agency: str, record: str, person: str, note: str | None, db: Path, config: Path | None) -> None:
     import getpass
 
-    from caseflags.flows.linkage import record_link_decision
+    from caseflags.linkage.people import record_link_decision
 
     _load_config(config)
     with _open_store(db) as con:
@@ -346,8 +346,8 @@ def links_reject(agency: AgencyArg, record: RecordArg, person: PersonArg, note: 
 @contextmanager
 def _open_store(db: Path):
     """The store, under the run lock, for commands that change it outside a run."""
-    from caseflags.flows.locking import StoreLocked, store_lock
-    from caseflags.flows.store import connect
+    from caseflags.store.locking import StoreLocked, store_lock
+    from caseflags.store.database import connect
 
     if not db.is_file():
         _fail(f"store not found: {db}")

@@ -32,8 +32,8 @@ from typing import Iterator
 import duckdb
 import pyarrow as pa
 
-from caseflags.flows.private_files import DIR_MODE, FILE_MODE, owner_only, private_dir
-from caseflags.flows.store import INTERNAL_TABLES_SQL
+from caseflags.private_files import DIR_MODE, FILE_MODE, owner_only, private_dir
+from caseflags.store.database import INTERNAL_TABLES_SQL
 
 LIFECYCLE_STATUSES = ("NEW", "OPEN", "RESOLVED")
 LISTED_STATUSES = ("NEW", "OPEN")
@@ -963,7 +963,7 @@ def write_run_outputs(
     an agency with nothing listed any more keeps no stale file. Every file is 0600 and every
     folder 0700, written to a temporary name and renamed into place.
     """
-    from caseflags.flows.report_page import render_report
+    from caseflags.outputs.report import render_report
 
     ensure_output_tables(con)
     known = con.execute("SELECT count(*) FROM lifecycle_runs WHERE run_id = $run_id", {"run_id": run_id}).fetchone()[0]

@@ -28,7 +28,7 @@ from random import Random
 
 import duckdb
 
-from caseflags.flows.private_files import owner_only, private_dir
+from caseflags.private_files import owner_only, private_dir
 
 COHORTS = ("CIN_WITH_ACTIVE_EHCP", "CIN", "ACTIVE_EHCP")
 FLAGGED = "FLAGGED"
@@ -245,7 +245,7 @@ def open_exceptions(con: duckdb.DuckDBPyConnection, as_at: date) -> ExceptionSou
     """Fill the temp table `audit_open_exceptions` with the open exceptions of the latest completed
     run on or before as_at, and say where they came from.
 
-    The `exceptions_current` view (flows/outputs.py) is used when it exists and holds that run;
+    The `exceptions_current` view (caseflags/outputs) is used when it exists and holds that run;
     otherwise the run's rows of `exceptions` (every row of a run is open in that run). Rows
     without a child (identifier issues on partner tables) cannot be sampled and are left out.
     """
@@ -1187,7 +1187,7 @@ def _safe_file_name(person_id: str) -> str:
 def _check_catalogue() -> dict[str, str]:
     """check_id -> concern, from the registry (an empty map if it cannot be read)."""
     try:
-        from caseflags.checks.registry import load_registry
+        from caseflags.checking.registry import load_registry
 
         return {check_id: check.concern for check_id, check in load_registry().items()}
     except Exception:  # the sample is still usable without the catalogue's concern texts

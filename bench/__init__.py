@@ -1,1 +1,0 @@
-"""Benchmarks (`make bench`); figures in bench/RESULTS.md."""

@@ -1,0 +1,12 @@
+"""Where the package's own files are: the store's SQL, the check catalogue, the default config.
+
+They are package data (see pyproject.toml), so an installed caseflags reads them from its own
+installation, never from the working directory.
+"""
+
+from importlib.resources import files
+from pathlib import Path
+
+SQL_DIR = Path(str(files("caseflags.sql")))
+CATALOGUE_DIR = Path(str(files("caseflags.catalogue")))
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "config" / "defaults.toml"
