@@ -28,7 +28,7 @@ from caseflags.contracts.schema import load_contract
 from caseflags.config import Config
 from caseflags.ingest.extracts import ExtractRefused, combine, discover_delivery, file_sha256, parse_extract
 from caseflags.private_files import private_dir, private_file
-from caseflags.store.database import contract_table_sql, ensure_store
+from caseflags.store.database import SCHEMA_SQL, create_staged_table, ensure_store
 
 log = logging.getLogger("caseflags")
 
@@ -201,7 +201,7 @@ def _refuse_file(state: RunState, problem: ExtractRefused) -> None:
 
 def _stage_table(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> None:
     staged_name = STAGED_PREFIX + table
-    con.execute(contract_table_sql()[table].replace(f"CREATE TABLE {table}", f'CREATE OR REPLACE TABLE "{staged_name}"', 1))
+    create_staged_table(con, table, staged_name)
     con.register("_incoming", rows)
     try:
         con.execute(f'INSERT INTO "{staged_name}" SELECT * FROM _incoming')
@@ -257,8 +257,6 @@ class NationalReturns:
 
 def parser_fingerprint(config: Config) -> str:
     """What else decides the loaded rows besides the file: the contract and the agency mapping."""
-    from caseflags.store.database import SCHEMA_SQL
-
     basis = json.dumps({"schema": SCHEMA_SQL.read_text(), "agencies": sorted(config.agencies.items()),
                         "ingest": INGEST_VERSION})
     return hashlib.sha256(basis.encode()).hexdigest()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
+from typing import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,8 +19,8 @@ import duckdb
 
 from caseflags.resources import SQL_DIR
 from caseflags.checking.calendar import ensure_working_days
+from caseflags.store.database import ensure_store
 from caseflags.checking.registry import OUTPUT_COLUMNS, RUN_PARAMETERS, Check, load_registry
-from caseflags.store.database import INTERNAL_TABLES_SQL, contract_table_sql
 
 MACROS_SQL = SQL_DIR / "macros.sql"
 
@@ -74,16 +76,6 @@ def unavailable_reason(check: Check, present: set[str], unavailable_tables: dict
     return "; ".join(problems) if problems else None
 
 
-def _store_table_ddl() -> dict[str, str]:
-    """CREATE TABLE statement of every contract and internal store table, by name."""
-    tables = dict(contract_table_sql())
-    for statement in INTERNAL_TABLES_SQL.split(";"):
-        words = statement.split()
-        if words[:5] == ["CREATE", "TABLE", "IF", "NOT", "EXISTS"]:
-            tables[words[5]] = statement.strip().replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE", 1) + ";"
-    return tables
-
-
 class _PreparedConnection:
     """Calendar, macros and empty stand-ins for unusable store tables, for one run.
 
@@ -101,10 +93,11 @@ class _PreparedConnection:
 
     def __enter__(self) -> "_PreparedConnection":
         ensure_working_days(self.con, self.as_at)
-        existing_temp = _temp_tables(self.con)
-        for table, ddl in _store_table_ddl().items():
-            if table in self.unusable_tables and table not in existing_temp:
-                self.con.execute(ddl.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+        wanted = sorted(self.unusable_tables - _temp_tables(self.con))
+        with _store_template(self.con) as template:
+            for table in wanted:
+                # An empty stand-in with the store table's columns and types.
+                self.con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM {template}.main."{table}" LIMIT 0')
                 self.shadows.append(table)
         self.con.execute(MACROS_SQL.read_text())
         return self
@@ -114,11 +107,36 @@ class _PreparedConnection:
             self.con.execute(f'DROP TABLE IF EXISTS temp.main."{table}"')
 
 
+TEMPLATE_CATALOG = "_store_template"
+
+
+@contextmanager
+def _store_template(con: duckdb.DuckDBPyConnection) -> Iterator[str]:
+    """An in-memory catalog holding an empty store built from the store's own DDL files."""
+    home = con.execute("SELECT current_database()").fetchone()[0]
+    con.execute(f"ATTACH ':memory:' AS {TEMPLATE_CATALOG}")
+    try:
+        con.execute(f"USE {TEMPLATE_CATALOG}")
+        try:
+            ensure_store(con)
+        finally:
+            con.execute(f'USE "{home}"')
+        yield TEMPLATE_CATALOG
+    finally:
+        con.execute(f"DETACH {TEMPLATE_CATALOG}")
+
+
+def _store_table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    with _store_template(con) as template:
+        rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [template]).fetchall()
+    return {name for (name,) in rows}
+
+
 def _unusable_store_tables(con: duckdb.DuckDBPyConnection, unavailable_tables: dict[str, str]) -> set[str]:
     present = _main_tables(con)
     # The runner's own output tables are never stood in for: rows must reach the store.
     return {
-        t for t in _store_table_ddl()
+        t for t in _store_table_names(con)
         if (t not in present or t in unavailable_tables) and t not in ("exceptions", "check_runs")
     }
 

@@ -61,31 +61,7 @@ PRIOR_M_PROBABILITIES = {
     "postcode": (0.60, 0.10, 0.10, 0.10, 0.10),
 }
 
-LINKAGE_TABLES_SQL = """
-CREATE TABLE IF NOT EXISTS link_candidates (
-    agency VARCHAR NOT NULL,
-    agency_record_id VARCHAR NOT NULL,
-    person_id VARCHAR NOT NULL,
-    match_probability DOUBLE NOT NULL,
-    evidence VARCHAR
-);
-CREATE TABLE IF NOT EXISTS link_decisions (
-    decision_seq BIGINT NOT NULL,
-    agency VARCHAR NOT NULL,
-    agency_record_id VARCHAR NOT NULL,
-    person_id VARCHAR NOT NULL,
-    decision VARCHAR NOT NULL,          -- CONFIRMED / REJECTED
-    decided_at TIMESTAMP NOT NULL,
-    decided_by VARCHAR,
-    note VARCHAR
-);
-CREATE TABLE IF NOT EXISTS link_conflicts (
-    agency VARCHAR NOT NULL,
-    agency_record_id VARCHAR NOT NULL,
-    person_id VARCHAR NOT NULL,
-    conflict_types VARCHAR NOT NULL     -- comma-separated: DOB_MISMATCH, IDENTIFIER_SHARED, RECORD_MATCHES_TWO_CHILDREN
-);
-"""
+LINKAGE_TABLES_SQL = SQL_DIR / "linkage_tables.sql"
 
 # The model's input: the same columns on both sides (children and partner records).
 MODEL_COLUMNS = ("forename", "forename_forms", "surname", "dob", "dob_swapped", "sex", "postcode")
@@ -131,7 +107,7 @@ class LinkSummary:
 
 def ensure_linkage_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the review and conflict tables (decisions are kept: never dropped here)."""
-    con.execute(LINKAGE_TABLES_SQL)
+    con.execute(LINKAGE_TABLES_SQL.read_text())
 
 
 def default_model_path(con: duckdb.DuckDBPyConnection) -> Path | None:

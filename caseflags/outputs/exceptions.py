@@ -33,7 +33,7 @@ import duckdb
 import pyarrow as pa
 
 from caseflags.private_files import DIR_MODE, FILE_MODE, owner_only, private_dir
-from caseflags.store.database import INTERNAL_TABLES_SQL
+from caseflags.store.database import ensure_store
 
 LIFECYCLE_STATUSES = ("NEW", "OPEN", "RESOLVED")
 LISTED_STATUSES = ("NEW", "OPEN")
@@ -239,7 +239,7 @@ SELECT * FROM carried_or_resolved
 
 def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the lifecycle and annotation tables and the consumer views (idempotent)."""
-    con.execute(INTERNAL_TABLES_SQL)
+    ensure_store(con)
     con.execute(LIFECYCLE_TABLES_SQL)
     con.execute(VIEWS_SQL)
 
