@@ -5,7 +5,7 @@
 -- of topic MEETING_MINUTES, PLAN, SOCIAL_WORKER_CHANGE or OTHER with its event in the window,
 -- shared after the limit (owner: the sharing agency).
 WITH bounds AS (
-    SELECT CAST($as_at AS DATE) AS window_end, CAST($as_at AS DATE) - CAST($window_days - 1 AS INTEGER) AS window_start
+    SELECT CAST($as_at AS DATE) AS window_end, window_start($as_at, $window_days) AS window_start
 ),
 
 cin_at_as_at AS (

@@ -4,7 +4,7 @@
 -- An invitation is dated by its meeting: the held date for a held meeting, else the scheduled
 -- date (invited_date is optional in the contract and says nothing about engagement).
 WITH window_bounds AS (
-    SELECT CAST($as_at AS DATE) - (CAST($window_days AS INTEGER) - 1) AS window_start,
+    SELECT window_start($as_at, $window_days) AS window_start,
            CAST($as_at AS DATE) AS window_end
 ),
 

@@ -2,7 +2,7 @@
 -- cancelled) with no GP invitation, for a child registered with a GP on the meeting date.
 -- An invitation counts as the GP's when its invitee_role or its agency is GP.
 WITH bounds AS (
-    SELECT CAST($as_at AS DATE) AS window_end, CAST($as_at AS DATE) - CAST($window_days - 1 AS INTEGER) AS window_start
+    SELECT CAST($as_at AS DATE) AS window_end, window_start($as_at, $window_days) AS window_start
 ),
 
 cin_at_as_at AS (

@@ -7,7 +7,7 @@
 -- (family invitees carry no agency). Raised once the limit has passed, for events in the window.
 -- "Within N working days after X": shared on or after X, on or before the N-th working day after X.
 WITH window_bounds AS (
-    SELECT CAST($as_at AS DATE) - (CAST($window_days AS INTEGER) - 1) AS window_start,
+    SELECT window_start($as_at, $window_days) AS window_start,
            CAST($as_at AS DATE) AS window_end
 ),
 

@@ -4,7 +4,7 @@
 -- so a week cut by the window's start counts its days in the window only.
 -- One row per child and ISO week, owned by SOCIAL_CARE (who coordinates the plan).
 WITH window_bounds AS (
-    SELECT CAST($as_at AS DATE) - (CAST($window_days AS INTEGER) - 1) AS window_start,
+    SELECT window_start($as_at, $window_days) AS window_start,
            CAST($as_at AS DATE) AS window_end
 ),
 

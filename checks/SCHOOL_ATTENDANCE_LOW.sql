@@ -38,12 +38,7 @@ classified_sessions AS (
         attendance.upn,
         attendance.school_urn,
         attendance.session_date,
-        CASE
-            WHEN attendance.attendance_code IN ('/', '\', 'L', 'K', 'V', 'P', 'W', 'B') THEN 'attending'
-            WHEN attendance.attendance_code IN ('C', 'C1', 'C2', 'M', 'J1', 'S', 'T', 'R', 'I', 'E') THEN 'authorised'
-            WHEN attendance.attendance_code IN ('G', 'N', 'O', 'U') THEN 'unauthorised'
-            ELSE 'not_possible'
-        END AS session_class
+        attendance_class(attendance.attendance_code) AS session_class
     FROM attendance_sessions AS attendance
     JOIN pupil_upns AS pupil ON pupil.upn = attendance.upn
     CROSS JOIN bounds

@@ -80,7 +80,7 @@ recent_invitations AS (
     WHERE invitation.agency IS NOT NULL
       AND CASE WHEN meeting.status = 'HELD' THEN coalesce(meeting.held_date, meeting.scheduled_date)
                ELSE meeting.scheduled_date END
-          BETWEEN CAST($as_at AS DATE) - (CAST($invitation_window_days AS INTEGER) - 1) AND $as_at
+          BETWEEN window_start($as_at, $invitation_window_days) AND $as_at
 ),
 
 actively_involved AS (

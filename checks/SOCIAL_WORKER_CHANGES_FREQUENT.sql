@@ -2,7 +2,7 @@
 -- allocated social workers (CW involvements) at any time in the window. Each worker counts
 -- once however often re-allocated (A -> B -> A is 2), as in the DfE CLA stability measure.
 WITH bounds AS (
-    SELECT CAST($as_at AS DATE) AS window_end, CAST($as_at AS DATE) - CAST($window_days - 1 AS INTEGER) AS window_start
+    SELECT CAST($as_at AS DATE) AS window_end, window_start($as_at, $window_days) AS window_start
 ),
 
 cin_at_as_at AS (

@@ -2,7 +2,7 @@
 -- advocate or by attending a meeting) in the window, in any agency. Observation counts, so a
 -- non-verbal child whose voice is captured by observation passes.
 WITH bounds AS (
-    SELECT CAST($as_at AS DATE) AS window_end, CAST($as_at AS DATE) - CAST($window_days - 1 AS INTEGER) AS window_start
+    SELECT CAST($as_at AS DATE) AS window_end, window_start($as_at, $window_days) AS window_start
 ),
 
 cin_at_as_at AS (

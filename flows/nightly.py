@@ -1,4 +1,4 @@
-"""The `nightly` Prefect flow: the runbook, one task per stage; the logic is in `pipeline.py`.
+"""The `nightly` Prefect flow: the runbook's stages (`caseflags.runbook.STAGES`), one task each.
 
 Tasks take the open store connection and the run state (paths, dates, counts): never extract
 rows, names or identifiers, so nothing personal reaches Prefect's parameters, logs or results.
@@ -17,7 +17,7 @@ from prefect import flow, task  # noqa: E402  (after the setting above)
 from prefect.cache_policies import NO_CACHE
 
 from caseflags.config import Config, load_config
-from caseflags import runbook as pipeline
+from caseflags import runbook
 from caseflags.store.locking import store_lock
 from caseflags.store.database import connect
 
@@ -44,38 +44,15 @@ def serve_nightly(extracts: str, db: str, out: str, config_path: str | None, cro
 
 TASK_OPTIONS = dict(cache_policy=NO_CACHE, persist_result=False, log_prints=False)
 
-
-@task(name="ingest", retries=2, retry_delay_seconds=5, **TASK_OPTIONS)
-def ingest(con, state: pipeline.RunState, config: Config) -> pipeline.StagedDelivery:
-    with pipeline.timed(state, "ingest"):
-        return pipeline.stage_delivery(con, state, config)
-
-
-@task(name="contracts", **TASK_OPTIONS)
-def contracts(con, state: pipeline.RunState, config: Config, staged: pipeline.StagedDelivery) -> None:
-    with pipeline.timed(state, "contracts"):
-        pipeline.check_contracts(con, state, config)
-        pipeline.publish(con, state, staged)
+# One Prefect task per stage of the runbook, in the runbook's order.
+TASKS = {
+    stage.name: task(name=stage.name, retries=stage.retries, retry_delay_seconds=5, **TASK_OPTIONS)(runbook.timed_step)
+    for stage in runbook.STAGES
+}
 
 
-@task(name="link", **TASK_OPTIONS)
-def link(con, state: pipeline.RunState, config: Config, db_path: Path | None) -> None:
-    with pipeline.timed(state, "link"):
-        pipeline.link(con, state, config, db_path)
-
-
-@task(name="checks", **TASK_OPTIONS)
-def checks(con, state: pipeline.RunState, config: Config) -> None:
-    with pipeline.timed(state, "checks"):
-        pipeline.run_checks(con, state, config)
-
-
-@task(name="outputs", retries=2, retry_delay_seconds=5, **TASK_OPTIONS)
-def outputs(con, state: pipeline.RunState, config: Config) -> str:
-    with pipeline.timed(state, "outputs"):
-        run_dir = pipeline.write_outputs(con, state, config)
-    pipeline.finish_run(con, state, run_dir)
-    return str(run_dir)
+def run_as_task(stage: runbook.Stage, con, state: runbook.RunState, config: Config) -> None:
+    TASKS[stage.name](stage, con, state, config)
 
 
 @flow(name="nightly", log_prints=False, persist_result=False, validate_parameters=True)
@@ -96,11 +73,8 @@ def nightly(
     with store_lock(db_path):
         con = connect(db_path)
         try:
-            state = pipeline.new_run(con, as_at, Path(extracts), Path(out))
-            staged = ingest(con, state, config)
-            contracts(con, state, config, staged)
-            link(con, state, config, db_path)
-            checks(con, state, config)
-            return outputs(con, state, config)
+            state = runbook.new_run(con, as_at, Path(extracts), Path(out), db_path)
+            runbook.run_stages(con, state, config, call=run_as_task)
+            return str(state.run_dir)
         finally:
             con.close()

@@ -1,6 +1,6 @@
 -- Shared DuckDB macros for the checks (docs/ARCHITECTURE.md, "Cohort and dates").
--- Created by flows/run_checks.py in the connection before any check runs, after the
--- `working_days` calendar (checks/calendar.py) and every contract table exist.
+-- Created by caseflags/checking/runner.py in the connection before any check runs, after the
+-- `working_days` calendar (caseflags/checking/calendar.py) and every contract table exist.
 -- Every macro takes its dates as arguments: nothing here reads the clock.
 
 -- Working days -----------------------------------------------------------------------------------
@@ -141,3 +141,22 @@ CREATE OR REPLACE MACRO open_agency_flags(d) AS TABLE
       ON link.agency = CAST(flag.agency AS VARCHAR) AND link.agency_record_id = flag.agency_record_id
     WHERE (flag.start_date IS NULL OR flag.start_date <= CAST(d AS DATE))
       AND (flag.end_date IS NULL OR flag.end_date > CAST(d AS DATE));
+
+-- Windows ----------------------------------------------------------------------------------------
+-- "A window of N days up to and including D" is [D - (N-1) days, D] (the catalogue's convention).
+CREATE OR REPLACE MACRO window_start(d, n_days) AS (
+    CAST(d AS DATE) - CAST(n_days - 1 AS INTEGER)
+);
+
+-- Attendance -------------------------------------------------------------------------------------
+-- The class of a session's attendance code (School Attendance (Pupil Registration) (England)
+-- Regulations 2024; the codes themselves are the contract's ENUM attendance_code): the one home of
+-- which codes count as attending, authorised or unauthorised absence, or not a possible session.
+CREATE OR REPLACE MACRO attendance_class(code) AS (
+    CASE
+        WHEN CAST(code AS VARCHAR) IN ('/', '\', 'L', 'K', 'V', 'P', 'W', 'B') THEN 'attending'
+        WHEN CAST(code AS VARCHAR) IN ('C', 'C1', 'C2', 'M', 'J1', 'S', 'T', 'R', 'I', 'E') THEN 'authorised'
+        WHEN CAST(code AS VARCHAR) IN ('G', 'N', 'O', 'U') THEN 'unauthorised'
+        ELSE 'not_possible'
+    END
+);

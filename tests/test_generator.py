@@ -296,8 +296,8 @@ def stage(folder: Path, tmp_path: Path):
 
     con = connect(tmp_path / "store.duckdb")
     state = pipeline.new_run(con, AS_AT, folder, tmp_path / "out")
-    staged = pipeline.stage_delivery(con, state, load_config())
-    return state, staged
+    pipeline.ingest(con, state, load_config())
+    return state, state.staged
 
 
 def test_ingest_loads_the_committed_sample_with_nothing_quarantined_or_refused(tmp_path):

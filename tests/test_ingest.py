@@ -9,7 +9,9 @@ import polars as pl
 import pytest
 
 from caseflags.contracts.identifiers import is_valid_nhs_number, is_valid_upn, upn_check_letter
-from caseflags.ingest.extracts import ExtractRefused, discover_delivery, parse_extract
+from caseflags.ingest.common import ExtractRefused
+from caseflags.ingest.delivery import discover_delivery
+from caseflags.ingest.extracts import parse_extract
 
 MEETINGS_HEADER = "meeting_id,person_id,meeting_type,scheduled_date,status,held_date,cancelled_date,minutes_shared_date,child_attended"
 

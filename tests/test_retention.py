@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 from datetime import date
-from pathlib import Path
 
-from caseflags.config import load_config
 from caseflags import runbook as pipeline
+from caseflags.store.retention import apply_retention, archive_delivery
 from caseflags.store.database import connect
-
-
-def config_with(tmp_path: Path, **retention):
-    config = load_config()
-    return dataclasses.replace(config, retention={**config.retention, **retention})
 
 
 def add_run(con, run_id: str, as_at: date) -> None:
@@ -42,8 +35,8 @@ def test_old_runs_reports_and_deliveries_are_pruned_and_live_load_records_kept(t
         (tmp_path / "reports" / name).mkdir(parents=True)
         (tmp_path / "archive" / name).mkdir(parents=True)
 
-    pruned = pipeline.apply_retention(
-        con, state, config_with(tmp_path, keep_runs_days=365, keep_deliveries_days=10, archive_dir=str(tmp_path / "archive"))
+    pruned = apply_retention(
+        con, state.as_at, state.out_dir, keep_runs_days=365, archive_dir=tmp_path / "archive", keep_deliveries_days=10
     )
 
     assert pruned == {"runs": 1, "report_folders": 1, "archived_deliveries": 2}
@@ -65,7 +58,7 @@ def test_the_nights_delivery_is_archived_owner_only(tmp_path):
     (delivery / ".hidden").write_text("x")
     con = connect(tmp_path / "store.duckdb")
     state = pipeline.new_run(con, date(2026, 11, 24), delivery, tmp_path / "reports")
-    target = pipeline.archive_delivery(state, tmp_path / "archive")
+    target = archive_delivery(state.extracts_dir, state.as_at, tmp_path / "archive")
     assert target == tmp_path / "archive" / "2026-11-24"
     assert sorted(p.name for p in target.iterdir()) == ["meetings.csv"]
     assert stat.S_IMODE(os.stat(target / "meetings.csv").st_mode) == 0o600

@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from caseflags.contracts.schema import load_contract
-from caseflags.ingest.extracts import ExtractRefused, parse_frame
+from caseflags.ingest.common import ExtractRefused
+from caseflags.ingest.extracts import parse_frame
 from caseflags.ingest.returns.reader import ReturnRefused, detect_return, read_return
 from caseflags.sample_data.returns_writer import write_returns
 

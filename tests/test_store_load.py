@@ -12,6 +12,8 @@ import pytest
 
 from caseflags.config import load_config
 from caseflags import runbook as pipeline
+from caseflags.store import publish as publish_module
+from caseflags.store.publish import publish
 from caseflags.store.database import connect
 
 PERSON_HEADER = "pers_person_id,pers_upn,pers_single_unique_id,pers_forename,pers_surname,pers_dob,pers_sex,pers_send_flag"
@@ -28,8 +30,8 @@ def delivery(folder: Path, files: dict[str, str]) -> Path:
 def stage_and_publish(con, folder: Path, as_at: date, out: Path):
     config = load_config()
     state = pipeline.new_run(con, as_at, folder, out)
-    staged = pipeline.stage_delivery(con, state, config)
-    pipeline.publish(con, state, staged)
+    pipeline.ingest(con, state, config)
+    publish(con, state.run_id, state.as_at, state.extracts, state.staged)
     return state
 
 
@@ -93,15 +95,15 @@ def test_a_run_interrupted_before_publish_changes_no_live_table(tmp_path, monkey
     second = delivery(tmp_path / "d2", {"ssd_person.csv": PERSON_HEADER + "\nP7,,,A,B,2015-01-01,F,Y\n"})
     config = load_config()
     state = pipeline.new_run(con, date(2026, 11, 2), second, tmp_path / "out")
-    staged = pipeline.stage_delivery(con, state, config)
+    pipeline.ingest(con, state, config)
 
     def fail_after_the_swap(*args, **kwargs):
         raise RuntimeError("disk full")
 
     # Called for the load records, after the staged table was renamed into place.
-    monkeypatch.setattr(pipeline, "_last_delivered", fail_after_the_swap)
+    monkeypatch.setattr(publish_module, "_last_delivered", fail_after_the_swap)
     with pytest.raises(RuntimeError):
-        pipeline.publish(con, state, staged)
+        publish(con, state.run_id, state.as_at, state.extracts, state.staged)
     assert [r[0] for r in table_rows(con, "ssd_person")] == ["P1"]
     assert con.execute("SELECT count(*) FROM extract_loads WHERE run_id = '2026-11-02'").fetchone()[0] == 0
 
@@ -118,7 +120,7 @@ def test_run_aborts_with_one_line_when_the_folder_is_missing(tmp_path):
     con = connect(tmp_path / "store.duckdb")
     state = pipeline.new_run(con, date(2026, 11, 1), tmp_path / "nowhere", tmp_path / "out")
     with pytest.raises(pipeline.RunAborted, match="extracts folder not found"):
-        pipeline.stage_delivery(con, state, load_config())
+        pipeline.ingest(con, state, load_config())
 
 
 def test_an_unchanged_extract_is_not_reloaded_and_its_quarantine_is_listed_again(tmp_path):

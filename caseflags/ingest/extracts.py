@@ -25,21 +25,12 @@ from caseflags.contracts.schema import (
     load_contract,
 )
 from caseflags.contracts.identifiers import nhs_number_valid_expr, upn_valid_expr
+from caseflags.ingest.common import LINE, ExtractRefused
 
 EXTRACT_SUFFIXES = (".csv", ".parquet", ".xlsx")
-LINE = "_line"  # 1-based line (CSV, XLSX row) or row number (Parquet) of each record
 
 FLAG_TRUE = {"Y", "YES", "1", "TRUE"}
 FLAG_FALSE = {"N", "NO", "0", "FALSE"}
-
-
-class ExtractRefused(Exception):
-    """A whole file cannot be loaded (unknown table, missing required column, unreadable)."""
-
-    def __init__(self, file: str, reason: str):
-        super().__init__(f"{file}: {reason}")
-        self.file = file
-        self.reason = reason
 
 
 @dataclass
@@ -80,55 +71,6 @@ IDENTIFIER_ISSUE_SCHEMA = {
     "record_key": pl.Utf8,
     "reason": pl.Utf8,
 }
-
-
-# --- finding the files of a delivery ------------------------------------------------------
-
-
-@dataclass
-class Delivery:
-    """The files of one delivery folder: one per table, national returns, and refusals."""
-
-    files: dict[str, Path]
-    returns: dict[Path, str]  # national return file -> its collection ('CIN' / 'SEN2')
-    refused: list[ExtractRefused]
-
-
-def discover_delivery(extracts_dir: Path) -> Delivery:
-    """Map each contract table to its file and find CIN census / SEN2 returns (by content);
-    unknown or doubled files are refused by name."""
-    from caseflags.ingest.returns.reader import detect_return
-
-    contract = load_contract()
-    found: dict[str, list[Path]] = {}
-    returns: dict[Path, str] = {}
-    refused: list[ExtractRefused] = []
-    for path in sorted(p for p in extracts_dir.iterdir() if p.is_file()):
-        if path.name.startswith(".") or path.name.startswith("~$"):
-            continue  # editor and Excel lock files
-        suffix = path.suffix.lower()
-        if suffix == ".xml":
-            collection = detect_return(path)
-            if collection:
-                returns[path] = collection
-            else:
-                refused.append(ExtractRefused(path.name, "not a CIN census or SEN2 return"))
-            continue
-        if suffix not in EXTRACT_SUFFIXES:
-            continue  # manifests, truth files, notes travel with deliveries
-        table = path.stem.lower()
-        if table not in contract:
-            refused.append(ExtractRefused(path.name, "not a table of the extract contract"))
-            continue
-        found.setdefault(table, []).append(path)
-    files: dict[str, Path] = {}
-    for table, paths in found.items():
-        if len(paths) > 1:
-            names = ", ".join(p.name for p in paths)
-            refused.append(ExtractRefused(names, f"more than one file for table {table}"))
-        else:
-            files[table] = paths[0]
-    return Delivery(files, returns, refused)
 
 
 # --- reading files as text ------------------------------------------------------------------

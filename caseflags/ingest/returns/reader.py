@@ -29,7 +29,7 @@ from xml.parsers import expat
 import polars as pl
 
 from caseflags.contracts.schema import load_contract
-from caseflags.ingest.extracts import LINE, ExtractRefused
+from caseflags.ingest.common import LINE, ExtractRefused
 
 CHUNK_BYTES = 1 << 16
 DETECT_BYTES = 1 << 16  # the header sits in the first few hundred bytes of a real return

@@ -1,0 +1,37 @@
+"""The outputs stage: exception lifecycle, then every file of `<out>/<as-at>/` except run.json
+(written last by the runbook, so a report folder with run.json is a finished one)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from caseflags.checking.good_practice import good_practice
+from caseflags.outputs import exceptions as outputs
+from caseflags.private_files import private_dir, private_file
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, out_dir: Path) -> Path:
+    run_dir = private_dir(private_dir(out_dir) / as_at.isoformat())
+    outputs.update_lifecycle(con, run_id, as_at)
+    practice = good_practice(con, as_at)
+    outputs.write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice)
+    write_quarantine_csv(con, run_id, run_dir)
+    return run_dir
+
+
+def write_quarantine_csv(con: duckdb.DuckDBPyConnection, run_id: str, run_dir: Path) -> Path:
+    path = run_dir / "quarantine.csv"
+    rows = con.execute(
+        """SELECT file, line, column_name AS column, reason, raw_line
+           FROM quarantine WHERE run_id = ? ORDER BY file, line, column_name""",
+        [run_id],
+    ).fetchall()
+    with private_file(path, newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "line", "column", "reason", "raw_line"])
+        writer.writerows(rows)
+    return path
