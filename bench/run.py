@@ -17,6 +17,9 @@ Every measured variant runs in a fresh Python process (so its peak RSS is its ow
 a sampling thread also gives the peak per stage). Results: `<out>/<profile>/results.json` and
 a Markdown summary `<out>/<profile>/results.md`; the figures quoted in bench/RESULTS.md come
 from these files. Exit status 1 when the GX-only rows differ from the checks' rows.
+
+Over 500 lines on purpose: one script so a benchmark run is one command with one set of
+side-by-side figures; its parts (data, workers, summary) are sections below.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Builds every record of one LA child: compliant by default, then the planted deviations."""
+"""Builds every record of one LA child: compliant by default, then the planted deviations.
+
+Over 500 lines on purpose: a planted scenario touches several tables of the same child at once
+(an episode, its plan, meetings, invitations, partner records), and each scenario's truth must be
+read next to the records it plants. Split by table, every scenario would be scattered over files.
+"""
 
 import random
 from collections import defaultdict
