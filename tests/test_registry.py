@@ -126,7 +126,10 @@ def test_bad_severity_and_missing_keys(tmp_path):
 
 
 def test_real_catalogue_location():
-    assert CATALOGUE_DIR.name == "catalogue" and any(CATALOGUE_DIR.glob("*.toml"))
+    # The catalogue is the top-level checks/ folder: each check's TOML beside its SQL.
+    tomls = sorted(p.stem for p in CATALOGUE_DIR.glob("*.toml"))
+    assert CATALOGUE_DIR.name == "checks" and tomls
+    assert tomls == sorted(p.stem for p in CATALOGUE_DIR.glob("*.sql"))
 
 
 def test_docs_restate_every_check_and_threshold():
