@@ -183,7 +183,7 @@ def review_import(
     """Read officers' review_status / review_note edits back into the store."""
     from datetime import datetime
 
-    from caseflags.outputs.exceptions import ReviewImportError, import_review
+    from caseflags.outputs.review_import import ReviewImportError, import_review
 
     settings = _load_config(config)
     if not file.is_file():
@@ -231,7 +231,9 @@ def sample(
     """Choose the next audit sample from the latest run's exceptions and write audit_sample.xlsx and packs."""
     if ctx.invoked_subcommand is not None:
         return
-    from caseflags.audit.sample import SampleError, choose_sample, write_sample
+    from caseflags.audit.model import SampleError
+    from caseflags.audit.sampling import choose_sample
+    from caseflags.audit.workbook import write_sample
 
     settings = _load_config(config)
     run_date = _parse_date(as_at) if as_at else date.today()
@@ -259,7 +261,8 @@ def sample_mark_audited(
     config: ConfigOption = None,
 ) -> None:
     """Record that a sample's children were audited (later samples exclude them)."""
-    from caseflags.audit.sample import SampleError, mark_audited
+    from caseflags.audit.model import SampleError
+    from caseflags.audit.outcomes import mark_audited
 
     _load_config(config)
     with _open_store(db) as con:
@@ -279,7 +282,8 @@ def sample_import_outcomes(
     """Read auditors' outcomes per concern (CONFIRMED / NOT_A_CONCERN) back into the store."""
     from datetime import datetime
 
-    from caseflags.audit.sample import AuditImportError, import_audit_outcomes
+    from caseflags.audit.model import AuditImportError
+    from caseflags.audit.outcomes import import_audit_outcomes
 
     _load_config(config)
     if not file.is_file():

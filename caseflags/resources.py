@@ -4,9 +4,16 @@ They are package data (see pyproject.toml), so an installed caseflags reads them
 installation, never from the working directory.
 """
 
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 SQL_DIR = Path(str(files("caseflags.sql")))
 CATALOGUE_DIR = Path(str(files("caseflags.catalogue")))
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "config" / "defaults.toml"
+
+
+@lru_cache(maxsize=None)
+def sql_text(relative_path: str) -> str:
+    """The text of one SQL file under `sql/` (e.g. "outputs/views.sql"), read once."""
+    return (SQL_DIR / relative_path).read_text(encoding="utf-8")

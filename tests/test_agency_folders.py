@@ -9,7 +9,9 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from caseflags.outputs.exceptions import agency_folder_name, update_lifecycle, write_run_outputs
+from caseflags.outputs.agencies import agency_folder_name
+from caseflags.outputs.lifecycle import update_lifecycle
+from caseflags.outputs.run_outputs import write_run_outputs
 from check_fixtures import insert
 from test_outputs_lifecycle import ALL_EVALUATED, DAY1, exc, read_csv, record_run
 

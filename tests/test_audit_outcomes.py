@@ -9,16 +9,10 @@ import pytest
 import xlsxwriter
 from check_fixtures import AS_AT, add_child, add_cin_plan, add_ehcp, dob_for_age, insert
 
-from caseflags.audit.sample import (
-    OUTCOME_COLUMNS,
-    AuditImportError,
-    SampleError,
-    choose_sample,
-    confirmation_rates,
-    import_audit_outcomes,
-    mark_audited,
-    write_sample,
-)
+from caseflags.audit.model import OUTCOME_COLUMNS, AuditImportError, SampleError
+from caseflags.audit.outcomes import confirmation_rates, import_audit_outcomes, mark_audited
+from caseflags.audit.sampling import choose_sample
+from caseflags.audit.workbook import write_sample
 
 RECORDED_AT = datetime(2026, 12, 10, 15, 30)
 

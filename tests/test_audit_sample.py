@@ -11,18 +11,10 @@ import fastexcel
 import pytest
 from check_fixtures import AS_AT, add_child, add_cin_plan, add_ehcp, dob_for_age, insert
 
-from caseflags.audit.sample import (
-    CONTROL,
-    FLAGGED,
-    SampleError,
-    age_band,
-    choose_sample,
-    ensure_audit_tables,
-    mark_audited,
-    open_exceptions,
-    record_sample,
-    write_sample,
-)
+from caseflags.audit.model import CONTROL, FLAGGED, SampleError, age_band, ensure_audit_tables, record_sample
+from caseflags.audit.outcomes import mark_audited
+from caseflags.audit.sampling import choose_sample, open_exceptions
+from caseflags.audit.workbook import write_sample
 
 _exception_numbers = count()
 

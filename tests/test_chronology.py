@@ -22,14 +22,10 @@ from check_fixtures import (
     link,
 )
 
-from caseflags.audit.sample import (
-    CHRONOLOGY_SOURCES,
-    build_chronology,
-    choose_sample,
-    chronology_sql,
-    render_pack,
-    write_sample,
-)
+from caseflags.audit.chronology import CHRONOLOGY_SOURCES, build_chronology, chronology_sql
+from caseflags.audit.pack import render_pack
+from caseflags.audit.sampling import choose_sample
+from caseflags.audit.workbook import write_sample
 
 D = date
 

@@ -15,14 +15,10 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from caseflags.outputs.exceptions import (
-    CSV_COLUMNS,
-    SHEET_NAME_LIMIT,
-    import_review,
-    sheet_name_for,
-    update_lifecycle,
-    write_run_outputs,
-)
+from caseflags.outputs.lifecycle import CSV_COLUMNS, update_lifecycle
+from caseflags.outputs.review_import import import_review
+from caseflags.outputs.run_outputs import write_run_outputs
+from caseflags.outputs.workbook import SHEET_NAME_LIMIT, sheet_name_for
 
 DAY1, DAY2, DAY3 = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from caseflags.outputs.exceptions import update_lifecycle, write_run_outputs
+from caseflags.outputs.lifecycle import update_lifecycle
+from caseflags.outputs.run_outputs import write_run_outputs
 from check_fixtures import insert
 from test_outputs_lifecycle import exc, record_run
 

@@ -18,14 +18,10 @@ import fastexcel
 import pytest
 import xlsxwriter
 
-from caseflags.outputs.exceptions import (
-    EXPORTED_NOTE_COLUMN,
-    ReviewImportError,
-    import_review,
-    sheet_name_for,
-    update_lifecycle,
-    write_run_outputs,
-)
+from caseflags.outputs.lifecycle import update_lifecycle
+from caseflags.outputs.review_import import ReviewImportError, import_review
+from caseflags.outputs.run_outputs import write_run_outputs
+from caseflags.outputs.workbook import EXPORTED_NOTE_COLUMN, sheet_name_for
 from test_outputs_lifecycle import ALL_EVALUATED, DAY1, DAY2, exc, read_csv, record_run
 
 NOW = datetime(2026, 11, 23, 14, 5)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from caseflags.checking.registry import load_registry
+from caseflags.contracts.schema import load_contract
 from caseflags.resources import DEFAULT_CONFIG
 
 
@@ -86,8 +88,6 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def _validate_agencies(agencies: dict[str, str], source: str) -> None:
-    from caseflags.contracts.schema import load_contract
-
     codes = set(load_contract()["agency_records"].column("agency").codes)
     for local_name, code in agencies.items():
         if code not in codes:
@@ -95,8 +95,6 @@ def _validate_agencies(agencies: dict[str, str], source: str) -> None:
 
 
 def _validate_check_thresholds(values: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
-    from caseflags.checking.registry import load_registry
-
     registry = load_registry()
     checked: dict[str, dict[str, Any]] = {}
     for check_id, thresholds in values.items():

@@ -10,15 +10,16 @@ from pathlib import Path
 import duckdb
 
 from caseflags.checking.good_practice import good_practice
-from caseflags.outputs import exceptions as outputs
+from caseflags.outputs.lifecycle import update_lifecycle
+from caseflags.outputs.run_outputs import write_run_outputs
 from caseflags.private_files import private_dir, private_file
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, out_dir: Path) -> Path:
     run_dir = private_dir(private_dir(out_dir) / as_at.isoformat())
-    outputs.update_lifecycle(con, run_id, as_at)
+    update_lifecycle(con, run_id, as_at)
     practice = good_practice(con, as_at)
-    outputs.write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice)
+    write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice)
     write_quarantine_csv(con, run_id, run_dir)
     return run_dir
 

@@ -1,0 +1,207 @@
+"""Review import: the officer's edited exceptions.xlsx back as annotations, all or nothing.
+
+The whole workbook is validated first; every problem is listed and nothing is applied when any
+is found (docs/OUTPUTS.md, "Review import").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import fastexcel
+import pyarrow as pa
+
+from caseflags.outputs.lifecycle import DEFAULT_EXPIRY_DAYS, REVIEW_STATUSES, ensure_output_tables, transaction
+from caseflags.outputs.workbook import (
+    EXPORTED_NOTE_COLUMN,
+    EXPORTED_STATUS_COLUMN,
+    IMPORT_KEY_COLUMNS,
+    META_SHEET,
+    SUMMARY_SHEET,
+    WORKBOOK_FORMAT,
+    column_letter,
+)
+from caseflags.resources import sql_text
+
+
+class ReviewImportError(ValueError):
+    """The annotations workbook cannot be imported; nothing was applied.
+
+    `problems` lists every problem found (sheet, row and column named); the message is the
+    first of them and how many more there are.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(f"{problems[0]}{more}; nothing was imported")
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    source_file: str
+    rows_read: int
+    annotations_added: int
+    unchanged: int
+    added_by_status: dict[str, int] = field(default_factory=dict)
+
+
+def _cell_text(value) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _read_workbook(path: Path) -> tuple[list[str], dict[str, list[str]], dict[str, list[dict]]]:
+    """Sheet names, the header of every sheet, and every sheet's rows as strings."""
+    try:
+        reader = fastexcel.read_excel(str(path))
+    except Exception as exc:  # fastexcel raises its own error types for unreadable files
+        raise ReviewImportError([f"{path.name} cannot be read as an .xlsx workbook ({type(exc).__name__})"]) from None
+    headers: dict[str, list[str]] = {}
+    rows: dict[str, list[dict]] = {}
+    for name in reader.sheet_names:
+        try:
+            table = reader.load_sheet(name, header_row=0, dtypes="string").to_arrow()
+        except Exception:
+            headers[name], rows[name] = [], []  # an empty sheet has no header row
+            continue
+        headers[name] = list(table.schema.names)
+        rows[name] = table.to_pylist()
+    return list(reader.sheet_names), headers, rows
+
+
+def import_review(
+    con: duckdb.DuckDBPyConnection,
+    xlsx_path: str | os.PathLike,
+    now: datetime,
+    expiry_days: int = DEFAULT_EXPIRY_DAYS,
+) -> ImportSummary:
+    """Store the officer's review_status / review_note edits from an exceptions workbook.
+
+    The whole workbook is validated before anything is stored: it must be a caseflags
+    exceptions workbook (main or agency), every sheet other than Summary must be one of its
+    check sheets, every row must name a known exception id of that check and a known review
+    status. Any problem raises ReviewImportError naming sheet, row and column; nothing is
+    applied. A row creates an annotation (timestamped `now`) only when the officer changed it
+    from what the workbook was exported with and it differs from the latest stored annotation,
+    so importing an older file never undoes a newer review. FALSE_POSITIVE and ACCEPTED_RISK
+    expire `expiry_days` after `now`.
+    """
+    ensure_output_tables(con)
+    path = Path(xlsx_path)
+    if not path.is_file():
+        raise ReviewImportError([f"{path.name}: no such file"])
+    sheet_names, headers, rows_by_sheet = _read_workbook(path)
+
+    if META_SHEET not in sheet_names:
+        raise ReviewImportError([f"{path.name} is not a caseflags exceptions workbook (no '{META_SHEET}' sheet)"])
+    meta = {str(r.get("key")): r.get("value") for r in rows_by_sheet.get(META_SHEET, [])}
+    if meta.get("format") != WORKBOOK_FORMAT:
+        raise ReviewImportError([f"{path.name}: sheet '{META_SHEET}' does not declare format {WORKBOOK_FORMAT}"])
+
+    problems: list[str] = []
+    edits: dict[str, dict] = {}  # exception_id -> the row's values and where it was read
+    for sheet in sheet_names:
+        if sheet in (SUMMARY_SHEET, META_SHEET):
+            continue
+        header = headers[sheet]
+        missing = [c for c in IMPORT_KEY_COLUMNS if c not in header]
+        if missing:
+            problems.append(f"sheet '{sheet}' is not a caseflags exceptions sheet (no column {', '.join(missing)})")
+            continue
+        letter = {name: column_letter(i) for i, name in enumerate(header)}
+        for index, row in enumerate(rows_by_sheet[sheet]):
+            excel_row = index + 2  # header is row 1
+            values = {name: _cell_text(row.get(name)) for name in IMPORT_KEY_COLUMNS}
+            if not any(_cell_text(v) for v in row.values()):
+                continue
+            where = f"sheet '{sheet}' row {excel_row}"
+            exception_id = values["exception_id"]
+            if exception_id is None:
+                problems.append(f"{where} column {letter['exception_id']} (exception_id): empty")
+                continue
+            status_text = values["review_status"] or "UNREVIEWED"
+            status = status_text.upper()
+            if status not in REVIEW_STATUSES:
+                problems.append(
+                    f"{where} column {letter['review_status']} (review_status): unknown status "
+                    f"'{status_text}'; expected one of {', '.join(REVIEW_STATUSES)}"
+                )
+                continue
+            edit = {
+                "exception_id": exception_id,
+                "check_id": values["check_id"],
+                "review_status": status,
+                "review_note": values["review_note"],
+                "exported_status": (values[EXPORTED_STATUS_COLUMN] or "UNREVIEWED").upper(),
+                "exported_note": values[EXPORTED_NOTE_COLUMN],
+                "where": where,
+                "id_column": letter["exception_id"],
+                "check_column": letter["check_id"],
+            }
+            earlier = edits.get(exception_id)
+            if earlier and (earlier["review_status"], earlier["review_note"]) != (status, edit["review_note"]):
+                problems.append(
+                    f"{where} column {letter['exception_id']} (exception_id): exception {exception_id} "
+                    f"is also in {earlier['where']} with a different review"
+                )
+                continue
+            edits[exception_id] = edit
+
+    if edits:
+        file_ids = pa.table({"exception_id": list(edits)})
+        con.register("review_file_ids", file_ids)
+        try:
+            known = dict(
+                con.execute(sql_text("outputs/review_known_ids.sql")).fetchall()
+            )
+        finally:
+            con.unregister("review_file_ids")
+        for exception_id, edit in edits.items():
+            if exception_id not in known:
+                problems.append(f"{edit['where']} column {edit['id_column']} (exception_id): unknown exception id '{exception_id}'")
+            elif edit["check_id"] is not None and edit["check_id"] != known[exception_id]:
+                problems.append(
+                    f"{edit['where']} column {edit['check_column']} (check_id): exception {exception_id} "
+                    f"belongs to check {known[exception_id]}, not '{edit['check_id']}'"
+                )
+    if problems:
+        raise ReviewImportError(problems)
+
+    officer_changed = [
+        e for e in edits.values() if (e["review_status"], e["review_note"]) != (e["exported_status"], e["exported_note"])
+    ]
+    candidates = pa.table(
+        {
+            "exception_id": [e["exception_id"] for e in officer_changed],
+            "review_status": [e["review_status"] for e in officer_changed],
+            "review_note": [e["review_note"] for e in officer_changed],
+        },
+        schema=pa.schema([("exception_id", pa.string()), ("review_status", pa.string()), ("review_note", pa.string())]),
+    )
+    con.register("review_candidates", candidates)
+    try:
+        with transaction(con):
+            import_seq = con.execute("SELECT coalesce(max(import_seq), 0) + 1 FROM annotations").fetchone()[0]
+            added = con.execute(
+                sql_text("outputs/annotations_insert.sql"),
+                {"now": now, "source_file": path.name, "expiry_days": int(expiry_days), "import_seq": import_seq},
+            ).fetchall()
+    finally:
+        con.unregister("review_candidates")
+    by_status: dict[str, int] = {}
+    for (status,) in added:
+        by_status[status] = by_status.get(status, 0) + 1
+    return ImportSummary(
+        source_file=path.name,
+        rows_read=len(edits),
+        annotations_added=len(added),
+        unchanged=len(edits) - len(added),
+        added_by_status=dict(sorted(by_status.items())),
+    )

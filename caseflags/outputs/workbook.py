@@ -1,0 +1,215 @@
+"""exceptions.xlsx: a Summary sheet, one sheet per check with the review columns to fill in, and
+a hidden `_caseflags` sheet naming the format, run and scope that review import checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from pathlib import Path
+
+import xlsxwriter
+
+from caseflags.outputs.agencies import agency_columns
+from caseflags.outputs.files import publish, temp_path
+from caseflags.outputs.lifecycle import CSV_COLUMNS, REVIEW_STATUSES
+
+WORKBOOK_FORMAT = "caseflags-exceptions-v1"
+SUMMARY_SHEET = "Summary"
+META_SHEET = "_caseflags"
+# Review columns and the values the workbook was exported with (hidden), which let an import
+# tell an officer's edit from an untouched row of an older file.
+EXPORTED_STATUS_COLUMN = "_exported_review_status"
+EXPORTED_NOTE_COLUMN = "_exported_review_note"
+IMPORT_KEY_COLUMNS = ("exception_id", "check_id", "review_status", "review_note", EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN)
+SHEET_NAME_LIMIT = 31  # Excel's limit on a worksheet name
+
+
+def column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+
+def sheet_name_for(check_id: str) -> str:
+    """The check's sheet name: the id itself, or (over Excel's 31 characters) a stable shortening."""
+    if len(check_id) <= SHEET_NAME_LIMIT:
+        return check_id
+    digest = hashlib.sha1(check_id.encode()).hexdigest()[:4]
+    return f"{check_id[:SHEET_NAME_LIMIT - 5]}~{digest}"
+
+
+def _last_review_text(row: dict) -> str | None:
+    if row.get("last_review_status") is None:
+        return None
+    text = f"{row['last_review_status']} on {row['last_annotated_at'].date().isoformat()}"
+    if row.get("review_expires_on") is not None:
+        verb = "expired" if row.get("review_expired") else "expires"
+        text += f", {verb} {row['review_expires_on'].isoformat()}"
+    return text
+
+
+def _sheet_columns(for_agency: str | None) -> tuple[str, ...]:
+    columns = list(agency_columns(for_agency) if for_agency else CSV_COLUMNS)
+    return (*columns, "evaluated_as_at", "last_review", EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN)
+
+
+_WIDTHS = {
+    "exception_id": 18, "check_id": 30, "concern": 40, "severity": 9, "person_id": 14,
+    "agency_record_ids": 20, "agency": 16, "entity_type": 16, "entity_id": 22, "detail": 90,
+    "locator": 40, "first_seen": 11, "status": 8, "review_status": 20, "review_note": 40,
+    "as_at": 11, "evaluated_as_at": 15, "last_review": 34,
+}
+
+
+def write_workbook(
+    path: Path,
+    rows: list[dict],
+    summary: dict,
+    for_agency: str | None,
+) -> None:
+    temp = temp_path(path)
+    columns = _sheet_columns(for_agency)
+    workbook = xlsxwriter.Workbook(str(temp), {"strings_to_formulas": False, "strings_to_urls": False})
+    fmt_header = workbook.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1, "text_wrap": True, "valign": "top"})
+    fmt_editable_header = workbook.add_format({"bold": True, "bg_color": "#FFE699", "border": 1, "text_wrap": True, "valign": "top"})
+    fmt_editable = workbook.add_format({"bg_color": "#FFF7D6", "locked": False})
+    fmt_date = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    fmt_marked = workbook.add_format({"font_color": "#7F7F7F", "italic": True})
+    fmt_title = workbook.add_format({"bold": True, "font_size": 14})
+    fmt_bold = workbook.add_format({"bold": True})
+    fmt_link = workbook.add_format({"font_color": "blue", "underline": 1})
+
+    _write_summary_sheet(workbook, summary, rows, for_agency, fmt_title, fmt_bold, fmt_header, fmt_link)
+
+    by_check: dict[str, list[dict]] = {}
+    for row in rows:
+        by_check.setdefault(row["check_id"], []).append(row)
+    status_col = columns.index("review_status")
+    status_letter = column_letter(status_col)
+    for check_id in sorted(by_check):
+        sheet = workbook.add_worksheet(sheet_name_for(check_id))
+        check_rows = by_check[check_id]
+        for col, name in enumerate(columns):
+            editable = name in ("review_status", "review_note")
+            sheet.write_string(0, col, name, fmt_editable_header if editable else fmt_header)
+            hidden = name in (EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN)
+            sheet.set_column(col, col, _WIDTHS.get(name, 14), fmt_editable if editable else None, {"hidden": hidden})
+        for r, row in enumerate(check_rows, start=1):
+            values = {
+                **row,
+                "last_review": _last_review_text(row),
+                EXPORTED_STATUS_COLUMN: row["review_status"],
+                EXPORTED_NOTE_COLUMN: row["review_note"],
+            }
+            for col, name in enumerate(columns):
+                value = values.get(name)
+                if name in ("review_status", "review_note"):
+                    sheet.write_string(r, col, value or "", fmt_editable)
+                elif isinstance(value, date):
+                    sheet.write_datetime(r, col, datetime.combine(value, datetime.min.time()), fmt_date)
+                elif value is not None:
+                    sheet.write_string(r, col, str(value))
+        last_row = len(check_rows)
+        sheet.freeze_panes(1, 1)
+        sheet.autofilter(0, 0, last_row, len(columns) - 1)
+        sheet.data_validation(
+            1, status_col, max(last_row, 1), status_col,
+            {
+                "validate": "list",
+                "source": list(REVIEW_STATUSES),
+                "error_title": "Review status",
+                "error_message": "Choose one of: " + ", ".join(REVIEW_STATUSES),
+            },
+        )
+        # FALSE_POSITIVE / ACCEPTED_RISK stay listed, greyed, until the review expires.
+        sheet.conditional_format(
+            1, 0, max(last_row, 1), len(columns) - 1,
+            {
+                "type": "formula",
+                "criteria": f'=OR(${status_letter}2="FALSE_POSITIVE",${status_letter}2="ACCEPTED_RISK")',
+                "format": fmt_marked,
+            },
+        )
+
+    meta = workbook.add_worksheet(META_SHEET)
+    meta.write_row(0, 0, ["key", "value"])
+    meta_rows = [
+        ("format", WORKBOOK_FORMAT),
+        ("run_id", summary["run_id"]),
+        ("as_at", summary["as_at"].isoformat()),
+        ("scope", for_agency or "ALL"),
+    ]
+    for r, (key, value) in enumerate(meta_rows, start=1):
+        meta.write_string(r, 0, key)
+        meta.write_string(r, 1, value)
+    meta.hide()
+    workbook.close()
+    publish(temp, path)
+
+
+def _write_summary_sheet(workbook, summary, rows, for_agency, fmt_title, fmt_bold, fmt_header, fmt_link) -> None:
+    sheet = workbook.add_worksheet(SUMMARY_SHEET)
+    sheet.set_column(0, 0, 38)
+    sheet.set_column(1, 8, 14)
+    scope = f" for {for_agency}" if for_agency else ""
+    sheet.write_string(0, 0, f"caseflags exceptions{scope}", fmt_title)
+    info = [
+        ("As at", summary["as_at"].isoformat()),
+        ("Run", summary["run_id"]),
+        ("Compared with run", summary["previous_run_id"] or "(first run)"),
+    ]
+    r = 2
+    for label, value in info:
+        sheet.write_string(r, 0, label, fmt_bold)
+        sheet.write_string(r, 1, value)
+        r += 1
+    r += 1
+    sheet.write_string(r, 0, "How to review", fmt_bold)
+    r += 1
+    for line in (
+        "Each check has its own sheet. Set review_status from the drop-down and add a review_note;",
+        "leave every other column as it is. Then return the file: caseflags review import FILE.xlsx",
+        "FALSE_POSITIVE and ACCEPTED_RISK stay listed (greyed) until the review expires, then need a fresh look.",
+        "Resolved exceptions are counted below; fix the record at source and it drops off the next run.",
+    ):
+        sheet.write_string(r, 0, line)
+        r += 1
+    r += 1
+
+    counts = summary["counts_by_check"]
+    if for_agency:  # the checks that concern this agency this run, and any not evaluated
+        counts = [c for c in counts if c["listed"] or c["resolved"] or c["status"] != "EVALUATED"]
+    headers = ["check", "concern", "check status", "NEW", "OPEN", "RESOLVED since last run", "listed", "sheet"]
+    sheet.write_string(r, 0, "By check", fmt_bold)
+    r += 1
+    sheet.write_row(r, 0, headers, fmt_header)
+    r += 1
+    for c in counts:
+        sheet.write_string(r, 0, c["check_id"])
+        sheet.write_string(r, 1, c["concern"] or "")
+        status = c["status"] if c["status"] == "EVALUATED" else f"{c['status']}: {c['reason'] or ''}"
+        sheet.write_string(r, 2, status)
+        sheet.write_number(r, 3, c["new"])
+        sheet.write_number(r, 4, c["open"])
+        sheet.write_number(r, 5, c["resolved"])
+        sheet.write_number(r, 6, c["listed"])
+        if c["listed"]:
+            name = sheet_name_for(c["check_id"])
+            sheet.write_url(r, 7, f"internal:'{name}'!A1", fmt_link, string=name)
+        r += 1
+    r += 1
+    sheet.write_string(r, 0, "By agency", fmt_bold)
+    r += 1
+    sheet.write_row(r, 0, ["agency", "NEW", "OPEN", "RESOLVED since last run", "listed"], fmt_header)
+    r += 1
+    for a in summary["counts_by_agency"]:
+        sheet.write_string(r, 0, a["agency"])
+        sheet.write_row(r, 1, [a["new"], a["open"], a["resolved"], a["listed"]])
+        r += 1
+    sheet.activate()
+

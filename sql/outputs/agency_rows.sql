@@ -1,0 +1,54 @@
+-- Each agency's listed rows of run $run_id.
+WITH listed AS (
+    SELECT *, list_contains($la_child_id_agencies, agency) AS uses_la_child_id
+    FROM exceptions_listed WHERE run_id = $run_id
+),
+owner_links AS (
+    SELECT listed.exception_id, links.agency_record_id
+    FROM listed
+    JOIN person_links AS links ON links.person_id = listed.person_id AND links.agency = listed.agency
+),
+own_record_ids AS (
+    SELECT exception_id, string_agg(DISTINCT agency_record_id, '; ' ORDER BY agency_record_id) AS agency_record_ids
+    FROM owner_links
+    GROUP BY exception_id
+),
+other_agency_links AS (
+    SELECT listed.exception_id, links.agency_record_id AS record_id
+    FROM listed
+    JOIN person_links AS links ON links.person_id = listed.person_id AND links.agency <> listed.agency
+    WHERE NOT (listed.uses_la_child_id AND links.agency_record_id = listed.person_id)
+),
+other_agency_ids AS (
+    -- the same child's record ids held by other agencies (and, for agencies outside the
+    -- LA, the LA child id itself): never shown in this agency's files
+    SELECT exception_id, record_id FROM other_agency_links
+    ANTI JOIN owner_links
+      ON owner_links.exception_id = other_agency_links.exception_id
+     AND owner_links.agency_record_id = other_agency_links.record_id
+    UNION
+    SELECT exception_id, person_id
+    FROM listed
+    WHERE person_id IS NOT NULL AND NOT uses_la_child_id
+),
+mask_patterns AS (
+    SELECT exception_id,
+           '\b(' || string_agg(regexp_escape(record_id), '|' ORDER BY length(record_id) DESC, record_id) || ')\b' AS pattern
+    FROM other_agency_ids
+    WHERE record_id <> ''
+    GROUP BY exception_id
+)
+SELECT
+    listed.*,
+    own_record_ids.agency_record_ids,
+    CASE WHEN mask_patterns.pattern IS NULL THEN listed.detail
+         ELSE regexp_replace(listed.detail, mask_patterns.pattern, '[other agency record]', 'g') END AS masked_detail,
+    CASE WHEN mask_patterns.pattern IS NULL THEN listed.locator
+         ELSE regexp_replace(listed.locator, mask_patterns.pattern, '[other agency record]', 'g') END AS masked_locator,
+    CASE WHEN mask_patterns.pattern IS NULL THEN listed.entity_id
+         ELSE regexp_replace(listed.entity_id, mask_patterns.pattern, '[other agency record]', 'g') END AS masked_entity_id
+FROM listed
+LEFT JOIN own_record_ids ON own_record_ids.exception_id = listed.exception_id
+LEFT JOIN mask_patterns ON mask_patterns.exception_id = listed.exception_id
+ORDER BY listed.agency, listed.check_id, CASE severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END, listed.person_id NULLS LAST,
+         listed.entity_type, listed.entity_id, listed.exception_id
