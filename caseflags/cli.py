@@ -1,24 +1,50 @@
 """The `caseflags` command (interface: ../shared/contract/OUTPUTS.md, restated in README.md).
 
-Exit status 0 when the run completed (exceptions found and rows quarantined included);
-2 with a one-line reason when it could not run.
+Exit status 0 when the run completed (exceptions found and rows quarantined included); 2 with a
+one-line reason, naming the path, for every foreseen failure (bad configuration, missing or
+wrong paths, a store locked by another run, disk full, read-only folder); an unforeseen error
+is one line and exit 1. A traceback is printed only with `--debug`.
+
+Commands are plain typer functions grouped in sub-apps (`review`, `sample`, `links`); a new
+command wraps its body in `with foreseen_failures():` and reports with `_fail`
+(caseflags/failures.py). Modules that are
+slow to import (Prefect, splink) are imported inside the commands that need them, so `caseflags
+--help` and the small commands stay fast.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from caseflags.sample_data import SAMPLE_DELIVERY
+from caseflags.audit.outcomes import import_audit_outcomes, mark_audited
+from caseflags.audit.sampling import choose_sample
+from caseflags.audit.workbook import write_sample
+from caseflags.checking.registry import load_registry
+from caseflags.config import load_config
+from caseflags.environment import prepare_process, quiet_environment
+from caseflags.failures import check_writable_folder, foreseen_failures
+from caseflags.failures import debug as debug_mode
+from caseflags.failures import fail as _fail  # (the name commands use)
+from caseflags.outputs.review_import import ReviewImportError, import_review
+from caseflags.runbook import archived_deliveries
+from caseflags.store.database import check_store_path, connect
+from caseflags.store.locking import store_lock
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Nightly multi-agency checks for children in need with an EHCP.")
+quiet_environment()  # also when the app is driven without main() (tests, typer's runner)
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Nightly multi-agency checks for children in need with an EHCP.")
 review_app = typer.Typer(no_args_is_help=True, help="Officers' review of exceptions.")
 app.add_typer(review_app, name="review")
 sample_app = typer.Typer(help="The next audit sample, chosen from the findings.")
@@ -29,82 +55,120 @@ app.add_typer(sample_app, name="sample")
 console = Console()
 err = Console(stderr=True)
 
-DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store.")]
+DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store (must exist; see `run --new-store`).")]
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="A caseflags TOML file overriding the defaults.")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Print tracebacks and library logs (for a developer).")]
 
 
-def _fail(message: str) -> None:
-    # Plain text on one line: schedulers and log scrapers read it, so no wrapping or markup.
-    typer.echo(f"caseflags: {' '.join(message.split())}", err=True)
-    raise typer.Exit(code=2)
+@app.callback()
+def _options(debug: DebugOption = False) -> None:
+    """Nightly multi-agency checks for children in need with an EHCP."""
+    if debug:
+        debug_mode["on"] = True
 
 
 def _load_config(path: Path | None):
-    from caseflags.config import ConfigError, load_config
-
-    try:
+    """The validated configuration; every problem one line, exit 2."""
+    with foreseen_failures():
         return load_config(path)
-    except ConfigError as exc:
-        _fail(str(exc))
 
+
+# --- run ---------------------------------------------------------------------------------------
 
 @app.command()
 def run(
-    extracts: Annotated[Optional[Path], typer.Option("--extracts", help="Delivery folder (default: the bundled sample); with --from/--to, the archive of dated delivery folders.")] = None,
+    extracts: Annotated[Path, typer.Option("--extracts", help="Delivery folder (required); with --from/--to, the archive of dated delivery folders.")],
     as_at: Annotated[Optional[str], typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
     db: DbOption = Path("caseflags.duckdb"),
     out: Annotated[Path, typer.Option("--out", help="Reports folder; the run writes <out>/<as-at>/.")] = Path("reports"),
     config: ConfigOption = None,
     date_from: Annotated[Optional[str], typer.Option("--from", help="Backfill: first as-at date (archive folders named YYYY-MM-DD).")] = None,
     date_to: Annotated[Optional[str], typer.Option("--to", help="Backfill: last as-at date.")] = None,
+    new_store: Annotated[bool, typer.Option("--new-store", help="Create the store at --db when it does not exist (otherwise a missing store is an error).")] = False,
+    debug: DebugOption = False,
 ) -> None:
     """Load a delivery, check it and write the night's exception lists (or backfill a date range)."""
-    from caseflags.store.locking import StoreLocked
-    from caseflags.runbook import RunAborted, archived_deliveries
+    debug_mode["on"] = debug_mode["on"] or debug
+    settings = _load_config(config)  # a bad config fails here, before anything else
+    with foreseen_failures():
+        if not extracts.is_dir():
+            _fail(f"extracts folder not found: {extracts}")
+        if (date_from is None) != (date_to is None):
+            _fail("--from and --to go together")
+        if date_from is not None:
+            if as_at:
+                _fail("--as-at and --from/--to cannot be used together")
+            runs = archived_deliveries(extracts, _parse_date(date_from), _parse_date(date_to))
+            if not runs:
+                _fail(f"no delivery folders named YYYY-MM-DD between {date_from} and {date_to} in {extracts}")
+        else:
+            runs = [(_parse_date(as_at) if as_at else date.today(), extracts)]
+        check_store_path(db, create=new_store)
+        check_writable_folder(db.resolve().parent, "store folder")
+        check_writable_folder(out, "reports folder --out")
+        if settings.retention["archive_dir"]:
+            check_writable_folder(Path(settings.retention["archive_dir"]), "archive folder retention.archive_dir")
+        _refuse_if_locked(db)  # fail fast, before Prefect starts; the flow holds the lock itself
+        _configure_logging()
+        from caseflags.flows.nightly import nightly  # Prefect: slow to import
 
-    _load_config(config)  # a bad config fails here, before Prefect starts
-    extracts_dir = extracts or SAMPLE_DELIVERY
-    if not extracts_dir.is_dir():
-        _fail(f"extracts folder not found: {extracts_dir}")
-    if (date_from is None) != (date_to is None):
-        _fail("--from and --to go together")
-    if date_from is not None:
-        if as_at:
-            _fail("--as-at and --from/--to cannot be used together")
-        runs = archived_deliveries(extracts_dir, _parse_date(date_from), _parse_date(date_to))
-        if not runs:
-            _fail(f"no delivery folders named YYYY-MM-DD between {date_from} and {date_to} in {extracts_dir}")
-    else:
-        runs = [(_parse_date(as_at) if as_at else date.today(), extracts_dir)]
-    _refuse_if_locked(db)  # fail fast, before Prefect starts; the flow holds the lock itself
-    _configure_logging()
-    from caseflags.flows.nightly import nightly
-
-    for run_date, folder in runs:
-        try:
-            run_dir = nightly(
-                extracts=str(folder), as_at=run_date, db=str(db), out=str(out),
-                config_path=str(config) if config else None,
-            )
-        except (RunAborted, StoreLocked) as exc:
-            _fail(str(exc))
-        _print_run_summary(Path(run_dir))
+        _mute_console_logs()  # again: importing Prefect may install its own console handler
+        for run_date, folder in runs:
+            with _progress(f"caseflags run {run_date}"):
+                run_dir = nightly(
+                    extracts=str(folder), as_at=run_date, db=str(db), out=str(out),
+                    config_path=str(config) if config else None, new_store=new_store,
+                )
+            _print_run_summary(Path(run_dir))
 
 
 def _configure_logging() -> None:
-    """caseflags' own progress at INFO; libraries (GX, httpx, splink) only when they warn."""
+    """With --debug: caseflags' progress and every library's logs on stderr. Otherwise nothing:
+    the summary, the progress line (in a terminal) and the one-line failures say what happened."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("caseflags").setLevel(logging.INFO)
+    logging.getLogger("caseflags").setLevel(logging.INFO if debug_mode["on"] else logging.WARNING)
+    _mute_console_logs()
+
+
+def _mute_console_logs() -> None:
+    """Mute the console handlers (ours and those Prefect installs on import), so Prefect's run
+    logs, notices and the traceback of a failed task are not printed before the CLI's one line.
+    Prefect's handlers that send run logs to its API (on its own loggers) are left as they are."""
+    if debug_mode["on"]:
+        return
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.CRITICAL + 1)
+
+
+class _StatusHandler(logging.Handler):
+    def __init__(self, status, label: str):
+        super().__init__(logging.INFO)
+        self.status, self.label = status, label
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.status.update(f"{self.label}: {record.getMessage()}")
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[None]:
+    """A stage progress line (rich) in a terminal; nothing at all when not a terminal."""
+    if not err.is_terminal:
+        yield
+        return
+    logger = logging.getLogger("caseflags.progress")
+    with err.status(f"{label}: starting") as status:
+        handler = _StatusHandler(status, label)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
 
 
 def _refuse_if_locked(db: Path) -> None:
-    from caseflags.store.locking import StoreLocked, store_lock
-
-    try:
-        with store_lock(db):
-            pass
-    except StoreLocked as exc:
-        _fail(str(exc))
+    with store_lock(db):
+        pass
 
 
 def _parse_date(text: str) -> date:
@@ -115,8 +179,6 @@ def _parse_date(text: str) -> date:
 
 
 def _print_run_summary(run_dir: Path) -> None:
-    import json
-
     record = json.loads((run_dir / "run.json").read_text())
     table = Table(title=f"caseflags run {record['run_id']}", show_lines=False)
     table.add_column("check")
@@ -129,6 +191,9 @@ def _print_run_summary(run_dir: Path) -> None:
     for problem in refused:
         console.print(f"[yellow]refused[/] {problem['file']}: {problem['reason']}", markup=True, highlight=False)
     quarantined = sum(e["rows_quarantined"] for e in record["extracts"].values())
+    delivery = record.get("delivery") or {}
+    if delivery:
+        console.print(f"delivery {delivery['folder']} ({delivery['files']} files, sha256 {delivery['digest'][:12]})", highlight=False)
     console.print(f"{quarantined} rows quarantined; reports in {run_dir}", highlight=False)
 
 
@@ -159,8 +224,6 @@ def generate(
 @app.command("checks")
 def list_checks(config: ConfigOption = None) -> None:
     """The check catalogue with the thresholds in force and their sources."""
-    from caseflags.checking.registry import load_registry
-
     settings = _load_config(config)
     table = Table(title="caseflags check catalogue", show_lines=True)
     for column in ("check_id", "concern", "owner", "severity", "thresholds in force (source)"):
@@ -180,11 +243,7 @@ def review_import(
     db: DbOption = Path("caseflags.duckdb"),
     config: ConfigOption = None,
 ) -> None:
-    """Read officers' review_status / review_note edits back into the store."""
-    from datetime import datetime
-
-    from caseflags.outputs.review_import import ReviewImportError, import_review
-
+    """Read officers' review_status / review_note edits back into the store (all or nothing)."""
     settings = _load_config(config)
     if not file.is_file():
         _fail(f"review file not found: {file}")
@@ -192,7 +251,9 @@ def review_import(
         try:
             summary = import_review(con, file, now=datetime.now(), expiry_days=settings.outputs["annotation_expiry_days"])
         except ReviewImportError as exc:
-            _fail(str(exc))
+            for problem in exc.problems:  # every problem, one line each; nothing was applied
+                typer.echo(f"caseflags: {' '.join(problem.split())}", err=True)
+            _fail(f"{file.name}: {len(exc.problems)} problem(s); nothing was imported")
     console.print(f"imported {summary}", highlight=False)
 
 
@@ -202,26 +263,28 @@ def serve(
     db: DbOption = Path("caseflags.duckdb"),
     out: Annotated[Path, typer.Option("--out", help="Reports folder.")] = Path("reports"),
     config: ConfigOption = None,
+    new_store: Annotated[bool, typer.Option("--new-store", help="Let the first scheduled run create the store at --db.")] = False,
 ) -> None:
     """Serve the `nightly` deployment on a Prefect server, on the cron of the configuration's schedule section (default 02:00 Europe/London)."""
-    import os
+    settings = _load_config(config)  # the cron expression and timezone are checked here
+    with foreseen_failures():
+        check_store_path(db, create=new_store)
+        check_writable_folder(out, "reports folder --out")
+        if not os.environ.get("PREFECT_API_URL"):
+            _fail("PREFECT_API_URL is not set: start `prefect server start` and export its API URL (see README)")
+        from caseflags.flows.nightly import serve_nightly  # Prefect: slow to import
 
-    settings = _load_config(config)
-    if not os.environ.get("PREFECT_API_URL"):
-        _fail("PREFECT_API_URL is not set: start `prefect server start` and export its API URL (see README)")
-    from caseflags.flows.nightly import serve_nightly
-
-    serve_nightly(
-        extracts=str(extracts.resolve()), db=str(db.resolve()), out=str(out.resolve()),
-        config_path=str(config.resolve()) if config else None,
-        cron=settings.schedule["cron"], timezone=settings.schedule["timezone"],
-    )
+        serve_nightly(
+            extracts=str(extracts.resolve()), db=str(db.resolve()), out=str(out.resolve()),
+            config_path=str(config.resolve()) if config else None,
+            cron=settings.schedule["cron"], timezone=settings.schedule["timezone"], new_store=new_store,
+        )
 
 
 @sample_app.callback(invoke_without_command=True)
 def sample(
     ctx: typer.Context,
-    size: Annotated[Optional[int], typer.Option("--size", help="How many children (default: size in the sample section of the configuration).")] = None,
+    size: Annotated[Optional[int], typer.Option("--size", min=1, help="How many children (default: size in the sample section of the configuration).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for a reproducible draw.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Reports folder; the sample goes to <out>/samples/<sample_id>/.")] = Path("reports"),
     as_at: Annotated[Optional[str], typer.Option("--as-at", help="Sample from the latest run on or before this date (default: today).")] = None,
@@ -231,22 +294,16 @@ def sample(
     """Choose the next audit sample from the latest run's exceptions and write audit_sample.xlsx and packs."""
     if ctx.invoked_subcommand is not None:
         return
-    from caseflags.audit.model import SampleError
-    from caseflags.audit.sampling import choose_sample
-    from caseflags.audit.workbook import write_sample
-
     settings = _load_config(config)
     run_date = _parse_date(as_at) if as_at else date.today()
+    check_writable_folder(out, "reports folder --out")
     with _open_store(db) as con:
-        try:
-            result = choose_sample(
-                con, run_date, size=size or settings.sample["size"], seed=seed,
-                controls=settings.sample["controls"],
-                exclude_audited_within_days=settings.sample["exclude_audited_within_days"],
-                cohort=settings.sample["cohort"],
-            )
-        except SampleError as exc:
-            _fail(str(exc))
+        result = choose_sample(
+            con, run_date, size=size or settings.sample["size"], seed=seed,
+            controls=settings.sample["controls"],
+            exclude_audited_within_days=settings.sample["exclude_audited_within_days"],
+            cohort=settings.sample["cohort"],
+        )
         path = write_sample(con, result, out)
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
@@ -261,15 +318,9 @@ def sample_mark_audited(
     config: ConfigOption = None,
 ) -> None:
     """Record that a sample's children were audited (later samples exclude them)."""
-    from caseflags.audit.model import SampleError
-    from caseflags.audit.outcomes import mark_audited
-
     _load_config(config)
     with _open_store(db) as con:
-        try:
-            marked = mark_audited(con, sample_id, _parse_date(on) if on else date.today())
-        except SampleError as exc:
-            _fail(str(exc))
+        marked = mark_audited(con, sample_id, _parse_date(on) if on else date.today())
     console.print(f"marked {marked} children of sample {sample_id} as audited", highlight=False)
 
 
@@ -280,19 +331,11 @@ def sample_import_outcomes(
     config: ConfigOption = None,
 ) -> None:
     """Read auditors' outcomes per concern (CONFIRMED / NOT_A_CONCERN) back into the store."""
-    from datetime import datetime
-
-    from caseflags.audit.model import AuditImportError
-    from caseflags.audit.outcomes import import_audit_outcomes
-
     _load_config(config)
     if not file.is_file():
         _fail(f"outcome file not found: {file}")
     with _open_store(db) as con:
-        try:
-            summary = import_audit_outcomes(con, file, recorded_at=datetime.now())
-        except AuditImportError as exc:
-            _fail(str(exc))
+        summary = import_audit_outcomes(con, file, recorded_at=datetime.now())
     console.print(str(summary), highlight=False)
 
 
@@ -348,26 +391,24 @@ def links_reject(agency: AgencyArg, record: RecordArg, person: PersonArg, note: 
 
 
 @contextmanager
-def _open_store(db: Path):
-    """The store, under the run lock, for commands that change it outside a run."""
-    from caseflags.store.locking import StoreLocked, store_lock
-    from caseflags.store.database import connect
-
-    if not db.is_file():
-        _fail(f"store not found: {db}")
-    try:
+def _open_store(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An existing store, under the run lock, for commands that change it outside a run; every
+    foreseen failure inside the block is one line and exit 2."""
+    with foreseen_failures():
+        check_store_path(db, create=False)
         with store_lock(db):
-            con = connect(db)
+            con = connect(db, create=False)
             try:
                 yield con
             finally:
                 con.close()
-    except StoreLocked as exc:
-        _fail(str(exc))
 
 
 def main() -> None:
-    app()
+    """The console entry point: owner-only files and a quiet environment for the whole process."""
+    prepare_process()
+    with foreseen_failures():
+        app(standalone_mode=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ date: rerunning the same as-at date replaces that run, so a rerun gives the same
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from caseflags.config import Config
 from caseflags.contracts.stage import check_contracts
 from caseflags.errors import RunAborted
 from caseflags.faults import FAULT_ENV, fault_point
+from caseflags.ingest.extracts import file_sha256
 from caseflags.ingest.stage import stage_delivery
 from caseflags.linkage.stage import link as link_people
 from caseflags.outputs.stage import write_outputs
@@ -61,6 +63,7 @@ class RunState:
     retention: dict = field(default_factory=dict)
     staged: StagedDelivery = field(default_factory=StagedDelivery)  # between ingest and publication
     run_dir: Path | None = None
+    delivery: dict = field(default_factory=dict)  # folder, file count and digest (delivery_digest)
 
     def unavailable_tables(self) -> dict[str, str]:
         """Tables the checks may not trust this run, with the reason (→ "not evaluated")."""
@@ -145,9 +148,11 @@ def outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> 
     if archive is not None:
         archive_delivery(state.extracts_dir, state.as_at, archive)
     state.retention = apply_retention(
-        con, state.as_at, state.out_dir, retention["keep_runs_days"], archive, retention["keep_deliveries_days"]
+        con, state.as_at, state.out_dir, retention["keep_runs_days"], archive, retention["keep_deliveries_days"],
+        current_run_id=state.run_id, keep_last_runs=retention["keep_last_runs"],
     )
-    state.run_dir = write_outputs(con, state.run_id, state.as_at, state.out_dir)
+    state.delivery = state.delivery or delivery_digest(state.extracts_dir)
+    state.run_dir = write_outputs(con, state.run_id, state.as_at, state.out_dir, delivery=state.delivery)
 
 
 @dataclass(frozen=True)
@@ -207,11 +212,26 @@ def run_without_prefect(
 # --- the run record ------------------------------------------------------------------------------
 
 
+def delivery_digest(folder: Path) -> dict:
+    """The delivery folder loaded, and a SHA-256 over the relative name and content hash of each
+    of its files (hidden files left out), so run.json and the report say exactly what was read."""
+    folder = Path(folder).resolve()
+    digest = hashlib.sha256()
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    for path in files:
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode("utf-8"))
+    return {"folder": str(folder), "files": len(files), "digest": digest.hexdigest()}
+
+
 def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
     return {
         "run_id": state.run_id,
         "as_at": state.as_at.isoformat(),
         "status": status,
+        "delivery": state.delivery or delivery_digest(state.extracts_dir),
         "started_at": state.started_at.isoformat(timespec="seconds") + "Z",
         "finished_at": finished_at.isoformat(timespec="seconds") + "Z",
         "extracts": {

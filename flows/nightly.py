@@ -5,38 +5,45 @@ rows, names or identifiers, so nothing personal reaches Prefect's parameters, lo
 Results are not persisted and not cached.
 """
 
-import os
-from datetime import date
+import logging
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-# A nightly run on a busy machine must not fail because Prefect's ephemeral server took longer
-# than its default 20 s to start; an operator's own setting still wins.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+from caseflags.environment import quiet_environment
 
-from prefect import flow, task  # noqa: E402  (after the setting above)
-from prefect.cache_policies import NO_CACHE
+# No telemetry or analytics, and a start-up timeout fit for a busy machine, before Prefect is
+# imported (an operator's own settings still win).
+quiet_environment()
 
-from caseflags.config import Config, load_config
-from caseflags import runbook
-from caseflags.store.locking import store_lock
-from caseflags.store.database import connect
+from prefect import flow, task  # noqa: E402  (after the settings above)
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.schedules import Cron  # noqa: E402
+
+from caseflags import runbook  # noqa: E402
+from caseflags.config import Config, load_config  # noqa: E402
+from caseflags.store.database import connect  # noqa: E402
+from caseflags.store.locking import store_lock  # noqa: E402
+
+# One INFO record per stage as it starts (the CLI shows it as a progress line in a terminal).
+progress = logging.getLogger("caseflags.progress")
 
 
 def today_in(timezone: str) -> date:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     return datetime.now(ZoneInfo(timezone)).date()
 
 
-def serve_nightly(extracts: str, db: str, out: str, config_path: str | None, cron: str, timezone: str) -> None:
-    """Register the `nightly` deployment on the Prefect server (PREFECT_API_URL) and run its schedule."""
-    from prefect.schedules import Cron
+def serve_nightly(
+    extracts: str, db: str, out: str, config_path: str | None, cron: str, timezone: str, new_store: bool = False
+) -> None:
+    """Register the `nightly` deployment on the Prefect server (PREFECT_API_URL) and run its schedule.
 
+    The cron expression and timezone come from a configuration validated at start
+    (caseflags.config), so a bad schedule is refused before anything is registered."""
     nightly.serve(
         name="nightly",
         schedules=[Cron(cron, timezone=timezone)],
-        parameters={"extracts": extracts, "db": db, "out": out, "config_path": config_path},
+        parameters={"extracts": extracts, "db": db, "out": out, "config_path": config_path, "new_store": new_store},
         description="caseflags nightly run: ingest, contracts, link, checks, outputs.",
         print_starting_message=False,
     )
@@ -52,6 +59,7 @@ TASKS = {
 
 
 def run_as_task(stage: runbook.Stage, con, state: runbook.RunState, config: Config) -> None:
+    progress.info(stage.name)
     TASKS[stage.name](stage, con, state, config)
 
 
@@ -62,16 +70,18 @@ def nightly(
     db: str = "caseflags.duckdb",
     out: str = "reports",
     config_path: str | None = None,
+    new_store: bool = False,
 ) -> str:
     """Ingest → contracts → link → checks → outputs for one as-at date. Returns the run folder.
 
-    Scheduled runs pass no as-at date: the run is as at today (Europe/London).
+    Scheduled runs pass no as-at date: the run is as at today (Europe/London). A store that
+    does not exist is created only with `new_store`; otherwise the run is refused naming it.
     """
     config = load_config(config_path)
     as_at = as_at or today_in(config.schedule["timezone"])
     db_path = Path(db)
     with store_lock(db_path):
-        con = connect(db_path)
+        con = connect(db_path, create=new_store)
         try:
             state = runbook.new_run(con, as_at, Path(extracts), Path(out), db_path)
             runbook.run_stages(con, state, config, call=run_as_task)

@@ -6,6 +6,8 @@ columns (the raw XML parts), not just what a spreadsheet program would show.
 
 from __future__ import annotations
 
+import re
+
 import zipfile
 from pathlib import Path
 
@@ -113,8 +115,11 @@ def test_an_agency_with_nothing_listed_any_more_keeps_no_stale_folder(store, tmp
 
 
 def test_agency_codes_cannot_escape_the_agencies_folder():
-    assert agency_folder_name("../../etc") == "etc"
-    assert agency_folder_name("GP/../X") == "GP____X"
-    assert agency_folder_name("..") == "UNKNOWN_AGENCY"
     assert agency_folder_name("MENTAL_HEALTH") == "MENTAL_HEALTH"
+    codes = ["../../etc", "GP/../X", "..", "GP_X", "GP X", "GP/X", "GP\\X", "", "Sirona é"]
+    names = [agency_folder_name(code) for code in codes]
+    for name in names:
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name), name
+    assert names[0].startswith("etc-") and names[1].startswith("GP____X-")
+    assert len(set(names)) == len(codes)  # unique: a hash of the exact code when it had to change
 

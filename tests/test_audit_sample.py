@@ -14,7 +14,7 @@ from check_fixtures import AS_AT, add_child, add_cin_plan, add_ehcp, dob_for_age
 from caseflags.audit.model import CONTROL, FLAGGED, SampleError, age_band, ensure_audit_tables, record_sample
 from caseflags.audit.outcomes import mark_audited
 from caseflags.audit.sampling import choose_sample, open_exceptions
-from caseflags.audit.workbook import write_sample
+from caseflags.audit.workbook import pack_file_name, write_sample
 
 _exception_numbers = count()
 
@@ -329,7 +329,7 @@ def test_write_sample_records_it_and_writes_private_files(cohort, tmp_path):
     assert stat.S_IMODE(workbook.stat().st_mode) == 0o600
     assert stat.S_IMODE(workbook.parent.stat().st_mode) == 0o700
     packs = sorted((workbook.parent / "packs").iterdir())
-    assert [p.name for p in packs] == sorted(f"{pid}.html" for pid in ids(result))
+    assert [p.name for p in packs] == sorted(pack_file_name(pid) for pid in ids(result))
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in packs)
 
     reader = fastexcel.read_excel(str(workbook))

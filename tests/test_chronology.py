@@ -25,7 +25,7 @@ from check_fixtures import (
 from caseflags.audit.chronology import CHRONOLOGY_SOURCES, build_chronology, chronology_sql
 from caseflags.audit.pack import render_pack
 from caseflags.audit.sampling import choose_sample
-from caseflags.audit.workbook import write_sample
+from caseflags.audit.workbook import pack_file_name, write_sample
 
 D = date
 
@@ -181,13 +181,13 @@ def test_pack_is_self_contained_and_shows_exceptions_beside_the_chronology(store
            detail="CIN_REVIEW <M-C1> held 2025-06-02 without a GP invitation", locator="meeting M-C1")
     result = choose_sample(store, AS_AT, size=2, controls=1, seed=1)
     workbook = write_sample(store, result, tmp_path)
-    page = (workbook.parent / "packs" / "C1.html").read_text()
+    page = (workbook.parent / "packs" / pack_file_name("C1")).read_text()
     assert "http://" not in page and "https://" not in page and "<script" not in page and " src=" not in page
     assert "GP_NOT_INVITED" in page and "&lt;M-C1&gt;" in page  # escaped, never raw markup
     assert page.index("Chronology") < page.index("Open exceptions (1)")
     assert page.index("Referral") < page.index("Attendance summary")
     assert "SOCIAL_CARE: C1" in page and "EDUCATION: EDU-C1" in page
-    control_page = (workbook.parent / "packs" / "C3.html").read_text()
+    control_page = (workbook.parent / "packs" / pack_file_name("C3")).read_text()
     assert "this child is a control" in control_page
     events = build_chronology(store, "C1", AS_AT)
     child = next(c for c in result.children if c.person_id == "C1")

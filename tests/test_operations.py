@@ -136,7 +136,8 @@ def test_second_run_against_a_locked_store_exits_non_zero_and_changes_nothing(tm
             assert holder.poll() is None, "lock holder died"
             time.sleep(0.1)
         result = subprocess.run(
-            [*CASEFLAGS, "run", "--db", str(db), "--out", str(tmp_path / "reports"), "--as-at", AS_AT],
+            [*CASEFLAGS, "run", "--extracts", str(SAMPLE_DELIVERY), "--db", str(db), "--new-store",
+             "--out", str(tmp_path / "reports"), "--as-at", AS_AT],
             capture_output=True, text=True, timeout=120,
         )
     finally:

@@ -128,8 +128,8 @@ def test_scan_finds_a_planted_value():
 def test_prefect_database_and_logs_hold_no_personal_data(tmp_path):
     home = tmp_path / "prefect-home"
     result = subprocess.run(
-        [sys.executable, "-m", "caseflags", "run", "--db", str(tmp_path / "store.duckdb"),
-         "--out", str(tmp_path / "reports"), "--as-at", AS_AT],
+        [sys.executable, "-m", "caseflags", "run", "--extracts", str(SAMPLE_DELIVERY),
+         "--db", str(tmp_path / "store.duckdb"), "--new-store", "--out", str(tmp_path / "reports"), "--as-at", AS_AT],
         env=prefect_env(home), capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -160,7 +160,7 @@ def test_nightly_deployment_served_and_triggered_through_the_api(tmp_path):
         wait_for(f"{api_url}/health", 120)
         served = subprocess.Popen(
             [sys.executable, "-m", "caseflags", "serve", "--extracts", str(SAMPLE_DELIVERY),
-             "--db", str(tmp_path / "store.duckdb"), "--out", str(tmp_path / "reports")],
+             "--db", str(tmp_path / "store.duckdb"), "--new-store", "--out", str(tmp_path / "reports")],
             env=prefect_env(home, api_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         trigger = subprocess.run(

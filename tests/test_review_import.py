@@ -239,11 +239,83 @@ def test_every_problem_is_listed_but_one_message_leads(reviewed):
     before = _annotations(con)
     edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("exception_id", 2): "0000000000000000"})
     edit_cells(out.exceptions_xlsx, "SCHOOL_ATTENDANCE_LOW", {("review_status", 2): "??"})
-    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"\(and 1 more problem\(s\)\)")
-    assert len(error.problems) == 2
+    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"\(and 2 more problem\(s\)\)")
+    # the unknown id, the unknown status, and the GP row whose id was overwritten (now missing)
+    assert len(error.problems) == 3
+    assert any("the row of exception" in p and "was removed" in p for p in error.problems)
 
 
 def test_hidden_export_columns_are_in_every_check_sheet(exported):
     _, out = exported
     header, _ = _sheet(out.exceptions_xlsx, "GP_NOT_KNOWN")
     assert header[0] == "exception_id" and header[-1] == EXPORTED_NOTE_COLUMN
+
+
+# ---- tampering: the import is against the exact workbook written (issue 16) -----------------
+
+def _rewrite_part(path: Path, part: str, change) -> None:
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info.filename) for info in archive.infolist()}
+    entries[part] = change(entries[part].decode()).encode()
+    temp = path.with_suffix(".editing")
+    with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    temp.replace(path)
+
+
+def test_a_deleted_row_rejects_the_whole_file(reviewed):
+    con, out, voice_row = reviewed
+    before = _annotations(con)
+    with zipfile.ZipFile(out.exceptions_xlsx) as archive:
+        part = _sheet_part(archive, sheet_name_for("GP_NOT_KNOWN"))
+    _rewrite_part(out.exceptions_xlsx, part, lambda xml: re.sub(r'<row r="2".*?</row>', "", xml, count=1, flags=re.S))
+    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"the row of exception \w+ was removed")
+    assert error.problems == [
+        f"sheet 'GP_NOT_KNOWN': the row of exception {GP['exception_id']} was removed; restore it "
+        "(rows are never deleted: set review_status instead)"
+    ]
+
+
+def test_a_renamed_sheet_rejects_the_whole_file(reviewed):
+    con, out, _ = reviewed
+    before = _annotations(con)
+    _rewrite_part(out.exceptions_xlsx, "xl/workbook.xml",
+                  lambda xml: xml.replace('name="GP_NOT_KNOWN"', 'name="GP done"'))
+    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"sheet 'GP done' is not a caseflags exceptions sheet")
+    assert any("sheet 'GP_NOT_KNOWN' of check GP_NOT_KNOWN is missing" in p for p in error.problems)
+
+
+def test_a_run_the_store_does_not_hold_rejects_the_whole_file(reviewed):
+    con, out, _ = reviewed
+    before = _annotations(con)
+    _, meta = _sheet(out.exceptions_xlsx, "_caseflags")
+    row = next(i + 2 for i, r in enumerate(meta) if r["key"] == "run_id")
+    edit_cells(out.exceptions_xlsx, "_caseflags", {("value", row): "run-from-elsewhere"})
+    _assert_nothing_applied(con, before, out.exceptions_xlsx,
+                            r"names run run-from-elsewhere, which this store does not hold")
+
+
+def test_a_formula_is_never_imported_as_its_cached_value(reviewed):
+    con, out, voice_row = reviewed
+    before = _annotations(con)
+    header, _ = _sheet(out.exceptions_xlsx, "VOICE_OF_CHILD_ABSENT")
+    ref = f"{_letter(header.index('review_note'))}{voice_row}"
+    with zipfile.ZipFile(out.exceptions_xlsx) as archive:
+        part = _sheet_part(archive, "VOICE_OF_CHILD_ABSENT")
+    _rewrite_part(out.exceptions_xlsx, part, lambda xml: re.sub(
+        rf'<c r="{ref}"(?: [^>]*)?(?:/>|>.*?</c>)', f'<c r="{ref}"><f>1-1</f><v>0</v></c>', xml, count=1, flags=re.S))
+    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, rf"sheet 'VOICE_OF_CHILD_ABSENT' cell {ref}: holds a formula")
+    assert len(error.problems) == 1
+
+
+def test_every_tamper_is_listed_at_once(reviewed):
+    con, out, voice_row = reviewed
+    before = _annotations(con)
+    with zipfile.ZipFile(out.exceptions_xlsx) as archive:
+        gp_part = _sheet_part(archive, "GP_NOT_KNOWN")
+    _rewrite_part(out.exceptions_xlsx, gp_part, lambda xml: re.sub(r'<row r="2".*?</row>', "", xml, count=1, flags=re.S))
+    _rewrite_part(out.exceptions_xlsx, "xl/workbook.xml",
+                  lambda xml: xml.replace('name="SCHOOL_ATTENDANCE_LOW"', 'name="School"'))
+    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"more problem")
+    assert len(error.problems) == 3  # the removed row, the unknown sheet, the missing sheet

@@ -5,9 +5,8 @@ The chronology, with the child's open exceptions beside it; every value is HTML-
 
 from __future__ import annotations
 
-import html
-
 from caseflags.audit.model import ChronologyEvent, SampleChild, SampleResult, need_label
+from caseflags.outputs.files import escape as _escape
 
 PACK_CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Arial, sans-serif; margin: 1.5rem; color: #1b1b1b; }
@@ -23,10 +22,6 @@ th { background: #eef3f8; } td.date { white-space: nowrap; } td.agency { font-we
 .muted { color: #666; } ul { margin: .2rem 0 .6rem 1.2rem; padding: 0; }
 @media print { .layout { display: block; } .side { position: static; } body { margin: 0; } }
 """
-
-
-def _escape(value: object) -> str:
-    return html.escape("" if value is None else str(value))
 
 
 def render_pack(result: SampleResult, child: SampleChild, events: list[ChronologyEvent], context: dict) -> str:

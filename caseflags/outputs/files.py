@@ -1,17 +1,41 @@
 """The one writer of every file a person may open: CSV, XLSX and HTML, owner-only and atomic.
 
+Every output of caseflags (exceptions.csv/xlsx, agency files, quarantine.csv, report.html,
+audit_sample.xlsx and the audit packs) is written through this module, so none can bypass it:
+
+- CSV (`write_csv`): a text cell starting with `=`, `+`, `-`, `@`, tab or carriage return
+  (after any leading spaces) is prefixed with `'`, so a spreadsheet program shows it as text
+  instead of running it as a formula (OWASP "CSV injection").
+- XLSX (`workbook`): xlsxwriter with `strings_to_formulas`, `strings_to_urls` and
+  `strings_to_numbers` off, so every string is a text cell; a cell whose text starts with one
+  of those characters is also given Excel's quote prefix (the cell stays text when an officer
+  edits it) while its value is kept exactly, so a workbook read back gives the ids written.
+- HTML (`escape`, `write_text`): every value escaped; pages are self-contained.
+
 Each file is written to a temporary name beside its final one and renamed into place, 0600.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
+import html
 import os
+import re
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from caseflags.private_files import FILE_MODE
+
+# A cell starting with one of these is run as a formula (or DDE) by spreadsheet programs.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def temp_path(final: Path) -> Path:
@@ -25,15 +49,35 @@ def publish(temp: Path, final: Path) -> None:
     os.replace(temp, final)
 
 
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """A temporary path to write `final` to; renamed into place (0600) only when the block succeeds."""
+    temp = temp_path(final)
+    try:
+        yield temp
+        publish(temp, final)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        if exc.filename is None:  # a failed write() names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(final)) from exc
+        raise
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
-def neutralise(text):
-    """Spreadsheet programs run a cell starting with = + - @ as a formula: keep it text."""
-    if isinstance(text, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+
+def is_formula_like(text: str) -> bool:
+    return text.lstrip(" ")[:1] in FORMULA_PREFIXES
 
 
-def csv_value(value):
+def neutralise(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, made inert with a leading `'`."""
+    if isinstance(value, str) and is_formula_like(value):
+        return "'" + value
+    return value
+
+
+def csv_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (date, datetime)):
@@ -41,12 +85,100 @@ def csv_value(value):
     return neutralise(str(value))
 
 
-def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
-    temp = temp_path(path)
-    with open(temp, "w", newline="", encoding="utf-8") as handle:
+def write_csv(path: Path, columns: Iterable[str], rows: Iterable[dict]) -> Path:
+    """A CSV file (UTF-8, header row) of `rows` (dicts) in `columns` order, every cell neutralised."""
+    columns = tuple(columns)
+    with atomic_path(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow([csv_value(c) for c in columns])
         for row in rows:
             writer.writerow([csv_value(row.get(c)) for c in columns])
-    publish(temp, path)
+    return path
 
+
+def write_csv_rows(path: Path, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Path:
+    """As `write_csv`, for rows given as sequences (e.g. a database cursor)."""
+    with atomic_path(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([csv_value(c) for c in header])
+        for row in rows:
+            writer.writerow([csv_value(v) for v in row])
+    return path
+
+
+# XLSX -------------------------------------------------------------------------------------------
+
+class SafeWorksheet(Worksheet):
+    """Every string goes through `_write_string`; formula-like text gets the quote prefix."""
+
+    safe_book: "SafeWorkbook"
+
+    def _write_string(self, row, col, string, cell_format=None):  # noqa: D401 (xlsxwriter's hook)
+        if isinstance(string, str) and is_formula_like(string):
+            cell_format = self.safe_book.quoted(cell_format)
+        return super()._write_string(row, col, string, cell_format)
+
+
+class SafeWorkbook(xlsxwriter.Workbook):
+    """xlsxwriter with formulas, URLs and numbers-from-strings off, and SafeWorksheet sheets."""
+
+    def __init__(self, filename: str):
+        self._format_props: dict[int, dict] = {}  # before xlsxwriter adds its default format
+        self._quoted: dict[int | None, Format] = {}
+        super().__init__(filename, {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False})
+
+    def add_format(self, properties: dict | None = None) -> Format:
+        cell_format = super().add_format(properties)
+        self._format_props[id(cell_format)] = dict(properties or {})
+        return cell_format
+
+    def add_worksheet(self, name: str | None = None, worksheet_class=None) -> SafeWorksheet:
+        sheet = super().add_worksheet(name, worksheet_class=SafeWorksheet)
+        sheet.safe_book = self
+        return sheet
+
+    def quoted(self, cell_format: Format | None) -> Format:
+        key = None if cell_format is None else id(cell_format)
+        if key not in self._quoted:
+            props = {} if cell_format is None else self._format_props.get(key, {})
+            self._quoted[key] = self.add_format({**props, "quote_prefix": True})
+        return self._quoted[key]
+
+
+@contextlib.contextmanager
+def workbook(path: Path) -> Iterator[SafeWorkbook]:
+    """A SafeWorkbook written to a temporary file and renamed to `path` (0600) when the block ends."""
+    with atomic_path(path) as temp:
+        book = SafeWorkbook(str(temp))
+        try:
+            yield book
+        finally:
+            book.close()
+
+
+# HTML and plain text ---------------------------------------------------------------------------
+
+def escape(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def write_text(path: Path, text: str) -> Path:
+    """A text file (HTML page, JSON), UTF-8, written atomically, 0600."""
+    with atomic_path(path) as temp:
+        temp.write_text(text, encoding="utf-8")
+    return path
+
+
+# File names from ids --------------------------------------------------------------------------
+
+_UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def safe_file_stem(identifier: str, max_readable: int = 40) -> str:
+    """A file name stem for an id from data: its safe characters, then a hash of the exact id.
+
+    Two different ids never share a stem (the hash is of the id itself), and the stem holds no
+    path separator, dot-prefix, control or non-ASCII character."""
+    readable = _UNSAFE_NAME_CHARACTERS.sub("_", identifier)[:max_readable].strip("_-") or "id"
+    digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:12]
+    return f"{readable}-{digest}"

@@ -200,6 +200,15 @@ def _json_for_script(data) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _delivery_line(delivery: dict | None) -> str:
+    if not delivery:
+        return ""
+    return (
+        f'<p id="delivery">Delivery {_e(delivery["folder"])} &middot; {_e(delivery["files"])} files &middot; '
+        f'SHA-256 <code>{_e(delivery["digest"])}</code></p>'
+    )
+
+
 def render_report(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -207,6 +216,7 @@ def render_report(
     summary: dict,
     listed_rows: list[dict],
     good_practice_rows: list[dict] | None,
+    delivery: dict | None = None,
 ) -> str:
     params = {"run_id": run_id}
     run = _fetch(con, "SELECT * FROM runs WHERE run_id = $run_id", params)
@@ -297,7 +307,8 @@ def render_report(
     parts: list[str] = []
     parts.append(
         f"""<header><h1>caseflags: run report as at {_e(as_at)}</h1>
-<p>Run {_e(run_id)} &middot; {progress} &middot; compared with {_e(summary['previous_run_id'] or 'no earlier run')}</p></header><main>"""
+<p>Run {_e(run_id)} &middot; {progress} &middot; compared with {_e(summary['previous_run_id'] or 'no earlier run')}</p>
+{_delivery_line(delivery)}</header><main>"""
     )
     parts.append(
         f"""<section id="summary"><h2>Run summary</h2><div class="tiles">

@@ -7,9 +7,11 @@ is found (docs/OUTPUTS.md, "Review import").
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import duckdb
 import fastexcel
@@ -24,6 +26,7 @@ from caseflags.outputs.workbook import (
     SUMMARY_SHEET,
     WORKBOOK_FORMAT,
     column_letter,
+    sheet_name_for,
 )
 from caseflags.resources import sql_text
 
@@ -105,7 +108,23 @@ def import_review(
     if meta.get("format") != WORKBOOK_FORMAT:
         raise ReviewImportError([f"{path.name}: sheet '{META_SHEET}' does not declare format {WORKBOOK_FORMAT}"])
 
-    problems: list[str] = []
+    # Against the exact workbook written: its run, its sheets, its rows, and no formulas.
+    problems: list[str] = [f"{path.name}: {p}" for p in formula_cells(path)]
+    written = _written_workbook(con, meta, path.name, problems)
+    if written is not None:
+        for sheet in sheet_names:
+            if sheet not in (SUMMARY_SHEET, META_SHEET) and sheet not in written:
+                problems.append(
+                    f"sheet '{sheet}' is not a caseflags exceptions sheet of run {meta.get('run_id')} "
+                    "(renamed or added since the workbook was written)"
+                )
+        for sheet, (check_id, _ids) in sorted(written.items()):
+            if sheet not in sheet_names:
+                problems.append(f"sheet '{sheet}' of check {check_id} is missing (renamed or deleted): restore it")
+    if SUMMARY_SHEET not in sheet_names:
+        problems.append(f"sheet '{SUMMARY_SHEET}' is missing (renamed or deleted): restore it")
+
+    ids_on_sheets: set[tuple[str, str | None]] = set()  # every (sheet, id) present, valid or not
     edits: dict[str, dict] = {}  # exception_id -> the row's values and where it was read
     for sheet in sheet_names:
         if sheet in (SUMMARY_SHEET, META_SHEET):
@@ -123,6 +142,7 @@ def import_review(
                 continue
             where = f"sheet '{sheet}' row {excel_row}"
             exception_id = values["exception_id"]
+            ids_on_sheets.add((sheet, exception_id))
             if exception_id is None:
                 problems.append(f"{where} column {letter['exception_id']} (exception_id): empty")
                 continue
@@ -142,6 +162,7 @@ def import_review(
                 "exported_status": (values[EXPORTED_STATUS_COLUMN] or "UNREVIEWED").upper(),
                 "exported_note": values[EXPORTED_NOTE_COLUMN],
                 "where": where,
+                "sheet": sheet,
                 "id_column": letter["exception_id"],
                 "check_column": letter["check_id"],
             }
@@ -171,6 +192,20 @@ def import_review(
                     f"{edit['where']} column {edit['check_column']} (check_id): exception {exception_id} "
                     f"belongs to check {known[exception_id]}, not '{edit['check_id']}'"
                 )
+    if written is not None:
+        # The rule for removed rows: none may be removed. A row the officer wants gone is
+        # reviewed instead (RESOLVED_AT_SOURCE, FALSE_POSITIVE ...); deleting it would silently
+        # drop an exception from the review record.
+        for sheet, (check_id, ids) in sorted(written.items()):
+            if sheet not in sheet_names:
+                continue
+            removed = sorted(i for i in ids if (sheet, i) not in ids_on_sheets)
+            for exception_id in removed:
+                problems.append(
+                    f"sheet '{sheet}': the row of exception {exception_id} was removed; restore it "
+                    "(rows are never deleted: set review_status instead)"
+                )
+
     if problems:
         raise ReviewImportError(problems)
 
@@ -205,3 +240,68 @@ def import_review(
         unchanged=len(edits) - len(added),
         added_by_status=dict(sorted(by_status.items())),
     )
+
+
+def _written_workbook(
+    con: duckdb.DuckDBPyConnection, meta: dict, file_name: str, problems: list[str]
+) -> dict[str, tuple[str, set[str]]] | None:
+    """The check sheets of the workbook caseflags wrote for the run and scope named in its
+    `_caseflags` sheet: sheet name -> (check id, exception ids). None when the run is unknown."""
+    run_id, scope = meta.get("run_id"), meta.get("scope") or "ALL"
+    known = con.execute(
+        "SELECT as_at FROM lifecycle_runs WHERE run_id = $run_id", {"run_id": run_id}
+    ).fetchone() if run_id else None
+    if known is None:
+        problems.append(
+            f"{file_name}: sheet '{META_SHEET}' names run {run_id or '(none)'}, which this store does not hold "
+            "(another store, or a run since pruned)"
+        )
+        return None
+    if meta.get("as_at") not in (None, known[0].isoformat()):
+        problems.append(f"{file_name}: sheet '{META_SHEET}' says as at {meta.get('as_at')}, run {run_id} is as at {known[0]}")
+    rows = con.execute(
+        sql_text("outputs/review_written_rows.sql"), {"run_id": run_id, "agency": None if scope == "ALL" else scope}
+    ).fetchall()
+    written: dict[str, tuple[str, set[str]]] = {}
+    for check_id, exception_id in rows:
+        written.setdefault(sheet_name_for(check_id), (check_id, set()))[1].add(exception_id)
+    return written
+
+
+def formula_cells(path: Path) -> list[str]:
+    """Every cell of the workbook that holds a formula, as "sheet 'S' cell B7: ..." lines.
+
+    Read from the file's XML: a spreadsheet library would give the formula's cached value
+    (for `=1+1` in review_note, `2`), which must never be imported as the officer's text."""
+    found = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = _sheet_parts(archive)
+            for part, sheet in names.items():
+                root = ElementTree.fromstring(archive.read(part))
+                for cell in root.iter(f"{{{_MAIN_NS}}}c"):
+                    if cell.find(f"{{{_MAIN_NS}}}f") is not None:
+                        found.append(
+                            f"sheet '{sheet}' cell {cell.get('r')}: holds a formula; type the value instead"
+                        )
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
+        return []  # not a readable xlsx: reported by the reader
+    return found
+
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Zip part of each worksheet -> its sheet name (from xl/workbook.xml and its relationships)."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {rel.get("Id"): rel.get("Target") for rel in rels.iter(f"{{{_PKG_REL_NS}}}Relationship")}
+    parts = {}
+    for sheet in workbook.iter(f"{{{_MAIN_NS}}}sheet"):
+        target = targets.get(sheet.get(f"{{{_REL_NS}}}id"), "")
+        part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        parts[part] = sheet.get("name")
+    return parts

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from caseflags.outputs.agencies import agency_columns, agency_folder_name, agency_rows
-from caseflags.outputs.files import publish, temp_path, write_csv
+from caseflags.outputs.files import write_csv, write_text
 from caseflags.outputs.lifecycle import CSV_COLUMNS, ensure_output_tables
 from caseflags.outputs.report import render_report
 from caseflags.outputs.workbook import write_workbook
@@ -76,6 +76,7 @@ def write_run_outputs(
     as_at: date,
     out_dir: str | os.PathLike,
     good_practice_rows: list[dict] | None = None,
+    delivery: dict | None = None,
 ) -> RunOutputs:
     """Write the run's exception files and report into out_dir (the run's `<out>/<as-at>/`).
 
@@ -115,8 +116,6 @@ def write_run_outputs(
             agency_files[agency] = (agency_csv, agency_xlsx)
 
         report_path = out / "report.html"
-        temp = temp_path(report_path)
-        temp.write_text(render_report(con, run_id, as_at, summary, rows, good_practice_rows), encoding="utf-8")
-        publish(temp, report_path)
+        write_text(report_path, render_report(con, run_id, as_at, summary, rows, good_practice_rows, delivery))
     return RunOutputs(csv_path, xlsx_path, report_path, agency_files)
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 
@@ -12,14 +11,18 @@ import duckdb
 from caseflags.checking.good_practice import good_practice
 from caseflags.outputs.lifecycle import update_lifecycle
 from caseflags.outputs.run_outputs import write_run_outputs
-from caseflags.private_files import private_dir, private_file
+from caseflags.outputs.files import write_csv_rows
+from caseflags.private_files import private_dir
 
 
-def write_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, out_dir: Path) -> Path:
+def write_outputs(
+    con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, out_dir: Path, delivery: dict | None = None
+) -> Path:
+    """`delivery`: the folder loaded and the digest of its files, shown in the report."""
     run_dir = private_dir(private_dir(out_dir) / as_at.isoformat())
     update_lifecycle(con, run_id, as_at)
     practice = good_practice(con, as_at)
-    write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice)
+    write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice, delivery=delivery)
     write_quarantine_csv(con, run_id, run_dir)
     return run_dir
 
@@ -31,8 +34,5 @@ def write_quarantine_csv(con: duckdb.DuckDBPyConnection, run_id: str, run_dir: P
            FROM quarantine WHERE run_id = ? ORDER BY file, line, column_name""",
         [run_id],
     ).fetchall()
-    with private_file(path, newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "line", "column", "reason", "raw_line"])
-        writer.writerows(rows)
-    return path
+    # Raw lines are extract text: written through the shared writer, every cell neutralised.
+    return write_csv_rows(path, ["file", "line", "column", "reason", "raw_line"], rows)

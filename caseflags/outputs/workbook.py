@@ -8,10 +8,9 @@ import hashlib
 from datetime import date, datetime
 from pathlib import Path
 
-import xlsxwriter
-
 from caseflags.outputs.agencies import agency_columns
-from caseflags.outputs.files import publish, temp_path
+from caseflags.outputs.files import SafeWorkbook
+from caseflags.outputs.files import workbook as safe_workbook
 from caseflags.outputs.lifecycle import CSV_COLUMNS, REVIEW_STATUSES
 
 WORKBOOK_FORMAT = "caseflags-exceptions-v1"
@@ -72,9 +71,13 @@ def write_workbook(
     summary: dict,
     for_agency: str | None,
 ) -> None:
-    temp = temp_path(path)
+    """exceptions.xlsx (or an agency's, with `for_agency`) through the shared safe writer."""
+    with safe_workbook(path) as workbook:
+        _fill_workbook(workbook, rows, summary, for_agency)
+
+
+def _fill_workbook(workbook: SafeWorkbook, rows: list[dict], summary: dict, for_agency: str | None) -> None:
     columns = _sheet_columns(for_agency)
-    workbook = xlsxwriter.Workbook(str(temp), {"strings_to_formulas": False, "strings_to_urls": False})
     fmt_header = workbook.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1, "text_wrap": True, "valign": "top"})
     fmt_editable_header = workbook.add_format({"bold": True, "bg_color": "#FFE699", "border": 1, "text_wrap": True, "valign": "top"})
     fmt_editable = workbook.add_format({"bg_color": "#FFF7D6", "locked": False})
@@ -148,8 +151,6 @@ def write_workbook(
         meta.write_string(r, 0, key)
         meta.write_string(r, 1, value)
     meta.hide()
-    workbook.close()
-    publish(temp, path)
 
 
 def _write_summary_sheet(workbook, summary, rows, for_agency, fmt_title, fmt_bold, fmt_header, fmt_link) -> None:

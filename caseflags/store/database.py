@@ -19,18 +19,48 @@ INTERNAL_TABLES_SQL = SQL_DIR / "store_tables.sql"
 LINKAGE_TABLES_SQL = SQL_DIR / "linkage_tables.sql"
 
 
-def connect(db_path: str | os.PathLike | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the store (":memory:" when no path). A new file is created readable by the owner only."""
+class StoreError(Exception):
+    """The store path cannot be used as a store; the message names the path in one line."""
+
+
+def check_store_path(db_path: str | os.PathLike, create: bool = False) -> Path:
+    """The store file at db_path, refused in one line when it is a folder, or when it does not
+    exist and the caller did not ask for a new store (a typo in --db must not start an empty
+    store whose report would list every exception as NEW)."""
+    path = Path(db_path)
+    if path.is_dir():
+        raise StoreError(f"--db {path} is a folder, not a store file")
+    if not path.exists() and not create:
+        raise StoreError(f"store {path} does not exist: check --db, or pass --new-store to create a new store there")
+    return path
+
+
+def _private_parents(folder: Path) -> None:
+    """Create the missing folders above a new store owner-only (0700); existing ones are left."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir(mode=0o700)
+        os.chmod(new, 0o700)
+
+
+def connect(
+    db_path: str | os.PathLike | None = None, read_only: bool = False, create: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """Open the store (":memory:" when no path).
+
+    A missing store is created only when `create` (and not read-only); its new folders are 0700
+    and its files 0600: DuckDB writes the store, its WAL and temporary files under the umask, so
+    the CLI sets 0077 for the whole process (caseflags.environment) and the connection is opened
+    under it here too.
+    """
     if db_path is None or str(db_path) == ":memory:":
         return duckdb.connect(":memory:")
-    path = Path(db_path)
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            # Create the empty file 0600 first so DuckDB never writes it world-readable.
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
-            path.unlink()  # DuckDB refuses a zero-byte file; the umask below keeps the mode.
+    path = check_store_path(db_path, create=create and not read_only)
+    if not path.exists():
+        _private_parents(path.parent)
     old_umask = os.umask(0o077)
     try:
         return duckdb.connect(str(path), read_only=read_only)

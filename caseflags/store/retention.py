@@ -54,14 +54,29 @@ def apply_retention(
     keep_runs_days: int,
     archive_dir: Path | None = None,
     keep_deliveries_days: int | None = None,
+    current_run_id: str | None = None,
+    keep_last_runs: int = 1,
 ) -> dict:
     """Drop run history, report folders and archived deliveries older than the given ages.
 
     The load record of the data still live is kept whatever its age, so incremental loads keep
-    working for a table that has not changed in years.
+    working for a table that has not changed in years. The floor: the current run and the last
+    `keep_last_runs` runs before it (at least one), with their report folders, are never pruned,
+    whatever the ages (even a zero or negative age that slipped past validation).
     """
-    runs_before = as_at - timedelta(days=keep_runs_days)
-    old_runs = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE as_at < ?", [runs_before]).fetchall()]
+    runs_before = as_at - timedelta(days=max(keep_runs_days, 1))
+    protected = con.execute(
+        """SELECT run_id, as_at FROM runs WHERE run_id IS DISTINCT FROM $current
+           ORDER BY as_at DESC, started_at DESC, run_id DESC LIMIT $n""",
+        {"current": current_run_id, "n": max(keep_last_runs, 1)},
+    ).fetchall()
+    runs_before = min([runs_before, as_at, *(run_as_at for _, run_as_at in protected)])
+    keep = [run_id for run_id in (current_run_id, *(run_id for run_id, _ in protected)) if run_id is not None]
+    old_runs = [
+        r[0] for r in con.execute(
+            "SELECT run_id FROM runs WHERE as_at < ? AND NOT list_contains(?, run_id)", [runs_before, keep]
+        ).fetchall()
+    ]
     pruned = {"runs": len(old_runs), "report_folders": 0, "archived_deliveries": 0}
     if old_runs:
         present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -89,7 +104,7 @@ def apply_retention(
             raise
     pruned["report_folders"] = _remove_dated_folders(out_dir, runs_before)
     if archive_dir is not None and keep_deliveries_days is not None:
-        deliveries_before = as_at - timedelta(days=keep_deliveries_days)
+        deliveries_before = as_at - timedelta(days=max(keep_deliveries_days, 1))
         pruned["archived_deliveries"] = _remove_dated_folders(archive_dir, deliveries_before)
     return pruned
 

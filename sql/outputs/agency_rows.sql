@@ -1,4 +1,6 @@
--- Each agency's listed rows of run $run_id.
+-- Each agency's listed rows of run $run_id, with the agency's own record ids for the child and
+-- hidden_ids: the ids this agency may not see (other agencies' record ids for the same child, and
+-- the LA child id for agencies outside $la_child_id_agencies), masked by exact identity in Python.
 WITH listed AS (
     SELECT *, list_contains($la_child_id_agencies, agency) AS uses_la_child_id
     FROM exceptions_listed WHERE run_id = $run_id
@@ -31,9 +33,8 @@ other_agency_ids AS (
     FROM listed
     WHERE person_id IS NOT NULL AND NOT uses_la_child_id
 ),
-mask_patterns AS (
-    SELECT exception_id,
-           '\b(' || string_agg(regexp_escape(record_id), '|' ORDER BY length(record_id) DESC, record_id) || ')\b' AS pattern
+hidden_ids AS (
+    SELECT exception_id, list(DISTINCT record_id) AS hidden_ids
     FROM other_agency_ids
     WHERE record_id <> ''
     GROUP BY exception_id
@@ -41,14 +42,9 @@ mask_patterns AS (
 SELECT
     listed.*,
     own_record_ids.agency_record_ids,
-    CASE WHEN mask_patterns.pattern IS NULL THEN listed.detail
-         ELSE regexp_replace(listed.detail, mask_patterns.pattern, '[other agency record]', 'g') END AS masked_detail,
-    CASE WHEN mask_patterns.pattern IS NULL THEN listed.locator
-         ELSE regexp_replace(listed.locator, mask_patterns.pattern, '[other agency record]', 'g') END AS masked_locator,
-    CASE WHEN mask_patterns.pattern IS NULL THEN listed.entity_id
-         ELSE regexp_replace(listed.entity_id, mask_patterns.pattern, '[other agency record]', 'g') END AS masked_entity_id
+    coalesce(hidden_ids.hidden_ids, []) AS hidden_ids
 FROM listed
 LEFT JOIN own_record_ids ON own_record_ids.exception_id = listed.exception_id
-LEFT JOIN mask_patterns ON mask_patterns.exception_id = listed.exception_id
+LEFT JOIN hidden_ids ON hidden_ids.exception_id = listed.exception_id
 ORDER BY listed.agency, listed.check_id, CASE severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END, listed.person_id NULLS LAST,
          listed.entity_type, listed.entity_id, listed.exception_id
