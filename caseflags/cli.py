@@ -37,7 +37,7 @@ from caseflags.failures import check_writable_folder, foreseen_failures
 from caseflags.failures import debug as debug_mode
 from caseflags.failures import fail as _fail  # (the name commands use)
 from caseflags.outputs.review_import import ReviewImportError, import_review
-from caseflags.runbook import archived_deliveries
+from caseflags.store.retention import archived_deliveries
 from caseflags.store.database import check_store_path, connect
 from caseflags.store.locking import store_lock
 

@@ -253,3 +253,49 @@ def test_disk_full_during_a_run_is_one_line(tmp_path):
     assert result.returncode == 2, result.stderr[-3000:]
     lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
     assert len(lines) == 1 and "no space left on the disk" in lines[0] and str(tiny) in lines[0], lines[-5:]
+
+
+def test_a_terminal_gets_one_progress_line_and_a_pipe_nothing(monkeypatch):
+    import io
+    import logging
+
+    from rich.console import Console
+
+    import caseflags.cli as cli
+
+    progress = logging.getLogger("caseflags.progress")
+    for terminal in (True, False):
+        buffer = io.StringIO()
+        monkeypatch.setattr(cli, "err", Console(file=buffer, force_terminal=terminal, width=80))
+        with cli._progress("caseflags run 2026-11-24"):
+            for stage in ("ingest", "contracts", "link", "checks", "outputs"):
+                progress.info(stage)
+        text = buffer.getvalue()
+        if terminal:
+            assert "caseflags run 2026-11-24: outputs" in text
+        else:
+            assert text == ""
+
+
+def test_run_json_and_report_record_the_delivery_folder_and_digest(sample_run):
+    from caseflags.runbook import delivery_digest
+
+    _, run_dir, record = sample_run
+    expected = delivery_digest(SAMPLE_DELIVERY)
+    assert record["delivery"] == expected and expected["folder"] == str(SAMPLE_DELIVERY.resolve())
+    assert json.loads((run_dir / "run.json").read_text())["delivery"] == expected
+    assert expected["digest"] in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_the_delivery_digest_changes_with_any_file(tmp_path):
+    from caseflags.runbook import delivery_digest
+
+    (tmp_path / "meetings.csv").write_text("meeting_id\nM1\n")
+    (tmp_path / ".hidden").write_text("ignored")
+    first = delivery_digest(tmp_path)
+    (tmp_path / "meetings.csv").write_text("meeting_id\nM2\n")
+    second = delivery_digest(tmp_path)
+    (tmp_path / "meetings.csv").rename(tmp_path / "other.csv")
+    third = delivery_digest(tmp_path)
+    assert first["files"] == second["files"] == third["files"] == 1
+    assert len({first["digest"], second["digest"], third["digest"]}) == 3
