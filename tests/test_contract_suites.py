@@ -99,27 +99,14 @@ def test_clean_tables_pass_every_expectation(store):
     )
 
 
-def test_duplicate_keys_fail_blocking(store):
+def test_duplicate_keys_are_left_to_ingest_not_a_table_level_failure(store):
+    """Keys are enforced row by row at ingest (duplicates quarantined, the rest loaded), so a
+    duplicated key no longer fails a whole table's contract."""
     load_clean(store)
     store.execute("INSERT INTO ssd_person SELECT * FROM ssd_person WHERE pers_person_id = 'PX100002'")
-    store.execute("INSERT INTO attendance_sessions SELECT * FROM attendance_sessions LIMIT 1")
-    store.execute("INSERT INTO meeting_invitations VALUES ('MT0001', 'GP', 'GP', 'PR0001', NULL, NULL)")
     results = suites.run_contract_suites(store, CLEAN_TABLES, AS_AT)
-
-    person_key = result(results, "ssd_person", "expect_column_values_to_be_unique", "pers_person_id")
-    assert (person_key.success, person_key.blocking) == (False, True)
-    assert person_key.observed == "2 unexpected of 3 rows"
-    session_key = result(
-        results, "attendance_sessions", "expect_compound_columns_to_be_unique", "upn,session_date,session"
-    )
-    assert (session_key.success, session_key.blocking) == (False, True)
-    invitation_key = result(
-        results, "meeting_invitations", "expect_compound_columns_to_be_unique", "meeting_id,invitee_role,professional_id"
-    )
-    assert (invitation_key.success, invitation_key.blocking) == (False, True)
-    assert invitation_key.observed == "2 unexpected of 4 rows"
-    assert suites.failed_tables(results) == ["attendance_sessions", "meeting_invitations", "ssd_person"]
-    assert suites.summarise(results)["meetings"]["contract_passed"] is True
+    assert not [r for r in results if "unique" in r.expectation]
+    assert suites.failed_tables(results) == []
 
 
 def test_null_in_required_column_fails_blocking(store):
@@ -226,7 +213,7 @@ def test_no_identifier_or_value_appears_in_results_or_store(store):
         """
     )
     results = suites.run_contract_suites(store, ["ssd_person", "meeting_invitations"], AS_AT)
-    assert len([r for r in results if not r.success]) >= 6
+    assert len([r for r in results if not r.success]) >= 4  # not-null, code list, two date ranges (keys are enforced at ingest)
     suites.store_contract_results(store, "run-1", results)
     stored = store.execute("SELECT * FROM contract_results").fetchall()
     text = repr(results) + repr(stored)
@@ -276,9 +263,6 @@ def test_gx_sql_path_returns_real_metrics_on_duckdb(store):
     # Whole table, not a sample: GX counted every row.
     missing = result(results, "voice_records", "expect_column_values_to_not_be_null", "person_id")
     assert missing.observed == "50 unexpected of 50000 rows"
-    assert result(results, "voice_records", "expect_column_values_to_be_unique", "voice_id").observed == (
-        "0 unexpected of 50000 rows"
-    )
     assert result(results, "voice_records", "expect_table_row_count_to_be_between").observed.startswith("50000 rows")
     # The store connection is left open and usable.
     assert store.execute("SELECT count(*) FROM voice_records").fetchall() == [(50000,)]

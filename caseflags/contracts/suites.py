@@ -1,13 +1,12 @@
 """Great Expectations data-contract suites over whole contract tables.
 
-Ingest already quarantines rows with blank required values, unparseable values and unknown
-codes. These suites guard that the loaded tables honour the contract as a whole and catch what
-ingest cannot see row by row: duplicate keys, a delivery far smaller than the previous one and
-implausible dates.
+Ingest already quarantines rows with blank required values, unparseable values, unknown codes
+and duplicated keys (row by row: caseflags/contracts/keys.py). These suites guard that the
+loaded tables honour the contract as a whole and catch what ingest cannot see row by row: a
+delivery far smaller than the previous one and implausible dates.
 
 Suites are generated from `sql/schema.sql` (required columns, code lists, date columns are read
-back from DuckDB's catalog of a scratch copy of the schema), plus the explicit `UNIQUE_KEYS` and
-date rules below. See docs/CONTRACTS.md for the expectations, the keys chosen and the
+back from DuckDB's catalog of a scratch copy of the schema), plus the date rules below. See docs/CONTRACTS.md for the expectations, the keys chosen and the
 measurements behind the execution path.
 
 Execution path ("sql", the default): GX's SQLAlchemy execution engine runs through duckdb-engine
@@ -40,6 +39,7 @@ from typing import Any, Literal
 
 import duckdb
 
+from caseflags.contracts import keys
 from caseflags.contracts.schema import load_contract
 
 # GX must never phone home; set before great_expectations is first imported (it is imported
@@ -50,37 +50,10 @@ ExecutionPath = Literal["sql", "pandas"]
 DEFAULT_EXECUTION_PATH: ExecutionPath = "sql"
 DEFAULT_MIN_ROW_FRACTION = 0.5
 
-# Business keys: a duplicate means the delivery cannot be trusted for that table (blocking).
-# History tables (addresses, linked identifiers, flags, GP registrations) have no key.
-UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
-    "ssd_person": ("pers_person_id",),
-    "ssd_disability": ("disa_person_id", "disa_disability_code"),
-    "ssd_cin_episodes": ("cine_referral_id",),
-    "ssd_cin_assessments": ("cina_assessment_id",),
-    "ssd_assessment_factors": ("cinf_assessment_id",),
-    "ssd_cin_plans": ("cinp_cin_plan_id",),
-    "ssd_cin_visits": ("cinv_cin_visit_id",),
-    "ssd_s47_enquiry": ("s47e_s47_enquiry_id",),
-    "ssd_initial_cp_conference": ("icpc_icpc_id",),
-    "ssd_involvements": ("invo_involvements_id",),
-    "ssd_professionals": ("prof_professional_id",),
-    "family_members": ("person_id", "member_id"),
-    "meetings": ("meeting_id",),
-    "meeting_invitations": ("meeting_id", "invitee_role", "professional_id"),
-    "plan_actions": ("action_id",),
-    "voice_records": ("voice_id",),
-    "information_sharing": ("share_id",),
-    "professional_differences": ("difference_id",),
-    "transition_plans": ("plan_id",),
-    "family_contacts": ("contact_id",),
-    "agency_records": ("agency", "agency_record_id"),
-    "ehcp_plans": ("ehcp_id",),
-    "attendance_sessions": ("upn", "session_date", "session"),
-    "attendance_summaries": ("upn", "school_urn", "period_start", "period_end"),
-}
-# Keys with a nullable part where a row missing that part is not keyed: two invitations of
-# the same role without a named professional (e.g. two OTHER adults) are not duplicates.
-KEYS_IGNORING_ROWS_WITH_MISSING_PART = frozenset({"meeting_invitations"})
+# Business keys are enforced row by row at ingest (duplicates quarantined, the rest loaded):
+# see caseflags/contracts/keys.py. Re-exported here for callers that read them from the suites.
+UNIQUE_KEYS = keys.UNIQUE_KEYS
+KEYS_IGNORING_ROWS_WITH_MISSING_PART = keys.KEYS_IGNORING_ROWS_WITH_MISSING_PART
 
 # Dates of birth: never after the as-at date.
 DOB_COLUMNS = frozenset({("ssd_person", "pers_dob"), ("agency_records", "dob")})
@@ -230,19 +203,6 @@ def build_suite(
                 None,
                 True,
                 _describe_row_count(previous_row_count, minimum, min_row_fraction),
-            )
-        )
-    key = UNIQUE_KEYS.get(table)
-    if key and len(key) == 1:
-        planned.append(_Planned(E.ExpectColumnValuesToBeUnique(column=key[0]), key[0], True, _unexpected_of_rows))
-    elif key:
-        ignore = "any_value_is_missing" if table in KEYS_IGNORING_ROWS_WITH_MISSING_PART else "never"
-        planned.append(
-            _Planned(
-                E.ExpectCompoundColumnsToBeUnique(column_list=list(key), ignore_row_if=ignore),
-                ",".join(key),
-                True,
-                _unexpected_of_rows,
             )
         )
     for column in contract.required:

@@ -1,6 +1,11 @@
-"""What every reader of a delivery shares: the line column and the whole-file refusal."""
+"""What every reader of a delivered file shares: the refusal, the line column, the header map."""
+
+from __future__ import annotations
+
+from caseflags.contracts.schema import TableSpec
 
 LINE = "_line"  # 1-based line (CSV, XLSX row) or row number (Parquet) of each record
+SOURCE = "_source"  # the file a loaded row came from (a table may combine a CSV and a return)
 
 
 class ExtractRefused(Exception):
@@ -10,3 +15,27 @@ class ExtractRefused(Exception):
         super().__init__(f"{file}: {reason}")
         self.file = file
         self.reason = reason
+
+
+def header_map(header: list[str], spec: TableSpec, file: str) -> dict[str, int]:
+    """Position of each contract column in the header (case and spaces forgiven); refuses a
+    header missing a required column or holding control characters (a damaged header would
+    otherwise read an optional column as blank)."""
+    positions: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if any(ord(ch) < 32 and ch not in "\t" for ch in str(name)):
+            raise ExtractRefused(file, "damaged header row (control characters in a column name)")
+        key = str(name).strip().lstrip("\ufeff").lower()
+        if key in spec.column_names and key not in positions:
+            positions[key] = i
+    missing = [c for c in spec.required if c not in positions]
+    if missing:
+        raise ExtractRefused(file, f"missing required column {', '.join(missing)}")
+    return positions
+
+
+def bounded(text: str | None, limit: int) -> str | None:
+    """A prefix of at most `limit` characters (quarantine keeps the full length beside it)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit]

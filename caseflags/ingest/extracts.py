@@ -1,16 +1,20 @@
 """Reading a delivery: CSV / Parquet / XLSX extracts parsed into the typed contract tables.
 
-Every delivered value is read as text first, so nothing is silently coerced: a value that does
+Every delivered value is read as text first (`csv_reader.py`, `tabular.py`, after one streaming
+`scan.py` pass that says what the file is), so nothing is silently coerced: a value that does
 not parse under its column's contract type sends the whole row to quarantine with file, line,
-column, reason and the raw line. A file the contract does not know, or one missing a required
-column, is refused whole; the other extracts still load.
+column, reason and a bounded prefix of the raw line with its full length. A file the contract
+does not know, one missing a required column, or one that cannot be read at all is refused
+whole, by name, with the reason; the other extracts still load. Duplicate keys are resolved
+row by row (`duplicates.py`).
+
+The ledger: for every file, records read = rows loaded + rows quarantined, per table
+(`ParsedExtract.ledger`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +29,15 @@ from caseflags.contracts.schema import (
     load_contract,
 )
 from caseflags.contracts.identifiers import nhs_number_valid_expr, upn_valid_expr
-from caseflags.ingest.common import LINE, ExtractRefused
+from caseflags.ingest.common import LINE, SOURCE, ExtractRefused, bounded
+from caseflags.ingest.csv_reader import raw_lines as csv_raw_lines
+from caseflags.ingest.csv_reader import read_csv_text
+from caseflags.ingest.duplicates import resolve_duplicates
+from caseflags.ingest.scan import DEFAULT_LIMITS, KIND_REASONS, FileScan, IngestLimits, scan_file
+from caseflags.ingest.tabular import joined_values, read_tabular_text
+
+__all__ = ["LINE", "SOURCE", "ExtractRefused", "IngestLimits", "ParsedExtract", "parse_extract", "parse_source",
+           "combine", "file_sha256", "scan_file"]
 
 EXTRACT_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
@@ -39,9 +51,11 @@ class ParsedExtract:
     file: str
     content_sha256: str
     rows_read: int
-    data: pl.DataFrame  # typed, contract columns only, rows that passed
-    quarantine: pl.DataFrame  # file, line, column_name, reason, raw_line
+    data: pl.DataFrame  # typed contract columns plus `_line` and `_source`: the rows that passed
+    quarantine: pl.DataFrame  # QUARANTINE_SCHEMA
     identifier_issues: pl.DataFrame
+    reads: dict[str, int] = field(default_factory=dict)  # records read, per source file
+    rejected: dict[str, int] = field(default_factory=dict)  # records quarantined, per source file
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -50,7 +64,22 @@ class ParsedExtract:
 
     @property
     def rows_quarantined(self) -> int:
-        return self.quarantine.select(pl.col("line").n_unique()).item() if self.quarantine.height else 0
+        return sum(self.rejected.values())
+
+    def rows(self) -> pl.DataFrame:
+        """The contract columns only, as staged."""
+        return self.data.drop(LINE, SOURCE)
+
+    def ledger(self) -> list[dict]:
+        """Per source file: records read, loaded, quarantined, and whether they balance."""
+        loaded = dict(self.data.group_by(SOURCE).len().iter_rows()) if self.data.height else {}
+        entries = []
+        for source, read in self.reads.items():
+            entry = {"file": source, "table": self.table, "read": read, "loaded": loaded.get(source, 0),
+                     "quarantined": self.rejected.get(source, 0)}
+            entry["balanced"] = entry["read"] == entry["loaded"] + entry["quarantined"]
+            entries.append(entry)
+        return entries
 
 
 QUARANTINE_SCHEMA = {
@@ -58,7 +87,8 @@ QUARANTINE_SCHEMA = {
     "line": pl.Int64,
     "column_name": pl.Utf8,
     "reason": pl.Utf8,
-    "raw_line": pl.Utf8,
+    "raw_line": pl.Utf8,  # a prefix of at most [ingest] raw_line_prefix characters
+    "raw_length": pl.Int64,  # the full length of the raw line, in characters
 }
 IDENTIFIER_ISSUE_SCHEMA = {
     "table_name": pl.Utf8,
@@ -76,149 +106,26 @@ IDENTIFIER_ISSUE_SCHEMA = {
 # --- reading files as text ------------------------------------------------------------------
 
 
-def decode_csv_bytes(data: bytes) -> str:
-    """UTF-8 (with or without BOM) or, failing that, Windows-1252 as saved by Excel."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _header_map(header: list[str], spec: TableSpec, file: str) -> dict[str, int]:
-    """Position of each contract column in the header (case and spaces forgiven)."""
-    positions: dict[str, int] = {}
-    for i, name in enumerate(header):
-        key = name.strip().lstrip("\ufeff").lower()
-        if key in spec.column_names and key not in positions:
-            positions[key] = i
-    missing = [c for c in spec.required if c not in positions]
-    if missing:
-        raise ExtractRefused(file, f"missing required column {', '.join(missing)}")
-    return positions
-
-
-def _read_csv_fast(raw: bytes, spec: TableSpec, file: str) -> pl.DataFrame | None:
-    """Polars over the file's bytes, reading only the contract's columns, for well-formed UTF-8
-    files; None when the file needs the exact line-by-line path (Windows-1252, blank lines,
-    quoted line breaks, ragged rows)."""
-    end = len(raw)
-    while end and raw[end - 1] in b"\r\n":  # trailing line breaks and blank lines
-        end -= 1
-    header_end = raw.find(b"\n")
-    crlf = header_end > 0 and raw[header_end - 1 : header_end] == b"\r"
-    if raw.find(b"\r\n\r\n" if crlf else b"\n\n", 0, end) != -1:
-        return None  # blank lines: line numbers need the csv module
-    try:
-        header_text = raw[: header_end if header_end != -1 else len(raw)].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    header = next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r")]), [])
-    positions = _header_map(header, spec, file)
-    last_field = len(header) - 1  # read too, to see rows with fields missing at the end
-    wanted = sorted(set(positions.values()) | {last_field})
-    body = raw if raw[end:] in (b"", b"\n", b"\r\n") else raw[:end]  # polars reads blank tails as rows
-    try:
-        frame = pl.read_csv(
-            body, infer_schema=False, has_header=True, raise_if_empty=False, columns=wanted,
-            truncate_ragged_lines=False,
-        )
-    except Exception:  # invalid UTF-8, ragged rows and friends: the exact path says which line
-        return None
-    if frame.height != raw.count(b"\n", 0, end):  # a quoted line break: lines != records
-        return None
-    by_position = dict(zip(wanted, frame.columns))
-    # Polars pads a row with too few fields with nulls. A null in the last field must then be
-    # an empty last field, i.e. a line ending in a comma; any other null is a short row.
-    last_nulls = frame.get_column(by_position[last_field]).null_count()
-    if last_nulls:  # counting line ends only when some last field is empty or missing
-        empty_last = raw.count(b",\r\n" if crlf else b",\n", 0, end) + raw.endswith(b",", 0, end)
-        if last_nulls != empty_last:
-            return None
-    return frame.select(
-        [pl.col(by_position[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
-         for c in spec.column_names]
-    ).with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
-
-
-def _read_csv_exact(text: str, spec: TableSpec, file: str) -> tuple[pl.DataFrame, list[dict]]:
-    """csv-module path: exact line numbers with quoted newlines, blank lines and ragged rows."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ExtractRefused(file, "empty file (no header row)") from None
-    positions = _header_map(header, spec, file)
-    columns: dict[str, list] = {c: [] for c in spec.column_names}
-    lines: list[int] = []
-    ragged: list[dict] = []
-    start_line = reader.line_num + 1
-    for record in reader:
-        line = start_line
-        start_line = reader.line_num + 1
-        if not record or all(not v.strip() for v in record) and len(record) <= 1:
-            continue  # blank line
-        if len(record) != len(header):
-            ragged.append({"line": line, "column_name": None,
-                           "reason": f"expected {len(header)} fields, found {len(record)}"})
-            continue
-        lines.append(line)
-        for c in spec.column_names:
-            columns[c].append(record[positions[c]] if c in positions else None)
-    frame = pl.DataFrame({LINE: pl.Series(lines, dtype=pl.Int64), **{c: pl.Series(v, dtype=pl.Utf8) for c, v in columns.items()}})
-    return frame.select([LINE, *spec.column_names]), ragged
-
-
 def read_text_frame(
-    path: Path, spec: TableSpec, content: bytes | None = None
-) -> tuple[pl.DataFrame, list[dict], str | bytes | None]:
-    """All contract columns as text plus `_line`; also rows unreadable as records, and the
-    file's content (CSV only: bytes, or decoded text) for recovering raw lines."""
+    path: Path, spec: TableSpec, scan: FileScan | None = None, limits: IngestLimits = DEFAULT_LIMITS
+) -> tuple[pl.DataFrame, list[dict], dict[int, str] | None]:
+    """All contract columns as text plus `_line`; the records unreadable as records; and for
+    Parquet / XLSX the delivered values of those records (CSV raw lines are read back later)."""
     file = path.name
+    scan = scan or scan_file(path)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        raw = path.read_bytes() if content is None else content
-        frame = _read_csv_fast(raw, spec, file)
-        if frame is not None:
-            return frame, [], raw
-        text = decode_csv_bytes(raw)
-        del raw
-        frame, ragged = _read_csv_exact(text, spec, file)
-        return frame, ragged, text
-    if suffix == ".parquet":
-        raw = pl.read_parquet(path)
-        first_row = 1
-    elif suffix == ".xlsx":
-        try:
-            raw = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
-        except Exception as exc:  # unreadable workbook: refuse by name, no cell values echoed
-            raise ExtractRefused(file, f"unreadable workbook ({type(exc).__name__})") from None
-        first_row = 2  # row 1 is the header
-    else:
+    expected = {".csv": ("text",), ".parquet": ("parquet",), ".xlsx": ("zip",)}.get(suffix)
+    if expected is None:
         raise ExtractRefused(file, "unsupported file type")
-    positions = _header_map(raw.columns, spec, file)
-    original = raw.columns
-    frame = raw.select(
-        [_as_text(raw[original[positions[c]]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
-         for c in spec.column_names]
-    ).with_row_index(LINE, offset=first_row).with_columns(pl.col(LINE).cast(pl.Int64))
-    return frame, [], None
-
-
-def _as_text(series: pl.Series) -> pl.Series:
-    if series.dtype == pl.Datetime or isinstance(series.dtype, pl.Datetime):
-        return series.dt.strftime("%Y-%m-%d")
-    if series.dtype == pl.Date:
-        return series.dt.strftime("%Y-%m-%d")
-    if series.dtype == pl.Boolean:
-        return series.map_elements(lambda v: "Y" if v else "N", return_dtype=pl.Utf8)
-    if series.dtype.is_float():
-        # Excel and pandas turn identifiers into floats; 12.0 -> "12", keep real decimals.
-        return series.map_elements(lambda v: str(int(v)) if v == int(v) else repr(v), return_dtype=pl.Utf8)
-    if isinstance(series.dtype, pl.List):
-        return series.map_elements(lambda v: json.dumps(list(v)), return_dtype=pl.Utf8)
-    return series.cast(pl.Utf8)
+    if scan.kind not in expected:
+        reason = KIND_REASONS.get(scan.kind, "not a file of its kind")
+        if suffix != ".csv" and scan.kind in ("text", "blank"):
+            reason = f"text, not a {suffix[1:].upper()} file"
+        raise ExtractRefused(file, reason)
+    if suffix == ".csv":
+        frame, unreadable = read_csv_text(path, scan, spec, limits)
+        return frame, unreadable, None
+    return read_tabular_text(path, spec, limits)
 
 
 # --- parsing text into contract types --------------------------------------------------------
@@ -334,12 +241,16 @@ def _parse_column(col: ColumnSpec, text: pl.Expr, aliases: dict[str, str]) -> tu
     if col.kind == "code_list":
         parsed = text.map_elements(_parse_code_list, return_dtype=pl.List(pl.Utf8))
         return parsed, "unparseable factor list (expected a JSON array or comma-separated codes)"
-    if col.kind == "nhs_number":
-        return _strip_excel_decimal(text).str.replace_all(r"[\s-]", ""), None
-    if col.kind == "upn":
-        return text.str.to_uppercase().str.replace_all(" ", "", literal=True), None
-    if col.kind == "id":
-        return _strip_excel_decimal(text), None
+    if col.kind in ("nhs_number", "upn", "id"):
+        if col.kind == "nhs_number":
+            parsed = _strip_excel_decimal(text).str.replace_all(r"[\s-]", "")
+        elif col.kind == "upn":
+            parsed = text.str.to_uppercase().str.replace_all(" ", "", literal=True)
+        else:
+            parsed = _strip_excel_decimal(text)
+        # A line break, tab or NUL inside an identifier is damage (a quote gone astray), not data.
+        damaged = text.str.contains(r"[\x00-\x1f\x7f]")
+        return pl.when(damaged).then(None).otherwise(parsed), "control character (line break, tab, NUL) in an identifier"
     return text, None
 
 
@@ -416,13 +327,27 @@ def parse_extract(
     agency_aliases: dict[str, str] | None = None,
     content_sha256: str | None = None,
     content: bytes | None = None,
+    *,
+    scan: FileScan | None = None,
+    limits: IngestLimits = DEFAULT_LIMITS,
 ) -> ParsedExtract:
-    """Read and parse one file (or its bytes, already read); raises ExtractRefused for a file
-    that cannot be loaded at all."""
+    """Read and parse one file; raises ExtractRefused for a file that cannot be loaded at all.
+    (`content` is accepted for older callers and ignored: the file is streamed.)"""
     spec = load_contract()[table]
-    frame, unreadable, text = read_text_frame(path, spec, content)
-    return parse_source(table, path, frame, unreadable, agency_aliases, text=text,
-                        content_sha256=content_sha256 or file_sha256(path))
+    scan = scan or scan_file(path)
+    frame, unreadable, faulty = read_text_frame(path, spec, scan, limits)
+    if faulty is not None:  # Parquet / XLSX: raw lines are the delivered values, comma-joined
+        def raw_for(wanted: set[int]) -> dict[int, str]:
+            found = dict(faulty)
+            missing = wanted - set(found)
+            if missing:
+                found.update(joined_values(frame.filter(pl.col(LINE).is_in(list(missing)))))
+            return found
+    else:
+        def raw_for(wanted: set[int]):
+            return csv_raw_lines(path, scan, wanted, limits)
+    return parse_source(table, path, frame, unreadable, agency_aliases, content_sha256=content_sha256 or scan.sha256,
+                        raw_for=raw_for, limits=limits)
 
 
 def parse_source(
@@ -435,38 +360,83 @@ def parse_source(
     text: str | bytes | None = None,
     content_sha256: str | None = None,
     raw_lines: dict[int, str] | None = None,
+    raw_for=None,
+    limits: IngestLimits = DEFAULT_LIMITS,
 ) -> ParsedExtract:
-    """Type a text frame (contract columns + `_line`) from any source: file, or national return."""
+    """Type a text frame (contract columns + `_line`) from any source (file, national return):
+    quarantine what does not parse, then duplicate keys; `unreadable` are records the reader
+    could not read at all (line, column_name, reason). Raw lines come from `raw_for(lines)`
+    (a reader's), or `raw_lines` (a return's own description of its records)."""
     spec = load_contract()[table]
+    file = path.name
     typed, problems = parse_frame(frame, spec, agency_aliases)
     bad_lines = set(problems.get_column(LINE).to_list()) if problems.height else set()
     good = typed.filter(~pl.col(LINE).is_in(list(bad_lines))) if bad_lines else typed
-    issues = find_identifier_issues(table, path.name, good)
-    problem_rows = problems.select(pl.col(LINE).alias("line"), "column_name", "reason").to_dicts() + unreadable
-    quarantine = _with_raw_lines(problem_rows, path, text, frame, raw_lines)
+    good = good.with_columns(pl.lit(file).alias(SOURCE))
+    unreadable_lines = {u["line"] for u in unreadable}
+    good, duplicates = resolve_duplicates(table, good, spec.column_names)
+    rows = (
+        [{"line": line, "column_name": column, "reason": reason}
+         for line, column, reason in problems.select(LINE, "column_name", "reason").iter_rows()]
+        + [{"line": u["line"], "column_name": u.get("column_name"), "reason": u["reason"]} for u in unreadable]
+        + [{"line": line, "column_name": None, "reason": reason}
+           for line, reason in duplicates.select("line", "reason").iter_rows()]
+    )
+    wanted = {r["line"] for r in rows}
+    if raw_lines is not None:
+        raw = {line: raw_lines.get(line) for line in wanted}
+    elif raw_for is not None:
+        raw = raw_for(wanted) if wanted else {}
+    else:
+        raw = joined_values(frame.filter(pl.col(LINE).is_in(list(wanted)))) if wanted else {}
+    read = frame.height + len(unreadable_lines)
     return ParsedExtract(
         table=table,
-        file=path.name,
+        file=file,
         content_sha256=content_sha256 or "",
-        rows_read=frame.height + len(unreadable),
+        rows_read=read,
         data=good.sort(LINE),
-        quarantine=quarantine,
-        identifier_issues=issues,
+        quarantine=_quarantine_frame(file, rows, raw, limits),
+        identifier_issues=find_identifier_issues(table, file, good),
+        reads={file: read},
+        rejected={file: read - good.height},
     )
 
 
-def combine(parts: list[ParsedExtract]) -> ParsedExtract:
-    """One table delivered by several sources (a CSV beside a national return)."""
+def combine(parts: list[ParsedExtract], limits: IngestLimits = DEFAULT_LIMITS) -> ParsedExtract:
+    """One table delivered by several sources (a CSV beside a national return): a key clash
+    between sources is a duplicate like any other (`duplicates.py`), each source named."""
     if len(parts) == 1:
         return parts[0]
+    table = parts[0].table
+    spec = load_contract()[table]
+    data = pl.concat([p.data for p in parts])
+    kept, clashes = resolve_duplicates(table, data, spec.column_names)
+    quarantine = [p.quarantine for p in parts]
+    rejected: dict[str, int] = {}
+    for p in parts:
+        for source, count in p.rejected.items():
+            rejected[source] = rejected.get(source, 0) + count
+    issues = pl.concat([p.identifier_issues for p in parts])
+    if clashes.height:
+        values = data.join(clashes.select(pl.col("file").alias(SOURCE), pl.col("line").alias(LINE)), on=[SOURCE, LINE])
+        raw = {(r[SOURCE], r[LINE]): ",".join("" if r[c] is None else str(r[c]) for c in spec.column_names)
+               for r in values.iter_rows(named=True)}
+        for source, group in clashes.group_by("file"):
+            rows = group.select("line", "column_name", "reason").to_dicts()
+            quarantine.append(_quarantine_frame(source[0], rows, {r["line"]: raw.get((source[0], r["line"])) for r in rows}, limits))
+            rejected[source[0]] = rejected.get(source[0], 0) + group.height
+        issues = issues.join(clashes.select("file", "line"), on=["file", "line"], how="anti")
     return ParsedExtract(
-        table=parts[0].table,
+        table=table,
         file=" + ".join(p.file for p in parts),
         content_sha256=hashlib.sha256(":".join(p.content_sha256 for p in parts).encode()).hexdigest(),
         rows_read=sum(p.rows_read for p in parts),
-        data=pl.concat([p.data for p in parts]),
-        quarantine=pl.concat([p.quarantine for p in parts]),
-        identifier_issues=pl.concat([p.identifier_issues for p in parts]),
+        data=kept,
+        quarantine=pl.concat(quarantine),
+        identifier_issues=issues,
+        reads={k: v for p in parts for k, v in p.reads.items()},
+        rejected=rejected,
     )
 
 
@@ -478,35 +448,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _with_raw_lines(
-    rows: list[dict], path: Path, text: str | bytes | None, frame: pl.DataFrame, raw_lines: dict[int, str] | None = None
-) -> pl.DataFrame:
+def _quarantine_frame(file: str, rows: list[dict], raw: dict, limits: IngestLimits) -> pl.DataFrame:
+    """Quarantine rows with a bounded prefix of each raw line and its full length."""
     if not rows:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    wanted = {r["line"] for r in rows}
-    raw: dict[int, str] = dict(raw_lines or {})
-    if raw_lines is not None:
-        pass  # the source described its own records (national returns)
-    elif text is not None:
-        last = max(wanted)
-        lines = io.BytesIO(text) if isinstance(text, bytes) else io.StringIO(text, newline=None)
-        for number, line in enumerate(lines, start=1):
-            if number in wanted:
-                if isinstance(line, bytes):
-                    line = line.decode("utf-8", errors="replace").lstrip("\ufeff")
-                raw[number] = line.rstrip("\r\n")
-            if number >= last:
-                break
-    else:
-        # Parquet / XLSX have no raw line: the row's delivered values, comma-joined.
-        by_line = frame.filter(pl.col(LINE).is_in(list(wanted)))
-        for record in by_line.iter_rows(named=True):
-            raw[record[LINE]] = ",".join("" if v is None else str(v) for k, v in record.items() if k != LINE)
-    return pl.DataFrame(
-        [
-            {"file": path.name, "line": r["line"], "column_name": r["column_name"], "reason": r["reason"],
-             "raw_line": raw.get(r["line"])}
-            for r in sorted(rows, key=lambda r: (r["line"], r["column_name"] or ""))
-        ],
-        schema=QUARANTINE_SCHEMA,
-    )
+    records = []
+    for r in sorted(rows, key=lambda r: (r["line"], r["column_name"] or "")):
+        found = raw.get(r["line"])
+        text, length = found if isinstance(found, tuple) else (found, None if found is None else len(found))
+        records.append({"file": file, "line": r["line"], "column_name": r["column_name"], "reason": r["reason"],
+                        "raw_line": bounded(text, limits.raw_line_prefix), "raw_length": length})
+    return pl.DataFrame(records, schema=QUARANTINE_SCHEMA)

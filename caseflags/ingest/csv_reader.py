@@ -1,0 +1,245 @@
+"""CSV extracts read as text: a fast polars path for clean files, a streaming exact path for the rest.
+
+The scan (`scan.py`) decides. Polars reads the file whole, so it is used only for a plain UTF-8
+file whose every line fits the limits, with balanced quotes, no NUL byte and a final line break.
+Anything else goes through the csv module line by line in strict mode, over physical lines
+that are each cut off at `max_record_size` (an over-long line is never held whole), with
+`max_field_size` as the csv module's field limit. Every record it cannot read exactly goes to
+quarantine with its line and reason; the file is refused only when its header cannot be read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from caseflags.contracts.schema import TableSpec
+from caseflags.ingest.common import LINE, ExtractRefused, header_map
+from caseflags.ingest.scan import BLOCK_BYTES, FileScan, IngestLimits
+
+NO_RECORDS = "header row only: no records"
+
+
+def read_csv_text(path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits) -> tuple[pl.DataFrame, list[dict]]:
+    """All contract columns as text plus `_line`, and the records that could not be read."""
+    fast = None
+    if (scan.plain_utf8 and not scan.has_nul and not scan.odd_quotes and scan.ends_with_newline
+            and scan.max_line_bytes <= min(limits.max_field_size, limits.max_record_size)):
+        fast = _read_csv_fast(path.read_bytes(), spec, path.name)
+    if fast is not None:
+        frame, unreadable = fast, []
+    else:
+        frame, unreadable = _read_csv_exact(path, scan, spec, limits)
+    if frame.height == 0 and not unreadable:
+        raise ExtractRefused(path.name, NO_RECORDS)
+    return frame, unreadable
+
+
+def _read_csv_fast(raw: bytes, spec: TableSpec, file: str) -> pl.DataFrame | None:
+    """Polars over the file's bytes, reading only the contract's columns; None when the file
+    needs the exact path (blank lines, quoted line breaks, ragged rows, anything polars rejects)."""
+    end = len(raw)
+    while end and raw[end - 1] in b"\r\n":  # trailing line breaks and blank lines
+        end -= 1
+    header_end = raw.find(b"\n")
+    crlf = header_end > 0 and raw[header_end - 1 : header_end] == b"\r"
+    if raw.find(b"\r\n\r\n" if crlf else b"\n\n", 0, end) != -1:
+        return None  # blank lines: line numbers need the csv module
+    header_text = raw[: header_end if header_end != -1 else len(raw)].decode("utf-8")
+    header = next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r")]), [])
+    positions = header_map(header, spec, file)
+    last_field = len(header) - 1  # read too, to see rows with fields missing at the end
+    wanted = sorted(set(positions.values()) | {last_field})
+    body = raw if raw[end:] in (b"", b"\n", b"\r\n") else raw[:end]  # polars reads blank tails as rows
+    try:
+        frame = pl.read_csv(
+            body, infer_schema=False, has_header=True, raise_if_empty=False, columns=wanted,
+            truncate_ragged_lines=False,
+        )
+    except Exception:  # ragged rows, damaged quoting and friends: the exact path says which line
+        return None
+    if frame.height != raw.count(b"\n", 0, end):  # a quoted line break: lines != records
+        return None
+    by_position = dict(zip(wanted, frame.columns))
+    # Polars pads a row with too few fields with nulls. A null in the last field must then be
+    # an empty last field, i.e. a line ending in a comma; any other null is a short row.
+    last_nulls = frame.get_column(by_position[last_field]).null_count()
+    if last_nulls:
+        empty_last = raw.count(b",\r\n" if crlf else b",\n", 0, end) + raw.endswith(b",", 0, end)
+        if last_nulls != empty_last:
+            return None
+    return frame.select(
+        [pl.col(by_position[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
+         for c in spec.column_names]
+    ).with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
+
+
+class PhysicalLines:
+    """The file's physical lines, decoded, none longer than `max_record_size` bytes: an
+    over-long line is skipped in blocks (its length counted) and replaced by an empty line."""
+
+    def __init__(self, path: Path, scan: FileScan, limits: IngestLimits):
+        self.path = path
+        self.encoding = scan.encoding or "utf-8"
+        self.bom = scan.bom
+        self.limit = limits.max_record_size
+        self.number = 0
+        self.oversize: dict[int, int] = {}  # line -> its length in characters
+        self.heads: dict[int, str] = {}  # line -> the start of an over-long line
+        self.head_chars = limits.raw_line_prefix
+        self.undecodable: set[int] = set()
+        self.last_ended = True
+
+    def _decode(self, data: bytes) -> str:
+        if self.encoding == "cp1252":
+            return data.decode("cp1252", errors="replace")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.undecodable.add(self.number)
+            return data.decode("utf-8", errors="replace")
+
+    def __iter__(self) -> Iterator[str]:
+        with self.path.open("rb") as handle:
+            while True:
+                data = handle.readline(self.limit + 1)
+                if not data:
+                    return
+                self.number += 1
+                if self.number == 1 and self.bom:
+                    data = data[3:]
+                if len(data) > self.limit and not data.endswith(b"\n"):
+                    self.heads[self.number] = data[: 4 * self.head_chars].decode(self.encoding, errors="replace")[: self.head_chars]
+                    self.oversize[self.number] = self._skip_rest(handle, data)
+                    yield "\n"
+                    continue
+                self.last_ended = data.endswith(b"\n")
+                yield self._decode(data)
+
+    def _skip_rest(self, handle, data: bytes) -> int:
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
+        length = len(decoder.decode(data))
+        while not data.endswith(b"\n"):
+            data = handle.readline(BLOCK_BYTES)
+            if not data:
+                self.last_ended = False
+                break
+            length += len(decoder.decode(data.rstrip(b"\r\n")))
+        else:
+            self.last_ended = True
+        return length + len(decoder.decode(b"", True))
+
+
+def _csv_error_reason(exc: csv.Error, limits: IngestLimits) -> str:
+    text = str(exc)
+    if "field limit" in text:
+        return f"field longer than max_field_size ({limits.max_field_size} characters)"
+    if "unexpected end of data" in text:
+        return "unterminated quoted field at the end of the file (the file may be cut short)"
+    if "expected after" in text:
+        return "damaged quoting: text after a closing quote"
+    return "unreadable record (damaged quoting or line breaks)"
+
+
+def _read_csv_exact(path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits) -> tuple[pl.DataFrame, list[dict]]:
+    """csv-module path, streaming: exact line numbers with quoted newlines, blank lines, ragged
+    rows, damaged quoting, over-long fields and records, NUL bytes and a cut-off last line."""
+    file = path.name
+    previous_limit = csv.field_size_limit(limits.max_field_size)
+    try:
+        return _read_records(path, scan, spec, limits, file)
+    finally:
+        csv.field_size_limit(previous_limit)
+
+
+def _read_records(path, scan, spec, limits, file):
+    lines = PhysicalLines(path, scan, limits)
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ExtractRefused(file, "blank file: no header row") from None
+    except csv.Error:
+        raise ExtractRefused(file, "unreadable header row (damaged quoting or over-long)") from None
+    if lines.oversize or lines.undecodable:
+        raise ExtractRefused(file, "unreadable header row (over-long or not valid text)")
+    positions = header_map(header, spec, file)
+    wanted = [(c, positions.get(c)) for c in spec.column_names]
+    columns: dict[str, list] = {c: [] for c in spec.column_names}
+    kept: list[int] = []
+    problems: list[dict] = []
+
+    def problem(line: int, reason: str, column: str | None = None) -> None:
+        problems.append({"line": line, "column_name": column, "reason": reason})
+
+    start = reader.line_num + 1
+    last_kept_end = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problem(start, _csv_error_reason(exc, limits))
+            start = reader.line_num + 1
+            continue
+        line, end = start, reader.line_num
+        start = end + 1
+        spanned = range(line, end + 1)
+        oversize = [lines.oversize[n] for n in spanned if n in lines.oversize]
+        if oversize:
+            problem(line, f"record longer than max_record_size ({limits.max_record_size} characters): {max(oversize)} characters")
+            continue
+        if not record or (len(record) <= 1 and all(not v.strip() for v in record)):
+            continue  # blank line
+        if any(n in lines.undecodable for n in spanned):
+            problem(line, "invalid UTF-8 bytes in a UTF-8 file")
+            continue
+        if len(record) != len(header):
+            problem(line, f"expected {len(header)} fields, found {len(record)}")
+            continue
+        if any("\x00" in v for v in record):
+            problem(line, "NUL byte in the record")
+            continue
+        if sum(map(len, record)) > limits.max_record_size:
+            problem(line, f"record longer than max_record_size ({limits.max_record_size} characters)")
+            continue
+        kept.append(line)
+        last_kept_end = end
+        for c, position in wanted:
+            columns[c].append(record[position] if position is not None else None)
+    if kept and not lines.last_ended and last_kept_end == lines.number:
+        # The last record has no line break after it: it may have been cut anywhere.
+        line = kept.pop()
+        for values in columns.values():
+            values.pop()
+        problem(line, "last record has no line end (the file may be cut short)")
+    frame = pl.DataFrame(
+        {LINE: pl.Series(kept, dtype=pl.Int64), **{c: pl.Series(v, dtype=pl.Utf8) for c, v in columns.items()}}
+    )
+    return frame.select([LINE, *spec.column_names]), problems
+
+
+def raw_lines(path: Path, scan: FileScan, wanted: set[int], limits: IngestLimits) -> dict[int, tuple[str, int]]:
+    """The delivered text of the wanted physical lines: (prefix of at most raw_line_prefix
+    characters, full length in characters), streaming."""
+    found: dict[int, tuple[str, int]] = {}
+    if not wanted:
+        return found
+    lines = PhysicalLines(path, scan, limits)
+    last = max(wanted)
+    for text in lines:
+        number = lines.number
+        if number in wanted:
+            if number in lines.oversize:
+                found[number] = (lines.heads[number], lines.oversize[number])
+            else:
+                text = text.rstrip("\r\n")
+                found[number] = (text[: limits.raw_line_prefix], len(text))
+        if number >= last:
+            break
+    return found
