@@ -36,7 +36,7 @@ def csv_table(folder: Path, table: str) -> pl.DataFrame:
     path = folder / f"{table}.csv"
     if not path.exists():
         return pl.DataFrame()
-    return parse_extract(path, table).data.drop("_line")
+    return parse_extract(path, table).rows()
 
 
 def returns_table(folder: Path, table: str) -> pl.DataFrame:
