@@ -59,6 +59,9 @@ _SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", 
 
 # (lowest, highest) allowed for every number; None: unbounded on that side.
 RANGES: dict[str, tuple[float | None, float | None]] = {
+    "ingest.max_field_size": (1, None),
+    "ingest.max_record_size": (1, None),
+    "ingest.raw_line_prefix": (1, None),
     "contracts.min_row_fraction": (0.0, 1.0),
     "contracts.max_days_after_as_at": (0, 36500),
     "linkage.match_threshold": (0.5, 1.0),
@@ -144,6 +147,12 @@ def _validate_values(merged: dict, source: str) -> list[str]:
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"at least {low}" if high is None else f"between {low} and {high}"
             problems.append(f"{source}: {name} must be {bounds}, got {value}")
+    ingest = merged["ingest"]
+    if ingest["max_field_size"] > ingest["max_record_size"]:
+        problems.append(
+            f"{source}: ingest.max_field_size ({ingest['max_field_size']}) must not exceed "
+            f"ingest.max_record_size ({ingest['max_record_size']})"
+        )
     linkage = merged["linkage"]
     if linkage["review_threshold"] > linkage["match_threshold"]:
         problems.append(
