@@ -128,7 +128,7 @@ def test_a_file_cut_inside_a_quoted_field_loads_no_cut_text(tmp_path):
     parsed = parse_extract(path, "meetings")
     assert parsed.data["meeting_id"].to_list() == ["M1"]
     assert parsed.quarantine.select("line", "reason").rows() == [
-        (3, "unterminated quoted field at the end of the file (the file may be cut short)")]
+        (3, "unterminated quoted field: it runs from this line to the end of the file (cut short?)")]
     assert balanced(parsed)
 
 
@@ -254,3 +254,13 @@ def test_limits_come_from_the_configuration_and_are_validated(tmp_path):
     parsed = parse_extract(path, "meetings", limits=small)
     assert parsed.quarantine.select("line", "raw_line", "raw_length").rows() == [
         (3, "M2,P1", len(meeting(2, held_date="2026-01-05 and a good deal more")))]
+
+
+def test_a_short_row_ending_in_a_comma_is_not_taken_for_an_empty_last_field(tmp_path):
+    """Found by the mutation corpus: `P1,M1,SIBLING,` is 4 fields of 5, not a blank last one."""
+    path = write(tmp_path / "family_members.csv",
+                 "person_id,member_id,relationship,parental_responsibility,lives_with_child\n"
+                 "P1,F1,FATHER,Y,N\nP1,S1,SIBLING,\nP1,M1,MOTHER,,\n")
+    parsed = parse_extract(path, "family_members")
+    assert parsed.data["member_id"].to_list() == ["F1", "M1"]
+    assert parsed.quarantine.select("line", "reason").rows() == [(3, "expected 5 fields, found 4")]

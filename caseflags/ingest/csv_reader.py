@@ -1,7 +1,8 @@
 """CSV extracts read as text: a fast polars path for clean files, a streaming exact path for the rest.
 
-The scan (`scan.py`) decides. Polars reads the file whole, so it is used only for a plain UTF-8
-file whose every line fits the limits, with balanced quotes, no NUL byte and a final line break.
+The scan (`scan.py`) decides. Polars reads the file whole and is lenient with damaged quoting,
+so it is used only for a plain UTF-8 file whose every line fits the limits, with no quote
+character, no NUL byte and a final line break.
 Anything else goes through the csv module line by line in strict mode, over physical lines
 that are each cut off at `max_record_size` (an over-long line is never held whole), with
 `max_field_size` as the csv module's field limit. Every record it cannot read exactly goes to
@@ -27,7 +28,7 @@ NO_RECORDS = "header row only: no records"
 def read_csv_text(path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits) -> tuple[pl.DataFrame, list[dict]]:
     """All contract columns as text plus `_line`, and the records that could not be read."""
     fast = None
-    if (scan.plain_utf8 and not scan.has_nul and not scan.odd_quotes and scan.ends_with_newline
+    if (scan.plain_utf8 and not scan.has_nul and not scan.quotes and scan.ends_with_newline
             and scan.max_line_bytes <= min(limits.max_field_size, limits.max_record_size)):
         fast = _read_csv_fast(path.read_bytes(), spec, path.name)
     if fast is not None:
@@ -52,8 +53,7 @@ def _read_csv_fast(raw: bytes, spec: TableSpec, file: str) -> pl.DataFrame | Non
     header_text = raw[: header_end if header_end != -1 else len(raw)].decode("utf-8")
     header = next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r")]), [])
     positions = header_map(header, spec, file)
-    last_field = len(header) - 1  # read too, to see rows with fields missing at the end
-    wanted = sorted(set(positions.values()) | {last_field})
+    wanted = sorted(set(positions.values()))
     body = raw if raw[end:] in (b"", b"\n", b"\r\n") else raw[:end]  # polars reads blank tails as rows
     try:
         frame = pl.read_csv(
@@ -65,13 +65,10 @@ def _read_csv_fast(raw: bytes, spec: TableSpec, file: str) -> pl.DataFrame | Non
     if frame.height != raw.count(b"\n", 0, end):  # a quoted line break: lines != records
         return None
     by_position = dict(zip(wanted, frame.columns))
-    # Polars pads a row with too few fields with nulls. A null in the last field must then be
-    # an empty last field, i.e. a line ending in a comma; any other null is a short row.
-    last_nulls = frame.get_column(by_position[last_field]).null_count()
-    if last_nulls:
-        empty_last = raw.count(b",\r\n" if crlf else b",\n", 0, end) + raw.endswith(b",", 0, end)
-        if last_nulls != empty_last:
-            return None
+    # Polars pads a row with too few fields with nulls. With no quote character in the file
+    # every comma is a delimiter, so the commas of the body say whether every row is whole.
+    if raw.count(b",", header_end + 1, end) != (len(header) - 1) * frame.height:
+        return None
     return frame.select(
         [pl.col(by_position[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
          for c in spec.column_names]
@@ -93,6 +90,7 @@ class PhysicalLines:
         self.head_chars = limits.raw_line_prefix
         self.undecodable: set[int] = set()
         self.last_ended = True
+        self.record: list[str] = []  # the lines of the record being read (reset by the reader)
 
     def _decode(self, data: bytes) -> str:
         if self.encoding == "cp1252":
@@ -115,10 +113,13 @@ class PhysicalLines:
                 if len(data) > self.limit and not data.endswith(b"\n"):
                     self.heads[self.number] = data[: 4 * self.head_chars].decode(self.encoding, errors="replace")[: self.head_chars]
                     self.oversize[self.number] = self._skip_rest(handle, data)
+                    self.record.append("\n")
                     yield "\n"
                     continue
                 self.last_ended = data.endswith(b"\n")
-                yield self._decode(data)
+                text = self._decode(data)
+                self.record.append(text)
+                yield text
 
     def _skip_rest(self, handle, data: bytes) -> int:
         decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
@@ -139,7 +140,7 @@ def _csv_error_reason(exc: csv.Error, limits: IngestLimits) -> str:
     if "field limit" in text:
         return f"field longer than max_field_size ({limits.max_field_size} characters)"
     if "unexpected end of data" in text:
-        return "unterminated quoted field at the end of the file (the file may be cut short)"
+        return "unterminated quoted field: it runs from this line to the end of the file (cut short?)"
     if "expected after" in text:
         return "damaged quoting: text after a closing quote"
     return "unreadable record (damaged quoting or line breaks)"
@@ -186,9 +187,12 @@ def _read_records(path, scan, spec, limits, file):
         except csv.Error as exc:
             problem(start, _csv_error_reason(exc, limits))
             start = reader.line_num + 1
+            lines.record.clear()
             continue
         line, end = start, reader.line_num
         start = end + 1
+        text = "".join(lines.record)
+        lines.record.clear()
         spanned = range(line, end + 1)
         oversize = [lines.oversize[n] for n in spanned if n in lines.oversize]
         if oversize:
@@ -204,6 +208,9 @@ def _read_records(path, scan, spec, limits, file):
             continue
         if any("\x00" in v for v in record):
             problem(line, "NUL byte in the record")
+            continue
+        if '"' in text and _stray_quote(text):
+            problem(line, "damaged quoting: a quote inside an unquoted field")
             continue
         if sum(map(len, record)) > limits.max_record_size:
             problem(line, f"record longer than max_record_size ({limits.max_record_size} characters)")
@@ -222,6 +229,28 @@ def _read_records(path, scan, spec, limits, file):
         {LINE: pl.Series(kept, dtype=pl.Int64), **{c: pl.Series(v, dtype=pl.Utf8) for c, v in columns.items()}}
     )
     return frame.select([LINE, *spec.column_names]), problems
+
+
+def _stray_quote(text: str) -> bool:
+    """A `"` inside an unquoted field: the csv module keeps it as text; it is damage."""
+    quoted = False
+    at_start = True
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if quoted:
+            if ch == '"':
+                if i + 1 < n and text[i + 1] == '"':
+                    i += 1
+                else:
+                    quoted = False
+        elif ch == '"':
+            if not at_start:
+                return True
+            quoted = True
+        at_start = ch in ",\r\n" and not quoted
+        i += 1
+    return False
 
 
 def raw_lines(path: Path, scan: FileScan, wanted: set[int], limits: IngestLimits) -> dict[int, tuple[str, int]]:

@@ -3,7 +3,7 @@
 The pass reads the file in fixed-size blocks (memory stays at one block whatever the file
 holds) and records its SHA-256, size, kind (from its first bytes, whatever its name says), the
 text encoding of a CSV and the facts that decide which CSV reader is safe: the longest physical
-line, NUL bytes, quote parity, and whether the last line ends with a line break.
+line, NUL bytes, quote characters, and whether the last line ends with a line break.
 
 `IngestLimits` carries the `[ingest]` limits of the configuration (see docs/EXTRACTS.md,
 "Limits").
@@ -49,7 +49,7 @@ class FileScan:
     bom: bool  # UTF-8 byte-order mark at the start
     max_line_bytes: int  # longest physical line, line break excluded
     has_nul: bool
-    odd_quotes: bool
+    quotes: int  # quote characters in the file
     ends_with_newline: bool
     lines: int  # line breaks in the file
     damaged_utf8: bool  # UTF-8 file with some bytes that are not UTF-8 (lines quarantined)
@@ -177,7 +177,7 @@ def scan_file(path: Path) -> FileScan:
         bom=bom,
         max_line_bytes=longest,
         has_nul=has_nul,
-        odd_quotes=quotes % 2 == 1,
+        quotes=quotes,
         ends_with_newline=last_byte == b"\n",
         lines=lines,
         damaged_utf8=damaged,
