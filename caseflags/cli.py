@@ -187,14 +187,49 @@ def _print_run_summary(run_dir: Path) -> None:
     for check_id, result in record["checks"].items():
         table.add_row(check_id, result["status"], "" if result["exceptions"] is None else str(result["exceptions"]))
     console.print(table)
-    refused = record.get("refused_files") or []
-    for problem in refused:
-        console.print(f"[yellow]refused[/] {problem['file']}: {problem['reason']}", markup=True, highlight=False)
+    _print_ledger(record)
     quarantined = sum(e["rows_quarantined"] for e in record["extracts"].values())
     delivery = record.get("delivery") or {}
     if delivery:
         console.print(f"delivery {delivery['folder']} ({delivery['files']} files, sha256 {delivery['digest'][:12]})", highlight=False)
     console.print(f"{quarantined} rows quarantined; reports in {run_dir}", highlight=False)
+
+
+def _print_ledger(record: dict) -> None:
+    """The ledger per delivered file (read = loaded + quarantined [+ withheld]), then one line per
+    refused file and per table refused or kept stale, with the reason; loud when it does not balance."""
+    from rich.markup import escape
+
+    from caseflags.store.ledger import describe_unbalanced
+
+    entries = [e for e in record.get("ledger", []) if e["read"] is not None]
+    if entries:
+        ledger = Table(title="ledger: records read = loaded + quarantined (+ withheld)", show_lines=False)
+        for column in ("file", "table", "status", "read", "loaded", "quarantined", "withheld"):
+            ledger.add_column(column, justify="right" if column in ("read", "loaded", "quarantined", "withheld") else "left")
+        for e in entries:
+            mark = "" if e["balanced"] else " [bold red]UNBALANCED[/]"
+            ledger.add_row(escape(e["file"]), e["table"], e["status"] + mark, str(e["read"]), str(e["loaded"]),
+                           str(e["quarantined"]), str(e["withheld"] or 0))
+        console.print(ledger)
+    for problem in record.get("refused_files") or []:
+        console.print(f"[yellow]refused[/] {escape(problem['file'])}: {escape(problem['reason'])}", markup=True,
+                      highlight=False)
+    for table, extract in record["extracts"].items():
+        if extract["status"] == "FAILED_CONTRACT":
+            kept = "previous data kept (stale)" if extract["stale"] else "no earlier data"
+            console.print(f"[yellow]failed its data contract[/] {table} ({escape(extract['file'])}): "
+                          f"{escape(extract['reason'])}; {kept}",
+                          markup=True, highlight=False)
+        elif extract["status"] == "REFUSED" and extract["stale"]:
+            console.print(f"[yellow]stale[/] {table}: previous data kept ({escape(extract['file'])} refused: "
+                          f"{escape(extract['reason'])})",
+                          markup=True, highlight=False)
+        elif extract["status"] == "NOT_DELIVERED" and extract["stale"]:
+            console.print(f"[yellow]stale[/] {table}: not delivered; previous data kept", markup=True, highlight=False)
+    for e in record.get("ledger", []):
+        if e["balanced"] is False:
+            console.print(f"[bold red]{escape(describe_unbalanced(e))}[/]", markup=True, highlight=False)
 
 
 @app.command()

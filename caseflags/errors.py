@@ -3,3 +3,8 @@
 
 class RunAborted(Exception):
     """The run could not start or go on (no extracts, nothing loadable); one-line reason."""
+
+
+class RunFailed(RunAborted):
+    """A stage failed outside reading (store, checks, outputs): the run row is marked FAILED and
+    the command line prints one line and exits 2 (a RunAborted, so it is caught the same way)."""

@@ -28,7 +28,7 @@ import duckdb
 from caseflags.checking.runner import run_all_checks
 from caseflags.config import Config
 from caseflags.contracts.stage import check_contracts
-from caseflags.errors import RunAborted
+from caseflags.errors import RunAborted, RunFailed
 from caseflags.faults import FAULT_ENV, fault_point
 from caseflags.ingest.extracts import file_sha256
 from caseflags.ingest.stage import stage_delivery
@@ -36,11 +36,11 @@ from caseflags.linkage.stage import link as link_people
 from caseflags.outputs.stage import write_outputs
 from caseflags.private_files import private_file
 from caseflags.store.database import ensure_store
-from caseflags.store.ledger import ExtractOutcome, StagedDelivery
+from caseflags.store.ledger import ExtractOutcome, StagedDelivery, run_ledger, unbalanced
 from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
 from caseflags.store.retention import apply_retention, archive_delivery, archived_deliveries
 
-__all__ = ["FAULT_ENV", "RunAborted", "RunState", "STAGES", "archived_deliveries", "new_run", "run_stages",
+__all__ = ["FAULT_ENV", "RunAborted", "RunFailed", "RunState", "STAGES", "archived_deliveries", "new_run", "run_stages",
            "run_without_prefect"]
 
 
@@ -116,6 +116,7 @@ def contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -
         outcome = state.extracts[table]
         outcome.status = "FAILED_CONTRACT"
         outcome.reason = reason if not outcome.reason else f"{outcome.reason}; {reason}"
+        outcome.withhold()  # nothing of it is published: its rows are withheld, not loaded
     publish(con, state.run_id, state.as_at, state.extracts, state.staged)
     state.staged = StagedDelivery()
 
@@ -192,9 +193,38 @@ def run_stages(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, 
     """Every stage in order, then run.json and the run row. `call` runs one stage (the Prefect
     flow passes one that runs it as a task)."""
     for stage in STAGES:
-        call(stage, con, state, config)
+        try:
+            call(stage, con, state, config)
+        except Exception as exc:
+            # Reading never raises (a bad file is refused by name), so this is a failure outside
+            # reading: the run row is marked FAILED, staged tables dropped, one line for the CLI.
+            mark_failed(con, state, stage.name, exc)
+            if isinstance(exc, RunAborted):
+                raise
+            raise RunFailed(
+                f"run {state.run_id} failed in the {stage.name} stage ({type(exc).__name__}); "
+                "it is marked FAILED and the live tables keep the last published data"
+            ) from exc
     fault_point("before:finish")
     return finish_run(con, state)
+
+
+def mark_failed(con: duckdb.DuckDBPyConnection, state: RunState, stage: str, exc: BaseException) -> None:
+    """Best effort: the run row says FAILED (with the stage), no staged table is left behind."""
+    try:
+        if con.execute("SELECT txid_current()").fetchone() == con.execute("SELECT txid_current()").fetchone():
+            con.execute("ROLLBACK")  # a transaction left open by the failing stage
+    except Exception:  # noqa: BLE001 - the connection itself may be what failed
+        pass
+    try:
+        drop_staged_tables(con)
+        con.execute(
+            "UPDATE runs SET finished_at = ?, status = 'FAILED', stages_json = ? WHERE run_id = ?",
+            [datetime.now(timezone.utc).replace(tzinfo=None),
+             json.dumps({**state.stages, "failed_stage": stage, "error": type(exc).__name__}), state.run_id],
+        )
+    except Exception:  # noqa: BLE001 - nothing more can be recorded; the CLI still says why
+        pass
 
 
 def run_without_prefect(
@@ -227,6 +257,7 @@ def delivery_digest(folder: Path) -> dict:
 
 
 def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
+    ledger = run_ledger(state.extracts)
     return {
         "run_id": state.run_id,
         "as_at": state.as_at.isoformat(),
@@ -243,10 +274,13 @@ def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
                 "rows_read": o.rows_read,
                 "rows_loaded": o.rows_loaded,
                 "rows_quarantined": o.rows_quarantined,
+                "rows_withheld": o.rows_withheld,
                 "content_sha256": o.content_sha256,
             }
             for table, o in state.extracts.items()
         },
+        "ledger": ledger,
+        "ledger_balanced": not unbalanced(ledger),
         "refused_files": state.refused_files,
         "stage_seconds": state.stages,
         "data_contracts": state.contract_summary,

@@ -31,8 +31,11 @@ CREATE TABLE IF NOT EXISTS quarantine (
     line BIGINT NOT NULL,
     column_name VARCHAR,
     reason VARCHAR NOT NULL,
-    raw_line VARCHAR
+    raw_line VARCHAR,                   -- a prefix of at most [ingest] raw_line_prefix characters
+    raw_length BIGINT                   -- the raw line's full length, in characters
 );
+-- Stores created before raw_length existed gain the column (NULL for their older rows).
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS raw_length BIGINT;
 CREATE TABLE IF NOT EXISTS identifier_issues (
     table_name VARCHAR NOT NULL,
     file VARCHAR NOT NULL,

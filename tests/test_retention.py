@@ -17,7 +17,7 @@ def add_run(con, run_id: str, as_at: date) -> None:
         "INSERT INTO exceptions VALUES (?, ?, 'e1', 'GP_NOT_KNOWN', 'c', 'MEDIUM', 'P1', 'SOCIAL_CARE', 'child', 'P1', 'd', 'l')",
         [run_id, as_at],
     )
-    con.execute("INSERT INTO quarantine VALUES (?, 'meetings', 'meetings.csv', 3, 'x', 'r', 'raw')", [run_id])
+    con.execute("INSERT INTO quarantine VALUES (?, 'meetings', 'meetings.csv', 3, 'x', 'r', 'raw', 3)", [run_id])
 
 
 def test_old_runs_reports_and_deliveries_are_pruned_and_live_load_records_kept(tmp_path):

@@ -365,7 +365,7 @@ def parse_source(
 ) -> ParsedExtract:
     """Type a text frame (contract columns + `_line`) from any source (file, national return):
     quarantine what does not parse, then duplicate keys; `unreadable` are records the reader
-    could not read at all (line, column_name, reason). Raw lines come from `raw_for(lines)`
+    could not read at all (line, column_name, reason, optional record: the record's own line). Raw lines come from `raw_for(lines)`
     (a reader's), or `raw_lines` (a return's own description of its records)."""
     spec = load_contract()[table]
     file = path.name
@@ -373,7 +373,9 @@ def parse_source(
     bad_lines = set(problems.get_column(LINE).to_list()) if problems.height else set()
     good = typed.filter(~pl.col(LINE).is_in(list(bad_lines))) if bad_lines else typed
     good = good.with_columns(pl.lit(file).alias(SOURCE))
-    unreadable_lines = {u["line"] for u in unreadable}
+    # A record unreadable as a record counts once, however many problems it has; an entry whose
+    # "record" is None (text between a return's records) is listed but is no record.
+    unreadable_records = {u.get("record", u["line"]) for u in unreadable} - {None}
     good, duplicates = resolve_duplicates(table, good, spec.column_names)
     rows = (
         [{"line": line, "column_name": column, "reason": reason}
@@ -389,7 +391,7 @@ def parse_source(
         raw = raw_for(wanted) if wanted else {}
     else:
         raw = joined_values(frame.filter(pl.col(LINE).is_in(list(wanted)))) if wanted else {}
-    read = frame.height + len(unreadable_lines)
+    read = frame.height + len(unreadable_records)
     return ParsedExtract(
         table=table,
         file=file,

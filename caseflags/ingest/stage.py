@@ -2,7 +2,8 @@
 
 Nothing in the live tables changes here; publication (caseflags.store.publish) swaps the staged
 tables in. An extract whose content and parser are unchanged since the live data was loaded is not
-parsed again (UNCHANGED): its earlier quarantined rows are listed again.
+parsed again (UNCHANGED): its earlier quarantined rows are listed again. No input ends the run:
+a file that cannot be read is refused by name (`stage_delivery`).
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ from caseflags.faults import fault_point
 from caseflags.ingest.common import ExtractRefused
 from caseflags.ingest.delivery import discover_delivery
 from caseflags.ingest.extracts import combine, file_sha256, parse_extract, parse_source
+from caseflags.ingest.scan import DEFAULT_LIMITS, IngestLimits, scan_file
 from caseflags.ingest.returns.reader import RETURN_TABLES, read_return
 from caseflags.store.database import SCHEMA_SQL
-from caseflags.store.ledger import ExtractOutcome, StagedDelivery, live_fingerprints
-from caseflags.store.publish import stage_table
+from caseflags.store.ledger import ExtractOutcome, StagedDelivery, describe_unbalanced, ledger_entry, live_fingerprints
+from caseflags.store.publish import STAGED_PREFIX, stage_table
 
 log = logging.getLogger("caseflags")
 
 # Bump when a change to ingest alters the rows it loads, so unchanged files are re-parsed.
-INGEST_VERSION = 1
+INGEST_VERSION = 2  # 2: streaming readers, row-level duplicate keys, bounded raw lines
 
 
 @dataclass
@@ -49,7 +51,12 @@ class Delivery:
 
 
 def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: Config) -> Delivery:
-    """Parse every extract of `extracts_dir` into its staged table."""
+    """Parse every extract of `extracts_dir` into its staged table.
+
+    Reading never ends the run: any failure while reading one file (a refusal, or an error
+    nobody foresaw) refuses that file by name with the reason, and the other files load. Each
+    file's ledger (read = loaded + quarantined) is checked against the staged table itself.
+    """
     if not extracts_dir.is_dir():
         raise RunAborted(f"extracts folder not found: {extracts_dir}")
     found = discover_delivery(extracts_dir)
@@ -58,6 +65,7 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
     delivery = Delivery()
     for problem in found.refused:
         delivery.refuse_file(problem)
+    limits = IngestLimits.from_config(config.ingest)
     returns = NationalReturns(found.returns, delivery.staged)
     parser_version = parser_fingerprint(config)
     live = live_fingerprints(con)
@@ -67,44 +75,86 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
         if path is None and not return_paths:
             delivery.outcomes[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
             continue
-        sources = ([path] if path else []) + return_paths
-        names = " + ".join(p.name for p in sources)
-        # A CSV is read once: the bytes hashed here are the bytes parsed below.
-        content = path.read_bytes() if path is not None and path.suffix.lower() == ".csv" else None
-        hashes = [hashlib.sha256(content).hexdigest() if p == path and content is not None else file_sha256(p)
-                  for p in sources]
-        content_sha256 = hashes[0] if len(hashes) == 1 else hashlib.sha256(":".join(hashes).encode()).hexdigest()
-        fingerprint = hashlib.sha256(f"{content_sha256}:{parser_version}".encode()).hexdigest()
-        if table in live and live[table]["load_fingerprint"] == fingerprint:
-            delivery.outcomes[table] = _unchanged(con, table, names, live[table], delivery.staged)
-            continue
-        try:
-            parts = [parse_extract(path, table, config.agencies, content_sha256=hashes[0], content=content)] if path else []
-            parts += [returns.parsed(p, table, config) for p in return_paths]
-        except ExtractRefused as problem:
-            delivery.outcomes[table] = ExtractOutcome(table, names, "REFUSED", problem.reason, content_sha256=content_sha256)
-            delivery.refuse_file(problem)
-            continue
-        content = None  # the parsed rows hold what is needed from here on
-        parsed = combine(parts)
-        stage_table(con, table, parsed.data.drop("_line"))
-        if parsed.quarantine.height:
-            delivery.staged.quarantine.append(parsed.quarantine.with_columns(pl.lit(table).alias("table_name")))
-            log.info("%s: %d rows quarantined", names, parsed.rows_quarantined)
-        delivery.staged.identifier_issues[table] = parsed.identifier_issues
-        delivery.outcomes[table] = ExtractOutcome(
-            table,
-            names,
-            "LOADED",
-            rows_read=parsed.rows_read,
-            rows_loaded=parsed.rows_loaded,
-            rows_quarantined=parsed.rows_quarantined,
-            content_sha256=content_sha256,
-            load_fingerprint=fingerprint,
-        )
-        if sum(o.status == "LOADED" for o in delivery.outcomes.values()) == 1:
+        outcome = _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits,
+                                   parser_version, live)
+        delivery.outcomes[table] = outcome
+        for entry in outcome.ledger:
+            if entry["balanced"] is False:
+                log.error("%s", describe_unbalanced(entry))
+        if outcome.status == "LOADED" and sum(o.status == "LOADED" for o in delivery.outcomes.values()) == 1:
             fault_point("mid:ingest")
     return delivery
+
+
+def _read_failure(file: str, exc: Exception) -> ExtractRefused:
+    """An error nobody foresaw while reading a file: the file is refused, by name; only the
+    kind of error is kept (its message may quote the file's content)."""
+    if isinstance(exc, MemoryError):
+        return ExtractRefused(file, "unreadable: ran out of memory reading it (see [ingest] limits)")
+    if isinstance(exc, OSError):
+        return ExtractRefused(file, f"unreadable: the file could not be read ({type(exc).__name__})")
+    return ExtractRefused(file, f"unreadable: reading failed ({type(exc).__name__})")
+
+
+def _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits, parser_version, live):
+    sources = ([path] if path else []) + return_paths
+    names = " + ".join(p.name for p in sources)
+    try:
+        scan = scan_file(path) if path is not None else None  # one streaming pass: hash and shape
+        hashes = [scan.sha256 if p == path else returns.hash(p) for p in sources]
+    except Exception as exc:  # noqa: BLE001 - reading one file never ends the run
+        problem = _read_failure(path.name if path is not None else names, exc)
+        delivery.refuse_file(problem)
+        return _refused(table, names, problem.reason, None, [problem])
+    content_sha256 = hashes[0] if len(hashes) == 1 else hashlib.sha256(":".join(hashes).encode()).hexdigest()
+    fingerprint = hashlib.sha256(f"{content_sha256}:{parser_version}".encode()).hexdigest()
+    if table in live and live[table]["load_fingerprint"] == fingerprint:
+        return _unchanged(con, table, names, live[table], delivery.staged)
+    parts, problems = [], []
+    for source in sources:
+        try:
+            if source == path:
+                parts.append(parse_extract(path, table, config.agencies, content_sha256=hashes[0], scan=scan,
+                                           limits=limits))
+            else:
+                parts.append(returns.parsed(source, table, config, limits))
+        except ExtractRefused as problem:
+            problems.append(problem)
+        except Exception as exc:  # noqa: BLE001 - reading one file never ends the run
+            problems.append(_read_failure(source.name, exc))
+    for problem in problems:
+        delivery.refuse_file(problem)
+    if not parts or (path is not None and any(p.file == path.name for p in problems)):
+        # The table's own extract (or every source) was refused: the previous data stays.
+        return _refused(table, names, "; ".join(p.reason for p in problems), content_sha256, problems)
+    parsed = combine(parts, limits)
+    stage_table(con, table, parsed.rows())
+    staged_rows = con.execute(f'SELECT count(*) FROM "{STAGED_PREFIX}{table}"').fetchone()[0]
+    if parsed.quarantine.height:
+        delivery.staged.quarantine.append(parsed.quarantine.with_columns(pl.lit(table).alias("table_name")))
+        log.info("%s: %d rows quarantined", names, parsed.rows_quarantined)
+    delivery.staged.identifier_issues[table] = parsed.identifier_issues
+    ledger = [ledger_entry(e["file"], table, "LOADED", e["read"], e["loaded"], e["quarantined"]) for e in parsed.ledger()]
+    ledger += [ledger_entry(p.file, table, "REFUSED", reason=p.reason) for p in problems]
+    if staged_rows != parsed.rows_loaded:  # the store holds other than what was counted
+        for entry in ledger:
+            entry["balanced"], entry["staged"] = False, staged_rows
+    return ExtractOutcome(
+        table,
+        names,
+        "LOADED",
+        rows_read=parsed.rows_read,
+        rows_loaded=staged_rows,
+        rows_quarantined=parsed.rows_quarantined,
+        content_sha256=content_sha256,
+        load_fingerprint=fingerprint,
+        ledger=ledger,
+    )
+
+
+def _refused(table, names, reason, content_sha256, problems) -> ExtractOutcome:
+    ledger = [ledger_entry(p.file, table, "REFUSED", reason=p.reason) for p in problems]
+    return ExtractOutcome(table, names, "REFUSED", reason, content_sha256=content_sha256, ledger=ledger)
 
 
 class NationalReturns:
@@ -119,32 +169,42 @@ class NationalReturns:
     def paths_for(self, table: str) -> list[Path]:
         return [path for path, tables in self._tables.items() if table in tables]
 
-    def parsed(self, path: Path, table: str, config: Config):
+    def parsed(self, path: Path, table: str, config: Config, limits: IngestLimits = DEFAULT_LIMITS):
+        """The return's rows for `table`, through the same parser, quarantine and ledger as a CSV.
+        The return's own quarantined records (a child or person breaking the return's rules)
+        count in its primary table: read = loaded + quarantined holds per return too."""
         extract = self._read(path)
         frame = extract.tables.get(table)
         if frame is None:
             frame = pl.DataFrame(schema={"_line": pl.Int64, **{c: pl.Utf8 for c in load_contract()[table].column_names}})
         raw_lines = {line: f"{path.name}: element at line {line}" for line in frame.get_column("_line").to_list()}
-        return parse_source(table, path, frame, [], config.agencies, content_sha256=self._hash(path), raw_lines=raw_lines)
+        unreadable = []
+        if table == PRIMARY_TABLE[extract.collection]:
+            unreadable = [{"line": q["line"], "column_name": q["column_name"], "reason": q["reason"],
+                           "record": q.get("record_line")} for q in extract.quarantine]
+            raw_lines.update({q["line"]: q["raw_line"] for q in extract.quarantine})
+        return parse_source(table, path, frame, unreadable, config.agencies, content_sha256=self.hash(path),
+                            raw_lines=raw_lines, limits=limits)
 
-    def _hash(self, path: Path) -> str:
+    def hash(self, path: Path) -> str:
         if path not in self._hashes:
             self._hashes[path] = file_sha256(path)
         return self._hashes[path]
 
     def _read(self, path: Path):
         if path not in self._extracts:
-            extract = read_return(path)  # ReturnRefused is an ExtractRefused
-            self._extracts[path] = extract
-            if extract.quarantine:
-                # Whole records (a child, a person) that failed the return's own rules.
-                primary = "ssd_person" if extract.collection == "CIN" else "agency_records"
-                rows = [{"table_name": primary, "file": path.name, "line": q["line"], "column_name": q["column_name"],
-                         "reason": q["reason"], "raw_line": q["raw_line"]} for q in extract.quarantine]
-                self._staged.quarantine.append(pl.DataFrame(rows, schema={
-                    "table_name": pl.Utf8, "file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8,
-                    "reason": pl.Utf8, "raw_line": pl.Utf8}))
-        return self._extracts[path]
+            try:
+                self._extracts[path] = read_return(path)  # ReturnRefused is an ExtractRefused
+            except Exception as exc:  # noqa: BLE001 - remembered: the file is read once, refused once
+                self._extracts[path] = exc
+        found = self._extracts[path]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+# The table a return's whole-record quarantine is counted in (a child, a person).
+PRIMARY_TABLE = {"CIN": "ssd_person", "SEN2": "agency_records"}
 
 
 def parser_fingerprint(config: Config) -> str:
@@ -157,14 +217,16 @@ def parser_fingerprint(config: Config) -> str:
 def _unchanged(con, table: str, names: str, previous: dict, staged: StagedDelivery) -> ExtractOutcome:
     """Same file as the live data: nothing is re-parsed; its quarantined rows are listed again."""
     carried = con.sql(
-        "SELECT table_name, file, line, column_name, reason, raw_line FROM quarantine WHERE run_id = ? AND table_name = ?",
+        "SELECT table_name, file, line, column_name, reason, raw_line, raw_length FROM quarantine "
+        "WHERE run_id = ? AND table_name = ?",
         params=[previous["run_id"], table],
     ).pl()
     if carried.height:
         staged.quarantine.append(carried)
+    read, loaded, quarantined = (previous[k] or 0 for k in ("rows_read", "rows_loaded", "rows_quarantined"))
     return ExtractOutcome(
         table, names, "UNCHANGED", "content unchanged since the last load",
-        rows_read=previous["rows_read"] or 0, rows_loaded=previous["rows_loaded"] or 0,
-        rows_quarantined=previous["rows_quarantined"] or 0, content_sha256=previous["content_sha256"],
+        rows_read=read, rows_loaded=loaded, rows_quarantined=quarantined, content_sha256=previous["content_sha256"],
         load_fingerprint=previous["load_fingerprint"],
+        ledger=[ledger_entry(names, table, "UNCHANGED", read, loaded, quarantined)],
     )

@@ -209,6 +209,37 @@ def _delivery_line(delivery: dict | None) -> str:
     )
 
 
+def ledger_section(loads: list[dict]) -> str:
+    """The ledger per delivered extract (from `extract_loads`): records read = loaded +
+    quarantined (+ withheld: rows of a table whose data contract failed, so none was published).
+    A table that does not balance is named in a banner above the table."""
+    rows, unbalanced = [], []
+    for load in loads:
+        read, loaded, quarantined = load["rows_read"], load["rows_loaded"], load["rows_quarantined"]
+        if load["status"] not in ("LOADED", "UNCHANGED", "FAILED_CONTRACT") or read is None:
+            continue
+        withheld = read - loaded - quarantined if load["status"] == "FAILED_CONTRACT" else 0
+        balanced = read == loaded + quarantined + withheld and withheld >= 0
+        if not balanced:
+            unbalanced.append(load)
+        rows.append([load["table_name"], load["file"], load["status"], read, loaded, quarantined, withheld,
+                     "yes" if balanced else "NO"])
+    banner = "".join(
+        f'<p class="bad">The ledger does not balance for {_e(u["table_name"])} ({_e(u["file"])}): read '
+        f'{_e(u["rows_read"])}, loaded {_e(u["rows_loaded"])}, quarantined {_e(u["rows_quarantined"])}.</p>'
+        for u in unbalanced
+    )
+    summary = '<p class="ok">Every delivered file balances.</p>' if rows and not unbalanced else ""
+    return (
+        '<section id="ledger"><h2>Ledger</h2><p class="muted">For every delivered file: records read = '
+        "rows loaded + rows quarantined (+ rows withheld when the table failed its data contract).</p>"
+        + banner + summary
+        + _table(["table", "file", "status", "read", "loaded", "quarantined", "withheld", "balanced"], rows,
+                 {3, 4, 5, 6}, "No extract was read this run.")
+        + "</section>"
+    )
+
+
 def render_report(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -373,6 +404,7 @@ def render_report(
         )
         + "</section>"
     )
+    parts.append(ledger_section(loads))
     quarantined = sum(q["rows"] for q in quarantine)
     parts.append(
         f'<section id="quarantine"><h2>Quarantine</h2><p>{quarantined} row(s) rejected; the rows themselves are in '

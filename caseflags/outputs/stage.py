@@ -30,9 +30,10 @@ def write_outputs(
 def write_quarantine_csv(con: duckdb.DuckDBPyConnection, run_id: str, run_dir: Path) -> Path:
     path = run_dir / "quarantine.csv"
     rows = con.execute(
-        """SELECT file, line, column_name AS column, reason, raw_line
+        """SELECT file, line, column_name AS column, reason, raw_line, raw_length
            FROM quarantine WHERE run_id = ? ORDER BY file, line, column_name""",
         [run_id],
     ).fetchall()
     # Raw lines are extract text: written through the shared writer, every cell neutralised.
-    return write_csv_rows(path, ["file", "line", "column", "reason", "raw_line"], rows)
+    # raw_line is a bounded prefix ([ingest] raw_line_prefix); raw_length its full length.
+    return write_csv_rows(path, ["file", "line", "column", "reason", "raw_line", "raw_length"], rows)

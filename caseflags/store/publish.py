@@ -15,7 +15,7 @@ from caseflags.store.database import create_staged_table
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery
 
 STAGED_PREFIX = "_staged_"
-QUARANTINE_COLUMNS = ["table_name", "file", "line", "column_name", "reason", "raw_line"]
+QUARANTINE_COLUMNS = ["table_name", "file", "line", "column_name", "reason", "raw_line", "raw_length"]
 
 
 def drop_staged_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -67,7 +67,7 @@ def publish(
                 outcome.stale = outcome.status != "UNCHANGED" and _has_rows(con, table)
         con.execute("DELETE FROM quarantine WHERE run_id = ?", [run_id])
         if staged.quarantine:
-            frame = pl.concat([q.select(QUARANTINE_COLUMNS) for q in staged.quarantine]).with_columns(
+            frame = pl.concat([_quarantine_columns(q) for q in staged.quarantine]).with_columns(
                 pl.lit(run_id).alias("run_id")
             )
             con.register("_quarantine", frame)
@@ -87,6 +87,13 @@ def publish(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _quarantine_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """The store's quarantine columns; a frame without the raw line's length gets it computed."""
+    if "raw_length" not in frame.columns:
+        frame = frame.with_columns(pl.col("raw_line").str.len_chars().cast(pl.Int64).alias("raw_length"))
+    return frame.select(QUARANTINE_COLUMNS).with_columns(pl.col("raw_length").cast(pl.Int64))
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
