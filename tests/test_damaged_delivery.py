@@ -154,3 +154,21 @@ def test_no_extract_at_all_marks_the_run_failed_too(tmp_path):
     with pytest.raises(RunAborted, match="no extract files found"):
         runbook.run_without_prefect(con, tmp_path / "empty", AS_AT, tmp_path / "reports", load_config())
     assert con.execute("SELECT status FROM runs").fetchall() == [("FAILED",)]
+
+
+def test_a_national_return_is_in_the_ledger_with_its_quarantined_records(tmp_path):
+    """Returns are accounted like CSVs: per table, read = loaded + quarantined; the children the
+    return's own rules quarantined count in its primary table (ssd_person)."""
+    extracts = tmp_path / "delivery"
+    extracts.mkdir()
+    shutil.copy(Path(__file__).parent / "fixtures" / "returns" / "cin_faults.xml", extracts / "census.xml")
+    con = connect(tmp_path / "store.duckdb")
+    state = runbook.new_run(con, AS_AT, extracts, tmp_path / "reports")
+    runbook.ingest(con, state, load_config())
+    entries = {e["table"]: e for o in state.extracts.values() for e in o.ledger}
+    person = entries["ssd_person"]
+    assert (person["file"], person["read"], person["loaded"], person["quarantined"]) == ("census.xml", 7, 2, 5)
+    assert all(e["balanced"] for e in entries.values())
+    assert state.extracts["ssd_person"].rows_quarantined == 5
+    staged = {q["line"] for frame in state.staged.quarantine for q in frame.to_dicts() if q["table_name"] == "ssd_person"}
+    assert {49, 56, 73, 78} <= staged

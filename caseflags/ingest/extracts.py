@@ -326,13 +326,12 @@ def parse_extract(
     table: str,
     agency_aliases: dict[str, str] | None = None,
     content_sha256: str | None = None,
-    content: bytes | None = None,
     *,
     scan: FileScan | None = None,
     limits: IngestLimits = DEFAULT_LIMITS,
 ) -> ParsedExtract:
-    """Read and parse one file; raises ExtractRefused for a file that cannot be loaded at all.
-    (`content` is accepted for older callers and ignored: the file is streamed.)"""
+    """Read and parse one file (streamed; `scan` when its scan is already done); raises
+    ExtractRefused for a file that cannot be loaded at all."""
     spec = load_contract()[table]
     scan = scan or scan_file(path)
     frame, unreadable, faulty = read_text_frame(path, spec, scan, limits)
