@@ -264,3 +264,20 @@ def test_a_short_row_ending_in_a_comma_is_not_taken_for_an_empty_last_field(tmp_
     parsed = parse_extract(path, "family_members")
     assert parsed.data["member_id"].to_list() == ["F1", "M1"]
     assert parsed.quarantine.select("line", "reason").rows() == [(3, "expected 5 fields, found 4")]
+
+
+def test_a_key_clash_between_two_sources_of_one_table_names_both_files(tmp_path):
+    """A table delivered by a CSV and a national return is checked as one: each source's ledger
+    balances and each clashing row names its own file."""
+    from caseflags.ingest.extracts import combine
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = parse_extract(write(tmp_path / "a" / "meetings.csv", MEETINGS_HEADER + "\n" + meeting(1) + "\n" + meeting(2) + "\n"), "meetings")
+    second = parse_extract(write(tmp_path / "b" / "meetings.xlsx.csv", MEETINGS_HEADER + "\n" + meeting(2, status="CANCELLED") + "\n"
+                                 + meeting(3) + "\n"), "meetings")
+    parsed = combine([first, second])
+    assert sorted(parsed.rows()["meeting_id"].to_list()) == ["M1", "M3"]
+    assert parsed.quarantine.select("file", "line").rows() == [("meetings.csv", 3), ("meetings.xlsx.csv", 2)]
+    assert [(e["file"], e["read"], e["loaded"], e["quarantined"], e["balanced"]) for e in parsed.ledger()] == [
+        ("meetings.csv", 2, 1, 1, True), ("meetings.xlsx.csv", 2, 1, 1, True)]

@@ -270,7 +270,7 @@ def test_the_invariant_catches_ingest_without_quarantine(monkeypatch):
         return typed, problems.clear()
 
     monkeypatch.setattr(extracts, "parse_frame", parse_without_quarantine)
-    monkeypatch.setattr(extracts, "resolve_duplicates", lambda table, data, columns: (data, pl.DataFrame(
+    monkeypatch.setattr(extracts, "resolve_duplicates", lambda table, data, columns, **_: (data, pl.DataFrame(
         schema={"file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8})))
     broken = {case: found for case in FIXED if (found := run_mutation(*case))}
     kinds = {case[2] for case in broken}

@@ -17,18 +17,26 @@ from caseflags.contracts.keys import KEYS_IGNORING_ROWS_WITH_MISSING_PART, UNIQU
 from caseflags.ingest.common import LINE, SOURCE
 
 
-def resolve_duplicates(table: str, data: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def resolve_duplicates(
+    table: str, data: pl.DataFrame, columns: list[str], source: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows to load, problems: file, line, column_name, reason) for `data` holding the
-    contract columns plus `_line` and `_source`, in delivery order."""
+    contract columns plus `_line` (and `_source`, or every row from the file `source`), in
+    delivery order."""
     no_problems = pl.DataFrame(schema={"file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8})
     key = UNIQUE_KEYS.get(table)
     if not key or data.height < 2:
+        return data, no_problems
+    # Cheap first look (one hash per row, no copy of the rows): most deliveries have no duplicate.
+    if not data.lazy().select(pl.struct(key).hash().is_duplicated().any()).collect().item():
         return data, no_problems
     keyed = pl.all_horizontal([pl.col(k).is_not_null() for k in key]) if table in KEYS_IGNORING_ROWS_WITH_MISSING_PART else pl.lit(True)
     order = "\x00order"
     marked = data.with_row_index(order).with_columns(
         (keyed & (pl.len().over(key) > 1)).alias("\x00dup")
     )
+    if SOURCE not in marked.columns:
+        marked = marked.with_columns(pl.lit(source, pl.Utf8).alias(SOURCE))
     if not marked.get_column("\x00dup").any():
         return data, no_problems
     dups = marked.filter(pl.col("\x00dup")).with_columns(
@@ -59,5 +67,5 @@ def resolve_duplicates(table: str, data: pl.DataFrame, columns: list[str]) -> tu
         pl.when(pl.col("\x00identical")).then(identical).otherwise(different).alias("reason"),
     )
     dropped = rejected.get_column(order)
-    kept = marked.filter(~pl.col(order).is_in(dropped.implode())).drop(order, "\x00dup")
+    kept = data.with_row_index(order).filter(~pl.col(order).is_in(dropped.implode())).drop(order)
     return kept, problems

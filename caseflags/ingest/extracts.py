@@ -51,7 +51,7 @@ class ParsedExtract:
     file: str
     content_sha256: str
     rows_read: int
-    data: pl.DataFrame  # typed contract columns plus `_line` and `_source`: the rows that passed
+    data: pl.DataFrame  # typed contract columns plus `_line` (and `_source` when combined): rows that passed
     quarantine: pl.DataFrame  # QUARANTINE_SCHEMA
     identifier_issues: pl.DataFrame
     reads: dict[str, int] = field(default_factory=dict)  # records read, per source file
@@ -68,11 +68,14 @@ class ParsedExtract:
 
     def rows(self) -> pl.DataFrame:
         """The contract columns only, as staged."""
-        return self.data.drop(LINE, SOURCE)
+        return self.data.drop(LINE, SOURCE, strict=False)
 
     def ledger(self) -> list[dict]:
         """Per source file: records read, loaded, quarantined, and whether they balance."""
-        loaded = dict(self.data.group_by(SOURCE).len().iter_rows()) if self.data.height else {}
+        if SOURCE in self.data.columns:  # several sources (a CSV and a return): rows say which
+            loaded = dict(self.data.group_by(SOURCE).len().iter_rows()) if self.data.height else {}
+        else:
+            loaded = {self.file: self.data.height}
         entries = []
         for source, read in self.reads.items():
             entry = {"file": source, "table": self.table, "read": read, "loaded": loaded.get(source, 0),
@@ -371,11 +374,10 @@ def parse_source(
     typed, problems = parse_frame(frame, spec, agency_aliases)
     bad_lines = set(problems.get_column(LINE).to_list()) if problems.height else set()
     good = typed.filter(~pl.col(LINE).is_in(list(bad_lines))) if bad_lines else typed
-    good = good.with_columns(pl.lit(file).alias(SOURCE))
     # A record unreadable as a record counts once, however many problems it has; an entry whose
     # "record" is None (text between a return's records) is listed but is no record.
     unreadable_records = {u.get("record", u["line"]) for u in unreadable} - {None}
-    good, duplicates = resolve_duplicates(table, good, spec.column_names)
+    good, duplicates = resolve_duplicates(table, good, spec.column_names, source=file)
     rows = (
         [{"line": line, "column_name": column, "reason": reason}
          for line, column, reason in problems.select(LINE, "column_name", "reason").iter_rows()]
@@ -411,7 +413,8 @@ def combine(parts: list[ParsedExtract], limits: IngestLimits = DEFAULT_LIMITS) -
         return parts[0]
     table = parts[0].table
     spec = load_contract()[table]
-    data = pl.concat([p.data for p in parts])
+    data = pl.concat([p.data if SOURCE in p.data.columns else p.data.with_columns(pl.lit(p.file).alias(SOURCE))
+                      for p in parts])
     kept, clashes = resolve_duplicates(table, data, spec.column_names)
     quarantine = [p.quarantine for p in parts]
     rejected: dict[str, int] = {}

@@ -16,6 +16,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 BLOCK_BYTES = 1 << 20
 HEAD_BYTES = 4096
 
@@ -147,12 +149,13 @@ def scan_file(path: Path) -> FileScan:
             lines += block.count(b"\n")
             if only_blank and block.strip():
                 only_blank = False
-            pieces = block.split(b"\n")
-            if len(pieces) == 1:
+            breaks = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            if not len(breaks):
                 current += len(block)
             else:
-                longest = max(longest, current + len(pieces[0]), len(max(pieces[1:-1], key=len, default=b"")))
-                current = len(pieces[-1])
+                inner = int(np.diff(breaks).max()) - 1 if len(breaks) > 1 else 0
+                longest = max(longest, current + int(breaks[0]), inner)
+                current = len(block) - int(breaks[-1]) - 1
             last_byte = block[-1:]
     counter.feed(b"", final=True)
     longest = max(longest, current)
