@@ -147,7 +147,9 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         rows_loaded=staged_rows,
         rows_quarantined=parsed.rows_quarantined,
         content_sha256=content_sha256,
-        load_fingerprint=fingerprint,
+        # A source refused beside the loaded ones: no fingerprint, so the next night reads (and
+        # names) it again rather than calling the table unchanged.
+        load_fingerprint=None if problems else fingerprint,
         ledger=ledger,
     )
 
