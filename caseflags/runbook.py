@@ -199,23 +199,14 @@ def run_stages(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, 
             # Reading never raises (a bad file is refused by name), so this is a failure outside
             # reading: the run row is marked FAILED, staged tables dropped, one line for the CLI.
             mark_failed(con, state, stage.name, exc)
-            if isinstance(exc, RunAborted):
-                raise
+            if isinstance(exc, (RunAborted, OSError, duckdb.Error)):
+                raise  # the command line names these precisely (disk full, read-only, …: failures.py)
             raise RunFailed(
-                f"run {state.run_id} failed in the {stage.name} stage ({_failure_kind(exc)}); "
+                f"run {state.run_id} failed in the {stage.name} stage ({type(exc).__name__}); "
                 "it is marked FAILED and the live tables keep the last published data"
             ) from exc
     fault_point("before:finish")
     return finish_run(con, state)
-
-
-def _failure_kind(exc: BaseException) -> str:
-    """The error's kind; for a failed system call also its reason and path (never a message
-    that could quote data, as a store or library error may)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f": {exc.filename}" if exc.filename is not None else ""
-        return f"{type(exc).__name__}: {exc.strerror}{where}"
-    return type(exc).__name__
 
 
 def mark_failed(con: duckdb.DuckDBPyConnection, state: RunState, stage: str, exc: BaseException) -> None:
