@@ -172,3 +172,24 @@ def test_a_national_return_is_in_the_ledger_with_its_quarantined_records(tmp_pat
     assert state.extracts["ssd_person"].rows_quarantined == 5
     staged = {q["line"] for frame in state.staged.quarantine for q in frame.to_dicts() if q["table_name"] == "ssd_person"}
     assert {49, 56, 73, 78} <= staged
+
+
+def test_a_failed_system_call_outside_reading_keeps_its_own_error_and_marks_the_run_failed(tmp_path, monkeypatch):
+    """A full disk or a read-only folder reaches the command line as itself, which names it in
+    one line (caseflags/failures.py); the run row still says FAILED."""
+    import errno
+    import os
+
+    extracts = tmp_path / "delivery"
+    extracts.mkdir()
+    shutil.copy(SAMPLE_DELIVERY / "ssd_person.csv", extracts)
+    con = connect(tmp_path / "store.duckdb")
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "reports"))
+
+    monkeypatch.setattr(runbook, "run_all_checks", full_disk)
+    with pytest.raises(OSError) as failed:
+        runbook.run_without_prefect(con, extracts, AS_AT, tmp_path / "reports", load_config())
+    assert failed.value.errno == errno.ENOSPC
+    assert con.execute("SELECT status FROM runs").fetchall() == [("FAILED",)]
