@@ -40,6 +40,9 @@ from caseflags.outputs.review_import import ReviewImportError, import_review
 from caseflags.store.retention import archived_deliveries
 from caseflags.store.database import check_store_path, connect
 from caseflags.store.locking import store_lock
+from caseflags.web.accounts import AccountError, add_user, disable_user, list_users, set_password
+from caseflags.web.snapshot import publish_snapshot
+from caseflags.web.workspace import connect_workspace, workspace_path
 
 quiet_environment()  # also when the app is driven without main() (tests, typer's runner)
 
@@ -289,6 +292,7 @@ def review_import(
             for problem in exc.problems:  # every problem, one line each; nothing was applied
                 typer.echo(f"caseflags: {' '.join(problem.split())}", err=True)
             _fail(f"{file.name}: {len(exc.problems)} problem(s); nothing was imported")
+        publish_snapshot(con)  # the web workspace shows the imported reviews at once
     console.print(f"imported {summary}", highlight=False)
 
 
@@ -340,6 +344,7 @@ def sample(
             cohort=settings.sample["cohort"],
         )
         path = write_sample(con, result, out)
+        publish_snapshot(con)  # the workspace's Audit sample page shows it at once
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     console.print(f"sample {result.sample_id} (seed {result.seed}): {len(result.children)} children -> {path}", highlight=False)
@@ -423,6 +428,112 @@ def links_reject(agency: AgencyArg, record: RecordArg, person: PersonArg, note: 
                  db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
     """Reject a proposed match: the pair is never linked or proposed again."""
     _decide("REJECTED", agency, record, person, note, db, config)
+
+
+# -- the officers' workspace (issue 18) -----------------------------------------------------
+
+users_app = typer.Typer(no_args_is_help=True, help="Accounts of the officers' workspace (`caseflags web`).")
+app.add_typer(users_app, name="users")
+
+
+@app.command()
+def web(
+    db: DbOption = Path("caseflags.duckdb"),
+    host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="Port (default: web.port, 8080).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the officers' workspace: Today, Exceptions, Child, reviews, possible matches."""
+    import uvicorn  # (slow to import: only this command needs it)
+
+    from caseflags.web.app import Settings, create_app
+
+    settings = _load_config(config)
+    with foreseen_failures():
+        if not db.is_file():
+            _fail(f"store not found: {db}")
+        web_settings = settings.web
+        app_ = create_app(Settings(
+            db_path=db.resolve(), review_due_days=web_settings["review_due_days"], page_size=web_settings["page_size"],
+            session_hours=web_settings["session_hours"], secure_cookies=web_settings["secure_cookies"],
+            annotation_expiry_days=settings.outputs["annotation_expiry_days"],
+        ))
+    if app_.state.ctx.startup_problem:
+        err.print(f"warning: {app_.state.ctx.startup_problem}", markup=False, highlight=False)
+    uvicorn.run(app_, host=host or web_settings["host"], port=port or web_settings["port"], log_level="warning",
+                access_log=False)  # the workspace keeps its own access log, without ids or search text
+
+
+def _password_from_input(prompt: str) -> str:
+    """From the terminal (asked twice, hidden), else one line of standard input (for scripts)."""
+    import sys
+
+    if sys.stdin.isatty():
+        first = typer.prompt(prompt, hide_input=True)
+        if typer.prompt("Repeat it", hide_input=True) != first:
+            _fail("the two passwords differ")
+        return first
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        _fail("no password on standard input")
+    return line
+
+
+@contextmanager
+def _workspace(db: Path):
+    with foreseen_failures():
+        con = connect_workspace(workspace_path(db))
+        try:
+            yield con
+        except AccountError as exc:
+            _fail(str(exc))
+        finally:
+            con.close()
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
+    role: Annotated[str, typer.Option("--role", help="officer (sees everything) or agency (its own rows only).")],
+    agency: Annotated[Optional[str], typer.Option("--agency", help="Agency code, e.g. GP or EDUCATION.")] = None,
+    org: Annotated[Optional[str], typer.Option("--org", help="Only this organisation: a GP practice code or a school URN.")] = None,
+    db: DbOption = Path("caseflags.duckdb"),
+) -> None:
+    """Add a user; the password is asked (or read from standard input when it is not a terminal)."""
+    password = _password_from_input("Password")
+    with _workspace(db) as con:
+        user = add_user(con, name, password, role, agency, org)
+    console.print(f"added {user.username} ({user.scope_text})", highlight=False)
+
+
+@users_app.command("list")
+def users_list(db: DbOption = Path("caseflags.duckdb")) -> None:
+    """Every user with role, scope and whether disabled."""
+    with _workspace(db) as con:
+        users = list_users(con)
+    table = Table(title=f"{len(users)} users")
+    for column in ("user", "role", "agency", "organisation", "state"):
+        table.add_column(column)
+    for user in users:
+        table.add_row(user.username, user.role, user.agency or "", user.org or "", "disabled" if user.disabled else "active")
+    console.print(table)
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument()], db: DbOption = Path("caseflags.duckdb")) -> None:
+    """Disable a user: their sessions stop working at once."""
+    with _workspace(db) as con:
+        disable_user(con, name)
+    console.print(f"disabled {name}", highlight=False)
+
+
+@users_app.command("password")
+def users_password(name: Annotated[str, typer.Argument()], db: DbOption = Path("caseflags.duckdb")) -> None:
+    """Set a new password (asked, or read from standard input); existing sessions end."""
+    password = _password_from_input("New password")
+    with _workspace(db) as con:
+        set_password(con, name, password)
+    console.print(f"password of {name} changed", highlight=False)
 
 
 @contextmanager

@@ -39,6 +39,7 @@ from caseflags.store.database import ensure_store
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery, run_ledger, unbalanced
 from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
 from caseflags.store.retention import apply_retention, archive_delivery, archived_deliveries
+from caseflags.web.snapshot import publish_snapshot
 
 __all__ = ["FAULT_ENV", "RunAborted", "RunFailed", "RunState", "STAGES", "archived_deliveries", "new_run", "run_stages",
            "run_without_prefect"]
@@ -302,4 +303,5 @@ def finish_run(con: duckdb.DuckDBPyConnection, state: RunState, status: str = "C
         "UPDATE runs SET finished_at = ?, status = ?, stages_json = ?, extracts_json = ? WHERE run_id = ?",
         [finished_at, status, json.dumps(state.stages), json.dumps(record["extracts"]), state.run_id],
     )
+    publish_snapshot(con)  # the web workspace reads this copy, never the store itself
     return record

@@ -44,6 +44,7 @@ def test_the_installed_package_holds_its_sql_and_catalogue_but_no_tests_docs_or_
     assert "catalogue/GP_NOT_INVITED.toml" in files and "catalogue/GP_NOT_INVITED.sql" in files
     assert "config/defaults.toml" in files and "flows/nightly.py" in files
     assert "sample_data/generator.py" in files
+    assert {"sql/web/scoped_exceptions.sql", "web/templates/base.html", "web/static/style.css"} <= files
     assert not any(f.startswith(("tests", "docs", "bench", "sample_data/small")) for f in files)
     probe = subprocess.run(
         [sys.executable, "-c", "import caseflags, caseflags.tests"], cwd=installed.parent,

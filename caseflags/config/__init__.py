@@ -50,12 +50,13 @@ class Config:
     sample: dict[str, Any] = field(default_factory=dict)
     schedule: dict[str, Any] = field(default_factory=dict)
     retention: dict[str, Any] = field(default_factory=dict)
+    web: dict[str, Any] = field(default_factory=dict)
 
     def thresholds_for(self, check_id: str) -> dict[str, Any]:
         return dict(self.checks.get(check_id, {}))
 
 
-_SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention")
+_SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web")
 
 # (lowest, highest) allowed for every number; None: unbounded on that side.
 RANGES: dict[str, tuple[float | None, float | None]] = {

@@ -12,7 +12,9 @@ from caseflags.checking.good_practice import good_practice
 from caseflags.outputs.lifecycle import update_lifecycle
 from caseflags.outputs.run_outputs import write_run_outputs
 from caseflags.outputs.files import write_csv_rows
+from caseflags.outputs.organisations import write_organisation_outputs
 from caseflags.private_files import private_dir
+from caseflags.web.carry import carry_web_reviews
 
 
 def write_outputs(
@@ -20,9 +22,11 @@ def write_outputs(
 ) -> Path:
     """`delivery`: the folder loaded and the digest of its files, shown in the report."""
     run_dir = private_dir(private_dir(out_dir) / as_at.isoformat())
+    carry_web_reviews(con)  # reviews saved in the web workspace, as a workbook import would
     update_lifecycle(con, run_id, as_at)
     practice = good_practice(con, as_at)
     write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice, delivery=delivery)
+    write_organisation_outputs(con, run_id, as_at, run_dir)
     write_quarantine_csv(con, run_id, run_dir)
     return run_dir
 

@@ -14,7 +14,7 @@ from caseflags.private_files import private_dir
 
 # Per-run history tables pruned by retention, and the column naming the run.
 RUN_HISTORY_TABLES = ("exceptions", "check_runs", "quarantine", "contract_results", "exception_history",
-                      "lifecycle_runs", "data_quality_warnings")
+                      "lifecycle_runs", "data_quality_warnings", "exception_agency_rows")
 
 
 def archived_deliveries(archive: Path, first: date, last: date) -> list[tuple[date, Path]]:

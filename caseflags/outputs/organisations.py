@@ -1,0 +1,155 @@
+"""Agency files by organisation: `agencies/<AGENCY>/<ORG>/` for schools and GP practices.
+
+A school sees only its pupils' rows and a GP practice only its patients' rows, each row with the
+agency's own identifiers for the child (its record ids, and the NHS number or UPN on its own
+record), so the practice or school can find the child in its own system. The organisation comes
+from data the store already has: a GP row's practice is the child's GP registration current at
+the as-at date; an EDUCATION row's school is the school of an EHCP open at the as-at date, else
+of the latest attendance summary, else of the latest attendance session.
+
+`record_agency_rows` fills the store table `exception_agency_rows` (sql/web/exception_agency_rows.sql),
+which the web workspace reads too, so files and pages agree on who owns a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from caseflags.private_files import FILE_MODE, owner_only, private_dir
+from caseflags.resources import SQL_DIR
+
+AGENCY_ROWS_SQL = SQL_DIR / "web" / "exception_agency_rows.sql"
+# Agencies keyed by the LA child id (the LA's own services); other agencies never see it.
+LA_CHILD_ID_AGENCIES = ("SOCIAL_CARE", "EDUCATION")
+ORGANISATION_AGENCIES = {"GP": "GP_PRACTICE", "EDUCATION": "SCHOOL"}
+FOLDER_PATTERN = re.compile(r"[^A-Za-z0-9_-]")
+
+ORG_COLUMNS = {
+    "GP": ("exception_id", "check_id", "concern", "severity", "practice_code", "agency_record_ids", "nhs_number",
+           "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note", "as_at"),
+    "EDUCATION": ("exception_id", "check_id", "concern", "severity", "school_urn", "person_id", "agency_record_ids", "upn",
+                  "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note",
+                  "as_at"),
+}
+
+
+def statements(path: Path) -> list[str]:
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in re.split(r";\s*$", text, flags=re.MULTILINE) if s.strip()]
+
+
+def run_sql_file(con: duckdb.DuckDBPyConnection, path: Path, parameters: dict) -> None:
+    """Each statement of the file with the named parameters it uses."""
+    for statement in statements(path):
+        used = {k: v for k, v in parameters.items() if f"${k}" in statement}
+        con.execute(statement, used).fetchall()
+
+
+def record_agency_rows(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date) -> None:
+    """Fill `exception_agency_rows` for the run's listed exceptions (idempotent per run)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        run_sql_file(con, AGENCY_ROWS_SQL, {"run_id": run_id, "as_at": as_at,
+                                            "la_child_id_agencies": list(LA_CHILD_ID_AGENCIES)})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def folder_name(code: str) -> str:
+    name = FOLDER_PATTERN.sub("_", code).strip("_.")
+    return name or "UNKNOWN"
+
+
+def organisation_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[tuple[str, str], list[dict]]:
+    """(agency, organisation) -> the rows of that school or practice, masked, with own identifiers."""
+    cursor = con.execute(
+        """
+        SELECT listed.exception_id, listed.check_id, listed.concern, listed.severity, listed.agency,
+               listed.person_id, rows.organisation, rows.agency_record_ids,
+               rows.agency_nhs_number AS nhs_number, rows.agency_upn AS upn, listed.entity_type,
+               rows.agency_entity_id AS entity_id, rows.agency_detail AS detail, rows.agency_locator AS locator,
+               listed.first_seen, listed.status, listed.review_status, listed.review_note, listed.as_at
+        FROM exceptions_listed AS listed
+        JOIN exception_agency_rows AS rows ON rows.run_id = listed.run_id AND rows.exception_id = listed.exception_id
+        WHERE listed.run_id = $run_id AND rows.organisation IS NOT NULL
+        ORDER BY listed.agency, rows.organisation, listed.check_id,
+                 CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END,
+                 rows.agency_record_ids NULLS LAST, listed.exception_id
+        """,
+        {"run_id": run_id},
+    )
+    columns = [c[0] for c in cursor.description]
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for values in cursor.fetchall():
+        row = dict(zip(columns, values))
+        row["practice_code"] = row["school_urn"] = row["organisation"]
+        grouped.setdefault((row["agency"], row["organisation"]), []).append(row)
+    return grouped
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([_cell(row.get(c)) for c in columns] for row in rows)
+    os.chmod(temp, FILE_MODE)
+    os.replace(temp, path)
+
+
+def _write_xlsx(path: Path, columns: tuple[str, ...], rows: list[dict], title: str) -> None:
+    import xlsxwriter
+
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    workbook = xlsxwriter.Workbook(temp, {"strings_to_formulas": False, "strings_to_urls": False})
+    header = workbook.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1})
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+    sheet = workbook.add_worksheet("Exceptions")
+    sheet.write_row(0, 0, columns, header)
+    for col, name in enumerate(columns):
+        sheet.set_column(col, col, 60 if name == "detail" else 18, wrap if name == "detail" else None)
+    for r, row in enumerate(rows, start=1):
+        for col, name in enumerate(columns):
+            value = row.get(name)
+            sheet.write_string(r, col, "" if value is None else (value.isoformat() if isinstance(value, date) else str(value)))
+    sheet.freeze_panes(1, 1)
+    sheet.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
+    sheet.set_header(title)
+    workbook.close()
+    os.chmod(temp, FILE_MODE)
+    os.replace(temp, path)
+
+
+def write_organisation_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, run_dir: str | os.PathLike) -> dict:
+    """`agencies/<AGENCY>/<ORG>/exceptions.csv` and `.xlsx` for each school and GP practice with
+    listed rows; call after `write_run_outputs` (which rebuilds `agencies/`). Returns the paths."""
+    record_agency_rows(con, run_id, as_at)
+    written: dict[tuple[str, str], Path] = {}
+    with owner_only():
+        agencies = private_dir(Path(run_dir) / "agencies")
+        for (agency, organisation), rows in organisation_rows(con, run_id).items():
+            columns = ORG_COLUMNS[agency]
+            folder = private_dir(private_dir(agencies / folder_name(agency)) / folder_name(organisation))
+            _write_csv(folder / "exceptions.csv", columns, rows)
+            _write_xlsx(folder / "exceptions.xlsx", columns, rows, f"{agency} {organisation} as at {as_at.isoformat()}")
+            written[(agency, organisation)] = folder
+    return written

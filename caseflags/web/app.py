@@ -1,0 +1,446 @@
+"""The officers' workspace: a Starlette application with server-rendered Jinja2 pages.
+
+Pages (interface fixed in docs/WEB.md): `/login`, `/`, `/exceptions`, `/exceptions/<id>`,
+`/exceptions/export.csv|xlsx`, `/children/<person_id>`, `/matches`, `/healthz`. Data come from
+the snapshot (`caseflags.web.snapshot`); what users save goes to the workspace database
+(`caseflags.web.workspace`). Every page and export checks the session, the scope and, on POST,
+the CSRF token, and is written to the access log by user and route pattern.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import secrets
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+import xlsxwriter
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from caseflags.outputs.lifecycle import REVIEW_STATUSES
+from caseflags.web import accounts, queries, reviews
+from caseflags.web.snapshot import SnapshotReader, SnapshotUnavailable, nightly_running
+from caseflags.web.workspace import Workspace, session_secret, workspace_path
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "caseflags_session"
+CSRF_FIELD = "csrf_token"
+BULK_LIMIT = 5000
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path
+    review_due_days: int = 14
+    page_size: int = 50
+    session_hours: int = 8
+    secure_cookies: bool = False
+    annotation_expiry_days: int = 180
+
+
+class Context:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.workspace = Workspace(workspace_path(settings.db_path))
+        self.snapshot = SnapshotReader(settings.db_path)
+        self.startup_problem = self.snapshot.ensure_published()
+
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.autoescape = True
+
+
+def _ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def _csrf(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def _current_user(request: Request) -> accounts.User | None:
+    name = request.session.get("user")
+    if not name:
+        return None
+    user = accounts.get_user(_ctx(request).workspace.connection(), name)
+    if user is None or user.disabled or user.password_changed_at != request.session.get("stamp"):
+        request.session.pop("user", None)
+        return None
+    return user
+
+
+async def _check_csrf(request: Request) -> dict:
+    form = await request.form()
+    sent = str(form.get(CSRF_FIELD) or "")
+    expected = request.session.get("csrf") or ""
+    if not sent or not expected or not hmac.compare_digest(sent, expected):
+        raise HTTPException(403, "The form had no valid CSRF token: reload the page and try again.")
+    return form
+
+
+def page(route: str, officers_only: bool = False):
+    """Login required; logs the request by user and route pattern (and filter names only)."""
+    def decorate(handler):
+        @wraps(handler)
+        async def wrapper(request: Request):
+            ctx = _ctx(request)
+            user = _current_user(request)
+            status, rows = 500, None
+            try:
+                if user is None:
+                    status = 303 if request.method == "GET" else 403
+                    if request.method != "GET":
+                        raise HTTPException(403, "Not logged in.")
+                    return RedirectResponse("/login", status_code=303)
+                if officers_only and not user.is_officer:
+                    raise HTTPException(404)
+                form = await _check_csrf(request) if request.method == "POST" else None
+                request.state.user = user
+                response, rows = await handler(request, user, form) if form is not None else await handler(request, user)
+                status = response.status_code
+                return response
+            except HTTPException as exc:
+                status = exc.status_code
+                raise
+            finally:
+                used = [k for k in queries.FILTERS if request.query_params.get(k)]
+                accounts.log_access(ctx.workspace.connection(), user.username if user else None, request.method,
+                                    route, used, status, rows)
+        return wrapper
+    return decorate
+
+
+def _render(request: Request, name: str, user: accounts.User | None, status_code: int = 200, **context) -> Response:
+    ctx = _ctx(request)
+    info = None
+    try:
+        info = queries.snapshot_info(ctx.snapshot.cursor())
+    except SnapshotUnavailable:
+        pass
+    context.update(
+        user=user, csrf=_csrf(request), nightly_running=nightly_running(ctx.settings.db_path), snapshot=info,
+        review_statuses=REVIEW_STATUSES, csrf_field=CSRF_FIELD, path=request.url.path,
+    )
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _cursor(request: Request):
+    try:
+        return _ctx(request).snapshot.cursor()
+    except SnapshotUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+def _web_tables(request: Request):
+    return reviews.latest_tables(_ctx(request).workspace.connection())
+
+
+# -- login -----------------------------------------------------------------------------------
+
+async def healthz(request: Request) -> Response:
+    ctx = _ctx(request)
+    try:
+        info = queries.snapshot_info(ctx.snapshot.cursor())
+        snapshot = {"run_id": info["run_id"], "as_at": info["as_at"].isoformat()}
+    except SnapshotUnavailable:
+        snapshot = None
+    return JSONResponse({"status": "ok", "snapshot": snapshot, "nightly_running": nightly_running(ctx.settings.db_path)})
+
+
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        return _render(request, "login.html", None)
+    form = await _check_csrf(request)
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    client = request.client.host if request.client else "unknown"
+    ws = _ctx(request).workspace.connection()
+    try:
+        user = accounts.authenticate(ws, username, password, client)
+    except accounts.LoginRefused:
+        accounts.log_access(ws, None, "POST", "/login", [], 429, None)
+        return _render(request, "login.html", None, 429, error="Too many failed attempts: wait 15 minutes and try again.")
+    if user is None:
+        accounts.log_access(ws, None, "POST", "/login", [], 401, None)
+        return _render(request, "login.html", None, 401, error="Wrong user name or password.")
+    request.session.clear()
+    request.session.update(user=user.username, stamp=user.password_changed_at, csrf=secrets.token_urlsafe(32))
+    accounts.log_access(ws, user.username, "POST", "/login", [], 303, None)
+    return RedirectResponse("/", status_code=303)
+
+
+@page("/logout")
+async def logout(request: Request, user, form) -> tuple[Response, None]:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303), None
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+@page("/")
+async def today_page(request: Request, user) -> tuple[Response, int]:
+    ctx = _ctx(request)
+    data = queries.today(_cursor(request), user, _web_tables(request), ctx.settings.review_due_days)
+    return _render(request, "today.html", user, data=data), data["counts"]["listed"]
+
+
+def _query(request: Request) -> queries.Query:
+    return queries.Query.from_params(request.query_params, _ctx(request).settings.page_size)
+
+
+@page("/exceptions")
+async def exceptions_page(request: Request, user) -> tuple[Response, int]:
+    ctx = _ctx(request)
+    query = _query(request)
+    cur = _cursor(request)
+    rows, total = queries.exceptions(cur, user, query, _web_tables(request), ctx.settings.review_due_days)
+    pages = max(1, -(-total // query.page_size))
+    kept = {k: v for k, v in query.filters.items() if v}
+    links = {
+        "export_csv": "/exceptions/export.csv?" + urlencode(kept),
+        "export_xlsx": "/exceptions/export.xlsx?" + urlencode(kept),
+        "page": lambda n: "/exceptions?" + urlencode({**kept, "sort": query.sort, "dir": query.direction, "page": n}),
+        "sort": lambda key: "/exceptions?" + urlencode({**kept, "sort": key, "dir": "desc" if query.sort == key and query.direction == "asc" else "asc"}),
+    }
+    return _render(request, "exceptions.html", user, rows=rows, total=total, query=query, pages=pages,
+                   facets=queries.facets(cur, user), links=links, filter_query=urlencode(kept)), len(rows)
+
+
+EXPORT_COLUMNS_OFFICER = ("exception_id", "check_id", "concern", "severity", "person_id", "agency", "organisation",
+                          "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
+                          "review_note", "assignee", "as_at")
+EXPORT_COLUMNS_AGENCY = ("exception_id", "check_id", "concern", "severity", "agency_record_ids", "organisation",
+                         "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
+                         "review_note", "assignee", "as_at")
+
+
+def _export_rows(rows: list[dict], user: accounts.User) -> tuple[tuple[str, ...], list[list[str]]]:
+    columns = EXPORT_COLUMNS_OFFICER if user.is_officer else EXPORT_COLUMNS_AGENCY
+    out = []
+    for row in rows:
+        values = {**row, "detail": row["shown_detail"], "entity_id": row["shown_entity_id"], "locator": row["shown_locator"],
+                  "review_status": row["eff_review_status"], "review_note": row["eff_review_note"]}
+        line = []
+        for column in columns:
+            value = values.get(column)
+            text = "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
+            line.append("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
+        out.append(line)
+    return columns, out
+
+
+async def _export(request: Request, user, kind: str) -> tuple[Response, int]:
+    ctx = _ctx(request)
+    query = _query(request)
+    rows, _total = queries.exceptions(_cursor(request), user, query, _web_tables(request), ctx.settings.review_due_days,
+                                      paged=False)
+    # Naming another organisation or agency than one's own is guessing: not found, like a wrong id.
+    if not user.is_officer and ((query.filters["agency"] and query.filters["agency"] != user.agency)
+                                or (user.org and query.filters["org"] and query.filters["org"] != user.org)):
+        raise HTTPException(404)
+    columns, lines = _export_rows(rows, user)
+    headers = {"Content-Disposition": f'attachment; filename="exceptions.{kind}"'}
+    if kind == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows(lines)
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers), len(lines)
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    sheet = workbook.add_worksheet("Exceptions")
+    bold = workbook.add_format({"bold": True, "bg_color": "#DDE4EE"})
+    sheet.write_row(0, 0, columns, bold)
+    for r, line in enumerate(lines, start=1):
+        for c, text in enumerate(line):
+            sheet.write_string(r, c, text)
+    sheet.freeze_panes(1, 1)
+    sheet.autofilter(0, 0, max(len(lines), 1), len(columns) - 1)
+    workbook.close()
+    return Response(buffer.getvalue(), headers=headers,
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), len(lines)
+
+
+@page("/exceptions/export.csv")
+async def export_csv(request: Request, user):
+    return await _export(request, user, "csv")
+
+
+@page("/exceptions/export.xlsx")
+async def export_xlsx(request: Request, user):
+    return await _export(request, user, "xlsx")
+
+
+def _one_exception(request: Request, user, exception_id: str) -> dict:
+    found = queries.exceptions_by_id(_cursor(request), user, [exception_id], _web_tables(request),
+                                     _ctx(request).settings.review_due_days)
+    if not found:
+        raise HTTPException(404)
+    return found[0]
+
+
+@page("/exceptions/{exception_id}")
+async def exception_page(request: Request, user) -> tuple[Response, int]:
+    row = _one_exception(request, user, request.path_params["exception_id"])
+    history = reviews.history(_ctx(request).workspace.connection(), [row["exception_id"]])
+    return _render(request, "exception.html", user, row=row, history=history, saved=request.query_params.get("saved")), 1
+
+
+@page("/exceptions/{exception_id}/review")
+async def review_post(request: Request, user, form) -> tuple[Response, int]:
+    row = _one_exception(request, user, request.path_params["exception_id"])
+    return _save(request, user, form, [row["exception_id"]], f"/exceptions/{row['exception_id']}?saved=1")
+
+
+def _save(request: Request, user, form, ids: list[str], back: str) -> tuple[Response, int]:
+    ctx = _ctx(request)
+    ws = ctx.workspace.connection()
+    try:
+        if form.get("review_status"):
+            reviews.save_reviews(ws, ids, str(form.get("review_status")), str(form.get("review_note") or ""),
+                                 user.username, ctx.settings.annotation_expiry_days)
+        if form.get("assign") == "1":
+            reviews.assign(ws, ids, str(form.get("assignee") or ""), user.username)
+    except reviews.ReviewError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse(back, status_code=303), len(ids)
+
+
+@page("/exceptions/bulk-review")
+async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
+    ctx = _ctx(request)
+    filter_query = str(form.get("filter_query") or "")
+    if form.get("apply_to") == "all":
+        query = queries.Query.from_params(dict(parse_qsl(filter_query)), ctx.settings.page_size)
+        rows, total = queries.exceptions(_cursor(request), user, query, _web_tables(request),
+                                         ctx.settings.review_due_days, paged=False)
+        if total > BULK_LIMIT:
+            raise HTTPException(400, f"{total} exceptions match: narrow the filter to {BULK_LIMIT} or fewer")
+        ids = [r["exception_id"] for r in rows]
+    else:
+        wanted = [str(v) for v in form.getlist("ids")][:BULK_LIMIT]
+        ids = [r["exception_id"] for r in queries.exceptions_by_id(
+            _cursor(request), user, wanted, _web_tables(request), ctx.settings.review_due_days)]
+        if len(ids) != len(set(wanted)):
+            raise HTTPException(404)
+    return _save(request, user, form, ids, "/exceptions?" + filter_query)
+
+
+@page("/children/{person_id}")
+async def child_page(request: Request, user) -> tuple[Response, int]:
+    ctx = _ctx(request)
+    data = queries.child(_cursor(request), user, request.path_params["person_id"], _web_tables(request),
+                         ctx.settings.review_due_days)
+    if data is None:
+        raise HTTPException(404)
+    history = reviews.history(ctx.workspace.connection(), [r["exception_id"] for r in data["rows"]])
+    return _render(request, "child.html", user, data=data, history=history), len(data["rows"])
+
+
+@page("/matches", officers_only=True)
+async def matches_page(request: Request, user) -> tuple[Response, int]:
+    rows = queries.possible_matches(_cursor(request))
+    decided = reviews.link_decisions(_ctx(request).workspace.connection())
+    for row in rows:
+        row["decision"] = decided.get((row["agency"], row["agency_record_id"], row["person_id"]))
+    return _render(request, "matches.html", user, rows=rows), len(rows)
+
+
+@page("/matches/decide", officers_only=True)
+async def matches_decide(request: Request, user, form) -> tuple[Response, int]:
+    key = (str(form.get("agency") or ""), str(form.get("agency_record_id") or ""), str(form.get("person_id") or ""))
+    if not any((r["agency"], r["agency_record_id"], r["person_id"]) == key for r in queries.possible_matches(_cursor(request))):
+        raise HTTPException(404)
+    try:
+        reviews.record_link_decision(_ctx(request).workspace.connection(), *key, str(form.get("decision") or ""),
+                                     str(form.get("note") or ""), user.username)
+    except reviews.ReviewError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse("/matches", status_code=303), 1
+
+
+@page("/audit", officers_only=True)
+async def audit_page(request: Request, user) -> tuple[Response, int]:
+    samples = queries.audit_samples(_cursor(request))
+    return _render(request, "audit.html", user, samples=samples), sum(len(s["children"]) for s in samples)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    messages = {404: "Not found.", 403: "Forbidden.", 503: "No data to show yet."}
+    message = exc.detail if exc.detail and exc.status_code != 404 else messages.get(exc.status_code, "Error.")
+    if request.url.path.startswith("/exceptions/export") or request.method == "POST" and exc.status_code != 403:
+        return PlainTextResponse(message, status_code=exc.status_code, headers=SECURITY_HEADERS)
+    user = getattr(request.state, "user", None)
+    return _render(request, "error.html", user, exc.status_code, status=exc.status_code, message=message)
+
+
+class SecurityHeaders:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])]
+                present = {k.lower() for k, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.lower().encode() not in present:
+                        headers.append((name.lower().encode(), value.encode()))
+                message["headers"] = headers
+            await send(message)
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+def create_app(settings: Settings) -> Starlette:
+    ctx = Context(settings)
+    secret = session_secret(ctx.workspace.connection())
+    routes = [
+        Route("/healthz", healthz),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/", today_page),
+        Route("/exceptions", exceptions_page),
+        Route("/exceptions/export.csv", export_csv),
+        Route("/exceptions/export.xlsx", export_xlsx),
+        Route("/exceptions/bulk-review", bulk_review, methods=["POST"]),
+        Route("/exceptions/{exception_id}", exception_page),
+        Route("/exceptions/{exception_id}/review", review_post, methods=["POST"]),
+        Route("/children/{person_id}", child_page),
+        Route("/matches", matches_page),
+        Route("/matches/decide", matches_decide, methods=["POST"]),
+        Route("/audit", audit_page),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
+                   max_age=settings.session_hours * 3600, same_site="strict", https_only=settings.secure_cookies),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
+    app.state.ctx = ctx
+    return app

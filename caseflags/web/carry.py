@@ -1,0 +1,141 @@
+"""What the nightly takes from the workspace database into the store, and what it leaves for the web.
+
+- `carry_web_reviews(con)`: reviews saved in the browser become `annotations` rows in the store,
+  exactly like a row changed in an imported workbook (`source_file` = `caseflags web`, expiry of
+  FALSE_POSITIVE / ACCEPTED_RISK as saved), so they follow the exception to later nights, into
+  `exceptions.csv` / `.xlsx`, and the Excel round trip keeps working. `web_reviews_carried`
+  remembers which were carried (id, who, when), so each is carried once.
+- `carry_link_decisions(con)`: officers' confirm / reject decisions become `link_decisions`
+  rows before linkage, so they apply on this very run.
+
+Both read the workspace with SQLite in WAL mode, which never blocks the web: a review saved
+while the nightly runs is simply carried the next night, and shown by the web from the workspace
+meanwhile. A missing workspace (no web in use) carries nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from caseflags.linkage.people import ensure_linkage_tables
+from caseflags.outputs.lifecycle import ensure_output_tables
+from caseflags.resources import SQL_DIR
+from caseflags.web.workspace import connect_workspace, workspace_path
+
+WEB_SOURCE = "caseflags web"
+
+CARRIED_TABLES_SQL = (SQL_DIR / "web" / "carried_tables.sql").read_text()
+
+
+def store_path(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The file of the connection's database (None in memory)."""
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return Path(rows[0][0]) if rows and rows[0][0] else None
+
+
+def _workspace(con: duckdb.DuckDBPyConnection) -> sqlite3.Connection | None:
+    path = store_path(con)
+    if path is None or not workspace_path(path).exists():
+        return None
+    return connect_workspace(workspace_path(path))
+
+
+def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> int:
+    """Append the workspace's not-yet-carried reviews to `annotations`; returns how many."""
+    workspace = _workspace(con)
+    if workspace is None:
+        return 0
+    ensure_output_tables(con)
+    con.execute(CARRIED_TABLES_SQL).fetchall()
+    last = con.execute("SELECT coalesce(max(web_review_id), 0) FROM web_reviews_carried").fetchall()[0][0]
+    try:
+        rows = workspace.execute(
+            "SELECT review_id, exception_id, review_status, review_note, reviewer, created_at, expires_on "
+            "FROM reviews WHERE review_id > ? ORDER BY review_id",
+            (last,),
+        ).fetchall()
+    finally:
+        workspace.close()
+    if not rows:
+        return 0
+    table = pa.table(
+        {
+            "web_review_id": [r[0] for r in rows],
+            "exception_id": [r[1] for r in rows],
+            "review_status": [r[2] for r in rows],
+            "review_note": [r[3] for r in rows],
+            "reviewer": [r[4] for r in rows],
+            "annotated_at": [datetime.fromisoformat(r[5]) for r in rows],
+            "expires_on": [date.fromisoformat(r[6]) if r[6] else None for r in rows],
+        }
+    )
+    con.register("_web_reviews", table)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        seq = con.execute("SELECT coalesce(max(import_seq), 0) FROM annotations").fetchall()[0][0]
+        con.execute(
+            """
+            INSERT INTO annotations (exception_id, review_status, review_note, annotated_at, source_file, expires_on, import_seq)
+            SELECT exception_id, review_status, review_note, annotated_at, $source, expires_on,
+                   $seq + row_number() OVER (ORDER BY web_review_id)
+            FROM _web_reviews
+            """,
+            {"source": WEB_SOURCE, "seq": seq},
+        ).fetchall()
+        con.execute(
+            """
+            INSERT INTO web_reviews_carried
+            SELECT web_review_id, exception_id, reviewer, annotated_at, $now FROM _web_reviews
+            """,
+            {"now": now or datetime.now()},
+        ).fetchall()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_web_reviews")
+    return len(rows)
+
+
+def carry_link_decisions(con: duckdb.DuckDBPyConnection) -> int:
+    """Record the workspace's new confirm / reject decisions in the store's `link_decisions`."""
+    workspace = _workspace(con)
+    if workspace is None:
+        return 0
+    ensure_linkage_tables(con)
+    con.execute(CARRIED_TABLES_SQL).fetchall()
+    last = con.execute("SELECT coalesce(max(web_decision_id), 0) FROM web_link_decisions_carried").fetchall()[0][0]
+    try:
+        rows = workspace.execute(
+            "SELECT decision_id, agency, agency_record_id, person_id, decision, decided_at, decided_by, note "
+            "FROM link_decisions WHERE decision_id > ? ORDER BY decision_id",
+            (last,),
+        ).fetchall()
+    finally:
+        workspace.close()
+    if not rows:
+        return 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for row in rows:
+            con.execute(
+                """
+                INSERT INTO link_decisions
+                SELECT coalesce(max(decision_seq), 0) + 1, $agency, $record, $person, $decision, $at, $by, $note
+                FROM link_decisions
+                """,
+                {"agency": row[1], "record": row[2], "person": row[3], "decision": row[4],
+                 "at": datetime.fromisoformat(row[5]), "by": row[6], "note": row[7]},
+            ).fetchall()
+            con.execute("INSERT INTO web_link_decisions_carried VALUES ($id)", {"id": row[0]}).fetchall()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return len(rows)

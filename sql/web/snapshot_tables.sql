@@ -1,0 +1,27 @@
+-- Tables the nightly adds to the web snapshot (attached as web_snapshot) after copying the store.
+-- The latest run's listed exceptions with the store's effective review and who owns each row.
+CREATE TABLE web_snapshot.web_exceptions AS
+SELECT
+    listed.exception_id, listed.check_id, listed.concern, listed.severity, listed.person_id, listed.agency,
+    listed.entity_type, listed.entity_id, listed.detail, listed.locator, listed.first_seen, listed.status,
+    listed.review_status, listed.review_note, listed.last_review_status, listed.last_annotated_at,
+    listed.review_expires_on, listed.review_expired, listed.as_at, listed.evaluated_as_at, listed.run_id,
+    rows.organisation_type, rows.organisation, rows.agency_record_ids, rows.agency_nhs_number, rows.agency_upn,
+    coalesce(rows.agency_detail, listed.detail) AS agency_detail,
+    coalesce(rows.agency_locator, listed.locator) AS agency_locator,
+    coalesce(rows.agency_entity_id, listed.entity_id) AS agency_entity_id,
+    CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END AS severity_rank,
+    CASE listed.status WHEN 'NEW' THEN 0 ELSE 1 END AS status_rank
+FROM exceptions_listed AS listed
+LEFT JOIN exception_agency_rows AS rows ON rows.run_id = listed.run_id AND rows.exception_id = listed.exception_id
+WHERE listed.run_id = (SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1);
+CREATE TABLE web_snapshot.snapshot_info AS
+SELECT
+    $published_at AS published_at,
+    (SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1) AS run_id,
+    (SELECT as_at FROM lifecycle_runs ORDER BY seq DESC LIMIT 1) AS as_at,
+    (SELECT previous_run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1) AS previous_run_id;
+-- The largest chronology source, stored in the child's order, so a Child page reads the few row
+-- groups of that child (zone maps) instead of scanning every session of the authority.
+CREATE OR REPLACE TABLE web_snapshot.attendance_sessions AS
+SELECT * FROM attendance_sessions ORDER BY upn, session_date;

@@ -1,0 +1,174 @@
+"""The officers' workspace end to end in Debian's Chromium (driven by Playwright with the SYSTEM
+browser: executable_path=/usr/bin/chromium, no browser download).
+
+`caseflags web` runs as its own process on a copy of the sample run's store; the next night runs
+as another process while it is up. Screenshots of Today, Exceptions and Child are taken on the
+way; set CASEFLAGS_UPDATE_SCREENSHOT=1 to write them to docs/ (otherwise into the test's folder).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from test_web import NEXT_NIGHT, start_nightly
+from web_helpers import GP_USER, OFFICER, add_users, copy_store, practices
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+NOTE = "Called the practice manager; invite goes out today"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(sample_run, tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    folder = tmp_path_factory.mktemp("web-browser")
+    db = copy_store(sample_run, folder)
+    found = practices(db)
+    add_users(db, found[0][0])
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "caseflags", "web", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"caseflags web did not start: {process.communicate()[0]}")
+            time.sleep(0.2)
+    yield {"base": base, "db": db, "practices": found, "shots": DOCS if os.environ.get("CASEFLAGS_UPDATE_SCREENSHOT") else folder}
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _login(browser, base: str, username: str, password: str):
+    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return context, page
+
+
+def test_officer_filters_opens_a_child_reviews_and_the_review_survives_the_next_night(server, browser):
+    base = server["base"]
+    context, page = _login(browser, base, *OFFICER)
+    assert page.inner_text("[data-testid=user]") == OFFICER[0]
+    assert page.locator("h1").inner_text() == "Today"
+    page.screenshot(path=str(server["shots"] / "web-today.png"))
+
+    # Filter: GP rows of one practice, by the drop-downs.
+    practice = server["practices"][0][0]
+    page.goto("/exceptions")
+    page.select_option("select[name=agency]", "GP")
+    page.select_option("select[name=org]", practice)
+    page.click("form#filters button[type=submit]")
+    page.wait_for_url("**/exceptions?*org=*")
+    rows = page.locator("table.rows tbody tr[data-exception]")
+    assert rows.count() > 0
+    owners = page.locator("table.rows tbody tr[data-exception] td:nth-child(6)").all_inner_texts()
+    assert all(text.startswith("GP") and practice in text for text in owners)
+    page.screenshot(path=str(server["shots"] / "web-exceptions.png"))
+
+    # Open the child of the first row: every open exception for that child, across checks.
+    page.locator("a.child-link").first.click()
+    page.wait_for_url("**/children/*")
+    person_id = page.url.rsplit("/", 1)[1]
+    assert page.locator("h1").inner_text() == f"Child {person_id}"
+    assert page.locator("[data-testid=links] tbody tr").count() > 0
+    page.screenshot(path=str(server["shots"] / "web-child.png"))
+
+    # Review one of them with a note.
+    page.locator("table.rows tbody tr[data-exception] td:nth-child(3) a").first.click()
+    page.wait_for_url("**/exceptions/*")
+    exception_id = page.url.rsplit("/", 1)[1]
+    page.select_option("form#review select[name=review_status]", "IN_HAND")
+    page.fill("form#review textarea[name=review_note]", NOTE)
+    page.click("form#review button[type=submit]")
+    page.wait_for_selector("[data-testid=saved]")
+    assert page.inner_text("[data-testid=current-review]") == f"IN_HAND: {NOTE}"
+    history = page.inner_text("[data-testid=history]")
+    assert OFFICER[0] in history and NOTE in history
+
+    # The next night runs as another process while the workspace is up.
+    nightly = start_nightly(server["db"], NEXT_NIGHT)
+    output, _ = nightly.communicate(timeout=600)
+    assert nightly.returncode == 0, output
+    page.goto(f"/exceptions/{exception_id}")
+    assert f"Data as at {NEXT_NIGHT.isoformat()}" in page.inner_text(".status-bar")
+    assert page.inner_text("[data-testid=current-review]") == f"IN_HAND: {NOTE}"
+    context.close()
+    store = duckdb.connect(str(server["db"]), read_only=True)
+    try:
+        carried = store.execute(
+            "SELECT review_status, review_note, status FROM exceptions_current WHERE exception_id = ?", [exception_id]
+        ).fetchall()
+    finally:
+        store.close()
+    assert carried == [("IN_HAND", NOTE, "OPEN")]  # carried by the store itself, and no longer NEW
+
+
+def test_gp_practice_user_sees_only_that_practice_and_404_elsewhere(server, browser):
+    base = server["base"]
+    (practice, own_child), (other_practice, other_child) = server["practices"][0], server["practices"][1]
+    context, page = _login(browser, base, *GP_USER)
+    page.goto("/exceptions")
+    owners = page.locator("table.rows tbody tr[data-exception] td:nth-child(6)").all_inner_texts()
+    assert owners and all(text.split()[0] == "GP" and text.split()[-1] == practice for text in owners)
+    assert page.locator("select[name=agency]").count() == 0  # no other agency to choose
+    assert page.goto(f"/children/{own_child}").status == 200
+    assert page.goto(f"/children/{other_child}").status == 404
+    assert context.request.get(f"/exceptions/export.csv?org={practice}").status == 200
+    assert context.request.get(f"/exceptions/export.csv?org={other_practice}").status == 404
+    assert context.request.get(f"/exceptions/export.xlsx?org={other_practice}").status == 404
+    context.close()
+
+
+def test_a_post_without_the_csrf_token_is_refused(server, browser):
+    base = server["base"]
+    context, page = _login(browser, base, *OFFICER)
+    page.goto("/exceptions")
+    exception_id = page.locator("tr[data-exception]").first.get_attribute("data-exception")
+    refused = context.request.post(f"/exceptions/{exception_id}/review",
+                                   form={"review_status": "FALSE_POSITIVE", "review_note": "forged"})
+    assert refused.status == 403
+    page.goto(f"/exceptions/{exception_id}")
+    assert "forged" not in page.inner_text("[data-testid=history]")
+    context.close()
