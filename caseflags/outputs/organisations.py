@@ -13,16 +13,15 @@ which the web workspace reads too, so files and pages agree on who owns a row.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
-import tempfile
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from caseflags.private_files import FILE_MODE, owner_only, private_dir
+from caseflags.outputs.files import workbook, write_csv
+from caseflags.private_files import owner_only, private_dir
 from caseflags.resources import SQL_DIR
 
 AGENCY_ROWS_SQL = SQL_DIR / "web" / "exception_agency_rows.sql"
@@ -96,47 +95,21 @@ def organisation_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[tuple
     return grouped
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerows([_cell(row.get(c)) for c in columns] for row in rows)
-    os.chmod(temp, FILE_MODE)
-    os.replace(temp, path)
-
-
 def _write_xlsx(path: Path, columns: tuple[str, ...], rows: list[dict], title: str) -> None:
-    import xlsxwriter
-
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    workbook = xlsxwriter.Workbook(temp, {"strings_to_formulas": False, "strings_to_urls": False})
-    header = workbook.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1})
-    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
-    sheet = workbook.add_worksheet("Exceptions")
-    sheet.write_row(0, 0, columns, header)
-    for col, name in enumerate(columns):
-        sheet.set_column(col, col, 60 if name == "detail" else 18, wrap if name == "detail" else None)
-    for r, row in enumerate(rows, start=1):
+    with workbook(path) as book:
+        header = book.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1})
+        wrap = book.add_format({"text_wrap": True, "valign": "top"})
+        sheet = book.add_worksheet("Exceptions")
+        sheet.write_row(0, 0, columns, header)
         for col, name in enumerate(columns):
-            value = row.get(name)
-            sheet.write_string(r, col, "" if value is None else (value.isoformat() if isinstance(value, date) else str(value)))
-    sheet.freeze_panes(1, 1)
-    sheet.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
-    sheet.set_header(title)
-    workbook.close()
-    os.chmod(temp, FILE_MODE)
-    os.replace(temp, path)
+            sheet.set_column(col, col, 60 if name == "detail" else 18, wrap if name == "detail" else None)
+        for r, row in enumerate(rows, start=1):
+            for col, name in enumerate(columns):
+                value = row.get(name)
+                sheet.write_string(r, col, "" if value is None else (value.isoformat() if isinstance(value, date) else str(value)))
+        sheet.freeze_panes(1, 1)
+        sheet.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
+        sheet.set_header(title)
 
 
 def write_organisation_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, run_dir: str | os.PathLike) -> dict:
@@ -149,7 +122,7 @@ def write_organisation_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_a
         for (agency, organisation), rows in organisation_rows(con, run_id).items():
             columns = ORG_COLUMNS[agency]
             folder = private_dir(private_dir(agencies / folder_name(agency)) / folder_name(organisation))
-            _write_csv(folder / "exceptions.csv", columns, rows)
+            write_csv(folder / "exceptions.csv", columns, rows)
             _write_xlsx(folder / "exceptions.xlsx", columns, rows, f"{agency} {organisation} as at {as_at.isoformat()}")
             written[(agency, organisation)] = folder
     return written
