@@ -251,3 +251,29 @@ def test_agency_files_never_show_punctuated_ids_of_other_agencies(store, tmp_pat
             if other != agency:
                 assert record_id not in blob, (agency, other, record_id)
         assert records[agency] in blob  # its own id is still there
+
+
+def test_organisation_rows_mask_punctuated_ids_exactly_like_the_agency_files(store, tmp_path):
+    """The organisation folders and the web read exception_agency_rows: its text is masked by the
+    same exact-identity masking as the agency files, never by a word-bounded pattern."""
+    from caseflags.outputs.organisations import record_agency_rows
+
+    records = {"SOCIAL_CARE": "-C.100-", "GP": "GP 55/01", "COMMUNITY_HEALTH": "(Sirona)ü-7", "ACUTE_HEALTH": "NBT.9."}
+    for agency, record_id in records.items():
+        insert(store, "person_links", agency=agency, agency_record_id=record_id, person_id="-C.100-",
+               method="LA_ID" if agency == "SOCIAL_CARE" else "NHS_NUMBER", match_probability=1.0)
+    mention = "; ".join(records.values())
+    rows = [exc("GP_NOT_KNOWN", "-C.100-", agency="GP", entity_type="agency_record", entity_id="(Sirona)ü-7",
+                detail=f"-C.100- {mention}", locator="NBT.9. and GP 55/01")]
+    record_run(store, "run-1", DAY1, rows, {**ALL_EVALUATED, **{r["check_id"]: "EVALUATED" for r in rows}})
+    update_lifecycle(store, "run-1", DAY1)
+    write_run_outputs(store, "run-1", DAY1, tmp_path)
+    record_agency_rows(store, "run-1", DAY1)
+    texts = store.execute(
+        "SELECT agency_detail, agency_locator, agency_entity_id FROM exception_agency_rows WHERE run_id = 'run-1'"
+    ).fetchall()
+    assert len(texts) == 1
+    blob = "\n".join(t or "" for t in texts[0])
+    for other in ("SOCIAL_CARE", "COMMUNITY_HEALTH", "ACUTE_HEALTH"):
+        assert records[other] not in blob, (other, blob)
+    assert records["GP"] in blob  # the practice's own record id stays

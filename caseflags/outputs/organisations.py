@@ -19,14 +19,15 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
+from caseflags.outputs.agencies import LA_CHILD_ID_AGENCIES, agency_rows
 from caseflags.outputs.files import workbook, write_csv
 from caseflags.private_files import owner_only, private_dir
 from caseflags.resources import SQL_DIR
 
 AGENCY_ROWS_SQL = SQL_DIR / "web" / "exception_agency_rows.sql"
 # Agencies keyed by the LA child id (the LA's own services); other agencies never see it.
-LA_CHILD_ID_AGENCIES = ("SOCIAL_CARE", "EDUCATION")
 ORGANISATION_AGENCIES = {"GP": "GP_PRACTICE", "EDUCATION": "SCHOOL"}
 FOLDER_PATTERN = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -57,10 +58,34 @@ def record_agency_rows(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date)
     try:
         run_sql_file(con, AGENCY_ROWS_SQL, {"run_id": run_id, "as_at": as_at,
                                             "la_child_id_agencies": list(LA_CHILD_ID_AGENCIES)})
+        _mask_by_exact_identity(con, run_id)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _mask_by_exact_identity(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Replace detail, locator and entity_id by the agency files' own masked values (mask_ids:
+    exact identity, no pattern), so organisation files, agency files and the web agree."""
+    masked = [
+        {"exception_id": row["exception_id"], "detail": row["detail"], "locator": row["locator"],
+         "entity_id": row["entity_id"]}
+        for rows in agency_rows(con, run_id).values() for row in rows
+    ]
+    frame = pl.DataFrame(masked, schema={"exception_id": pl.Utf8, "detail": pl.Utf8, "locator": pl.Utf8,
+                                         "entity_id": pl.Utf8})
+    con.register("_masked_rows", frame)
+    try:
+        con.execute(
+            """UPDATE exception_agency_rows AS target
+               SET agency_detail = masked.detail, agency_locator = masked.locator, agency_entity_id = masked.entity_id
+               FROM _masked_rows AS masked
+               WHERE target.run_id = $run_id AND target.exception_id = masked.exception_id""",
+            {"run_id": run_id},
+        )
+    finally:
+        con.unregister("_masked_rows")
 
 
 def folder_name(code: str) -> str:

@@ -79,27 +79,6 @@ school AS (
            arg_min(school_seen.school_urn, (school_seen.source_rank, -epoch(school_seen.seen_on))) AS organisation
     FROM child_upn JOIN school_seen ON school_seen.upn = child_upn.upn
     GROUP BY child_upn.exception_id
-),
-other_agency_links AS (
-    SELECT listed.exception_id, links.agency_record_id AS record_id
-    FROM listed
-    JOIN person_links AS links ON links.person_id = listed.person_id AND links.agency <> listed.agency
-    WHERE NOT (listed.uses_la_child_id AND links.agency_record_id = listed.person_id)
-),
-other_agency_ids AS (
-    SELECT exception_id, record_id FROM other_agency_links
-    ANTI JOIN owner_links
-      ON owner_links.exception_id = other_agency_links.exception_id
-     AND owner_links.agency_record_id = other_agency_links.record_id
-    UNION
-    SELECT exception_id, person_id FROM listed WHERE person_id IS NOT NULL AND NOT uses_la_child_id
-),
-mask_patterns AS (
-    SELECT exception_id,
-           '\b(' || string_agg(regexp_escape(record_id), '|' ORDER BY length(record_id) DESC, record_id) || ')\b' AS pattern
-    FROM other_agency_ids
-    WHERE record_id <> ''
-    GROUP BY exception_id
 )
 SELECT
     $run_id,
@@ -109,14 +88,11 @@ SELECT
     own_ids.agency_record_ids,
     own_ids.agency_nhs_number,
     own_ids.agency_upn,
-    CASE WHEN mask_patterns.pattern IS NULL THEN listed.detail
-         ELSE regexp_replace(listed.detail, mask_patterns.pattern, '[other agency record]', 'g') END,
-    CASE WHEN mask_patterns.pattern IS NULL THEN listed.locator
-         ELSE regexp_replace(listed.locator, mask_patterns.pattern, '[other agency record]', 'g') END,
-    CASE WHEN mask_patterns.pattern IS NULL THEN listed.entity_id
-         ELSE regexp_replace(listed.entity_id, mask_patterns.pattern, '[other agency record]', 'g') END
+    -- unmasked here: caseflags.outputs.organisations masks them by exact identity right after
+    listed.detail,
+    listed.locator,
+    listed.entity_id
 FROM listed
 LEFT JOIN own_ids ON own_ids.exception_id = listed.exception_id
 LEFT JOIN practice ON practice.exception_id = listed.exception_id
-LEFT JOIN school ON school.exception_id = listed.exception_id
-LEFT JOIN mask_patterns ON mask_patterns.exception_id = listed.exception_id;
+LEFT JOIN school ON school.exception_id = listed.exception_id;
