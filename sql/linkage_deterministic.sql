@@ -8,6 +8,12 @@ CREATE OR REPLACE TEMP MACRO link_forename_forms(forename) AS CASE WHEN forename
         coalesce((SELECT list(formal) FROM linkage_nicknames WHERE nickname = forename), [])))
 END;
 
+-- One formal name a forename stands for (the first alphabetically; itself when it is no
+-- nickname), so "Tom" and "Thomas" block together. Needs linkage_nicknames.
+CREATE OR REPLACE TEMP MACRO link_forename_formal(forename) AS CASE WHEN forename IS NOT NULL THEN
+    coalesce((SELECT min(formal) FROM linkage_nicknames WHERE nickname = forename), forename)
+END;
+
 -- Children known to social care, one row per LA child id, with the fields the model compares.
 CREATE OR REPLACE TEMP TABLE linkage_children AS
 WITH person AS (
@@ -31,6 +37,7 @@ SELECT
     person.pers_dob AS birth_date,
     link_name(person.pers_forename) AS forename,
     link_forename_forms(link_name(person.pers_forename)) AS forename_forms,
+    link_forename_formal(link_name(person.pers_forename)) AS forename_formal,
     link_name(person.pers_surname) AS surname,
     link_dob(person.pers_dob) AS dob,
     link_dob_swapped(person.pers_dob) AS dob_swapped,
@@ -57,6 +64,7 @@ SELECT
     record.dob AS birth_date,
     link_name(record.forename) AS forename,
     link_forename_forms(link_name(record.forename)) AS forename_forms,
+    link_forename_formal(link_name(record.forename)) AS forename_formal,
     link_name(record.surname) AS surname,
     link_dob(record.dob) AS dob,
     link_dob_swapped(record.dob) AS dob_swapped,

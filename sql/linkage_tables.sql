@@ -1,5 +1,5 @@
--- Linkage tables kept across runs: possible matches for officers, officers' decisions
--- (never dropped), conflicts. Created by caseflags.store.database.ensure_store.
+-- Person linkage: the tables linkage keeps in the store beyond person_links / person_identifiers
+-- (sql/schema.sql's internal tables). CREATE ... IF NOT EXISTS: officers' decisions are never dropped.
 
 CREATE TABLE IF NOT EXISTS link_candidates (
     agency VARCHAR NOT NULL,
@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS link_candidates (
     match_probability DOUBLE NOT NULL,
     evidence VARCHAR
 );
+
 CREATE TABLE IF NOT EXISTS link_decisions (
     decision_seq BIGINT NOT NULL,
     agency VARCHAR NOT NULL,
@@ -18,9 +19,40 @@ CREATE TABLE IF NOT EXISTS link_decisions (
     decided_by VARCHAR,
     note VARCHAR
 );
+
 CREATE TABLE IF NOT EXISTS link_conflicts (
     agency VARCHAR NOT NULL,
     agency_record_id VARCHAR NOT NULL,
     person_id VARCHAR NOT NULL,
     conflict_types VARCHAR NOT NULL     -- comma-separated: DOB_MISMATCH, IDENTIFIER_SHARED, RECORD_MATCHES_TWO_CHILDREN
+);
+
+-- The model in use: one row per comparison level, with how and when it was trained and the
+-- expected quality at the thresholds (parameters and counts only: no personal data).
+CREATE TABLE IF NOT EXISTS linkage_model (
+    trained_at TIMESTAMP,
+    training_method VARCHAR NOT NULL,    -- EM / LABELS / LABELS+EM / PRIOR
+    labelled_pairs BIGINT,               -- pairs identifiers or officers linked, at training
+    label_weight DOUBLE,                 -- share of m taken from those labels (the rest from EM)
+    em_sessions VARCHAR,                 -- the EM blocking rules, ' | '-separated
+    probability_two_random_records_match DOUBLE,
+    comparison VARCHAR NOT NULL,
+    gamma INTEGER NOT NULL,              -- splink's agreement level, best highest, -1 = missing
+    level_label VARCHAR,
+    m_probability DOUBLE,
+    u_probability DOUBLE,
+    match_weight DOUBLE                  -- log2(m / u)
+);
+
+-- Expected precision and recall at the configured thresholds, from clerical labels (pairs
+-- identifiers settle and officers' decisions), as of the last linkage run.
+CREATE TABLE IF NOT EXISTS linkage_expected_quality (
+    assessed_at TIMESTAMP NOT NULL,
+    threshold_name VARCHAR NOT NULL,     -- match / review
+    threshold DOUBLE NOT NULL,
+    labelled_pairs BIGINT NOT NULL,      -- true pairs among the labels
+    labelled_non_matches BIGINT NOT NULL,
+    expected_precision DOUBLE,
+    expected_recall DOUBLE,
+    basis VARCHAR NOT NULL
 );
