@@ -536,6 +536,45 @@ def users_password(name: Annotated[str, typer.Argument()], db: DbOption = Path("
     console.print(f"password of {name} changed", highlight=False)
 
 
+@links_app.command("model")
+def links_model(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
+    """The linkage model in use: training method and date, parameters, expected quality."""
+    from caseflags.linkage.people import ensure_linkage_tables
+    from caseflags.linkage.parameters import describe_model
+
+    _load_config(config)
+    with _open_store(db) as con:
+        ensure_linkage_tables(con)
+        model = describe_model(con)
+    if model is None:
+        console.print("no linkage model yet: it is trained on the first run with records to score", highlight=False)
+        return
+    console.print(
+        f"trained {model['trained_at'] or 'at an unknown date'} by {model['training_method']} "
+        f"({model['labelled_pairs']} labelled pairs, label weight {model['label_weight']}); "
+        f"prior {model['probability_two_random_records_match']:.3g}; "
+        f"EM sessions: {'; '.join(model['em_sessions']) or 'none'}",
+        highlight=False,
+    )
+    table = Table(title="comparison levels")
+    for column in ("comparison", "level", "m", "u", "weight"):
+        table.add_column(column, overflow="fold")
+    for level in model["levels"]:
+        weight = level["match_weight"]
+        table.add_row(level["comparison"], level["label"] or str(level["gamma"]), f"{level['m_probability']:.4f}",
+                      f"{level['u_probability']:.6f}", "" if weight is None else f"{weight:+.2f}")
+    console.print(table)
+    quality = Table(title="expected quality at the thresholds")
+    for column in ("threshold", "precision", "recall", "labelled pairs", "basis"):
+        quality.add_column(column, overflow="fold")
+    for row in model["expected_quality"]:
+        quality.add_row(f"{row['threshold_name']} {row['threshold']}",
+                        "-" if row["expected_precision"] is None else f"{row['expected_precision']:.4f}",
+                        "-" if row["expected_recall"] is None else f"{row['expected_recall']:.4f}",
+                        str(row["labelled_pairs"]), row["basis"])
+    console.print(quality)
+
+
 @contextmanager
 def _open_store(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """An existing store, under the run lock, for commands that change it outside a run; every

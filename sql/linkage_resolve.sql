@@ -3,9 +3,11 @@
 -- identifiers and conflicts are derived. Parameters: $match_threshold, $review_threshold.
 
 -- The model's pairs an officer has not rejected, with what stands in the way of accepting one:
--- another child above the match threshold for the record, another record of the same agency
--- above it for the child, or a record of that agency already linked to the child (twins and
--- duplicate records look alike; officers decide those).
+-- another child above the match threshold for the record, or a record of that agency already
+-- linked to the child by identifier or officer (twins look alike; officers decide those).
+-- Several unsettled records of one agency above the threshold for one child are all linked:
+-- an agency's person index holds duplicates of one person (FEBRL's corrupted copies, a second
+-- registration); `agency_records_above_match` is kept for the evidence and the benchmark.
 CREATE OR REPLACE TEMP TABLE linkage_scored_pairs AS
 WITH unrejected AS (
     SELECT scores.agency, scores.agency_record_id, scores.person_id, scores.match_probability, scores.evidence
@@ -34,7 +36,6 @@ SELECT agency, agency_record_id, person_id, match_probability
 FROM linkage_scored_pairs
 WHERE match_probability >= $match_threshold
   AND children_above_match = 1
-  AND agency_records_above_match = 1
   AND NOT child_linked_in_agency;
 
 -- Every accepted link.

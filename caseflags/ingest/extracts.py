@@ -41,6 +41,13 @@ __all__ = ["LINE", "SOURCE", "ExtractRefused", "IngestLimits", "ParsedExtract", 
 
 EXTRACT_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
+# Columns whose unparseable value does not cost the row: the value loads as missing and the
+# problem is a data-quality warning with the raw text (docs/LINKAGE.md). A partner's person index
+# (`agency_records`) is linkage's input: a damaged DOB must not hide a child whose name and
+# postcode would settle it. Children social care's own `ssd_person.pers_dob` stays required.
+KEPT_WHEN_UNPARSEABLE = {("agency_records", "dob")}
+WARNING_SCHEMA = {"file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8, "raw_value": pl.Utf8}
+
 FLAG_TRUE = {"Y", "YES", "1", "TRUE"}
 FLAG_FALSE = {"N", "NO", "0", "FALSE"}
 
@@ -57,6 +64,8 @@ class ParsedExtract:
     reads: dict[str, int] = field(default_factory=dict)  # records read, per source file
     rejected: dict[str, int] = field(default_factory=dict)  # records quarantined, per source file
     notes: list[str] = field(default_factory=list)
+    # Rows loaded with a value set missing (KEPT_WHEN_UNPARSEABLE): file, line, column_name, reason, raw_value
+    warnings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=WARNING_SCHEMA))
 
     @property
     def rows_loaded(self) -> int:
@@ -372,6 +381,7 @@ def parse_source(
     spec = load_contract()[table]
     file = path.name
     typed, problems = parse_frame(frame, spec, agency_aliases)
+    problems, warnings = _kept_problems(table, path, frame, problems)
     bad_lines = set(problems.get_column(LINE).to_list()) if problems.height else set()
     good = typed.filter(~pl.col(LINE).is_in(list(bad_lines))) if bad_lines else typed
     # A record unreadable as a record counts once, however many problems it has; an entry whose
@@ -403,7 +413,26 @@ def parse_source(
         identifier_issues=find_identifier_issues(table, file, good),
         reads={file: read},
         rejected={file: read - good.height},
+        warnings=warnings,
     )
+
+
+def _kept_problems(table: str, path: Path, frame: pl.DataFrame, problems: pl.DataFrame):
+    """Split off the problems that keep their row (KEPT_WHEN_UNPARSEABLE) as warnings."""
+    kept_columns = [column for t, column in KEPT_WHEN_UNPARSEABLE if t == table]
+    if not problems.height or not kept_columns:
+        return problems, pl.DataFrame(schema=WARNING_SCHEMA)
+    is_kept = pl.col("column_name").is_in(kept_columns) & (pl.col("reason") != "blank required value")
+    kept = problems.filter(is_kept)
+    if not kept.height:
+        return problems, pl.DataFrame(schema=WARNING_SCHEMA)
+    raw = frame.select(pl.col(LINE), *[pl.col(c).cast(pl.Utf8) for c in kept_columns]).unpivot(
+        index=LINE, variable_name="column_name", value_name="raw_value"
+    )
+    warnings = kept.join(raw, on=[LINE, "column_name"], how="left").select(
+        pl.lit(path.name).alias("file"), pl.col(LINE).alias("line"), "column_name", "reason", "raw_value"
+    )
+    return problems.filter(~is_kept), warnings.cast(WARNING_SCHEMA)
 
 
 def combine(parts: list[ParsedExtract], limits: IngestLimits = DEFAULT_LIMITS) -> ParsedExtract:
@@ -441,6 +470,7 @@ def combine(parts: list[ParsedExtract], limits: IngestLimits = DEFAULT_LIMITS) -
         identifier_issues=issues,
         reads={k: v for p in parts for k, v in p.reads.items()},
         rejected=rejected,
+        warnings=pl.concat([p.warnings for p in parts]),
     )
 
 

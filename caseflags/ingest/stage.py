@@ -134,6 +134,9 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         delivery.staged.quarantine.append(parsed.quarantine.with_columns(pl.lit(table).alias("table_name")))
         log.info("%s: %d rows quarantined", names, parsed.rows_quarantined)
     delivery.staged.identifier_issues[table] = parsed.identifier_issues
+    if parsed.warnings.height:
+        delivery.staged.warnings.append(parsed.warnings.with_columns(pl.lit(table).alias("table_name")))
+        log.info("%s: %d values loaded as missing (data-quality warnings)", names, parsed.warnings.height)
     ledger = [ledger_entry(e["file"], table, "LOADED", e["read"], e["loaded"], e["quarantined"]) for e in parsed.ledger()]
     ledger += [ledger_entry(p.file, table, "REFUSED", reason=p.reason) for p in problems]
     if staged_rows != parsed.rows_loaded:  # the store holds other than what was counted

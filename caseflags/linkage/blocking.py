@@ -12,6 +12,7 @@ blocking-recall measure (`blocking_recall`). Together the rules survive, each on
 | a DOB missing or unparseable | forename + surname when the record has no DOB; forename / surname + postcode |
 | a missing forename or surname | `dob`; surname / forename + postcode |
 | a changed postcode | `dob`; the name rules |
+| a DOB and a postcode both changed | forename + surname + postcode district |
 | forename and surname swapped | `dob`; forename = other's surname and surname = other's forename |
 | a nickname | `dob`; surname + postcode; surname + forename form + birth year |
 
@@ -33,6 +34,8 @@ BLOCKING_RULES: tuple[tuple[str, str], ...] = (
     ("names_no_record_dob", "l.forename = r.forename AND l.surname = r.surname AND r.dob IS NULL"),
     ("nickname_surname_birth_year",
      "l.forename_formal = r.forename_formal AND l.surname = r.surname AND substr(l.dob, 1, 4) = substr(r.dob, 1, 4)"),
+    ("names_postcode_district",
+     "l.forename = r.forename AND l.surname = r.surname AND split_part(l.postcode, ' ', 1) = split_part(r.postcode, ' ', 1)"),
     ("forename_postcode", "l.forename = r.forename AND l.postcode = r.postcode"),
     ("surname_postcode", "l.surname = r.surname AND l.postcode = r.postcode"),
     ("names_swapped", "l.forename = r.surname AND l.surname = r.forename"),

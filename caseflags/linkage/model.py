@@ -48,8 +48,8 @@ MIN_U_PROBABILITY = 0.00001
 # could not estimate (every session blocked on it, or no pairs): cautious guesses at how often a
 # true match agrees at each level.
 PRIOR_M_PROBABILITIES = {
-    "forename": (0.85, 0.05, 0.04, 0.03, 0.03),
-    "surname": (0.88, 0.06, 0.03, 0.03),
+    "forename": (0.85, 0.05, 0.04, 0.01, 0.02, 0.03),
+    "surname": (0.88, 0.05, 0.01, 0.03, 0.03),
     "dob": (0.93, 0.02, 0.03, 0.02),
     "sex": (0.97, 0.03),
     "postcode": (0.60, 0.10, 0.10, 0.10, 0.10),
@@ -70,6 +70,7 @@ def model_settings(probability_two_random_records_match: float):
             cll.ExactMatchLevel("forename"),
             cll.JaroWinklerLevel("forename", 0.92),
             cll.ArrayIntersectLevel("forename_forms", 1).configure(label_for_charts="Nickname of one another"),
+            cll.CustomLevel("forename_l = surname_r", label_for_charts="Forename is the other's surname"),
             cll.JaroWinklerLevel("forename", 0.80),
             cll.ElseLevel(),
         ],
@@ -80,6 +81,7 @@ def model_settings(probability_two_random_records_match: float):
             cll.NullLevel("surname"),
             cll.ExactMatchLevel("surname"),
             cll.JaroWinklerLevel("surname", 0.92),
+            cll.CustomLevel("surname_l = forename_r", label_for_charts="Surname is the other's forename"),
             cll.JaroWinklerLevel("surname", 0.80),
             cll.ElseLevel(),
         ],
@@ -229,8 +231,8 @@ def m_probabilities(model: dict) -> dict[str, tuple[float | None, ...]]:
 
 # The fields each comparison reads: an EM session blocking on one of them cannot estimate it.
 COMPARISON_FIELDS = {
-    "forename": ("forename", "forename_forms", "forename_formal"),
-    "surname": ("surname",),
+    "forename": ("forename", "forename_forms", "forename_formal", "surname"),
+    "surname": ("surname", "forename"),
     "dob": ("dob", "dob_swapped"),
     "sex": ("sex",),
     "postcode": ("postcode",),

@@ -102,9 +102,7 @@ def link_people(
     ensure_linkage_tables(con)
     model_path = Path(model_path) if model_path is not None else default_model_path(con)
     try:
-        con.execute(MACROS_SQL.read_text())
-        con.execute(NICKNAMES_SQL.read_text())
-        _run_sql_file(con, DETERMINISTIC_SQL)
+        prepare_inputs(con)
 
         con.execute(
             "CREATE OR REPLACE TEMP TABLE linkage_scores (agency VARCHAR, agency_record_id VARCHAR, "
@@ -135,6 +133,18 @@ def link_people(
         summary.conflicts, summary.model,
     )
     return summary
+
+
+def prepare_inputs(con: duckdb.DuckDBPyConnection) -> None:
+    """Build linkage's TEMP input tables (linkage_children, linkage_records, the identifier
+    matches, linkage_unresolved_records) on this connection; `link_people` drops them after."""
+    con.execute(MACROS_SQL.read_text())
+    con.execute(NICKNAMES_SQL.read_text())
+    _run_sql_file(con, DETERMINISTIC_SQL)
+
+
+def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    _drop_work_tables(con)
 
 
 def _describe_model_in_store(con, model: dict, status: str, match_threshold: float, review_threshold: float) -> None:

