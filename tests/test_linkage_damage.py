@@ -16,7 +16,7 @@ from caseflags.ingest.extracts import parse_extract
 from caseflags.linkage import people as linkage
 from caseflags.linkage.blocking import BLOCKING_RULES, blocking_recall
 from caseflags.linkage.parameters import describe_model
-from caseflags.runbook import record_data_quality_warnings
+from caseflags.store.publish import record_data_quality_warnings
 from caseflags.store.database import connect, ensure_store
 from test_linkage import add_person, add_record, links, new_store, populate
 

@@ -289,7 +289,12 @@ def with_probability_floors(model: dict) -> dict:
             ]
             total = sum(floored)
             for level, value in zip(levels, floored):
-                level[key] = value / total
+                # Ten significant digits: DuckDB's parallel sums may differ in the last bits
+                # from run to run; the same data must give the same model file.
+                level[key] = float(f"{value / total:.10g}")
+    prior = model.get("probability_two_random_records_match")
+    if isinstance(prior, float):
+        model["probability_two_random_records_match"] = float(f"{prior:.10g}")
     return model
 
 
