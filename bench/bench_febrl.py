@@ -79,6 +79,35 @@ def caseflags_quality(con: duckdb.DuckDBPyConnection) -> dict:
     }
 
 
+def at_equal_precision(pairs: list[tuple[float, bool]], true_links: int, precision: float) -> dict | None:
+    """Recall at the lowest threshold at which precision is still at least `precision` (chosen
+    knowing the truth: the best either system could be tuned to on this data)."""
+    best, correct = None, 0
+    for count, (probability, is_true) in enumerate(sorted(pairs, key=lambda x: -x[0]), start=1):
+        correct += is_true
+        if correct / count >= precision:
+            best = (probability, count, correct)
+    if best is None:
+        return None
+    return {"threshold": round(best[0], 5), "links": best[1], "precision": round(best[2] / best[1], 5),
+            "recall": round(best[2] / true_links, 5)}
+
+
+def caseflags_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[float, bool]]:
+    """Every pair the model scored at or above the review threshold (links and the review queue)."""
+    return con.execute(
+        """
+        WITH scored AS (
+            SELECT agency, agency_record_id, person_id, match_probability FROM person_links WHERE method = 'PROBABILISTIC'
+            UNION ALL
+            SELECT agency, agency_record_id, person_id, match_probability FROM link_candidates
+        )
+        SELECT scored.match_probability, truth.person_id IS NOT NULL
+        FROM scored LEFT JOIN truth_links AS truth USING (agency, agency_record_id, person_id)
+        """
+    ).fetchall()
+
+
 def caseflags_blocking_recall(con: duckdb.DuckDBPyConnection) -> dict:
     linkage.prepare_inputs(con)
     try:
@@ -163,17 +192,7 @@ def plain_splink(folder: Path, caseflags_precision: float | None, seed: int = 1)
 
     result = {"seconds": round(seconds, 1), "at_0.99": at(0.99), "at_0.80": at(0.80)}
     if caseflags_precision is not None:
-        # The lowest threshold (most recall) at which plain splink is at least as precise.
-        ordered = sorted(pairs, key=lambda x: -x[0])
-        best, correct = None, 0
-        for count, (probability, is_true) in enumerate(ordered, start=1):
-            correct += is_true
-            if correct / count >= caseflags_precision:
-                best = (probability, count, correct)
-        if best:
-            result["at_equal_precision"] = {"threshold": round(best[0], 5), "links": best[1],
-                                            "precision": round(best[2] / best[1], 5),
-                                            "recall": round(best[2] / true_links, 5)}
+        result["at_equal_precision"] = at_equal_precision(pairs, true_links, caseflags_precision)
     return result
 
 
@@ -188,6 +207,9 @@ def run_set(number: int, limit: int | None, use_em: bool, with_plain: bool = Tru
         summary = linkage.link_people(con, train_with_em=use_em)
         seconds = time.perf_counter() - started
         quality = caseflags_quality(con)
+        if quality["precision"] is not None:
+            quality["at_equal_precision"] = at_equal_precision(
+                caseflags_pairs(con), quality["true_links"], quality["precision"])
         result = {
             "set": f"FEBRL{number}", "conversion": conversion, "loaded": loaded,
             "caseflags": {**quality, "seconds": round(seconds, 1), "model": summary.model,

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from caseflags.linkage import people as linkage
+from caseflags.linkage.blocking import blocking_recall
 from caseflags.store.database import connect, ensure_store
 
 # The contract tables linkage reads.
@@ -150,6 +151,25 @@ def link_quality(con: duckdb.DuckDBPyConnection) -> dict:
     return quality
 
 
+def measure_blocking(con: duckdb.DuckDBPyConnection) -> dict:
+    """Blocking recall apart from scoring: of the true links, how many some blocking rule reaches
+    (all of them, and those no identifier settles, which only the model can find)."""
+    linkage.prepare_inputs(con)
+    try:
+        con.execute("CREATE OR REPLACE TEMP VIEW linkage_bench_true AS SELECT * FROM truth_links WHERE person_id IS NOT NULL")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW linkage_bench_true_unsettled AS SELECT t.* FROM linkage_bench_true AS t "
+            "SEMI JOIN linkage_unresolved_records USING (agency, agency_record_id)"
+        )
+        every = blocking_recall(con, "linkage_children", "linkage_records", "linkage_bench_true")
+        unsettled = blocking_recall(con, "linkage_children", "linkage_records", "linkage_bench_true_unsettled")
+    finally:
+        con.execute("DROP VIEW IF EXISTS linkage_bench_true_unsettled")
+        con.execute("DROP VIEW IF EXISTS linkage_bench_true")
+        linkage.drop_work_tables(con)
+    return {"all_true_links": every, "left_to_the_model": unsettled}
+
+
 class PeakRss:
     """Peak resident memory of this process, sampled (ru_maxrss covers the whole process life)."""
 
@@ -213,6 +233,7 @@ def main(argv=None) -> int:
             "possible_matches": summary.possible_matches, "conflicts": summary.conflicts,
         })
     results["quality"] = link_quality(con)
+    results["blocking"] = measure_blocking(con)
     con.close()
     print(json.dumps(results, indent=2))
     if not args.keep:
