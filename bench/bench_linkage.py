@@ -26,6 +26,7 @@ import duckdb
 
 from caseflags.linkage import people as linkage
 from caseflags.linkage.blocking import blocking_recall
+from caseflags.linkage.parameters import describe_model
 from caseflags.store.database import connect, ensure_store
 
 # The contract tables linkage reads.
@@ -234,6 +235,13 @@ def main(argv=None) -> int:
         })
     results["quality"] = link_quality(con)
     results["blocking"] = measure_blocking(con)
+    model = describe_model(con)
+    if model is not None:
+        results["model"] = {k: model[k] for k in ("training_method", "labelled_pairs", "label_weight", "em_sessions")}
+        results["expected_quality"] = [
+            {k: q[k] for k in ("threshold_name", "threshold", "labelled_pairs", "expected_precision", "expected_recall")}
+            for q in model["expected_quality"]
+        ]
     con.close()
     print(json.dumps(results, indent=2))
     if not args.keep:
