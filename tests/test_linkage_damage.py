@@ -16,6 +16,7 @@ from caseflags.ingest.extracts import parse_extract
 from caseflags.linkage import people as linkage
 from caseflags.linkage.blocking import BLOCKING_RULES, blocking_recall
 from caseflags.linkage.parameters import describe_model
+from caseflags.outputs.report import linkage_section
 from caseflags.store.publish import record_data_quality_warnings
 from caseflags.store.database import connect, ensure_store
 from test_linkage import add_person, add_record, links, new_store, populate
@@ -109,7 +110,13 @@ def test_model_parameters_method_and_date_are_in_the_store_and_the_cli(tmp_path)
     add_person(con, "T8", date(2011, 3, 3), forename="Zebedee", surname="Quartermaine", postcode="BS9 9ZZ")
     linkage.link_people(con, model_path=tmp_path / "model.json")
     model = describe_model(con)
+    con.execute("INSERT INTO data_quality_warnings VALUES ('RUN1', 'agency_records', 'agency_records.csv', 7, 'dob', "
+                "'unparseable date (expected YYYY-MM-DD or DD/MM/YYYY)', '31/02/2011')")
+    section = linkage_section(con, "RUN1")
     con.close()
+    assert 'id="linkage"' in section and model["training_method"] in section and "expected precision" in section
+    assert "unparseable date" in section and "31/02/2011" not in section  # counts, not the raw values
+    assert "Zebedee" not in section and "BS9 9ZZ" not in section
     assert model["training_method"] in ("LABELS", "LABELS+EM") and model["labelled_pairs"] >= 30
     assert model["trained_at"]
     assert {lv["comparison"] for lv in model["levels"]} == {"forename", "surname", "dob", "sex", "postcode"}
