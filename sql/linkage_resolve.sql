@@ -5,12 +5,16 @@
 -- The model's pairs an officer has not rejected, with what stands in the way of accepting one:
 -- another child above the match threshold for the record, or a record of that agency already
 -- linked to the child by identifier or officer (twins look alike; officers decide those).
--- Several unsettled records of one agency above the threshold for one child are all linked:
--- an agency's person index holds duplicates of one person (FEBRL's corrupted copies, a second
--- registration); `agency_records_above_match` is kept for the evidence and the benchmark.
+-- Several unsettled records of one agency above the threshold for one child: an agency's index
+-- holds duplicates of one person (FEBRL's corrupted copies, a second registration), but also
+-- the records of twins (same birthday, surname and postcode). Each is linked unless its sex
+-- differs from the child's (`agrees_on_identity`; a missing sex is no evidence); the others wait
+-- for officers. Never accepted, whatever the score: a record carrying a valid NHS number or UPN
+-- other than the one social care holds for the child (`identifier_disagrees`): officers decide.
 CREATE OR REPLACE TEMP TABLE linkage_scored_pairs AS
 WITH unrejected AS (
-    SELECT scores.agency, scores.agency_record_id, scores.person_id, scores.match_probability, scores.evidence
+    SELECT scores.agency, scores.agency_record_id, scores.person_id, scores.match_probability, scores.evidence,
+           scores.agrees_on_identity
     FROM linkage_scores AS scores
     ANTI JOIN (SELECT * FROM linkage_latest_decisions WHERE decision = 'REJECTED') AS rejected
         USING (agency, agency_record_id, person_id)
@@ -23,6 +27,18 @@ already_linked_in_agency AS (
 )
 SELECT
     unrejected.*,
+    EXISTS (
+        SELECT 1
+        FROM linkage_records AS record
+        JOIN linkage_child_identifier_claims AS held
+          ON held.person_id = unrejected.person_id
+         AND ((held.identifier_type = 'NHS_NUMBER' AND record.nhs_number IS NOT NULL)
+              OR (held.identifier_type = 'UPN' AND record.upn IS NOT NULL))
+        WHERE record.agency = unrejected.agency AND record.agency_record_id = unrejected.agency_record_id
+        GROUP BY held.identifier_type
+        HAVING NOT bool_or(held.identifier_value = CASE held.identifier_type
+            WHEN 'NHS_NUMBER' THEN record.nhs_number ELSE record.upn END)
+    ) AS identifier_disagrees,
     count(*) FILTER (WHERE unrejected.match_probability >= $match_threshold)
         OVER (PARTITION BY unrejected.agency, unrejected.agency_record_id) AS children_above_match,
     count(*) FILTER (WHERE unrejected.match_probability >= $match_threshold)
@@ -36,6 +52,8 @@ SELECT agency, agency_record_id, person_id, match_probability
 FROM linkage_scored_pairs
 WHERE match_probability >= $match_threshold
   AND children_above_match = 1
+  AND (agency_records_above_match = 1 OR agrees_on_identity)
+  AND NOT identifier_disagrees
   AND NOT child_linked_in_agency;
 
 -- Every accepted link.

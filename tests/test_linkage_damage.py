@@ -130,3 +130,55 @@ def test_model_parameters_method_and_date_are_in_the_store_and_the_cli(tmp_path)
     assert model["training_method"] in result.output and "expected quality" in result.output
     for secret in ("Zebedee", "zebedee", "Quartermaine", "BS9 9ZZ", "2011-03-03"):
         assert secret not in result.output
+
+
+def test_duplicates_link_but_a_conflicting_identifier_waits_for_officers(tmp_path):
+    """Several records of one agency may link to one child (duplicates); a record carrying
+    another valid UPN than the child's is never linked by the model, however alike."""
+    import random
+
+    from test_linkage import make_upn
+
+    con = new_store()
+    populate(con)
+    rng = random.Random(3)
+    child_upn, other_upn = make_upn(rng), make_upn(rng)
+    add_person(con, "TW1", date(2015, 6, 20), forename="Florence", surname="Ashdown", sex="F",
+               postcode="BS5 7PL", upn=child_upn)
+    add_record(con, "GP", "OWN1", forename="Florence", surname="Ashdown", dob=date(2015, 6, 20), sex="F",
+               postcode="BS5 7PL")
+    add_record(con, "GP", "OWN2", forename="Florrie", surname="Ashdown", dob=date(2015, 6, 20), sex="F",
+               postcode="BS5 7PL")
+    add_record(con, "GP", "TWIN", forename="Kai", surname="Ashdown", dob=date(2015, 6, 20), sex="M",
+               postcode="BS5 7PL")
+    add_record(con, "EDUCATION", "OTHERUPN", upn=other_upn, forename="Florence", surname="Ashdown",
+               dob=date(2015, 6, 20), sex="F", postcode="BS5 7PL")
+    linkage.link_people(con, model_path=tmp_path / "model.json")
+    made = links(con)
+    assert made[("GP", "OWN1")] == ("TW1", "PROBABILISTIC")
+    assert made[("GP", "OWN2")] == ("TW1", "PROBABILISTIC")  # a duplicate of the same child
+    assert ("GP", "TWIN") not in made and ("EDUCATION", "OTHERUPN") not in made
+    waiting = {(c["agency_record_id"], c["person_id"]) for c in linkage.possible_matches(con)}
+    assert ("OTHERUPN", "TW1") in waiting
+
+
+def test_resolution_links_duplicates_but_not_a_twin_of_the_other_sex():
+    """The resolution step alone (sql/linkage_resolve.sql) on scores given to it: two records of
+    one agency above the threshold for one child are both linked when their sex agrees; a third
+    whose sex differs (a twin's) waits for officers, whatever its score."""
+    con = new_store()
+    add_person(con, "TW1", date(2015, 6, 20), forename="Florence", surname="Ashdown", sex="F")
+    for record in ("OWN1", "OWN2", "TWIN"):
+        add_record(con, "GP", record, surname="Ashdown", dob=date(2015, 6, 20))
+    linkage.prepare_inputs(con)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE linkage_scores (agency VARCHAR, agency_record_id VARCHAR, person_id VARCHAR, "
+        "match_probability DOUBLE, evidence VARCHAR, agrees_on_identity BOOLEAN)"
+    )
+    con.execute("INSERT INTO linkage_scores VALUES ('GP', 'OWN1', 'TW1', 0.9999, 'sex same', true), "
+                "('GP', 'OWN2', 'TW1', 0.995, 'sex missing', true), ('GP', 'TWIN', 'TW1', 0.9997, 'sex differs', false)")
+    linkage._run_sql_file(con, linkage.RESOLVE_SQL, {"match_threshold": 0.99, "review_threshold": 0.80})
+    accepted = {r[0] for r in con.execute("SELECT agency_record_id FROM linkage_accepted_pairs").fetchall()}
+    waiting = {r[0] for r in con.execute("SELECT agency_record_id FROM linkage_possible_matches").fetchall()}
+    linkage.drop_work_tables(con)
+    assert accepted == {"OWN1", "OWN2"} and waiting == {"TWIN"}

@@ -106,7 +106,7 @@ def link_people(
 
         con.execute(
             "CREATE OR REPLACE TEMP TABLE linkage_scores (agency VARCHAR, agency_record_id VARCHAR, "
-            "person_id VARCHAR, match_probability DOUBLE, evidence VARCHAR)"
+            "person_id VARCHAR, match_probability DOUBLE, evidence VARCHAR, agrees_on_identity BOOLEAN)"
         )
         model_status = "not needed"
         has_records = _count(con, "linkage_records") > 0

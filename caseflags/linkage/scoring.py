@@ -99,12 +99,17 @@ def scores_sql(predictions_table: str | None) -> str:
     if predictions_table is None:
         return (
             "SELECT NULL::VARCHAR AS agency, NULL::VARCHAR AS agency_record_id, NULL::VARCHAR AS person_id, "
-            "NULL::DOUBLE AS match_probability, NULL::VARCHAR AS evidence WHERE false"
+            "NULL::DOUBLE AS match_probability, NULL::VARCHAR AS evidence, NULL::BOOLEAN AS agrees_on_identity "
+            "WHERE false"
         )
     evidence_parts = []
     for column, levels in EVIDENCE_LEVELS.items():
         cases = " ".join(f"WHEN {gamma} THEN '{text}'" for gamma, text in levels.items())
         evidence_parts.append(f"CASE gamma_{column} {cases} END")
+    # Sex not different (missing is no evidence): tells a child's own duplicate record from a
+    # twin's of the other sex (sql/linkage_resolve.sql). A forename cannot: damaged copies
+    # (FEBRL's) carry whole other forenames as often as twins do.
+    agrees = "(gamma_sex <> 0)"
     # splink orders each pair by source dataset name: children ("linkage_children_input") are left.
     return f"""
         SELECT
@@ -112,7 +117,8 @@ def scores_sql(predictions_table: str | None) -> str:
             substr(unique_id_r, strpos(unique_id_r, '|') + 1) AS agency_record_id,
             unique_id_l AS person_id,
             match_probability,
-            concat_ws('; ', {', '.join(evidence_parts)}) AS evidence
+            concat_ws('; ', {', '.join(evidence_parts)}) AS evidence,
+            {agrees} AS agrees_on_identity
         FROM {predictions_table}
         WHERE source_dataset_l = 'linkage_children_input'
         UNION ALL
@@ -121,7 +127,8 @@ def scores_sql(predictions_table: str | None) -> str:
             substr(unique_id_l, strpos(unique_id_l, '|') + 1),
             unique_id_r,
             match_probability,
-            concat_ws('; ', {', '.join(evidence_parts)})
+            concat_ws('; ', {', '.join(evidence_parts)}),
+            {agrees}
         FROM {predictions_table}
         WHERE source_dataset_r = 'linkage_children_input'
     """
