@@ -149,7 +149,12 @@ def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def _describe_model_in_store(con, model: dict, status: str, match_threshold: float, review_threshold: float) -> None:
     """Record the model's parameters; assess expected quality when the model or thresholds changed."""
-    stored = con.execute("SELECT count(*) FROM linkage_model").fetchone()[0]
+    trained_at = model.get("caseflags_training", {}).get("trained_at")
+    stored = con.execute(
+        "SELECT count(*) FILTER (WHERE strftime(trained_at, '%Y-%m-%dT%H:%M:%S') IS NOT DISTINCT FROM $t) "
+        "= count(*) AND count(*) > 0 FROM linkage_model",
+        {"t": trained_at},
+    ).fetchone()[0]  # the table describes this very model
     if status == "trained" or not stored:
         record_model(con, model)
     wanted = {"match": float(match_threshold), "review": float(review_threshold)}
