@@ -20,6 +20,33 @@ WITH unrejected AS (
         USING (agency, agency_record_id, person_id)
     WHERE scores.match_probability >= $review_threshold
 ),
+-- Pairs whose record carries a valid NHS number (UPN) while social care holds others, not it, for the child.
+record_identifiers AS (
+    SELECT unrejected.agency, unrejected.agency_record_id, unrejected.person_id, record.nhs_number, record.upn
+    FROM unrejected
+    JOIN linkage_records AS record USING (agency, agency_record_id)
+    WHERE record.nhs_number IS NOT NULL OR record.upn IS NOT NULL
+),
+disagreeing AS (
+    SELECT DISTINCT agency, agency_record_id, person_id
+    FROM (
+        SELECT pair.agency, pair.agency_record_id, pair.person_id
+        FROM record_identifiers AS pair
+        JOIN linkage_child_identifier_claims AS held
+          ON held.person_id = pair.person_id AND held.identifier_type = 'NHS_NUMBER'
+        WHERE pair.nhs_number IS NOT NULL
+        GROUP BY pair.agency, pair.agency_record_id, pair.person_id, pair.nhs_number
+        HAVING NOT bool_or(held.identifier_value = pair.nhs_number)
+        UNION ALL
+        SELECT pair.agency, pair.agency_record_id, pair.person_id
+        FROM record_identifiers AS pair
+        JOIN linkage_child_identifier_claims AS held
+          ON held.person_id = pair.person_id AND held.identifier_type = 'UPN'
+        WHERE pair.upn IS NOT NULL
+        GROUP BY pair.agency, pair.agency_record_id, pair.person_id, pair.upn
+        HAVING NOT bool_or(held.identifier_value = pair.upn)
+    )
+),
 already_linked_in_agency AS (
     SELECT DISTINCT agency, person_id FROM linkage_confirmed WHERE children_for_record = 1
     UNION
@@ -27,25 +54,15 @@ already_linked_in_agency AS (
 )
 SELECT
     unrejected.*,
-    EXISTS (
-        SELECT 1
-        FROM linkage_records AS record
-        JOIN linkage_child_identifier_claims AS held
-          ON held.person_id = unrejected.person_id
-         AND ((held.identifier_type = 'NHS_NUMBER' AND record.nhs_number IS NOT NULL)
-              OR (held.identifier_type = 'UPN' AND record.upn IS NOT NULL))
-        WHERE record.agency = unrejected.agency AND record.agency_record_id = unrejected.agency_record_id
-        GROUP BY held.identifier_type
-        HAVING NOT bool_or(held.identifier_value = CASE held.identifier_type
-            WHEN 'NHS_NUMBER' THEN record.nhs_number ELSE record.upn END)
-    ) AS identifier_disagrees,
+    disagreeing.person_id IS NOT NULL AS identifier_disagrees,
     count(*) FILTER (WHERE unrejected.match_probability >= $match_threshold)
         OVER (PARTITION BY unrejected.agency, unrejected.agency_record_id) AS children_above_match,
     count(*) FILTER (WHERE unrejected.match_probability >= $match_threshold)
         OVER (PARTITION BY unrejected.agency, unrejected.person_id) AS agency_records_above_match,
     linked.person_id IS NOT NULL AS child_linked_in_agency
 FROM unrejected
-LEFT JOIN already_linked_in_agency AS linked USING (agency, person_id);
+LEFT JOIN already_linked_in_agency AS linked USING (agency, person_id)
+LEFT JOIN disagreeing USING (agency, agency_record_id, person_id);
 
 CREATE OR REPLACE TEMP TABLE linkage_accepted_pairs AS
 SELECT agency, agency_record_id, person_id, match_probability
