@@ -74,6 +74,10 @@ def make_bad_delivery(out: Path, seed: int) -> dict[str, int]:
         row = _template_row(clean[table], columns)
         if columns[0] not in ("agency", "upn"):
             row[0] = f"{row[0]}BAD{number}"  # never collides with a real id
+        elif columns[:2] == ["agency", "agency_record_id"] or tuple(columns[:2]) == ("agency", "agency_record_id"):
+            # A partner record with a bad DOB now loads (DOB missing, a data-quality warning):
+            # its own id keeps it from being a duplicate of the template row.
+            row[1] = f"{row[1]}BAD{number}"
         row[columns.index(column)] = value
         tables[table].append(row)
         bad_rows.append((table, len(tables[table]), column, reason))
