@@ -240,13 +240,14 @@ def _write_cin(tables: dict[str, list[dict]], path: Path, year: int, id_map: dic
         xml.leaf("LAchildID", person_id)
         xml.leaf("UPN", person.get("pers_upn"))
         if not person.get("pers_upn"):
-            xml.leaf("UPNunknown", "UN1")
+            xml.leaf("UPNunknown", person.get("pers_upn_unknown") or "UN1")
         xml.leaf("PersonBirthDate", _iso(person["pers_dob"]))
         sex = (person.get("pers_sex") or "").upper()[:1]
         if year <= 2024:
             xml.leaf("GenderCurrent", {"M": "1", "F": "2", "I": "9"}.get(sex, "0"))
         else:
             xml.leaf("Sex", sex if sex in {"M", "F"} else "U")
+        xml.leaf("PersonDeathDate", _iso(person.get("pers_death_date")))
         xml.close("ChildIdentifiers")
         xml.open("ChildCharacteristics")
         xml.leaf("Ethnicity", "NOBT")  # not in the contract: "information not yet obtained"
@@ -359,7 +360,7 @@ def _write_episode(xml: _Xml, episode: dict, referral_id: str, parts: dict, fact
                 carried.add(id(conference))
         xml.leaf("ICPCnotRequired", "true" if _truthy(row.get("s47e_s47_nfa")) else "false")
         xml.close("Section47")
-    xml.leaf("ReferralNFA", "false")
+    xml.leaf("ReferralNFA", "true" if _truthy(episode.get("cine_referral_nfa")) else "false")
     xml.close("CINdetails")
 
 

@@ -43,7 +43,9 @@ CREATE TABLE ssd_person (
     pers_surname VARCHAR,
     pers_dob DATE NOT NULL,
     pers_sex VARCHAR,
-    pers_send_flag BOOLEAN
+    pers_send_flag BOOLEAN,
+    pers_death_date DATE,               -- extension: CIN census PersonDeathDate (RETURNS.md)
+    pers_upn_unknown VARCHAR            -- extension: DfE UPNunknown reason (UN1-UN10), as given
 );
 
 CREATE TABLE ssd_address (
@@ -64,7 +66,8 @@ CREATE TABLE ssd_cin_episodes (
     cine_referral_date DATE NOT NULL,
     cine_cin_primary_need_code primary_need_code,
     cine_close_date DATE,
-    cine_close_reason VARCHAR
+    cine_close_reason VARCHAR,
+    cine_referral_nfa BOOLEAN           -- extension: CIN census ReferralNFA (no further action)
 );
 
 CREATE TABLE ssd_cin_assessments (

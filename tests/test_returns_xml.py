@@ -66,7 +66,7 @@ def test_cin_census_maps_to_the_ssd_tables(tmp_path):
     assert extract.quarantine == []
     assert set(extract.tables) == {"ssd_person", "ssd_disability", "ssd_cin_episodes", "ssd_cin_assessments",
                                    "ssd_assessment_factors", "ssd_cin_plans", "ssd_s47_enquiry",
-                                   "ssd_initial_cp_conference"}
+                                   "ssd_initial_cp_conference", "ssd_linked_identifiers"}
     for table, frame in extract.tables.items():
         assert frame.columns == ["_line", *load_contract()[table].column_names]
 
@@ -125,36 +125,40 @@ def test_sen2_maps_to_education_records_and_ehcp_plans(tmp_path):
 def test_faulty_children_are_quarantined_and_the_rest_loads(tmp_path):
     extract = read_return(fixture(tmp_path, "cin_faults.xml"))
     assert extract.records_read == 7
-    assert typed(extract, "ssd_person")["pers_person_id"].to_list() == ["GOOD1", "GOOD2"]
-    assert typed(extract, "ssd_person")["pers_sex"].to_list() == ["M", "F"]
+    # Stray text and an unknown primary need touch nothing a check, linkage or key uses: the
+    # children load and the problems are data-quality warnings.
+    assert typed(extract, "ssd_person")["pers_person_id"].to_list() == ["GOOD1", "STRAY", "BADCODE", "GOOD2"]
     found = {(q["line"], q["column_name"], q["reason"]) for q in extract.quarantine}
     child = "Message/Children/Child"
     assert found == {
-        (34, f"{child}/CINdetails", "unexpected text between elements"),
-        (49, f"{child}/CINdetails/PrimaryNeedCode", "unknown code"),
         (56, f"{child}/ChildIdentifiers/PersonBirthDate", "impossible date"),
         (73, f"{child}/CINdetails/CINreferralDate", "mandatory element CINreferralDate missing"),
         (78, child, "duplicated child, same LAchildID: first given at line 11"),
     }
-    assert extract.records_quarantined == 5
+    warned = {(w["line"], w["column_name"], w["reason"], w["raw_value"]) for w in extract.warnings}
+    assert warned == {
+        (34, f"{child}/CINdetails", "unexpected text between elements", "stray words typed into the export"),
+        (49, f"{child}/CINdetails/PrimaryNeedCode", "unknown code", "N12"),
+    }
+    assert extract.records_quarantined == 3
     raw = {q["raw_line"] for q in extract.quarantine}
     assert "Message/Children/Child at line 53, LAchildID BADDATE" in raw
+    # The unknown primary need is left empty in the typed column, the episode still loads.
+    episodes = typed(extract, "ssd_cin_episodes")
+    assert episodes.filter(pl.col("cine_person_id") == "BADCODE")["cine_cin_primary_need_code"].to_list() == [None]
     # The duplicate keeps the first occurrence: GOOD1's episode is the May one, not July's.
-    assert typed(extract, "ssd_cin_episodes").filter(pl.col("cine_person_id") == "GOOD1")["cine_referral_date"].to_list() == [date(2025, 5, 1)]
+    assert episodes.filter(pl.col("cine_person_id") == "GOOD1")["cine_referral_date"].to_list() == [date(2025, 5, 1)]
 
 
 @pytest.mark.parametrize("element, value, reason", [
     ("<CINreferralDate>2024-09-02</CINreferralDate>", "<CINreferralDate>02/09/2024</CINreferralDate>", "not a date in YYYY-MM-DD form"),
-    ("<ReferralNFA>false</ReferralNFA>", "<ReferralNFA>no</ReferralNFA>", "unknown code"),
-    ("<Disability>COMM</Disability>", "<Disability>SIGHT</Disability>", "unknown code"),
-    ("<AssessmentFactors>15A</AssessmentFactors>", "<AssessmentFactors>15Z</AssessmentFactors>", "unknown code"),
-    ("<Sex>F</Sex>", "<Sex>F</Sex><GenderCurrent>2</GenderCurrent>", "exactly one of GenderCurrent or Sex is required"),
-    ("<Sex>F</Sex>", "", "exactly one of GenderCurrent or Sex is required"),
     ("<LAchildID>C001</LAchildID>", "<LAchildID> </LAchildID>", "mandatory element is empty"),
-    ("<Ethnicity>WBRI</Ethnicity>", "<Ethnicity>WBRI</Ethnicity><Ethnicity>WBRI</Ethnicity>", "Ethnicity given 2 times (at most 1)"),
     ("<UPN>J803123424001</UPN>", "<UPN><Part>J</Part></UPN>", "UPN must hold a value, not elements"),
+    ("<Sex>F</Sex>", "<Sex>X</Sex>", "unknown code"),
+    ("<ICPCnotRequired>false</ICPCnotRequired>", "<ICPCnotRequired>maybe</ICPCnotRequired>", "unknown code"),
+    ("<PersonBirthDate>2012-05-06</PersonBirthDate>", "<PersonBirthDate>2012-05-06</PersonBirthDate><PersonDeathDate>2024-13-01</PersonDeathDate>", "impossible date"),
 ])
-def test_each_rule_quarantines_only_the_child_that_breaks_it(tmp_path, element, value, reason):
+def test_a_bad_value_that_something_depends_on_quarantines_only_that_child(tmp_path, element, value, reason):
     text = (FIXTURES / "cin_valid.xml").read_text()
     assert element in text
     path = tmp_path / "cin.xml"
@@ -162,6 +166,30 @@ def test_each_rule_quarantines_only_the_child_that_breaks_it(tmp_path, element, 
     extract = read_return(path)
     assert [q["reason"] for q in extract.quarantine] == [reason]
     assert extract.tables["ssd_person"]["pers_person_id"].to_list() == ["C002"]
+
+
+@pytest.mark.parametrize("element, value, reason", [
+    ("<ReferralNFA>false</ReferralNFA>", "<ReferralNFA>no</ReferralNFA>", "unknown code"),
+    ("<Disability>COMM</Disability>", "<Disability>SIGHT</Disability>", "unknown code"),
+    ("<AssessmentFactors>15A</AssessmentFactors>", "<AssessmentFactors>15Z</AssessmentFactors>", "unknown code"),
+    ("<Sex>F</Sex>", "<Sex>F</Sex><GenderCurrent>2</GenderCurrent>", "exactly one of GenderCurrent or Sex is required"),
+    ("<Sex>F</Sex>", "", "exactly one of GenderCurrent or Sex is required"),
+    ("<Ethnicity>WBRI</Ethnicity>", "<Ethnicity>WBRI</Ethnicity><Ethnicity>WBRI</Ethnicity>", "Ethnicity given 2 times (at most 1)"),
+    ("<Ethnicity>WBRI</Ethnicity>", "<Ethnicity>ZZZZ</Ethnicity>", "unknown code"),
+    ("<ReferralSource>2A</ReferralSource>", "", "mandatory element ReferralSource missing"),
+])
+def test_a_bad_value_nothing_depends_on_is_a_warning_and_the_child_loads(tmp_path, element, value, reason):
+    text = (FIXTURES / "cin_valid.xml").read_text()
+    assert element in text
+    path = tmp_path / "cin.xml"
+    path.write_text(text.replace(element, value, 1))
+    extract = read_return(path)
+    assert extract.quarantine == []
+    assert [w["reason"] for w in extract.warnings] == [reason]
+    assert all(w["line"] and w["column_name"].startswith("Message/Children/Child") for w in extract.warnings)
+    assert sorted(extract.tables["ssd_person"]["pers_person_id"].to_list()) == ["C001", "C002"]
+    for table in extract.tables:  # nothing the contract typing would reject reaches the tables
+        typed(extract, table)
 
 
 def test_a_bad_upn_check_letter_loads_for_the_identifier_check(tmp_path):
@@ -187,8 +215,9 @@ def test_stray_text_outside_any_child_is_reported_and_children_still_load(tmp_pa
     path = tmp_path / "cin.xml"
     path.write_text(text)
     extract = read_return(path)
-    assert [(q["line"], q["column_name"], q["reason"]) for q in extract.quarantine] == [
-        (19, "Message/Children", "unexpected text between elements")]
+    assert extract.quarantine == []
+    assert [(w["line"], w["column_name"], w["reason"], w["raw_value"]) for w in extract.warnings] == [
+        (19, "Message/Children", "unexpected text between elements", "oops")]
     assert extract.tables["ssd_person"].height == 2
 
 
@@ -212,9 +241,8 @@ def test_sen2_plan_without_upn_and_duplicate_person_are_quarantined(tmp_path):
 @pytest.mark.parametrize("name, reason", [
     ("billion_laughs.xml", "a DOCTYPE or entity declaration is not allowed in a return"),
     ("external_entity.xml", "a DOCTYPE or entity declaration is not allowed in a return"),
-    ("school_census.xml", "collection SSDA903 is not a CIN census or SEN2 return"),
+    ("school_census.xml", "SSDA903 (children looked after) return (SSDA903), not a CIN census or SEN2 return"),
     ("not_well_formed.xml", "not well-formed XML: mismatched tag at line 13"),
-    ("cin_2019.xml", "CIN year 2019 is not supported (supported: 2024, 2025, 2026)"),
 ])
 def test_unsafe_broken_or_foreign_files_are_refused_by_name(tmp_path, name, reason):
     path = fixture(tmp_path, name)

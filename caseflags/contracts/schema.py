@@ -27,7 +27,8 @@ UPN_COLUMNS = {
     ("attendance_summaries", "upn"),
 }
 # ssd_linked_identifiers holds either kind; its type column says which.
-LINKED_IDENTIFIER_TYPES = {"nhs number": "NHS_NUMBER", "unique pupil number": "UPN", "upn": "UPN"}
+LINKED_IDENTIFIER_TYPES = {"nhs number": "NHS_NUMBER", "unique pupil number": "UPN", "upn": "UPN",
+                           "former upn": "UPN", "former unique pupil number": "UPN"}
 
 # Which agency supplies a table (for identifier exceptions); agency_records says per row.
 TABLE_AGENCY = {
