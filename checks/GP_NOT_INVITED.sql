@@ -60,3 +60,4 @@ JOIN registered_on_meeting_date AS registered ON registered.meeting_id = meeting
 LEFT JOIN gp_invitations AS invited ON invited.meeting_id = meeting.meeting_id
 WHERE meeting.meeting_date BETWEEN bounds.window_start AND bounds.window_end
   AND invited.meeting_id IS NULL
+  AND NOT person_died_by(meeting.person_id, meeting.meeting_date)  -- no GP invitation after a death

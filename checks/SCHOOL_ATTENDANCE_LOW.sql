@@ -17,6 +17,7 @@ school_age_cin_children AS (
     FROM cin_children($as_at) AS cin
     JOIN ssd_person AS person ON person.pers_person_id = cin.person_id
     WHERE is_compulsory_school_age(person.pers_dob, $as_at)
+      AND NOT died_by(person.pers_death_date, $as_at)  -- no attendance is expected after a death
 ),
 
 pupil_upns AS (

@@ -14,7 +14,8 @@ WITH cohort AS (
     FROM ssd_person AS person
     LEFT JOIN cin_children($as_at) AS cin ON cin.person_id = person.pers_person_id
     LEFT JOIN active_ehcp_children($as_at) AS ehcp ON ehcp.person_id = person.pers_person_id
-    WHERE cin.person_id IS NOT NULL OR ehcp.person_id IS NOT NULL
+    WHERE (cin.person_id IS NOT NULL OR ehcp.person_id IS NOT NULL)
+      AND NOT died_by(person.pers_death_date, $as_at)  -- no transition to plan after a death
 ),
 
 children_needing_plan AS (

@@ -160,3 +160,12 @@ CREATE OR REPLACE MACRO attendance_class(code) AS (
         ELSE 'not_possible'
     END
 );
+
+-- A child whose recorded death date (ssd_person.pers_death_date, from the CIN census
+-- PersonDeathDate or a local extract) is on or before `d`: attendance, transition and GP checks
+-- raise nothing for a deceased child after the death.
+CREATE OR REPLACE MACRO died_by(death_date, d) AS coalesce(death_date <= d, false);
+CREATE OR REPLACE MACRO person_died_by(person, d) AS EXISTS (
+    SELECT 1 FROM ssd_person AS deceased
+    WHERE deceased.pers_person_id = person AND deceased.pers_death_date <= d
+);

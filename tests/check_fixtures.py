@@ -52,11 +52,12 @@ def add_child(
     upn: str | None = None,
     nhs: str | None = None,
     send_flag: bool | None = None,
+    died: date | None = None,
 ) -> None:
     """An LA child: ssd_person, its SOCIAL_CARE self-link, its identifiers, optionally a CIN plan
     (id `plan_id`, default `P-<person_id>`) open from `cin_from`."""
     insert(con, "ssd_person", pers_person_id=person_id, pers_dob=dob, pers_upn=upn,
-           pers_single_unique_id=nhs, pers_send_flag=send_flag)
+           pers_single_unique_id=nhs, pers_send_flag=send_flag, pers_death_date=died)
     insert(con, "person_links", agency="SOCIAL_CARE", agency_record_id=person_id, person_id=person_id,
            method="LA_ID", match_probability=1.0)
     if upn:

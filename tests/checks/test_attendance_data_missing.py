@@ -40,3 +40,9 @@ def test_does_not_fire_with_any_data_in_window(store):
     _pupil(store, "TOO_OLD", dob=date(2010, 8, 31))
     _pupil(store, "NOT_CIN", cin=False)
     assert _rows(store) == {}
+
+
+def test_a_child_who_has_died_is_not_reported_missing_from_school(store):
+    add_child(store, "DIED", SCHOOL_AGE_DOB, cin_from=date(2026, 1, 5), upn="U-DIED", died=date(2026, 6, 30))
+    add_child(store, "DIES_LATER", SCHOOL_AGE_DOB, cin_from=date(2026, 1, 5), upn="U-LATER", died=date(2026, 12, 1))
+    assert set(_rows(store)) == {"DIES_LATER"}  # a death after the as-at date does not count yet

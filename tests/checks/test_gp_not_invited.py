@@ -53,3 +53,11 @@ def test_window_boundaries(store):
     add_meeting(store, "FUTURE", "C1", "CIN_MEETING", AS_AT + timedelta(days=1), status="SCHEDULED")
     assert set(_rows(store)) == {"IN"}
     assert set(_rows(store, window_days=366)) == {"IN", "OUT"}
+
+
+def test_meetings_after_a_death_raise_nothing_before_it_still_do(store):
+    add_child(store, "C1", date(2014, 5, 1), cin_from=date(2025, 6, 1), nhs="N-C1", died=date(2026, 10, 10))
+    add_gp_registration(store, "N-C1", date(2015, 1, 1))
+    add_meeting(store, "BEFORE", "C1", "CIN_MEETING", date(2026, 10, 5))
+    add_meeting(store, "AFTER", "C1", "CIN_REVIEW", date(2026, 11, 20), status="SCHEDULED")
+    assert set(_rows(store)) == {"BEFORE"}

@@ -42,3 +42,11 @@ def test_registration_ending_on_as_at_is_not_current(store):
 def test_child_without_nhs_number_gets_its_own_explanation(store):
     add_child(store, "C1", date(2014, 5, 1), cin_from=date(2026, 1, 5))
     assert "no valid NHS number" in _rows(store)["C1"]["detail"]
+
+
+def test_a_child_who_has_died_raises_nothing_after_the_death(store):
+    add_child(store, "C1", date(2014, 5, 1), cin_from=date(2026, 1, 5), nhs="N1", died=date(2026, 10, 1))
+    add_child(store, "C2", date(2014, 5, 1), cin_from=date(2026, 1, 5), nhs="N2", died=AS_AT)
+    add_child(store, "C3", date(2014, 5, 1), cin_from=date(2026, 1, 5), nhs="N3", died=date(2026, 11, 25))
+    # C3's recorded death is after the as-at date: at the as-at date the GP is still expected.
+    assert set(_rows(store)) == {"C3"}

@@ -85,3 +85,11 @@ def test_sessions_after_as_at_are_ignored(store):
     add_sessions(store, upn, ["/"] * 100, THIS_YEAR)
     add_sessions(store, upn, ["N"] * 40, date(2026, 11, 25))
     assert _rows(store) == {}
+
+
+def test_a_child_who_has_died_raises_no_attendance_exception(store):
+    add_child(store, "DIED", SCHOOL_AGE_DOB, cin_from=date(2026, 1, 5), upn="U-DIED", died=AS_AT)
+    add_sessions(store, "U-DIED", ["/"] * 50 + ["N"] * 50, THIS_YEAR)
+    add_child(store, "ALIVE", SCHOOL_AGE_DOB, cin_from=date(2026, 1, 5), upn="U-ALIVE")
+    add_sessions(store, "U-ALIVE", ["/"] * 50 + ["N"] * 50, THIS_YEAR)
+    assert set(_rows(store)) == {"ALIVE"}

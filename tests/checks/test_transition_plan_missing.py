@@ -122,3 +122,9 @@ def test_transition_age_is_configurable(store):
     assert run_check(store, CHECK, AS_AT) == []
     [row] = run_check(store, CHECK, AS_AT, thresholds={"transition_age_months": 180})
     assert "15 years 0 months" in row["detail"]
+
+
+def test_a_young_person_who_has_died_needs_no_transition_plan(store):
+    add_child(store, "DIED", EXACTLY_15Y6M, cin_from=date(2026, 1, 5), died=date(2026, 9, 1))
+    cin_child(store, "ALIVE", EXACTLY_15Y6M)
+    assert {row["person_id"] for row in run_check(store, CHECK, AS_AT)} == {"ALIVE"}
