@@ -117,6 +117,8 @@ class Detected:
     is_message: bool
     collection: str | None = None  # as written in the header
     header: Header | None = None
+    problem: str | None = None  # why the start of the file could not be read, if it could not
+    root: str | None = None
 
     @property
     def loadable(self) -> str | None:
@@ -133,6 +135,7 @@ def detect_head(head: bytes) -> Detected:
     def on_start(tag, _attrs):
         tag = local(tag)
         if not stack:
+            found["root"] = tag[:40]
             if tag != "Message":
                 raise StopReading
             found["message"] = True
@@ -159,12 +162,18 @@ def detect_head(head: bytes) -> Detected:
             building[-1].text.append(data)
 
     parser = new_parser(on_start, on_end, on_text)
+    problem = None
     try:
         parser.Parse(head, False)
-    except (StopReading, Forbidden, expat.ExpatError):
+    except StopReading:
         pass
+    except Forbidden as forbidden:
+        problem = str(forbidden)
+    except expat.ExpatError as error:
+        problem = f"not well-formed XML: {expat.ErrorString(error.code)} at line {error.lineno}"
     header_node = found.get("header")
     if header_node is None and building:
         header_node = building[0]  # a header cut by the detection window: use what was read
     header = read_header(header_node) if isinstance(header_node, Node) else None
-    return Detected(bool(found["message"]), header.collection if header else None, header)
+    return Detected(bool(found["message"]), header.collection if header else None, header, problem,
+                    found.get("root"))

@@ -12,6 +12,8 @@ subset is read (`xmltree.py`).
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -85,7 +87,7 @@ def detect_file(path: Path, opener: Callable[[Path], BinaryIO] | None = None) ->
     try:
         with (opener(path) if opener else path.open("rb")) as handle:
             head = handle.read(DETECT_BYTES)
-    except (OSError, EOFError, ValueError):
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error):
         return Detected(False)
     return detect_head(head)
 
@@ -110,8 +112,11 @@ def read_return(path: Path, opener: Callable[[Path], BinaryIO] | None = None, na
         if reader.path and problem.code == expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS]:
             reason += f" (the file ends inside {reader.path[-1][:40]}: truncated)"
         raise ReturnRefused(file, reason) from None
-    except (OSError, EOFError) as problem:
-        raise ReturnRefused(file, f"unreadable ({type(problem).__name__}: {str(problem)[:80]})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as problem:
+        # A cut-off gzip or zip member ends early: say so, as for a truncated plain file.
+        reason = "the compressed file ends early: truncated" if isinstance(problem, EOFError) else \
+            f"unreadable ({type(problem).__name__}: {str(problem)[:80]})"
+        raise ReturnRefused(file, reason) from None
     return reader.finish()
 
 
