@@ -9,9 +9,9 @@ not the name. Nothing is extracted to disk; a zip inside a zip is not opened (na
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -79,7 +79,47 @@ def _plain_open(path: Path) -> BinaryIO:
 
 
 def _gzip_open(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb")
+    return _GzipStream(path)
+
+
+class _GzipStream:
+    """gzip decompressed as it is read, giving every byte it can before a cut-off file fails
+    (EOFError), so a truncated `.xml.gz` is named truncated, with its header still readable."""
+
+    def __init__(self, path: Path):
+        self._file = path.open("rb")
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._buffer = b""
+        self._done = False
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._done and (size < 0 or len(self._buffer) < size):
+            compressed = self._file.read(1 << 16)
+            if not compressed:
+                if not self._inflate.eof:
+                    if self._buffer:
+                        break  # hand out what was inflated; the next read raises
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                self._done = True
+                break
+            self._buffer += self._inflate.decompress(compressed)
+            while self._inflate.eof and self._inflate.unused_data:  # a multi-member gzip file
+                rest = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._buffer += self._inflate.decompress(rest)
+        if size < 0:
+            size = len(self._buffer)
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
 
 def _zip_members(path: Path) -> tuple[list[Member], list[Unopened]]:

@@ -84,12 +84,18 @@ def detect_return(path: Path) -> str | None:
 
 def detect_file(path: Path, opener: Callable[[Path], BinaryIO] | None = None) -> Detected:
     """What the start of the file says (never raises)."""
+    head = b""
     try:
         with (opener(path) if opener else path.open("rb")) as handle:
-            head = handle.read(DETECT_BYTES)
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error):
-        return Detected(False)
-    return detect_head(head)
+            # In small reads: a cut-off compressed file still shows its header before it fails.
+            while len(head) < DETECT_BYTES and (block := handle.read(8192)):
+                head += block
+    except (EOFError, zlib.error, zipfile.BadZipFile):
+        pass
+    except (OSError, ValueError):
+        if not head:
+            return Detected(False, problem="unreadable file")
+    return detect_head(head[:DETECT_BYTES])
 
 
 def read_return(path: Path, opener: Callable[[Path], BinaryIO] | None = None, name: str | None = None) -> ReturnExtract:

@@ -60,6 +60,9 @@ def find_returns(paths: Iterable[Path]) -> FoundReturns:
             if detected.loadable:
                 try:
                     digest = member.sha256()
+                except EOFError:
+                    found.unused.append((member.name, "the compressed file ends early: truncated"))
+                    continue
                 except Exception as problem:  # noqa: BLE001 - any read failure names the file, never stops the run
                     found.unused.append((member.name, f"unreadable ({type(problem).__name__})"))
                     continue

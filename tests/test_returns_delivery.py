@@ -1,0 +1,138 @@
+"""Returns as they come in a delivery: gzip and zip, the same content twice, other DfE
+collections named, truncated files, and a table delivered by a CSV and a return."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from pathlib import Path
+
+import polars as pl
+from returns_builder import cin_child, cin_return, sen2_return, write
+
+from caseflags.ingest.extracts import parse_source
+from caseflags.ingest.returns.sources import combine_sources, find_returns, read_returns
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "returns"
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
+def test_xml_gz_and_a_gzip_named_xml_are_read(tmp_path):
+    (tmp_path / "cin_2025.xml.gz").write_bytes(gzip.compress(cin_return(2025).encode()))
+    (tmp_path / "sen2.xml").write_bytes(gzip.compress(sen2_return(2025).encode()))  # compressed, misnamed
+    found = find_returns(_files(tmp_path))
+    assert [(s.name, s.collection, s.member.compression) for s in found.sources] == [
+        ("cin_2025.xml.gz", "CIN", "gzip"), ("sen2.xml", "SEN2", "gzip")]
+    assert found.unused == []
+    read = read_returns(found)
+    assert read.refused == []
+    assert read.extracts["cin_2025.xml.gz"].tables["ssd_person"].height == 1
+    notes = read.warnings().filter(pl.col("file") == "sen2.xml")["reason"].to_list()
+    assert notes == ["sen2.xml is gzip-compressed though named .xml: read decompressed"]
+
+
+def test_a_zip_with_several_returns_reads_each_and_names_the_rest(tmp_path):
+    with zipfile.ZipFile(tmp_path / "returns.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("2024/cin.xml", cin_return(2024))
+        archive.writestr("2025/cin.xml", cin_return(2025, children=cin_child(2025, "C9")))
+        archive.writestr("sen2.xml", sen2_return(2025))
+        archive.writestr("workforce.xml", cin_return(2025).replace("<Collection>CIN<", "<Collection>CSWW<"))
+        archive.writestr("notes.txt", "hello")
+        archive.writestr("__MACOSX/._cin.xml", "junk")
+    found = find_returns(_files(tmp_path))
+    assert [s.name for s in found.sources] == ["returns.zip:2024/cin.xml", "returns.zip:2025/cin.xml", "returns.zip:sen2.xml"]
+    assert dict(found.unused) == {
+        "returns.zip:workforce.xml": "children's social work workforce census (CSWW): not a CIN census or SEN2 return, not used",
+        "returns.zip:notes.txt": "not a CIN census or SEN2 return (only returns are read from an archive: "
+                                 "unpack extracts into the delivery folder)",
+    }
+    read = read_returns(found)
+    assert sorted(read.extracts) == [s.name for s in found.sources]
+    assert read.extracts["returns.zip:2025/cin.xml"].tables["ssd_person"]["pers_person_id"].to_list() == ["C9"]
+    assert {row["file"] for row in read.ledger()} == set(read.extracts)
+
+
+def test_the_same_return_twice_is_loaded_once_whatever_its_wrapping(tmp_path):
+    text = cin_return(2025)
+    write(tmp_path / "cin.xml", text)
+    write(tmp_path / "cin copy.xml", text)
+    (tmp_path / "cin.xml.gz").write_bytes(gzip.compress(text.encode()))
+    found = find_returns(_files(tmp_path))
+    assert [s.name for s in found.sources] == ["cin copy.xml"]
+    assert dict(found.unused) == {"cin.xml": "same content as cin copy.xml: loaded once",
+                                  "cin.xml.gz": "same content as cin copy.xml: loaded once"}
+
+
+def test_files_that_are_not_returns_are_named_with_the_reason(tmp_path):
+    write(tmp_path / "school_census.xml", (FIXTURES / "school_census.xml").read_text())
+    write(tmp_path / "notes.xml", "<notes><n>hello</n></notes>")
+    write(tmp_path / "bomb.xml", (FIXTURES / "billion_laughs.xml").read_text())
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    found = find_returns(_files(tmp_path))
+    assert found.sources == []
+    assert dict(found.unused) == {
+        "bomb.xml": "a DOCTYPE or entity declaration is not allowed in a return",
+        "broken.zip": "unreadable zip archive (BadZipFile)",
+        "notes.xml": "XML whose root is notes: not a CIN census or SEN2 return",
+        "school_census.xml": "SSDA903 (children looked after) return (SSDA903): not a CIN census or SEN2 return, not used",
+    }
+
+
+def test_a_truncated_return_is_refused_by_name_and_the_others_still_read(tmp_path):
+    text = cin_return(2025, children=cin_child(2025) * 3)
+    write(tmp_path / "cut.xml", text[: len(text) // 2])
+    (tmp_path / "cut.xml.gz").write_bytes(gzip.compress(cin_return(2024).encode())[:-30])
+    write(tmp_path / "good.xml", sen2_return(2025))
+    found = find_returns(_files(tmp_path))
+    read = read_returns(found)
+    refused = dict(read.refused + found.unused)
+    assert refused["cut.xml"].startswith("not well-formed XML: no element found at line 1 (the file ends inside")
+    assert refused["cut.xml"].endswith(": truncated)")
+    assert refused["cut.xml.gz"] == "the compressed file ends early: truncated"
+    assert list(read.extracts) == ["good.xml"]
+
+
+def _parsed(table: str, name: str, rows: list[dict]) -> object:
+    from caseflags.contracts.schema import load_contract
+
+    columns = load_contract()[table].column_names
+    frame = pl.DataFrame({"_line": pl.Series([r["_line"] for r in rows], dtype=pl.Int64),
+                          **{c: pl.Series([r.get(c) for r in rows], dtype=pl.Utf8) for c in columns}})
+    return parse_source(table, Path(name), frame, [], content_sha256=name)
+
+
+def test_csv_and_return_rows_are_combined_and_a_clash_on_a_key_is_quarantined_naming_both():
+    csv = _parsed("ssd_person", "ssd_person.csv", [
+        {"_line": 2, "pers_person_id": "P1", "pers_dob": "2012-05-06"},
+        {"_line": 3, "pers_person_id": "P2", "pers_dob": "2013-01-01"},
+        {"_line": 4, "pers_person_id": "P3", "pers_dob": "2014-01-01", "pers_sex": "F"},
+    ])
+    xml = _parsed("ssd_person", "cin.xml", [
+        {"_line": 20, "pers_person_id": "P1", "pers_dob": "2012-05-06"},   # the same record: loaded once
+        {"_line": 40, "pers_person_id": "P3", "pers_dob": "2014-01-02", "pers_sex": "F"},  # differs: clash
+        {"_line": 60, "pers_person_id": "P4", "pers_dob": "2015-01-01"},
+    ])
+    combined = combine_sources([csv, xml], ("pers_person_id",))
+    assert sorted(combined.data["pers_person_id"].to_list()) == ["P1", "P2", "P4"]
+    assert combined.rows_read == 6
+    quarantine = {(r["file"], r["line"]): r["reason"] for r in combined.quarantine.iter_rows(named=True)}
+    assert quarantine == {
+        ("cin.xml", 20): "same record also delivered by ssd_person.csv line 2: loaded once",
+        ("ssd_person.csv", 4): "pers_person_id delivered differently by several sources "
+                               "(ssd_person.csv line 4; cin.xml line 40): none loaded",
+        ("cin.xml", 40): "pers_person_id delivered differently by several sources "
+                         "(ssd_person.csv line 4; cin.xml line 40): none loaded",
+    }
+    assert combined.data.height + combined.quarantine.height == combined.rows_read
+
+
+def test_combining_tables_with_list_columns_compares_whole_rows():
+    first = _parsed("ssd_assessment_factors", "a.csv", [
+        {"_line": 2, "cinf_assessment_id": "A1", "cinf_assessment_factors_json": '["1A"]'}])
+    second = _parsed("ssd_assessment_factors", "cin.xml", [
+        {"_line": 9, "cinf_assessment_id": "A1", "cinf_assessment_factors_json": '["1A","2B"]'}])
+    combined = combine_sources([first, second], ("cinf_assessment_id",))
+    assert combined.data.height == 0 and combined.quarantine.height == 2
