@@ -191,6 +191,12 @@ def _print_run_summary(run_dir: Path) -> None:
         table.add_row(check_id, result["status"], "" if result["exceptions"] is None else str(result["exceptions"]))
     console.print(table)
     _print_ledger(record)
+    for unused in record.get("unused_files") or []:
+        console.print(f"not used {unused['file']}: {unused['reason']}", highlight=False)
+    for loaded in record.get("returns") or []:
+        console.print(f"return {loaded['file']} ({loaded['collection']} {loaded['census_year']}): "
+                      f"{loaded['records_read']} read, {loaded['records_loaded']} loaded, "
+                      f"{loaded['records_quarantined']} quarantined, {loaded['warnings']} warnings", highlight=False)
     quarantined = sum(e["rows_quarantined"] for e in record["extracts"].values())
     delivery = record.get("delivery") or {}
     if delivery:

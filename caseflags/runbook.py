@@ -57,6 +57,8 @@ class RunState:
     db_path: Path | None = None
     extracts: dict[str, ExtractOutcome] = field(default_factory=dict)
     refused_files: list[dict] = field(default_factory=list)
+    unused_files: list[dict] = field(default_factory=list)
+    returns: list[dict] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     contract_summary: dict = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
@@ -106,6 +108,7 @@ def new_run(
 def ingest(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
     delivery = stage_delivery(con, state.extracts_dir, config)
     state.extracts, state.refused_files, state.staged = delivery.outcomes, delivery.refused_files, delivery.staged
+    state.unused_files, state.returns = delivery.unused_files, delivery.returns
 
 
 def contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
@@ -283,6 +286,8 @@ def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
         "ledger": ledger,
         "ledger_balanced": not unbalanced(ledger),
         "refused_files": state.refused_files,
+        "unused_files": state.unused_files,
+        "returns": state.returns,
         "stage_seconds": state.stages,
         "data_contracts": state.contract_summary,
         "linkage": state.linkage,

@@ -1,15 +1,16 @@
 """Finding the files of a delivery folder: one file per contract table, national returns
-recognised by content, and every other file refused by name with its reason."""
+recognised by content (plain, gzip or zip; caseflags.ingest.returns.sources), and every other
+file named with the reason it is not used."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from caseflags.contracts.schema import load_contract
 from caseflags.ingest.common import ExtractRefused
 from caseflags.ingest.extracts import EXTRACT_SUFFIXES
-from caseflags.ingest.returns.reader import detect_return
+from caseflags.ingest.returns.sources import FoundReturns, find_returns, is_return_candidate
 
 
 @dataclass
@@ -17,8 +18,9 @@ class DeliveryFiles:
     """The files of one delivery folder: one per table, national returns, and refusals."""
 
     files: dict[str, Path]
-    returns: dict[Path, str]  # national return file -> its collection ('CIN' / 'SEN2')
+    returns: FoundReturns  # national returns found by content, and the XML / archives not used
     refused: list[ExtractRefused]
+    unused: list[ExtractRefused] = field(default_factory=list)  # side files (manifest, notes): named only
 
 
 def discover_delivery(extracts_dir: Path) -> DeliveryFiles:
@@ -26,26 +28,27 @@ def discover_delivery(extracts_dir: Path) -> DeliveryFiles:
     unknown or doubled files are refused by name."""
     contract = load_contract()
     found: dict[str, list[Path]] = {}
-    returns: dict[Path, str] = {}
+    candidates: list[Path] = []
     refused: list[ExtractRefused] = []
+    unused: list[ExtractRefused] = []
     for path in sorted(p for p in extracts_dir.iterdir() if p.is_file()):
         if path.name.startswith(".") or path.name.startswith("~$"):
             continue  # editor and Excel lock files
         suffix = path.suffix.lower()
-        if suffix == ".xml":
-            collection = detect_return(path)
-            if collection:
-                returns[path] = collection
-            else:
-                refused.append(ExtractRefused(path.name, "not a CIN census or SEN2 return"))
-            continue
         if suffix not in EXTRACT_SUFFIXES:
-            continue  # manifests, truth files, notes travel with deliveries
+            if is_return_candidate(path):
+                candidates.append(path)
+            else:  # manifests, truth files, notes travel with deliveries: named, not refused
+                unused.append(ExtractRefused(path.name, "neither an extract (.csv, .parquet, .xlsx) nor a DfE "
+                                                        "return (.xml, .xml.gz, .zip): not used"))
+            continue
         table = path.stem.lower()
         if table not in contract:
             refused.append(ExtractRefused(path.name, "not a table of the extract contract"))
             continue
         found.setdefault(table, []).append(path)
+    returns = find_returns(candidates)
+    refused.extend(ExtractRefused(name, reason) for name, reason in returns.unused)
     files: dict[str, Path] = {}
     for table, paths in found.items():
         if len(paths) > 1:
@@ -53,4 +56,4 @@ def discover_delivery(extracts_dir: Path) -> DeliveryFiles:
             refused.append(ExtractRefused(names, f"more than one file for table {table}"))
         else:
             files[table] = paths[0]
-    return DeliveryFiles(files, returns, refused)
+    return DeliveryFiles(files, returns, refused, unused)

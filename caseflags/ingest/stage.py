@@ -23,9 +23,9 @@ from caseflags.errors import RunAborted
 from caseflags.faults import fault_point
 from caseflags.ingest.common import ExtractRefused
 from caseflags.ingest.delivery import discover_delivery
-from caseflags.ingest.extracts import combine, file_sha256, parse_extract, parse_source
+from caseflags.ingest.extracts import combine, parse_extract, parse_source
 from caseflags.ingest.scan import DEFAULT_LIMITS, IngestLimits, scan_file
-from caseflags.ingest.returns.reader import RETURN_TABLES, read_return
+from caseflags.ingest.returns.sources import PRIMARY_TABLE, ReadReturns, ReturnSource, read_returns
 from caseflags.store.database import SCHEMA_SQL
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery, describe_unbalanced, ledger_entry, live_fingerprints
 from caseflags.store.publish import STAGED_PREFIX, stage_table
@@ -33,7 +33,7 @@ from caseflags.store.publish import STAGED_PREFIX, stage_table
 log = logging.getLogger("caseflags")
 
 # Bump when a change to ingest alters the rows it loads, so unchanged files are re-parsed.
-INGEST_VERSION = 2  # 2: streaming readers, row-level duplicate keys, bounded raw lines
+INGEST_VERSION = 3  # 2: streaming readers, row-level duplicate keys, bounded raw lines; 3: returns of every year
 
 
 @dataclass
@@ -42,6 +42,8 @@ class Delivery:
 
     outcomes: dict[str, ExtractOutcome] = field(default_factory=dict)
     refused_files: list[dict] = field(default_factory=list)
+    unused_files: list[dict] = field(default_factory=list)  # side files, named only
+    returns: list[dict] = field(default_factory=list)  # per return: records read = loaded + quarantined
     staged: StagedDelivery = field(default_factory=StagedDelivery)
 
     def refuse_file(self, problem: ExtractRefused) -> None:
@@ -60,13 +62,26 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
     if not extracts_dir.is_dir():
         raise RunAborted(f"extracts folder not found: {extracts_dir}")
     found = discover_delivery(extracts_dir)
-    if not found.files and not found.returns and config.ingest.get("require_any_extract", True):
-        raise RunAborted(f"no extract files found in {extracts_dir}")
     delivery = Delivery()
     for problem in found.refused:
         delivery.refuse_file(problem)
+    delivery.unused_files = [{"file": u.file, "reason": u.reason} for u in found.unused]
+    # The national returns are read first, each on its own: a refused or truncated return is
+    # named with its reason and only leaves its tables to the other sources.
+    read = read_returns(found.returns)
+    for name, reason in read.refused:
+        delivery.refuse_file(ExtractRefused(name, reason))
+    if not found.files and not read.extracts and config.ingest.get("require_any_extract", True):
+        if delivery.refused_files:
+            reasons = "; ".join(f"{r['file']}: {r['reason']}" for r in delivery.refused_files)
+            raise RunAborted(f"no usable extract or return in {extracts_dir} ({reasons})")
+        raise RunAborted(f"no extract files found in {extracts_dir}")
+    delivery.returns = read.ledger()
+    warnings = read.warnings()
+    if warnings.height:
+        delivery.staged.warnings.append(warnings)
     limits = IngestLimits.from_config(config.ingest)
-    returns = NationalReturns(found.returns, delivery.staged)
+    returns = NationalReturns(read)
     parser_version = parser_fingerprint(config)
     live = live_fingerprints(con)
     for table in load_contract():
@@ -163,53 +178,40 @@ def _refused(table, names, reason, content_sha256, problems) -> ExtractOutcome:
 
 
 class NationalReturns:
-    """CIN census and SEN2 files of a delivery: read once, on first need, into contract tables."""
+    """The CIN census and SEN2 returns of a delivery, already read (caseflags.ingest.returns.sources):
+    each table's rows from each return, through the same parser, quarantine and ledger as a CSV."""
 
-    def __init__(self, collections: dict[Path, str], staged: StagedDelivery):
-        self._staged = staged
-        self._extracts: dict[Path, object] = {}
-        self._hashes: dict[Path, str] = {}
-        self._tables = {path: RETURN_TABLES[collection] for path, collection in collections.items()}
+    def __init__(self, read: ReadReturns):
+        self._read = read
 
-    def paths_for(self, table: str) -> list[Path]:
-        return [path for path, tables in self._tables.items() if table in tables]
+    def paths_for(self, table: str) -> list[ReturnSource]:
+        return [source for source, _ in self._read.for_table(table)]
 
-    def parsed(self, path: Path, table: str, config: Config, limits: IngestLimits = DEFAULT_LIMITS):
-        """The return's rows for `table`, through the same parser, quarantine and ledger as a CSV.
-        The return's own quarantined records (a child or person breaking the return's rules)
+    def hash(self, source: ReturnSource) -> str:
+        return source.sha256
+
+    def parsed(self, source: ReturnSource, table: str, config: Config, limits: IngestLimits = DEFAULT_LIMITS):
+        """The return's own quarantined records (a child or person breaking the return's rules)
         count in its primary table: read = loaded + quarantined holds per return too."""
-        extract = self._read(path)
-        frame = extract.tables.get(table)
-        if frame is None:
-            frame = pl.DataFrame(schema={"_line": pl.Int64, **{c: pl.Utf8 for c in load_contract()[table].column_names}})
-        raw_lines = {line: f"{path.name}: element at line {line}" for line in frame.get_column("_line").to_list()}
+        extract = self._read.extracts[source.name]
+        frame = extract.tables[table]
+        raw_lines = {line: f"{source.name}: element at line {line}" for line in frame.get_column("_line").to_list()}
         unreadable = []
         if table == PRIMARY_TABLE[extract.collection]:
             unreadable = [{"line": q["line"], "column_name": q["column_name"], "reason": q["reason"],
                            "record": q.get("record_line")} for q in extract.quarantine]
             raw_lines.update({q["line"]: q["raw_line"] for q in extract.quarantine})
-        return parse_source(table, path, frame, unreadable, config.agencies, content_sha256=self.hash(path),
-                            raw_lines=raw_lines, limits=limits)
-
-    def hash(self, path: Path) -> str:
-        if path not in self._hashes:
-            self._hashes[path] = file_sha256(path)
-        return self._hashes[path]
-
-    def _read(self, path: Path):
-        if path not in self._extracts:
-            try:
-                self._extracts[path] = read_return(path)  # ReturnRefused is an ExtractRefused
-            except Exception as exc:  # noqa: BLE001 - remembered: the file is read once, refused once
-                self._extracts[path] = exc
-        found = self._extracts[path]
-        if isinstance(found, Exception):
-            raise found
-        return found
+        # Named by the return (an archive member keeps its `archive.zip:member` name).
+        return parse_source(table, _Named(source.name), frame, unreadable, config.agencies,
+                            content_sha256=source.sha256, raw_lines=raw_lines, limits=limits)
 
 
-# The table a return's whole-record quarantine is counted in (a child, a person).
-PRIMARY_TABLE = {"CIN": "ssd_person", "SEN2": "agency_records"}
+class _Named:
+    """What parse_source needs of a path: the name a source is called by in every reason."""
+
+    def __init__(self, name: str):
+        self.name = name
+
 
 
 def parser_fingerprint(config: Config) -> str:

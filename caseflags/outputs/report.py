@@ -471,6 +471,7 @@ def render_report(
         contract_html += f"<h3>Failed expectations</h3>{failing}"
     parts.append(f'<section id="data-contract"><h2>Data-contract results</h2>{contract_html}</section>')
     parts.append(linkage_section(con, run_id))
+    parts.append(_warnings_section(con, run_id))
     parts.append("</main>")
 
     return (
@@ -483,4 +484,28 @@ def render_report(
         f"<body data-charts-drawn=\"0\">{''.join(parts)}"
         f"<script type=\"application/json\" id=\"report-data\">{_json_for_script(chart_data)}</script>"
         f"<script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+def _warnings_section(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """Data-quality warnings: values nothing depends on, kept raw; the record loaded. Counted by
+    file, element and reason; every warning is in warnings.csv next to this report."""
+    rows = _fetch(
+        con,
+        """
+        SELECT table_name, file, column_name, reason, count(*) AS warnings
+        FROM data_quality_warnings WHERE run_id = $run_id
+        GROUP BY ALL ORDER BY table_name, file, column_name, reason
+        """,
+        {"run_id": run_id},
+    )
+    total = sum(r["warnings"] for r in rows)
+    return (
+        f'<section id="warnings"><h2>Data-quality warnings</h2><p>{total} value(s) kept as delivered although '
+        "unusable, in fields no check, linkage or key depends on; their records loaded. Each is in "
+        "warnings.csv next to this report.</p>"
+        + _table(["table", "file", "element", "reason", "warnings"],
+                 [[r["table_name"], r["file"], r["column_name"], r["reason"], r["warnings"]] for r in rows],
+                 {4}, "No data-quality warnings.")
+        + "</section>"
     )

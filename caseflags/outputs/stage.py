@@ -28,6 +28,7 @@ def write_outputs(
     write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice, delivery=delivery)
     write_organisation_outputs(con, run_id, as_at, run_dir)
     write_quarantine_csv(con, run_id, run_dir)
+    write_warnings_csv(con, run_id, run_dir)
     return run_dir
 
 
@@ -41,3 +42,16 @@ def write_quarantine_csv(con: duckdb.DuckDBPyConnection, run_id: str, run_dir: P
     # Raw lines are extract text: written through the shared writer, every cell neutralised.
     # raw_line is a bounded prefix ([ingest] raw_line_prefix); raw_length its full length.
     return write_csv_rows(path, ["file", "line", "column", "reason", "raw_line", "raw_length"], rows)
+
+
+def write_warnings_csv(con: duckdb.DuckDBPyConnection, run_id: str, run_dir: Path) -> Path:
+    """Data-quality warnings (a value nothing depends on, kept raw) in quarantine.csv's columns,
+    the raw value in place of the raw line."""
+    path = run_dir / "warnings.csv"
+    rows = con.execute(
+        """SELECT file, line, column_name AS column, reason, raw_value
+           FROM data_quality_warnings WHERE run_id = ? ORDER BY file, line NULLS FIRST, column_name, reason""",
+        [run_id],
+    ).fetchall()
+    # Raw values are delivered text: the shared writer neutralises every cell, as for quarantine.
+    return write_csv_rows(path, ["file", "line", "column", "reason", "raw_value"], rows)

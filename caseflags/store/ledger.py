@@ -43,7 +43,9 @@ class ExtractOutcome:
 
 @dataclass
 class StagedDelivery:
-    """What publication writes beside the staged tables: quarantined rows and identifier issues."""
+    """What publication writes beside the staged tables: quarantined rows, identifier issues and
+    data-quality warnings (values nothing depends on, kept raw: table_name, file, line,
+    column_name, reason, raw_value)."""
 
     quarantine: list[pl.DataFrame] = field(default_factory=list)
     identifier_issues: dict[str, pl.DataFrame] = field(default_factory=dict)

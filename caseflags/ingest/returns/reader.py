@@ -106,16 +106,18 @@ def read_return(path: Path, opener: Callable[[Path], BinaryIO] | None = None, na
     reader = _ReturnReader(file)
     parser = new_parser(reader.on_start, reader.on_end, reader.on_text)
     reader.parser = parser
+    at_end = False
     try:
         with (opener(path) if opener else path.open("rb")) as handle:
             while chunk := handle.read(CHUNK_BYTES):
                 parser.Parse(chunk, False)
+            at_end = True
             parser.Parse(b"", True)
     except Forbidden as problem:
         raise ReturnRefused(file, str(problem)) from None
     except expat.ExpatError as problem:
         reason = f"not well-formed XML: {expat.ErrorString(problem.code)} at line {problem.lineno}"
-        if reader.path and problem.code == expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS]:
+        if at_end and reader.path:  # well-formed so far, then the bytes stop: a cut-off file
             reason += f" (the file ends inside {reader.path[-1][:40]}: truncated)"
         raise ReturnRefused(file, reason) from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as problem:

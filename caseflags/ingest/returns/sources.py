@@ -13,7 +13,8 @@ from typing import Iterable
 import polars as pl
 
 from caseflags.contracts.schema import load_contract
-from caseflags.ingest.extracts import LINE, QUARANTINE_SCHEMA, ParsedExtract
+from caseflags.ingest.common import LINE
+from caseflags.ingest.extracts import QUARANTINE_SCHEMA, ParsedExtract, parse_source
 from caseflags.ingest.returns.containers import CONTAINER_SUFFIXES, Member, is_container, members
 from caseflags.ingest.returns.detect import other_collection_name
 from caseflags.ingest.returns.mappers import RETURN_TABLES
@@ -205,6 +206,20 @@ def _key_value(row: dict, key: tuple[str, ...]) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_return_table(source: ReturnSource, table: str, frame: pl.DataFrame,
+                       agency_aliases: dict[str, str] | None = None) -> ParsedExtract:
+    """A return's text rows of one table typed like any extract, named by the return (an
+    archive member keeps its `archive.zip:member` name)."""
+    raw_lines = {line: f"{source.name}: element at line {line}" for line in frame.get_column(LINE).to_list()}
+    parsed = parse_source(table, Path(source.name.replace("/", "_")), frame, [], agency_aliases,
+                          content_sha256=source.sha256, raw_lines=raw_lines)
+    name = pl.lit(source.name)
+    parsed.file = source.name
+    parsed.quarantine = parsed.quarantine.with_columns(name.alias("file"))
+    parsed.identifier_issues = parsed.identifier_issues.with_columns(name.alias("file"))
+    return parsed
 
 
 def empty_text_frame(table: str) -> pl.DataFrame:
