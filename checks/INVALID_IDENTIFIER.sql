@@ -25,10 +25,8 @@ SELECT
         ELSE 'The UPN'
     END
         || ' in ' || table_name || '.' || column_name || ' (' || file || ' line ' || line || ') '
-        || CASE identifier_type
-            WHEN 'NHS_NUMBER' THEN 'fails its modulus-11 check digit'
-            ELSE 'fails its DfE check letter'
-        END
+        -- The ingest's reason, most basic first: the length, the shape, then the check.
+        || regexp_replace(reason, '^(UPN|NHS number) ', '')
         || ', so this record cannot be matched to the child in other agencies: correct it at source.'
         AS detail,
     file || ' line ' || line

@@ -130,10 +130,12 @@ def test_unknown_file_is_refused_and_others_are_found(tmp_path):
     write(tmp_path / "notes.xml", "<notes><note>hello</note></notes>")
     delivery = discover_delivery(tmp_path)
     assert list(delivery.files) == ["meetings"]
-    assert [(r.file, r.reason) for r in delivery.refused] == [
-        ("notes.xml", "not a CIN census or SEN2 return"),
+    assert sorted((r.file, r.reason) for r in delivery.refused) == [
+        ("notes.xml", "XML whose root is notes: not a CIN census or SEN2 return"),
         ("pets.csv", "not a table of the extract contract"),
     ]
+    assert [(u.file, u.reason) for u in delivery.unused] == [
+        ("manifest.json", "neither an extract (.csv, .parquet, .xlsx) nor a DfE return (.xml, .xml.gz, .zip): not used")]
 
 
 def test_parquet_and_xlsx_load_with_row_numbers(tmp_path):

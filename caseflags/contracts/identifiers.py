@@ -87,3 +87,29 @@ def upn_valid_expr(value: "pl.Expr") -> "pl.Expr":
     expected = pl.lit(list(UPN_CHECK_LETTERS)).list.get(total % 23, null_on_oob=True)
     shaped = upn.str.contains(r"^[A-Z][0-9]{11}[0-9A-Z]$") & char_value(12).is_not_null()
     return (shaped & (upn.str.slice(0, 1) == expected)).fill_null(False)
+
+
+def upn_problem_expr(value: "pl.Expr") -> "pl.Expr":
+    """Why a UPN is invalid, most basic first: its length, its shape, then the check letter."""
+    import polars as pl
+
+    upn = value.str.to_uppercase()
+    length = upn.str.len_chars()
+    return (
+        pl.when(length != 13).then(pl.format("UPN has {} characters, not 13", length))
+        .when(~upn.str.contains(r"^[A-Z][0-9]{11}[0-9A-Z]$"))
+        .then(pl.lit("UPN is not a letter, 11 digits and a digit or letter"))
+        .otherwise(pl.lit("UPN fails its DfE check letter"))
+    )
+
+
+def nhs_number_problem_expr(value: "pl.Expr") -> "pl.Expr":
+    """Why an NHS number is invalid: its length, non-digits, then the modulus-11 check."""
+    import polars as pl
+
+    length = value.str.len_chars()
+    return (
+        pl.when(length != 10).then(pl.format("NHS number has {} characters, not 10", length))
+        .when(~value.str.contains(r"^[0-9]{10}$")).then(pl.lit("NHS number is not 10 digits"))
+        .otherwise(pl.lit("NHS number fails its modulus-11 check digit"))
+    )

@@ -28,7 +28,12 @@ from caseflags.contracts.schema import (
     TableSpec,
     load_contract,
 )
-from caseflags.contracts.identifiers import nhs_number_valid_expr, upn_valid_expr
+from caseflags.contracts.identifiers import (
+    nhs_number_problem_expr,
+    nhs_number_valid_expr,
+    upn_problem_expr,
+    upn_valid_expr,
+)
 from caseflags.ingest.common import LINE, SOURCE, ExtractRefused, bounded
 from caseflags.ingest.csv_reader import raw_lines as csv_raw_lines
 from caseflags.ingest.csv_reader import read_csv_text
@@ -316,7 +321,8 @@ def _invalid_rows(table: str, file: str, data: pl.DataFrame, column: str, id_typ
     agency = pl.col("agency").cast(pl.Utf8) if table == "agency_records" else pl.lit(TABLE_AGENCY.get(table, "SOCIAL_CARE"))
     person = pl.col(_PERSON_COLUMN[table]) if table in _PERSON_COLUMN else pl.lit(None, pl.Utf8)
     key = pl.col(_RECORD_KEY[table]) if table in _RECORD_KEY else pl.lit(None, pl.Utf8)
-    label = "NHS number fails its modulus-11 check" if id_type == "NHS_NUMBER" else "UPN fails its DfE check letter"
+    # The most basic reason first: a 14-character UPN is the wrong length, not a wrong letter.
+    label = nhs_number_problem_expr(pl.col(column)) if id_type == "NHS_NUMBER" else upn_problem_expr(pl.col(column))
     return rows.select(
         pl.lit(table).alias("table_name"),
         pl.lit(file).alias("file"),
@@ -326,7 +332,7 @@ def _invalid_rows(table: str, file: str, data: pl.DataFrame, column: str, id_typ
         agency.alias("agency"),
         person.cast(pl.Utf8).alias("person_id"),
         key.cast(pl.Utf8).alias("record_key"),
-        pl.lit(label).alias("reason"),
+        label.alias("reason"),
     )
 
 
