@@ -38,7 +38,7 @@ def relax(con, table: str, varchar_columns: tuple[str, ...] = ()) -> None:
 def load_clean(con) -> None:
     con.execute(
         """
-        INSERT INTO ssd_person VALUES
+        INSERT INTO ssd_person BY POSITION (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname, pers_dob, pers_sex, pers_send_flag) VALUES
             ('PX100001', NULL, NULL, NULL, NULL, DATE '2014-03-02', 'F', TRUE),
             ('PX100002', NULL, NULL, NULL, NULL, DATE '2012-07-19', 'M', FALSE)
         """
@@ -152,7 +152,7 @@ def test_implausible_dates_warn_without_blocking(store):
             ('MT0004', 'PX100002', 'CIN_MEETING', DATE '2028-06-01', 'SCHEDULED', NULL, NULL, NULL, NULL)
         """
     )
-    store.execute("INSERT INTO ssd_person VALUES ('PX100003', NULL, NULL, NULL, NULL, DATE '2026-11-25', NULL, NULL)")
+    store.execute("INSERT INTO ssd_person BY POSITION (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname, pers_dob, pers_sex, pers_send_flag) VALUES ('PX100003', NULL, NULL, NULL, NULL, DATE '2026-11-25', NULL, NULL)")
     results = suites.run_contract_suites(store, ["meetings", "ssd_person"], AS_AT)
 
     # Scheduled dates may lie up to 400 days ahead; 2027-01-10 is fine, 2028-06-01 and 1850 are not.
@@ -198,7 +198,7 @@ def test_no_identifier_or_value_appears_in_results_or_store(store):
     secret_values = ["PXSECRET77", "A987654321098", "ZZ9", "PRSECRET55", "1850-01-01", "2031-02-03"]
     store.execute(
         """
-        INSERT INTO ssd_person VALUES
+        INSERT INTO ssd_person BY POSITION (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname, pers_dob, pers_sex, pers_send_flag) VALUES
             ('PXSECRET77', 'A987654321098', NULL, NULL, NULL, DATE '1850-01-01', NULL, NULL),
             ('PXSECRET77', NULL, NULL, NULL, NULL, DATE '2031-02-03', NULL, NULL),
             (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
@@ -241,7 +241,7 @@ def test_results_are_stored_per_run_and_summarised(store):
         ("run-2", "ssd_person", summary["ssd_person"]["expectations"], 1),
     ]
     assert summary["ssd_person"] == {
-        "expectations": 5, "failed": 1, "blocking_failures": 1, "contract_passed": False
+        "expectations": 6, "failed": 1, "blocking_failures": 1, "contract_passed": False
     }
 
 
@@ -284,7 +284,7 @@ def test_refuses_to_run_inside_an_open_transaction_and_leaves_it_intact(store):
 
 def test_pandas_path_agrees_with_sql_path(store):
     load_clean(store)
-    store.execute("INSERT INTO ssd_person VALUES ('PX100001', NULL, NULL, NULL, NULL, DATE '1899-12-31', NULL, NULL)")
+    store.execute("INSERT INTO ssd_person BY POSITION (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname, pers_dob, pers_sex, pers_send_flag) VALUES ('PX100001', NULL, NULL, NULL, NULL, DATE '1899-12-31', NULL, NULL)")
     args = (store, ["ssd_person", "attendance_sessions"], AS_AT, {"ssd_person": 10})
     via_sql = suites.run_contract_suites(*args, execution_path="sql")
     via_pandas = suites.run_contract_suites(*args, execution_path="pandas")
