@@ -128,3 +128,18 @@ def test_the_command_line_exits_2_with_the_reasons(tmp_path):
     last = [line for line in result.output.splitlines() if line.strip()][-1]
     assert last.startswith("caseflags: no usable extract or return in ")
     assert "looked_after.xml: SSDA903 (children looked after) return (SSDA903)" in last
+
+
+def test_a_refused_csv_refuses_only_its_own_table_and_the_return_still_loads_the_rest(tmp_path):
+    write(tmp_path / "ssd_person.csv", "pers_person_id,pers_upn\nP1,\n")  # no pers_dob: refused
+    write(tmp_path / "cin.xml", _census_with_a_fault_and_a_warning())
+    con = duckdb.connect(":memory:")
+    ensure_store(con)
+    delivery = stage_delivery(con, tmp_path, load_config())
+    assert delivery.outcomes["ssd_person"].status == "REFUSED"
+    assert delivery.outcomes["ssd_person"].reason == "missing required column pers_dob"
+    assert delivery.outcomes["ssd_cin_episodes"].status == "LOADED"
+    assert delivery.outcomes["ssd_cin_episodes"].rows_loaded == 2
+    assert [r["file"] for r in delivery.refused_files] == ["ssd_person.csv"]
+    listed = [q for q in delivery.staged.quarantine if q.height]
+    assert any("impossible date" in q["reason"].to_list() for q in listed)  # the return's own record
