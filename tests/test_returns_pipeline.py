@@ -122,7 +122,7 @@ def test_the_command_line_exits_2_with_the_reasons(tmp_path):
     delivery = tmp_path / "delivery"
     delivery.mkdir()
     write(delivery / "looked_after.xml", (FIXTURES / "school_census.xml").read_text())
-    result = CliRunner().invoke(app, ["run", "--extracts", str(delivery), "--db", str(tmp_path / "s.duckdb"),
+    result = CliRunner().invoke(app, ["run", "--extracts", str(delivery), "--db", str(tmp_path / "s.duckdb"), "--new-store",
                                       "--out", str(tmp_path / "out"), "--as-at", "2026-11-24"])
     assert result.exit_code == 2, result.output
     last = [line for line in result.output.splitlines() if line.strip()][-1]
