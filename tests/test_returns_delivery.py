@@ -10,8 +10,7 @@ from pathlib import Path
 import polars as pl
 from returns_builder import cin_child, cin_return, sen2_return, write
 
-from caseflags.ingest.extracts import parse_source
-from caseflags.ingest.returns.sources import combine_sources, find_returns, read_returns
+from caseflags.ingest.returns.sources import find_returns, read_returns
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "returns"
 
@@ -93,46 +92,3 @@ def test_a_truncated_return_is_refused_by_name_and_the_others_still_read(tmp_pat
     assert refused["cut.xml"].endswith(": truncated)")
     assert refused["cut.xml.gz"] == "the compressed file ends early: truncated"
     assert list(read.extracts) == ["good.xml"]
-
-
-def _parsed(table: str, name: str, rows: list[dict]) -> object:
-    from caseflags.contracts.schema import load_contract
-
-    columns = load_contract()[table].column_names
-    frame = pl.DataFrame({"_line": pl.Series([r["_line"] for r in rows], dtype=pl.Int64),
-                          **{c: pl.Series([r.get(c) for r in rows], dtype=pl.Utf8) for c in columns}})
-    return parse_source(table, Path(name), frame, [], content_sha256=name)
-
-
-def test_csv_and_return_rows_are_combined_and_a_clash_on_a_key_is_quarantined_naming_both():
-    csv = _parsed("ssd_person", "ssd_person.csv", [
-        {"_line": 2, "pers_person_id": "P1", "pers_dob": "2012-05-06"},
-        {"_line": 3, "pers_person_id": "P2", "pers_dob": "2013-01-01"},
-        {"_line": 4, "pers_person_id": "P3", "pers_dob": "2014-01-01", "pers_sex": "F"},
-    ])
-    xml = _parsed("ssd_person", "cin.xml", [
-        {"_line": 20, "pers_person_id": "P1", "pers_dob": "2012-05-06"},   # the same record: loaded once
-        {"_line": 40, "pers_person_id": "P3", "pers_dob": "2014-01-02", "pers_sex": "F"},  # differs: clash
-        {"_line": 60, "pers_person_id": "P4", "pers_dob": "2015-01-01"},
-    ])
-    combined = combine_sources([csv, xml], ("pers_person_id",))
-    assert sorted(combined.data["pers_person_id"].to_list()) == ["P1", "P2", "P4"]
-    assert combined.rows_read == 6
-    quarantine = {(r["file"], r["line"]): r["reason"] for r in combined.quarantine.iter_rows(named=True)}
-    assert quarantine == {
-        ("cin.xml", 20): "same record also delivered by ssd_person.csv line 2: loaded once",
-        ("ssd_person.csv", 4): "pers_person_id delivered differently by several sources "
-                               "(ssd_person.csv line 4; cin.xml line 40): none loaded",
-        ("cin.xml", 40): "pers_person_id delivered differently by several sources "
-                         "(ssd_person.csv line 4; cin.xml line 40): none loaded",
-    }
-    assert combined.data.height + combined.quarantine.height == combined.rows_read
-
-
-def test_combining_tables_with_list_columns_compares_whole_rows():
-    first = _parsed("ssd_assessment_factors", "a.csv", [
-        {"_line": 2, "cinf_assessment_id": "A1", "cinf_assessment_factors_json": '["1A"]'}])
-    second = _parsed("ssd_assessment_factors", "cin.xml", [
-        {"_line": 9, "cinf_assessment_id": "A1", "cinf_assessment_factors_json": '["1A","2B"]'}])
-    combined = combine_sources([first, second], ("cinf_assessment_id",))
-    assert combined.data.height == 0 and combined.quarantine.height == 2
