@@ -73,6 +73,11 @@ class World:
     partner_staff: dict[str, list[str]] = field(default_factory=dict)
     professionals: list[dict] = field(default_factory=list)
     upn_serials: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    # The authority's UPN LA number, the LA numbers its moved-in pupils carry, and the first
+    # synthetic NHS number serial it uses (neighbours in a generated region never share one).
+    la_code: int = LA_CODE
+    neighbour_la_codes: tuple[int, ...] = tuple(NEIGHBOUR_LA_CODES)
+    nhs_offset: int = 0
 
     @property
     def aug31(self) -> date:
@@ -105,9 +110,11 @@ def random_postcode(rng: random.Random) -> str:
     return f"{rng.choice(POSTCODE_DISTRICTS)} {rng.randint(1, 9)}{rng.choice(POSTCODE_UNIT_LETTERS)}{rng.choice(POSTCODE_UNIT_LETTERS)}"
 
 
-def build_world(profile: Profile, seed: int, as_at: date) -> World:
+def build_world(profile: Profile, seed: int, as_at: date, *, la_code: int = LA_CODE,
+                neighbour_la_codes: tuple[int, ...] = tuple(NEIGHBOUR_LA_CODES), nhs_offset: int = 0) -> World:
     rng = random.Random(f"{seed}/world")
-    world = World(profile, seed, as_at, WorkingDays(as_at.year - 25, as_at.year + 2))
+    world = World(profile, seed, as_at, WorkingDays(as_at.year - 25, as_at.year + 2), la_code=la_code,
+                  neighbour_la_codes=tuple(neighbour_la_codes), nhs_offset=nhs_offset)
     serial = 0
 
     def professional(agency: str, practice_code: str | None = None, title: str | None = None) -> str:

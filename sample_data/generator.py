@@ -115,7 +115,7 @@ def make_person(world: World, rng: random.Random, index: int, age: int, kind: st
     sex = "M" if rng.random() < 0.52 else "F"
     forename, surname = random_person_name(rng, sex)
     person = Person(index, dob_for_age(rng, world, age), sex, forename, surname, random_postcode(rng),
-                    synthetic_nhs_number(index), None, None, rng.choice(world.practices).code, kind=kind)
+                    synthetic_nhs_number(world.nhs_offset + index), None, None, rng.choice(world.practices).code, kind=kind)
     refresh_school(world, rng, person)
     return person
 
@@ -125,7 +125,7 @@ def refresh_school(world: World, rng: random.Random, person: Person):
     person.age_aug31 = age_on_aug31(world, person.dob)
     if person.age_aug31 >= 3 and person.upn is None:
         person.school = world.school_for_age(rng, min(person.age_aug31, 17))
-        la_code = LA_CODE if rng.random() < 0.93 else rng.choice(NEIGHBOUR_LA_CODES)
+        la_code = world.la_code if rng.random() < 0.93 else rng.choice(world.neighbour_la_codes)
         person.upn = world.allocate_upn(la_code, person.school.establishment, world.aug31.year - person.age_aug31 + 4)
     elif person.upn is not None:
         person.school = world.school_for_age(rng, min(max(person.age_aug31, 3), 17))
@@ -265,15 +265,22 @@ def write_csv(path: Path, columns: list[str], rows):
         writer.writerows(rows)
 
 
-def generate(profile: str, seed: int, out, variant: str = "clean", as_at: date = DEFAULT_AS_AT) -> dict:
-    """Write one delivery (every contract table) and its truth files into `out`; returns the manifest."""
+def generate(profile: str, seed: int, out, variant: str = "clean", as_at: date = DEFAULT_AS_AT, *,
+             la_code: int = LA_CODE, neighbour_la_codes: tuple[int, ...] = tuple(NEIGHBOUR_LA_CODES),
+             nhs_offset: int = 0) -> dict:
+    """Write one delivery (every contract table) and its truth files into `out`; returns the manifest.
+
+    `la_code`, `neighbour_la_codes` and `nhs_offset` place the authority in a generated region
+    (sample_data/region.py): its own UPN LA number and NHS number range, so neighbours share
+    no identifier by accident."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     if variant not in ("clean", "bad"):
         raise ValueError("variant must be 'clean' or 'bad'")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    world = build_world(PROFILES[profile], seed, as_at)
+    world = build_world(PROFILES[profile], seed, as_at, la_code=la_code,
+                        neighbour_la_codes=neighbour_la_codes, nhs_offset=nhs_offset)
     grid = SessionGrid(as_at, world.working_days)
     evaluator = CatalogueEvaluator(as_at, world.working_days)
     people = la_children(world)
