@@ -54,6 +54,8 @@ sample_app = typer.Typer(help="The next audit sample, chosen from the findings."
 links_app = typer.Typer(no_args_is_help=True, help="Possible matches between agency records and children, for officers to decide.")
 app.add_typer(links_app, name="links")
 app.add_typer(sample_app, name="sample")
+region_app = typer.Typer(no_args_is_help=True, help="Several authorities at once, with children who cross the border.")
+app.add_typer(region_app, name="region")
 
 console = Console()
 err = Console(stderr=True)
@@ -250,12 +252,25 @@ def generate(
     returns: Annotated[bool, typer.Option("--returns", help="Also write the authority as a CIN census and SEN2 return (<out>/as_returns/).")] = False,
     as_at: Annotated[str, typer.Option("--as-at", help="As-at date the planted exceptions are relative to.")] = "2026-11-24",
     config: ConfigOption = None,
+    region: Annotated[Optional[int], typer.Option("--region", help="Write N neighbouring authorities under <out>/<LA code>/ with cross-border children, regional truth and <out>/region.toml.")] = None,
 ) -> None:
     """Write a synthetic local authority's extracts with planted exceptions and ground truth."""
     from caseflags.sample_data.generator import generate as generate_authority
 
     if profile not in {"small", "la", "large"}:
         _fail(f"--profile must be small, la or large, got {profile!r}")
+    if region is not None:
+        from caseflags.sample_data.region import generate_region
+
+        if bad or returns:
+            _fail("--region cannot be combined with --bad or --returns")
+        try:
+            summary = generate_region(region, profile, seed, out, as_at=_parse_date(as_at))
+        except ValueError as exc:
+            _fail(str(exc))
+        console.print(f"wrote a region of {region} {profile} authorities {summary['authorities']} (seed {seed}) to {out}; "
+                      f"manifest {out / 'region.toml'}", highlight=False)
+        return
     generate_authority(profile, seed, out, variant="bad" if bad else "clean", as_at=_parse_date(as_at))
     console.print(f"wrote {profile} authority (seed {seed}) to {out}", highlight=False)
     if returns:
@@ -263,6 +278,45 @@ def generate(
 
         written = write_returns(out, out / "as_returns", collection_year=_parse_date(as_at).year)
         console.print(f"wrote the CIN census ({written['cin_children']} children) and SEN2 ({written['sen2_persons']} persons) returns to {out / 'as_returns'}", highlight=False)
+
+
+@region_app.command("run")
+def region_run(
+    manifest: Annotated[Path, typer.Option("--manifest", help="The region manifest (TOML): authorities, stores, outputs, sharing.")],
+    as_at: Annotated[Optional[str], typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
+) -> None:
+    """Run every authority's night on Dask, link children across borders and write the regional outputs."""
+    from caseflags.config import ConfigError
+    from caseflags.region.manifest import ManifestError, load_manifest
+    from caseflags.store.locking import StoreLocked
+
+    try:
+        loaded = load_manifest(manifest)
+        for config_path in [loaded.config, *(a.config for a in loaded.authorities)]:
+            if config_path is not None:
+                _load_config(config_path)
+    except ManifestError as exc:
+        _fail(str(exc))
+    _refuse_if_locked(loaded.store)
+    run_date = _parse_date(as_at) if as_at else date.today()
+    _configure_logging()
+    from caseflags.flows.region import run_region
+
+    try:
+        record = run_region(loaded.path, run_date)
+    except (StoreLocked, ConfigError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"caseflags region {record['run_id']}")
+    for column in ("LA", "run", "reason"):
+        table.add_column(column)
+    for la_code, outcome in record["authorities"].items():
+        table.add_row(la_code, outcome["status"], outcome["reason"] or "")
+    console.print(table)
+    for check_id, result in record["checks"].items():
+        console.print(f"{check_id}: {result['status']} {result['exceptions']}", highlight=False)
+    console.print(f"regional outputs in {record['run_dir']}", highlight=False)
+    if any(o["status"] != "COMPLETED" for o in record["authorities"].values()):
+        raise typer.Exit(code=1)
 
 
 @app.command("checks")

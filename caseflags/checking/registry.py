@@ -20,7 +20,10 @@ CHECKS_SQL_DIR = CATALOGUE_DIR  # each check's SQL sits beside its TOML
 
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")
 REQUIRED_KEYS = ("id", "concern", "owner", "owner_rule", "entity_type", "severity", "severity_rule", "inputs", "rule")
-OPTIONAL_KEYS = ("thresholds",)
+OPTIONAL_KEYS = ("thresholds", "scope")
+# Where a check runs: each authority's store (the default), or the regional store of a
+# `caseflags region run` (docs/SCALE.md), over what the authorities share.
+SCOPES = ("authority", "region")
 THRESHOLD_KEYS = ("default", "unit", "description", "source")
 CHECK_ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
 PARAMETER_PATTERN = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -54,6 +57,7 @@ class Check:
     rule: str
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     sql_path: Path = Path()
+    scope: str = "authority"
 
     @property
     def input_alternatives(self) -> list[tuple[str, ...]]:
@@ -113,6 +117,9 @@ def load_check(path: Path, sql_dir: Path = CHECKS_SQL_DIR) -> Check:
         raise RegistryError(f"{where}: file name does not match id {check_id!r}")
     if entry["severity"] not in SEVERITIES:
         raise RegistryError(f"{where}: severity {entry['severity']!r} is not one of {', '.join(SEVERITIES)}")
+    scope = entry.get("scope", "authority")
+    if scope not in SCOPES:
+        raise RegistryError(f"{where}: scope {scope!r} is not one of {', '.join(SCOPES)}")
     inputs = entry["inputs"]
     if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) and i.strip() for i in inputs):
         raise RegistryError(f"{where}: inputs must be a non-empty list of table names")
@@ -152,6 +159,7 @@ def load_check(path: Path, sql_dir: Path = CHECKS_SQL_DIR) -> Check:
         rule=entry["rule"],
         thresholds=thresholds,
         sql_path=sql_path,
+        scope=scope,
     )
     undeclared = sorted(check.parameters() - set(thresholds) - set(RUN_PARAMETERS))
     if undeclared:

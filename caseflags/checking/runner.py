@@ -203,9 +203,13 @@ def run_all_checks(
     thresholds_by_check: dict[str, dict] | None = None,
     unavailable_tables: dict[str, str] | None = None,
     check_ids: list[str] | None = None,
+    scope: str = "authority",
 ) -> list[CheckOutcome]:
-    """Evaluate every registry check (or only `check_ids`), writing `exceptions` and
-    `check_runs` rows for run_id.
+    """Evaluate every registry check of `scope` (or exactly `check_ids`, whatever their scope), writing
+    `exceptions` and `check_runs` rows for run_id.
+
+    An authority's run evaluates the "authority" checks; `caseflags region run` the "region"
+    checks, on the regional store.
 
     A rerun of the same run_id replaces that run's rows for the checks it runs. `unavailable_tables` maps a table to
     why it cannot be used this run (e.g. "refused: missing required column x", "failed
@@ -217,7 +221,9 @@ def run_all_checks(
     unknown = sorted((set(thresholds_by_check) | set(check_ids or [])) - set(registry))
     if unknown:
         raise KeyError(f"unknown check ids: {', '.join(unknown)}")
-    if check_ids is not None:
+    if check_ids is None:
+        registry = {check_id: check for check_id, check in registry.items() if check.scope == scope}
+    else:
         registry = {check_id: check for check_id, check in registry.items() if check_id in set(check_ids)}
 
     present = _main_tables(con)

@@ -1,0 +1,1 @@
+"""Several authorities at once: manifest, cross-border linkage, regional store and outputs (docs/SCALE.md)."""

@@ -1,0 +1,139 @@
+"""The region manifest: which authorities run together, where their data lives, what they share.
+
+    [region]
+    name = "West of England"
+    store = "stores/region.duckdb"      # the regional store (only what authorities share)
+    out = "region-out"                  # regional outputs: <out>/<as-at>/
+    scheduler = "tcp://host:8786"       # optional: a running Dask scheduler; default a local cluster
+    workers = 2                         # local cluster size when no scheduler is given
+    config = "region-config.toml"       # optional: thresholds of the regional checks
+
+    [[authority]]
+    la_code = "803"                     # the authority's LA number; its rows are keyed by it
+    name = "South Gloucestershire"
+    extracts = "803"                    # delivery folder
+    store = "stores/803.duckdb"
+    out = "reports/803"
+    config = "803.toml"                 # optional: the authority's own config overrides
+    sharing = "exceptions"              # "ids": identifiers and the match only; "exceptions": its exception lists too
+
+Relative paths are relative to the manifest's folder. Every key is known: an unknown or missing
+key, a duplicate LA code or store, or an unknown sharing basis is refused with the key named.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARING_BASES = ("ids", "exceptions")
+REGION_KEYS = {"name": str, "store": str, "out": str, "scheduler": str, "workers": int, "config": str}
+REGION_REQUIRED = ("store", "out")
+AUTHORITY_KEYS = {"la_code": str, "name": str, "extracts": str, "store": str, "out": str, "config": str, "sharing": str}
+AUTHORITY_REQUIRED = ("la_code", "extracts", "store", "out", "sharing")
+LA_CODE_PATTERN = re.compile(r"^[0-9]{3}$")
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Authority:
+    la_code: str
+    name: str
+    extracts: Path
+    store: Path
+    out: Path
+    config: Path | None
+    sharing: str
+
+    @property
+    def shares_exceptions(self) -> bool:
+        return self.sharing == "exceptions"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    name: str
+    store: Path
+    out: Path
+    scheduler: str | None
+    workers: int
+    config: Path | None
+    authorities: tuple[Authority, ...]
+
+    def authority(self, la_code: str) -> Authority:
+        return next(a for a in self.authorities if a.la_code == la_code)
+
+
+def _checked(table: dict, allowed: dict, required: tuple, where: str) -> dict:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ManifestError(f"{where}: unknown key {unknown[0]}")
+    for key in required:
+        if key not in table:
+            raise ManifestError(f"{where}: missing key {key}")
+    for key, value in table.items():
+        expected = allowed[key]
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ManifestError(f"{where}.{key} must be {expected.__name__}")
+        if expected is str and not value.strip() and key not in ("scheduler", "config"):
+            raise ManifestError(f"{where}.{key} must not be empty")
+    return table
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"region", "authority"})
+    if unknown:
+        raise ManifestError(f"{path}: unknown section [{unknown[0]}]")
+    base = path.resolve().parent
+
+    def where_is(value: str) -> Path:
+        return (base / value).resolve() if not Path(value).is_absolute() else Path(value)
+
+    region = _checked(data.get("region", {}), REGION_KEYS, REGION_REQUIRED, f"{path}: region")
+    workers = region.get("workers", 2)
+    if workers < 1:
+        raise ManifestError(f"{path}: region.workers must be at least 1")
+    authorities_raw = data.get("authority", [])
+    if not isinstance(authorities_raw, list) or not authorities_raw:
+        raise ManifestError(f"{path}: no [[authority]] listed")
+    authorities = []
+    for number, raw in enumerate(authorities_raw, start=1):
+        where = f"{path}: authority {number}"
+        if not isinstance(raw, dict):
+            raise ManifestError(f"{where} must be a table")
+        entry = _checked(raw, AUTHORITY_KEYS, AUTHORITY_REQUIRED, where)
+        if not LA_CODE_PATTERN.match(entry["la_code"]):
+            raise ManifestError(f"{where}.la_code must be a three-digit LA number, got {entry['la_code']!r}")
+        if entry["sharing"] not in SHARING_BASES:
+            raise ManifestError(f"{where}.sharing must be one of {', '.join(SHARING_BASES)}, got {entry['sharing']!r}")
+        authorities.append(Authority(
+            la_code=entry["la_code"], name=entry.get("name", entry["la_code"]), extracts=where_is(entry["extracts"]),
+            store=where_is(entry["store"]), out=where_is(entry["out"]),
+            config=where_is(entry["config"]) if entry.get("config") else None, sharing=entry["sharing"],
+        ))
+    for attribute in ("la_code", "store", "out"):
+        values = [getattr(a, attribute) for a in authorities]
+        duplicates = sorted({str(v) for v in values if values.count(v) > 1})
+        if duplicates:
+            raise ManifestError(f"{path}: two authorities share the {attribute} {duplicates[0]}")
+    store = where_is(region["store"])
+    if store in {a.store for a in authorities}:
+        raise ManifestError(f"{path}: region.store is also an authority's store")
+    return Manifest(
+        path=path, name=region.get("name", path.stem), store=store, out=where_is(region["out"]),
+        scheduler=region.get("scheduler") or None, workers=workers,
+        config=where_is(region["config"]) if region.get("config") else None, authorities=tuple(authorities),
+    )
