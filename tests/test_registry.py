@@ -14,6 +14,7 @@ from caseflags.checking.registry import (
     load_registry,
 )
 from caseflags.checking.runner import MACROS_SQL
+from caseflags.region.store import ensure_region_store
 
 REGISTRY = load_registry()
 GROUP_A = [
@@ -72,6 +73,8 @@ def test_every_entry_is_complete(check_id):
 def test_every_check_sql_returns_the_contract_columns(check_id):
     check = REGISTRY[check_id]
     con = new_store()
+    if check.scope == "region":
+        ensure_region_store(con)
     ensure_working_days(con, AS_AT)
     con.execute(MACROS_SQL.read_text())
     params = {"as_at": AS_AT, **check.threshold_values()}
@@ -123,6 +126,31 @@ def test_bad_severity_and_missing_keys(tmp_path):
     path.write_text(path.read_text().replace('severity = "URGENT"\n', ""))
     with pytest.raises(RegistryError, match="missing keys severity"):
         load_registry(catalogue, sql_dir)
+
+
+def test_scope_defaults_to_authority_and_must_be_known(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path)
+    assert load_registry(catalogue, sql_dir)["MY_CHECK"].scope == "authority"
+    path = catalogue / "MY_CHECK.toml"
+    path.write_text('scope = "region"\n' + path.read_text())
+    assert load_registry(catalogue, sql_dir)["MY_CHECK"].scope == "region"
+    path.write_text(path.read_text().replace('scope = "region"', 'scope = "nation"'))
+    with pytest.raises(RegistryError, match="scope 'nation'"):
+        load_registry(catalogue, sql_dir)
+
+
+def test_regional_checks_run_only_in_the_region():
+    from check_fixtures import new_store as authority_store
+
+    from caseflags.checking.runner import run_all_checks
+
+    regional = {check.id for check in REGISTRY.values() if check.scope == "region"}
+    assert regional == {"CROSS_BORDER_NOT_SHARED", "CROSS_BORDER_SCHOOL_ATTENDANCE"}
+    authority = {o.check_id for o in run_all_checks(authority_store(), "run-1", AS_AT)}
+    assert not authority & regional and authority == set(REGISTRY) - regional
+    con = authority_store()
+    ensure_region_store(con)
+    assert {o.check_id for o in run_all_checks(con, "run-1", AS_AT, scope="region")} == regional
 
 
 def test_real_catalogue_location():
