@@ -7,6 +7,7 @@ import pytest
 from check_fixtures import AS_AT, add_child, add_sessions, add_summary, new_store
 
 from caseflags.checking.registry import load_registry
+from caseflags.region.store import ensure_region_store
 from caseflags.checking.runner import EVALUATED, NOT_EVALUATED, CheckNotEvaluated, run_all_checks, run_check
 
 REGISTRY = load_registry()
@@ -24,9 +25,17 @@ def _check_run(con, run_id, check_id):
     ).fetchone()
 
 
+def _store_for(check_id):
+    """A complete empty store: the authority's, plus the regional tables for a regional check."""
+    con = new_store()
+    if REGISTRY[check_id].scope == "region":
+        ensure_region_store(con)
+    return con
+
+
 @pytest.mark.parametrize(("check_id", "tables"), CASES)
 def test_missing_input_table_gives_not_evaluated(check_id, tables):
-    con = new_store()
+    con = _store_for(check_id)
     for table in tables:  # all alternatives of the input must be gone
         con.execute(f'DROP TABLE "{table}"')
     [outcome] = run_all_checks(con, "run-1", AS_AT, check_ids=[check_id])
@@ -40,7 +49,7 @@ def test_missing_input_table_gives_not_evaluated(check_id, tables):
 
 @pytest.mark.parametrize("check_id", list(REGISTRY))
 def test_every_check_is_evaluated_on_a_complete_empty_store(check_id):
-    con = new_store()
+    con = _store_for(check_id)
     [outcome] = run_all_checks(con, "run-1", AS_AT, check_ids=[check_id])
     assert (outcome.status, outcome.reason, outcome.exception_count) == (EVALUATED, None, 0)
 
