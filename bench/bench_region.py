@@ -45,6 +45,21 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
+def against_truth(out: Path, region_dir: Path) -> dict:
+    """Cross-border exceptions found against the generator's regional truth (both sides)."""
+    import csv
+
+    def keys(path: Path, only_cross_border: bool) -> set[tuple]:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return {(r["check_id"], r["la_code"], r["agency"], r["entity_id"]) for r in csv.DictReader(handle)
+                    if not only_cross_border or r["check_id"].startswith("CROSS_BORDER_")}
+
+    truth = keys(out / "ground_truth" / "truth.csv", False)
+    found = keys(region_dir / "exceptions.csv", True)
+    return {"truth": len(truth), "found": len(found), "matched": len(truth & found),
+            "missed": sorted(truth - found)[:10], "unexpected": sorted(found - truth)[:10]}
+
+
 def run_mode(out: Path, workers: int) -> dict:
     """One region run from empty stores, in a child process whose tree is sampled."""
     for name in ("stores", "reports", "region-out"):
@@ -91,6 +106,7 @@ def run_mode(out: Path, workers: int) -> dict:
         "tree_peak_rss_mb": round(peak / 2**20),
         "statuses": {code: a["status"] for code, a in record["authorities"].items()},
         "cross_border": {check: c["exceptions"] for check, c in record["checks"].items()},
+        "against_truth": against_truth(out, Path(record["run_dir"])),
         "load_avg_start_end": [round(load_start, 1), round(os.getloadavg()[0], 1)],
     }
 
