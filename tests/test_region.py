@@ -14,12 +14,14 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.prefect
+# Two region runs and three stand-alone nights of `small` authorities: minutes, more on a busy machine.
+pytestmark = [pytest.mark.prefect, pytest.mark.timeout(3600)]
 
 AS_AT = "2026-11-24"
 CODES = ("803", "801", "802")
@@ -40,14 +42,21 @@ def _csv(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory):
-    """The generated region, its full run, the broken run, and each authority run stand-alone."""
+def region():
+    """The generated region, its full run, the broken run, and each authority run stand-alone.
+
+    In a folder of its own (not pytest's rotating tmp folders, which a concurrent pytest may prune).
+    """
+    with tempfile.TemporaryDirectory(prefix="caseflags-region-") as folder:
+        yield _run_region_and_alone(Path(folder))
+
+
+def _run_region_and_alone(root: Path) -> dict:
     from caseflags.config import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.sample_data.region import generate_region
     from caseflags.store.database import connect
 
-    root = tmp_path_factory.mktemp("region")
     out = root / "region"
     generate_region(len(CODES), "small", 1, out)
     home = root / "prefect"
