@@ -18,16 +18,14 @@ from caseflags.region.linkage import link_region
 from caseflags.region.manifest import Manifest
 from caseflags.region.outputs import write_region_outputs
 from caseflags.region.store import AuthorityOutcome, open_region_store, record_share
-from caseflags.store.locking import store_lock
+from caseflags.errors import RunAborted
+from caseflags.store.locking import StoreLocked, store_lock
 
 log = logging.getLogger("caseflags")
 
 
 def failure_reason(exc: BaseException) -> str:
     """One line, no data: the message of a foreseen refusal, otherwise only the error's type."""
-    from caseflags.runbook import RunAborted
-    from caseflags.store.locking import StoreLocked
-
     if isinstance(exc, (RunAborted, StoreLocked)):
         return " ".join(str(exc).split())
     return f"run failed ({type(exc).__name__}); see the authority's run log"
