@@ -20,10 +20,13 @@ import duckdb
 import polars as pl
 
 from caseflags.linkage.people import ensure_linkage_tables, link_people
+from caseflags.resources import SQL_DIR
 from caseflags.store.database import ensure_store
 
 log = logging.getLogger(__name__)
 
+# A probabilistic match contradicted by a differing NHS number or UPN is not a link across the border.
+CONTRADICTED_SQL = SQL_DIR / "region_contradicted.sql"
 LINK_COLUMNS = ("home_la", "home_person_id", "other_la", "other_local_id", "method", "match_probability")
 CANDIDATE_COLUMNS = ("home_la", "home_person_id", "other_la", "other_local_id", "match_probability", "evidence")
 
@@ -102,11 +105,14 @@ def _link_home(home: str, children: pl.DataFrame, others: pl.DataFrame, match_th
         )
         work.unregister("_others")
         link_people(work, match_threshold=match_threshold, review_threshold=review_threshold, model_path=None)
+        work.execute(CONTRADICTED_SQL.read_text())
         found = work.sql(
             """SELECT $home AS home_la, person_id AS home_person_id, split_part(agency_record_id, '/', 1) AS other_la,
                       substr(agency_record_id, strpos(agency_record_id, '/') + 1) AS other_local_id, method,
                       match_probability
-               FROM person_links WHERE method <> 'LA_ID' AND strpos(agency_record_id, '/') > 0
+               FROM person_links
+               WHERE method <> 'LA_ID' AND strpos(agency_record_id, '/') > 0
+                 AND (agency_record_id, person_id) NOT IN (SELECT agency_record_id, person_id FROM contradicted)
                ORDER BY ALL""",
             params={"home": home},
         ).pl()
@@ -114,7 +120,13 @@ def _link_home(home: str, children: pl.DataFrame, others: pl.DataFrame, match_th
             """SELECT $home AS home_la, person_id AS home_person_id, split_part(agency_record_id, '/', 1) AS other_la,
                       substr(agency_record_id, strpos(agency_record_id, '/') + 1) AS other_local_id,
                       match_probability, evidence
-               FROM link_candidates ORDER BY ALL""",
+               FROM link_candidates
+               UNION ALL
+               SELECT $home, person_id, split_part(agency_record_id, '/', 1),
+                      substr(agency_record_id, strpos(agency_record_id, '/') + 1), match_probability,
+                      'model match, but an NHS number or UPN differs'
+               FROM contradicted
+               ORDER BY ALL""",
             params={"home": home},
         ).pl()
     return found, possible
