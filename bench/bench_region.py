@@ -70,7 +70,7 @@ def run_mode(out: Path, workers: int) -> dict:
                PREFECT_HOME=str(out / ".prefect"))
     env.pop("PREFECT_API_URL", None)
     code = ("import json, sys; from datetime import date; from caseflags.flows.region import run_region; "
-            f"r = run_region(sys.argv[1], date.fromisoformat('{AS_AT}')); print('RESULT ' + json.dumps(r, default=str))")
+            f"r = run_region(sys.argv[1], date.fromisoformat('{AS_AT}'), new_store=True); print('RESULT ' + json.dumps(r, default=str))")
     load_start = os.getloadavg()[0]
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", code, str(manifest)], env=env, stdout=subprocess.PIPE,

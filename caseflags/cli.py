@@ -284,28 +284,30 @@ def generate(
 def region_run(
     manifest: Annotated[Path, typer.Option("--manifest", help="The region manifest (TOML): authorities, stores, outputs, sharing.")],
     as_at: Annotated[Optional[str], typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
+    new_store: Annotated[bool, typer.Option("--new-store", help="Create the regional store and any authority store that does not exist yet.")] = False,
 ) -> None:
-    """Run every authority's night on Dask, link children across borders and write the regional outputs."""
-    from caseflags.config import ConfigError
-    from caseflags.region.manifest import ManifestError, load_manifest
-    from caseflags.store.locking import StoreLocked
+    """Run every authority's night on Dask, link children across borders and write the regional outputs.
 
-    try:
-        loaded = load_manifest(manifest)
+    Exit 0 when every authority and the regional stage completed; 1 when an authority failed (the
+    others and the regional outputs are still complete); 2 when it could not start."""
+    from caseflags.region.manifest import ManifestError, load_manifest
+
+    with foreseen_failures():
+        try:
+            loaded = load_manifest(manifest)
+        except ManifestError as exc:
+            _fail(str(exc))
         for config_path in [loaded.config, *(a.config for a in loaded.authorities)]:
             if config_path is not None:
                 _load_config(config_path)
-    except ManifestError as exc:
-        _fail(str(exc))
-    _refuse_if_locked(loaded.store)
-    run_date = _parse_date(as_at) if as_at else date.today()
-    _configure_logging()
-    from caseflags.flows.region import run_region
+        check_store_path(loaded.store, create=new_store)
+        _refuse_if_locked(loaded.store)
+        run_date = _parse_date(as_at) if as_at else date.today()
+        _configure_logging()
+        from caseflags.flows.region import run_region  # Prefect and Dask: slow to import
 
-    try:
-        record = run_region(loaded.path, run_date)
-    except (StoreLocked, ConfigError) as exc:
-        _fail(str(exc))
+        _mute_console_logs()
+        record = run_region(loaded.path, run_date, new_store=new_store)
     table = Table(title=f"caseflags region {record['run_id']}")
     for column in ("LA", "run", "reason"):
         table.add_column(column)

@@ -35,21 +35,22 @@ TASK_OPTIONS = dict(cache_policy=NO_CACHE, persist_result=False, log_prints=Fals
 
 
 @task(name="authority-nightly", **TASK_OPTIONS)
-def authority_nightly(la_code: str, extracts: str, db: str, out: str, config_path: str | None, as_at: date) -> dict:
+def authority_nightly(la_code: str, extracts: str, db: str, out: str, config_path: str | None, as_at: date,
+                      new_store: bool = False) -> dict:
     """One authority's night, as the `nightly` subflow, on whichever Dask worker runs it."""
     started = time.perf_counter()
-    run_dir = nightly(extracts=extracts, as_at=as_at, db=db, out=out, config_path=config_path)
+    run_dir = nightly(extracts=extracts, as_at=as_at, db=db, out=out, config_path=config_path, new_store=new_store)
     return {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - started, 3),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
 @flow(name="region", log_prints=False, persist_result=False, validate_parameters=True)
-def region(manifest_path: str, as_at: date) -> dict:
+def region(manifest_path: str, as_at: date, new_store: bool = False) -> dict:
     """Every authority's nightly on Dask, then the regional stage. Returns the regional record."""
     manifest = load_manifest(manifest_path)
     futures = {
         a.la_code: authority_nightly.submit(
-            a.la_code, str(a.extracts), str(a.store), str(a.out), str(a.config) if a.config else None, as_at)
+            a.la_code, str(a.extracts), str(a.store), str(a.out), str(a.config) if a.config else None, as_at, new_store)
         for a in manifest.authorities
     }
     outcomes = []
@@ -64,7 +65,7 @@ def region(manifest_path: str, as_at: date) -> dict:
             problem = future.result(raise_on_failure=False)
             reason = failure_reason(problem) if isinstance(problem, BaseException) else f"run ended {state.type.value}"
             outcomes.append(AuthorityOutcome(la_code, "FAILED", reason))
-    return regional_stage(manifest, as_at, outcomes)
+    return regional_stage(manifest, as_at, outcomes, new_store=new_store)
 
 
 def task_runner_for(manifest: Manifest) -> DaskTaskRunner:
@@ -100,9 +101,10 @@ def prefect_api() -> Iterator[None]:
         server.stop()
 
 
-def run_region(manifest_path: str | Path, as_at: date) -> dict:
-    """Validate the manifest, then run the `region` flow on its Dask task runner."""
+def run_region(manifest_path: str | Path, as_at: date, new_store: bool = False) -> dict:
+    """Validate the manifest, then run the `region` flow on its Dask task runner. `new_store`
+    lets the run create the regional store and authorities' stores that do not exist yet."""
     manifest = load_manifest(manifest_path)
     with prefect_api():
         return region.with_options(task_runner=task_runner_for(manifest))(
-            manifest_path=str(manifest.path), as_at=as_at)
+            manifest_path=str(manifest.path), as_at=as_at, new_store=new_store)

@@ -60,7 +60,7 @@ def _run_region_and_alone(root: Path) -> dict:
     out = root / "region"
     generate_region(len(CODES), "small", 1, out)
     home = root / "prefect"
-    full = _cli(["region", "run", "--manifest", str(out / "region.toml"), "--as-at", AS_AT], home)
+    full = _cli(["region", "run", "--manifest", str(out / "region.toml"), "--as-at", AS_AT, "--new-store"], home)
     assert full.returncode == 0, full.stdout + full.stderr
 
     # The same manifest with one authority's delivery missing, into a fresh regional store.
@@ -71,7 +71,7 @@ def _run_region_and_alone(root: Path) -> dict:
         .replace('store = "stores/region.duckdb"', 'store = "stores/region-broken.duckdb"')
         .replace('out = "region-out"', 'out = "region-out-broken"')
     )
-    broken = _cli(["region", "run", "--manifest", str(broken_manifest), "--as-at", AS_AT], home)
+    broken = _cli(["region", "run", "--manifest", str(broken_manifest), "--as-at", AS_AT, "--new-store"], home)
     assert broken.returncode == 1, broken.stdout + broken.stderr  # completed, but not every authority
 
     alone = root / "alone"

@@ -9,16 +9,15 @@ Per-authority reports are not touched. Every file is owner-only.
 
 from __future__ import annotations
 
-import csv
-import html
 import json
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from caseflags.outputs.exceptions import CSV_COLUMNS, update_lifecycle
-from caseflags.private_files import private_dir, private_file
+from caseflags.outputs.files import escape, write_csv, write_text
+from caseflags.outputs.lifecycle import CSV_COLUMNS, update_lifecycle
+from caseflags.private_files import private_dir
 
 REGION_CSV_COLUMNS = (*CSV_COLUMNS, "la_code")
 
@@ -46,29 +45,17 @@ def write_region_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_at: dat
         SELECT *, CAST(as_at AS VARCHAR) AS as_at FROM region_authority_exceptions WHERE as_at = $as_at
         ORDER BY la_code, check_id, agency, person_id NULLS LAST, entity_id
     """, {"as_at": as_at})
-    with private_file(run_dir / "exceptions.csv", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(REGION_CSV_COLUMNS)
-        for row in crossing + shared:
-            writer.writerow(["" if row.get(c) is None else _safe(row.get(c)) for c in REGION_CSV_COLUMNS])
-    with private_file(run_dir / "report.html", encoding="utf-8") as handle:
-        handle.write(render_region_report(con, as_at, crossing, record))
-    with private_file(run_dir / "region.json", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=2, default=str)
+    write_csv(run_dir / "exceptions.csv", REGION_CSV_COLUMNS, crossing + shared)
+    write_text(run_dir / "report.html", render_region_report(con, as_at, crossing, record))
+    write_text(run_dir / "region.json", json.dumps(record, indent=2, default=str))
     return run_dir
-
-
-def _safe(value) -> str:
-    text = value.isoformat() if isinstance(value, date) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _table(headers: list[str], rows: list[list], empty: str = "None.") -> str:
     if not rows:
-        return f"<p>{html.escape(empty)}</p>"
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
-                   for row in rows)
+        return f"<p>{escape(empty)}</p>"
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -99,24 +86,24 @@ def render_region_report(con: duckdb.DuckDBPyConnection, as_at: date, crossing: 
     by_authority = []
     for code in codes:
         mine = [r for r in crossing if r["la_code"] == code]
-        by_authority.append(f"<h3>{html.escape(code)}: {len(mine)} cross-border exceptions</h3>" + _table(
+        by_authority.append(f"<h3>{escape(code)}: {len(mine)} cross-border exceptions</h3>" + _table(
             ["check", "severity", "owner", "id here", "entity", "detail"],
             [[r["check_id"], r["severity"], r["agency"], r["person_id"] or "", r["entity_id"], r["detail"]] for r in mine]))
     links = record.get("linkage", {})
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>caseflags region {html.escape(as_at.isoformat())}</title>
+<html lang="en"><head><meta charset="utf-8"><title>caseflags region {escape(as_at.isoformat())}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:1em}}
 td,th{{border:1px solid #bbb;padding:3px 6px;text-align:left;font-size:90%}}th{{background:#eee}}</style></head>
 <body>
-<h1>{html.escape(record.get("region", "Region"))}: as at {html.escape(as_at.isoformat())}</h1>
+<h1>{escape(record.get("region", "Region"))}: as at {escape(as_at.isoformat())}</h1>
 <h2>Authorities</h2>
 {_table(["LA", "name", "run", "reason", "sharing", "people shared", "seconds"], status_rows)}
 <h2>Exceptions per check, side by side</h2>
-<p>Change since the previous regional run ({html.escape(str(previous) if previous else "none")}) in brackets.</p>
+<p>Change since the previous regional run ({escape(str(previous) if previous else "none")}) in brackets.</p>
 {_table(["check", *codes], side_by_side)}
 <h2>Cross-border children</h2>
-<p>Links across authorities by method: {html.escape(json.dumps(links.get("links_by_method", {})))};
-possible matches for officers: {html.escape(str(links.get("possible_matches", 0)))}.</p>
+<p>Links across authorities by method: {escape(json.dumps(links.get("links_by_method", {})))};
+possible matches for officers: {escape(str(links.get("possible_matches", 0)))}.</p>
 {"".join(by_authority)}
 </body></html>
 """

@@ -19,6 +19,7 @@ from caseflags.region.manifest import Manifest
 from caseflags.region.outputs import write_region_outputs
 from caseflags.region.store import AuthorityOutcome, open_region_store, record_share
 from caseflags.errors import RunAborted
+from caseflags.store.database import StoreError
 from caseflags.store.locking import StoreLocked, store_lock
 
 log = logging.getLogger("caseflags")
@@ -26,18 +27,18 @@ log = logging.getLogger("caseflags")
 
 def failure_reason(exc: BaseException) -> str:
     """One line, no data: the message of a foreseen refusal, otherwise only the error's type."""
-    if isinstance(exc, (RunAborted, StoreLocked)):
+    if isinstance(exc, (RunAborted, StoreLocked, StoreError)):
         return " ".join(str(exc).split())
     return f"run failed ({type(exc).__name__}); see the authority's run log"
 
 
-def regional_stage(manifest: Manifest, as_at: date, outcomes: list[AuthorityOutcome]) -> dict:
+def regional_stage(manifest: Manifest, as_at: date, outcomes: list[AuthorityOutcome], new_store: bool = False) -> dict:
     """Record each authority's share, link across borders, run the regional checks, write outputs."""
     config = load_config(manifest.config)
     started = time.perf_counter()
     stages: dict[str, float] = {}
     with store_lock(manifest.store):
-        con = open_region_store(manifest.store)
+        con = open_region_store(manifest.store, create=new_store)
         try:
             mark = time.perf_counter()
             for outcome in outcomes:

@@ -39,8 +39,8 @@ class AuthorityOutcome:
     peak_rss_mb: float | None = None
 
 
-def open_region_store(path: Path) -> duckdb.DuckDBPyConnection:
-    con = connect(path)
+def open_region_store(path: Path, create: bool = False) -> duckdb.DuckDBPyConnection:
+    con = connect(path, create=create)
     ensure_region_store(con)
     return con
 
