@@ -16,6 +16,7 @@ from datetime import date, datetime
 import duckdb
 
 from caseflags.linkage.parameters import describe_model
+from caseflags.resources import sql_text
 
 TREND_RUNS = 60  # runs shown in the trend chart
 
@@ -265,11 +266,7 @@ def linkage_section(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
                      numeric={2, 3, 4})
         )
     if "data_quality_warnings" in tables:
-        warnings = con.execute(
-            "SELECT table_name, column_name, reason, count(*) FROM data_quality_warnings WHERE run_id = ? "
-            "GROUP BY ALL ORDER BY ALL",
-            [run_id],
-        ).fetchall()
+        warnings = con.execute(sql_text("linkage/warnings_by_reason.sql"), {"run_id": run_id}).fetchall()
         body += "<h3>Data-quality warnings</h3>" + _table(
             ["table", "column", "reason", "rows"], [list(w) for w in warnings], numeric={3},
             empty="None: every value loaded as delivered.",
@@ -287,56 +284,31 @@ def render_report(
     delivery: dict | None = None,
 ) -> str:
     params = {"run_id": run_id}
-    run = _fetch(con, "SELECT * FROM runs WHERE run_id = $run_id", params)
+    run = _fetch(con, sql_text("outputs/report/run.sql"), params)
     run = run[0] if run else {}
     trend = _fetch(
         con,
-        """
-        WITH this_run AS (SELECT seq FROM lifecycle_runs WHERE run_id = $run_id)
-        SELECT run_id, as_at, new, open, resolved
-        FROM run_history
-        WHERE lifecycle_seq <= (SELECT seq FROM this_run)
-        ORDER BY lifecycle_seq DESC
-        LIMIT $limit
-        """,
+        sql_text("outputs/report/trend.sql"),
         {"run_id": run_id, "limit": TREND_RUNS},
     )[::-1]
     quarantine = _fetch(
         con,
-        """
-        SELECT table_name, file, column_name, reason, count(*) AS rows
-        FROM quarantine WHERE run_id = $run_id
-        GROUP BY ALL ORDER BY table_name, file, column_name, reason
-        """,
+        sql_text("outputs/report/quarantine_summary.sql"),
         params,
     )
     loads = _fetch(
         con,
-        """
-        SELECT table_name, file, status, reason, rows_read, rows_loaded, rows_quarantined, delivered_as_at
-        FROM extract_loads WHERE run_id = $run_id ORDER BY table_name
-        """,
+        sql_text("outputs/report/loads.sql"),
         params,
     )
     contract_by_table = _fetch(
         con,
-        """
-        SELECT table_name,
-               count(*) AS expectations,
-               count(*) FILTER (WHERE NOT success) AS failed,
-               count(*) FILTER (WHERE NOT success AND blocking) AS blocking_failed
-        FROM contract_results WHERE run_id = $run_id
-        GROUP BY table_name ORDER BY table_name
-        """,
+        sql_text("outputs/report/contract_by_table.sql"),
         params,
     )
     contract_failures = _fetch(
         con,
-        """
-        SELECT table_name, expectation, column_name, blocking, left(observed, 160) AS observed
-        FROM contract_results WHERE run_id = $run_id AND NOT success
-        ORDER BY blocking DESC, table_name, expectation, column_name
-        """,
+        sql_text("outputs/report/contract_failures.sql"),
         params,
     )
 
@@ -492,11 +464,7 @@ def _warnings_section(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     file, element and reason; every warning is in warnings.csv next to this report."""
     rows = _fetch(
         con,
-        """
-        SELECT table_name, file, column_name, reason, count(*) AS warnings
-        FROM data_quality_warnings WHERE run_id = $run_id
-        GROUP BY ALL ORDER BY table_name, file, column_name, reason
-        """,
+        sql_text("outputs/report/warnings_summary.sql"),
         {"run_id": run_id},
     )
     total = sum(r["warnings"] for r in rows)

@@ -1,0 +1,4 @@
+-- Data-quality warnings of run $run_id, counted by table, file, column and reason.
+SELECT table_name, file, column_name, reason, count(*) AS warnings
+FROM data_quality_warnings WHERE run_id = $run_id
+GROUP BY ALL ORDER BY table_name, file, column_name, reason;
