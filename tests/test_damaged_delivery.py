@@ -167,11 +167,13 @@ def test_a_national_return_is_in_the_ledger_with_its_quarantined_records(tmp_pat
     runbook.ingest(con, state, load_config())
     entries = {e["table"]: e for o in state.extracts.values() for e in o.ledger}
     person = entries["ssd_person"]
-    assert (person["file"], person["read"], person["loaded"], person["quarantined"]) == ("census.xml", 7, 2, 5)
+    # Three children break a rule something depends on (an impossible birth date, a missing
+    # referral date, a duplicated child); a stray text and an unknown primary need are warnings.
+    assert (person["file"], person["read"], person["loaded"], person["quarantined"]) == ("census.xml", 7, 4, 3)
     assert all(e["balanced"] for e in entries.values())
-    assert state.extracts["ssd_person"].rows_quarantined == 5
+    assert state.extracts["ssd_person"].rows_quarantined == 3
     staged = {q["line"] for frame in state.staged.quarantine for q in frame.to_dicts() if q["table_name"] == "ssd_person"}
-    assert {49, 56, 73, 78} <= staged
+    assert {56, 73, 78} <= staged
 
 
 def test_a_failed_system_call_outside_reading_keeps_its_own_error_and_marks_the_run_failed(tmp_path, monkeypatch):
