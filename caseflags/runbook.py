@@ -32,6 +32,7 @@ from caseflags.errors import RunAborted, RunFailed
 from caseflags.faults import FAULT_ENV, fault_point
 from caseflags.ingest.extracts import file_sha256
 from caseflags.ingest.stage import stage_delivery
+from caseflags.linkage.people import MODEL_SUFFIX
 from caseflags.linkage.stage import link as link_people
 from caseflags.outputs.stage import write_outputs
 from caseflags.private_files import private_file
@@ -126,7 +127,7 @@ def contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -
 
 
 def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
-    model_path = None if state.db_path is None else state.db_path.with_suffix(".linkage-model.json")
+    model_path = None if state.db_path is None else state.db_path.resolve().with_suffix(MODEL_SUFFIX)
     state.linkage = link_people(
         con,
         match_threshold=config.linkage["match_threshold"],

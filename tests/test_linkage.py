@@ -347,8 +347,8 @@ def test_store_file_gets_model_beside_it(tmp_path):
     populate(con, n_children=60, seed=9)
     summary = linkage.link_people(con)
     con.close()
-    assert summary.model_path == str(tmp_path / "linkage_model.json")
-    assert (tmp_path / "linkage_model.json").exists()
+    assert summary.model_path == str(tmp_path / "store.linkage-model.json")
+    assert (tmp_path / "store.linkage-model.json").exists()
 
 
 def test_pairs_between_thresholds_become_possible_matches(trained_model):

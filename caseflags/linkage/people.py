@@ -29,7 +29,7 @@ import duckdb
 
 from caseflags.linkage.parameters import assess_expected_quality, assessed_thresholds, record_model
 from caseflags.linkage.scoring import score_unresolved_records
-from caseflags.resources import SQL_DIR
+from caseflags.resources import SQL_DIR, config_default
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,10 @@ TABLES_SQL = SQL_DIR / "linkage_tables.sql"
 
 METHODS = ("LA_ID", "OFFICER_CONFIRMED", "NHS_NUMBER", "UPN", "LINKED_IDENTIFIER", "LA_PERSON_ID", "PROBABILISTIC")
 DECISIONS = ("CONFIRMED", "REJECTED")
-DEFAULT_MATCH_THRESHOLD = 0.99
-DEFAULT_REVIEW_THRESHOLD = 0.80
+DEFAULT_MATCH_THRESHOLD = config_default("linkage", "match_threshold")
+DEFAULT_REVIEW_THRESHOLD = config_default("linkage", "review_threshold")
 DEFAULT_SEED = 20261124
-MODEL_FILE_NAME = "linkage_model.json"
+MODEL_SUFFIX = ".linkage-model.json"  # <store>.linkage-model.json: one model per store
 
 
 @dataclass(frozen=True)
@@ -71,13 +71,13 @@ def ensure_linkage_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def default_model_path(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """`linkage_model.json` beside the store file; None for an in-memory store."""
+    """`<store>.linkage-model.json` beside the store file; None for an in-memory store."""
     rows = con.execute(
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchall()
     if not rows or not rows[0][0]:
         return None
-    return Path(rows[0][0]).resolve().parent / MODEL_FILE_NAME
+    return Path(rows[0][0]).resolve().with_suffix(MODEL_SUFFIX)
 
 
 def link_people(

@@ -18,6 +18,7 @@ from typing import Iterator
 import duckdb
 
 from caseflags.resources import sql_text
+from caseflags.resources import config_default
 from caseflags.store.database import ensure_store
 
 LIFECYCLE_STATUSES = ("NEW", "OPEN", "RESOLVED")
@@ -25,7 +26,7 @@ LISTED_STATUSES = ("NEW", "OPEN")
 REVIEW_STATUSES = ("UNREVIEWED", "IN_HAND", "RESOLVED_AT_SOURCE", "FALSE_POSITIVE", "ACCEPTED_RISK")
 # Reviews that keep an exception listed but marked, until they expire and need a fresh look.
 EXPIRING_REVIEW_STATUSES = ("FALSE_POSITIVE", "ACCEPTED_RISK")
-DEFAULT_EXPIRY_DAYS = 180
+DEFAULT_EXPIRY_DAYS = config_default("outputs", "annotation_expiry_days")
 
 # exceptions.csv, in this order (OUTPUTS.md).
 CSV_COLUMNS = (
