@@ -266,6 +266,32 @@ def run_cli(variant: str, env: dict, delivery: Path, as_at: date, store: Path, r
             "loadavg_end": [round(x, 2) for x in os.getloadavg()]}
 
 
+def assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve, rows_equal, row_comparison,
+             typical_vs_scratch, agreement_rows, machine_info) -> dict:
+    summary = summarise(runs)
+    input_bytes = next((r["bytes"] for r in runs if r["variant"] == "floor"), None)
+    ratio = ratios(summary, input_bytes)
+    return {
+        "profile": args.profile, "seed": args.seed, "as_at": as_at.isoformat(), "next_as_at": next_at.isoformat(),
+        "repeats": len({r["repeat"] for r in runs}), "session_seconds": round(time.perf_counter() - started, 1),
+        "machine": machine_info, "loadavg_start": load_start, "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "prefect_server_start_seconds": round(server.started_in, 2) if server is not None else None,
+        "deliveries": {"first": str(first), "next": str(nxt), "twelve": str(twelve) if twelve else None,
+                       "next_churn": json.loads((nxt / "manifest.json").read_text()).get("churn")},
+        "summary": summary, "ratios": ratio, "goals": goals(ratio), "rows_equal": rows_equal,
+        "row_comparison": row_comparison, "typical_equals_scratch": typical_vs_scratch,
+        "agreement": agreement_rows, "runs": runs,
+    }
+
+
+def write_results(out: Path, results: dict, final: bool) -> None:
+    name = "results" if final else "results-partial"
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1))
+    if final:
+        (out / "results.md").write_text(markdown(results))
+        (out / "results-partial.json").unlink(missing_ok=True)
+
+
 def session(args) -> int:
     as_at = date.fromisoformat(args.as_at)
     next_at = as_at + timedelta(days=1)
@@ -351,6 +377,10 @@ def session(args) -> int:
                     record(run_cli("twelve_cli_ephemeral", env, twelve, DEFAULT_AS_AT,
                                    work / f"twelve-ephemeral-{repeat}.duckdb",
                                    work / f"twelve-ephemeral-reports-{repeat}", new_store))
+            # Figures so far, after every repeat: a session cut short still leaves its medians.
+            write_results(out, assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve,
+                                        rows_equal, row_comparison, typical_vs_scratch, agreement_rows, None),
+                          final=False)
             if repeat < args.repeats - 1:  # keep the last store for inspection; the others are large
                 for pattern in (f"store-{repeat}.*", f"prefect-{repeat}.*", "scratch-next.*"):
                     for path in work.glob(pattern):
@@ -359,22 +389,9 @@ def session(args) -> int:
         if server is not None:
             server.__exit__()
 
-    summary = summarise(runs)
-    input_bytes = next((r["bytes"] for r in runs if r["variant"] == "floor"), None)
-    ratio = ratios(summary, input_bytes)
-    results = {
-        "profile": args.profile, "seed": args.seed, "as_at": as_at.isoformat(), "next_as_at": next_at.isoformat(),
-        "repeats": args.repeats, "session_seconds": round(time.perf_counter() - started, 1), "machine": machine(),
-        "loadavg_start": load_start, "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "prefect_server_start_seconds": round(server.started_in, 2) if server is not None else None,
-        "deliveries": {"first": str(first), "next": str(nxt), "twelve": str(twelve) if twelve else None,
-                       "next_churn": json.loads((nxt / "manifest.json").read_text()).get("churn")},
-        "summary": summary, "ratios": ratio, "goals": goals(ratio), "rows_equal": rows_equal,
-        "row_comparison": row_comparison, "typical_equals_scratch": typical_vs_scratch,
-        "agreement": agreement_rows, "runs": runs,
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "results.md").write_text(markdown(results))
+    results = assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve, rows_equal,
+                       row_comparison, typical_vs_scratch, agreement_rows, machine())
+    write_results(out, results, final=True)
     print(markdown(results))
     status = 0
     if rows_equal is False:
