@@ -7,7 +7,7 @@ Validates every contract table of a loaded store (a copy is opened, so the bench
 changed) with `run_contract_suites`, one table at a time, in three configurations, interleaved
 over --repeats:
 
-  all        every expectation (trust_table_definition=False): what the stage ran before issue 19
+  all        every expectation (trust_table_definition=False), on the same pass/fail path
   trusted    the default: expectations the table's NOT NULL / ENUM definition proves are left out
   import     `import great_expectations` in a fresh process (paid once per run that validates)
 
