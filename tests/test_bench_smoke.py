@@ -42,3 +42,36 @@ def test_bench_runs_on_small_profile(tmp_path):
     assert sum(c["checks"] for c in results["row_comparison"].values()) > 0
     assert {a["check_id"] for a in results["agreement"]} >= {"CIN_EHCP_FLAG_MISSING", "SCHOOL_ATTENDANCE_LOW"}
     assert (out / "small" / "results.md").read_text().startswith("Profile `small`")
+
+
+def test_twelve_child_delivery_holds_only_those_children(tmp_path):
+    """The fixed-cost delivery of the bench: every row about 12 children and nothing else."""
+    import csv
+    from datetime import date
+
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        from deliveries import cut_children
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    from caseflags.sample_data import SAMPLE_DELIVERY
+
+    out = tmp_path / "twelve"
+    counts = cut_children(SAMPLE_DELIVERY, out, date(2026, 11, 24), 12)
+
+    def rows(name):
+        with (out / name).open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    people = {r["pers_person_id"] for r in rows("ssd_person.csv")}
+    assert len(people) == 12 and counts["ssd_person.csv"] == 12
+    for name in ("meetings.csv", "voice_records.csv", "family_contacts.csv"):
+        assert {r["person_id"] for r in rows(name)} <= people
+    assert {r["cinv_person_id"] for r in rows("ssd_cin_visits.csv")} <= people
+    meetings = {r["meeting_id"] for r in rows("meetings.csv")}
+    assert {r["meeting_id"] for r in rows("meeting_invitations.csv")} <= meetings
+    with (SAMPLE_DELIVERY / "ground_truth" / "truth_links.csv").open(newline="", encoding="utf-8") as handle:
+        owner = {(r["agency"], r["agency_record_id"]): r["person_id"] for r in csv.DictReader(handle)}
+    records = rows("agency_records.csv")
+    assert records and {owner[(r["agency"], r["agency_record_id"])] for r in records} <= people
+    assert counts["attendance_sessions.csv"] > 0
