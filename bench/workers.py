@@ -218,7 +218,7 @@ def worker_prefect(args, sampler: RssSampler) -> dict:
     imported = time.perf_counter()
     with stage_labels(sampler):
         run_dir = nightly_flow.nightly(extracts=args.data, as_at=date.fromisoformat(args.as_at), db=args.store,
-                                       out=args.reports)
+                                       out=args.reports, new_store=True)
     finished = time.perf_counter()
     record = json.loads((Path(run_dir) / "run.json").read_text())
     return {"seconds": finished - imported, "import_seconds": imported - started, **_summary(record),
