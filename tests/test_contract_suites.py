@@ -263,9 +263,9 @@ def test_results_are_stored_per_run_and_summarised(store):
         ("run-2", "meetings", summary["meetings"]["expectations"], 0),
         ("run-2", "ssd_person", summary["ssd_person"]["expectations"], 1),
     ]
-    # ssd_person: the row count and the DOB range (columns, NOT NULL and codes are the table's own).
+    # ssd_person: the row count and its two date ranges (columns, NOT NULL and codes are the table's own).
     assert summary["ssd_person"] == {
-        "expectations": 2, "failed": 1, "blocking_failures": 1, "contract_passed": False
+        "expectations": 3, "failed": 1, "blocking_failures": 1, "contract_passed": False
     }
 
 
