@@ -1,25 +1,34 @@
-"""The nightly run of a generated authority, measured side by side with its floor and baselines.
+"""The nightly run of a generated authority, measured side by side with its floor and baselines
+(issue 19's goals table).
 
     .venv/bin/python bench/run.py [--profile large|la|small] [--seed 1] [--repeats 3] [--out bench/out]
 
-Generates the profile once (cached in `bench/data/<profile>-seed<N>/`, git-ignored), then, per
-repeat and interleaved so that every variant sees the same machine load:
+Builds its deliveries once (bench/deliveries.py, cached in `bench/data/`): the profile's first
+night, the night after it (same seed, as-at + 1 day, ~1 % of rows changed and ~1 % added per
+table, the next school day, three new children) and a 12-child delivery. Starts ONE Prefect
+server (`prefect server start` on 127.0.0.1, its own PREFECT_HOME) that stays up for the whole
+session, as under `caseflags serve`. Then, per repeat and interleaved so that every variant sees
+the same machine load, each variant in a fresh Python process (bench/workers.py):
 
-  floor      DuckDB reads every extract file once (read_csv, all_varchar) and counts its rows
-  nightly    `run_without_prefect` into a fresh store file: per-stage wall time and peak RSS
-  rerun      the same as-at date again on that store with the extracts unchanged
-  checks4    the four design-card checks as caseflags runs them (SQL), on that loaded store
-  gx_only    the same four checks written for Great Expectations alone (bench/gx_only.py), on
-             the same store; its unexpected rows must equal checks4's exception rows
-  prefect    (first repeat only, --prefect-repeats) the `nightly` Prefect flow, fresh store
+  floor          DuckDB reads every file of the first night once (read_csv, all_varchar): the scan
+  floor_next     the same for the next night's files
+  nightly        first night: `run_without_prefect` into a fresh store file
+  rerun          the same as-at date again on that store, extracts unchanged
+  typical        the next night (as-at + 1) on that store: the typical night
+  scratch_next   (first repeat) the next night into a fresh store sharing the first night's
+                 linkage model: its exceptions must equal the typical night's
+  checks4        the four design-card checks (SQL) on the store after the typical night
+  gx_only        the same four checks for Great Expectations alone (bench/gx_only.py); its
+                 unexpected rows must equal checks4's exception rows
+  prefect        the `nightly` Prefect flow, first night into a fresh store, against the server
+  twelve_direct  the 12-child delivery, `run_without_prefect`, fresh store: whole process time
+  twelve_cli_server / twelve_cli_ephemeral
+                 `caseflags run` on the 12-child delivery, with PREFECT_API_URL set to the
+                 server / without it (Prefect starts its ephemeral server): whole process time
 
-Every measured variant runs in a fresh Python process (so its peak RSS is its own ru_maxrss;
-a sampling thread also gives the peak per stage). Results: `<out>/<profile>/results.json` and
-a Markdown summary `<out>/<profile>/results.md`; the figures quoted in bench/RESULTS.md come
-from these files. Exit status 1 when the GX-only rows differ from the checks' rows.
-
-Over 500 lines on purpose: one script so a benchmark run is one command with one set of
-side-by-side figures; its parts (data, workers, summary) are sections below.
+Results: `<out>/<profile>/results.json` and a Markdown summary `<out>/<profile>/results.md`; the
+figures quoted in bench/RESULTS.md come from these files. Exit status 1 when the GX-only rows
+differ from the checks' rows or the typical night's exceptions differ from the from-scratch run's.
 """
 
 from __future__ import annotations
@@ -28,16 +37,17 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+
+from deliveries import ensure_data, ensure_next_night, ensure_twelve_children
+from prefect_server import PrefectServer
+from workers import WORKERS, worker_main
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -45,264 +55,16 @@ DATA_DIR = BENCH_DIR / "data"
 DEFAULT_AS_AT = date(2026, 11, 24)
 STAGES = ("ingest", "contracts", "link", "checks", "outputs")
 
-# Targets of issue 9 (large profile, this 2-core machine).
-TARGETS = {
-    "nightly_max_s": 60.0,
-    "nightly_max_floor_ratio": 3.0,
-    "peak_rss_max_mib": 4096.0,
-    "checks_min_speedup_vs_gx": 20.0,
-    "rerun_max_s": 10.0,
+# Issue 19's goals (ratios measured side by side in one bench run).
+GOALS = {
+    "first_night_over_scan": 5.0,
+    "typical_night_over_scan": 2.0,
+    "rerun_over_scan": 1.0,
+    "prefect_over_direct": 1.10,
+    "twelve_children_direct_s": 3.0,
+    "peak_rss_over_input": 2.0,
+    "gx_only_over_checks4": 20.0,
 }
-
-
-# --- data -----------------------------------------------------------------------------------
-
-
-def ensure_data(profile: str, seed: int, as_at: date, data_dir: Path = DATA_DIR) -> Path:
-    """The generated delivery, generated once: written aside, then renamed into place."""
-    folder = data_dir / f"{profile}-seed{seed}"
-    manifest = folder / "manifest.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("as_at") == as_at.isoformat():
-        return folder
-    from caseflags.sample_data.generator import generate
-
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.rmtree(folder, ignore_errors=True)
-    started = time.perf_counter()
-    generate(profile, seed, partial, as_at=as_at)
-    partial.rename(folder)
-    print(f"generated {profile} seed {seed} in {time.perf_counter() - started:.0f} s -> {folder}", flush=True)
-    return folder
-
-
-def extract_files(delivery: Path) -> list[Path]:
-    return sorted(p for p in delivery.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".parquet"))
-
-
-# --- measuring inside a worker ----------------------------------------------------------------
-
-
-class RssSampler:
-    """Peak resident memory of this process, overall and per labelled stage (sampled every 20 ms)."""
-
-    def __init__(self, interval: float = 0.02):
-        self.interval = interval
-        self.stage: str | None = None
-        self.peaks: dict[str, int] = {}
-        self._page = os.sysconf("SC_PAGE_SIZE")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _rss(self) -> int:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * self._page
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval)
-
-    def sample(self) -> None:
-        rss = self._rss()
-        key = self.stage or "_between"
-        if rss > self.peaks.get(key, 0):
-            self.peaks[key] = rss
-
-    def __enter__(self) -> "RssSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def peaks_mib(self) -> dict[str, float]:
-        return {k: round(v / 2**20, 1) for k, v in self.peaks.items()}
-
-
-@contextmanager
-def stage_labels(sampler: RssSampler):
-    """Label RSS samples with the pipeline stage running (wraps `pipeline.timed`)."""
-    from caseflags import runbook as pipeline
-
-    original = pipeline.timed
-
-    @contextmanager
-    def labelled(state, stage):
-        sampler.sample()
-        sampler.stage = stage
-        try:
-            with original(state, stage):
-                yield
-        finally:
-            sampler.sample()
-            sampler.stage = None
-
-    pipeline.timed = labelled
-    try:
-        yield
-    finally:
-        pipeline.timed = original
-
-
-def peak_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
-
-
-def worker_floor(args) -> dict:
-    import duckdb
-
-    con = duckdb.connect()
-    rows = {}
-    started = time.perf_counter()
-    for path in extract_files(Path(args.data)):
-        reader = "read_parquet(?)" if path.suffix.lower() == ".parquet" else "read_csv(?, header = true, all_varchar = true)"
-        rows[path.name] = con.execute(f"SELECT count(*) FROM {reader}", [str(path)]).fetchone()[0]
-    return {"seconds": time.perf_counter() - started, "rows": rows, "total_rows": sum(rows.values()),
-            "bytes": sum(p.stat().st_size for p in extract_files(Path(args.data)))}
-
-
-def _nightly(args, sampler: RssSampler) -> dict:
-    from caseflags.config import load_config
-    from caseflags.runbook import run_without_prefect
-    from caseflags.store.database import connect
-
-    config = load_config(None)
-    db_path = Path(args.store)
-    with stage_labels(sampler):
-        started = time.perf_counter()
-        con = connect(db_path)
-        try:
-            record = run_without_prefect(con, Path(args.data), date.fromisoformat(args.as_at), Path(args.reports),
-                                         config, db_path=db_path)
-        finally:
-            con.close()
-        seconds = time.perf_counter() - started
-    statuses: dict[str, int] = {}
-    for extract in record["extracts"].values():
-        statuses[extract["status"]] = statuses.get(extract["status"], 0) + 1
-    return {
-        "seconds": seconds,
-        "stage_seconds": record["stage_seconds"],
-        "extract_statuses": statuses,
-        "exceptions": sum((c["exceptions"] or 0) for c in record["checks"].values()),
-        "not_evaluated": sorted(k for k, c in record["checks"].items() if c["status"] != "EVALUATED"),
-        "linkage": {k: v for k, v in record["linkage"].items() if isinstance(v, (int, float, str))},
-    }
-
-
-def worker_nightly(args, sampler: RssSampler) -> dict:
-    result = _nightly(args, sampler)
-    if args.truth:
-        result["agreement"] = agreement(Path(args.store), Path(args.data), args.as_at)
-    return result
-
-
-def agreement(store: Path, delivery: Path, as_at: str) -> list[dict]:
-    """Per-check precision and recall of the run's exceptions against the generator's truth."""
-    import duckdb
-
-    from caseflags.checking.registry import load_registry
-    from caseflags.sample_data.compare_truth import compare, read_truth, run_exceptions
-
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        found = run_exceptions(con, as_at)
-    finally:
-        con.close()
-    rows = []
-    for a in compare(read_truth(delivery), found, sorted(load_registry())):
-        rows.append({"check_id": a.check_id, "truth": a.truth, "found": a.found, "matched": a.matched,
-                     "precision": a.precision, "recall": a.recall,
-                     "missed": [list(k) for k in a.missed], "unexpected": [list(k) for k in a.unexpected]})
-    return rows
-
-
-def worker_checks4(args, sampler: RssSampler) -> dict:
-    from gx_only import FOUR_CHECKS  # bench/ is the script folder, first on sys.path
-    from caseflags.config import load_config
-    from caseflags.checking.runner import run_all_checks
-    from caseflags.store.database import connect
-
-    config = load_config(None)
-    run_id = "bench-four-checks"
-    con = connect(Path(args.store))
-    try:
-        started = time.perf_counter()
-        outcomes = run_all_checks(con, run_id, date.fromisoformat(args.as_at), thresholds_by_check=config.checks,
-                                  check_ids=list(FOUR_CHECKS))
-        seconds = time.perf_counter() - started
-        rows = con.execute(
-            "SELECT check_id, coalesce(person_id, ''), agency, entity_id FROM exceptions WHERE run_id = ?", [run_id]
-        ).fetchall()
-        con.execute("DELETE FROM exceptions WHERE run_id = ?", [run_id])
-        con.execute("DELETE FROM check_runs WHERE run_id = ?", [run_id])
-    finally:
-        con.close()
-    by_check: dict[str, list] = {c: [] for c in FOUR_CHECKS}
-    for check_id, *key in rows:
-        by_check[check_id].append(key)
-    return {"seconds": seconds, "per_check_seconds": {o.check_id: o.duration_s for o in outcomes},
-            "statuses": {o.check_id: o.status for o in outcomes}, "rows": by_check}
-
-
-def worker_gx_only(args, sampler: RssSampler) -> dict:
-    import duckdb
-
-    import gx_only
-    from caseflags.config import load_config
-
-    thresholds = gx_only.default_thresholds(load_config(None).checks)
-    started = time.perf_counter()
-    import great_expectations  # noqa: F401  (import time is part of what a GX-only run pays)
-    imported = time.perf_counter() - started
-    con = duckdb.connect(args.store, read_only=True)
-    try:
-        result = gx_only.run(con, date.fromisoformat(args.as_at), thresholds)
-    finally:
-        con.close()
-    return {"seconds": result.seconds["total"], "phase_seconds": result.seconds, "gx_import_seconds": imported,
-            "frame_rows": result.frame_rows, "rows": {c: sorted(list(k) for k in v) for c, v in result.rows.items()}}
-
-
-def worker_prefect(args, sampler: RssSampler) -> dict:
-    started = time.perf_counter()
-    from caseflags.flows import nightly as nightly_flow
-
-    imported = time.perf_counter()
-    with stage_labels(sampler):
-        run_dir = nightly_flow.nightly(extracts=args.data, as_at=date.fromisoformat(args.as_at), db=args.store,
-                                       out=args.reports)
-    finished = time.perf_counter()
-    record = json.loads((Path(run_dir) / "run.json").read_text())
-    return {"seconds": finished - imported, "import_seconds": imported - started,
-            "stage_seconds": record["stage_seconds"]}
-
-
-WORKERS = {
-    "floor": worker_floor,
-    "nightly": worker_nightly,
-    "rerun": lambda args, sampler: _nightly(args, sampler),
-    "checks4": worker_checks4,
-    "gx_only": worker_gx_only,
-    "prefect": worker_prefect,
-}
-
-
-def worker_main(args) -> None:
-    load_start = os.getloadavg()
-    with RssSampler() as sampler:
-        worker = WORKERS[args.worker]
-        result = worker(args, sampler) if args.worker != "floor" else worker(args)
-    result.update({
-        "variant": args.worker,
-        "peak_rss_mib": peak_rss_mib(),
-        "stage_peak_rss_mib": sampler.peaks_mib(),
-        "loadavg_start": [round(x, 2) for x in load_start],
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-    })
-    Path(args.result).write_text(json.dumps(result))
 
 
 # --- the session ------------------------------------------------------------------------------
@@ -358,13 +120,14 @@ def summarise(runs: list[dict]) -> dict:
             "runs": len(results),
             "seconds": [round(r["seconds"], 3) for r in results],
             "median_seconds": median([r["seconds"] for r in results]),
+            "process_seconds": [round(r["process_seconds"], 3) for r in results],
             "median_process_seconds": median([r["process_seconds"] for r in results]),
-            "max_peak_rss_mib": max(r["peak_rss_mib"] for r in results),
+            "max_peak_rss_mib": max(r.get("peak_rss_mib", 0.0) for r in results),
         }
         if "stage_seconds" in results[0]:
             entry["median_stage_seconds"] = {s: median([r["stage_seconds"].get(s, 0.0) for r in results]) for s in STAGES}
             entry["max_stage_peak_rss_mib"] = {
-                s: max(r["stage_peak_rss_mib"].get(s, 0.0) for r in results) for s in STAGES
+                s: max(r.get("stage_peak_rss_mib", {}).get(s, 0.0) for r in results) for s in STAGES
             }
         if "phase_seconds" in results[0]:
             entry["median_phase_seconds"] = {p: median([r["phase_seconds"][p] for r in results])
@@ -372,6 +135,8 @@ def summarise(runs: list[dict]) -> dict:
         if "per_check_seconds" in results[0]:
             entry["median_per_check_seconds"] = {c: median([r["per_check_seconds"][c] for r in results])
                                                  for c in results[0]["per_check_seconds"]}
+        if "import_seconds" in results[0]:
+            entry["median_import_seconds"] = median([r["import_seconds"] for r in results])
         summary[variant] = entry
     return summary
 
@@ -387,79 +152,157 @@ def compare_rows(checks4: dict, gx: dict) -> dict:
     return comparison
 
 
-def ratios(summary: dict) -> dict:
-    out = {}
-    floor = summary.get("floor", {}).get("median_seconds")
-    nightly = summary.get("nightly", {}).get("median_seconds")
-    if floor and nightly:
-        out["nightly_over_floor"] = round(nightly / floor, 2)
-    if "checks4" in summary and "gx_only" in summary:
-        out["gx_only_over_checks4"] = round(summary["gx_only"]["median_seconds"] / summary["checks4"]["median_seconds"], 1)
-        out["gx_validate_only_over_checks4"] = round(
-            summary["gx_only"]["median_phase_seconds"]["validate"] / summary["checks4"]["median_seconds"], 1)
-    if "rerun" in summary and nightly:
-        out["rerun_saves_seconds"] = round(nightly - summary["rerun"]["median_seconds"], 2)
-        out["rerun_over_nightly"] = round(summary["rerun"]["median_seconds"] / nightly, 3)
-    if "prefect" in summary and nightly:
-        out["prefect_flow_minus_nightly_seconds"] = round(summary["prefect"]["median_seconds"] - nightly, 2)
-    return out
+def _ratio(a: float | None, b: float | None, digits: int = 2) -> float | None:
+    return round(a / b, digits) if a is not None and b else None
 
 
-def targets(summary: dict, ratio: dict) -> dict:
-    peak = max(summary[v]["max_peak_rss_mib"] for v in ("nightly", "rerun") if v in summary)
-    checks = {
-        "nightly_at_most_60_s": (summary["nightly"]["median_seconds"], summary["nightly"]["median_seconds"] <= TARGETS["nightly_max_s"]),
-        "nightly_at_most_3x_floor": (ratio.get("nightly_over_floor"), (ratio.get("nightly_over_floor") or 1e9) <= TARGETS["nightly_max_floor_ratio"]),
-        "peak_rss_at_most_4_gib": (peak, peak <= TARGETS["peak_rss_max_mib"]),
-        "rerun_at_most_10_s": (summary.get("rerun", {}).get("median_seconds"),
-                               (summary.get("rerun", {}).get("median_seconds") or 1e9) <= TARGETS["rerun_max_s"]),
+def ratios(summary: dict, input_bytes: int | None) -> dict:
+    med = lambda v, key="median_seconds": summary.get(v, {}).get(key)  # noqa: E731
+    out = {
+        "first_night_over_scan": _ratio(med("nightly"), med("floor")),
+        "typical_night_over_scan": _ratio(med("typical"), med("floor_next")),
+        "rerun_over_scan": _ratio(med("rerun"), med("floor")),
+        "prefect_over_direct": _ratio(med("prefect"), med("nightly"), 3),
+        "prefect_minus_direct_s": (round(med("prefect") - med("nightly"), 2)
+                                   if med("prefect") is not None and med("nightly") is not None else None),
+        "twelve_children_direct_s": med("twelve_direct", "median_process_seconds"),
+        "twelve_children_cli_server_s": med("twelve_cli_server", "median_process_seconds"),
+        "twelve_children_cli_ephemeral_s": med("twelve_cli_ephemeral", "median_process_seconds"),
+        "gx_only_over_checks4": _ratio(med("gx_only"), med("checks4"), 1),
     }
-    if "gx_only_over_checks4" in ratio:
-        checks["checks_at_least_20x_faster_than_gx"] = (ratio["gx_only_over_checks4"],
-                                                         ratio["gx_only_over_checks4"] >= TARGETS["checks_min_speedup_vs_gx"])
-    return {name: {"value": value, "met": met} for name, (value, met) in checks.items()}
+    if out["twelve_children_cli_server_s"] is not None and out["twelve_children_direct_s"] is not None:
+        out["twelve_children_prefect_server_s"] = round(out["twelve_children_cli_server_s"] - out["twelve_children_direct_s"], 2)
+    if out["twelve_children_cli_ephemeral_s"] is not None and out["twelve_children_direct_s"] is not None:
+        out["twelve_children_prefect_ephemeral_s"] = round(
+            out["twelve_children_cli_ephemeral_s"] - out["twelve_children_direct_s"], 2)
+    if "gx_only" in summary and "checks4" in summary:
+        out["gx_validate_only_over_checks4"] = _ratio(summary["gx_only"]["median_phase_seconds"]["validate"],
+                                                      med("checks4"), 1)
+    peaks = [summary[v]["max_peak_rss_mib"] for v in ("nightly", "rerun", "typical") if v in summary]
+    if peaks and input_bytes:
+        out["peak_rss_mib"] = max(peaks)
+        out["input_mib"] = round(input_bytes / 2**20, 1)
+        out["peak_rss_over_input"] = round(max(peaks) * 2**20 / input_bytes, 2)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def goals(ratio: dict) -> dict:
+    """Each goal of issue 19 with the measured value and whether it is met."""
+    met = {}
+    for name, goal in GOALS.items():
+        value = ratio.get(name)
+        if value is None:
+            continue
+        ok = value >= goal if name == "gx_only_over_checks4" else value <= goal
+        met[name] = {"value": value, "goal": goal, "met": ok}
+    return met
 
 
 def markdown(results: dict) -> str:
     s, m = results["summary"], results["machine"]
     lines = [
-        f"Profile `{results['profile']}` seed {results['seed']}, as at {results['as_at']}: "
-        f"{s['floor']['runs'] if 'floor' in s else 0} repeats, medians. "
+        f"Profile `{results['profile']}` seed {results['seed']}, first night as at {results['as_at']}, "
+        f"typical night as at {results['next_as_at']}: {results['repeats']} repeats, interleaved, medians. "
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, Python {m['python']}, "
         f"DuckDB {m['duckdb']}, polars {m['polars']}, pandas {m['pandas']}, GX {m['great_expectations']}, "
-        f"Prefect {m['prefect']}.",
+        f"Prefect {m['prefect']}. Load average (1/5/15 min) at start {results['loadavg_start']}, "
+        f"at end {results['loadavg_end']}. Session {results['session_seconds']} s.",
         "",
-        "| variant | median wall s | runs (s) | peak RSS MiB | load avg (1 min) start→end |",
-        "|---|---:|---|---:|---|",
+        "| variant | median s | runs (s) | median process s | peak RSS MiB | load avg (1 min) start→end |",
+        "|---|---:|---|---:|---:|---|",
     ]
     for variant, entry in s.items():
-        loads = ", ".join(f"{r['loadavg_start'][0]:.1f}→{r['loadavg_end'][0]:.1f}" for r in results["runs"] if r["variant"] == variant)
-        lines.append(f"| {variant} | {entry['median_seconds']:.2f} | {', '.join(f'{x:.1f}' for x in entry['seconds'])} | "
-                     f"{entry['max_peak_rss_mib']:.0f} | {loads} |")
-    for variant in ("nightly", "rerun", "prefect"):
-        if variant in s and "median_stage_seconds" in s[variant]:
-            lines += ["", f"{variant}: | " + " | ".join(STAGES) + " |", "|---|" + "---:|" * len(STAGES),
-                      "| median s | " + " | ".join(f"{s[variant]['median_stage_seconds'][x]:.2f}" for x in STAGES) + " |",
-                      "| peak RSS MiB | " + " | ".join(f"{s[variant]['max_stage_peak_rss_mib'][x]:.0f}" for x in STAGES) + " |"]
+        loads = ", ".join(f"{r['loadavg_start'][0]:.1f}→{r['loadavg_end'][0]:.1f}" for r in results["runs"]
+                          if r["variant"] == variant)
+        lines.append(f"| {variant} | {entry['median_seconds']:.2f} | {', '.join(f'{x:.2f}' for x in entry['seconds'])} | "
+                     f"{entry['median_process_seconds']:.2f} | {entry['max_peak_rss_mib']:.0f} | {loads} |")
+    staged = [v for v in ("nightly", "rerun", "typical", "scratch_next", "prefect", "twelve_direct")
+              if v in s and "median_stage_seconds" in s[v]]
+    if staged:
+        lines += ["", "| stage (median s; peak RSS MiB) | " + " | ".join(staged) + " |",
+                  "|---|" + "---:|" * len(staged)]
+        for stage in STAGES:
+            lines.append(f"| {stage} | " + " | ".join(
+                f"{s[v]['median_stage_seconds'][stage]:.2f}; {s[v]['max_stage_peak_rss_mib'][stage]:.0f}" for v in staged)
+                + " |")
     lines += ["", "Ratios: " + ", ".join(f"{k} = {v}" for k, v in results["ratios"].items())]
-    lines += ["", "| target | value | met |", "|---|---:|---|"]
-    lines += [f"| {k} | {v['value']} | {'yes' if v['met'] else 'NO'} |" for k, v in results["targets"].items()]
+    lines += ["", "| goal | value | goal | met |", "|---|---:|---:|---|"]
+    lines += [f"| {k} | {v['value']} | {v['goal']} | {'yes' if v['met'] else 'NO'} |" for k, v in results["goals"].items()]
+    if results.get("typical_equals_scratch") is not None:
+        lines += ["", "Typical night's exceptions equal the from-scratch run's on the same data: "
+                  + ("yes" if results["typical_equals_scratch"]["equal"] else "NO")
+                  + f" ({results['typical_equals_scratch']['typical']} / {results['typical_equals_scratch']['scratch']} rows)"]
     if results.get("rows_equal") is not None:
         lines += ["", "GX-only rows equal to the checks' rows: " + ("yes" if results["rows_equal"] else "NO") + " — "
                   + ", ".join(f"{c} {v['checks']}/{v['gx_only']}" for c, v in results["row_comparison"].items())]
     if results.get("agreement"):
         from caseflags.sample_data.compare_truth import CheckAgreement, markdown_table
 
-        lines += ["", "Agreement with ground truth:", "",
+        lines += ["", "Agreement of the first night with ground truth:", "",
                   markdown_table([CheckAgreement(a["check_id"], a["truth"], a["found"], a["matched"],
                                                  tuple(map(tuple, a["missed"])), tuple(map(tuple, a["unexpected"])))
                                   for a in results["agreement"]])]
     return "\n".join(lines) + "\n"
 
 
+def cli_supports(option: str, env: dict) -> bool:
+    completed = subprocess.run([sys.executable, "-m", "caseflags", "run", "--help"], env=env, capture_output=True,
+                               text=True)
+    return option in completed.stdout
+
+
+def run_cli(variant: str, env: dict, delivery: Path, as_at: date, store: Path, reports: Path, new_store: bool) -> dict:
+    """`caseflags run` as an operator types it: whole process wall time."""
+    command = [sys.executable, "-m", "caseflags", "run", "--extracts", str(delivery), "--as-at", as_at.isoformat(),
+               "--db", str(store), "--out", str(reports)] + (["--new-store"] if new_store else [])
+    load = os.getloadavg()
+    started = time.perf_counter()
+    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stdout[-2000:] + completed.stderr[-4000:])
+        raise RuntimeError(f"{variant}: caseflags run failed with exit status {completed.returncode}")
+    return {"variant": variant, "seconds": wall, "process_seconds": wall, "loadavg_start": [round(x, 2) for x in load],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()]}
+
+
+def assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve, rows_equal, row_comparison,
+             typical_vs_scratch, agreement_rows, machine_info) -> dict:
+    summary = summarise(runs)
+    input_bytes = next((r["bytes"] for r in runs if r["variant"] == "floor"), None)
+    ratio = ratios(summary, input_bytes)
+    return {
+        "profile": args.profile, "seed": args.seed, "as_at": as_at.isoformat(), "next_as_at": next_at.isoformat(),
+        "repeats": len({r["repeat"] for r in runs}), "session_seconds": round(time.perf_counter() - started, 1),
+        "machine": machine_info, "loadavg_start": load_start, "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "prefect_server_start_seconds": round(server.started_in, 2) if server is not None else None,
+        "deliveries": {"first": str(first), "next": str(nxt), "twelve": str(twelve) if twelve else None,
+                       "next_churn": json.loads((nxt / "manifest.json").read_text()).get("churn")},
+        "summary": summary, "ratios": ratio, "goals": goals(ratio), "rows_equal": rows_equal,
+        "row_comparison": row_comparison, "typical_equals_scratch": typical_vs_scratch,
+        "agreement": agreement_rows, "runs": runs,
+    }
+
+
+def write_results(out: Path, results: dict, final: bool) -> None:
+    name = "results" if final else "results-partial"
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1))
+    if final:
+        (out / "results.md").write_text(markdown(results))
+        (out / "results-partial.json").unlink(missing_ok=True)
+
+
 def session(args) -> int:
     as_at = date.fromisoformat(args.as_at)
-    delivery = ensure_data(args.profile, args.seed, as_at, Path(args.data_dir))
+    next_at = as_at + timedelta(days=1)
+    data_dir = Path(args.data_dir)
+    first = ensure_data(args.profile, args.seed, as_at, data_dir)
+    nxt = ensure_next_night(first, args.seed, next_at)
+    twelve = None
+    if args.fixed_repeats:
+        from caseflags.sample_data import SAMPLE_DELIVERY
+
+        twelve = ensure_twelve_children(SAMPLE_DELIVERY, DEFAULT_AS_AT, data_dir)
     out = Path(args.out).resolve() / args.profile
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
@@ -467,62 +310,97 @@ def session(args) -> int:
     env = {**os.environ, "PREFECT_HOME": str(work / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "False",
            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
-    common = {"data": str(delivery), "as_at": as_at.isoformat()}
+    env.pop("PREFECT_API_URL", None)
+    new_store = bool(args.fixed_repeats) and cli_supports("--new-store", env)
     runs: list[dict] = []
-    row_comparison = None
-    rows_equal = None
-    agreement_rows = None
+    rows_equal = row_comparison = agreement_rows = typical_vs_scratch = None
+    load_start = [round(x, 2) for x in os.getloadavg()]
     started = time.perf_counter()
-    for repeat in range(args.repeats):
-        store = work / f"store-{repeat}.duckdb"
-        reports = work / f"reports-{repeat}"
+    need_server = args.prefect_repeats > 0 or args.fixed_repeats > 0
+    server = PrefectServer(work / "prefect-server", env) if need_server else None
+    if server is not None:
+        server.__enter__()
+        print(f"prefect server up at {server.api_url} in {server.started_in:.1f} s", flush=True)
+    server_env = {**env, "PREFECT_API_URL": server.api_url} if server is not None else None
+    try:
+        for repeat in range(args.repeats):
+            store = work / f"store-{repeat}.duckdb"
+            reports = work / f"reports-{repeat}"
 
-        def measure(variant: str, **options) -> dict:
-            result = run_worker(variant, work / f"{variant}-{repeat}.json", env, **common, **options)
-            result["repeat"] = repeat
-            runs.append(result)
-            print(f"[{args.profile} #{repeat}] {variant}: {result['seconds']:.2f} s, peak {result['peak_rss_mib']:.0f} MiB"
-                  f" (load {result['loadavg_start'][0]:.1f})", flush=True)
-            return result
+            def record(result: dict) -> dict:
+                result["repeat"] = repeat
+                runs.append(result)
+                print(f"[{args.profile} #{repeat}] {result['variant']}: {result['seconds']:.2f} s "
+                      f"(process {result['process_seconds']:.2f} s), peak {result.get('peak_rss_mib', 0):.0f} MiB"
+                      f" (load {result['loadavg_start'][0]:.1f})", flush=True)
+                return result
 
-        measure("floor")
-        nightly = measure("nightly", store=store, reports=reports, truth=1 if repeat == 0 else None)
-        if repeat == 0:
-            agreement_rows = nightly.pop("agreement", None)
-        measure("rerun", store=store, reports=reports)
-        if not args.skip_gx:
-            checks4 = measure("checks4", store=store)
-            gx = measure("gx_only", store=store)
-            comparison = compare_rows(checks4, gx)
-            equal = all(c["equal"] for c in comparison.values())
-            rows_equal = equal if rows_equal is None else rows_equal and equal
-            row_comparison = comparison
-            checks4.pop("rows")
-            gx.pop("rows")
-        if repeat < args.prefect_repeats:
-            measure("prefect", store=work / f"prefect-{repeat}.duckdb", reports=work / f"prefect-reports-{repeat}")
-        if repeat < args.repeats - 1:  # keep the last store for inspection; the others are large
-            for path in work.glob(f"store-{repeat}.*"):
-                path.unlink()
-            for path in work.glob(f"prefect-{repeat}.*"):
-                path.unlink()
+            def measure(variant: str, data: Path, at: date, run_env: dict = env, **options) -> dict:
+                result = run_worker(variant, work / f"{variant}-{repeat}.json", run_env, data=str(data),
+                                    as_at=at.isoformat(), **options)
+                return record(result)
 
-    summary = summarise(runs)
-    ratio = ratios(summary)
-    results = {
-        "profile": args.profile, "seed": args.seed, "as_at": as_at.isoformat(), "repeats": args.repeats,
-        "session_seconds": round(time.perf_counter() - started, 1), "machine": machine(),
-        "targets_apply": args.profile == "large", "summary": summary, "ratios": ratio,
-        "targets": targets(summary, ratio), "rows_equal": rows_equal, "row_comparison": row_comparison,
-        "agreement": agreement_rows, "runs": runs,
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "results.md").write_text(markdown(results))
+            measure("floor", first, as_at)
+            measure("floor_next", nxt, next_at)
+            nightly = measure("nightly", first, as_at, store=store, reports=reports, truth=1 if repeat == 0 else None)
+            if repeat == 0:
+                agreement_rows = nightly.pop("agreement", None)
+            measure("rerun", first, as_at, store=store, reports=reports)
+            typical = measure("typical", nxt, next_at, store=store, reports=reports, keys=1 if repeat == 0 else None)
+            if repeat == 0 and not args.skip_scratch:
+                scratch = measure("scratch_next", nxt, next_at, store=work / "scratch-next.duckdb",
+                                  reports=work / "scratch-reports", keys=1,
+                                  model=str(store.with_suffix(".linkage-model.json")))
+                a, b = ({tuple(k) for k in r.pop("exception_keys")} for r in (typical, scratch))
+                typical_vs_scratch = {"equal": a == b, "typical": len(a), "scratch": len(b),
+                                      "only_typical": sorted(a - b)[:20], "only_scratch": sorted(b - a)[:20]}
+            typical.pop("exception_keys", None)
+            if not args.skip_gx:
+                checks4 = measure("checks4", nxt, next_at, store=store)
+                gx = measure("gx_only", nxt, next_at, store=store)
+                comparison = compare_rows(checks4, gx)
+                equal = all(c["equal"] for c in comparison.values())
+                rows_equal = equal if rows_equal is None else rows_equal and equal
+                row_comparison = comparison
+                checks4.pop("rows")
+                gx.pop("rows")
+            if repeat < args.prefect_repeats:
+                measure("prefect", first, as_at, server_env, store=work / f"prefect-{repeat}.duckdb",
+                        reports=work / f"prefect-reports-{repeat}")
+            if twelve is not None and repeat < args.fixed_repeats:
+                measure("twelve_direct", twelve, DEFAULT_AS_AT, store=work / f"twelve-direct-{repeat}.duckdb",
+                        reports=work / f"twelve-direct-reports-{repeat}")
+                record(run_cli("twelve_cli_server", server_env, twelve, DEFAULT_AS_AT,
+                               work / f"twelve-server-{repeat}.duckdb", work / f"twelve-server-reports-{repeat}",
+                               new_store))
+                if repeat < args.ephemeral_repeats:
+                    record(run_cli("twelve_cli_ephemeral", env, twelve, DEFAULT_AS_AT,
+                                   work / f"twelve-ephemeral-{repeat}.duckdb",
+                                   work / f"twelve-ephemeral-reports-{repeat}", new_store))
+            # Figures so far, after every repeat: a session cut short still leaves its medians.
+            write_results(out, assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve,
+                                        rows_equal, row_comparison, typical_vs_scratch, agreement_rows, None),
+                          final=False)
+            if repeat < args.repeats - 1:  # keep the last store for inspection; the others are large
+                for pattern in (f"store-{repeat}.*", f"prefect-{repeat}.*", "scratch-next.*"):
+                    for path in work.glob(pattern):
+                        path.unlink()
+    finally:
+        if server is not None:
+            server.__exit__()
+
+    results = assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve, rows_equal,
+                       row_comparison, typical_vs_scratch, agreement_rows, machine())
+    write_results(out, results, final=True)
     print(markdown(results))
+    status = 0
     if rows_equal is False:
         print("GX-only rows differ from the checks' rows", file=sys.stderr)
-        return 1
-    return 0
+        status = 1
+    if typical_vs_scratch is not None and not typical_vs_scratch["equal"]:
+        print("the typical night's exceptions differ from the from-scratch run's", file=sys.stderr)
+        status = 1
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -531,8 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--as-at", default=DEFAULT_AS_AT.isoformat())
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--prefect-repeats", type=int, default=1)
+    parser.add_argument("--prefect-repeats", type=int, default=3, help="repeats of the Prefect flow (0: no server)")
+    parser.add_argument("--fixed-repeats", type=int, default=3, help="repeats of the 12-child delivery runs")
+    parser.add_argument("--ephemeral-repeats", type=int, default=3,
+                        help="of those, repeats of `caseflags run` without a server")
     parser.add_argument("--skip-gx", action="store_true", help="leave out the checks4 / gx_only comparison")
+    parser.add_argument("--skip-scratch", action="store_true", help="leave out the from-scratch next night")
     parser.add_argument("--out", default=str(BENCH_DIR / "out"))
     parser.add_argument("--data-dir", default=str(DATA_DIR), help="cache of generated deliveries")
     # worker mode (internal)
@@ -542,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store")
     parser.add_argument("--reports")
     parser.add_argument("--truth")
+    parser.add_argument("--keys")
+    parser.add_argument("--model")
     args = parser.parse_args(argv)
     if args.worker:
         worker_main(args)

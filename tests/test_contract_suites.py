@@ -91,12 +91,35 @@ def test_clean_tables_pass_every_expectation(store):
     assert {r.table_name for r in results} == set(CLEAN_TABLES)
     summary = suites.summarise(results)
     assert all(s["contract_passed"] and s["failed"] == 0 for s in summary.values())
-    # Generated from the schema: every required column and code list has its expectation.
-    assert result(results, "attendance_sessions", "expect_column_values_to_be_in_set", "attendance_code")
-    assert result(results, "meetings", "expect_column_values_to_not_be_null", "scheduled_date")
+    # The typed tables enforce NOT NULL and the code lists themselves: GX does not re-check them.
+    assert not [r for r in results if r.expectation in (
+        "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_null", "expect_table_columns_to_match_set")]
+    # A passing expectation is reported without counts (none were asked of GX).
     assert result(results, "attendance_sessions", "expect_table_row_count_to_be_between").observed == (
-        "200 rows; previous delivery 300 rows; minimum 150 (0.5 of previous)"
+        "at least 150 rows; previous delivery 300 rows; minimum 150 (0.5 of previous)"
     )
+    assert result(results, "meetings", "expect_column_values_to_be_between", "held_date").observed == "0 unexpected"
+    # Without trusting the table's definition, every required column and code list is checked.
+    every = suites.run_contract_suites(
+        store, CLEAN_TABLES, AS_AT, previous_row_counts={"attendance_sessions": 300}, trust_table_definition=False
+    )
+    assert [r for r in every if not r.success] == []
+    assert result(every, "attendance_sessions", "expect_column_values_to_be_in_set", "attendance_code")
+    assert result(every, "meetings", "expect_column_values_to_not_be_null", "scheduled_date")
+    assert result(every, "meetings", "expect_table_columns_to_match_set").observed == "all 9 contract columns present"
+
+
+def test_store_guarantees_read_from_the_catalog(store):
+    guaranteed = suites.store_guarantees(store, "attendance_sessions")
+    codes = suites.contract_catalog()["attendance_sessions"].code_lists["attendance_code"]
+    assert guaranteed.enum_codes["attendance_code"] == frozenset(codes)  # includes the backslash code
+    assert {"upn", "session_date", "session", "attendance_code"} <= guaranteed.not_null
+    assert guaranteed.proves("in_set", "attendance_code", codes=codes)
+    assert not guaranteed.proves("in_set", "attendance_code", codes=codes[1:])  # a code the contract lacks
+    relax(store, "attendance_sessions")
+    loose = suites.store_guarantees(store, "attendance_sessions")
+    assert loose.not_null == frozenset() and loose.enum_codes == {}
+    assert not loose.proves("not_null", "upn")
 
 
 def test_duplicate_keys_are_left_to_ingest_not_a_table_level_failure(store):
@@ -240,8 +263,9 @@ def test_results_are_stored_per_run_and_summarised(store):
         ("run-2", "meetings", summary["meetings"]["expectations"], 0),
         ("run-2", "ssd_person", summary["ssd_person"]["expectations"], 1),
     ]
+    # ssd_person: the row count and its two date ranges (columns, NOT NULL and codes are the table's own).
     assert summary["ssd_person"] == {
-        "expectations": 6, "failed": 1, "blocking_failures": 1, "contract_passed": False
+        "expectations": 3, "failed": 1, "blocking_failures": 1, "contract_passed": False
     }
 
 
@@ -263,7 +287,10 @@ def test_gx_sql_path_returns_real_metrics_on_duckdb(store):
     # Whole table, not a sample: GX counted every row.
     missing = result(results, "voice_records", "expect_column_values_to_not_be_null", "person_id")
     assert missing.observed == "50 unexpected of 50000 rows"
-    assert result(results, "voice_records", "expect_table_row_count_to_be_between").observed.startswith("50000 rows")
+    # A passing expectation is reported without counts; a failing one gets them (second pass).
+    assert result(results, "voice_records", "expect_table_row_count_to_be_between").observed.startswith("at least")
+    again = suites.run_contract_suites(store, ["voice_records"], AS_AT, previous_row_counts={"voice_records": 110000})
+    assert result(again, "voice_records", "expect_table_row_count_to_be_between").observed.startswith("50000 rows")
     # The store connection is left open and usable.
     assert store.execute("SELECT count(*) FROM voice_records").fetchall() == [(50000,)]
 
@@ -276,9 +303,9 @@ def test_refuses_to_run_inside_an_open_transaction_and_leaves_it_intact(store):
     with pytest.raises(RuntimeError, match="commit the ingest transaction"):
         suites.run_contract_suites(store, ["attendance_sessions"], AS_AT)
     store.execute("COMMIT")
-    results = suites.run_contract_suites(store, ["attendance_sessions"], AS_AT)
+    results = suites.run_contract_suites(store, ["attendance_sessions"], AS_AT, trust_table_definition=False)
     assert result(results, "attendance_sessions", "expect_column_values_to_not_be_null", "upn").observed == (
-        "0 unexpected of 200 rows"
+        "0 unexpected"
     )
 
 

@@ -144,7 +144,9 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         return _refused(table, names, "; ".join(p.reason for p in problems), content_sha256, problems)
     parsed = combine(parts, limits)
     stage_table(con, table, parsed.rows())
-    staged_rows = con.execute(f'SELECT count(*) FROM "{STAGED_PREFIX}{table}"').fetchone()[0]
+    # fetchall: a result left half-read (fetchone) makes DuckDB refuse the next relation query
+    # on this connection (an UNCHANGED table after a LOADED one: `_unchanged` → ResourceInUse).
+    staged_rows = con.execute(f'SELECT count(*) FROM "{STAGED_PREFIX}{table}"').fetchall()[0][0]
     if parsed.quarantine.height:
         delivery.staged.quarantine.append(parsed.quarantine.with_columns(pl.lit(table).alias("table_name")))
         log.info("%s: %d rows quarantined", names, parsed.rows_quarantined)
