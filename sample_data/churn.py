@@ -27,35 +27,12 @@ from pathlib import Path
 
 import polars as pl
 
+from caseflags.contracts.keys import UNIQUE_KEYS
 from caseflags.contracts.schema import load_contract
 
-# The business key of each contract table (history tables without one are absent).
-KEYS: dict[str, tuple[str, ...]] = {
-    "ssd_person": ("pers_person_id",),
-    "ssd_disability": ("disa_person_id", "disa_disability_code"),
-    "ssd_cin_episodes": ("cine_referral_id",),
-    "ssd_cin_assessments": ("cina_assessment_id",),
-    "ssd_assessment_factors": ("cinf_assessment_id",),
-    "ssd_cin_plans": ("cinp_cin_plan_id",),
-    "ssd_cin_visits": ("cinv_cin_visit_id",),
-    "ssd_s47_enquiry": ("s47e_s47_enquiry_id",),
-    "ssd_initial_cp_conference": ("icpc_icpc_id",),
-    "ssd_involvements": ("invo_involvements_id",),
-    "ssd_professionals": ("prof_professional_id",),
-    "family_members": ("person_id", "member_id"),
-    "meetings": ("meeting_id",),
-    "meeting_invitations": ("meeting_id", "invitee_role", "professional_id"),
-    "plan_actions": ("action_id",),
-    "voice_records": ("voice_id",),
-    "information_sharing": ("share_id",),
-    "professional_differences": ("difference_id",),
-    "transition_plans": ("plan_id",),
-    "family_contacts": ("contact_id",),
-    "agency_records": ("agency", "agency_record_id"),
-    "ehcp_plans": ("ehcp_id",),
-    "attendance_sessions": ("upn", "session_date", "session"),
-    "attendance_summaries": ("upn", "school_urn", "period_start", "period_end"),
-}
+# The business key of each contract table (history tables without one are absent): the
+# contract's own keys, the ones ingest enforces.
+KEYS = UNIQUE_KEYS
 # Tables a night adds rows to (events and records that accrue); the new-id column of each.
 GROWING: dict[str, str] = {
     "ssd_cin_visits": "cinv_cin_visit_id",
