@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --profile large
 
 clean:
-	rm -rf $(VENV) reports caseflags.duckdb caseflags.duckdb.wal .prefect
+	rm -rf $(VENV) reports caseflags.duckdb caseflags.duckdb.wal caseflags.*.duckdb caseflags.linkage-model.json caseflags.web.sqlite* .prefect
