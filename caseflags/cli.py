@@ -46,7 +46,7 @@ from caseflags.store.database import check_store_path, connect
 from caseflags.store.locking import store_lock
 from caseflags.web.accounts import AccountError, add_user, disable_user, list_users, set_password
 from caseflags.web.carry_audit import carry_web_audit
-from caseflags.web.snapshot import publish_snapshot
+from caseflags.web.snapshot import SnapshotUnavailable, publish_snapshot
 from caseflags.web.workspace import connect_workspace, workspace_path
 
 quiet_environment()  # also when the app is driven without main() (tests, typer's runner)
@@ -430,7 +430,7 @@ def sample_mark_audited(
     with _open_store(db) as con:
         carry_web_audit(con)  # a sample drawn in the web workspace can be marked here too
         marked = mark_audited(con, sample_id, _parse_date(on) if on else date.today())
-        publish_snapshot(con)  # the workspace's Audit sample page shows it at once
+        _republish(con)
     console.print(f"marked {marked} children of sample {sample_id} as audited", highlight=False)
 
 
@@ -447,7 +447,7 @@ def sample_import_outcomes(
     with _open_store(db) as con:
         carry_web_audit(con)  # web outcomes first: the file's rows then replace those it contains
         summary = import_audit_outcomes(con, file, recorded_at=datetime.now())
-        publish_snapshot(con)  # the workspace's Audit sample page shows them at once
+        _republish(con)
     console.print(str(summary), highlight=False)
 
 
@@ -645,6 +645,15 @@ def links_model(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = 
                         "-" if row["expected_recall"] is None else f"{row['expected_recall']:.4f}",
                         str(row["labelled_pairs"]), row["basis"])
     console.print(quality)
+
+
+def _republish(con: duckdb.DuckDBPyConnection) -> None:
+    """Publish the web snapshot so the workspace's Audit sample page shows the change at once; a
+    store without a nightly run yet has no snapshot to publish (said, not fatal: the change is kept)."""
+    try:
+        publish_snapshot(con)
+    except SnapshotUnavailable as exc:
+        err.print(f"warning: web snapshot not published: {exc}", markup=False, highlight=False)
 
 
 @contextmanager

@@ -241,3 +241,27 @@ def test_a_sample_round_trips_through_json(store):
     finally:
         con.close()
     assert result_from_json(result_to_json(result)) == result
+
+
+def test_sample_commands_carry_web_samples_first(store):
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        token = _officer(c)
+        sample_id = _draw(c, token, 3, 5)
+        person, check = _flagged_child(store, sample_id)
+        c.post(f"/audit/{sample_id}/children/{person}/outcome",
+               data={"csrf_token": token, "check_id": check, "outcome": "NOT_A_CONCERN", "note": "known to the school"})
+    # A sample drawn in the browser is in the store for `caseflags sample mark-audited` at once.
+    marked = CliRunner().invoke(cli_app, ["sample", "mark-audited", sample_id, "--on", "2026-11-26", "--db", str(store)])
+    assert marked.exit_code == 0, marked.output
+    assert f"marked 3 children of sample {sample_id}" in marked.output
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        assert con.execute("SELECT audited_on FROM audit_samples WHERE sample_id = ?", [sample_id]).fetchall() == [
+            (date(2026, 11, 26),)]
+        assert con.execute("SELECT outcome, auditor_note FROM audit_outcomes WHERE sample_id = ?", [sample_id]).fetchall() == [
+            ("NOT_A_CONCERN", "known to the school")]
+    finally:
+        con.close()
+    with TestClient(create_app(Settings(db_path=store))) as c:  # the command republished the snapshot
+        _officer(c)
+        assert "audited 2026-11-26" in c.get("/audit").text
