@@ -90,7 +90,7 @@ def audited_children(con: duckdb.DuckDBPyConnection, also_audited: Iterable[tupl
         con.execute(sql_text("audit/audited_children_store.sql"))
     extra = [(person_id, audited_on) for person_id, audited_on in also_audited]
     if extra:
-        con.executemany(f"INSERT INTO {AUDITED_CHILDREN_TABLE} VALUES (?, ?)", extra)
+        con.executemany(sql_text("audit/audited_children_add.sql"), extra)
     return con.execute(f"SELECT count(*) FROM {AUDITED_CHILDREN_TABLE}").fetchone()[0]
 
 

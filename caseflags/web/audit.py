@@ -94,7 +94,7 @@ def draw(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, as_at: date, si
 def save_sample(ws: sqlite3.Connection, result: SampleResult, drawn_by: str, now: datetime | None = None) -> bool:
     """Save the sample, its children and concerns; False when it was saved before."""
     with transaction(ws):
-        if ws.execute("SELECT 1 FROM audit_samples WHERE sample_id = ?", (result.sample_id,)).fetchone():
+        if ws.execute(_sql("sample_exists"), {"sample_id": result.sample_id}).fetchone():
             return False
         ws.execute(_sql("insert_sample"), {
             "sample_id": result.sample_id, "as_at": result.as_at.isoformat(), "seed": result.seed,

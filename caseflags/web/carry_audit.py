@@ -29,6 +29,10 @@ from caseflags.web.carry import CARRIED_TABLES_SQL, WEB_SOURCE, store_path
 from caseflags.web.workspace import connect_workspace, workspace_path
 
 
+def _sql(name: str) -> str:
+    return sql_text(f"web/audit/{name}.sql")
+
+
 def carry_web_audit(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> dict[str, int]:
     """Carry the workspace's new samples, audit marks and outcomes; returns how many of each (and
     how many marks the store refused: their sample is not in it; they are tried again next time)."""
@@ -38,49 +42,41 @@ def carry_web_audit(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
         return counts
     ws = connect_workspace(workspace_path(path))
     try:
-        samples = ws.execute(
-            "SELECT sample_id, drawn_by, drawn_at, result_json FROM audit_samples ORDER BY drawn_at, sample_id"
-        ).fetchall()
-        marks = ws.execute(
-            "SELECT mark_id, sample_id, audited_on, marked_by FROM audit_marks ORDER BY mark_id").fetchall()
-        outcomes = ws.execute(
-            "SELECT outcome_id, sample_id, person_id, check_id, outcome, auditor_note, recorded_by, recorded_at "
-            "FROM audit_outcomes ORDER BY outcome_id").fetchall()
+        samples = ws.execute(_sql("carry_read_samples")).fetchall()
+        marks = ws.execute(_sql("carry_read_marks")).fetchall()
+        outcomes = ws.execute(_sql("carry_read_outcomes")).fetchall()
     finally:
         ws.close()
     now = now or datetime.now()
     ensure_audit_tables(con)
     con.execute(CARRIED_TABLES_SQL).fetchall()
 
-    stored = {r[0] for r in con.execute("SELECT sample_id FROM audit_samples").fetchall()}
-    carried = {r[0] for r in con.execute("SELECT sample_id FROM web_audit_samples_carried").fetchall()}
+    known: dict[str, set[str]] = {"stored": set(), "sample": set(), "mark": set(), "outcome": set()}
+    for kind, key in con.execute(_sql("store_carried_ids")).fetchall():
+        known[kind].add(key)
+    stored, carried = known["stored"], known["sample"]
     for sample_id, drawn_by, drawn_at, result_json in samples:
         if sample_id in carried:
             continue
         if sample_id not in stored:  # the same draw may have been recorded by `caseflags sample`
             record_sample(con, result_from_json(result_json))
             counts["samples"] += 1
-        con.execute("INSERT INTO web_audit_samples_carried VALUES ($id, $by, $at, $now)",
-                    {"id": sample_id, "by": drawn_by, "at": datetime.fromisoformat(drawn_at), "now": now}).fetchall()
+        con.execute(_sql("carried_sample"), {"id": sample_id, "by": drawn_by, "at": datetime.fromisoformat(drawn_at), "now": now}).fetchall()
 
-    done = {r[0] for r in con.execute("SELECT web_mark_id FROM web_audit_marks_carried").fetchall()}
     for mark_id, sample_id, audited_on, marked_by in marks:
-        if mark_id in done:
+        if str(mark_id) in known["mark"]:
             continue
         try:
             mark_audited(con, sample_id, date.fromisoformat(audited_on))
         except SampleError:  # checked when saved; a sample the store no longer has is left, and counted
             counts["marks_refused"] += 1
             continue
-        con.execute("INSERT INTO web_audit_marks_carried VALUES ($id, $sample, $by, $now)",
-                    {"id": mark_id, "sample": sample_id, "by": marked_by, "now": now}).fetchall()
+        con.execute(_sql("carried_mark"), {"id": mark_id, "sample": sample_id, "by": marked_by, "now": now}).fetchall()
         counts["marks"] += 1
 
-    done = {r[0] for r in con.execute("SELECT web_outcome_id FROM web_audit_outcomes_carried").fetchall()}
-    todo = [row for row in outcomes if row[0] not in done]
+    todo = [row for row in outcomes if str(row[0]) not in known["outcome"]]
     if todo:
-        flagged_pairs = {tuple(r) for r in con.execute(
-            "SELECT sample_id, person_id, check_id FROM audit_sample_concerns").fetchall()}
+        flagged_pairs = {tuple(r) for r in con.execute(_sql("store_flagged_pairs")).fetchall()}
         con.execute("BEGIN TRANSACTION")
         try:
             for outcome_id, sample_id, person_id, check_id, outcome, note, recorded_by, recorded_at in todo:
@@ -89,8 +85,7 @@ def carry_web_audit(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
                     sample_id, person_id, check_id, (sample_id, person_id, check_id) in flagged_pairs, outcome, note,
                     datetime.fromisoformat(recorded_at), WEB_SOURCE,
                 ])
-                con.execute("INSERT INTO web_audit_outcomes_carried VALUES ($id, $sample, $by, $now)",
-                            {"id": outcome_id, "sample": sample_id, "by": recorded_by, "now": now}).fetchall()
+                con.execute(_sql("carried_outcome"), {"id": outcome_id, "sample": sample_id, "by": recorded_by, "now": now}).fetchall()
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
