@@ -265,3 +265,32 @@ def test_sample_commands_carry_web_samples_first(store):
     with TestClient(create_app(Settings(db_path=store))) as c:  # the command republished the snapshot
         _officer(c)
         assert "audited 2026-11-26" in c.get("/audit").text
+
+
+def test_a_cli_sample_has_packs_and_outcomes_in_the_workspace_too(store, tmp_path):
+    drawn = CliRunner().invoke(cli_app, ["sample", "--db", str(store), "--as-at", AS_AT.isoformat(), "--seed", "2",
+                                         "--size", "3", "--out", str(tmp_path / "out")])
+    assert drawn.exit_code == 0, drawn.output
+    sample_id = re.search(r"^sample (\S+) \(seed", drawn.output, re.MULTILINE).group(1)
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        person, check = con.execute("SELECT person_id, check_id FROM audit_sample_concerns WHERE sample_id = ? "
+                                    "ORDER BY person_id, check_id LIMIT 1", [sample_id]).fetchall()[0]
+    finally:
+        con.close()
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        token = _officer(c)
+        assert "drawn with caseflags sample" in c.get("/audit").text
+        pack = c.get(f"/audit/{sample_id}/children/{person}")
+        assert pack.status_code == 200 and f'data-check="{check}"' in pack.text
+        assert f"<strong>{check}</strong>" in pack.text.split('data-testid="pack"', 1)[1]  # its open exception
+        saved = c.post(f"/audit/{sample_id}/children/{person}/outcome",
+                       data={"csrf_token": token, "check_id": check, "outcome": "CONFIRMED", "note": "agreed"})
+        assert saved.status_code == 200
+    con = duckdb.connect(str(store))
+    try:
+        assert carry_web_audit(con)["outcomes"] == 1
+        assert con.execute("SELECT flagged, outcome, source_file FROM audit_outcomes WHERE sample_id = ?",
+                           [sample_id]).fetchall() == [(True, "CONFIRMED", "caseflags web")]
+    finally:
+        con.close()
