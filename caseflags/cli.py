@@ -45,7 +45,8 @@ from caseflags.store.retention import archived_deliveries
 from caseflags.store.database import check_store_path, connect
 from caseflags.store.locking import store_lock
 from caseflags.web.accounts import AccountError, add_user, disable_user, list_users, set_password
-from caseflags.web.snapshot import publish_snapshot
+from caseflags.web.carry_audit import carry_web_audit
+from caseflags.web.snapshot import SnapshotUnavailable, publish_snapshot
 from caseflags.web.workspace import connect_workspace, workspace_path
 
 quiet_environment()  # also when the app is driven without main() (tests, typer's runner)
@@ -403,6 +404,7 @@ def sample(
     run_date = _parse_date(as_at) if as_at else date.today()
     check_writable_folder(out, "reports folder --out")
     with _open_store(db) as con:
+        carry_web_audit(con)  # samples and audit dates recorded in the web workspace count here too
         result = choose_sample(
             con, run_date, size=size or settings.sample["size"], seed=seed,
             controls=settings.sample["controls"],
@@ -426,7 +428,9 @@ def sample_mark_audited(
     """Record that a sample's children were audited (later samples exclude them)."""
     _load_config(config)
     with _open_store(db) as con:
+        carry_web_audit(con)  # a sample drawn in the web workspace can be marked here too
         marked = mark_audited(con, sample_id, _parse_date(on) if on else date.today())
+        _republish(con)
     console.print(f"marked {marked} children of sample {sample_id} as audited", highlight=False)
 
 
@@ -441,7 +445,9 @@ def sample_import_outcomes(
     if not file.is_file():
         _fail(f"outcome file not found: {file}")
     with _open_store(db) as con:
+        carry_web_audit(con)  # web outcomes first: the file's rows then replace those it contains
         summary = import_audit_outcomes(con, file, recorded_at=datetime.now())
+        _republish(con)
     console.print(str(summary), highlight=False)
 
 
@@ -522,7 +528,7 @@ def web(
         app_ = create_app(Settings(
             db_path=db.resolve(), review_due_days=web_settings["review_due_days"], page_size=web_settings["page_size"],
             session_hours=web_settings["session_hours"], secure_cookies=web_settings["secure_cookies"],
-            annotation_expiry_days=settings.outputs["annotation_expiry_days"],
+            annotation_expiry_days=settings.outputs["annotation_expiry_days"], sample=dict(settings.sample),
         ))
     if app_.state.ctx.startup_problem:
         err.print(f"warning: {app_.state.ctx.startup_problem}", markup=False, highlight=False)
@@ -639,6 +645,15 @@ def links_model(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = 
                         "-" if row["expected_recall"] is None else f"{row['expected_recall']:.4f}",
                         str(row["labelled_pairs"]), row["basis"])
     console.print(quality)
+
+
+def _republish(con: duckdb.DuckDBPyConnection) -> None:
+    """Publish the web snapshot so the workspace's Audit sample page shows the change at once; a
+    store without a nightly run yet has no snapshot to publish (said, not fatal: the change is kept)."""
+    try:
+        publish_snapshot(con)
+    except SnapshotUnavailable as exc:
+        err.print(f"warning: web snapshot not published: {exc}", markup=False, highlight=False)
 
 
 @contextmanager

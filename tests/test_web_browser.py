@@ -172,3 +172,41 @@ def test_a_post_without_the_csrf_token_is_refused(server, browser):
     page.goto(f"/exceptions/{exception_id}")
     assert "forged" not in page.inner_text("[data-testid=history]")
     context.close()
+
+
+def test_officer_draws_a_sample_opens_a_pack_and_records_an_outcome(server, browser):
+    base = server["base"]
+    context, page = _login(browser, base, *OFFICER)
+    page.goto("/audit")
+    page.fill("[data-testid=draw-form] input[name=size]", "4")
+    page.fill("[data-testid=draw-form] input[name=seed]", "3")
+    page.click("[data-testid=draw-form] button[type=submit]")
+    page.wait_for_url("**/audit?drawn=*")
+    sample_id = page.url.split("drawn=", 1)[1]
+    drawn = page.locator(f"section[data-sample='{sample_id}']")
+    assert f"drawn by {OFFICER[0]}" in drawn.locator("h2").inner_text()
+    assert drawn.locator("a.pack-link").count() == 4
+
+    # Open the pack of the first child with a concern; record an outcome with a note.
+    for index in range(4):
+        drawn.locator("a.pack-link").nth(index).click()
+        page.wait_for_url("**/audit/*/children/*")
+        if page.locator("tr[data-check]").count():
+            break
+        page.go_back()
+    person_id = page.url.rsplit("/", 1)[1]
+    assert page.locator("[data-testid=pack] h1").inner_text() == f"Multi-agency audit pack: child {person_id}"
+    row = page.locator("tr[data-check]").first
+    check_id = row.get_attribute("data-check")
+    row.locator("select[name=outcome]").select_option("CONFIRMED")
+    row.locator("input[name=note]").fill("Seen at the strategy meeting")
+    row.locator("button[type=submit]").click()
+    page.wait_for_selector("[data-testid=saved]")
+    history = page.inner_text("[data-testid=outcome-history]")
+    assert OFFICER[0] in history and "Seen at the strategy meeting" in history and check_id in history
+    page.set_viewport_size({"width": 1100, "height": 680})  # the outcomes and the pack's head; small
+    page.screenshot(path=str(server["shots"] / "web-audit.png"))
+    page.goto("/audit")
+    assert f"{check_id}: CONFIRMED (Seen at the strategy meeting)" in page.locator(
+        f"section[data-sample='{sample_id}']").inner_text()
+    context.close()

@@ -14,7 +14,8 @@ Nothing here reads the clock: dates come in as parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import date
 
 import duckdb
@@ -247,3 +248,34 @@ def child_concerns(child: SampleChild) -> list[dict]:
         })
     return concerns
 
+
+
+def result_to_json(result: SampleResult) -> str:
+    """The whole sample as JSON (the web workspace keeps it so its packs match the CLI's)."""
+    return json.dumps(asdict(result), default=lambda value: value.isoformat(), sort_keys=True)
+
+
+def result_from_json(text: str) -> SampleResult:
+    data = json.loads(text)
+
+    def day(value: str | None) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    children = tuple(
+        SampleChild(**{
+            **child,
+            "reasons": tuple(child["reasons"]),
+            "exceptions": tuple(OpenException(**{**x, "first_seen": day(x["first_seen"])}) for x in child["exceptions"]),
+        })
+        for child in data["children"]
+    )
+    source = data["exceptions_source"]
+    return SampleResult(**{
+        **data,
+        "as_at": day(data["as_at"]),
+        "exceptions_source": ExceptionSource(label=source["label"], as_at=day(source["as_at"]), count=source["count"]),
+        "strata_required": tuple(data["strata_required"]),
+        "strata_uncovered": tuple(data["strata_uncovered"]),
+        "children": children,
+        "warnings": tuple(data["warnings"]),
+    })

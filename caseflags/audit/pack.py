@@ -26,6 +26,25 @@ th { background: #eef3f8; } td.date { white-space: nowrap; } td.agency { font-we
 
 def render_pack(result: SampleResult, child: SampleChild, events: list[ChronologyEvent], context: dict) -> str:
     """One self-contained HTML page: the chronology, with the child's open exceptions beside it."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Audit pack {_escape(child.person_id)} ({_escape(result.sample_id)})</title>
+<style>{PACK_CSS}</style>
+</head>
+<body>
+{pack_body(result, child, events, context)}
+</body>
+</html>
+"""
+
+
+def pack_body(result: SampleResult, child: SampleChild, events: list[ChronologyEvent], context: dict) -> str:
+    """The pack's content, every value escaped: the body of `render_pack`, and what the web
+    workspace shows inside its own page (styled by its stylesheet, as inline style is refused)."""
     sources_seen = sorted({part.strip() for e in events for part in e.source_table.split("+")})
     rows = "\n".join(
         f"<tr><td class=\"date\">{_escape(e.event_date.isoformat() if e.event_date else 'undated')}</td>"
@@ -57,22 +76,12 @@ def render_pack(result: SampleResult, child: SampleChild, events: list[Chronolog
         f"<p class=\"muted\">Not in the store, so not in this chronology: {_escape(', '.join(missing))}.</p>"
         if missing else ""
     )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Audit pack {_escape(child.person_id)} ({_escape(result.sample_id)})</title>
-<style>{PACK_CSS}</style>
-</head>
-<body>
-<h1>Multi-agency audit pack: child {_escape(child.person_id)}</h1>
+    return f"""<h1>Multi-agency audit pack: child {_escape(child.person_id)}</h1>
 <div class="meta">
 <span>Sample {_escape(result.sample_id)}, place {child.position} of {len(result.children)}</span>
 <span>As at {_escape(result.as_at.isoformat())}</span>
 <span>{_escape(child.role.lower())}</span>
-<span>Age {_escape(child.age_years)} (band {_escape(child.age_band)})</span>
+<span>Age {_escape(child.age_years) if child.age_years is not None else "not recorded"} (band {_escape(child.age_band)})</span>
 <span>Need: {_escape(need_label(child.need_type))}</span>
 <span>Disabilities: {_escape(child.disabilities or 'none recorded')}</span>
 <span>Allocated social worker: {workers}</span>
@@ -102,8 +111,5 @@ event can be found in the source system.</p>
 <h2>Family</h2>
 <ul>{family}</ul>
 </aside>
-</div>
-</body>
-</html>
-"""
+</div>"""
 

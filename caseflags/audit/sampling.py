@@ -4,6 +4,11 @@
 exceptions, spanning age bands and need types, leaving out children audited recently, with a
 quota of children with no exceptions as controls. The seed (drawn from the OS when not given)
 is recorded so the sample can be drawn again. Queries: `sql/audit/*.sql`.
+
+Choosing only reads: it writes nothing but TEMP tables of its own connection, so it runs as well
+on the store (`caseflags sample`, which then records the result with `record_sample`) as on a
+read-only cursor of the web snapshot (the workspace's Audit sample page, which records it in the
+workspace database). For the same data and seed both give the same sample.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from random import Random
@@ -28,13 +34,14 @@ from caseflags.audit.model import (
     SampleError,
     SampleResult,
     age_band,
-    ensure_audit_tables,
     need_label,
 )
 from caseflags.resources import sql_text
 
 # Temp table of the open exceptions sampled from; the cohort and child queries read it.
 OPEN_EXCEPTIONS_TABLE = "audit_open_exceptions"
+# Temp table of the children audited and when (the store's audit tables plus any given); cohort.sql reads it.
+AUDITED_CHILDREN_TABLE = "audit_audited_children"
 # Columns the `exceptions_current` view must have to be used as the source.
 _CURRENT_VIEW_COLUMNS = {"as_at", "status", "first_seen"}
 
@@ -72,6 +79,26 @@ def open_exceptions(con: duckdb.DuckDBPyConnection, as_at: date) -> ExceptionSou
         label = f"exceptions run {run_id}"
     count = con.execute(f"SELECT count(*) FROM {OPEN_EXCEPTIONS_TABLE}").fetchone()[0]
     return ExceptionSource(label=label, as_at=run_as_at, count=count)
+
+
+def audited_children(con: duckdb.DuckDBPyConnection, also_audited: Iterable[tuple[str, date]] = ()) -> int:
+    """Fill the temp table `audit_audited_children` (person_id, audited_on) from the store's audit
+    tables, when it has them, and `also_audited` (children marked audited elsewhere and not yet in
+    these tables: the web workspace's marks). Returns how many rows it holds."""
+    con.execute(sql_text("audit/audited_children.sql"))
+    if {"audit_samples", "audit_sample_children"} <= set(_main_tables(con)):
+        con.execute(sql_text("audit/audited_children_store.sql"))
+    extra = [(person_id, audited_on) for person_id, audited_on in also_audited]
+    if extra:
+        con.executemany(sql_text("audit/audited_children_add.sql"), extra)
+    return con.execute(f"SELECT count(*) FROM {AUDITED_CHILDREN_TABLE}").fetchone()[0]
+
+
+def _main_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'"
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -248,8 +275,13 @@ def choose_sample(
     controls: int = 2,
     exclude_audited_within_days: int = 365,
     cohort: str = "CIN_WITH_ACTIVE_EHCP",
+    also_audited: Iterable[tuple[str, date]] = (),
 ) -> SampleResult:
     """Choose `size` children from the cohort at as_at (see the module and docs/AUDIT_SAMPLE.md).
+
+    Reads only (TEMP tables aside): recording the result is `record_sample`'s, or the web
+    workspace's. `also_audited`: (person_id, audited_on) of audits recorded outside the store's
+    audit tables, excluded like those in them.
 
     Raises SampleError when no sample can be drawn (unknown cohort, no completed run, fewer
     eligible children than `size`). When the control quota or the strata cannot all be honoured
@@ -265,8 +297,8 @@ def choose_sample(
         raise SampleError("exclude_audited_within_days must not be negative")
     if seed is None:
         seed = secrets.randbelow(2**31)  # recorded with the sample so the draw can be repeated
-    ensure_audit_tables(con)
     source = open_exceptions(con, as_at)
+    audited_children(con, also_audited)
     rows = con.execute(
         sql_text("audit/cohort.sql"), {"as_at": as_at, "cohort": cohort, "exclude_days": exclude_audited_within_days}
     ).fetchall()

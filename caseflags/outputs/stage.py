@@ -15,6 +15,7 @@ from caseflags.outputs.files import write_csv_rows
 from caseflags.outputs.organisations import write_organisation_outputs
 from caseflags.private_files import private_dir
 from caseflags.web.carry import carry_web_reviews
+from caseflags.web.carry_audit import carry_web_audit
 
 
 def write_outputs(
@@ -23,6 +24,7 @@ def write_outputs(
     """`delivery`: the folder loaded and the digest of its files, shown in the report."""
     run_dir = private_dir(private_dir(out_dir) / as_at.isoformat())
     carry_web_reviews(con)  # reviews saved in the web workspace, as a workbook import would
+    carry_web_audit(con)  # audit samples, marks and outcomes saved in the web workspace
     update_lifecycle(con, run_id, as_at)
     practice = good_practice(con, as_at)
     write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice, delivery=delivery)

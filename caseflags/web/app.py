@@ -10,12 +10,8 @@ the CSRF token, and is written to the access log by user and route pattern.
 from __future__ import annotations
 
 import csv
-import hmac
 import io
 import secrets
-from dataclasses import dataclass
-from functools import wraps
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import xlsxwriter
@@ -28,142 +24,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
-from caseflags.outputs.lifecycle import REVIEW_STATUSES
-from caseflags.web import accounts, queries, reviews
-from caseflags.web.snapshot import SnapshotReader, SnapshotUnavailable, nightly_running
-from caseflags.web.workspace import Workspace, session_secret, workspace_path
+from caseflags.web import accounts, audit_pages, queries, reviews
+from caseflags.web.pages import (
+    HERE,
+    SECURITY_HEADERS,
+    SESSION_COOKIE,
+    Context,
+    Settings,
+    check_csrf,
+    ctx_of,
+    page,
+    render,
+    snapshot_cursor,
+    web_tables,
+)
+from caseflags.web.snapshot import SnapshotUnavailable, nightly_running
+from caseflags.web.workspace import session_secret
 
-HERE = Path(__file__).resolve().parent
-SESSION_COOKIE = "caseflags_session"
-CSRF_FIELD = "csrf_token"
+__all__ = ["Settings", "create_app"]
+
 BULK_LIMIT = 5000
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
-@dataclass(frozen=True)
-class Settings:
-    db_path: Path
-    review_due_days: int = 14
-    page_size: int = 50
-    session_hours: int = 8
-    secure_cookies: bool = False
-    annotation_expiry_days: int = 180
-
-
-class Context:
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.workspace = Workspace(workspace_path(settings.db_path))
-        self.snapshot = SnapshotReader(settings.db_path)
-        self.startup_problem = self.snapshot.ensure_published()
-
-
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.autoescape = True
-
-
-def _ctx(request: Request) -> Context:
-    return request.app.state.ctx
-
-
-def _csrf(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return token
-
-
-def _current_user(request: Request) -> accounts.User | None:
-    name = request.session.get("user")
-    if not name:
-        return None
-    user = accounts.get_user(_ctx(request).workspace.connection(), name)
-    if user is None or user.disabled or user.password_changed_at != request.session.get("stamp"):
-        request.session.pop("user", None)
-        return None
-    return user
-
-
-async def _check_csrf(request: Request) -> dict:
-    form = await request.form()
-    sent = str(form.get(CSRF_FIELD) or "")
-    expected = request.session.get("csrf") or ""
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
-        raise HTTPException(403, "The form had no valid CSRF token: reload the page and try again.")
-    return form
-
-
-def page(route: str, officers_only: bool = False):
-    """Login required; logs the request by user and route pattern (and filter names only)."""
-    def decorate(handler):
-        @wraps(handler)
-        async def wrapper(request: Request):
-            ctx = _ctx(request)
-            user = _current_user(request)
-            status, rows = 500, None
-            try:
-                if user is None:
-                    status = 303 if request.method == "GET" else 403
-                    if request.method != "GET":
-                        raise HTTPException(403, "Not logged in.")
-                    return RedirectResponse("/login", status_code=303)
-                if officers_only and not user.is_officer:
-                    raise HTTPException(404)
-                form = await _check_csrf(request) if request.method == "POST" else None
-                request.state.user = user
-                response, rows = await handler(request, user, form) if form is not None else await handler(request, user)
-                status = response.status_code
-                return response
-            except HTTPException as exc:
-                status = exc.status_code
-                raise
-            finally:
-                used = [k for k in queries.FILTERS if request.query_params.get(k)]
-                accounts.log_access(ctx.workspace.connection(), user.username if user else None, request.method,
-                                    route, used, status, rows)
-        return wrapper
-    return decorate
-
-
-def _render(request: Request, name: str, user: accounts.User | None, status_code: int = 200, **context) -> Response:
-    ctx = _ctx(request)
-    info = None
-    try:
-        info = queries.snapshot_info(ctx.snapshot.cursor())
-    except SnapshotUnavailable:
-        pass
-    context.update(
-        user=user, csrf=_csrf(request), nightly_running=nightly_running(ctx.settings.db_path), snapshot=info,
-        review_statuses=REVIEW_STATUSES, csrf_field=CSRF_FIELD, path=request.url.path,
-    )
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
-
-
-def _cursor(request: Request):
-    try:
-        return _ctx(request).snapshot.cursor()
-    except SnapshotUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
-
-
-def _web_tables(request: Request):
-    return reviews.latest_tables(_ctx(request).workspace.connection())
 
 
 # -- login -----------------------------------------------------------------------------------
 
 async def healthz(request: Request) -> Response:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     try:
         info = queries.snapshot_info(ctx.snapshot.cursor())
         snapshot = {"run_id": info["run_id"], "as_at": info["as_at"].isoformat()}
@@ -174,20 +61,20 @@ async def healthz(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        return _render(request, "login.html", None)
-    form = await _check_csrf(request)
+        return render(request, "login.html", None)
+    form = await check_csrf(request)
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     client = request.client.host if request.client else "unknown"
-    ws = _ctx(request).workspace.connection()
+    ws = ctx_of(request).workspace.connection()
     try:
         user = accounts.authenticate(ws, username, password, client)
     except accounts.LoginRefused:
         accounts.log_access(ws, None, "POST", "/login", [], 429, None)
-        return _render(request, "login.html", None, 429, error="Too many failed attempts: wait 15 minutes and try again.")
+        return render(request, "login.html", None, 429, error="Too many failed attempts: wait 15 minutes and try again.")
     if user is None:
         accounts.log_access(ws, None, "POST", "/login", [], 401, None)
-        return _render(request, "login.html", None, 401, error="Wrong user name or password.")
+        return render(request, "login.html", None, 401, error="Wrong user name or password.")
     request.session.clear()
     request.session.update(user=user.username, stamp=user.password_changed_at, csrf=secrets.token_urlsafe(32))
     accounts.log_access(ws, user.username, "POST", "/login", [], 303, None)
@@ -204,21 +91,21 @@ async def logout(request: Request, user, form) -> tuple[Response, None]:
 
 @page("/")
 async def today_page(request: Request, user) -> tuple[Response, int]:
-    ctx = _ctx(request)
-    data = queries.today(_cursor(request), user, _web_tables(request), ctx.settings.review_due_days)
-    return _render(request, "today.html", user, data=data), data["counts"]["listed"]
+    ctx = ctx_of(request)
+    data = queries.today(snapshot_cursor(request), user, web_tables(request), ctx.settings.review_due_days)
+    return render(request, "today.html", user, data=data), data["counts"]["listed"]
 
 
 def _query(request: Request) -> queries.Query:
-    return queries.Query.from_params(request.query_params, _ctx(request).settings.page_size)
+    return queries.Query.from_params(request.query_params, ctx_of(request).settings.page_size)
 
 
 @page("/exceptions")
 async def exceptions_page(request: Request, user) -> tuple[Response, int]:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     query = _query(request)
-    cur = _cursor(request)
-    rows, total = queries.exceptions(cur, user, query, _web_tables(request), ctx.settings.review_due_days)
+    cur = snapshot_cursor(request)
+    rows, total = queries.exceptions(cur, user, query, web_tables(request), ctx.settings.review_due_days)
     pages = max(1, -(-total // query.page_size))
     kept = {k: v for k, v in query.filters.items() if v}
     links = {
@@ -227,7 +114,7 @@ async def exceptions_page(request: Request, user) -> tuple[Response, int]:
         "page": lambda n: "/exceptions?" + urlencode({**kept, "sort": query.sort, "dir": query.direction, "page": n}),
         "sort": lambda key: "/exceptions?" + urlencode({**kept, "sort": key, "dir": "desc" if query.sort == key and query.direction == "asc" else "asc"}),
     }
-    return _render(request, "exceptions.html", user, rows=rows, total=total, query=query, pages=pages,
+    return render(request, "exceptions.html", user, rows=rows, total=total, query=query, pages=pages,
                    facets=queries.facets(cur, user), links=links, filter_query=urlencode(kept)), len(rows)
 
 
@@ -255,9 +142,9 @@ def _export_rows(rows: list[dict], user: accounts.User) -> tuple[tuple[str, ...]
 
 
 async def _export(request: Request, user, kind: str) -> tuple[Response, int]:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     query = _query(request)
-    rows, _total = queries.exceptions(_cursor(request), user, query, _web_tables(request), ctx.settings.review_due_days,
+    rows, _total = queries.exceptions(snapshot_cursor(request), user, query, web_tables(request), ctx.settings.review_due_days,
                                       paged=False)
     # Naming another organisation or agency than one's own is guessing: not found, like a wrong id.
     if not user.is_officer and ((query.filters["agency"] and query.filters["agency"] != user.agency)
@@ -297,8 +184,8 @@ async def export_xlsx(request: Request, user):
 
 
 def _one_exception(request: Request, user, exception_id: str) -> dict:
-    found = queries.exceptions_by_id(_cursor(request), user, [exception_id], _web_tables(request),
-                                     _ctx(request).settings.review_due_days)
+    found = queries.exceptions_by_id(snapshot_cursor(request), user, [exception_id], web_tables(request),
+                                     ctx_of(request).settings.review_due_days)
     if not found:
         raise HTTPException(404)
     return found[0]
@@ -307,8 +194,8 @@ def _one_exception(request: Request, user, exception_id: str) -> dict:
 @page("/exceptions/{exception_id}")
 async def exception_page(request: Request, user) -> tuple[Response, int]:
     row = _one_exception(request, user, request.path_params["exception_id"])
-    history = reviews.history(_ctx(request).workspace.connection(), [row["exception_id"]])
-    return _render(request, "exception.html", user, row=row, history=history, saved=request.query_params.get("saved")), 1
+    history = reviews.history(ctx_of(request).workspace.connection(), [row["exception_id"]])
+    return render(request, "exception.html", user, row=row, history=history, saved=request.query_params.get("saved")), 1
 
 
 @page("/exceptions/{exception_id}/review")
@@ -318,7 +205,7 @@ async def review_post(request: Request, user, form) -> tuple[Response, int]:
 
 
 def _save(request: Request, user, form, ids: list[str], back: str) -> tuple[Response, int]:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     ws = ctx.workspace.connection()
     try:
         if form.get("review_status"):
@@ -333,11 +220,11 @@ def _save(request: Request, user, form, ids: list[str], back: str) -> tuple[Resp
 
 @page("/exceptions/bulk-review")
 async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     filter_query = str(form.get("filter_query") or "")
     if form.get("apply_to") == "all":
         query = queries.Query.from_params(dict(parse_qsl(filter_query)), ctx.settings.page_size)
-        rows, total = queries.exceptions(_cursor(request), user, query, _web_tables(request),
+        rows, total = queries.exceptions(snapshot_cursor(request), user, query, web_tables(request),
                                          ctx.settings.review_due_days, paged=False)
         if total > BULK_LIMIT:
             raise HTTPException(400, f"{total} exceptions match: narrow the filter to {BULK_LIMIT} or fewer")
@@ -345,7 +232,7 @@ async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
     else:
         wanted = [str(v) for v in form.getlist("ids")][:BULK_LIMIT]
         ids = [r["exception_id"] for r in queries.exceptions_by_id(
-            _cursor(request), user, wanted, _web_tables(request), ctx.settings.review_due_days)]
+            snapshot_cursor(request), user, wanted, web_tables(request), ctx.settings.review_due_days)]
         if len(ids) != len(set(wanted)):
             raise HTTPException(404)
     return _save(request, user, form, ids, "/exceptions?" + filter_query)
@@ -353,41 +240,35 @@ async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
 
 @page("/children/{person_id}")
 async def child_page(request: Request, user) -> tuple[Response, int]:
-    ctx = _ctx(request)
-    data = queries.child(_cursor(request), user, request.path_params["person_id"], _web_tables(request),
+    ctx = ctx_of(request)
+    data = queries.child(snapshot_cursor(request), user, request.path_params["person_id"], web_tables(request),
                          ctx.settings.review_due_days)
     if data is None:
         raise HTTPException(404)
     history = reviews.history(ctx.workspace.connection(), [r["exception_id"] for r in data["rows"]])
-    return _render(request, "child.html", user, data=data, history=history), len(data["rows"])
+    return render(request, "child.html", user, data=data, history=history), len(data["rows"])
 
 
 @page("/matches", officers_only=True)
 async def matches_page(request: Request, user) -> tuple[Response, int]:
-    rows = queries.possible_matches(_cursor(request))
-    decided = reviews.link_decisions(_ctx(request).workspace.connection())
+    rows = queries.possible_matches(snapshot_cursor(request))
+    decided = reviews.link_decisions(ctx_of(request).workspace.connection())
     for row in rows:
         row["decision"] = decided.get((row["agency"], row["agency_record_id"], row["person_id"]))
-    return _render(request, "matches.html", user, rows=rows), len(rows)
+    return render(request, "matches.html", user, rows=rows), len(rows)
 
 
 @page("/matches/decide", officers_only=True)
 async def matches_decide(request: Request, user, form) -> tuple[Response, int]:
     key = (str(form.get("agency") or ""), str(form.get("agency_record_id") or ""), str(form.get("person_id") or ""))
-    if not any((r["agency"], r["agency_record_id"], r["person_id"]) == key for r in queries.possible_matches(_cursor(request))):
+    if not any((r["agency"], r["agency_record_id"], r["person_id"]) == key for r in queries.possible_matches(snapshot_cursor(request))):
         raise HTTPException(404)
     try:
-        reviews.record_link_decision(_ctx(request).workspace.connection(), *key, str(form.get("decision") or ""),
+        reviews.record_link_decision(ctx_of(request).workspace.connection(), *key, str(form.get("decision") or ""),
                                      str(form.get("note") or ""), user.username)
     except reviews.ReviewError as exc:
         raise HTTPException(400, str(exc)) from None
     return RedirectResponse("/matches", status_code=303), 1
-
-
-@page("/audit", officers_only=True)
-async def audit_page(request: Request, user) -> tuple[Response, int]:
-    samples = queries.audit_samples(_cursor(request))
-    return _render(request, "audit.html", user, samples=samples), sum(len(s["children"]) for s in samples)
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -396,7 +277,7 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     if request.url.path.startswith("/exceptions/export") or request.method == "POST" and exc.status_code != 403:
         return PlainTextResponse(message, status_code=exc.status_code, headers=SECURITY_HEADERS)
     user = getattr(request.state, "user", None)
-    return _render(request, "error.html", user, exc.status_code, status=exc.status_code, message=message)
+    return render(request, "error.html", user, exc.status_code, status=exc.status_code, message=message)
 
 
 class SecurityHeaders:
@@ -433,7 +314,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/children/{person_id}", child_page),
         Route("/matches", matches_page),
         Route("/matches/decide", matches_decide, methods=["POST"]),
-        Route("/audit", audit_page),
+        *audit_pages.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [

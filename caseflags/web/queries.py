@@ -254,29 +254,3 @@ def _compare(row: dict) -> list[dict]:
             verdict = "differ"
         out.append({"field": name, "record": left, "child": right, "verdict": verdict})
     return out
-
-
-def audit_samples(cur, limit: int = 5) -> list[dict]:
-    """The latest audit samples drawn (`caseflags sample`), each with its children, their reasons
-    and concerns, and any outcomes recorded; empty when no sample was ever drawn."""
-    present = {r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if "audit_samples" not in present:
-        return []
-    samples = _dicts(cur.execute(
-        "SELECT sample_id, as_at, seed, cohort, size, controls, warnings, audited_on FROM audit_samples "
-        "ORDER BY as_at DESC, sample_id LIMIT $limit", {"limit": limit}))
-    for sample in samples:
-        key = {"sample_id": sample["sample_id"]}
-        sample["children"] = _dicts(cur.execute(
-            "SELECT person_id, position, role, age_band, need_type, open_exceptions, distinct_concerns, reasons "
-            "FROM audit_sample_children WHERE sample_id = $sample_id ORDER BY position", key))
-        concerns = _dicts(cur.execute(
-            "SELECT person_id, check_id, severity, exception_count FROM audit_sample_concerns "
-            "WHERE sample_id = $sample_id ORDER BY person_id, check_id", key))
-        outcomes = _dicts(cur.execute(
-            "SELECT person_id, check_id, flagged, outcome, auditor_note FROM audit_outcomes "
-            "WHERE sample_id = $sample_id ORDER BY person_id, check_id", key)) if "audit_outcomes" in present else []
-        for child in sample["children"]:
-            child["concerns"] = [c for c in concerns if c["person_id"] == child["person_id"]]
-            child["outcomes"] = [o for o in outcomes if o["person_id"] == child["person_id"]]
-    return samples

@@ -1,5 +1,6 @@
 -- One row per cohort child at $as_at: age, need type, disabilities, open-exception weight and last audit.
--- Reads the temp table audit_open_exceptions (caseflags.audit.sampling.open_exceptions).
+-- Reads the temp tables audit_open_exceptions (caseflags.audit.sampling.open_exceptions) and
+-- audit_audited_children (caseflags.audit.sampling.audited_children).
 WITH cin_children AS (
     SELECT DISTINCT cinp_person_id AS person_id
     FROM ssd_cin_plans
@@ -57,11 +58,10 @@ exception_totals AS (
     GROUP BY person_id
 ),
 last_audits AS (
-    SELECT child.person_id, max(sample.audited_on) AS last_audited_on
-    FROM audit_sample_children AS child
-    JOIN audit_samples AS sample USING (sample_id)
-    WHERE sample.audited_on IS NOT NULL AND sample.audited_on <= $as_at
-    GROUP BY child.person_id
+    SELECT person_id, max(audited_on) AS last_audited_on
+    FROM audit_audited_children
+    WHERE audited_on <= $as_at
+    GROUP BY person_id
 )
 SELECT
     cohort_children.person_id,

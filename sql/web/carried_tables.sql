@@ -10,3 +10,23 @@ CREATE TABLE IF NOT EXISTS web_reviews_carried (
 CREATE TABLE IF NOT EXISTS web_link_decisions_carried (
     web_decision_id BIGINT PRIMARY KEY
 );
+-- Audit work carried from the workspace (caseflags/web/carry_audit.py): samples by id (with who drew
+-- them, as audit_samples has no such column), outcomes and audit marks by their workspace row id.
+CREATE TABLE IF NOT EXISTS web_audit_samples_carried (
+    sample_id VARCHAR PRIMARY KEY,
+    drawn_by VARCHAR NOT NULL,
+    drawn_at TIMESTAMP NOT NULL,
+    carried_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS web_audit_outcomes_carried (
+    web_outcome_id BIGINT PRIMARY KEY,
+    sample_id VARCHAR NOT NULL,
+    recorded_by VARCHAR NOT NULL,
+    carried_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS web_audit_marks_carried (
+    web_mark_id BIGINT PRIMARY KEY,
+    sample_id VARCHAR NOT NULL,
+    marked_by VARCHAR NOT NULL,
+    carried_at TIMESTAMP NOT NULL
+);

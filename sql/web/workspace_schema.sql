@@ -60,3 +60,65 @@ CREATE TABLE IF NOT EXISTS access_log (
     status INTEGER NOT NULL,
     rows INTEGER
 );
+-- Audit samples drawn in the browser (caseflags.web.audit), carried into the store's audit tables
+-- by the nightly and by `caseflags sample` commands (by sample_id, once). result_json is the
+-- whole SampleResult, so the workspace's packs are the CLI's.
+CREATE TABLE IF NOT EXISTS audit_samples (
+    sample_id TEXT PRIMARY KEY,
+    as_at TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    cohort TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    controls INTEGER NOT NULL,
+    exclude_audited_within_days INTEGER NOT NULL,
+    exceptions_source TEXT NOT NULL,
+    exceptions_as_at TEXT,
+    warnings TEXT,
+    drawn_by TEXT NOT NULL,
+    drawn_at TEXT NOT NULL,
+    result_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_sample_children (
+    sample_id TEXT NOT NULL REFERENCES audit_samples (sample_id),
+    person_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    age_band TEXT NOT NULL,
+    need_type TEXT NOT NULL,
+    weight INTEGER NOT NULL,
+    open_exceptions INTEGER NOT NULL,
+    distinct_concerns INTEGER NOT NULL,
+    reasons TEXT NOT NULL,
+    PRIMARY KEY (sample_id, person_id)
+);
+CREATE TABLE IF NOT EXISTS audit_sample_concerns (
+    sample_id TEXT NOT NULL REFERENCES audit_samples (sample_id),
+    person_id TEXT NOT NULL,
+    check_id TEXT NOT NULL,
+    concern TEXT,
+    severity TEXT NOT NULL,
+    exception_count INTEGER NOT NULL,
+    exception_ids TEXT NOT NULL
+);
+-- Auditors' outcomes per (sample, child, check), appended: the latest is the outcome, the rest its history.
+-- sample_id may name a sample drawn by `caseflags sample` (in the store, not here).
+CREATE TABLE IF NOT EXISTS audit_outcomes (
+    outcome_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sample_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    check_id TEXT NOT NULL,
+    flagged INTEGER NOT NULL,          -- the check raised it for the child when sampled
+    outcome TEXT NOT NULL CHECK (outcome IN ('CONFIRMED', 'NOT_A_CONCERN')),
+    auditor_note TEXT,
+    recorded_by TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_outcomes_by_sample ON audit_outcomes (sample_id, outcome_id);
+-- "Mark audited", appended: the latest mark of a sample is its audit date.
+CREATE TABLE IF NOT EXISTS audit_marks (
+    mark_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sample_id TEXT NOT NULL,
+    audited_on TEXT NOT NULL,
+    marked_by TEXT NOT NULL,
+    marked_at TEXT NOT NULL
+);

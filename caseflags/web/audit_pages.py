@@ -1,0 +1,145 @@
+"""The Audit sample pages (officers only; anyone else gets 404, as for every URL out of scope).
+
+- `GET /audit`: the latest samples (store and workspace), their reasons, concerns, outcomes and
+  audit dates, and the form to draw one;
+- `POST /audit/draw`: draw a sample from the snapshot and save it in the workspace;
+- `GET /audit/{sample_id}/children/{person_id}`: the child's audit pack (the content of
+  `caseflags sample`'s pack) with the outcome forms and their history;
+- `GET /audit/{sample_id}/children/{person_id}/pack.html`: the pack file itself, to download;
+- `POST /audit/{sample_id}/children/{person_id}/outcome`: record one outcome;
+- `POST /audit/{sample_id}/mark-audited`: record the audit date.
+
+Logic and storage are in `caseflags.web.audit`; the access log gets route patterns only.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from caseflags.audit.chronology import child_context, main_relations
+from caseflags.audit.model import OUTCOMES, SampleError, SampleResult, check_catalogue
+from caseflags.audit.pack import pack_body, render_pack
+from caseflags.audit.workbook import pack_file_name
+from caseflags.web import audit, queries
+from caseflags.web.pages import ctx_of, page, render, snapshot_cursor
+from caseflags.web.workspace import utc_now
+
+# The downloaded pack is a self-contained page with its own inline style and no script.
+PACK_DOWNLOAD_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+
+
+def _audit_page(request: Request, user, status_code: int = 200, error: str | None = None) -> tuple[Response, int]:
+    ctx = ctx_of(request)
+    samples = audit.samples_view(ctx.workspace.connection(), snapshot_cursor(request))
+    response = render(request, "audit.html", user, status_code, samples=samples, error=error,
+                      defaults=ctx.settings.sample, today=utc_now().date(), drawn=request.query_params.get("drawn"))
+    return response, sum(len(s["children"]) for s in samples)
+
+
+@page("/audit", officers_only=True)
+async def audit_page(request: Request, user) -> tuple[Response, int]:
+    return _audit_page(request, user)
+
+
+@page("/audit/draw", officers_only=True)
+async def draw_post(request: Request, user, form) -> tuple[Response, int]:
+    ctx = ctx_of(request)
+    cur = snapshot_cursor(request)
+    try:
+        size = audit.parse_size(str(form.get("size") or ""), ctx.settings.sample["size"])
+        seed = audit.parse_seed(str(form.get("seed") or ""))
+        as_at = queries.snapshot_info(cur)["as_at"]
+        result = audit.draw(ctx.workspace.connection(), cur, as_at, size, seed, ctx.settings.sample, user.username)
+    except (audit.AuditError, SampleError) as exc:
+        return _audit_page(request, user, 400, str(exc))
+    return RedirectResponse(f"/audit?drawn={result.sample_id}", status_code=303), len(result.children)
+
+
+def _sample_and_child(request: Request):
+    ctx = ctx_of(request)
+    cur = snapshot_cursor(request)
+    result = audit.find_sample(ctx.workspace.connection(), cur, request.path_params["sample_id"])
+    if result is None:
+        raise HTTPException(404)
+    person_id = request.path_params.get("person_id")
+    if person_id is None:
+        return cur, result, None
+    child = next((c for c in result.children if c.person_id == person_id), None)
+    if child is None:
+        raise HTTPException(404)
+    return cur, result, child
+
+
+def _pack_parts(cur, result: SampleResult, child) -> tuple[list, dict]:
+    events = queries.child_events(cur, child.person_id, result.as_at)  # the pack's chronology, source by source
+    return events, child_context(cur, child.person_id, result.as_at, main_relations(cur))
+
+
+@page("/audit/{sample_id}/children/{person_id}", officers_only=True)
+async def pack_page(request: Request, user) -> tuple[Response, int]:
+    cur, result, child = _sample_and_child(request)
+    events, context = _pack_parts(cur, result, child)
+    history = [r for r in audit.outcome_history(ctx_of(request).workspace.connection(), cur, result.sample_id)
+               if r["person_id"] == child.person_id]
+    current = audit.current_outcomes(history)
+    concerns = sorted({e.check_id: e for e in child.exceptions}.values(), key=lambda e: e.check_id)
+    flagged = {c.check_id for c in concerns}
+    return render(
+        request, "audit_pack.html", user, result=result, child=child, pack=pack_body(result, child, events, context),
+        concerns=[{"check_id": c.check_id, "concern": c.concern, "current": current.get((child.person_id, c.check_id))}
+                  for c in concerns],
+        found=[o for (_p, check), o in sorted(current.items()) if check not in flagged],
+        history=list(reversed(history)), outcomes=OUTCOMES,
+        other_checks=sorted(set(check_catalogue()) - flagged), saved=request.query_params.get("saved"),
+    ), len(events)
+
+
+@page("/audit/{sample_id}/children/{person_id}/pack.html", officers_only=True)
+async def pack_download(request: Request, user) -> tuple[Response, int]:
+    cur, result, child = _sample_and_child(request)
+    events, context = _pack_parts(cur, result, child)
+    headers = {"Content-Disposition": f'attachment; filename="{pack_file_name(child.person_id)}"',
+               "Content-Security-Policy": PACK_DOWNLOAD_CSP}
+    return Response(render_pack(result, child, events, context), media_type="text/html; charset=utf-8",
+                    headers=headers), len(events)
+
+
+@page("/audit/{sample_id}/children/{person_id}/outcome", officers_only=True)
+async def outcome_post(request: Request, user, form) -> tuple[Response, int]:
+    _cur, result, child = _sample_and_child(request)
+    try:
+        audit.record_outcome(ctx_of(request).workspace.connection(), result, child.person_id,
+                             str(form.get("check_id") or ""), str(form.get("outcome") or ""),
+                             str(form.get("note") or ""), user.username, set(check_catalogue()))
+    except audit.AuditError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse(f"/audit/{result.sample_id}/children/{child.person_id}?saved=1", status_code=303), 1
+
+
+@page("/audit/{sample_id}/mark-audited", officers_only=True)
+async def mark_post(request: Request, user, form) -> tuple[Response, int]:
+    _cur, result, _child = _sample_and_child(request)
+    try:
+        audited_on = date.fromisoformat(str(form.get("audited_on") or "").strip())
+    except ValueError:
+        raise HTTPException(400, "the audit date must be a date (YYYY-MM-DD)") from None
+    try:
+        audit.record_mark(ctx_of(request).workspace.connection(), result, audited_on, user.username)
+    except audit.AuditError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse("/audit", status_code=303), len(result.children)
+
+
+ROUTES = [
+    Route("/audit", audit_page),
+    Route("/audit/draw", draw_post, methods=["POST"]),
+    Route("/audit/{sample_id}/children/{person_id}", pack_page),
+    Route("/audit/{sample_id}/children/{person_id}/pack.html", pack_download),
+    Route("/audit/{sample_id}/children/{person_id}/outcome", outcome_post, methods=["POST"]),
+    Route("/audit/{sample_id}/mark-audited", mark_post, methods=["POST"]),
+]

@@ -1,0 +1,1 @@
+SELECT 1 FROM audit_samples WHERE sample_id = :sample_id
