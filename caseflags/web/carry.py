@@ -139,3 +139,16 @@ def carry_link_decisions(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("ROLLBACK")
         raise
     return len(rows)
+
+
+def workspace_marks(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
+    """The newest review, assignment and link decision saved in the workspace (None without one):
+    a run's results depend on them once carried, so they are part of its basis (outputs.reuse)."""
+    workspace = _workspace(con)
+    if workspace is None:
+        return None
+    try:
+        return {table: workspace.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+                for table in ("reviews", "assignments", "link_decisions")}
+    finally:
+        workspace.close()
