@@ -142,7 +142,7 @@ def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> Non
 
 
 def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
-    state.results_basis = results_basis(con, state.as_at, state.extracts, state.out_dir, config)
+    state.results_basis = results_basis(con, state.run_id, state.as_at, state.extracts, state.out_dir, config)
     state.reused = reusable_results(con, state.run_id, state.results_basis)
     if state.reused is not None:
         state.checks = state.reused.checks  # its exceptions rows are this run id's already

@@ -135,3 +135,25 @@ def test_a_changed_extract_recomputes(first_night, tmp_path):
 
     assert record["reused_results"] is None
     assert record["extracts"]["meetings"]["status"] == "LOADED"
+
+
+def test_a_run_of_another_date_entering_the_history_recomputes(first_night, tmp_path):
+    """The outputs compare with the previous run and show the run history: a backfill of an
+    earlier date after a later one ran is computed again, not kept."""
+    from datetime import timedelta
+
+    from caseflags.sample_data.churn import next_night
+
+    db, reports, _, _ = first_night
+    later = AS_AT + timedelta(days=1)
+    delivery = tmp_path / "night2"
+    next_night(SAMPLE_DELIVERY, delivery, later, seed=1)
+    con = connect(db)
+    try:
+        run_without_prefect(con, delivery, later, reports, load_config(), db_path=db)
+    finally:
+        con.close()
+
+    record, _ = run(db, SAMPLE_DELIVERY, reports)
+
+    assert record["reused_results"] is None

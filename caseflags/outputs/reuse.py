@@ -4,6 +4,7 @@ A run's checks and output files are a function of: the as-at date, the data each
 holds (its load fingerprint: file hash + parser version) and the status of every extract, the
 person index (the linkage fingerprint), the reviews and decisions of officers (the store's
 `annotations` and `link_decisions`, and what the web workspace holds but has not yet carried),
+the other runs in the lifecycle and the run history (what "previous run" and the trends mean),
 the whole configuration, the code (package modules, check catalogue, SQL) and the reports
 folder. `results_basis` is a SHA-256 over exactly these. When a run of the same as-at date
 completed with an equal basis, and every file of its run folder is still as it wrote it, the
@@ -76,6 +77,7 @@ def _config_digest(config: Config) -> str:
 
 def results_basis(
     con: duckdb.DuckDBPyConnection,
+    run_id: str,
     as_at: date,
     extracts: dict[str, ExtractOutcome],
     out_dir: Path,
@@ -92,11 +94,13 @@ def results_basis(
     }
     linkage = con.execute("SELECT fingerprint FROM linkage_state ORDER BY linked_at DESC LIMIT 1").fetchall()
     officers = con.execute(sql_text("outputs/results_basis_officers.sql")).fetchall()
+    other_runs = con.execute(sql_text("outputs/results_basis_history.sql"), {"run_id": run_id}).fetchall()
     basis = {
         "as_at": as_at.isoformat(),
         "tables": tables,
         "linkage": linkage[0][0] if linkage else None,
         "officers": [list(row) for row in officers],
+        "other_runs": [list(row) for row in other_runs],
         "workspace": workspace_marks(con),
         "config": _config_digest(config),
         "code": code_digest(),
