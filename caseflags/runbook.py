@@ -42,6 +42,7 @@ from caseflags.store.ledger import ExtractOutcome, StagedDelivery, run_ledger, u
 from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
 from caseflags.store.retention import apply_retention, archive_delivery, archived_deliveries
 from caseflags.web.carry import store_path
+from caseflags.web.carry_audit import carry_web_audit
 from caseflags.web.snapshot import publish_snapshot, snapshot_path
 
 __all__ = ["FAULT_ENV", "RunAborted", "RunFailed", "RunState", "STAGES", "archived_deliveries", "new_run", "run_stages",
@@ -72,6 +73,7 @@ class RunState:
     delivery: dict = field(default_factory=dict)  # folder, file count and digest (delivery_digest)
     results_basis: str | None = None  # what the checks and outputs read (outputs.reuse)
     reused: ReusedResults | None = None  # an earlier run's results kept: nothing they read changed
+    audit_carried: int = 0  # audit items carried from the web workspace on a run that kept its results
 
     def unavailable_tables(self) -> dict[str, str]:
         """Tables the checks may not trust this run, with the reason (→ "not evaluated")."""
@@ -161,6 +163,8 @@ def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> N
 def outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
     if state.reused is not None:  # its files are intact (checked): archive and retention were done then
         state.run_dir, state.retention, state.delivery = state.reused.run_dir, state.reused.retention, state.reused.delivery
+        # Audit work saved in the browser is in no report file, so it is not in the basis: carry it anyway.
+        state.audit_carried = sum(v for k, v in carry_web_audit(con).items() if k != "marks_refused")
         return
     retention = config.retention
     archive = Path(retention["archive_dir"]) if retention["archive_dir"] else None
@@ -329,6 +333,6 @@ def finish_run(con: duckdb.DuckDBPyConnection, state: RunState, status: str = "C
     # The web workspace reads this copy, never the store itself. Reused results are in it already
     # (only the run row's times would differ): it is published again only if it went missing.
     store_file = store_path(con)
-    if state.reused is None or (store_file is not None and not snapshot_path(store_file).exists()):
+    if state.reused is None or state.audit_carried or (store_file is not None and not snapshot_path(store_file).exists()):
         publish_snapshot(con)
     return record

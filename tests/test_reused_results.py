@@ -157,3 +157,39 @@ def test_a_run_of_another_date_entering_the_history_recomputes(first_night, tmp_
     record, _ = run(db, SAMPLE_DELIVERY, reports)
 
     assert record["reused_results"] is None
+
+
+def test_a_rerun_that_keeps_its_results_still_carries_audit_work_from_the_browser(first_night):
+    """Audit samples and outcomes are in no report file, so they do not change the basis; the
+    rerun keeps its results and carries them all the same, and republishes the web snapshot."""
+    import duckdb
+
+    from caseflags.web.audit import draw, record_outcome
+    from caseflags.web.snapshot import snapshot_path
+
+    db, reports, _, _ = first_night
+    snapshot = snapshot_path(db)
+    published = snapshot.stat().st_mtime_ns
+    settings = load_config().sample
+    ws = connect_workspace(workspace_path(db))
+    cur = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        result = draw(ws, cur, AS_AT, size=4, seed=7, settings=settings, drawn_by="officer1")
+        child = next(c for c in result.children if c.exceptions)
+        record_outcome(ws, result, child.person_id, child.exceptions[0].check_id, "CONFIRMED", "seen in the file",
+                       recorded_by="officer1", known_checks=set())
+    finally:
+        cur.close()
+        ws.close()
+
+    record, _ = run(db, SAMPLE_DELIVERY, reports)
+
+    assert record["reused_results"] is not None
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM audit_samples WHERE sample_id = ?", [result.sample_id]).fetchall() == [(1,)]
+        assert con.execute("SELECT outcome FROM audit_outcomes WHERE sample_id = ?", [result.sample_id]).fetchall() == [
+            ("CONFIRMED",)]
+    finally:
+        con.close()
+    assert snapshot.stat().st_mtime_ns > published
