@@ -28,9 +28,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-# Large-authority benchmark (generates bench/data/ once, minutes); figures go in bench/RESULTS.md.
+# Issue 19's goals on `la` and `large` (3 repeats each, interleaved; the 12-child fixed cost in the
+# `la` session), then the workspace's page latency on `la`, then the goals table for both.
+# Generates bench/data/ once (minutes); about 40 minutes in all; figures go in bench/RESULTS.md.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py --profile large
+	$(BIN)/python bench/run.py --profile la --ephemeral-repeats 1
+	$(BIN)/python bench/run.py --profile large --fixed-repeats 0
+	$(BIN)/python bench/bench_web.py --profile la
+	$(BIN)/python bench/goals.py la large
 
 clean:
 	rm -rf $(VENV) reports caseflags.duckdb caseflags.duckdb.wal caseflags.*.duckdb caseflags.linkage-model.json caseflags.web.sqlite* .prefect

@@ -108,6 +108,7 @@ def _summary(record: dict) -> dict:
         "exceptions": sum((c["exceptions"] or 0) for c in record["checks"].values()),
         "not_evaluated": sorted(k for k, c in record["checks"].items() if c["status"] != "EVALUATED"),
         "linkage": {k: v for k, v in record["linkage"].items() if isinstance(v, (int, float, str))},
+        "reused_results": record.get("reused_results") is not None,
     }
 
 

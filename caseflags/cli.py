@@ -209,6 +209,10 @@ def _print_run_summary(run_dir: Path) -> None:
     if delivery:
         console.print(f"delivery {delivery['folder']} ({delivery['files']} files, sha256 {delivery['digest'][:12]})", highlight=False)
     console.print(f"{quarantined} rows quarantined; reports in {run_dir}", highlight=False)
+    reused = record.get("reused_results")
+    if reused:
+        console.print(f"[yellow]kept[/] checks and report files of the run completed at {reused['from_run_completed_at']}: "
+                      f"{reused['reason']}", markup=True, highlight=False)
 
 
 def _print_ledger(record: dict) -> None:

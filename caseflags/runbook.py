@@ -34,13 +34,16 @@ from caseflags.ingest.extracts import file_sha256
 from caseflags.ingest.stage import stage_delivery
 from caseflags.linkage.people import MODEL_SUFFIX
 from caseflags.linkage.stage import link as link_people
+from caseflags.outputs.reuse import ReusedResults, forget_results, record_results, results_basis, reusable_results
 from caseflags.outputs.stage import write_outputs
 from caseflags.private_files import private_file
 from caseflags.store.database import ensure_store
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery, run_ledger, unbalanced
 from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
 from caseflags.store.retention import apply_retention, archive_delivery, archived_deliveries
-from caseflags.web.snapshot import publish_snapshot
+from caseflags.web.carry import store_path
+from caseflags.web.carry_audit import carry_web_audit
+from caseflags.web.snapshot import publish_snapshot, snapshot_path
 
 __all__ = ["FAULT_ENV", "RunAborted", "RunFailed", "RunState", "STAGES", "archived_deliveries", "new_run", "run_stages",
            "run_without_prefect"]
@@ -68,6 +71,9 @@ class RunState:
     staged: StagedDelivery = field(default_factory=StagedDelivery)  # between ingest and publication
     run_dir: Path | None = None
     delivery: dict = field(default_factory=dict)  # folder, file count and digest (delivery_digest)
+    results_basis: str | None = None  # what the checks and outputs read (outputs.reuse)
+    reused: ReusedResults | None = None  # an earlier run's results kept: nothing they read changed
+    audit_carried: int = 0  # audit items carried from the web workspace on a run that kept its results
 
     def unavailable_tables(self) -> dict[str, str]:
         """Tables the checks may not trust this run, with the reason (→ "not evaluated")."""
@@ -138,6 +144,12 @@ def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> Non
 
 
 def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
+    state.results_basis = results_basis(con, state.run_id, state.as_at, state.extracts, state.out_dir, config)
+    state.reused = reusable_results(con, state.run_id, state.results_basis)
+    if state.reused is not None:
+        state.checks = state.reused.checks  # its exceptions rows are this run id's already
+        return
+    forget_results(con, state.run_id)  # about to be replaced
     outcomes = run_all_checks(
         con,
         state.run_id,
@@ -149,6 +161,11 @@ def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> N
 
 
 def outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
+    if state.reused is not None:  # its files are intact (checked): archive and retention were done then
+        state.run_dir, state.retention, state.delivery = state.reused.run_dir, state.reused.retention, state.reused.delivery
+        # Audit work saved in the browser is in no report file, so it is not in the basis: carry it anyway.
+        state.audit_carried = sum(v for k, v in carry_web_audit(con).items() if k != "marks_refused")
+        return
     retention = config.retention
     archive = Path(retention["archive_dir"]) if retention["archive_dir"] else None
     if archive is not None:
@@ -293,6 +310,7 @@ def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
         "data_contracts": state.contract_summary,
         "linkage": state.linkage,
         "retention_pruned": state.retention,
+        "reused_results": state.reused.describe() if state.reused is not None else None,
         "checks": {
             c["check_id"]: {"status": c["status"], "reason": c.get("reason"), "exceptions": c.get("exception_count")}
             for c in state.checks
@@ -309,5 +327,12 @@ def finish_run(con: duckdb.DuckDBPyConnection, state: RunState, status: str = "C
         "UPDATE runs SET finished_at = ?, status = ?, stages_json = ?, extracts_json = ? WHERE run_id = ?",
         [finished_at, status, json.dumps(state.stages), json.dumps(record["extracts"]), state.run_id],
     )
-    publish_snapshot(con)  # the web workspace reads this copy, never the store itself
+    if state.reused is None and status == "COMPLETED" and state.results_basis is not None:
+        record_results(con, state.run_id, state.results_basis, state.run_dir, state.checks, state.retention,
+                       record["delivery"])
+    # The web workspace reads this copy, never the store itself. Reused results are in it already
+    # (only the run row's times would differ): it is published again only if it went missing.
+    store_file = store_path(con)
+    if state.reused is None or state.audit_carried or (store_file is not None and not snapshot_path(store_file).exists()):
+        publish_snapshot(con)
     return record

@@ -103,3 +103,15 @@ CREATE TABLE IF NOT EXISTS data_quality_warnings (
     reason VARCHAR NOT NULL,
     raw_value VARCHAR                   -- bounded prefix of the value as delivered
 );
+-- What a completed run's checks and output files were computed from (caseflags.outputs.reuse):
+-- a rerun of the same as-at date whose basis is equal keeps them instead of recomputing.
+CREATE TABLE IF NOT EXISTS run_results (
+    run_id VARCHAR PRIMARY KEY,
+    basis VARCHAR NOT NULL,             -- SHA-256 of everything the checks and outputs read
+    run_dir VARCHAR NOT NULL,
+    files_json VARCHAR NOT NULL,        -- {relative path: sha256} of the run folder, run.json excepted
+    checks_json VARCHAR NOT NULL,       -- the run's check outcomes, as run.json records them
+    retention_json VARCHAR,
+    delivery_json VARCHAR,
+    completed_at TIMESTAMP NOT NULL
+);

@@ -29,6 +29,9 @@ def test_bench_runs_on_small_profile(tmp_path):
     # The rerun found every extract unchanged; the floor read every extract file.
     rerun = next(run for run in results["runs"] if run["variant"] == "rerun")
     assert set(rerun["extract_statuses"]) <= {"UNCHANGED", "NOT_DELIVERED"}
+    # ... and kept the first night's checks and files, which the first night computed
+    first = next(run for run in results["runs"] if run["variant"] == "nightly")
+    assert rerun["reused_results"] is True and first["reused_results"] is False
     floor = next(run for run in results["runs"] if run["variant"] == "floor")
     assert len(floor["rows"]) == len(list((tmp_path / "data" / "small-seed1").glob("*.csv")))
     # The typical night loaded the changed extracts and found what a from-scratch run found.
@@ -42,6 +45,11 @@ def test_bench_runs_on_small_profile(tmp_path):
     assert sum(c["checks"] for c in results["row_comparison"].values()) > 0
     assert {a["check_id"] for a in results["agreement"]} >= {"CIN_EHCP_FLAG_MISSING", "SCHOOL_ATTENDANCE_LOW"}
     assert (out / "small" / "results.md").read_text().startswith("Profile `small`")
+    # The goals table of every profile measured (bench/goals.py, what bench/RESULTS.md quotes)
+    goals = subprocess.run([sys.executable, str(BENCH.with_name("goals.py")), "--out", str(out), "small"],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert goals.returncode == 0, goals.stderr
+    assert "| first night ÷ scan | ≤ 5× | " in goals.stdout and "`small`: 1 repeats" in goals.stdout
 
 
 def test_twelve_child_delivery_holds_only_those_children(tmp_path):

@@ -139,3 +139,17 @@ def carry_link_decisions(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("ROLLBACK")
         raise
     return len(rows)
+
+
+def workspace_marks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The newest review, assignment and link decision saved in the workspace (0 without one):
+    a run's results depend on them once carried, so they are part of its basis (outputs.reuse)."""
+    tables = ("reviews", "assignments", "link_decisions")
+    workspace = _workspace(con)
+    if workspace is None:
+        return dict.fromkeys(tables, 0)
+    try:
+        return {table: workspace.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+                for table in tables}
+    finally:
+        workspace.close()

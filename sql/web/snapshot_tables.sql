@@ -21,7 +21,3 @@ SELECT
     (SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1) AS run_id,
     (SELECT as_at FROM lifecycle_runs ORDER BY seq DESC LIMIT 1) AS as_at,
     (SELECT previous_run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1) AS previous_run_id;
--- The largest chronology source, stored in the child's order, so a Child page reads the few row
--- groups of that child (zone maps) instead of scanning every session of the authority.
-CREATE OR REPLACE TABLE web_snapshot.attendance_sessions AS
-SELECT * FROM attendance_sessions ORDER BY upn, session_date;
