@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import fastexcel
 import pytest
+import xlsxwriter
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from caseflags.audit.model import result_from_json, result_to_json
+from caseflags.audit.model import OUTCOME_COLUMNS, result_from_json, result_to_json
 from caseflags.audit.sampling import choose_sample
 from caseflags.cli import app as cli_app
 from caseflags.config import load_config
@@ -25,7 +28,8 @@ from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.store.database import connect
 from caseflags.web.app import Settings, create_app
 from caseflags.web.carry_audit import carry_web_audit
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
+from test_review_import import edit_cells, find_row
 from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices
 
 AS_AT = date(2026, 11, 24)
@@ -294,3 +298,73 @@ def test_a_cli_sample_has_packs_and_outcomes_in_the_workspace_too(store, tmp_pat
                            [sample_id]).fetchall() == [(True, "CONFIRMED", "caseflags web")]
     finally:
         con.close()
+
+
+@pytest.fixture
+def in_paris(monkeypatch):
+    """The machine's local time is Paris (UTC+1 in winter), as on an officer's laptop."""
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _cli_sample(db: Path, out: Path, seed: int = 2, size: int = 3) -> str:
+    drawn = CliRunner().invoke(cli_app, ["sample", "--db", str(db), "--as-at", AS_AT.isoformat(), "--seed", str(seed),
+                                         "--size", str(size), "--out", str(out)])
+    assert drawn.exit_code == 0, drawn.output
+    return re.search(r"^sample (\S+) \(seed", drawn.output, re.MULTILINE).group(1)
+
+
+def test_cli_imports_stamp_utc_as_the_web_does(store, sample_run, tmp_path, in_paris):
+    assert time.localtime().tm_gmtoff == 3600
+    sample_id = _cli_sample(store, tmp_path / "out")
+    rows = fastexcel.read_excel(str(tmp_path / "out" / "samples" / sample_id / "audit_sample.xlsx")).load_sheet(
+        "Outcomes", dtypes="string").to_arrow().to_pylist()
+    flagged = next(r for r in rows if r["flagged"] == "Y")
+    filled = tmp_path / "filled.xlsx"
+    workbook = xlsxwriter.Workbook(str(filled))
+    sheet = workbook.add_worksheet("Outcomes")
+    sheet.write_row(0, 0, OUTCOME_COLUMNS)
+    for index, row in enumerate(rows, start=1):
+        if row is flagged:
+            row = {**row, "outcome": "NOT_A_CONCERN"}
+        sheet.write_row(index, 0, [row.get(column) or "" for column in OUTCOME_COLUMNS])
+    workbook.close()
+
+    before = utc_now()
+    imported = CliRunner().invoke(cli_app, ["sample", "import-outcomes", str(filled), "--db", str(store)])
+    assert imported.exit_code == 0, imported.output
+    # An officer then records a later outcome in the browser: it is the newer, and shown as current.
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        token = _officer(c)
+        url = f"/audit/{sample_id}/children/{flagged['person_id']}"
+        assert c.post(f"{url}/outcome", data={"csrf_token": token, "check_id": flagged["check_id"],
+                                               "outcome": "CONFIRMED", "note": "later, in the browser"}).status_code == 200
+        history = c.get(url).text.split('data-testid="outcome-history"', 1)[1]
+    after = utc_now()
+    assert history.index("later, in the browser") < history.index("filled.xlsx")  # newest first
+
+    _db, run_dir, _record = sample_run  # and a review import is stamped in UTC too
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        (recorded_at,) = con.execute("SELECT recorded_at FROM audit_outcomes WHERE sample_id = ? AND source_file = ?",
+                                     [sample_id, "filled.xlsx"]).fetchone()
+        exception_id, check_id = con.execute("SELECT exception_id, check_id FROM exceptions ORDER BY as_at DESC, "
+                                             "exception_id LIMIT 1").fetchone()
+    finally:
+        con.close()
+    assert before <= recorded_at <= after
+    returned = tmp_path / "returned.xlsx"
+    returned.write_bytes((run_dir / "exceptions.xlsx").read_bytes())
+    edit_cells(returned, check_id, {("review_status", find_row(returned, check_id, exception_id)): "IN_HAND"})
+    before = utc_now()
+    reviewed = CliRunner().invoke(cli_app, ["review", "import", str(returned), "--db", str(store)])
+    assert reviewed.exit_code == 0, reviewed.output
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        (annotated_at,) = con.execute("SELECT max(annotated_at) FROM annotations").fetchone()
+    finally:
+        con.close()
+    assert before <= annotated_at <= utc_now()
