@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from caseflags.audit.outcomes import import_audit_outcomes, mark_audited
+from caseflags.audit.model import children_text
 from caseflags.audit.sampling import choose_sample
 from caseflags.audit.workbook import write_sample
 from caseflags.checking.registry import load_registry
@@ -419,7 +420,7 @@ def sample(
         publish_snapshot(con)  # the workspace's Audit sample page shows it at once
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
-    console.print(f"sample {result.sample_id} (seed {result.seed}): {len(result.children)} children -> {path}", highlight=False)
+    console.print(f"sample {result.sample_id} (seed {result.seed}): {children_text(len(result.children))} -> {path}", highlight=False)
 
 
 @sample_app.command("mark-audited")
@@ -435,7 +436,7 @@ def sample_mark_audited(
         carry_web_audit(con)  # a sample drawn in the web workspace can be marked here too
         marked = mark_audited(con, sample_id, _parse_date(on) if on else date.today())
         _republish(con)
-    console.print(f"marked {marked} children of sample {sample_id} as audited", highlight=False)
+    console.print(f"marked {children_text(marked)} of sample {sample_id} as audited", highlight=False)
 
 
 @sample_app.command("import-outcomes")
