@@ -22,7 +22,7 @@ import json
 import logging
 import os
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from caseflags.audit.outcomes import import_audit_outcomes, mark_audited
+from caseflags.audit.model import children_text
 from caseflags.audit.sampling import choose_sample
 from caseflags.audit.workbook import write_sample
 from caseflags.checking.registry import load_registry
@@ -47,7 +48,7 @@ from caseflags.store.locking import store_lock
 from caseflags.web.accounts import AccountError, add_user, disable_user, list_users, set_password
 from caseflags.web.carry_audit import carry_web_audit
 from caseflags.web.snapshot import SnapshotUnavailable, publish_snapshot
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
 
 quiet_environment()  # also when the app is driven without main() (tests, typer's runner)
 
@@ -358,7 +359,7 @@ def review_import(
         _fail(f"review file not found: {file}")
     with _open_store(db) as con:
         try:
-            summary = import_review(con, file, now=datetime.now(), expiry_days=settings.outputs["annotation_expiry_days"])
+            summary = import_review(con, file, now=utc_now(), expiry_days=settings.outputs["annotation_expiry_days"])
         except ReviewImportError as exc:
             for problem in exc.problems:  # every problem, one line each; nothing was applied
                 typer.echo(f"caseflags: {' '.join(problem.split())}", err=True)
@@ -419,7 +420,7 @@ def sample(
         publish_snapshot(con)  # the workspace's Audit sample page shows it at once
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
-    console.print(f"sample {result.sample_id} (seed {result.seed}): {len(result.children)} children -> {path}", highlight=False)
+    console.print(f"sample {result.sample_id} (seed {result.seed}): {children_text(len(result.children))} -> {path}", highlight=False)
 
 
 @sample_app.command("mark-audited")
@@ -435,7 +436,7 @@ def sample_mark_audited(
         carry_web_audit(con)  # a sample drawn in the web workspace can be marked here too
         marked = mark_audited(con, sample_id, _parse_date(on) if on else date.today())
         _republish(con)
-    console.print(f"marked {marked} children of sample {sample_id} as audited", highlight=False)
+    console.print(f"marked {children_text(marked)} of sample {sample_id} as audited", highlight=False)
 
 
 @sample_app.command("import-outcomes")
@@ -450,7 +451,7 @@ def sample_import_outcomes(
         _fail(f"outcome file not found: {file}")
     with _open_store(db) as con:
         carry_web_audit(con)  # web outcomes first: the file's rows then replace those it contains
-        summary = import_audit_outcomes(con, file, recorded_at=datetime.now())
+        summary = import_audit_outcomes(con, file, recorded_at=utc_now())
         _republish(con)
     console.print(str(summary), highlight=False)
 

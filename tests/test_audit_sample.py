@@ -245,7 +245,7 @@ def test_recently_audited_children_are_excluded(store):
     assert set(ids(first)).isdisjoint(ids(second))
     assert second.excluded_recently_audited == 3
     # Nobody left to audit a third time within the year.
-    with pytest.raises(SampleError, match="3 audited in the last 365 days"):
+    with pytest.raises(SampleError, match=r"3 audited on or after 2025-11-25"):
         choose_sample(store, AS_AT, size=4, controls=1, seed=11)
 
 
@@ -266,12 +266,14 @@ def test_exclusion_period_boundaries(store):
     ensure_audit_tables(store)
     _audited(store, "INSIDE", ["C0"], AS_AT - timedelta(days=364))  # first day of the 365-day window
     _audited(store, "OUTSIDE", ["C1"], AS_AT - timedelta(days=365))
-    _audited(store, "AFTER", ["C2"], AS_AT + timedelta(days=1))  # not yet audited as at D
-    result = choose_sample(store, AS_AT, size=3, controls=3, seed=1)
-    assert set(ids(result)) == {"C1", "C2", "C3"}
-    assert result.excluded_recently_audited == 1
-    longer = choose_sample(store, AS_AT, size=2, controls=2, seed=1, exclude_audited_within_days=366)
-    assert set(ids(longer)) == {"C2", "C3"}
+    _audited(store, "AFTER", ["C2"], AS_AT + timedelta(days=1))  # audited since D: certainly recent
+    result = choose_sample(store, AS_AT, size=2, controls=2, seed=1)
+    assert set(ids(result)) == {"C1", "C3"}
+    assert result.excluded_recently_audited == 2
+    with pytest.raises(SampleError, match=r"only 2 of 4 .* \(2 audited on or after 2025-11-25,"):
+        choose_sample(store, AS_AT, size=3, controls=3, seed=1)
+    longer = choose_sample(store, AS_AT, size=1, controls=1, seed=1, exclude_audited_within_days=366)
+    assert set(ids(longer)) == {"C3"}
     assert choose_sample(store, AS_AT, size=4, controls=4, seed=1,
                          exclude_audited_within_days=0).excluded_recently_audited == 0
     # A sample chosen but never marked audited excludes nobody.

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import fastexcel
 import pytest
+import xlsxwriter
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from caseflags.audit.model import result_from_json, result_to_json
+from caseflags.audit.model import OUTCOME_COLUMNS, result_from_json, result_to_json
 from caseflags.audit.sampling import choose_sample
 from caseflags.cli import app as cli_app
 from caseflags.config import load_config
@@ -24,8 +27,11 @@ from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.store.database import connect
 from caseflags.web.app import Settings, create_app
+from caseflags.web import audit
 from caseflags.web.carry_audit import carry_web_audit
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.web.snapshot import publish_snapshot
+from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
+from test_review_import import edit_cells, find_row
 from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices
 
 AS_AT = date(2026, 11, 24)
@@ -175,8 +181,8 @@ def test_a_web_draw_leaves_out_children_marked_audited_in_the_workspace(store):
         token = _officer(c)
         first = _draw(c, token, 4, 3)
         assert _draw(c, token, 4, 3) == first  # same seed, same data: the same sample, saved once
-        # Audited on the run's date (an audit after the as-at date counts from later runs, as in the store).
-        assert c.post(f"/audit/{first}/mark-audited", data={"csrf_token": token, "audited_on": "2026-11-24"}).status_code == 200
+        # Audited after the run's as-at date: certainly recent, left out of a draw as at that date too.
+        assert c.post(f"/audit/{first}/mark-audited", data={"csrf_token": token, "audited_on": "2026-11-30"}).status_code == 200
         second = _draw(c, token, 4, 3)  # the marks are not in the store yet: still excluded
     rows = _workspace_rows(store, "SELECT sample_id, person_id FROM audit_sample_children")
     first_children = {r["person_id"] for r in rows if r["sample_id"] == first}
@@ -294,3 +300,197 @@ def test_a_cli_sample_has_packs_and_outcomes_in_the_workspace_too(store, tmp_pat
                            [sample_id]).fetchall() == [(True, "CONFIRMED", "caseflags web")]
     finally:
         con.close()
+
+
+@pytest.fixture
+def in_paris(monkeypatch):
+    """The machine's local time is Paris (UTC+1 in winter), as on an officer's laptop."""
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _cli_sample(db: Path, out: Path, seed: int = 2, size: int = 3) -> str:
+    drawn = CliRunner().invoke(cli_app, ["sample", "--db", str(db), "--as-at", AS_AT.isoformat(), "--seed", str(seed),
+                                         "--size", str(size), "--out", str(out)])
+    assert drawn.exit_code == 0, drawn.output
+    return re.search(r"^sample (\S+) \(seed", drawn.output, re.MULTILINE).group(1)
+
+
+def test_cli_imports_stamp_utc_as_the_web_does(store, sample_run, tmp_path, in_paris):
+    assert time.localtime().tm_gmtoff == 3600
+    sample_id = _cli_sample(store, tmp_path / "out")
+    rows = fastexcel.read_excel(str(tmp_path / "out" / "samples" / sample_id / "audit_sample.xlsx")).load_sheet(
+        "Outcomes", dtypes="string").to_arrow().to_pylist()
+    flagged = next(r for r in rows if r["flagged"] == "Y")
+    filled = tmp_path / "filled.xlsx"
+    workbook = xlsxwriter.Workbook(str(filled))
+    sheet = workbook.add_worksheet("Outcomes")
+    sheet.write_row(0, 0, OUTCOME_COLUMNS)
+    for index, row in enumerate(rows, start=1):
+        if row is flagged:
+            row = {**row, "outcome": "NOT_A_CONCERN"}
+        sheet.write_row(index, 0, [row.get(column) or "" for column in OUTCOME_COLUMNS])
+    workbook.close()
+
+    before = utc_now()
+    imported = CliRunner().invoke(cli_app, ["sample", "import-outcomes", str(filled), "--db", str(store)])
+    assert imported.exit_code == 0, imported.output
+    # An officer then records a later outcome in the browser: it is the newer, and shown as current.
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        token = _officer(c)
+        url = f"/audit/{sample_id}/children/{flagged['person_id']}"
+        assert c.post(f"{url}/outcome", data={"csrf_token": token, "check_id": flagged["check_id"],
+                                               "outcome": "CONFIRMED", "note": "later, in the browser"}).status_code == 200
+        history = c.get(url).text.split('data-testid="outcome-history"', 1)[1]
+    after = utc_now()
+    assert history.index("later, in the browser") < history.index("filled.xlsx")  # newest first
+
+    _db, run_dir, _record = sample_run  # and a review import is stamped in UTC too
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        (recorded_at,) = con.execute("SELECT recorded_at FROM audit_outcomes WHERE sample_id = ? AND source_file = ?",
+                                     [sample_id, "filled.xlsx"]).fetchone()
+        exception_id, check_id = con.execute("SELECT exception_id, check_id FROM exceptions ORDER BY as_at DESC, "
+                                             "exception_id LIMIT 1").fetchone()
+    finally:
+        con.close()
+    assert before <= recorded_at <= after
+    returned = tmp_path / "returned.xlsx"
+    returned.write_bytes((run_dir / "exceptions.xlsx").read_bytes())
+    edit_cells(returned, check_id, {("review_status", find_row(returned, check_id, exception_id)): "IN_HAND"})
+    before = utc_now()
+    reviewed = CliRunner().invoke(cli_app, ["review", "import", str(returned), "--db", str(store)])
+    assert reviewed.exit_code == 0, reviewed.output
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        (annotated_at,) = con.execute("SELECT max(annotated_at) FROM annotations").fetchone()
+    finally:
+        con.close()
+    assert before <= annotated_at <= utc_now()
+
+
+def _snapshot(db: Path):
+    return duckdb.connect(str(db.with_suffix(".snapshot.duckdb")), read_only=True)
+
+
+def test_a_cli_correction_of_a_browser_mark_shows_and_counts_once_carried(store):
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        token = _officer(c)
+        sample_id = _draw(c, token, 4, 3)
+        assert c.post(f"/audit/{sample_id}/mark-audited", data={"csrf_token": token, "audited_on": "2026-11-30"}).status_code == 200
+        assert "audited 2026-11-30" in c.get(f"/audit/{sample_id}").text  # not carried yet: the workspace's mark
+    # The officer corrects the date with the CLI (which carries the browser's mark first, then republishes).
+    fixed = CliRunner().invoke(cli_app, ["sample", "mark-audited", sample_id, "--on", "2026-11-25", "--db", str(store)])
+    assert fixed.exit_code == 0, fixed.output
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        _officer(c)
+        page = c.get(f"/audit/{sample_id}").text
+        assert "audited 2026-11-25" in page and "2026-11-30" not in page.split('name="audited_on"', 1)[0]
+        listing = c.get("/audit").text.split('data-testid="all-samples"', 1)[1]
+        assert "<td>2026-11-25</td>" in listing and "2026-11-30" not in listing
+    ws, snap = connect_workspace(workspace_path(store)), _snapshot(store)
+    try:  # the carried mark no longer counts for the draw's exclusion: the store's date does
+        assert audit.marked_audited(ws, snap) == []
+    finally:
+        ws.close()
+        snap.close()
+
+
+def test_every_sample_has_a_page_and_is_listed(store):
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        token = _officer(c)
+        drawn = [_draw(c, token, 3, seed) for seed in range(1, 11)]
+        page = c.get("/audit").text
+        listing = page.split('data-testid="all-samples"', 1)[1]
+        assert all(f'href="/audit/{sample_id}"' in listing for sample_id in set(drawn))
+        assert page.count('data-testid="sample"') == 8
+        oldest = next(s for s in drawn if f'data-sample="{s}"' not in page)
+        one = c.get(f"/audit/{oldest}")
+        assert one.status_code == 200 and f'data-sample="{oldest}"' in one.text
+        children = _workspace_rows(store, "SELECT person_id, reasons FROM audit_sample_children WHERE sample_id = ?", (oldest,))
+        for child in children:
+            assert f'href="/audit/{oldest}/children/{child["person_id"]}"' in one.text
+            assert child["reasons"].split("\n")[0] in one.text
+        assert f'action="/audit/{oldest}/mark-audited"' in one.text
+        assert f'min="{AS_AT}" max="{utc_now().date()}"' in one.text
+        assert c.get("/audit/AS-NOPE").status_code == 404
+
+
+def test_a_pack_downloaded_for_a_cli_sample_is_the_cli_pack_file(store, tmp_path):
+    sample_id = _cli_sample(store, tmp_path / "out", seed=7, size=5)
+    packs = sorted((tmp_path / "out" / "samples" / sample_id / "packs").glob("*.html"))
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        _officer(c)
+        compared = 0
+        for pack in packs:
+            person = pack.name.rsplit("-", 1)[0]
+            download = c.get(f"/audit/{sample_id}/children/{person}/pack.html")
+            assert download.status_code == 200
+            assert download.content == pack.read_bytes(), pack.name
+            compared += ", OPEN)" in download.text or ", NEW)" in download.text
+    assert compared  # the exceptions' status is in the packs compared
+
+
+def test_confirmation_rates_on_the_audit_page_count_browser_outcomes_once(store):
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        token = _officer(c)
+        sample_id = _draw(c, token, 4, 3)
+        person, check = _flagged_child(store, sample_id)
+        assert 'data-testid="rates"' not in c.get("/audit").text
+        for outcome in ("NOT_A_CONCERN", "CONFIRMED"):  # the latest counts
+            c.post(f"/audit/{sample_id}/children/{person}/outcome",
+                   data={"csrf_token": token, "check_id": check, "outcome": outcome})
+        row = f'<tr data-check="{check}"><td>{check}</td><td>1</td><td>1</td><td>0</td><td>100%</td><td>0</td><td>1</td></tr>'
+        assert row in c.get("/audit").text
+    con = duckdb.connect(str(store))
+    try:
+        assert carry_web_audit(con)["outcomes"] == 2
+        publish_snapshot(con)
+    finally:
+        con.close()
+    with TestClient(create_app(Settings(db_path=store))) as c:  # carried: counted once, from the store
+        _officer(c)
+        assert row in c.get("/audit").text
+
+
+def test_refused_outcomes_and_dates_show_on_their_page(store):
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        token = _officer(c)
+        sample_id = _draw(c, token, 3, 5)
+        person, check = _flagged_child(store, sample_id)
+        bad = c.post(f"/audit/{sample_id}/children/{person}/outcome",
+                     data={"csrf_token": token, "check_id": check, "outcome": "MAYBE"})
+        assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+        assert 'data-testid="error"' in bad.text and "outcome must be one of" in bad.text
+        assert 'data-testid="outcome-forms"' in bad.text and 'data-testid="pack"' in bad.text
+        for value, message in (("2026-01-01", "before the sample&#39;s as-at date"), ("soon", "must be a date"),
+                               ("2999-01-01", "in the future")):
+            refused = c.post(f"/audit/{sample_id}/mark-audited", data={"csrf_token": token, "audited_on": value})
+            assert refused.status_code == 400 and message in refused.text, value
+            assert f'data-sample="{sample_id}"' in refused.text and 'data-testid="error"' in refused.text
+    assert _workspace_rows(store, "SELECT * FROM audit_marks") == []
+
+
+@pytest.mark.parametrize("who", [GP_USER, OFFICER])
+def test_a_wrong_method_or_a_trailing_slash_is_404(store, who):
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        assert login(c, *who).status_code == 303
+        token = csrf_of(c.get("/exceptions").text)
+        assert c.get("/audit/draw", follow_redirects=False).status_code == 404
+        assert c.post("/audit", data={"csrf_token": token}, follow_redirects=False).status_code == 404
+        assert c.get("/audit/", follow_redirects=False).status_code == 404
+        assert c.get("/exceptions/", follow_redirects=False).status_code == 404
+
+
+def test_a_small_draw_of_controls_only_says_so(store):
+    with TestClient(create_app(Settings(db_path=store))) as c:
+        token = _officer(c)
+        sample_id = _draw(c, token, 1, 4)
+        page = c.get(f"/audit/{sample_id}").text
+        assert "1 child, 1 control" in page and "1 children" not in page
+        assert 'data-testid="only-controls"' in page
+        other = _draw(c, token, 4, 3)
+        assert 'data-testid="only-controls"' not in c.get(f"/audit/{other}").text

@@ -161,6 +161,11 @@ class ImportSummary:
         )
 
 
+def children_text(count: int) -> str:
+    """"1 child", "3 children"."""
+    return f"{count} child" if count == 1 else f"{count} children"
+
+
 def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(sql_text("audit/tables.sql"))
 

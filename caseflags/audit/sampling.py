@@ -18,7 +18,7 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from random import Random
 
 import duckdb
@@ -34,6 +34,7 @@ from caseflags.audit.model import (
     SampleError,
     SampleResult,
     age_band,
+    children_text,
     need_label,
 )
 from caseflags.resources import sql_text
@@ -315,7 +316,8 @@ def choose_sample(
     if len(eligible) < size:
         raise SampleError(
             f"only {len(eligible)} of {cohort_count} children in the {cohort} cohort at {as_at} are eligible "
-            f"({excluded} audited in the last {exclude_audited_within_days} days): choose a size of at most "
+            f"({excluded} audited on or after {as_at - timedelta(days=exclude_audited_within_days - 1)}, "
+            f"exclusion {exclude_audited_within_days} days): choose a size of at most "
             f"{len(eligible)} or a shorter exclusion period"
         )
 
@@ -344,7 +346,7 @@ def choose_sample(
     if dropped:
         needed = _min_cover(frozenset(all_values), _cells(eligible))
         warnings.append(
-            f"strata not all coverable with {size} children (every age band and need type needs at least "
+            f"strata not all coverable with {children_text(size)} (every age band and need type needs at least "
             f"{int(needed)}); the rarest are left to chance: {'; '.join(_value_text(v) for v in dropped)}"
         )
 

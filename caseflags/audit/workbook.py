@@ -19,6 +19,7 @@ from caseflags.audit.model import (
     SampleResult,
     check_catalogue,
     child_concerns,
+    children_text,
     need_label,
     record_sample,
 )
@@ -132,7 +133,7 @@ def _fill_workbook(workbook: SafeWorkbook, result: SampleResult) -> None:
         ("size", str(result.size)),
         ("controls (quota / chosen)", f"{result.controls} / {result.controls_chosen}"),
         ("children in cohort", str(result.cohort_count)),
-        ("excluded: audited within", f"{result.exclude_audited_within_days} days ({result.excluded_recently_audited} children)"),
+        ("excluded: audited within", f"{result.exclude_audited_within_days} days ({children_text(result.excluded_recently_audited)})"),
         ("open exceptions from", f"{result.exceptions_source.label} (run as at {result.exceptions_source.as_at})"),
         ("strata in the cohort", "; ".join(result.strata_required)),
         ("strata not in the sample", "; ".join(result.strata_uncovered) or "none"),

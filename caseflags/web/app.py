@@ -272,6 +272,8 @@ async def matches_decide(request: Request, user, form) -> tuple[Response, int]:
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 405:  # a wrong method is a URL out of scope like any other: 404, to everyone
+        exc = HTTPException(404)
     messages = {404: "Not found.", 403: "Forbidden.", 503: "No data to show yet."}
     message = exc.detail if exc.detail and exc.status_code != 404 else messages.get(exc.status_code, "Error.")
     if request.url.path.startswith("/exceptions/export") or request.method == "POST" and exc.status_code != 403:
@@ -323,5 +325,6 @@ def create_app(settings: Settings) -> Starlette:
                    max_age=settings.session_hours * 3600, same_site="strict", https_only=settings.secure_cookies),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
+    app.router.redirect_slashes = False  # "/audit/" is not "/audit": 404, never a 307 to it
     app.state.ctx = ctx
     return app

@@ -58,14 +58,33 @@ def _has_outcomes(cur: duckdb.DuckDBPyConnection) -> bool:
     return bool(cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_outcomes'").fetchall()[0][0])
 
 
+def _carried(cur: duckdb.DuckDBPyConnection) -> dict[str, set[int]]:
+    """The workspace marks and outcomes the store had carried when the snapshot was published."""
+    carried: dict[str, set[int]] = {"mark": set(), "outcome": set()}
+    present = {r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if {"web_audit_marks_carried", "web_audit_outcomes_carried"} <= present:
+        for kind, row_id in cur.execute(_sql("snapshot_carried")).fetchall():
+            carried[kind].add(row_id)
+    return carried
+
+
 # -- drawing -----------------------------------------------------------------------------------
 
+def _pending_marks(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection) -> list[sqlite3.Row]:
+    """The latest mark of each sample marked in the workspace, when the store does not have it yet.
+    Once carried, the store's audit date is the truth (a later `caseflags sample mark-audited`
+    correction then shows and counts)."""
+    carried = _carried(cur)["mark"]
+    return [row for row in ws.execute(_sql("marks")).fetchall() if row["mark_id"] not in carried]
+
+
 def marked_audited(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection) -> list[tuple[str, date]]:
-    """(person_id, audited_on) of every sample marked audited in the workspace: its latest mark,
-    for the children of a workspace sample or of a store sample (read from the snapshot)."""
+    """(person_id, audited_on) of every sample marked audited in the workspace and not yet carried
+    into the store: its latest mark, for the children of a workspace sample or of a store sample
+    (read from the snapshot). Carried marks are in the store's audit tables, which the draw reads."""
     found: list[tuple[str, date]] = []
     store_samples: dict[str, date] = {}
-    for row in ws.execute(_sql("marks")).fetchall():
+    for row in _pending_marks(ws, cur):
         audited_on = date.fromisoformat(row["audited_on"])
         if row["person_id"] is not None:
             found.append((row["person_id"], audited_on))
@@ -136,7 +155,7 @@ def stored_result(cur: duckdb.DuckDBPyConnection, sample_id: str) -> SampleResul
     sample = found[0]
     key = {"sample_id": sample_id, "as_at": sample["exceptions_as_at"] or sample["as_at"]}
     exceptions: dict[str, list[OpenException]] = {}
-    for row in cur.execute(_sql("store_sample_exceptions"), key).fetchall():
+    for row in cur.execute(_sql("store_sample_exceptions"), {**key, "source": sample["exceptions_source"]}).fetchall():
         exceptions.setdefault(row[0], []).append(OpenException(*row[1:]))
     children = tuple(
         SampleChild(
@@ -217,37 +236,87 @@ def current_outcomes(history: list[dict]) -> dict[tuple[str, str], dict]:
     return {(r["person_id"], r["check_id"]): r for r in history}
 
 
-def samples_view(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, limit: int = 8) -> list[dict]:
-    """The latest samples of the store and the workspace, by sample_id, each with its children,
-    their reasons and concerns, and the current outcomes; newest first."""
+ALL = 10**9  # "no limit" for the lists of every sample
+
+
+def _merged_samples(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, limit: int,
+                    sample_id: str | None = None, details: bool = True) -> list[dict]:
+    """The store's and the workspace's samples by sample_id, newest first, with the audit date: a
+    workspace mark the store does not have yet, else the store's."""
     by_id: dict[str, dict] = {}
+    key = {"sample_id": sample_id, "limit": limit}
     if _store_has_samples(cur):
-        for sample in _dicts(cur.execute(_sql("store_samples"), {"sample_id": None, "limit": limit})):
-            key = {"sample_id": sample["sample_id"]}
-            sample["children"] = _dicts(cur.execute(_sql("store_sample_children"), {**key, "as_at": sample["as_at"]}))
-            sample["concerns"] = _dicts(cur.execute(_sql("store_sample_concerns"), key))
+        for sample in _dicts(cur.execute(_sql("store_samples"), key)):
+            one = {"sample_id": sample["sample_id"]}
+            if details:
+                sample["children"] = _dicts(cur.execute(_sql("store_sample_children"), {**one, "as_at": sample["as_at"]}))
+                sample["concerns"] = _dicts(cur.execute(_sql("store_sample_concerns"), one))
             sample["drawn_by"] = None
             by_id[sample["sample_id"]] = sample
-    for row in ws.execute(_sql("samples"), {"limit": limit}).fetchall():
+    for row in ws.execute(_sql("samples"), key).fetchall():
         sample = dict(row)
-        key = {"sample_id": sample["sample_id"]}
+        one = {"sample_id": sample["sample_id"]}
         sample["as_at"] = date.fromisoformat(sample["as_at"])
-        sample["audited_on"] = date.fromisoformat(sample["audited_on"]) if sample["audited_on"] else None
         stored = by_id.get(sample["sample_id"])
-        if sample["audited_on"] is None and stored:
-            sample["audited_on"] = stored["audited_on"]
-        sample["children"] = [dict(r) for r in ws.execute(_sql("sample_children"), key).fetchall()]
-        sample["concerns"] = [dict(r) for r in ws.execute(_sql("sample_concerns"), key).fetchall()]
+        sample["audited_on"] = stored["audited_on"] if stored else None
+        if details:
+            sample["children"] = [dict(r) for r in ws.execute(_sql("sample_children"), one).fetchall()]
+            sample["concerns"] = [dict(r) for r in ws.execute(_sql("sample_concerns"), one).fetchall()]
         by_id[sample["sample_id"]] = sample
-    marks = {r["sample_id"]: date.fromisoformat(r["audited_on"]) for r in ws.execute(_sql("marks")).fetchall()}
+    for mark in _pending_marks(ws, cur):
+        if mark["sample_id"] in by_id:
+            by_id[mark["sample_id"]]["audited_on"] = date.fromisoformat(mark["audited_on"])
     samples = sorted(by_id.values(), key=lambda s: (s["as_at"], s.get("drawn_at") or "", s["sample_id"]), reverse=True)
-    for sample in samples[:limit]:
-        sample["audited_on"] = marks.get(sample["sample_id"], sample["audited_on"])
+    return samples[:limit]
+
+
+def samples_view(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, limit: int = 8,
+                 sample_id: str | None = None) -> list[dict]:
+    """The latest samples of the store and the workspace (or the one sample_id), by sample_id, each
+    with its children, their reasons and concerns, and the current outcomes; newest first."""
+    samples = _merged_samples(ws, cur, limit, sample_id)
+    for sample in samples:
         outcomes = current_outcomes(outcome_history(ws, cur, sample["sample_id"]))
         for child in sample["children"]:
             child["concerns"] = [c for c in sample["concerns"] if c["person_id"] == child["person_id"]]
             child["outcomes"] = [o for (person, _check), o in sorted(outcomes.items()) if person == child["person_id"]]
-    return samples[:limit]
+    return samples
+
+
+def sample_list(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Every sample, store and workspace, newest first (id, as-at, size, who drew it, audit date)."""
+    return _merged_samples(ws, cur, ALL, details=False)
+
+
+def confirmation_rates(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Per check, as `caseflags.audit.outcomes.confirmation_rates` counts them, over the snapshot's
+    outcomes and those recorded here and not yet carried (the latest per sample, child and check
+    wins, as the carry would make it): outcomes recorded, confirmed, not a concern, the rate
+    confirmed / (confirmed + not a concern), concerns found that the check missed."""
+    current: dict[tuple[str, str, str], tuple[bool, str]] = {}
+    if _has_outcomes(cur):
+        for sample_id, person_id, check_id, flagged, outcome in cur.execute(_sql("store_rate_outcomes")).fetchall():
+            current[(sample_id, person_id, check_id)] = (bool(flagged), outcome)
+    carried = _carried(cur)["outcome"]
+    for row in ws.execute(_sql("rate_outcomes")).fetchall():
+        if row["outcome_id"] not in carried:
+            current[(row["sample_id"], row["person_id"], row["check_id"])] = (bool(row["flagged"]), row["outcome"])
+    per_check: dict[str, dict] = {}
+    for (sample_id, _person, check_id), (flagged, outcome) in current.items():
+        row = per_check.setdefault(check_id, {"check_id": check_id, "recorded": 0, "confirmed": 0, "not_a_concern": 0,
+                                              "missed": 0, "samples": set()})
+        row["recorded"] += 1
+        row["samples"].add(sample_id)
+        if flagged:
+            row["confirmed" if outcome == "CONFIRMED" else "not_a_concern"] += 1
+        elif outcome == "CONFIRMED":
+            row["missed"] += 1
+    rates = []
+    for check_id in sorted(per_check):
+        row = per_check[check_id]
+        judged = row["confirmed"] + row["not_a_concern"]
+        rates.append(row | {"samples": len(row["samples"]), "rate": row["confirmed"] / judged if judged else None})
+    return rates
 
 
 def parse_size(text: str, default: int) -> int:
@@ -272,5 +341,5 @@ def parse_seed(text: str) -> int | None:
     return seed
 
 
-__all__ = ["AuditError", "SampleError", "draw", "find_sample", "marked_audited", "outcome_history", "record_mark",
-           "record_outcome", "samples_view", "save_sample"]
+__all__ = ["AuditError", "SampleError", "confirmation_rates", "draw", "find_sample", "marked_audited", "outcome_history",
+           "record_mark", "record_outcome", "sample_list", "samples_view", "save_sample"]

@@ -1,7 +1,10 @@
 """The Audit sample pages (officers only; anyone else gets 404, as for every URL out of scope).
 
 - `GET /audit`: the latest samples (store and workspace), their reasons, concerns, outcomes and
-  audit dates, and the form to draw one;
+  audit dates, a compact list of every sample, the confirmation rates per check, and the form to
+  draw one;
+- `GET /audit/{sample_id}`: one sample (its children, reasons, concerns, outcomes, the
+  mark-audited form);
 - `POST /audit/draw`: draw a sample from the snapshot and save it in the workspace;
 - `GET /audit/{sample_id}/children/{person_id}`: the child's audit pack (the content of
   `caseflags sample`'s pack) with the outcome forms and their history;
@@ -9,7 +12,9 @@
 - `POST /audit/{sample_id}/children/{person_id}/outcome`: record one outcome;
 - `POST /audit/{sample_id}/mark-audited`: record the audit date.
 
-Logic and storage are in `caseflags.web.audit`; the access log gets route patterns only.
+A refused outcome or audit date re-renders the page it came from with the error (status 400), as
+the draw form does. Logic and storage are in `caseflags.web.audit`; the access log gets route
+patterns only.
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ PACK_DOWNLOAD_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancest
 
 def _audit_page(request: Request, user, status_code: int = 200, error: str | None = None) -> tuple[Response, int]:
     ctx = ctx_of(request)
-    samples = audit.samples_view(ctx.workspace.connection(), snapshot_cursor(request))
+    ws, cur = ctx.workspace.connection(), snapshot_cursor(request)
+    samples = audit.samples_view(ws, cur)
     response = render(request, "audit.html", user, status_code, samples=samples, error=error,
+                      all_samples=audit.sample_list(ws, cur), rates=audit.confirmation_rates(ws, cur),
                       defaults=ctx.settings.sample, today=utc_now().date(), drawn=request.query_params.get("drawn"))
     return response, sum(len(s["children"]) for s in samples)
 
@@ -44,6 +51,21 @@ def _audit_page(request: Request, user, status_code: int = 200, error: str | Non
 @page("/audit", officers_only=True)
 async def audit_page(request: Request, user) -> tuple[Response, int]:
     return _audit_page(request, user)
+
+
+def _sample_page(request: Request, user, status_code: int = 200, error: str | None = None) -> tuple[Response, int]:
+    found = audit.samples_view(ctx_of(request).workspace.connection(), snapshot_cursor(request), limit=1,
+                               sample_id=request.path_params["sample_id"])
+    if not found:
+        raise HTTPException(404)
+    response = render(request, "audit_sample.html", user, status_code, s=found[0], error=error,
+                      today=utc_now().date(), marked=request.query_params.get("marked"))
+    return response, len(found[0]["children"])
+
+
+@page("/audit/{sample_id}", officers_only=True)
+async def sample_page(request: Request, user) -> tuple[Response, int]:
+    return _sample_page(request, user)
 
 
 @page("/audit/draw", officers_only=True)
@@ -80,8 +102,7 @@ def _pack_parts(cur, result: SampleResult, child) -> tuple[list, dict]:
     return events, child_context(cur, child.person_id, result.as_at, main_relations(cur))
 
 
-@page("/audit/{sample_id}/children/{person_id}", officers_only=True)
-async def pack_page(request: Request, user) -> tuple[Response, int]:
+def _pack_page(request: Request, user, status_code: int = 200, error: str | None = None) -> tuple[Response, int]:
     cur, result, child = _sample_and_child(request)
     events, context = _pack_parts(cur, result, child)
     history = [r for r in audit.outcome_history(ctx_of(request).workspace.connection(), cur, result.sample_id)
@@ -90,13 +111,19 @@ async def pack_page(request: Request, user) -> tuple[Response, int]:
     concerns = sorted({e.check_id: e for e in child.exceptions}.values(), key=lambda e: e.check_id)
     flagged = {c.check_id for c in concerns}
     return render(
-        request, "audit_pack.html", user, result=result, child=child, pack=pack_body(result, child, events, context),
+        request, "audit_pack.html", user, status_code, result=result, child=child,
+        pack=pack_body(result, child, events, context),
         concerns=[{"check_id": c.check_id, "concern": c.concern, "current": current.get((child.person_id, c.check_id))}
                   for c in concerns],
         found=[o for (_p, check), o in sorted(current.items()) if check not in flagged],
-        history=list(reversed(history)), outcomes=OUTCOMES,
+        history=list(reversed(history)), outcomes=OUTCOMES, error=error,
         other_checks=sorted(set(check_catalogue()) - flagged), saved=request.query_params.get("saved"),
     ), len(events)
+
+
+@page("/audit/{sample_id}/children/{person_id}", officers_only=True)
+async def pack_page(request: Request, user) -> tuple[Response, int]:
+    return _pack_page(request, user)
 
 
 @page("/audit/{sample_id}/children/{person_id}/pack.html", officers_only=True)
@@ -117,7 +144,7 @@ async def outcome_post(request: Request, user, form) -> tuple[Response, int]:
                              str(form.get("check_id") or ""), str(form.get("outcome") or ""),
                              str(form.get("note") or ""), user.username, set(check_catalogue()))
     except audit.AuditError as exc:
-        raise HTTPException(400, str(exc)) from None
+        return _pack_page(request, user, 400, str(exc))
     return RedirectResponse(f"/audit/{result.sample_id}/children/{child.person_id}?saved=1", status_code=303), 1
 
 
@@ -127,17 +154,18 @@ async def mark_post(request: Request, user, form) -> tuple[Response, int]:
     try:
         audited_on = date.fromisoformat(str(form.get("audited_on") or "").strip())
     except ValueError:
-        raise HTTPException(400, "the audit date must be a date (YYYY-MM-DD)") from None
+        return _sample_page(request, user, 400, "the audit date must be a date (YYYY-MM-DD)")
     try:
         audit.record_mark(ctx_of(request).workspace.connection(), result, audited_on, user.username)
     except audit.AuditError as exc:
-        raise HTTPException(400, str(exc)) from None
-    return RedirectResponse("/audit", status_code=303), len(result.children)
+        return _sample_page(request, user, 400, str(exc))
+    return RedirectResponse(f"/audit/{result.sample_id}?marked=1", status_code=303), len(result.children)
 
 
 ROUTES = [
     Route("/audit", audit_page),
     Route("/audit/draw", draw_post, methods=["POST"]),
+    Route("/audit/{sample_id}", sample_page),
     Route("/audit/{sample_id}/children/{person_id}", pack_page),
     Route("/audit/{sample_id}/children/{person_id}/pack.html", pack_download),
     Route("/audit/{sample_id}/children/{person_id}/outcome", outcome_post, methods=["POST"]),

@@ -25,7 +25,7 @@ import pyarrow as pa
 from caseflags.linkage.people import ensure_linkage_tables
 from caseflags.outputs.lifecycle import ensure_output_tables
 from caseflags.resources import SQL_DIR
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
 
 WEB_SOURCE = "caseflags web"
 
@@ -92,7 +92,7 @@ def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = Non
             INSERT INTO web_reviews_carried
             SELECT web_review_id, exception_id, reviewer, annotated_at, $now FROM _web_reviews
             """,
-            {"now": now or datetime.now()},
+            {"now": now or utc_now()},
         ).fetchall()
         con.execute("COMMIT")
     except BaseException:

@@ -26,7 +26,7 @@ from caseflags.audit.model import SampleError, ensure_audit_tables, record_sampl
 from caseflags.audit.outcomes import mark_audited
 from caseflags.resources import sql_text
 from caseflags.web.carry import CARRIED_TABLES_SQL, WEB_SOURCE, store_path
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
 
 
 def _sql(name: str) -> str:
@@ -47,7 +47,7 @@ def carry_web_audit(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
         outcomes = ws.execute(_sql("carry_read_outcomes")).fetchall()
     finally:
         ws.close()
-    now = now or datetime.now()
+    now = now or utc_now()
     ensure_audit_tables(con)
     con.execute(CARRIED_TABLES_SQL).fetchall()
 

@@ -1,4 +1,5 @@
--- One row per cohort child at $as_at: age, need type, disabilities, open-exception weight and last audit.
+-- One row per cohort child at $as_at: age, need type, disabilities, open-exception weight and last audit
+-- (the latest, even one dated after $as_at).
 -- Reads the temp tables audit_open_exceptions (caseflags.audit.sampling.open_exceptions) and
 -- audit_audited_children (caseflags.audit.sampling.audited_children).
 WITH cin_children AS (
@@ -60,7 +61,6 @@ exception_totals AS (
 last_audits AS (
     SELECT person_id, max(audited_on) AS last_audited_on
     FROM audit_audited_children
-    WHERE audited_on <= $as_at
     GROUP BY person_id
 )
 SELECT
@@ -75,7 +75,9 @@ SELECT
     coalesce(exception_totals.distinct_concerns, 0) AS distinct_concerns,
     coalesce(exception_totals.weight, 0) AS weight,
     last_audits.last_audited_on,
-    coalesce(last_audits.last_audited_on >= $as_at - CAST($exclude_days - 1 AS INTEGER), false)
+    -- Audited on or after the window's first day, D - (N - 1); no upper bound: an audit dated after
+    -- D (marked since the run) is certainly recent. N = 0 excludes nobody.
+    coalesce($exclude_days > 0 AND last_audits.last_audited_on >= $as_at - CAST($exclude_days - 1 AS INTEGER), false)
         AS recently_audited
 FROM cohort_children
 LEFT JOIN dates_of_birth USING (person_id)
