@@ -116,6 +116,16 @@ def logged_in(base: str, username: str, password: str) -> httpx.Client:
     return client
 
 
+def draw_sample(officer: httpx.Client) -> str:
+    """Draw a 20-child audit sample in the workspace (POST /audit/draw, seed 1, not timed); the URL
+    of its first child's pack page."""
+    token = re.search(r'name="csrf_token" value="([^"]+)"', officer.get("/audit").text).group(1)
+    drawn = officer.post("/audit/draw", data={"size": "20", "seed": "1", "csrf_token": token})
+    assert drawn.status_code == 303, drawn.text[:300]
+    page = officer.get(drawn.headers["location"]).text
+    return re.search(r'href="(/audit/[^"/]+/children/[^"/]+)"', page).group(1)
+
+
 def measure(client: httpx.Client, url: str, repeats: int) -> dict:
     first = client.get(url)
     assert first.status_code == 200, (url, first.status_code)
@@ -162,6 +172,7 @@ def main() -> None:
                 time.sleep(0.2)
         officer = logged_in(base, *OFFICER)
         gp = logged_in(base, *GP_USER)
+        sample_pack = draw_sample(officer)
         pages = [
             ("officer", officer, "/"),
             ("officer", officer, "/exceptions"),
@@ -171,6 +182,8 @@ def main() -> None:
             ("officer", officer, f"/children/{ids['child']}"),
             ("officer", officer, f"/exceptions/{ids['exception_id']}"),
             ("officer", officer, "/matches"),
+            ("officer", officer, "/audit"),
+            ("officer", officer, sample_pack),
             ("officer", officer, f"/exceptions/export.csv?check={ids['check_id']}"),
             ("officer", officer, "/exceptions/export.csv"),
             ("officer", officer, "/exceptions/export.xlsx"),
@@ -199,7 +212,8 @@ def main() -> None:
     print("| user | page | bytes | min ms | median ms | p95 ms | max ms |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for r in results:
-        url = re.sub(r"/children/[^?]+", "/children/<busiest child>", r["url"])
+        url = re.sub(r"^/audit/[^/]+/children/[^/]+", "/audit/<sample>/children/<child> (pack)", r["url"])
+        url = re.sub(r"^/children/[^?]+", "/children/<busiest child>", url)
         url = re.sub(r"/exceptions/[0-9a-f]{16}", "/exceptions/<id>", url)
         print(f"| {r['user']} | `{url}` | {r['bytes']:,} | {r['min_ms']} | {r['median_ms']} | {r['p95_ms']} | {r['max_ms']} |")
     print()

@@ -28,6 +28,7 @@ import duckdb
 from caseflags.checking.runner import run_all_checks
 from caseflags.config import Config
 from caseflags.contracts.stage import check_contracts
+from caseflags.contracts.suites import import_gx_in_background
 from caseflags.errors import RunAborted, RunFailed
 from caseflags.faults import FAULT_ENV, fault_point
 from caseflags.ingest.extracts import file_sha256
@@ -113,7 +114,7 @@ def new_run(
 
 
 def ingest(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
-    delivery = stage_delivery(con, state.extracts_dir, config)
+    delivery = stage_delivery(con, state.extracts_dir, config, on_first_change=import_gx_in_background)
     state.extracts, state.refused_files, state.staged = delivery.outcomes, delivery.refused_files, delivery.staged
     state.unused_files, state.returns = delivery.unused_files, delivery.returns
 

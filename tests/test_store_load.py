@@ -142,3 +142,27 @@ def test_an_unchanged_extract_is_not_reloaded_and_its_quarantine_is_listed_again
     assert [r[0] for r in table_rows(con, "ssd_cin_plans")] == ["PL1", "PL2"]
     carried = con.execute("SELECT file, line FROM quarantine WHERE run_id = '2026-11-02'").fetchall()
     assert carried == [("ssd_person.csv", 3)]
+
+
+def test_the_contract_library_starts_loading_only_when_a_table_changed(tmp_path):
+    """Ingest calls `on_first_change` once, before parsing the first changed table (the runbook
+    starts importing Great Expectations then); a delivery with nothing changed never calls it."""
+    from caseflags.ingest.stage import stage_delivery
+    from caseflags.store.database import ensure_store
+
+    con = connect(tmp_path / "store.duckdb")
+    ensure_store(con)
+    folder = delivery(tmp_path / "d1", {
+        "ssd_person.csv": PERSON_HEADER + "\nP1,,,A,B,2015-01-01,F,Y\n",
+        "ssd_cin_plans.csv": PLANS_HEADER + "\nPL1,R1,P1,2026-01-01,\n",
+    })
+    calls = []
+    first = stage_delivery(con, folder, load_config(), on_first_change=lambda: calls.append("changed"))
+    assert calls == ["changed"] and first.outcomes["ssd_person"].status == "LOADED"
+    stage_and_publish(con, folder, date(2026, 11, 1), tmp_path / "out")
+
+    calls.clear()
+    again = stage_delivery(con, folder, load_config(), on_first_change=lambda: calls.append("changed"))
+    assert calls == [] and again.outcomes["ssd_person"].status == "UNCHANGED"
+    con.close()
+

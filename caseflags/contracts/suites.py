@@ -35,6 +35,8 @@ import logging
 import math
 import os
 import re
+import sys
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +52,35 @@ from caseflags.contracts.schema import load_contract
 # GX must never phone home; set before great_expectations is first imported (it is imported
 # lazily below so that commands which never validate do not pay its import time).
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+# Importing GX costs about 4.5 s of CPU here (scipy, altair, pydantic models, ...). The nightly
+# starts it on a thread while ingest parses its first changed file (polars and DuckDB release the
+# GIL), and the contract stage waits for it: `import_gx_in_background`.
+_gx_import: threading.Thread | None = None
+_gx_import_lock = threading.Lock()
+
+
+def _import_gx() -> None:
+    try:
+        import great_expectations  # noqa: F401
+    except Exception:  # noqa: BLE001 - the contract stage imports it again and fails there, by name
+        pass
+
+
+def import_gx_in_background() -> None:
+    """Start importing Great Expectations on a daemon thread, once per process (idempotent)."""
+    global _gx_import
+    with _gx_import_lock:
+        if _gx_import is None and "great_expectations" not in sys.modules:
+            _gx_import = threading.Thread(target=_import_gx, name="caseflags-gx-import", daemon=True)
+            _gx_import.start()
+
+
+def _wait_for_gx_import() -> None:
+    thread = _gx_import
+    if thread is not None:
+        thread.join()
+
 
 ExecutionPath = Literal["sql", "pandas"]
 DEFAULT_EXECUTION_PATH: ExecutionPath = "sql"
@@ -468,6 +499,7 @@ def run_contract_suites(
     definition proves are not run (see `store_guarantees`); a table without them, e.g. one
     loaded with looser types, gets every expectation.
     """
+    _wait_for_gx_import()
     import great_expectations as gx
     import pandas as pd
 

@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import polars as pl
@@ -52,8 +53,12 @@ class Delivery:
             log.warning("refused %s", problem)
 
 
-def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: Config) -> Delivery:
+def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: Config,
+                   on_first_change: Callable[[], None] | None = None) -> Delivery:
     """Parse every extract of `extracts_dir` into its staged table.
+
+    `on_first_change` is called once, before the first table whose data changed is parsed (the
+    runbook starts loading the contract stage's library then, so that it overlaps parsing).
 
     Reading never ends the run: any failure while reading one file (a refusal, or an error
     nobody foresaw) refuses that file by name with the reason, and the other files load. Each
@@ -84,6 +89,7 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
     returns = NationalReturns(read)
     parser_version = parser_fingerprint(config)
     live = live_fingerprints(con)
+    on_first_change = _once(on_first_change)
     for table in load_contract():
         path = found.files.get(table)
         return_paths = returns.paths_for(table)
@@ -91,7 +97,7 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
             delivery.outcomes[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
             continue
         outcome = _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits,
-                                   parser_version, live)
+                                   parser_version, live, on_first_change)
         delivery.outcomes[table] = outcome
         for entry in outcome.ledger:
             if entry["balanced"] is False:
@@ -99,6 +105,18 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
         if outcome.status == "LOADED" and sum(o.status == "LOADED" for o in delivery.outcomes.values()) == 1:
             fault_point("mid:ingest")
     return delivery
+
+
+def _once(callback: Callable[[], None] | None) -> Callable[[], None] | None:
+    if callback is None:
+        return None
+    pending = [callback]
+
+    def call_once() -> None:
+        while pending:
+            pending.pop()()
+
+    return call_once
 
 
 def _read_failure(file: str, exc: Exception) -> ExtractRefused:
@@ -111,7 +129,8 @@ def _read_failure(file: str, exc: Exception) -> ExtractRefused:
     return ExtractRefused(file, f"unreadable: reading failed ({type(exc).__name__})")
 
 
-def _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits, parser_version, live):
+def _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits, parser_version, live,
+                     on_first_change=None):
     sources = ([path] if path else []) + return_paths
     names = " + ".join(p.name for p in sources)
     try:
@@ -125,6 +144,8 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
     fingerprint = hashlib.sha256(f"{content_sha256}:{parser_version}".encode()).hexdigest()
     if table in live and live[table]["load_fingerprint"] == fingerprint:
         return _unchanged(con, table, names, live[table], delivery.staged)
+    if on_first_change is not None:
+        on_first_change()
     parts, problems = [], []
     for source in sources:
         try:
