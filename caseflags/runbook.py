@@ -29,9 +29,9 @@ from caseflags.checking.runner import run_all_checks
 from caseflags.config import Config
 from caseflags.contracts.stage import check_contracts
 from caseflags.contracts.suites import import_gx_in_background
+from caseflags.digests import file_sha256
 from caseflags.errors import RunAborted, RunFailed
 from caseflags.faults import FAULT_ENV, fault_point
-from caseflags.ingest.extracts import file_sha256
 from caseflags.ingest.stage import stage_delivery
 from caseflags.linkage.people import MODEL_SUFFIX
 from caseflags.linkage.stage import link as link_people

@@ -34,6 +34,7 @@ from caseflags.contracts.identifiers import (
     upn_problem_expr,
     upn_valid_expr,
 )
+from caseflags.digests import file_sha256
 from caseflags.ingest.common import LINE, SOURCE, ExtractRefused, bounded
 from caseflags.ingest.csv_reader import raw_lines as csv_raw_lines
 from caseflags.ingest.csv_reader import read_csv_text
@@ -478,14 +479,6 @@ def combine(parts: list[ParsedExtract], limits: IngestLimits = DEFAULT_LIMITS) -
         rejected=rejected,
         warnings=pl.concat([p.warnings for p in parts]),
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _quarantine_frame(file: str, rows: list[dict], raw: dict, limits: IngestLimits) -> pl.DataFrame:

@@ -107,14 +107,15 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
     return delivery
 
 
-def _once(callback: Callable[[], None] | None) -> Callable[[], None] | None:
-    if callback is None:
-        return None
-    pending = [callback]
+def _once(callback: Callable[[], None] | None) -> Callable[[], None]:
+    """`callback` on the first call only (nothing at all when it is None)."""
+    called = False
 
     def call_once() -> None:
-        while pending:
-            pending.pop()()
+        nonlocal called
+        if callback is not None and not called:
+            called = True
+            callback()
 
     return call_once
 
@@ -130,7 +131,7 @@ def _read_failure(file: str, exc: Exception) -> ExtractRefused:
 
 
 def _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits, parser_version, live,
-                     on_first_change=None):
+                     on_first_change):
     sources = ([path] if path else []) + return_paths
     names = " + ".join(p.name for p in sources)
     try:
@@ -144,8 +145,7 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
     fingerprint = hashlib.sha256(f"{content_sha256}:{parser_version}".encode()).hexdigest()
     if table in live and live[table]["load_fingerprint"] == fingerprint:
         return _unchanged(con, table, names, live[table], delivery.staged)
-    if on_first_change is not None:
-        on_first_change()
+    on_first_change()
     parts, problems = [], []
     for source in sources:
         try:

@@ -29,6 +29,7 @@ import duckdb
 
 import caseflags
 from caseflags.config import Config
+from caseflags.digests import file_sha256
 from caseflags.linkage.people import ensure_linkage_tables
 from caseflags.outputs.lifecycle import ensure_output_tables
 from caseflags.resources import CATALOGUE_DIR, SQL_DIR, sql_text
@@ -44,7 +45,6 @@ RUN_RECORD = "run.json"  # written after the outputs by the runbook, so never pa
 class ReusedResults:
     """The results of an earlier completed run of the same as-at date, kept as they are."""
 
-    run_id: str
     completed_at: datetime
     run_dir: Path
     checks: list[dict]
@@ -115,7 +115,7 @@ def folder_manifest(run_dir: Path) -> dict[str, str]:
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
         relative = path.relative_to(run_dir).as_posix()
         if relative != RUN_RECORD:
-            manifest[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+            manifest[relative] = file_sha256(path)
     return manifest
 
 
@@ -149,5 +149,5 @@ def reusable_results(con: duckdb.DuckDBPyConnection, run_id: str, basis: str) ->
     run_dir = Path(run_dir)
     if not run_dir.is_dir() or folder_manifest(run_dir) != json.loads(files_json):
         return None  # a file was removed, added or edited since: write them all again
-    return ReusedResults(run_id=run_id, completed_at=completed_at, run_dir=run_dir, checks=json.loads(checks_json),
+    return ReusedResults(completed_at=completed_at, run_dir=run_dir, checks=json.loads(checks_json),
                          retention=json.loads(retention_json or "{}"), delivery=json.loads(delivery_json or "{}"))

@@ -38,31 +38,37 @@ def store_path(con: duckdb.DuckDBPyConnection) -> Path | None:
     return Path(rows[0][0]) if rows and rows[0][0] else None
 
 
-def _workspace(con: duckdb.DuckDBPyConnection) -> sqlite3.Connection | None:
+def open_workspace(con: duckdb.DuckDBPyConnection) -> sqlite3.Connection | None:
+    """The workspace beside the connection's store, or None (no web in use, or a store in memory)."""
     path = store_path(con)
     if path is None or not workspace_path(path).exists():
         return None
     return connect_workspace(workspace_path(path))
 
 
-def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> int:
-    """Append the workspace's not-yet-carried reviews to `annotations`; returns how many."""
-    workspace = _workspace(con)
+def _rows_not_carried(con: duckdb.DuckDBPyConnection, last_carried_sql: str, query: str) -> list[tuple]:
+    """The workspace rows after the last one carried (`query` takes that id), [] without a workspace."""
+    workspace = open_workspace(con)
     if workspace is None:
-        return 0
-    ensure_output_tables(con)
+        return []
     con.execute(CARRIED_TABLES_SQL).fetchall()
-    last = con.execute("SELECT coalesce(max(web_review_id), 0) FROM web_reviews_carried").fetchall()[0][0]
+    last = con.execute(last_carried_sql).fetchall()[0][0]
     try:
-        rows = workspace.execute(
-            "SELECT review_id, exception_id, review_status, review_note, reviewer, created_at, expires_on "
-            "FROM reviews WHERE review_id > ? ORDER BY review_id",
-            (last,),
-        ).fetchall()
+        return workspace.execute(query, (last,)).fetchall()
     finally:
         workspace.close()
+
+
+def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> int:
+    """Append the workspace's not-yet-carried reviews to `annotations`; returns how many."""
+    rows = _rows_not_carried(
+        con, "SELECT coalesce(max(web_review_id), 0) FROM web_reviews_carried",
+        "SELECT review_id, exception_id, review_status, review_note, reviewer, created_at, expires_on "
+        "FROM reviews WHERE review_id > ? ORDER BY review_id",
+    )
     if not rows:
         return 0
+    ensure_output_tables(con)
     table = pa.table(
         {
             "web_review_id": [r[0] for r in rows],
@@ -105,22 +111,14 @@ def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = Non
 
 def carry_link_decisions(con: duckdb.DuckDBPyConnection) -> int:
     """Record the workspace's new confirm / reject decisions in the store's `link_decisions`."""
-    workspace = _workspace(con)
-    if workspace is None:
-        return 0
-    ensure_linkage_tables(con)
-    con.execute(CARRIED_TABLES_SQL).fetchall()
-    last = con.execute("SELECT coalesce(max(web_decision_id), 0) FROM web_link_decisions_carried").fetchall()[0][0]
-    try:
-        rows = workspace.execute(
-            "SELECT decision_id, agency, agency_record_id, person_id, decision, decided_at, decided_by, note "
-            "FROM link_decisions WHERE decision_id > ? ORDER BY decision_id",
-            (last,),
-        ).fetchall()
-    finally:
-        workspace.close()
+    rows = _rows_not_carried(
+        con, "SELECT coalesce(max(web_decision_id), 0) FROM web_link_decisions_carried",
+        "SELECT decision_id, agency, agency_record_id, person_id, decision, decided_at, decided_by, note "
+        "FROM link_decisions WHERE decision_id > ? ORDER BY decision_id",
+    )
     if not rows:
         return 0
+    ensure_linkage_tables(con)
     con.execute("BEGIN TRANSACTION")
     try:
         for row in rows:
@@ -145,7 +143,7 @@ def workspace_marks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """The newest review, assignment and link decision saved in the workspace (0 without one):
     a run's results depend on them once carried, so they are part of its basis (outputs.reuse)."""
     tables = ("reviews", "assignments", "link_decisions")
-    workspace = _workspace(con)
+    workspace = open_workspace(con)
     if workspace is None:
         return dict.fromkeys(tables, 0)
     try:

@@ -25,8 +25,8 @@ import duckdb
 from caseflags.audit.model import SampleError, ensure_audit_tables, record_sample, result_from_json
 from caseflags.audit.outcomes import mark_audited
 from caseflags.resources import sql_text
-from caseflags.web.carry import CARRIED_TABLES_SQL, WEB_SOURCE, store_path
-from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
+from caseflags.web.carry import CARRIED_TABLES_SQL, WEB_SOURCE, open_workspace
+from caseflags.web.workspace import utc_now
 
 
 def _sql(name: str) -> str:
@@ -37,10 +37,9 @@ def carry_web_audit(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
     """Carry the workspace's new samples, audit marks and outcomes; returns how many of each (and
     how many marks the store refused: their sample is not in it; they are tried again next time)."""
     counts = {"samples": 0, "marks": 0, "outcomes": 0, "marks_refused": 0}
-    path = store_path(con)
-    if path is None or not workspace_path(path).exists():
+    ws = open_workspace(con)
+    if ws is None:
         return counts
-    ws = connect_workspace(workspace_path(path))
     try:
         samples = ws.execute(_sql("carry_read_samples")).fetchall()
         marks = ws.execute(_sql("carry_read_marks")).fetchall()
