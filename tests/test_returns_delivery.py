@@ -92,3 +92,33 @@ def test_a_truncated_return_is_refused_by_name_and_the_others_still_read(tmp_pat
     assert refused["cut.xml"].endswith(": truncated)")
     assert refused["cut.xml.gz"] == "the compressed file ends early: truncated"
     assert list(read.extracts) == ["good.xml"]
+
+
+def test_a_header_longer_than_64_kib_is_read_whole(tmp_path):
+    text = cin_return(2026, children=cin_child(2026, "LONG1"))
+    comment = "<!-- " + "exported by the case-management system; " * 2000 + "-->"  # about 80 KiB
+    assert len(comment) > 1 << 16
+    write(tmp_path / "before_root.xml", text.replace("<Message>", comment + "<Message>"))
+    write(tmp_path / "in_header.xml", text.replace("<CollectionDetails>", comment + "<CollectionDetails>")
+          .replace("LONG1", "LONG2"))
+    found = find_returns(_files(tmp_path))
+    assert found.unused == []
+    assert [(s.name, s.collection) for s in found.sources] == [("before_root.xml", "CIN"), ("in_header.xml", "CIN")]
+    read = read_returns(found)
+    assert read.refused == []
+    assert [row["records_loaded"] for row in read.ledger()] == [1, 1]
+
+
+def test_collection_names_are_compared_without_regard_to_case(tmp_path):
+    write(tmp_path / "cin.xml", cin_return(2026).replace("<Collection>CIN<", "<Collection>cin<"))
+    write(tmp_path / "sen2.xml", sen2_return(2025).replace("<Collection>SEN2<", "<Collection> Sen2 <"))
+    write(tmp_path / "cla.xml", cin_return(2026).replace("<Collection>CIN<", "<Collection>ssda903<"))
+    found = find_returns(_files(tmp_path))
+    # Another collection in lower case is named for what it is, without contradicting itself.
+    assert dict(found.unused) == {
+        "cla.xml": "SSDA903 (children looked after) return (ssda903): not a CIN census or SEN2 return, not used"}
+    assert [(s.name, s.collection) for s in found.sources] == [("cin.xml", "CIN"), ("sen2.xml", "SEN2")]
+    read = read_returns(found)
+    assert read.refused == []
+    assert {row["file"]: row["collection"] for row in read.ledger()} == {"cin.xml": "CIN", "sen2.xml": "SEN2"}
+

@@ -17,7 +17,7 @@ from xml.parsers import expat
 
 from caseflags.ingest.returns.xmltree import Forbidden, Node, StopReading, local, new_parser
 
-DETECT_BYTES = 1 << 16  # the header sits in the first few hundred bytes of a real return
+DETECT_BYTES = 1 << 16  # kept for callers; the header is now read whole, whatever its size
 
 RECORD_CONTAINER = {"CIN": "Children", "SEN2": "Persons"}
 RECORD_ELEMENT = {"CIN": "Child", "SEN2": "Person"}
@@ -105,8 +105,17 @@ def _iso_date(value: str | None) -> date | None:
         return None
 
 
+def canonical_collection(collection: str | None) -> str | None:
+    """`CIN` / `SEN2` whatever the case and surrounding spaces it is written in (`cin`, ` Sen2 `);
+    any other collection as written."""
+    if collection is None:
+        return None
+    upper = collection.strip().upper()
+    return upper if upper in RECORD_ELEMENT else collection
+
+
 def read_header(node: Node) -> Header:
-    return Header(node.get("CollectionDetails/Collection"), node.get("CollectionDetails/Year"),
+    return Header(canonical_collection(node.get("CollectionDetails/Collection")), node.get("CollectionDetails/Year"),
                   node.get("CollectionDetails/ReferenceDate"))
 
 
@@ -126,54 +135,75 @@ class Detected:
         return self.collection if self.collection in RECORD_ELEMENT else None
 
 
-def detect_head(head: bytes) -> Detected:
-    """Read the header from the first bytes of a file; never raises."""
-    stack: list[str] = []
-    building: list[Node] = []
-    found: dict[str, object] = {"message": False}
+class HeadReader:
+    """Reads the start of a file, fed in chunks, until its header is complete: the header of any
+    size (a long comment or a long `Source` block does not cut it short), while a file that is
+    not a return stops at its first element (or its first fault)."""
 
-    def on_start(tag, _attrs):
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+        self.building: list[Node] = []
+        self.header: Node | None = None
+        self.root: str | None = None
+        self.is_message = False
+        self.problem: str | None = None
+        self.done = False
+        self.parser = new_parser(self._on_start, self._on_end, self._on_text)
+
+    def _on_start(self, tag, _attrs):
         tag = local(tag)
-        if not stack:
-            found["root"] = tag[:40]
+        if not self.stack:
+            self.root = tag[:40]
             if tag != "Message":
                 raise StopReading
-            found["message"] = True
-        elif stack == ["Message"]:
+            self.is_message = True
+        elif self.stack == ["Message"]:
             if tag != "Header":
                 raise StopReading  # the header comes first; no header, no collection
-            building.append(Node(tag, 0))
-        elif building:
+            self.building.append(Node(tag, 0))
+        elif self.building:
             node = Node(tag, 0)
-            building[-1].children.append(node)
-            building.append(node)
-        stack.append(tag)
+            self.building[-1].children.append(node)
+            self.building.append(node)
+        self.stack.append(tag)
 
-    def on_end(_tag):
-        stack.pop()
-        if building:
-            node = building.pop()
-            if not building:
-                found["header"] = node
+    def _on_end(self, _tag):
+        self.stack.pop()
+        if self.building:
+            node = self.building.pop()
+            if not self.building:
+                self.header = node
                 raise StopReading
 
-    def on_text(data):
-        if building:
-            building[-1].text.append(data)
+    def _on_text(self, data):
+        if self.building:
+            self.building[-1].text.append(data)
 
-    parser = new_parser(on_start, on_end, on_text)
-    problem = None
-    try:
-        parser.Parse(head, False)
-    except StopReading:
-        pass
-    except Forbidden as forbidden:
-        problem = str(forbidden)
-    except expat.ExpatError as error:
-        problem = f"not well-formed XML: {expat.ErrorString(error.code)} at line {error.lineno}"
-    header_node = found.get("header")
-    if header_node is None and building:
-        header_node = building[0]  # a header cut by the detection window: use what was read
-    header = read_header(header_node) if isinstance(header_node, Node) else None
-    return Detected(bool(found["message"]), header.collection if header else None, header, problem,
-                    found.get("root"))
+    def feed(self, data: bytes, final: bool = False) -> bool:
+        """Parse the next bytes; True once the header is read or the file is known not to be a
+        return (then nothing more needs reading)."""
+        if self.done:
+            return True
+        try:
+            self.parser.Parse(data, final)
+        except StopReading:
+            self.done = True
+        except Forbidden as forbidden:
+            self.problem, self.done = str(forbidden), True
+        except expat.ExpatError as error:
+            self.problem, self.done = f"not well-formed XML: {expat.ErrorString(error.code)} at line {error.lineno}", True
+        return self.done
+
+    def detected(self) -> Detected:
+        header_node = self.header
+        if header_node is None and self.building:
+            header_node = self.building[0]  # a header cut short (the file ends inside it): use what was read
+        header = read_header(header_node) if isinstance(header_node, Node) else None
+        return Detected(self.is_message, header.collection if header else None, header, self.problem, self.root)
+
+
+def detect_head(head: bytes) -> Detected:
+    """Read the header from the first bytes of a file (all that is given); never raises."""
+    reader = HeadReader()
+    reader.feed(head)
+    return reader.detected()

@@ -23,15 +23,14 @@ import polars as pl
 
 from caseflags.ingest.common import ExtractRefused
 from caseflags.ingest.returns.detect import (
-    DETECT_BYTES,
     PERSON_LEVEL_SEN2_FROM,
     RECORD_CONTAINER,
     RECORD_ELEMENT,
     SUPPORTED_YEARS,
     Detected,
+    HeadReader,
     census_label,
     census_year,
-    detect_head,
     other_collection_name,
     read_header,
 )
@@ -83,19 +82,23 @@ def detect_return(path: Path) -> str | None:
 
 
 def detect_file(path: Path, opener: Callable[[Path], BinaryIO] | None = None) -> Detected:
-    """What the start of the file says (never raises)."""
-    head = b""
+    """What the start of the file says (never raises). Reads until the header is complete,
+    whatever its size, or until the file shows it is not a return."""
+    reader = HeadReader()
+    read_any = False
     try:
         with (opener(path) if opener else path.open("rb")) as handle:
             # In small reads: a cut-off compressed file still shows its header before it fails.
-            while len(head) < DETECT_BYTES and (block := handle.read(8192)):
-                head += block
+            while block := handle.read(8192):
+                read_any = True
+                if reader.feed(block):
+                    return reader.detected()
     except (EOFError, zlib.error, zipfile.BadZipFile):
         pass
     except (OSError, ValueError):
-        if not head:
+        if not read_any:
             return Detected(False, problem="unreadable file")
-    return detect_head(head[:DETECT_BYTES])
+    return reader.detected()
 
 
 def read_return(path: Path, opener: Callable[[Path], BinaryIO] | None = None, name: str | None = None) -> ReturnExtract:
