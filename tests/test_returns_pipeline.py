@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import html
 import json
 import shutil
 import zipfile
@@ -102,6 +103,12 @@ def test_sample_csvs_plus_any_return_evaluate_all_23_checks(tmp_path, case):
                                 "load; person-level SEN2 starts with January 2023",
         }
     assert {u["file"] for u in record["unused_files"]} == set()  # the CSV copies carry no side files
+    # Every refused file is named in the report with its reason, as in run.json and the console.
+    report = (tmp_path / "out" / AS_AT.isoformat() / "report.html").read_text()
+    section = report[report.index('<section id="refused-files">'):]
+    section = section[:section.index("</section>")]
+    for file, reason in refused.items():
+        assert f"<td>{html.escape(file)}</td><td>{html.escape(reason)}</td>" in section
 
 
 def test_a_delivery_of_only_unusable_files_stops_with_the_reasons(tmp_path):

@@ -243,6 +243,19 @@ def ledger_section(loads: list[dict]) -> str:
     )
 
 
+def refused_files_section(refused_files: list[dict]) -> str:
+    """Every delivered file refused whole, with the reason (run.json `refused_files`): a return
+    cut off, another DfE collection, a CSV missing a required column, ... A refused file has no
+    rows in the ledger, so without this list it would go unseen."""
+    rows = [[r["file"], r["reason"]] for r in refused_files]
+    return (
+        '<section id="refused-files"><h2>Files refused</h2><p class="muted">Delivered files that were not '
+        "loaded at all, with the reason; their tables keep the other sources' rows (or their previous data).</p>"
+        + _table(["file", "reason"], rows, empty="None: every delivered file was read.")
+        + "</section>"
+    )
+
+
 def linkage_section(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     """The linkage model (method, date, parameters, expected quality) and this run's DOB warnings.
 
@@ -282,6 +295,7 @@ def render_report(
     listed_rows: list[dict],
     good_practice_rows: list[dict] | None,
     delivery: dict | None = None,
+    refused_files: list[dict] | None = None,
 ) -> str:
     params = {"run_id": run_id}
     run = _fetch(con, sql_text("outputs/report/run.sql"), params)
@@ -414,6 +428,8 @@ def render_report(
         + "</section>"
     )
     parts.append(ledger_section(loads))
+    if refused_files is not None:
+        parts.append(refused_files_section(refused_files))
     quarantined = sum(q["rows"] for q in quarantine)
     parts.append(
         f'<section id="quarantine"><h2>Quarantine</h2><p>{quarantined} row(s) rejected; the rows themselves are in '

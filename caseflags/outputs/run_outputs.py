@@ -77,6 +77,7 @@ def write_run_outputs(
     out_dir: str | os.PathLike,
     good_practice_rows: list[dict] | None = None,
     delivery: dict | None = None,
+    refused_files: list[dict] | None = None,
 ) -> RunOutputs:
     """Write the run's exception files and report into out_dir (the run's `<out>/<as-at>/`).
 
@@ -116,6 +117,7 @@ def write_run_outputs(
             agency_files[agency] = (agency_csv, agency_xlsx)
 
         report_path = out / "report.html"
-        write_text(report_path, render_report(con, run_id, as_at, summary, rows, good_practice_rows, delivery))
+        write_text(report_path, render_report(con, run_id, as_at, summary, rows, good_practice_rows, delivery,
+                                                 refused_files))
     return RunOutputs(csv_path, xlsx_path, report_path, agency_files)
 

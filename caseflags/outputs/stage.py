@@ -19,15 +19,18 @@ from caseflags.web.carry_audit import carry_web_audit
 
 
 def write_outputs(
-    con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, out_dir: Path, delivery: dict | None = None
+    con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, out_dir: Path, delivery: dict | None = None,
+    refused_files: list[dict] | None = None,
 ) -> Path:
-    """`delivery`: the folder loaded and the digest of its files, shown in the report."""
+    """`delivery`: the folder loaded and the digest of its files, shown in the report;
+    `refused_files`: the delivered files refused whole (file, reason), listed in the report."""
     run_dir = private_dir(private_dir(out_dir) / as_at.isoformat())
     carry_web_reviews(con)  # reviews saved in the web workspace, as a workbook import would
     carry_web_audit(con)  # audit samples, marks and outcomes saved in the web workspace
     update_lifecycle(con, run_id, as_at)
     practice = good_practice(con, as_at)
-    write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice, delivery=delivery)
+    write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice, delivery=delivery,
+                      refused_files=refused_files)
     write_organisation_outputs(con, run_id, as_at, run_dir)
     write_quarantine_csv(con, run_id, run_dir)
     write_warnings_csv(con, run_id, run_dir)
