@@ -72,6 +72,9 @@ class ParsedExtract:
     notes: list[str] = field(default_factory=list)
     # Rows loaded with a value set missing (KEPT_WHEN_UNPARSEABLE): file, line, column_name, reason, raw_value
     warnings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=WARNING_SCHEMA))
+    # Records merged into another source's row of the same record (caseflags.ingest.merge_people):
+    # loaded, as part of that row, so they count as loaded for their own file.
+    merged: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_loaded(self) -> int:
@@ -93,8 +96,11 @@ class ParsedExtract:
             loaded = {self.file: self.data.height}
         entries = []
         for source, read in self.reads.items():
-            entry = {"file": source, "table": self.table, "read": read, "loaded": loaded.get(source, 0),
+            entry = {"file": source, "table": self.table, "read": read,
+                     "loaded": loaded.get(source, 0) + self.merged.get(source, 0),
                      "quarantined": self.rejected.get(source, 0)}
+            if self.merged.get(source):
+                entry["merged"] = self.merged[source]
             entry["balanced"] = entry["read"] == entry["loaded"] + entry["quarantined"]
             entries.append(entry)
         return entries

@@ -25,6 +25,12 @@ from caseflags.faults import fault_point
 from caseflags.ingest.common import ExtractRefused
 from caseflags.ingest.delivery import discover_delivery
 from caseflags.ingest.extracts import combine, parse_extract, parse_source
+from caseflags.ingest.merge_people import (
+    PeopleOutcome,
+    combine_people,
+    quarantine_dependents,
+    supersede_earlier_census,
+)
 from caseflags.ingest.scan import DEFAULT_LIMITS, IngestLimits, scan_file
 from caseflags.ingest.returns.sources import PRIMARY_TABLE, ReadReturns, ReturnSource, read_returns
 from caseflags.store.database import SCHEMA_SQL
@@ -90,6 +96,7 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
     parser_version = parser_fingerprint(config)
     live = live_fingerprints(con)
     on_first_change = _once(on_first_change)
+    people = PeopleOutcome()  # children whose sources disagree: their dependent rows are quarantined too
     for table in load_contract():
         path = found.files.get(table)
         return_paths = returns.paths_for(table)
@@ -97,14 +104,26 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
             delivery.outcomes[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
             continue
         outcome = _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits,
-                                   parser_version, live, on_first_change)
+                                   parser_version, live, on_first_change, people)
         delivery.outcomes[table] = outcome
         for entry in outcome.ledger:
             if entry["balanced"] is False:
                 log.error("%s", describe_unbalanced(entry))
         if outcome.status == "LOADED" and sum(o.status == "LOADED" for o in delivery.outcomes.values()) == 1:
             fault_point("mid:ingest")
+    _settle_returns_ledger(delivery)
     return delivery
+
+
+def _settle_returns_ledger(delivery: Delivery) -> None:
+    """Each return's records as they ended: a child quarantined because another source disagrees
+    on who it is counts as quarantined, a child merged with another source's as loaded."""
+    for entry in delivery.returns:
+        outcome = delivery.outcomes.get(PRIMARY_TABLE.get(entry["collection"], ""))
+        for load in outcome.ledger if outcome is not None else []:
+            if load["file"] == entry["file"] and load["status"] == "LOADED" and load["read"] is not None:
+                entry["records_loaded"], entry["records_quarantined"] = load["loaded"], load["quarantined"]
+                entry["records_merged"] = load.get("merged", 0)
 
 
 def _once(callback: Callable[[], None] | None) -> Callable[[], None]:
@@ -131,7 +150,7 @@ def _read_failure(file: str, exc: Exception) -> ExtractRefused:
 
 
 def _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits, parser_version, live,
-                     on_first_change):
+                     on_first_change, people: PeopleOutcome | None = None):
     sources = ([path] if path else []) + return_paths
     names = " + ".join(p.name for p in sources)
     try:
@@ -163,7 +182,20 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
     if not parts or (path is not None and any(p.file == path.name for p in problems)):
         # The table's own extract (or every source) was refused: the previous data stays.
         return _refused(table, names, "; ".join(p.reason for p in problems), content_sha256, problems)
-    parsed = combine(parts, limits)
+    # Order of trust when sources give the same record: the CSV, then the latest census year.
+    ranks = {p.file: (0 if path is not None and p.file == path.name else 1 + returns.recency(p.file)) for p in parts}
+    if table == "ssd_person" and len(parts) > 1:
+        # One child given by the CSV and a census, or by two census years: merged, or quarantined
+        # with its dependent rows when the sources disagree on who the child is.
+        parsed, found = combine_people(parts, ranks, limits)
+        if people is not None:
+            people.conflicts.update(found.conflicts)
+    else:
+        parts, merged = supersede_earlier_census(parts, ranks, people)
+        parsed = combine(parts, limits)
+        parsed.merged = merged
+        if people is not None:
+            parsed = quarantine_dependents(parsed, people, limits)
     stage_table(con, table, parsed.rows())
     # fetchall: a result left half-read (fetchone) makes DuckDB refuse the next relation query
     # on this connection (an UNCHANGED table after a LOADED one: `_unchanged` → ResourceInUse).
@@ -175,7 +207,11 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
     if parsed.warnings.height:
         delivery.staged.warnings.append(parsed.warnings.with_columns(pl.lit(table).alias("table_name")))
         log.info("%s: %d values loaded as missing (data-quality warnings)", names, parsed.warnings.height)
-    ledger = [ledger_entry(e["file"], table, "LOADED", e["read"], e["loaded"], e["quarantined"]) for e in parsed.ledger()]
+    ledger = []
+    for e in parsed.ledger():
+        ledger.append(ledger_entry(e["file"], table, "LOADED", e["read"], e["loaded"], e["quarantined"]))
+        if e.get("merged"):
+            ledger[-1]["merged"] = e["merged"]  # loaded as part of another source's row of the same child
     ledger += [ledger_entry(p.file, table, "REFUSED", reason=p.reason) for p in problems]
     if staged_rows != parsed.rows_loaded:  # the store holds other than what was counted
         for entry in ledger:
@@ -185,7 +221,7 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         names,
         "LOADED",
         rows_read=parsed.rows_read,
-        rows_loaded=staged_rows,
+        rows_loaded=staged_rows + sum(parsed.merged.values()),  # a merged record is loaded, in one row
         rows_quarantined=parsed.rows_quarantined,
         content_sha256=content_sha256,
         # A source refused beside the loaded ones: no fingerprint, so the next night reads (and
@@ -212,6 +248,13 @@ class NationalReturns:
 
     def hash(self, source: ReturnSource) -> str:
         return source.sha256
+
+    def recency(self, name: str) -> int:
+        """0 for the return of the latest census year, 1 for the one before, ... (a return not
+        read last): the order of trust when returns give the same child."""
+        years = sorted({e.year for e in self._read.extracts.values()}, reverse=True)
+        extract = self._read.extracts.get(name)
+        return years.index(extract.year) if extract is not None else len(years)
 
     def parsed(self, source: ReturnSource, table: str, config: Config, limits: IngestLimits = DEFAULT_LIMITS):
         """The return's own quarantined records (a child or person breaking the return's rules)
