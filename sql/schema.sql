@@ -300,3 +300,23 @@ CREATE TABLE attendance_summaries (
     authorised_absence_sessions INTEGER,
     unauthorised_absence_sessions INTEGER
 );
+
+-- Extension: the CIN census's PreProceedingsandFGDM block (pre-proceedings and family group
+-- decision making), new in the 2026-27 census; one row per block of an episode. Column names
+-- follow the census elements (docs/RETURNS.md, docs/EXTRACTS.md). Values whose code list the
+-- project has not seen in the DfE specification are kept as given (VARCHAR).
+CREATE TABLE cin_pre_proceedings (
+    cinpp_pre_proceedings_id VARCHAR NOT NULL,  -- <episode id>/PP/<PPStartDate>
+    cinpp_referral_id VARCHAR NOT NULL,         -- the episode (cine_referral_id)
+    cinpp_person_id VARCHAR NOT NULL,           -- LAchildID
+    cinpp_pp_start_date DATE,                   -- PPStartDate
+    cinpp_lbp_sent_date DATE,                   -- LBPSentDate (letter before proceedings sent)
+    cinpp_fgdm_meeting_offer VARCHAR,           -- FGDMMeetingOffer, as given
+    cinpp_fgdm_meeting_fac VARCHAR,             -- FGDMMeetingFac, as given
+    cinpp_initial_pp_meeting_date DATE,         -- InitialPPMeetingDate
+    cinpp_review_meetings_count INTEGER,        -- ReviewMeetingsCount
+    cinpp_step_decision_date DATE,              -- StepDecisionDate
+    cinpp_pp_outcome VARCHAR,                   -- PPOutcome, as given
+    cinpp_court_app_date DATE,                  -- CourtAppDate
+    cinpp_letter_init_cp_date DATE              -- LetterInitCPDate
+);

@@ -3,7 +3,7 @@
 The structures follow the DfE schemas year by year (docs/RETURNS.md "Years supported"):
 GenderCurrent to 2023-24 and Sex from 2024-25; CINPlanDates from 2021-22; assessment factors
 18A/19A to 2019-20, 18B/18C/19B/19C from 2020-21, 24A from 2021-22; referral source 5D and
-closure reason RC9 from 2022-23; PreProceedingsandFGDM from 2025-26. SEN2 is person level from
+closure reason RC9 from 2022-23; PreProceedingsandFGDM from 2026-27. SEN2 is person level from
 January 2023 (before that an aggregate return).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CIN_YEARS = (2020, 2021, 2022, 2023, 2024, 2025, 2026)  # census 2019-20 .. 2025-26
+CIN_YEARS = (2020, 2021, 2022, 2023, 2024, 2025, 2026, 2027)  # census 2019-20 .. 2026-27
 SEN2_YEARS = (2023, 2024, 2025, 2026)
 
 
@@ -35,8 +35,8 @@ def cin_child(year: int, child_id: str = "C1", *, sex: str = "F", extra_ids: str
     source = source or ("5D" if year >= 2023 else "5C")
     closure = closure or ("RC9" if year >= 2023 else "RC8")
     plans = "<CINPlanDates><CINPlanStartDate>2019-11-01</CINPlanStartDate></CINPlanDates>" if year >= 2022 else ""
-    pre = ("<PreProceedingsandFGDM><PPStartDate>2025-12-01</PPStartDate><FGDMMeetingOffer>1</FGDMMeetingOffer>"
-           "<PPOutcome>A</PPOutcome></PreProceedingsandFGDM>") if year >= 2026 else ""
+    pre = ("<PreProceedingsandFGDM><PPStartDate>2026-09-09</PPStartDate><FGDMMeetingOffer>1</FGDMMeetingOffer>"
+           "<PPOutcome>A</PPOutcome></PreProceedingsandFGDM>") if year >= 2027 else ""
     return (
         f"<Child><ChildIdentifiers><LAchildID>{child_id}</LAchildID><UPN>A803123424001</UPN>"
         f"<PersonBirthDate>2012-05-06</PersonBirthDate>{gender}{extra_ids}</ChildIdentifiers>"

@@ -66,7 +66,7 @@ def test_cin_census_maps_to_the_ssd_tables(tmp_path):
     assert extract.quarantine == []
     assert set(extract.tables) == {"ssd_person", "ssd_disability", "ssd_cin_episodes", "ssd_cin_assessments",
                                    "ssd_assessment_factors", "ssd_cin_plans", "ssd_s47_enquiry",
-                                   "ssd_initial_cp_conference", "ssd_linked_identifiers"}
+                                   "ssd_initial_cp_conference", "ssd_linked_identifiers", "cin_pre_proceedings"}
     for table, frame in extract.tables.items():
         assert frame.columns == ["_line", *load_contract()[table].column_names]
 

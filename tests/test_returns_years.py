@@ -65,7 +65,7 @@ def test_year_only_and_no_year_load_with_a_warning(tmp_path):
     assert only.year == 2023 and [w["reason"] for w in only.warnings] == [
         "no ReferenceDate: the header Year is taken as the census year"]
     none = read_return(write(tmp_path / "b.xml", cin_return(2026, "none")))
-    assert none.year == 2026 and none.tables["ssd_person"].height == 1
+    assert none.year == 2027 and none.tables["ssd_person"].height == 1  # the latest rules: 2026-27
     assert any("census year unknown" in w["reason"] for w in none.warnings)
 
 
@@ -77,11 +77,11 @@ def test_a_year_and_reference_date_that_disagree_use_the_reference_date(tmp_path
 
 
 def test_a_later_year_with_a_known_structure_loads_with_a_warning(tmp_path):
-    extract = read_return(write(tmp_path / "cin.xml", cin_return(2027, children=cin_child(2026))))
-    assert extract.year == 2027 and extract.quarantine == []
+    extract = read_return(write(tmp_path / "cin.xml", cin_return(2028, children=cin_child(2027))))
+    assert extract.year == 2028 and extract.quarantine == []
     assert extract.tables["ssd_person"].height == 1
     assert [w["reason"] for w in extract.warnings] == [
-        "CIN 2026-27 is later than the years the project has read; loaded with the 2025-26 rules"]
+        "CIN 2027-28 is later than the years the project has read; loaded with the 2026-27 rules"]
 
 
 def test_an_earlier_year_with_the_same_structure_loads_with_a_warning(tmp_path):

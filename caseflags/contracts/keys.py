@@ -19,6 +19,7 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "ssd_cin_visits": ("cinv_cin_visit_id",),
     "ssd_s47_enquiry": ("s47e_s47_enquiry_id",),
     "ssd_initial_cp_conference": ("icpc_icpc_id",),
+    "cin_pre_proceedings": ("cinpp_pre_proceedings_id",),
     "ssd_involvements": ("invo_involvements_id",),
     "ssd_professionals": ("prof_professional_id",),
     "family_members": ("person_id", "member_id"),

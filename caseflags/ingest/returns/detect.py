@@ -23,7 +23,7 @@ RECORD_CONTAINER = {"CIN": "Children", "SEN2": "Persons"}
 RECORD_ELEMENT = {"CIN": "Child", "SEN2": "Person"}
 
 # Census years whose specification the project has read (docs/RETURNS.md "Years supported").
-SUPPORTED_YEARS = {"CIN": tuple(range(2020, 2027)), "SEN2": tuple(range(2019, 2027))}
+SUPPORTED_YEARS = {"CIN": tuple(range(2020, 2028)), "SEN2": tuple(range(2019, 2027))}
 PERSON_LEVEL_SEN2_FROM = 2023  # before the January 2023 census SEN2 was an aggregate return
 
 # Other DfE collections seen in deliveries, named in the reason a file is not used.

@@ -14,13 +14,13 @@ import polars as pl
 
 from caseflags.contracts.schema import load_contract
 from caseflags.ingest.common import LINE
-from caseflags.ingest.returns.rules import DISABILITY, PRIMARY_NEED, YES_NO, YES_VALUES, RuleSet
+from caseflags.ingest.returns.rules import DISABILITY, PRE_PROCEEDINGS_FROM, PRIMARY_NEED, YES_NO, YES_VALUES, RuleSet
 from caseflags.ingest.returns.validate import parse_xs_date, raw, validate_record
 from caseflags.ingest.returns.xmltree import Node
 
 CIN_TABLES = ("ssd_person", "ssd_disability", "ssd_cin_episodes", "ssd_cin_assessments",
               "ssd_assessment_factors", "ssd_cin_plans", "ssd_s47_enquiry", "ssd_initial_cp_conference",
-              "ssd_linked_identifiers")
+              "ssd_linked_identifiers", "cin_pre_proceedings")
 SEN2_TABLES = ("agency_records", "ehcp_plans")
 RETURN_TABLES = {"CIN": CIN_TABLES, "SEN2": SEN2_TABLES}
 FORMER_UPN_TYPE = "Former UPN"  # ssd_linked_identifiers.link_identifier_type for CIN FormerUPN
@@ -221,6 +221,7 @@ class CinMapper(Mapper):
                     s47.line, icpc_icpc_id=f"{enquiry_id}/ICPC", icpc_s47_enquiry_id=enquiry_id,
                     icpc_person_id=person, icpc_icpc_target_date=target, icpc_icpc_date=held,
                 )
+        self._map_pre_proceedings(episode, person, referral_id, record_path, part_ids)
         # The episode's own DateOfInitialCPC: the conference of this episode, when no S47 of the
         # episode already gives it (an ICPC can follow an S47 of an earlier census year).
         episode_icpc = _date_at(episode, "DateOfInitialCPC")
@@ -228,6 +229,28 @@ class CinMapper(Mapper):
             self.rows["ssd_initial_cp_conference"].add(
                 episode.line, icpc_icpc_id=f"{referral_id}/ICPC/{episode_icpc}", icpc_s47_enquiry_id=None,
                 icpc_person_id=person, icpc_icpc_target_date=None, icpc_icpc_date=episode_icpc,
+            )
+
+
+    def _map_pre_proceedings(self, episode: Node, person: str, referral_id: str, record_path: str,
+                             part_ids: dict[str, int]) -> None:
+        """`PreProceedingsandFGDM` (2026-27 on; the block may repeat in an episode)."""
+        for block in episode.all("PreProceedingsandFGDM"):
+            if self.ruleset.year < PRE_PROCEEDINGS_FROM:
+                self.warn(block.line, f"{record_path}/CINdetails/PreProceedingsandFGDM",
+                          "PreProceedingsandFGDM is collected from the 2026-27 census: read from an earlier census", None)
+            start = _date_at(block, "PPStartDate")
+            count = block.get("ReviewMeetingsCount")
+            self.rows["cin_pre_proceedings"].add(
+                block.line, cinpp_pre_proceedings_id=_unique(f"{referral_id}/PP/{start or 'undated'}", part_ids),
+                cinpp_referral_id=referral_id, cinpp_person_id=person, cinpp_pp_start_date=start,
+                cinpp_lbp_sent_date=_date_at(block, "LBPSentDate"),
+                cinpp_fgdm_meeting_offer=block.get("FGDMMeetingOffer"), cinpp_fgdm_meeting_fac=block.get("FGDMMeetingFac"),
+                cinpp_initial_pp_meeting_date=_date_at(block, "InitialPPMeetingDate"),
+                cinpp_review_meetings_count=count if count is not None and count.isdigit() else None,
+                cinpp_step_decision_date=_date_at(block, "StepDecisionDate"), cinpp_pp_outcome=block.get("PPOutcome"),
+                cinpp_court_app_date=_date_at(block, "CourtAppDate"),
+                cinpp_letter_init_cp_date=_date_at(block, "LetterInitCPDate"),
             )
 
 
