@@ -115,3 +115,11 @@ def test_two_census_years_that_disagree_on_the_date_of_birth_quarantine_the_chil
     assert _ledger(delivery, "ssd_cin_episodes") == {"cin_2025.xml": (1, 0, 1, True), "cin_2026.xml": (1, 0, 1, True)}
     assert {r["file"]: (r["records_loaded"], r["records_quarantined"]) for r in delivery.returns} == {
         "cin_2025.xml": (0, 1), "cin_2026.xml": (0, 1)}
+
+
+def test_a_sex_not_known_in_one_census_gives_way_to_the_known_one(tmp_path):
+    write(tmp_path / "cin_2024.xml", cin_return(2024, children=cin_child(2024, "C1", sex="U")))  # GenderCurrent 0
+    write(tmp_path / "cin_2025.xml", cin_return(2025, children=cin_child(2025, "C1", sex="M")))
+    con, delivery = _stage(tmp_path)
+    assert _rows(con, "ssd_person", "pers_person_id, pers_sex") == [("C1", "M")]
+    assert _quarantined(delivery) == []

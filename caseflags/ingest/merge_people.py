@@ -59,17 +59,18 @@ class PeopleOutcome:
     withheld_keys: dict[str, set] = field(default_factory=dict)  # table -> keys of rows quarantined with their child
 
 
-def _normalised(column: str, value):
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = value.strip()
-        if column == "pers_sex" and value.upper() in UNKNOWN_SEX:
-            return None
-        if column in ("pers_upn", "pers_forename", "pers_surname", "pers_sex"):
-            value = value.casefold()
-        return value or None
-    return value
+def _normalised(column: str, dtype: pl.DataType) -> pl.Expr:
+    """The value compared between sources: trimmed, blank as missing; UPN, names and sex without
+    regard to case; a sex of `U` (not known) as missing."""
+    expr = pl.col(column)
+    if dtype != pl.Utf8:
+        return expr
+    expr = expr.str.strip_chars()
+    if column in ("pers_upn", "pers_forename", "pers_surname", "pers_sex"):
+        expr = expr.str.to_lowercase()
+    if column == "pers_sex":
+        expr = pl.when(expr.is_in([u.lower() for u in UNKNOWN_SEX])).then(None).otherwise(expr)
+    return pl.when(expr == "").then(None).otherwise(expr)
 
 
 def combine_people(parts: list[ParsedExtract], ranks: dict[str, int],
@@ -83,41 +84,45 @@ def combine_people(parts: list[ParsedExtract], ranks: dict[str, int],
     data = pl.concat(frames, how="vertical_relaxed")
     shared = pl.col(SOURCE).n_unique().over(PERSON_KEY) > 1
     single = data.filter(~shared)
-    several = data.filter(shared)
-    merged_rows: list[dict] = []
+    several = data.filter(shared).with_columns(
+        pl.col(SOURCE).replace_strict(ranks, default=len(ranks), return_dtype=pl.Int64).alias("\x00rank")
+    ).sort("\x00rank", LINE)
     merged: dict[str, int] = {}
     conflict_rows: dict[str, list[dict]] = {}
+    merged_frame = None
     if several.height:
-        ordered = several.with_columns(
-            pl.col(SOURCE).replace_strict(ranks, default=len(ranks), return_dtype=pl.Int64).alias("\x00rank")
-        ).sort("\x00rank", LINE)
-        for _key, group in ordered.group_by(PERSON_KEY, maintain_order=True):
-            rows = group.drop("\x00rank").to_dicts()
-            differing = [c for c in IDENTITY_COLUMNS
-                         if len({_normalised(c, r[c]) for r in rows} - {None}) > 1]
-            if differing:
-                outcome.conflicts[rows[0][PERSON_KEY]] = ", ".join(differing)
-                for row in rows:
-                    others = "; ".join(f"{o[SOURCE]} line {o[LINE]}" for o in rows if o is not row)
-                    for column in differing:
-                        conflict_rows.setdefault(row[SOURCE], []).append({
-                            "line": row[LINE], "column_name": column,
-                            "reason": f"the same child ({PERSON_KEY}) is given with a different {column} by "
-                                      f"{others}: none of them loaded, nor the rows that depend on the child",
-                            "raw": ",".join("" if row[c] is None else str(row[c]) for c in columns),
-                        })
-                continue
-            row = dict(rows[0])
-            for column in columns:
-                values = [r[column] for r in rows if r[column] is not None]
-                if column == "pers_sex":
-                    known = [v for v in values if _normalised(column, v) is not None]
-                    values = known or values
-                row[column] = values[0] if values else None
-            merged_rows.append(row)
-            for other in rows[1:]:
-                merged[other[SOURCE]] = merged.get(other[SOURCE], 0) + 1
-    kept = pl.concat([single, pl.DataFrame(merged_rows, schema=data.schema)]) if merged_rows else single
+        normal = {c: f"\x00n_{c}" for c in IDENTITY_COLUMNS}
+        several = several.with_columns(_normalised(c, several.schema[c]).alias(n) for c, n in normal.items())
+        differing = several.group_by(PERSON_KEY).agg(
+            (pl.col(n).drop_nulls().n_unique() > 1).alias(c) for c, n in normal.items()
+        ).filter(pl.any_horizontal(IDENTITY_COLUMNS))
+        conflicted = several.filter(pl.col(PERSON_KEY).is_in(differing.get_column(PERSON_KEY).implode()))
+        agreeing = several.filter(~pl.col(PERSON_KEY).is_in(differing.get_column(PERSON_KEY).implode()))
+        columns_of = {row[PERSON_KEY]: [c for c in IDENTITY_COLUMNS if row[c]] for row in differing.iter_rows(named=True)}
+        for _key, group in conflicted.group_by(PERSON_KEY, maintain_order=True):
+            rows = group.select(*columns, SOURCE, LINE).to_dicts()
+            differ = columns_of[rows[0][PERSON_KEY]]
+            outcome.conflicts[rows[0][PERSON_KEY]] = ", ".join(differ)
+            for row in rows:
+                others = "; ".join(f"{o[SOURCE]} line {o[LINE]}" for o in rows if o is not row)
+                for column in differ:
+                    conflict_rows.setdefault(row[SOURCE], []).append({
+                        "line": row[LINE], "column_name": column,
+                        "reason": f"the same child ({PERSON_KEY}) is given with a different {column} by "
+                                  f"{others}: none of them loaded, nor the rows that depend on the child",
+                        "raw": ",".join("" if row[c] is None else str(row[c]) for c in columns),
+                    })
+        if agreeing.height:
+            # Column by column, the first value given in order of trust; a known sex before `U`.
+            known_sex = pl.when(pl.col(normal["pers_sex"]).is_not_null()).then(pl.col("pers_sex"))
+            merged_frame = agreeing.group_by(PERSON_KEY, maintain_order=True).agg(
+                *[pl.col(c).drop_nulls().first() for c in columns if c not in (PERSON_KEY, "pers_sex")],
+                pl.coalesce(known_sex.drop_nulls().first(), pl.col("pers_sex").drop_nulls().first()).alias("pers_sex"),
+                pl.col(SOURCE).first(), pl.col(LINE).first(),
+            ).select(data.columns).cast(data.schema)
+            later = agreeing.filter(pl.int_range(pl.len()).over(PERSON_KEY) > 0)
+            merged = dict(later.group_by(SOURCE).len().iter_rows())
+    kept = pl.concat([single, merged_frame]) if merged_frame is not None else single
     quarantine = [p.quarantine for p in parts]
     rejected: dict[str, int] = {}
     for p in parts:
