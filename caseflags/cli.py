@@ -204,7 +204,9 @@ def _print_run_summary(run_dir: Path) -> None:
     for loaded in record.get("returns") or []:
         console.print(f"return {loaded['file']} ({loaded['collection']} {loaded['census_year']}): "
                       f"{loaded['records_read']} read, {loaded['records_loaded']} loaded, "
-                      f"{loaded['records_quarantined']} quarantined, {loaded['warnings']} warnings", highlight=False)
+                      f"{loaded['records_quarantined']} quarantined, {loaded['warnings']} warnings"
+                      + (f" ({loaded['records_merged']} merged with the same child from another source)"
+                         if loaded.get("records_merged") else ""), highlight=False)
     quarantined = sum(e["rows_quarantined"] for e in record["extracts"].values())
     delivery = record.get("delivery") or {}
     if delivery:

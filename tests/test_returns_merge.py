@@ -123,3 +123,23 @@ def test_a_sex_not_known_in_one_census_gives_way_to_the_known_one(tmp_path):
     con, delivery = _stage(tmp_path)
     assert _rows(con, "ssd_person", "pers_person_id, pers_sex") == [("C1", "M")]
     assert _quarantined(delivery) == []
+
+
+def test_run_json_and_the_console_count_a_child_quarantined_for_disagreeing_sources(tmp_path, capsys):
+    from datetime import date
+
+    from caseflags import cli
+    from caseflags.runbook import run_without_prefect
+
+    delivery = tmp_path / "delivery"
+    delivery.mkdir()
+    write(delivery / "ssd_person.csv", PERSON_HEADER + "C1,A803123424001,,Ann,Lee,2012-05-07,F\n")
+    write(delivery / "cin.xml", cin_return(2026, children=cin_child(2026, "C1") + cin_child(2026, "C3")))
+    record = run_without_prefect(duckdb.connect(":memory:"), delivery, date(2026, 4, 30), tmp_path / "out", load_config())
+    [census] = record["returns"]
+    assert (census["records_read"], census["records_loaded"], census["records_quarantined"]) == (2, 1, 1)
+    assert record["ledger_balanced"] is True
+    assert all(e["balanced"] for e in record["ledger"])
+    cli._print_run_summary(tmp_path / "out" / "2026-04-30")
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "return cin.xml (CIN 2026): 2 read, 1 loaded, 1 quarantined" in printed
