@@ -22,7 +22,7 @@ docs/RETURNS.md "A child given by a CSV and returns".
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -196,11 +196,7 @@ def quarantine_dependents(parsed: ParsedExtract, outcome: PeopleOutcome,
     kept = parsed.data.filter(~hit)
     lines = dropped.select(pl.col(SOURCE).alias("file"), pl.col(LINE).alias("line"))
     issues = parsed.identifier_issues.join(lines, on=["file", "line"], how="anti")
-    return ParsedExtract(
-        table=table, file=parsed.file, content_sha256=parsed.content_sha256, rows_read=parsed.rows_read, data=kept,
-        quarantine=pl.concat(quarantine), identifier_issues=issues, reads=parsed.reads, rejected=rejected,
-        notes=parsed.notes, warnings=parsed.warnings, merged=parsed.merged,
-    )
+    return replace(parsed, data=kept, quarantine=pl.concat(quarantine), identifier_issues=issues, rejected=rejected)
 
 
 def supersede_earlier_census(parts: list[ParsedExtract], ranks: dict[str, int],
@@ -241,6 +237,6 @@ def supersede_earlier_census(parts: list[ParsedExtract], ranks: dict[str, int],
         dropped = marked.filter(drop).height
         if dropped:
             merged[part.file] = dropped
-            part = ParsedExtract(**{**part.__dict__, "data": marked.filter(~drop).drop("\x00best")})
+            part = replace(part, data=marked.filter(~drop).drop("\x00best"))
         result.append(part)
     return result, merged
