@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from caseflags.contracts.keys import UNIQUE_KEYS
 from caseflags.contracts.schema import load_contract
 from caseflags.ingest.common import LINE, SOURCE
 from caseflags.ingest.extracts import ParsedExtract, _quarantine_frame
@@ -164,7 +165,7 @@ def quarantine_dependents(parsed: ParsedExtract, outcome: PeopleOutcome,
         reason_of = {pid: f"its child ({column}) was quarantined: the sources disagree on {cols}"
                      for pid, cols in outcome.conflicts.items()}
     elif table in DEPENDENT_BY_KEY:
-        column, parent, parent_key = DEPENDENT_BY_KEY[table]
+        column, parent, _parent_key = DEPENDENT_BY_KEY[table]
         withheld = outcome.withheld_keys.get(parent, set())
         if not withheld:
             return parsed
@@ -176,8 +177,6 @@ def quarantine_dependents(parsed: ParsedExtract, outcome: PeopleOutcome,
     dropped = data.filter(hit)
     if not dropped.height:
         return parsed
-    from caseflags.contracts.keys import UNIQUE_KEYS
-
     key = UNIQUE_KEYS.get(table)
     if key and len(key) == 1:
         outcome.withheld_keys.setdefault(table, set()).update(dropped.get_column(key[0]).to_list())
@@ -207,8 +206,6 @@ def supersede_earlier_census(parts: list[ParsedExtract], ranks: dict[str, int],
     loaded for their own file. Rows of a child quarantined for disagreeing sources are left alone
     (quarantined with the child). A CSV row is never superseded: a clash with a CSV stays a
     duplicate key (`duplicates.py`)."""
-    from caseflags.contracts.keys import UNIQUE_KEYS
-
     table = parts[0].table
     key = UNIQUE_KEYS.get(table)
     returns = [p for p in parts if ranks.get(p.file, 0) >= 1]
