@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from returns_builder import cin_child, cin_return, write
+from returns_builder import cin_child, cin_return, sen2_person, sen2_return, write
 
 from caseflags.config import load_config
 from caseflags.ingest.stage import stage_delivery
@@ -143,3 +143,14 @@ def test_run_json_and_the_console_count_a_child_quarantined_for_disagreeing_sour
     cli._print_run_summary(tmp_path / "out" / "2026-04-30")
     printed = " ".join(capsys.readouterr().out.split())
     assert "return cin.xml (CIN 2026): 2 read, 1 loaded, 1 quarantined" in printed
+
+
+def test_two_sen2_years_of_the_same_person_keep_the_later_record(tmp_path):
+    write(tmp_path / "sen2_2025.xml", sen2_return(2025))
+    write(tmp_path / "sen2_2026.xml", sen2_return(2026, persons=sen2_person().replace("BS1 1AA", "BS2 2BB")))
+    con, delivery = _stage(tmp_path)
+    assert _rows(con, "agency_records", "agency_record_id, postcode") == [("SEN2-A803123424001", "BS2 2BB")]
+    assert _rows(con, "ehcp_plans", "ehcp_id") == [("SEN2-A803123424001/2022-05-20",)]
+    assert _quarantined(delivery) == []
+    for table in ("agency_records", "ehcp_plans"):
+        assert _ledger(delivery, table) == {"sen2_2025.xml": (1, 1, 0, True), "sen2_2026.xml": (1, 1, 0, True)}, table
