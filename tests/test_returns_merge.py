@@ -60,15 +60,19 @@ def test_a_csv_person_and_a_census_child_with_the_same_la_id_are_one_child(tmp_p
 def test_two_census_years_of_the_same_child_are_one_child_with_the_later_state(tmp_path):
     open_2025 = cin_child(2025, "C1").replace("<CINclosureDate>2019-12-01</CINclosureDate>", "").replace(
         "<ReasonForClosure>RC9</ReasonForClosure>", "")
+    former = "<FormerUPN>A803123424002</FormerUPN>"
+    open_2025 = open_2025.replace("</PersonBirthDate>", "</PersonBirthDate>" + former)
     write(tmp_path / "cin_2025.xml", cin_return(2025, children=open_2025))
-    write(tmp_path / "cin_2026.xml", cin_return(2026, children=cin_child(2026, "C1")))
+    write(tmp_path / "cin_2026.xml", cin_return(2026, children=cin_child(2026, "C1").replace(
+        "</PersonBirthDate>", "</PersonBirthDate>" + former)))
     con, delivery = _stage(tmp_path)
     assert _rows(con, "ssd_person", "pers_person_id") == [("C1",)]
+    assert _rows(con, "ssd_linked_identifiers", "link_person_id, link_identifier_value") == [("C1", "A803123424002")]
     # The episode open at 31 March 2025 is closed in the 2025-26 census: the later state is kept.
     assert _rows(con, "ssd_cin_episodes", "cine_referral_id, cine_close_date::VARCHAR, cine_close_reason") == [
         ("C1/2019-10-01", "2019-12-01", "RC9")]
     assert _quarantined(delivery) == []
-    for table in ("ssd_person", "ssd_cin_episodes", "ssd_cin_assessments", "ssd_cin_plans"):
+    for table in ("ssd_person", "ssd_cin_episodes", "ssd_cin_assessments", "ssd_cin_plans", "ssd_linked_identifiers"):
         assert _ledger(delivery, table) == {"cin_2025.xml": (1, 1, 0, True), "cin_2026.xml": (1, 1, 0, True)}, table
     assert {r["file"]: (r["records_read"], r["records_loaded"], r["records_quarantined"]) for r in delivery.returns} == {
         "cin_2025.xml": (1, 1, 0), "cin_2026.xml": (1, 1, 0)}

@@ -207,9 +207,10 @@ def supersede_earlier_census(parts: list[ParsedExtract], ranks: dict[str, int],
     (quarantined with the child). A CSV row is never superseded: a clash with a CSV stays a
     duplicate key (`duplicates.py`)."""
     table = parts[0].table
-    key = UNIQUE_KEYS.get(table)
+    # A table without a key (linked identifiers: a FormerUPN in both years) merges identical rows.
+    key = UNIQUE_KEYS.get(table) or tuple(load_contract()[table].column_names)
     returns = [p for p in parts if ranks.get(p.file, 0) >= 1]
-    if not key or len(returns) < 2:
+    if len(returns) < 2:
         return parts, {}
     column = person_column(table)
     conflicted = list(outcome.conflicts) if outcome is not None and column is not None else []
