@@ -499,3 +499,164 @@ def test_first_start_publishes_a_snapshot_unless_a_run_holds_the_store(sample_ru
     assert stat.S_IMODE(db.with_suffix(".snapshot.duckdb").stat().st_mode) == 0o600
     with TestClient(app) as c:
         assert c.get("/healthz").json()["snapshot"]["as_at"] == "2026-11-24"
+
+
+# -- issue 27: workspace hardening -------------------------------------------------------------
+
+@pytest.mark.parametrize("sort", ["child", "organisation", "assignee", "agency", "priority"])
+def test_every_sort_descending_works_on_the_page_and_in_the_export(client, sort):
+    _officer(client)
+    page = client.get(f"/exceptions?sort={sort}&dir=desc")
+    assert page.status_code == 200
+    exported = client.get(f"/exceptions/export.csv?sort={sort}&dir=desc")
+    assert exported.status_code == 200
+    if sort == "child":  # descending, and rows without a child stay last
+        ids = [r["person_id"] for r in _csv_rows(exported)]
+        present = [i for i in ids if i]
+        assert present == sorted(present, reverse=True) and ids == present + [""] * (len(ids) - len(present))
+
+
+def test_a_deep_link_comes_back_after_login_and_next_is_local_only(client):
+    wanted = "/exceptions?severity=HIGH&sort=child&dir=desc"
+    first = client.get(wanted, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"].startswith("/login?next=")
+    login_page = client.get(first.headers["location"])
+    token = csrf_of(login_page.text)
+    assert 'name="next" value="/exceptions?severity=HIGH&amp;sort=child&amp;dir=desc"' in login_page.text
+    done = client.post("/login", data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": token,
+                                       "next": wanted}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == wanted
+    for hostile in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
+                    "/%0d%0aSet-Cookie:x", "\\\\evil.example", " /exceptions", "/login?next=//evil.example"):
+        token = csrf_of(client.get("/login").text)
+        done = client.post("/login", data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": token,
+                                           "next": hostile}, follow_redirects=False)
+        assert done.headers["location"] in ("/", "/%0d%0aSet-Cookie:x"), hostile
+
+
+def _expire_sessions(db, username: str) -> None:
+    ws = connect_workspace(workspace_path(db))
+    ws.execute("UPDATE web_sessions SET expires_at = 0 WHERE username = ?", (username,))
+    ws.close()
+
+
+def test_a_review_posted_after_the_session_expired_is_offered_again_after_login(client, web_store):
+    db, _ = web_store
+    _officer(client)
+    exception_id = _csv_rows(client.get("/exceptions/export.csv"))[0]["exception_id"]
+    token = csrf_of(client.get(f"/exceptions/{exception_id}").text)
+    ws = connect_workspace(workspace_path(db))
+    before = ws.execute("SELECT count(*) FROM reviews").fetchone()[0]
+    _expire_sessions(db, OFFICER[0])
+    note = "Spoke to the school's DSL at length; plan agreed & <b>minuted</b>"
+    posted = client.post(f"/exceptions/{exception_id}/review", follow_redirects=False,
+                         data={"review_status": "IN_HAND", "review_note": note, "csrf_token": token})
+    assert posted.status_code == 303
+    location = posted.headers["location"]
+    assert location.startswith("/login?") and "resume=" in location
+    login_page = client.get(location)
+    assert 'data-testid="resume-notice"' in login_page.text
+    fields = dict(re.findall(r'<input type="hidden" name="(next|resume)" value="([^"]+)"', login_page.text))
+    done = client.post("/login", follow_redirects=False, data={
+        "username": OFFICER[0], "password": OFFICER[1], "csrf_token": csrf_of(login_page.text), **fields})
+    assert done.headers["location"].startswith(f"/exceptions/{exception_id}?resume=")
+    page = client.get(done.headers["location"])
+    assert 'data-testid="resumed"' in page.text and "minuted" in page.text and "&lt;b&gt;minuted" in page.text
+    assert ws.execute("SELECT count(*) FROM reviews").fetchone()[0] == before  # offered, not applied unasked
+    again = client.get(done.headers["location"])
+    assert 'data-testid="resumed"' not in again.text  # taken once
+    ws.close()
+
+
+def test_review_form_traps(client, web_store):
+    db, _ = web_store
+    _officer(client)
+    rows = _csv_rows(client.get("/exceptions/export.csv"))
+    high = next(r["exception_id"] for r in rows if r["severity"] == "HIGH")
+    other = next(r["exception_id"] for r in rows if r["severity"] != "HIGH")
+    social_care = next(r["exception_id"] for r in rows if r["agency"] == "SOCIAL_CARE")
+    ws = connect_workspace(workspace_path(db))
+    if accounts.get_user(ws, "gone.officer") is None:
+        accounts.add_user(ws, "gone.officer", "gone-password-1", "officer", None, None)
+        accounts.disable_user(ws, "gone.officer")
+
+    def post(exception_id, **form):
+        token = csrf_of(client.get(f"/exceptions/{exception_id}").text)
+        return client.post(f"/exceptions/{exception_id}/review", data={"csrf_token": token, **form}, follow_redirects=False)
+
+    def assignee_of(exception_id):
+        row = ws.execute("SELECT assignee FROM assignments WHERE exception_id = ? ORDER BY assignment_id DESC LIMIT 1",
+                         (exception_id,)).fetchone()
+        return row[0] if row else None
+
+    for status in ("ACCEPTED_RISK", "FALSE_POSITIVE"):  # a HIGH exception closed without saying why
+        refused = post(high, review_status=status, review_note="  ")
+        assert refused.status_code == 400 and "needs a note" in refused.text
+    assert post(high, review_status="ACCEPTED_RISK", review_note="agreed with the DSL").status_code == 303
+    assert post(other, review_status="FALSE_POSITIVE", review_note="").status_code == 303  # not HIGH: no note needed
+    # An unknown or disabled assignee is refused, and the page keeps what was typed.
+    refused = post(other, review_status="IN_HAND", review_note="keep this note", assignee="nosuchuser", assign="1")
+    assert refused.status_code == 400 and "no user" in refused.text and "keep this note" in refused.text
+    assert post(other, review_status="IN_HAND", assignee="gone.officer", assign="1").status_code == 400
+    # A GP user cannot be given a social-care exception (they could not see it).
+    refused = post(social_care, review_status="IN_HAND", assignee=GP_USER[0], assign="1")
+    assert refused.status_code == 400 and "cannot see" in refused.text
+    # A name typed without the tick box is applied, not dropped.
+    assert post(other, review_status="IN_HAND", assignee=OFFICER[0], assignee_was="").status_code == 303
+    assert assignee_of(other) == OFFICER[0]
+    assert post(other, review_status="IN_HAND", assignee="", assignee_was=OFFICER[0]).status_code == 303
+    assert assignee_of(other) is None  # emptied: unassigned
+    ws.close()
+
+
+def _body_limited(app_, headers, chunks):
+    """Drive the ASGI app directly with a streamed body; returns (status, chunks pulled)."""
+    import asyncio
+
+    pulled = 0
+    sent = []
+
+    async def receive():
+        nonlocal pulled
+        if pulled < len(chunks):
+            pulled += 1
+            return {"type": "http.request", "body": chunks[pulled - 1], "more_body": pulled < len(chunks)}
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/login", "raw_path": b"/login", "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded"), *headers],
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    asyncio.run(app_(scope, receive, send))
+    return next(m["status"] for m in sent if m["type"] == "http.response.start"), pulled
+
+
+class _LazyChunks:
+    """1 GiB in 64 KiB chunks, made only when pulled."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return b"a" * 65536
+
+
+def test_request_bodies_are_capped_before_they_are_read(web_store):
+    from caseflags.web.app import MAX_BODY_BYTES
+
+    db, _ = web_store
+    app_ = create_app(Settings(db_path=db))
+    gigabyte = _LazyChunks(16384)
+    status, pulled = _body_limited(app_, [(b"content-length", str(2 ** 30).encode())], gigabyte)
+    assert (status, pulled) == (413, 0)  # refused on its Content-Length, not a byte read
+    status, pulled = _body_limited(app_, [(b"transfer-encoding", b"chunked")], gigabyte)
+    assert status == 413 and pulled == MAX_BODY_BYTES // 65536 + 1  # counted as it streams, stopped at the cap
+    with TestClient(app_) as c:
+        assert c.post("/login", content=b"x" * (MAX_BODY_BYTES + 1)).status_code == 413
+        assert c.post("/login", data={"username": "a", "password": "b"}).status_code == 403  # small: read as usual
