@@ -61,7 +61,8 @@ def server(sample_run, tmp_path_factory):
                 process.kill()
                 pytest.fail(f"caseflags web did not start: {process.communicate()[0]}")
             time.sleep(0.2)
-    yield {"base": base, "db": db, "practices": found, "shots": DOCS if os.environ.get("CASEFLAGS_UPDATE_SCREENSHOT") else folder}
+    banner = process.stdout.readline().strip()  # printed before it starts listening
+    yield {"base": base, "banner": banner, "db": db, "practices": found, "shots": DOCS if os.environ.get("CASEFLAGS_UPDATE_SCREENSHOT") else folder}
     process.terminate()
     process.wait(timeout=20)
 
@@ -210,3 +211,89 @@ def test_officer_draws_a_sample_opens_a_pack_and_records_an_outcome(server, brow
     assert f"{check_id}: CONFIRMED (Seen at the strategy meeting)" in page.locator(
         f"section[data-sample='{sample_id}']").inner_text()
     context.close()
+
+
+# -- issue 27: the URL on start, every page at 1366 px and 390 px, axe-core --------------------
+
+AXE_SCRIPT = (Path(__import__("axe_playwright_python").__file__).parent / "axe.min.js").read_text()
+WIDTHS = (1366, 390)
+
+
+def test_web_prints_its_url_on_start(server):
+    assert server["banner"].startswith("caseflags web: serving ")
+    assert server["banner"].split(" at ", 1)[1].split()[0] == server["base"] + "/"
+
+
+def _axe_problems(page) -> list[str]:
+    """Critical and serious violations found by axe-core (shipped by axe-playwright-python;
+    injected into the page by Playwright, which the page's CSP does not govern)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT)
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+            for v in result["violations"] if v["impact"] in ("critical", "serious")]
+
+
+def _page_width(page) -> int:
+    return page.evaluate("document.scrollingElement.scrollWidth")
+
+
+def _pages(server, browser) -> dict[str, str]:
+    """One URL per page template, found by an officer at the wide width."""
+    context, page = _login(browser, server["base"], *OFFICER)
+    page.goto("/exceptions")
+    exception_id = page.locator("tr[data-exception]").first.get_attribute("data-exception")
+    person_id = page.locator("a.child-link").first.get_attribute("href").rsplit("/", 1)[1]
+    page.goto("/audit")
+    page.fill("[data-testid=draw-form] input[name=size]", "3")
+    page.fill("[data-testid=draw-form] input[name=seed]", "11")
+    page.click("[data-testid=draw-form] button[type=submit]")
+    page.wait_for_url("**/audit?drawn=*")
+    sample_id = page.url.split("drawn=", 1)[1]
+    pack = page.locator(f"section[data-sample='{sample_id}'] a.pack-link").first.get_attribute("href")
+    context.close()
+    return {
+        "today.html": "/", "exceptions.html": "/exceptions", "exception.html": f"/exceptions/{exception_id}",
+        "child.html": f"/children/{person_id}", "matches.html": "/matches", "audit.html": "/audit",
+        "audit_sample.html": f"/audit/{sample_id}", "audit_pack.html": pack, "error.html": "/children/no-such-child",
+    }
+
+
+def test_every_page_at_1366_and_390_px_has_no_serious_axe_violation_and_no_sideways_scroll(server, browser):
+    pages = _pages(server, browser)
+    problems = {}
+    for width in WIDTHS:
+        viewport = {"width": width, "height": 844 if width == 390 else 800}
+        anonymous = browser.new_context(base_url=server["base"], viewport=viewport)
+        page = anonymous.new_page()
+        page.goto("/login")
+        found = {"login.html": (_axe_problems(page), _page_width(page))}
+        anonymous.close()
+        context, page = _login(browser, server["base"], *OFFICER)
+        page.set_viewport_size(viewport)
+        for template, url in pages.items():
+            page.goto(url)
+            found[template] = (_axe_problems(page), _page_width(page))
+        # The bulk confirmation, reached as an officer reaches it: "all N matching" asks first.
+        page.goto("/exceptions?severity=LOW")
+        total = page.inner_text("[data-testid=total]").split()[0]
+        page.check("form#bulk input[name=apply_to][value=all]")
+        page.select_option("form#bulk select[name=review_status]", "IN_HAND")
+        page.click("form#bulk button[type=submit]")
+        page.wait_for_selector("[data-testid=bulk-confirm]")
+        assert page.inner_text("[data-testid=bulk-count]") == total
+        found["bulk_confirm.html"] = (_axe_problems(page), _page_width(page))
+        if width == 390:  # the header is collapsed behind "Menu" until opened
+            page.goto("/")
+            assert not page.locator("nav#site-nav").is_visible()
+            page.click("button.menu-toggle")
+            assert page.locator("nav#site-nav a[href='/exceptions']").is_visible()
+            page.goto("/exceptions")
+            row = page.locator("table.rows tbody tr[data-exception]").first
+            assert row.evaluate("r => getComputedStyle(r).display") == "block"  # a stacked card
+            page.screenshot(path=str(server["shots"] / "web-exceptions-390.png"))
+        context.close()
+        for template, (violations, scroll_width) in found.items():
+            if violations or scroll_width > width:
+                problems[f"{template} at {width}px"] = {"axe": violations, "scrollWidth": scroll_width}
+    assert problems == {}
