@@ -660,3 +660,23 @@ def test_request_bodies_are_capped_before_they_are_read(web_store):
     with TestClient(app_) as c:
         assert c.post("/login", content=b"x" * (MAX_BODY_BYTES + 1)).status_code == 413
         assert c.post("/login", data={"username": "a", "password": "b"}).status_code == 403  # small: read as usual
+
+
+def test_a_bulk_review_posted_after_the_session_expired_comes_back_ticked(client, web_store):
+    db, _ = web_store
+    _officer(client)
+    ids = [r["exception_id"] for r in _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))][:2]
+    token = csrf_of(client.get("/exceptions?severity=LOW").text)
+    _expire_sessions(db, OFFICER[0])
+    posted = client.post("/exceptions/bulk-review", follow_redirects=False, data={
+        "csrf_token": token, "apply_to": "selected", "filter_query": "severity=LOW", "ids": ids,
+        "review_status": "IN_HAND", "review_note": "chased both schools"})
+    login_page = client.get(posted.headers["location"])
+    fields = dict(re.findall(r'<input type="hidden" name="(next|resume)" value="([^"]+)"', login_page.text))
+    assert fields["next"] == "/exceptions?severity=LOW"
+    done = client.post("/login", follow_redirects=False, data={
+        "username": OFFICER[0], "password": OFFICER[1], "csrf_token": csrf_of(login_page.text), **fields})
+    page = client.get(done.headers["location"]).text
+    assert 'value="chased both schools"' in page and "<option selected>IN_HAND</option>" in page
+    ticked = re.findall(r'name="ids" value="([^"]+)"[^>]*checked', page)
+    assert set(ticked) == set(ids) & set(re.findall(r'name="ids" value="([^"]+)"', page))

@@ -250,7 +250,10 @@ async def exception_page(request: Request, user) -> tuple[Response, int]:
 
 
 def _form_fields(form) -> dict:
-    return {k: str(v) for k, v in form.multi_items() if k not in ("csrf_token", "ids") and isinstance(v, str)}
+    """What was typed, to show again with a refusal (the ticked ids as a list)."""
+    fields = {k: str(v) for k, v in form.multi_items() if k not in ("csrf_token", "ids") and isinstance(v, str)}
+    ids = [str(v) for v in form.getlist("ids")]
+    return {**fields, "ids": ids} if ids else fields
 
 
 @page("/exceptions/{exception_id}/review")
@@ -327,7 +330,7 @@ async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
         return _exceptions_view(request, user, params, 400, resumed=_form_fields(form), bulk_error=str(exc))
     if not confirmed:  # "all N matching": say N and what will be done, and ask
         change, assignee = _assignment(form, rows)
-        fields = {k: v for k, v in _form_fields(form).items() if k != "confirm_count"}
+        fields = {k: v for k, v in _form_fields(form).items() if k not in ("confirm_count", "ids")}
         return render(request, "bulk_confirm.html", user, count=len(rows), fields=fields, filter_query=filter_query,
                       status=str(form.get("review_status") or ""), note=str(form.get("review_note") or "").strip(),
                       change=change, assignee=assignee), 0
