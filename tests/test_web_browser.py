@@ -300,3 +300,14 @@ def test_every_page_at_1366_and_390_px_has_no_serious_axe_violation_and_no_sidew
             if violations or scroll_width > width:
                 problems[f"{template} at {width}px"] = {"axe": violations, "scrollWidth": scroll_width}
     assert problems == {}
+
+
+def test_a_one_gigabyte_login_post_is_refused_by_the_running_server(server):
+    """The real server (uvicorn): 413 on the headers, with only a few KB sent of the announced 1 GB."""
+    host, port = server["base"].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"POST /login HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1073741824\r\n\r\n"
+                     + b"username=" + b"a" * 4096)
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413")
