@@ -9,6 +9,7 @@ way; set CASEFLAGS_UPDATE_SCREENSHOT=1 to write them to docs/ (otherwise into th
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -311,3 +312,19 @@ def test_a_one_gigabyte_login_post_is_refused_by_the_running_server(server):
                      + b"username=" + b"a" * 4096)
         answer = conn.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413")
+
+
+def test_the_running_server_ignores_a_rotated_x_forwarded_for(server):
+    """uvicorn would believe X-Forwarded-For from loopback; `caseflags web` turns that off, so a
+    header rotated per attempt is still one client to the login throttle."""
+    import httpx
+
+    from caseflags.web.accounts import FREE_FAILURES
+
+    with httpx.Client(base_url=server["base"], timeout=30) as client:
+        codes = []
+        for n in range(FREE_FAILURES + 1):
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+            codes.append(client.post("/login", headers={"X-Forwarded-For": f"192.0.2.{n + 1}"},
+                                     data={"username": "xff.sprayed", "password": "guess", "csrf_token": token}).status_code)
+    assert codes == [401] * FREE_FAILURES + [429]
