@@ -560,6 +560,9 @@ def test_a_review_posted_after_the_session_expired_is_offered_again_after_login(
     done = client.post("/login", follow_redirects=False, data={
         "username": OFFICER[0], "password": OFFICER[1], "csrf_token": csrf_of(login_page.text), **fields})
     assert done.headers["location"].startswith(f"/exceptions/{exception_id}?resume=")
+    with TestClient(client.app) as other:  # the link alone, in another browser, shows nothing typed
+        _officer(other)
+        assert 'data-testid="resumed"' not in other.get(done.headers["location"]).text
     page = client.get(done.headers["location"])
     assert 'data-testid="resumed"' in page.text and "minuted" in page.text and "&lt;b&gt;minuted" in page.text
     assert ws.execute("SELECT count(*) FROM reviews").fetchone()[0] == before  # offered, not applied unasked

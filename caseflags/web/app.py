@@ -97,8 +97,9 @@ async def login(request: Request) -> Response:
                       error="Wrong user name or password.")
     accounts.end_session(ws, request.session.get("sid"))
     session_id = accounts.start_session(ws, user.username, ctx.settings.session_hours)
+    stashed = request.session.get("resume")  # this browser's stashed form, if any
     request.session.clear()  # a new id at login: a session id planted before it is worth nothing
-    request.session.update(sid=session_id, csrf=secrets.token_urlsafe(32))
+    request.session.update(sid=session_id, csrf=secrets.token_urlsafe(32), **({"resume": stashed} if stashed else {}))
     accounts.log_access(ws, user.username, "POST", "/login", [], 303, None)
     if resume:
         next_path += ("&" if "?" in next_path else "?") + urlencode({"resume": resume})

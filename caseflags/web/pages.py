@@ -164,14 +164,17 @@ def stash_form(request: Request, form, path: str) -> str:
     con.execute("DELETE FROM stashed_forms WHERE token_key IN (SELECT token_key FROM stashed_forms "
                 "ORDER BY stashed_at DESC LIMIT -1 OFFSET ?)", (STASH_MAX_ROWS - 1,))
     con.execute("INSERT INTO stashed_forms VALUES (?, ?, ?, ?)", (_token_key(token), path, json.dumps(fields), now))
+    request.session["resume"] = token  # only this browser can take it back (a link alone cannot)
     return token
 
 
 def take_stash(request: Request) -> dict | None:
     """The stashed form named by `?resume=` for this page, once; None otherwise."""
     token = request.query_params.get("resume")
-    if not token:
+    mine = request.session.get("resume") or ""
+    if not token or not hmac.compare_digest(str(token), str(mine)):
         return None
+    request.session.pop("resume", None)
     con = ctx_of(request).workspace.connection()
     row = con.execute("DELETE FROM stashed_forms WHERE token_key = ? AND path = ? AND stashed_at >= ? RETURNING fields",
                       (_token_key(token), request.url.path, time.time() - STASH_SECONDS)).fetchone()
