@@ -536,10 +536,18 @@ def web(
             db_path=db.resolve(), review_due_days=web_settings["review_due_days"], page_size=web_settings["page_size"],
             session_hours=web_settings["session_hours"], secure_cookies=web_settings["secure_cookies"],
             annotation_expiry_days=settings.outputs["annotation_expiry_days"], sample=dict(settings.sample),
+            trusted_proxies=tuple(web_settings.get("trusted_proxies", ())),
         ))
     if app_.state.ctx.startup_problem:
         err.print(f"warning: {app_.state.ctx.startup_problem}", markup=False, highlight=False)
-    uvicorn.run(app_, host=host or web_settings["host"], port=port or web_settings["port"], log_level="warning",
+    bind_host, bind_port = host or web_settings["host"], port or web_settings["port"]
+    shown_host = f"[{bind_host}]" if ":" in bind_host else bind_host
+    console.print(f"caseflags web: serving {db} at http://{shown_host}:{bind_port}/ (Ctrl+C stops it)",
+                  highlight=False, markup=False, soft_wrap=True)
+    console.file.flush()  # seen at once even when standard output is a pipe (a service manager's log)
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from loopback; the workspace reads it
+    # itself, only from web.trusted_proxies (caseflags.web.pages.client_address).
+    uvicorn.run(app_, host=bind_host, port=bind_port, log_level="warning", proxy_headers=False,
                 access_log=False)  # the workspace keeps its own access log, without ids or search text
 
 

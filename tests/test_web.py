@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from caseflags.audit.chronology import build_chronology
 from caseflags.cli import app as cli_app
+from caseflags.config import ConfigError
 from caseflags.web import accounts
 from caseflags.web.app import Settings, create_app
 from caseflags.web.carry import carry_link_decisions, carry_web_reviews
@@ -66,21 +67,56 @@ def _csv_rows(response) -> list[dict]:
 
 # -- accounts ----------------------------------------------------------------------------------
 
-def test_passwords_are_argon2_hashes_and_logins_are_rate_limited(tmp_path):
+def test_passwords_are_argon2_hashes(tmp_path):
     ws = connect_workspace(tmp_path / "w.web.sqlite")
     accounts.add_user(ws, "ann", "correct horse battery", "officer", None, None)
     stored = ws.execute("SELECT password_hash FROM users").fetchone()[0]
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
     assert accounts.authenticate(ws, "ann", "correct horse battery", "10.0.0.1", now=1000.0).username == "ann"
-    for attempt in range(accounts.MAX_FAILURES):
-        assert accounts.authenticate(ws, "ann", f"wrong {attempt}", "10.0.0.2", now=1000.0 + attempt) is None
-    with pytest.raises(accounts.LoginRefused):  # even the right password, while locked
-        accounts.authenticate(ws, "ann", "correct horse battery", "10.0.0.3", now=1010.0)
-    later = 1000.0 + accounts.FAILURE_WINDOW_SECONDS + 10
-    assert accounts.authenticate(ws, "ann", "correct horse battery", "10.0.0.3", now=later).username == "ann"
     with pytest.raises(accounts.AccountError):
         accounts.add_user(ws, "gp", "long enough pw", "agency", None, None)  # an agency user needs an agency
     assert stat.S_IMODE(os.stat(tmp_path / "w.web.sqlite").st_mode) == 0o600
+
+
+def test_the_throttle_backs_off_one_name_from_one_address_only(tmp_path):
+    ws = connect_workspace(tmp_path / "w.web.sqlite")
+    accounts.add_user(ws, "ann", "correct horse battery", "officer", None, None)
+    accounts.add_user(ws, "bob", "bob's long password", "officer", None, None)
+    office = "10.0.0.2"
+    for attempt in range(accounts.FREE_FAILURES):  # ann mistypes, several times, from the office proxy
+        assert accounts.authenticate(ws, "ann", f"wrong {attempt}", office, now=1000.0) is None
+    with pytest.raises(accounts.LoginRefused) as refused:  # the pair waits, even with the right password
+        accounts.authenticate(ws, "ann", "correct horse battery", office, now=1000.5)
+    assert refused.value.retry_after == 2  # BACKOFF_BASE_SECONDS after the last failure
+    # A colleague behind the same address is not locked out by ann's typos ...
+    assert accounts.authenticate(ws, "bob", "bob's long password", office, now=1000.5).username == "bob"
+    # ... and nobody elsewhere typing ann's name locks ann out: her own address is untouched.
+    for attempt in range(20):
+        assert accounts.authenticate(ws, "ann", f"guess {attempt}", "203.0.113.9", now=1001.0 + 3600 * attempt) is None
+    assert accounts.authenticate(ws, "ann", "correct horse battery", "10.0.0.3", now=1001.0).username == "ann"
+    # Backoff doubles per failure of the pair.
+    assert accounts.authenticate(ws, "ann", "wrong again", office, now=1003.0) is None  # 4th failure, at t=1003
+    with pytest.raises(accounts.LoginRefused) as refused:
+        accounts.authenticate(ws, "ann", "correct horse battery", office, now=1004.0)
+    assert refused.value.retry_after == 3  # 4 s after 1003
+    assert accounts.authenticate(ws, "ann", "correct horse battery", office, now=1007.5).username == "ann"
+    # A success forgets the pair's failures.
+    assert accounts.authenticate(ws, "ann", "typo", office, now=1008.0) is None
+    assert accounts.authenticate(ws, "ann", "correct horse battery", office, now=1008.0).username == "ann"
+
+
+def test_the_throttle_caps_a_password_spray_across_names_from_one_address(tmp_path):
+    ws = connect_workspace(tmp_path / "w.web.sqlite")
+    accounts.add_user(ws, "ann", "correct horse battery", "officer", None, None)
+    sprayer = "198.51.100.7"
+    for n in range(accounts.ADDRESS_MAX_FAILURES):
+        assert accounts.authenticate(ws, f"user{n}", "Winter2026!", sprayer, now=5000.0 + n) is None
+    with pytest.raises(accounts.LoginRefused) as refused:  # a new name from the same address: refused
+        accounts.authenticate(ws, "ann", "Winter2026!", sprayer, now=5000.0 + accounts.ADDRESS_MAX_FAILURES)
+    assert refused.value.retry_after == accounts.ADDRESS_WINDOW_SECONDS - accounts.ADDRESS_MAX_FAILURES
+    assert accounts.authenticate(ws, "ann", "correct horse battery", "10.0.0.3", now=5040.0).username == "ann"
+    later = 5000.0 + accounts.ADDRESS_WINDOW_SECONDS + 1  # the oldest failure has left the window
+    assert accounts.authenticate(ws, "ann", "Winter2026!", sprayer, now=later) is None
 
 
 def test_users_commands_read_the_password_from_standard_input(tmp_path):
@@ -112,18 +148,79 @@ def test_login_page_and_healthz(client):
     assert login(client, OFFICER[0], "wrong password").status_code == 401
 
 
+def _sessions_of(db, username: str) -> int:
+    ws = connect_workspace(workspace_path(db))
+    try:
+        return ws.execute("SELECT count(*) FROM web_sessions WHERE username = ?", (username,)).fetchone()[0]
+    finally:
+        ws.close()
+
+
 def test_a_disabled_user_or_a_new_password_ends_the_session(web_store):
     db, _ = web_store
     ws = connect_workspace(workspace_path(db))
     accounts.add_user(ws, "temp.officer", "temporary-pass-1", "officer", None, None)
     with TestClient(create_app(Settings(db_path=db))) as c:
         assert login(c, "temp.officer", "temporary-pass-1").status_code == 303
-        assert c.get("/exceptions").status_code == 200
+        assert c.get("/exceptions").status_code == 200 and _sessions_of(db, "temp.officer") == 1
         accounts.set_password(ws, "temp.officer", "temporary-pass-2")
+        assert _sessions_of(db, "temp.officer") == 0  # ended at once, in the workspace database
         assert c.get("/exceptions", follow_redirects=False).status_code == 303
         assert login(c, "temp.officer", "temporary-pass-2").status_code == 303
         accounts.disable_user(ws, "temp.officer")
+        assert _sessions_of(db, "temp.officer") == 0
         assert c.get("/exceptions", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_captured_before_logout_or_expiry_opens_nothing(web_store):
+    db, _ = web_store
+    app = create_app(Settings(db_path=db))
+    with TestClient(app) as c:
+        assert login(c, *OFFICER).status_code == 303
+        captured = dict(c.cookies)
+        assert c.get("/", follow_redirects=False).status_code == 200
+        token = csrf_of(c.get("/exceptions").text)
+        assert c.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    with TestClient(app, cookies=captured) as thief:  # the same cookie, replayed after logout
+        assert thief.get("/", follow_redirects=False).status_code == 303
+        assert thief.get("/exceptions/export.csv", follow_redirects=False).status_code == 303
+    with TestClient(app) as c:  # expiry: the row's expires_at has passed, whatever the cookie says
+        assert login(c, *OFFICER).status_code == 303
+        assert c.get("/", follow_redirects=False).status_code == 200
+        ws = connect_workspace(workspace_path(db))
+        ws.execute("UPDATE web_sessions SET expires_at = 0 WHERE username = ?", (OFFICER[0],))
+        ws.close()
+        assert c.get("/", follow_redirects=False).status_code == 303
+    ws = connect_workspace(workspace_path(db))
+    keys = [r[0] for r in ws.execute("SELECT session_key FROM web_sessions").fetchall()]
+    ws.close()
+    assert all(re.fullmatch(r"[0-9a-f]{64}", k) for k in keys)  # only hashes of ids are stored
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(web_store):
+    db, _ = web_store
+    ws = connect_workspace(workspace_path(db))
+    accounts.add_user(ws, "xff.officer", "xff-password-123", "officer", None, None)
+    ws.close()
+
+    def fail_from(c, forwarded: str):
+        token = csrf_of(c.get("/login").text)
+        return c.post("/login", data={"username": "xff.officer", "password": "wrong", "csrf_token": token},
+                      headers={"X-Forwarded-For": forwarded}, follow_redirects=False).status_code
+
+    # Not configured: rotating the header from one peer (even loopback) does not make new clients.
+    with TestClient(create_app(Settings(db_path=db)), client=("127.0.0.1", 5000)) as c:
+        codes = [fail_from(c, f"192.0.2.{n}") for n in range(accounts.FREE_FAILURES + 1)]
+    assert codes == [401] * accounts.FREE_FAILURES + [429]
+    # Behind a named proxy the header's right-most untrusted hop is the client: each their own.
+    settings = Settings(db_path=db, trusted_proxies=("10.9.0.0/24",))
+    with TestClient(create_app(settings), client=("10.9.0.4", 5000)) as c:
+        codes = [fail_from(c, f"spoofed, 192.0.2.{100 + n}") for n in range(accounts.FREE_FAILURES + 1)]
+        assert codes == [401] * (accounts.FREE_FAILURES + 1)
+        codes = [fail_from(c, "192.0.2.200, 10.9.0.7") for _ in range(accounts.FREE_FAILURES + 1)]
+        assert codes[-1] == 429  # the same client through two proxies of the list
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        create_app(Settings(db_path=db, trusted_proxies=("not-an-address",)))
 
 
 # -- pages and scope ---------------------------------------------------------------------------
@@ -208,7 +305,7 @@ def _review(client, exception_id: str, status: str, note: str):
     token = csrf_of(client.get(f"/exceptions/{exception_id}").text)
     return client.post(f"/exceptions/{exception_id}/review",
                        data={"review_status": status, "review_note": note, "csrf_token": token,
-                             "assign": "1", "assignee": "bob"})
+                             "assign": "1", "assignee": OFFICER[0]})
 
 
 NIGHTLY = """
@@ -283,10 +380,15 @@ def test_bulk_review_of_a_filtered_set(client, web_store):
     rows = _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))
     assert rows
     token = csrf_of(client.get("/exceptions?severity=LOW").text)
-    saved = client.post("/exceptions/bulk-review", data={
-        "csrf_token": token, "apply_to": "all", "filter_query": "severity=LOW",
-        "review_status": "ACCEPTED_RISK", "review_note": "agreed at the partnership meeting"})
-    assert saved.status_code == 200
+    form = {"csrf_token": token, "apply_to": "all", "filter_query": "severity=LOW",
+            "review_status": "ACCEPTED_RISK", "review_note": "agreed at the partnership meeting"}
+    asked = client.post("/exceptions/bulk-review", data=form)
+    assert asked.status_code == 200 and f'data-testid="bulk-count">{len(rows)}<' in asked.text
+    assert {r["review_status"] for r in _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))} != {"ACCEPTED_RISK"}
+    wrong = client.post("/exceptions/bulk-review", data={**form, "confirm_count": str(len(rows) + 1)})
+    assert wrong.status_code == 200 and 'data-testid="bulk-confirm"' in wrong.text  # asked again, with the count
+    saved = client.post("/exceptions/bulk-review", data={**form, "confirm_count": str(len(rows))})
+    assert saved.status_code == 200 and "Exceptions" in saved.text
     after = _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))
     assert {r["review_status"] for r in after} == {"ACCEPTED_RISK"}
     ws = connect_workspace(workspace_path(db))
@@ -397,3 +499,187 @@ def test_first_start_publishes_a_snapshot_unless_a_run_holds_the_store(sample_ru
     assert stat.S_IMODE(db.with_suffix(".snapshot.duckdb").stat().st_mode) == 0o600
     with TestClient(app) as c:
         assert c.get("/healthz").json()["snapshot"]["as_at"] == "2026-11-24"
+
+
+# -- issue 27: workspace hardening -------------------------------------------------------------
+
+@pytest.mark.parametrize("sort", ["child", "organisation", "assignee", "agency", "priority"])
+def test_every_sort_descending_works_on_the_page_and_in_the_export(client, sort):
+    _officer(client)
+    page = client.get(f"/exceptions?sort={sort}&dir=desc")
+    assert page.status_code == 200
+    exported = client.get(f"/exceptions/export.csv?sort={sort}&dir=desc")
+    assert exported.status_code == 200
+    if sort == "child":  # descending, and rows without a child stay last
+        ids = [r["person_id"] for r in _csv_rows(exported)]
+        present = [i for i in ids if i]
+        assert present == sorted(present, reverse=True) and ids == present + [""] * (len(ids) - len(present))
+
+
+def test_a_deep_link_comes_back_after_login_and_next_is_local_only(client):
+    wanted = "/exceptions?severity=HIGH&sort=child&dir=desc"
+    first = client.get(wanted, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"].startswith("/login?next=")
+    login_page = client.get(first.headers["location"])
+    token = csrf_of(login_page.text)
+    assert 'name="next" value="/exceptions?severity=HIGH&amp;sort=child&amp;dir=desc"' in login_page.text
+    done = client.post("/login", data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": token,
+                                       "next": wanted}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == wanted
+    for hostile in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
+                    "/%0d%0aSet-Cookie:x", "\\\\evil.example", " /exceptions", "/login?next=//evil.example"):
+        token = csrf_of(client.get("/login").text)
+        done = client.post("/login", data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": token,
+                                           "next": hostile}, follow_redirects=False)
+        assert done.headers["location"] in ("/", "/%0d%0aSet-Cookie:x"), hostile
+
+
+def _expire_sessions(db, username: str) -> None:
+    ws = connect_workspace(workspace_path(db))
+    ws.execute("UPDATE web_sessions SET expires_at = 0 WHERE username = ?", (username,))
+    ws.close()
+
+
+def test_a_review_posted_after_the_session_expired_is_offered_again_after_login(client, web_store):
+    db, _ = web_store
+    _officer(client)
+    exception_id = _csv_rows(client.get("/exceptions/export.csv"))[0]["exception_id"]
+    token = csrf_of(client.get(f"/exceptions/{exception_id}").text)
+    ws = connect_workspace(workspace_path(db))
+    before = ws.execute("SELECT count(*) FROM reviews").fetchone()[0]
+    _expire_sessions(db, OFFICER[0])
+    note = "Spoke to the school's DSL at length; plan agreed & <b>minuted</b>"
+    posted = client.post(f"/exceptions/{exception_id}/review", follow_redirects=False,
+                         data={"review_status": "IN_HAND", "review_note": note, "csrf_token": token})
+    assert posted.status_code == 303
+    location = posted.headers["location"]
+    assert location.startswith("/login?") and "resume=" in location
+    login_page = client.get(location)
+    assert 'data-testid="resume-notice"' in login_page.text
+    fields = dict(re.findall(r'<input type="hidden" name="(next|resume)" value="([^"]+)"', login_page.text))
+    done = client.post("/login", follow_redirects=False, data={
+        "username": OFFICER[0], "password": OFFICER[1], "csrf_token": csrf_of(login_page.text), **fields})
+    assert done.headers["location"].startswith(f"/exceptions/{exception_id}?resume=")
+    with TestClient(client.app) as other:  # the link alone, in another browser, shows nothing typed
+        _officer(other)
+        assert 'data-testid="resumed"' not in other.get(done.headers["location"]).text
+    page = client.get(done.headers["location"])
+    assert 'data-testid="resumed"' in page.text and "minuted" in page.text and "&lt;b&gt;minuted" in page.text
+    assert ws.execute("SELECT count(*) FROM reviews").fetchone()[0] == before  # offered, not applied unasked
+    again = client.get(done.headers["location"])
+    assert 'data-testid="resumed"' not in again.text  # taken once
+    ws.close()
+
+
+def test_review_form_traps(client, web_store):
+    db, _ = web_store
+    _officer(client)
+    rows = _csv_rows(client.get("/exceptions/export.csv"))
+    high = next(r["exception_id"] for r in rows if r["severity"] == "HIGH")
+    other = next(r["exception_id"] for r in rows if r["severity"] != "HIGH")
+    social_care = next(r["exception_id"] for r in rows if r["agency"] == "SOCIAL_CARE")
+    ws = connect_workspace(workspace_path(db))
+    if accounts.get_user(ws, "gone.officer") is None:
+        accounts.add_user(ws, "gone.officer", "gone-password-1", "officer", None, None)
+        accounts.disable_user(ws, "gone.officer")
+
+    def post(exception_id, **form):
+        token = csrf_of(client.get(f"/exceptions/{exception_id}").text)
+        return client.post(f"/exceptions/{exception_id}/review", data={"csrf_token": token, **form}, follow_redirects=False)
+
+    def assignee_of(exception_id):
+        row = ws.execute("SELECT assignee FROM assignments WHERE exception_id = ? ORDER BY assignment_id DESC LIMIT 1",
+                         (exception_id,)).fetchone()
+        return row[0] if row else None
+
+    for status in ("ACCEPTED_RISK", "FALSE_POSITIVE"):  # a HIGH exception closed without saying why
+        refused = post(high, review_status=status, review_note="  ")
+        assert refused.status_code == 400 and "needs a note" in refused.text
+    assert post(high, review_status="ACCEPTED_RISK", review_note="agreed with the DSL").status_code == 303
+    assert post(other, review_status="FALSE_POSITIVE", review_note="").status_code == 303  # not HIGH: no note needed
+    # An unknown or disabled assignee is refused, and the page keeps what was typed.
+    refused = post(other, review_status="IN_HAND", review_note="keep this note", assignee="nosuchuser", assign="1")
+    assert refused.status_code == 400 and "no user" in refused.text and "keep this note" in refused.text
+    assert post(other, review_status="IN_HAND", assignee="gone.officer", assign="1").status_code == 400
+    # A GP user cannot be given a social-care exception (they could not see it).
+    refused = post(social_care, review_status="IN_HAND", assignee=GP_USER[0], assign="1")
+    assert refused.status_code == 400 and "cannot see" in refused.text
+    # A name typed without the tick box is applied, not dropped.
+    assert post(other, review_status="IN_HAND", assignee=OFFICER[0], assignee_was="").status_code == 303
+    assert assignee_of(other) == OFFICER[0]
+    assert post(other, review_status="IN_HAND", assignee="", assignee_was=OFFICER[0]).status_code == 303
+    assert assignee_of(other) is None  # emptied: unassigned
+    ws.close()
+
+
+def _body_limited(app_, headers, chunks):
+    """Drive the ASGI app directly with a streamed body; returns (status, chunks pulled)."""
+    import asyncio
+
+    pulled = 0
+    sent = []
+
+    async def receive():
+        nonlocal pulled
+        if pulled < len(chunks):
+            pulled += 1
+            return {"type": "http.request", "body": chunks[pulled - 1], "more_body": pulled < len(chunks)}
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/login", "raw_path": b"/login", "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded"), *headers],
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    asyncio.run(app_(scope, receive, send))
+    return next(m["status"] for m in sent if m["type"] == "http.response.start"), pulled
+
+
+class _LazyChunks:
+    """1 GiB in 64 KiB chunks, made only when pulled."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return b"a" * 65536
+
+
+def test_request_bodies_are_capped_before_they_are_read(web_store):
+    from caseflags.web.app import MAX_BODY_BYTES
+
+    db, _ = web_store
+    app_ = create_app(Settings(db_path=db))
+    gigabyte = _LazyChunks(16384)
+    status, pulled = _body_limited(app_, [(b"content-length", str(2 ** 30).encode())], gigabyte)
+    assert (status, pulled) == (413, 0)  # refused on its Content-Length, not a byte read
+    status, pulled = _body_limited(app_, [(b"transfer-encoding", b"chunked")], gigabyte)
+    assert status == 413 and pulled == MAX_BODY_BYTES // 65536 + 1  # counted as it streams, stopped at the cap
+    with TestClient(app_) as c:
+        assert c.post("/login", content=b"x" * (MAX_BODY_BYTES + 1)).status_code == 413
+        assert c.post("/login", data={"username": "a", "password": "b"}).status_code == 403  # small: read as usual
+
+
+def test_a_bulk_review_posted_after_the_session_expired_comes_back_ticked(client, web_store):
+    db, _ = web_store
+    _officer(client)
+    ids = [r["exception_id"] for r in _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))][:2]
+    token = csrf_of(client.get("/exceptions?severity=LOW").text)
+    _expire_sessions(db, OFFICER[0])
+    posted = client.post("/exceptions/bulk-review", follow_redirects=False, data={
+        "csrf_token": token, "apply_to": "selected", "filter_query": "severity=LOW", "ids": ids,
+        "review_status": "IN_HAND", "review_note": "chased both schools"})
+    login_page = client.get(posted.headers["location"])
+    fields = dict(re.findall(r'<input type="hidden" name="(next|resume)" value="([^"]+)"', login_page.text))
+    assert fields["next"] == "/exceptions?severity=LOW"
+    done = client.post("/login", follow_redirects=False, data={
+        "username": OFFICER[0], "password": OFFICER[1], "csrf_token": csrf_of(login_page.text), **fields})
+    page = client.get(done.headers["location"]).text
+    assert 'value="chased both schools"' in page and "<option selected>IN_HAND</option>" in page
+    ticked = re.findall(r'name="ids" value="([^"]+)"[^>]*checked', page)
+    assert set(ticked) == set(ids) & set(re.findall(r'name="ids" value="([^"]+)"', page))

@@ -9,6 +9,7 @@ way; set CASEFLAGS_UPDATE_SCREENSHOT=1 to write them to docs/ (otherwise into th
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -61,7 +62,8 @@ def server(sample_run, tmp_path_factory):
                 process.kill()
                 pytest.fail(f"caseflags web did not start: {process.communicate()[0]}")
             time.sleep(0.2)
-    yield {"base": base, "db": db, "practices": found, "shots": DOCS if os.environ.get("CASEFLAGS_UPDATE_SCREENSHOT") else folder}
+    banner = process.stdout.readline().strip()  # printed before it starts listening
+    yield {"base": base, "banner": banner, "db": db, "practices": found, "shots": DOCS if os.environ.get("CASEFLAGS_UPDATE_SCREENSHOT") else folder}
     process.terminate()
     process.wait(timeout=20)
 
@@ -210,3 +212,119 @@ def test_officer_draws_a_sample_opens_a_pack_and_records_an_outcome(server, brow
     assert f"{check_id}: CONFIRMED (Seen at the strategy meeting)" in page.locator(
         f"section[data-sample='{sample_id}']").inner_text()
     context.close()
+
+
+# -- issue 27: the URL on start, every page at 1366 px and 390 px, axe-core --------------------
+
+AXE_SCRIPT = (Path(__import__("axe_playwright_python").__file__).parent / "axe.min.js").read_text()
+WIDTHS = (1366, 390)
+
+
+def test_web_prints_its_url_on_start(server):
+    assert server["banner"].startswith("caseflags web: serving ")
+    assert server["banner"].split(" at ", 1)[1].split()[0] == server["base"] + "/"
+
+
+def _axe_problems(page) -> list[str]:
+    """Critical and serious violations found by axe-core (shipped by axe-playwright-python;
+    injected into the page by Playwright, which the page's CSP does not govern)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT)
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+            for v in result["violations"] if v["impact"] in ("critical", "serious")]
+
+
+def _page_width(page) -> int:
+    return page.evaluate("document.scrollingElement.scrollWidth")
+
+
+def _pages(server, browser) -> dict[str, str]:
+    """One URL per page template, found by an officer at the wide width."""
+    context, page = _login(browser, server["base"], *OFFICER)
+    page.goto("/exceptions")
+    exception_id = page.locator("tr[data-exception]").first.get_attribute("data-exception")
+    person_id = page.locator("a.child-link").first.get_attribute("href").rsplit("/", 1)[1]
+    page.goto("/audit")
+    page.fill("[data-testid=draw-form] input[name=size]", "3")
+    page.fill("[data-testid=draw-form] input[name=seed]", "11")
+    page.click("[data-testid=draw-form] button[type=submit]")
+    page.wait_for_url("**/audit?drawn=*")
+    sample_id = page.url.split("drawn=", 1)[1]
+    pack = page.locator(f"section[data-sample='{sample_id}'] a.pack-link").first.get_attribute("href")
+    context.close()
+    return {
+        "today.html": "/", "exceptions.html": "/exceptions", "exception.html": f"/exceptions/{exception_id}",
+        "child.html": f"/children/{person_id}", "matches.html": "/matches", "audit.html": "/audit",
+        "audit_sample.html": f"/audit/{sample_id}", "audit_pack.html": pack, "error.html": "/children/no-such-child",
+    }
+
+
+def test_every_page_at_1366_and_390_px_has_no_serious_axe_violation_and_no_sideways_scroll(server, browser):
+    pages = _pages(server, browser)
+    problems = {}
+    for width in WIDTHS:
+        viewport = {"width": width, "height": 844 if width == 390 else 800}
+        anonymous = browser.new_context(base_url=server["base"], viewport=viewport)
+        page = anonymous.new_page()
+        page.goto("/login")
+        found = {"login.html": (_axe_problems(page), _page_width(page))}
+        anonymous.close()
+        context, page = _login(browser, server["base"], *OFFICER)
+        page.set_viewport_size(viewport)
+        for template, url in pages.items():
+            page.goto(url)
+            found[template] = (_axe_problems(page), _page_width(page))
+        # The bulk confirmation, reached as an officer reaches it: "all N matching" asks first.
+        page.goto("/exceptions?severity=LOW")
+        total = page.inner_text("[data-testid=total]").split()[0]
+        page.check("form#bulk input[name=apply_to][value=all]")
+        page.select_option("form#bulk select[name=review_status]", "IN_HAND")
+        page.click("form#bulk button[type=submit]")
+        page.wait_for_selector("[data-testid=bulk-confirm]")
+        assert page.inner_text("[data-testid=bulk-count]") == total
+        found["bulk_confirm.html"] = (_axe_problems(page), _page_width(page))
+        if width == 390:  # the header is collapsed behind "Menu" until opened; rows are stacked cards
+            page.goto("/")
+            toggle = page.locator("button.menu-toggle")
+            collapsed = not page.locator("nav#site-nav").is_visible() and toggle.is_visible()
+            if toggle.is_visible():
+                toggle.click()
+            opened = page.locator("nav#site-nav a[href='/exceptions']").is_visible()
+            page.goto("/exceptions")
+            display = page.locator("table.rows tbody tr[data-exception]").first.evaluate("r => getComputedStyle(r).display")
+            if not (collapsed and opened and display == "block"):
+                problems["narrow layout"] = {"menu collapsed": collapsed, "menu opens": opened, "row display": display}
+            page.screenshot(path=str(server["shots"] / "web-exceptions-390.png"))
+        context.close()
+        for template, (violations, scroll_width) in found.items():
+            if violations or scroll_width > width:
+                problems[f"{template} at {width}px"] = {"axe": violations, "scrollWidth": scroll_width}
+    assert problems == {}
+
+
+def test_a_one_gigabyte_login_post_is_refused_by_the_running_server(server):
+    """The real server (uvicorn): 413 on the headers, with only a few KB sent of the announced 1 GB."""
+    host, port = server["base"].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"POST /login HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1073741824\r\n\r\n"
+                     + b"username=" + b"a" * 4096)
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+def test_the_running_server_ignores_a_rotated_x_forwarded_for(server):
+    """uvicorn would believe X-Forwarded-For from loopback; `caseflags web` turns that off, so a
+    header rotated per attempt is still one client to the login throttle."""
+    import httpx
+
+    from caseflags.web.accounts import FREE_FAILURES
+
+    with httpx.Client(base_url=server["base"], timeout=30) as client:
+        codes = []
+        for n in range(FREE_FAILURES + 1):
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+            codes.append(client.post("/login", headers={"X-Forwarded-For": f"192.0.2.{n + 1}"},
+                                     data={"username": "xff.sprayed", "password": "guess", "csrf_token": token}).status_code)
+    assert codes == [401] * FREE_FAILURES + [429]

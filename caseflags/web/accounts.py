@@ -7,8 +7,10 @@ organisation (a school URN or a GP practice code), only that organisation's rows
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -21,10 +23,22 @@ from caseflags.web.workspace import timestamp, transaction
 ROLES = ("officer", "agency")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 10
-# Login rate limit: this many failures for one user name, or from one client, within the window
-# refuse further attempts until the oldest failure leaves the window.
-MAX_FAILURES = 5
-FAILURE_WINDOW_SECONDS = 15 * 60
+# Login throttle (docs/WEB.md, "Login throttle"). Failures are counted per (user name, client
+# address) pair: after FREE_FAILURES, each further attempt of that pair waits BACKOFF_BASE_SECONDS,
+# doubled per failure, at most BACKOFF_MAX_SECONDS; a pair's failures are forgotten after
+# PAIR_MEMORY_SECONDS or at its next success. So a typo by one colleague, or a stranger typing an
+# officer's name, only ever slows that one pair. A password spray across names from one address is
+# capped apart: ADDRESS_MAX_FAILURES failures from one address within ADDRESS_WINDOW_SECONDS refuse
+# that address until the oldest leaves the window.
+FREE_FAILURES = 3
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 3600.0
+PAIR_MEMORY_SECONDS = 24 * 3600
+ADDRESS_MAX_FAILURES = 30
+ADDRESS_WINDOW_SECONDS = 15 * 60
+# Kept for callers of the earlier per-name limit (same meaning as ADDRESS_WINDOW_SECONDS).
+FAILURE_WINDOW_SECONDS = ADDRESS_WINDOW_SECONDS
+MAX_FAILURES = FREE_FAILURES
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so a wrong name costs the same time as a wrong password.
@@ -101,10 +115,11 @@ def disable_user(con: sqlite3.Connection, username: str) -> None:
     with transaction(con):
         if not con.execute("UPDATE users SET disabled = 1 WHERE username = ?", (username,)).rowcount:
             raise AccountError(f"no user {username}")
+        end_user_sessions(con, username)
 
 
 def set_password(con: sqlite3.Connection, username: str, password: str) -> None:
-    """New password; sessions signed before it stop working (their password stamp differs)."""
+    """New password; every session of the user ends at once."""
     _check_password(password)
     with transaction(con):
         changed = con.execute(
@@ -113,27 +128,47 @@ def set_password(con: sqlite3.Connection, username: str, password: str) -> None:
         ).rowcount
         if not changed:
             raise AccountError(f"no user {username}")
+        end_user_sessions(con, username)
 
 
 class LoginRefused(Exception):
-    """Too many failed attempts: try later."""
+    """Too many failed attempts: try again in `retry_after` seconds."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"retry after {retry_after:.0f} s")
+        self.retry_after = max(1, int(-(-retry_after // 1)))
+
+
+def throttle_wait(con: sqlite3.Connection, username: str, client: str, now: float) -> float:
+    """Seconds this (user name, client) must still wait before trying a password; 0 to go ahead."""
+    con.execute("DELETE FROM login_failures WHERE failed_at < ?", (now - PAIR_MEMORY_SECONDS,))
+    pair_failures, pair_last = con.execute(
+        "SELECT count(*), max(failed_at) FROM login_failures WHERE username = ? AND client = ?", (username[:64], client),
+    ).fetchone()
+    wait = 0.0
+    if pair_failures >= FREE_FAILURES:
+        backoff = min(BACKOFF_BASE_SECONDS * 2 ** (pair_failures - FREE_FAILURES), BACKOFF_MAX_SECONDS)
+        wait = max(wait, pair_last + backoff - now)
+    since = now - ADDRESS_WINDOW_SECONDS
+    address_failures = con.execute(
+        "SELECT failed_at FROM login_failures WHERE client = ? AND failed_at >= ? ORDER BY failed_at DESC LIMIT 1 OFFSET ?",
+        (client, since, ADDRESS_MAX_FAILURES - 1),
+    ).fetchone()
+    if address_failures is not None:  # the ADDRESS_MAX_FAILURES-th newest failure is still in the window
+        wait = max(wait, address_failures[0] + ADDRESS_WINDOW_SECONDS - now)
+    return wait
 
 
 def authenticate(con: sqlite3.Connection, username: str, password: str, client: str, now: float | None = None) -> User | None:
     """The user when name and password match and the account is enabled; None otherwise.
 
-    Raises LoginRefused while the user name or the client has MAX_FAILURES failures within
-    FAILURE_WINDOW_SECONDS (checked before the password, so guessing gains nothing).
+    Raises LoginRefused while this (user name, client) pair is backing off or this client has
+    sprayed too many failures (checked before the password, so guessing gains nothing).
     """
     now = time.time() if now is None else now
-    since = now - FAILURE_WINDOW_SECONDS
-    con.execute("DELETE FROM login_failures WHERE failed_at < ?", (since,))
-    by_name, by_client = con.execute(
-        "SELECT count(*) FILTER (WHERE username = ?), count(*) FILTER (WHERE client = ?) FROM login_failures WHERE failed_at >= ?",
-        (username, client, since),
-    ).fetchone()
-    if by_name >= MAX_FAILURES or by_client >= MAX_FAILURES:
-        raise LoginRefused()
+    wait = throttle_wait(con, username, client, now)
+    if wait > 0:
+        raise LoginRefused(wait)
     row = con.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
     try:
         ok = _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password) and row is not None
@@ -144,8 +179,48 @@ def authenticate(con: sqlite3.Connection, username: str, password: str, client: 
         return None
     if _hasher.check_needs_rehash(row["password_hash"]):
         con.execute("UPDATE users SET password_hash = ? WHERE username = ?", (_hasher.hash(password), username))
-    con.execute("DELETE FROM login_failures WHERE username = ?", (username,))
+    con.execute("DELETE FROM login_failures WHERE username = ? AND client = ?", (username[:64], client))
     return _user(row)
+
+
+# -- sessions: kept in the workspace database; the cookie holds only a random id ---------------
+
+def _session_key(session_id: str) -> str:
+    """What the table keeps: a hash of the id, so a copy of the database opens no session."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def start_session(con: sqlite3.Connection, username: str, hours: float, now: float | None = None) -> str:
+    """A new session of the user for `hours`; returns its id (for the cookie)."""
+    now = time.time() if now is None else now
+    session_id = secrets.token_urlsafe(32)
+    with transaction(con):
+        con.execute("DELETE FROM web_sessions WHERE expires_at <= ?", (now,))
+        con.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?)", (_session_key(session_id), username, now, now + hours * 3600))
+    return session_id
+
+
+def session_user(con: sqlite3.Connection, session_id: str | None, now: float | None = None) -> User | None:
+    """The enabled user of a live session; None for an ended, expired or unknown one."""
+    if not session_id or not isinstance(session_id, str):
+        return None
+    now = time.time() if now is None else now
+    row = con.execute(
+        "SELECT u.* FROM web_sessions s JOIN users u USING (username) WHERE s.session_key = ? AND s.expires_at > ?",
+        (_session_key(session_id), now),
+    ).fetchone()
+    user = _user(row)
+    return None if user is None or user.disabled else user
+
+
+def end_session(con: sqlite3.Connection, session_id: str | None) -> None:
+    if session_id and isinstance(session_id, str):
+        con.execute("DELETE FROM web_sessions WHERE session_key = ?", (_session_key(session_id),))
+
+
+def end_user_sessions(con: sqlite3.Connection, username: str) -> int:
+    """Every session of the user ends now (password changed, account disabled)."""
+    return con.execute("DELETE FROM web_sessions WHERE username = ?", (username,)).rowcount
 
 
 def log_access(con: sqlite3.Connection, user: str | None, method: str, route: str, filters: list[str], status: int,

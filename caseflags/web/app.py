@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from urllib.parse import parse_qsl, urlencode
 
@@ -28,6 +29,8 @@ from starlette.staticfiles import StaticFiles
 from caseflags.web import accounts, audit_pages, queries, reviews
 from caseflags.web.pages import (
     HERE,
+    client_address,
+    safe_next,
     SECURITY_HEADERS,
     SESSION_COOKIE,
     Context,
@@ -45,6 +48,8 @@ from caseflags.web.workspace import session_secret
 __all__ = ["Settings", "create_app"]
 
 BULK_LIMIT = 5000
+# The largest request body accepted (forms only: a bulk review of BULK_LIMIT ticked ids is ~250 KB).
+MAX_BODY_BYTES = 1024 * 1024
 
 
 # -- login -----------------------------------------------------------------------------------
@@ -59,30 +64,58 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "snapshot": snapshot, "nightly_running": nightly_running(ctx.settings.db_path)})
 
 
+def _login_targets(request: Request, form=None) -> tuple[str, str | None]:
+    """Where to go after login (a local path only) and the stashed form to offer there."""
+    source = form if form is not None else request.query_params
+    resume = str(source.get("resume") or "")
+    return safe_next(str(source.get("next") or "")), (resume if re.fullmatch(r"[A-Za-z0-9_-]{16,64}", resume) else None)
+
+
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        return render(request, "login.html", None)
+        next_path, resume = _login_targets(request)
+        expired = request.query_params.get("next") is not None or resume is not None
+        return render(request, "login.html", None, next_path=next_path, resume=resume, expired=expired)
     form = await check_csrf(request)
+    next_path, resume = _login_targets(request, form)
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
-    client = request.client.host if request.client else "unknown"
-    ws = ctx_of(request).workspace.connection()
+    ctx = ctx_of(request)
+    ws = ctx.workspace.connection()
     try:
-        user = accounts.authenticate(ws, username, password, client)
-    except accounts.LoginRefused:
+        user = accounts.authenticate(ws, username, password, client_address(request))
+    except accounts.LoginRefused as refused:
         accounts.log_access(ws, None, "POST", "/login", [], 429, None)
-        return render(request, "login.html", None, 429, error="Too many failed attempts: wait 15 minutes and try again.")
+        response = render(request, "login.html", None, 429, next_path=next_path, resume=resume,
+                          error=f"Too many failed attempts for this user name from here: try again in "
+                                f"{_duration(refused.retry_after)}.")
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     if user is None:
         accounts.log_access(ws, None, "POST", "/login", [], 401, None)
-        return render(request, "login.html", None, 401, error="Wrong user name or password.")
-    request.session.clear()
-    request.session.update(user=user.username, stamp=user.password_changed_at, csrf=secrets.token_urlsafe(32))
+        return render(request, "login.html", None, 401, next_path=next_path, resume=resume,
+                      error="Wrong user name or password.")
+    accounts.end_session(ws, request.session.get("sid"))
+    session_id = accounts.start_session(ws, user.username, ctx.settings.session_hours)
+    stashed = request.session.get("resume")  # this browser's stashed form, if any
+    request.session.clear()  # a new id at login: a session id planted before it is worth nothing
+    request.session.update(sid=session_id, csrf=secrets.token_urlsafe(32), **({"resume": stashed} if stashed else {}))
     accounts.log_access(ws, user.username, "POST", "/login", [], 303, None)
-    return RedirectResponse("/", status_code=303)
+    if resume:
+        next_path += ("&" if "?" in next_path else "?") + urlencode({"resume": resume})
+    return RedirectResponse(next_path, status_code=303)
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minutes"
 
 
 @page("/logout")
 async def logout(request: Request, user, form) -> tuple[Response, None]:
+    accounts.end_session(ctx_of(request).workspace.connection(), request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/login", status_code=303), None
 
@@ -100,22 +133,27 @@ def _query(request: Request) -> queries.Query:
     return queries.Query.from_params(request.query_params, ctx_of(request).settings.page_size)
 
 
-@page("/exceptions")
-async def exceptions_page(request: Request, user) -> tuple[Response, int]:
+def _exceptions_view(request: Request, user, params, status_code: int = 200, **extra) -> tuple[Response, int]:
     ctx = ctx_of(request)
-    query = _query(request)
+    query = queries.Query.from_params(params, ctx.settings.page_size)
     cur = snapshot_cursor(request)
     rows, total = queries.exceptions(cur, user, query, web_tables(request), ctx.settings.review_due_days)
     pages = max(1, -(-total // query.page_size))
     kept = {k: v for k, v in query.filters.items() if v}
     links = {
-        "export_csv": "/exceptions/export.csv?" + urlencode(kept),
-        "export_xlsx": "/exceptions/export.xlsx?" + urlencode(kept),
+        "export_csv": "/exceptions/export.csv?" + urlencode({**kept, "sort": query.sort, "dir": query.direction}),
+        "export_xlsx": "/exceptions/export.xlsx?" + urlencode({**kept, "sort": query.sort, "dir": query.direction}),
         "page": lambda n: "/exceptions?" + urlencode({**kept, "sort": query.sort, "dir": query.direction, "page": n}),
         "sort": lambda key: "/exceptions?" + urlencode({**kept, "sort": key, "dir": "desc" if query.sort == key and query.direction == "asc" else "asc"}),
     }
-    return render(request, "exceptions.html", user, rows=rows, total=total, query=query, pages=pages,
-                   facets=queries.facets(cur, user), links=links, filter_query=urlencode(kept)), len(rows)
+    return render(request, "exceptions.html", user, status_code, rows=rows, total=total, query=query, pages=pages,
+                  facets=queries.facets(cur, user), links=links, filter_query=urlencode(kept),
+                  assignable=_assignable(request, user, None), **extra), len(rows)
+
+
+@page("/exceptions")
+async def exceptions_page(request: Request, user) -> tuple[Response, int]:
+    return _exceptions_view(request, user, request.query_params)
 
 
 EXPORT_COLUMNS_OFFICER = ("exception_id", "check_id", "concern", "severity", "person_id", "agency", "organisation",
@@ -191,51 +229,113 @@ def _one_exception(request: Request, user, exception_id: str) -> dict:
     return found[0]
 
 
+def _assignable(request: Request, viewer, row: dict | None) -> list[str]:
+    """User names offered in the assignee field: those who can see the row; an agency user is
+    offered only users of their own agency."""
+    names = reviews.assignable_users(ctx_of(request).workspace.connection(), row)
+    if viewer.is_officer:
+        return names
+    ws = ctx_of(request).workspace.connection()
+    return [n for n in names if (accounts.get_user(ws, n) or viewer).agency == viewer.agency]
+
+
+def _exception_view(request: Request, user, row: dict, status_code: int = 200, **extra) -> tuple[Response, int]:
+    history = reviews.history(ctx_of(request).workspace.connection(), [row["exception_id"]])
+    return render(request, "exception.html", user, status_code, row=row, history=history,
+                  saved=request.query_params.get("saved"), assignable=_assignable(request, user, row), **extra), 1
+
+
 @page("/exceptions/{exception_id}")
 async def exception_page(request: Request, user) -> tuple[Response, int]:
-    row = _one_exception(request, user, request.path_params["exception_id"])
-    history = reviews.history(ctx_of(request).workspace.connection(), [row["exception_id"]])
-    return render(request, "exception.html", user, row=row, history=history, saved=request.query_params.get("saved")), 1
+    return _exception_view(request, user, _one_exception(request, user, request.path_params["exception_id"]))
+
+
+def _form_fields(form) -> dict:
+    """What was typed, to show again with a refusal (the ticked ids as a list)."""
+    fields = {k: str(v) for k, v in form.multi_items() if k not in ("csrf_token", "ids") and isinstance(v, str)}
+    ids = [str(v) for v in form.getlist("ids")]
+    return {**fields, "ids": ids} if ids else fields
 
 
 @page("/exceptions/{exception_id}/review")
 async def review_post(request: Request, user, form) -> tuple[Response, int]:
     row = _one_exception(request, user, request.path_params["exception_id"])
-    return _save(request, user, form, [row["exception_id"]], f"/exceptions/{row['exception_id']}?saved=1")
+    try:
+        _save(request, user, form, [row])
+    except reviews.ReviewError as exc:  # shown on the page, with what was typed
+        return _exception_view(request, user, row, 400, error=str(exc), resumed=_form_fields(form))
+    return RedirectResponse(f"/exceptions/{row['exception_id']}?saved=1", status_code=303), 1
 
 
-def _save(request: Request, user, form, ids: list[str], back: str) -> tuple[Response, int]:
+def _assignment(form, rows: list[dict]) -> tuple[bool, str | None]:
+    """(change it?, to whom). A name typed is applied, never dropped: with the `assign` tick box
+    or without it; on an exception's own page, a changed field (emptied: unassigned); in bulk,
+    `unassign=1` clears."""
+    typed = str(form.get("assignee") or "").strip() or None
+    if form.get("unassign") == "1":
+        return True, None
+    if form.get("assign") == "1":
+        return True, typed
+    if "assignee_was" in form:  # the single exception's form shows the current assignee
+        return typed != (str(form.get("assignee_was") or "").strip() or None), typed
+    return typed is not None, typed
+
+
+def _save(request: Request, user, form, rows: list[dict], check_only: bool = False) -> int:
+    """Check, then save, the review and assignment of `rows`; ReviewError says what is wrong."""
     ctx = ctx_of(request)
     ws = ctx.workspace.connection()
-    try:
-        if form.get("review_status"):
-            reviews.save_reviews(ws, ids, str(form.get("review_status")), str(form.get("review_note") or ""),
-                                 user.username, ctx.settings.annotation_expiry_days)
-        if form.get("assign") == "1":
-            reviews.assign(ws, ids, str(form.get("assignee") or ""), user.username)
-    except reviews.ReviewError as exc:
-        raise HTTPException(400, str(exc)) from None
-    return RedirectResponse(back, status_code=303), len(ids)
+    ids = [r["exception_id"] for r in rows]
+    status = str(form.get("review_status") or "").strip()
+    note = str(form.get("review_note") or "")
+    change, assignee = _assignment(form, rows)
+    if not status and not change:
+        raise reviews.ReviewError("nothing to save: choose a review status or an assignee")
+    if not ids:
+        raise reviews.ReviewError("no exception chosen: tick rows, or choose all matching the filter")
+    if status:
+        reviews.check_review(status, note, [r["severity"] for r in rows])
+    if change:
+        reviews.check_assignee(ws, assignee, rows)
+    if check_only:
+        return len(ids)
+    if status:
+        reviews.save_reviews(ws, ids, status, note, user.username, ctx.settings.annotation_expiry_days)
+    if change:
+        reviews.assign(ws, ids, assignee, user.username)
+    return len(ids)
 
 
 @page("/exceptions/bulk-review")
 async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
     ctx = ctx_of(request)
     filter_query = str(form.get("filter_query") or "")
+    params = dict(parse_qsl(filter_query))
     if form.get("apply_to") == "all":
-        query = queries.Query.from_params(dict(parse_qsl(filter_query)), ctx.settings.page_size)
+        query = queries.Query.from_params(params, ctx.settings.page_size)
         rows, total = queries.exceptions(snapshot_cursor(request), user, query, web_tables(request),
                                          ctx.settings.review_due_days, paged=False)
         if total > BULK_LIMIT:
-            raise HTTPException(400, f"{total} exceptions match: narrow the filter to {BULK_LIMIT} or fewer")
-        ids = [r["exception_id"] for r in rows]
+            return _exceptions_view(request, user, params, 400, resumed=_form_fields(form),
+                                    bulk_error=f"{total} exceptions match: narrow the filter to {BULK_LIMIT} or fewer")
     else:
         wanted = [str(v) for v in form.getlist("ids")][:BULK_LIMIT]
-        ids = [r["exception_id"] for r in queries.exceptions_by_id(
-            snapshot_cursor(request), user, wanted, web_tables(request), ctx.settings.review_due_days)]
-        if len(ids) != len(set(wanted)):
+        rows = queries.exceptions_by_id(snapshot_cursor(request), user, wanted, web_tables(request),
+                                        ctx.settings.review_due_days)
+        if len(rows) != len(set(wanted)):
             raise HTTPException(404)
-    return _save(request, user, form, ids, "/exceptions?" + filter_query)
+    try:
+        confirmed = form.get("apply_to") != "all" or str(form.get("confirm_count") or "") == str(len(rows))
+        _save(request, user, form, rows, check_only=not confirmed)
+    except reviews.ReviewError as exc:
+        return _exceptions_view(request, user, params, 400, resumed=_form_fields(form), bulk_error=str(exc))
+    if not confirmed:  # "all N matching": say N and what will be done, and ask
+        change, assignee = _assignment(form, rows)
+        fields = {k: v for k, v in _form_fields(form).items() if k not in ("confirm_count", "ids")}
+        return render(request, "bulk_confirm.html", user, count=len(rows), fields=fields, filter_query=filter_query,
+                      status=str(form.get("review_status") or ""), note=str(form.get("review_note") or "").strip(),
+                      change=change, assignee=assignee), 0
+    return RedirectResponse("/exceptions?" + filter_query, status_code=303), len(rows)
 
 
 @page("/children/{person_id}")
@@ -299,6 +399,60 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Request bodies are capped before they are read: a Content-Length above the cap is refused
+    with 413 without reading a byte, and a body sent without one (chunked) is counted as it
+    streams and refused at the first chunk past the cap. Nothing is spooled to disk first."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, send, status: int, text: str) -> None:
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+        headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": text.encode()})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        lengths = [v for k, v in scope.get("headers", []) if k.lower() == b"content-length"]
+        if lengths:
+            if len(lengths) > 1 or not lengths[0].strip().isdigit():
+                return await self._refuse(send, 400, "Bad Content-Length.")
+            if int(lengths[0]) > self.max_bytes:
+                return await self._refuse(send, 413, f"The request is larger than {self.max_bytes} bytes.")
+        seen = 0
+        started = False
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        async def watched_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(send, 413, f"The request is larger than {self.max_bytes} bytes.")
+
+
 def create_app(settings: Settings) -> Starlette:
     ctx = Context(settings)
     secret = session_secret(ctx.workspace.connection())
@@ -320,6 +474,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [
+        Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
         Middleware(SecurityHeaders),
         Middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
                    max_age=settings.session_hours * 3600, same_site="strict", https_only=settings.secure_cookies),

@@ -38,6 +38,14 @@ from caseflags.web.workspace import utc_now
 PACK_DOWNLOAD_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
 
 
+def _embedded(body: str) -> str:
+    """The pack's markup inside a workspace page: its `main` and `aside` landmarks become plain
+    blocks (the page has its own `main`; two are one too many for a screen reader). Every value
+    in the body is escaped, so these tags can only be the pack's own."""
+    return (body.replace("<main>", '<div class="pack-main">', 1).replace("</main>", "</div>", 1)
+            .replace('<aside class="side">', '<div class="side">', 1).replace("</aside>", "</div>", 1))
+
+
 def _audit_page(request: Request, user, status_code: int = 200, error: str | None = None) -> tuple[Response, int]:
     ctx = ctx_of(request)
     ws, cur = ctx.workspace.connection(), snapshot_cursor(request)
@@ -112,7 +120,7 @@ def _pack_page(request: Request, user, status_code: int = 200, error: str | None
     flagged = {c.check_id for c in concerns}
     return render(
         request, "audit_pack.html", user, status_code, result=result, child=child,
-        pack=pack_body(result, child, events, context),
+        pack=_embedded(pack_body(result, child, events, context)),
         concerns=[{"check_id": c.check_id, "concern": c.concern, "current": current.get((child.person_id, c.check_id))}
                   for c in concerns],
         found=[o for (_p, check), o in sorted(current.items()) if check not in flagged],

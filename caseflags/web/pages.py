@@ -5,18 +5,24 @@ the session's user, CSRF, and `page`, the decorator that logs in, scopes officer
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
+import json
+import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from caseflags.config import load_config
+from caseflags.config import ConfigError, load_config
 from caseflags.outputs.lifecycle import REVIEW_STATUSES
 from caseflags.web import accounts, queries, reviews
 from caseflags.web.snapshot import SnapshotReader, SnapshotUnavailable, nightly_running
@@ -43,13 +49,29 @@ class Settings:
     session_hours: int = 8
     secure_cookies: bool = False
     annotation_expiry_days: int = 180
+    # Addresses or networks of reverse proxies whose X-Forwarded-For is believed (`web.trusted_proxies`).
+    trusted_proxies: tuple[str, ...] = ()
     # The sample section of the configuration (size, controls, exclusion, cohort) for web draws.
     sample: dict = field(default_factory=lambda: dict(load_config().sample))
+
+
+def proxy_networks(entries) -> tuple:
+    """`web.trusted_proxies` parsed; a wrong entry is a configuration error naming it."""
+    networks, problems = [], []
+    for entry in entries or ():
+        try:
+            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            problems.append(f"web.trusted_proxies: {entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)")
+    if problems:
+        raise ConfigError(problems)
+    return tuple(networks)
 
 
 class Context:
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.proxies = proxy_networks(settings.trusted_proxies)
         self.workspace = Workspace(workspace_path(settings.db_path))
         self.snapshot = SnapshotReader(settings.db_path)
         self.startup_problem = self.snapshot.ensure_published()
@@ -71,15 +93,113 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def _address(text: str):
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def client_address(request: Request) -> str:
+    """The client's address for the login throttle. `X-Forwarded-For` counts only when the peer is
+    a proxy named in `web.trusted_proxies`; then the client is the right-most address in it that
+    is not itself a trusted proxy (the left part is whatever the client chose to send)."""
+    peer = request.client.host if request.client else "unknown"
+    proxies = ctx_of(request).proxies
+    peer_ip = _address(peer)
+    if not proxies or peer_ip is None or not any(peer_ip in net for net in proxies):
+        return peer
+    hops = [h for value in request.headers.getlist("x-forwarded-for") for h in value.split(",")]
+    for hop in reversed(hops):
+        hop_ip = _address(hop)
+        if hop_ip is None:
+            return peer  # a hop we cannot read: trust nothing beyond the proxy
+        if not any(hop_ip in net for net in proxies):
+            return str(hop_ip)
+    return peer
+
+
 def current_user(request: Request) -> accounts.User | None:
-    name = request.session.get("user")
-    if not name:
+    """The user of the request's server-side session (`web_sessions`), or None."""
+    session_id = request.session.get("sid")
+    if not session_id:
         return None
-    user = accounts.get_user(ctx_of(request).workspace.connection(), name)
-    if user is None or user.disabled or user.password_changed_at != request.session.get("stamp"):
-        request.session.pop("user", None)
-        return None
+    user = accounts.session_user(ctx_of(request).workspace.connection(), session_id)
+    if user is None:
+        request.session.pop("sid", None)
     return user
+
+
+# -- where to go after login, and a form posted after its session ended ----------------------
+
+STASH_SECONDS = 3600
+STASH_MAX_ROWS = 1000
+_UNSAFE_NEXT = re.compile(r"[\\\x00-\x20\x7f]")
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to go back to after login; anything else (another site, `//host`, a scheme,
+    a backslash or control character) is Today."""
+    value = value or ""
+    if (not value.startswith("/") or value.startswith("//") or _UNSAFE_NEXT.search(value) or len(value) > 2000
+            or value.startswith("/login") or urlsplit(value).scheme or urlsplit(value).netloc):
+        return "/"
+    return value
+
+
+def _token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def stash_form(request: Request, form, path: str) -> str:
+    """Keep a form posted without a live session, for `path` to offer again after login."""
+    fields = {k: str(v)[:10_000] for k, v in form.multi_items() if k != CSRF_FIELD and isinstance(v, str)}
+    ids = [str(v) for v in form.getlist("ids")]
+    if ids:
+        fields["ids"] = ids[:5000]
+    token = secrets.token_urlsafe(24)
+    now = time.time()
+    con = ctx_of(request).workspace.connection()
+    con.execute("DELETE FROM stashed_forms WHERE stashed_at < ?", (now - STASH_SECONDS,))
+    con.execute("DELETE FROM stashed_forms WHERE token_key IN (SELECT token_key FROM stashed_forms "
+                "ORDER BY stashed_at DESC LIMIT -1 OFFSET ?)", (STASH_MAX_ROWS - 1,))
+    con.execute("INSERT INTO stashed_forms VALUES (?, ?, ?, ?)", (_token_key(token), path, json.dumps(fields), now))
+    request.session["resume"] = token  # only this browser can take it back (a link alone cannot)
+    return token
+
+
+def take_stash(request: Request) -> dict | None:
+    """The stashed form named by `?resume=` for this page, once; None otherwise."""
+    token = request.query_params.get("resume")
+    mine = request.session.get("resume") or ""
+    if not token or not hmac.compare_digest(str(token), str(mine)):
+        return None
+    request.session.pop("resume", None)
+    con = ctx_of(request).workspace.connection()
+    row = con.execute("DELETE FROM stashed_forms WHERE token_key = ? AND path = ? AND stashed_at >= ? RETURNING fields",
+                      (_token_key(token), request.url.path, time.time() - STASH_SECONDS)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+# POST actions -> the page their form is on (where a stashed form is offered again).
+_POST_SUFFIXES = ("/review", "/outcome", "/mark-audited", "/decide", "/draw")
+
+
+def page_of_post(path: str, form) -> str:
+    if path == "/exceptions/bulk-review":
+        query = str(form.get("filter_query") or "")
+        return "/exceptions" + ("?" + query if query else "")
+    for suffix in _POST_SUFFIXES:
+        if path.endswith(suffix):
+            return path[: -len(suffix)] or "/"
+    return "/"
+
+
+def login_redirect(next_path: str, resume: str | None = None) -> RedirectResponse:
+    params = {"next": next_path} if next_path != "/" else {}
+    if resume:
+        params["resume"] = resume
+    return RedirectResponse("/login" + ("?" + urlencode(params) if params else ""), status_code=303)
 
 
 async def check_csrf(request: Request) -> dict:
@@ -92,7 +212,11 @@ async def check_csrf(request: Request) -> dict:
 
 
 def page(route: str, officers_only: bool = False):
-    """Login required; logs the request by user and route pattern (and filter names only)."""
+    """Login required; logs the request by user and route pattern (and filter names only).
+
+    Without a live session, a GET goes to the login page and comes back to the same URL after it;
+    a POST keeps its form (`stash_form`) and, after login, its page offers it again (never applied
+    unasked: the officer checks it and saves)."""
     def decorate(handler):
         @wraps(handler)
         async def wrapper(request: Request):
@@ -101,14 +225,21 @@ def page(route: str, officers_only: bool = False):
             status, rows = 500, None
             try:
                 if user is None:
-                    status = 303 if request.method == "GET" else 403
-                    if request.method != "GET":
-                        raise HTTPException(403, "Not logged in.")
-                    return RedirectResponse("/login", status_code=303)
+                    status = 303
+                    if request.method == "POST":
+                        if request.url.path == "/logout":
+                            return RedirectResponse("/login", status_code=303)
+                        form = await request.form()
+                        back = safe_next(page_of_post(request.url.path, form))
+                        return login_redirect(back, stash_form(request, form, urlsplit(back).path))
+                    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    return login_redirect(safe_next(wanted))
                 if officers_only and not user.is_officer:
                     raise HTTPException(404)
                 form = await check_csrf(request) if request.method == "POST" else None
                 request.state.user = user
+                if request.method == "GET":
+                    request.state.resumed = take_stash(request)
                 response, rows = await handler(request, user, form) if form is not None else await handler(request, user)
                 status = response.status_code
                 return response
@@ -134,6 +265,7 @@ def render(request: Request, name: str, user: accounts.User | None, status_code:
         user=user, csrf=csrf_token(request), nightly_running=nightly_running(ctx.settings.db_path), snapshot=info,
         review_statuses=REVIEW_STATUSES, csrf_field=CSRF_FIELD, path=request.url.path,
     )
+    context.setdefault("resumed", getattr(request.state, "resumed", None))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

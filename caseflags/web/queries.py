@@ -75,7 +75,9 @@ def _order(query: Query) -> str:
     clause = SORTS[query.sort]
     if query.direction == "desc":
         first, _, rest = clause.partition(",")
-        clause = f"{first} DESC" + (f",{rest}" if rest else "")
+        # DESC goes before NULLS LAST ("person_id DESC NULLS LAST"): rows without a value stay last.
+        column, nulls, _ = first.partition(" NULLS LAST")
+        clause = f"{column} DESC{' NULLS LAST' if nulls else ''}" + (f",{rest}" if rest else "")
     return clause
 
 

@@ -24,6 +24,45 @@ class ReviewError(ValueError):
     """A review that cannot be saved; the message is shown on the page."""
 
 
+def check_review(status: str, note: str | None, severities) -> None:
+    """Refuse a review the page must not save: an unknown status, or a HIGH exception closed as
+    FALSE_POSITIVE / ACCEPTED_RISK without a note saying why (bulk: any HIGH among the rows)."""
+    status = (status or "").strip().upper()
+    if status not in REVIEW_STATUSES:
+        raise ReviewError(f"review status must be one of {', '.join(REVIEW_STATUSES)}")
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise ReviewError(f"a note is at most {MAX_NOTE_LENGTH} characters")
+    if status in EXPIRING_REVIEW_STATUSES and not note and "HIGH" in set(severities):
+        raise ReviewError(f"{status} on a HIGH exception needs a note saying why")
+
+
+def check_assignee(ws: sqlite3.Connection, assignee: str | None, rows: list[dict]) -> None:
+    """An assignee is an enabled user of the workspace who can see every one of these rows
+    (an officer, or a user of the row's agency and, with an organisation, of its organisation)."""
+    if assignee is None:
+        return
+    found = ws.execute("SELECT role, agency, org, disabled FROM users WHERE username = ?", (assignee,)).fetchone()
+    if found is None:
+        raise ReviewError(f"there is no user {assignee!r}: assign to a user name of the workspace")
+    if found["disabled"]:
+        raise ReviewError(f"user {assignee} is disabled: assign to someone else")
+    if found["role"] == "officer":
+        return
+    hidden = [r for r in rows if r["agency"] != found["agency"] or (found["org"] and r.get("organisation") != found["org"])]
+    if hidden:
+        raise ReviewError(f"user {assignee} cannot see {len(hidden)} of these exceptions (another agency or organisation)")
+
+
+def assignable_users(ws: sqlite3.Connection, row: dict | None = None) -> list[str]:
+    """Enabled users who could be assigned `row` (every enabled user without a row)."""
+    users = ws.execute("SELECT username, role, agency, org FROM users WHERE NOT disabled ORDER BY username").fetchall()
+    if row is None:
+        return [u["username"] for u in users]
+    return [u["username"] for u in users if u["role"] == "officer" or (
+        u["agency"] == row["agency"] and (not u["org"] or u["org"] == row.get("organisation")))]
+
+
 def save_reviews(ws: sqlite3.Connection, exception_ids: list[str], status: str, note: str | None, reviewer: str,
                  expiry_days: int, now: datetime | None = None) -> int:
     """One review row per exception (a bulk review shares a bulk id); returns how many."""

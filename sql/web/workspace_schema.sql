@@ -122,3 +122,23 @@ CREATE TABLE IF NOT EXISTS audit_marks (
     marked_by TEXT NOT NULL,
     marked_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS login_failures_by_client ON login_failures (client, failed_at);
+-- Logged-in sessions: the cookie holds a random id, this table its SHA-256 (a copy of the database
+-- opens no session). Logout, a password change, disabling the user and expiry delete the row, so
+-- a cookie captured before then opens nothing.
+CREATE TABLE IF NOT EXISTS web_sessions (
+    session_key TEXT PRIMARY KEY,      -- sha256 hex of the session id
+    username TEXT NOT NULL,
+    created_at REAL NOT NULL,          -- epoch seconds
+    expires_at REAL NOT NULL           -- epoch seconds: created_at + web.session_hours
+);
+CREATE INDEX IF NOT EXISTS web_sessions_by_user ON web_sessions (username);
+-- A form posted after its session ended, kept for the page it came from to offer again after
+-- login (never applied by itself): a random token's SHA-256, the page, the fields. Deleted when
+-- taken back, or after an hour.
+CREATE TABLE IF NOT EXISTS stashed_forms (
+    token_key TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    fields TEXT NOT NULL,              -- JSON object of the posted fields, CSRF token left out
+    stashed_at REAL NOT NULL           -- epoch seconds
+);
