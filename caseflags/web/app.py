@@ -241,8 +241,12 @@ async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
 @page("/children/{person_id}")
 async def child_page(request: Request, user) -> tuple[Response, int]:
     ctx = ctx_of(request)
+    try:
+        events_page = max(1, min(int(request.query_params.get("events_page") or 1), 100_000))
+    except ValueError:
+        events_page = 1
     data = queries.child(snapshot_cursor(request), user, request.path_params["person_id"], web_tables(request),
-                         ctx.settings.review_due_days)
+                         ctx.settings.review_due_days, events_page=events_page)
     if data is None:
         raise HTTPException(404)
     history = reviews.history(ctx.workspace.connection(), [r["exception_id"] for r in data["rows"]])
