@@ -8,6 +8,8 @@ last and its priority puts first.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import date
 from pathlib import Path
@@ -200,6 +202,17 @@ def test_mine_and_my_team_filters(client, store):
     # an officer without a linked worker: only what is assigned to them, no team
     login(client, *OFFICER)
     assert _total(client, "mine=1") == 0 and _total(client, "team=1") == 0
+
+
+def test_exports_and_the_review_page_carry_priority_and_owner(client, store):
+    db, _found, planted = store
+    login(client, *OFFICER)
+    rows = list(csv.DictReader(io.StringIO(client.get("/exceptions/export.csv?sort=priority").text)))
+    assert rows[0]["exception_id"] == planted["exception"] and rows[0]["priority"] == "99"
+    expected = dict(_snapshot(db, "SELECT exception_id, owner_name FROM web_exceptions WHERE owner_name IS NOT NULL"))
+    assert expected and {r["exception_id"]: r["owner_name"] for r in rows if r["owner_name"]} == expected
+    page = client.get(f"/exceptions/{planted['exception']}").text
+    assert "planted: 60 days past a 10-day limit" in page
 
 
 def test_no_organisation_filter_lists_the_central_queue(client, store):

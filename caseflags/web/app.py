@@ -118,10 +118,12 @@ async def exceptions_page(request: Request, user) -> tuple[Response, int]:
                    facets=queries.facets(cur, user), links=links, filter_query=urlencode(kept)), len(rows)
 
 
-EXPORT_COLUMNS_OFFICER = ("exception_id", "check_id", "concern", "severity", "person_id", "agency", "organisation",
+EXPORT_COLUMNS_OFFICER = ("exception_id", "check_id", "concern", "severity", "priority", "priority_reason", "owner_name",
+                          "owner_team", "person_id", "agency", "organisation",
                           "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
                           "review_note", "assignee", "as_at")
-EXPORT_COLUMNS_AGENCY = ("exception_id", "check_id", "concern", "severity", "agency_record_ids", "organisation",
+EXPORT_COLUMNS_AGENCY = ("exception_id", "check_id", "concern", "severity", "priority", "priority_reason", "owner_name",
+                         "owner_team", "agency_record_ids", "organisation",
                          "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
                          "review_note", "assignee", "as_at")
 
@@ -135,6 +137,8 @@ def _export_rows(rows: list[dict], user: accounts.User) -> tuple[tuple[str, ...]
         line = []
         for column in columns:
             value = values.get(column)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # a priority of 30, not 30.0
             text = "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
             line.append("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
         out.append(line)
