@@ -64,7 +64,19 @@ def _plant_priorities(db: Path) -> dict:
                     low_children AS (SELECT person_id FROM listed GROUP BY person_id
                                      HAVING bool_and(severity = 'LOW') AND count(*) = 1)
                SELECT person_id, exception_id FROM listed WHERE person_id IN (SELECT person_id FROM low_children)
-               ORDER BY check_id DESC, person_id DESC LIMIT 1""", {"run": run_id}).fetchone()
+               ORDER BY check_id DESC, person_id DESC LIMIT 2""", {"run": run_id}).fetchall()[0]
+        # A second such child whose only row has the lowest priority of all, second by its child score
+        # alone (its row's priority would put it last).
+        child_only_person, child_only_exception = con.execute(
+            """WITH listed AS (SELECT * FROM exception_history WHERE run_id = $run AND status IN ('NEW', 'OPEN')
+                               AND person_id IS NOT NULL),
+                    low_children AS (SELECT person_id FROM listed GROUP BY person_id
+                                     HAVING bool_and(severity = 'LOW') AND count(*) = 1)
+               SELECT person_id, exception_id FROM listed WHERE person_id IN (SELECT person_id FROM low_children)
+                 AND person_id <> $planted ORDER BY check_id DESC, person_id DESC LIMIT 1""",
+            {"run": run_id, "planted": planted_person}).fetchone()
+        con.execute("UPDATE exception_history SET priority = 1 WHERE run_id = $run AND exception_id = $id",
+                    {"run": run_id, "id": child_only_exception})
         con.execute("UPDATE exception_history SET priority = 99, priority_reason = 'LOW; planted: 60 days past a 10-day limit' "
                     "WHERE run_id = $run AND exception_id = $id", {"run": run_id, "id": planted_exception})
         con.execute("CREATE TABLE child_priority AS SELECT run_id, person_id, max(priority) AS priority, "
@@ -73,6 +85,8 @@ def _plant_priorities(db: Path) -> dict:
                     {"run": run_id})
         con.execute("UPDATE child_priority SET priority = 500, priority_reason = 'planted child' WHERE person_id = $p",
                     {"p": planted_person})
+        con.execute("UPDATE child_priority SET priority = 400, priority_reason = 'second by child score' WHERE person_id = $p",
+                    {"p": child_only_person})
         worker = con.execute(
             """SELECT owner_professional_id, owner_team FROM exception_history WHERE run_id = $run
                AND owner_professional_id IS NOT NULL GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1""",
@@ -80,7 +94,8 @@ def _plant_priorities(db: Path) -> dict:
         publish_snapshot(con)
     finally:
         con.close()
-    return {"person": planted_person, "exception": planted_exception, "worker": worker[0], "team": worker[1]}
+    return {"person": planted_person, "exception": planted_exception, "second": child_only_person,
+            "worker": worker[0], "team": worker[1]}
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +167,9 @@ def test_the_planted_child_comes_first_with_its_concerns_and_owners(client, stor
     html = client.get("/").text
     children = re.findall(r'<li data-child="([^"]+)"', html)
     assert children[0] == planted["person"]
+    assert children[1] == planted["second"]  # by its child score alone: its only row ranks last of all
+    last_row = re.findall(r'data-exception="([^"]+)"', client.get("/exceptions?sort=priority&dir=desc").text)[0]
+    assert _snapshot(db, "SELECT person_id FROM web_exceptions WHERE exception_id = $e", {"e": last_row})[0][0] == planted["second"]
     first = re.search(r'<li data-child="[^"]+">.*?</li>', _section(html, "children"), re.S).group(0)
     assert planted["exception"] in first and "planted child" in first
     # a child further down carries every open concern of theirs, with owners
