@@ -38,14 +38,14 @@ with_expected AS (
 )
 SELECT
     exception_id,
-    CAST(priority AS DOUBLE) AS priority,
+    TRY_CAST(priority AS DOUBLE) AS priority,
     CAST(priority_reason AS VARCHAR) AS priority_reason,
     CAST(owner_name AS VARCHAR) AS owner_name,
     CAST(owner_team AS VARCHAR) AS owner_team,
     CAST(owner_professional_id AS VARCHAR) AS owner_professional_id,
     CAST(central_queue_reason AS VARCHAR) AS central_queue_reason,
     row_number() OVER (
-        ORDER BY priority DESC NULLS LAST,
+        ORDER BY TRY_CAST(priority AS DOUBLE) DESC NULLS LAST,
                  CASE severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END,
                  CASE status WHEN 'NEW' THEN 0 ELSE 1 END, first_seen, check_id, exception_id
     ) AS priority_order
@@ -63,11 +63,19 @@ CREATE TABLE web_snapshot.web_children AS
 WITH latest_run AS (
     SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1
 ),
+child_priority_rows AS (
+    SELECT * FROM web_snapshot.child_priority
+    UNION ALL BY NAME
+    SELECT CAST(NULL AS VARCHAR) AS run_id, CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS DOUBLE) AS priority,
+           CAST(NULL AS VARCHAR) AS priority_reason
+    WHERE false
+),
 store_scores AS (
-    SELECT person_id, max(priority) AS priority, arg_max(priority_reason, priority) AS priority_reason
-    FROM web_snapshot.child_priority
-    WHERE run_id IS NULL OR run_id = (SELECT run_id FROM latest_run)
-    GROUP BY person_id
+    SELECT CAST(person_id AS VARCHAR) AS person_id, max(TRY_CAST(priority AS DOUBLE)) AS priority,
+           arg_max(CAST(priority_reason AS VARCHAR), TRY_CAST(priority AS DOUBLE)) AS priority_reason
+    FROM child_priority_rows
+    WHERE run_id IS NULL OR CAST(run_id AS VARCHAR) = (SELECT run_id FROM latest_run)
+    GROUP BY ALL
 ),
 child_rows AS (
     SELECT history.person_id, max(scores.priority) AS top_row_priority, min(scores.priority_order) AS first_row_order,
