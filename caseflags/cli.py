@@ -584,13 +584,28 @@ def users_add(
     role: Annotated[str, typer.Option("--role", help="officer (sees everything) or agency (its own rows only).")],
     agency: Annotated[Optional[str], typer.Option("--agency", help="Agency code, e.g. GP or EDUCATION.")] = None,
     org: Annotated[Optional[str], typer.Option("--org", help="Only this organisation: a GP practice code or a school URN.")] = None,
+    professional: Annotated[Optional[str], typer.Option(
+        "--professional", help="The worker this login is (a professional id such as PRF00142): the 'mine' and 'my team' filters.")] = None,
     db: DbOption = Path("caseflags.duckdb"),
 ) -> None:
     """Add a user; the password is asked (or read from standard input when it is not a terminal)."""
+    from caseflags.web.snapshot import find_professional
+
+    worker_name = None
+    if professional:
+        professional = professional.strip().upper()
+        found = find_professional(db, professional)
+        if found is None:
+            err.print(f"warning: {professional} not checked: the store {db} cannot be read now", markup=False, highlight=False)
+        elif not found[0]:
+            _fail(f"no professional {professional} in the store {db}")
+        else:
+            worker_name = found[1]
     password = _password_from_input("Password")
     with _workspace(db) as con:
-        user = add_user(con, name, password, role, agency, org)
-    console.print(f"added {user.username} ({user.scope_text})", highlight=False)
+        user = add_user(con, name, password, role, agency, org, professional)
+    linked = f", worker {user.professional}" + (f" ({worker_name})" if worker_name else "") if user.professional else ""
+    console.print(f"added {user.username} ({user.scope_text}{linked})", highlight=False)
 
 
 @users_app.command("list")
@@ -599,10 +614,11 @@ def users_list(db: DbOption = Path("caseflags.duckdb")) -> None:
     with _workspace(db) as con:
         users = list_users(con)
     table = Table(title=f"{len(users)} users")
-    for column in ("user", "role", "agency", "organisation", "state"):
+    for column in ("user", "role", "agency", "organisation", "worker", "state"):
         table.add_column(column)
     for user in users:
-        table.add_row(user.username, user.role, user.agency or "", user.org or "", "disabled" if user.disabled else "active")
+        table.add_row(user.username, user.role, user.agency or "", user.org or "", user.professional or "",
+                      "disabled" if user.disabled else "active")
     console.print(table)
 
 

@@ -94,6 +94,9 @@ def test_officer_filters_opens_a_child_reviews_and_the_review_survives_the_next_
     context, page = _login(browser, base, *OFFICER)
     assert page.inner_text("[data-testid=user]") == OFFICER[0]
     assert page.locator("h1").inner_text() == "Today"
+    # The first section is the children to act on first, as many as its tile says.
+    children = page.locator("#children li[data-child]")
+    assert children.count() == int(page.locator("[data-tile=children] strong").inner_text()) > 0
     page.screenshot(path=str(server["shots"] / "web-today.png"))
 
     # Filter: GP rows of one practice, by the drop-downs.

@@ -57,6 +57,8 @@ class User:
     org: str | None
     disabled: bool
     password_changed_at: str
+    # The worker (ssd_professionals id, e.g. PRF00142) this login is: "mine" and "my team".
+    professional: str | None = None
 
     @property
     def is_officer(self) -> bool:
@@ -72,7 +74,9 @@ class User:
 def _user(row: sqlite3.Row | None) -> User | None:
     if row is None:
         return None
-    return User(row["username"], row["role"], row["agency"], row["org"], bool(row["disabled"]), row["password_changed_at"])
+    professional = row["professional"] if "professional" in row.keys() else None
+    return User(row["username"], row["role"], row["agency"], row["org"], bool(row["disabled"]), row["password_changed_at"],
+                professional)
 
 
 def _check_password(password: str) -> None:
@@ -80,7 +84,11 @@ def _check_password(password: str) -> None:
         raise AccountError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
-def add_user(con: sqlite3.Connection, username: str, password: str, role: str, agency: str | None, org: str | None) -> User:
+PROFESSIONAL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def add_user(con: sqlite3.Connection, username: str, password: str, role: str, agency: str | None, org: str | None,
+             professional: str | None = None) -> User:
     if not USERNAME_PATTERN.match(username):
         raise AccountError("a user name is 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
     if role not in ROLES:
@@ -91,14 +99,18 @@ def add_user(con: sqlite3.Connection, username: str, password: str, role: str, a
         raise AccountError("an agency user needs --agency CODE")
     if org and not agency:
         raise AccountError("--org needs --agency")
+    professional = professional.strip().upper() if professional else None
+    if professional and not PROFESSIONAL_PATTERN.match(professional):
+        raise AccountError("--professional is a worker id such as PRF00142")
     _check_password(password)
     now = timestamp()
     with transaction(con):
         if con.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
             raise AccountError(f"user {username} already exists")
         con.execute(
-            "INSERT INTO users VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-            (username, _hasher.hash(password), role, agency, org, now, now),
+            "INSERT INTO users (username, password_hash, role, agency, org, disabled, created_at, password_changed_at,"
+            " professional) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            (username, _hasher.hash(password), role, agency, org, now, now, professional),
         )
     return get_user(con, username)
 

@@ -156,10 +156,12 @@ async def exceptions_page(request: Request, user) -> tuple[Response, int]:
     return _exceptions_view(request, user, request.query_params)
 
 
-EXPORT_COLUMNS_OFFICER = ("exception_id", "check_id", "concern", "severity", "person_id", "agency", "organisation",
+EXPORT_COLUMNS_OFFICER = ("exception_id", "check_id", "concern", "severity", "priority", "priority_reason", "owner_name",
+                          "owner_team", "person_id", "agency", "organisation",
                           "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
                           "review_note", "assignee", "as_at")
-EXPORT_COLUMNS_AGENCY = ("exception_id", "check_id", "concern", "severity", "agency_record_ids", "organisation",
+EXPORT_COLUMNS_AGENCY = ("exception_id", "check_id", "concern", "severity", "priority", "priority_reason", "owner_name",
+                         "owner_team", "agency_record_ids", "organisation",
                          "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
                          "review_note", "assignee", "as_at")
 
@@ -173,6 +175,8 @@ def _export_rows(rows: list[dict], user: accounts.User) -> tuple[tuple[str, ...]
         line = []
         for column in columns:
             value = values.get(column)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # a priority of 30, not 30.0
             text = "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
             line.append("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
         out.append(line)
@@ -341,8 +345,12 @@ async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
 @page("/children/{person_id}")
 async def child_page(request: Request, user) -> tuple[Response, int]:
     ctx = ctx_of(request)
+    try:
+        events_page = max(1, min(int(request.query_params.get("events_page") or 1), 100_000))
+    except ValueError:
+        events_page = 1
     data = queries.child(snapshot_cursor(request), user, request.path_params["person_id"], web_tables(request),
-                         ctx.settings.review_due_days)
+                         ctx.settings.review_due_days, events_page=events_page)
     if data is None:
         raise HTTPException(404)
     history = reviews.history(ctx.workspace.connection(), [r["exception_id"] for r in data["rows"]])

@@ -79,6 +79,7 @@ class Context:
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.autoescape = True
+templates.env.globals["source_label"] = queries.source_label
 
 
 def ctx_of(request: Request) -> Context:

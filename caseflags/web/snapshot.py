@@ -30,6 +30,8 @@ from caseflags.store.locking import StoreLocked, store_lock
 from caseflags.web.carry import store_path
 
 SNAPSHOT_TABLES_SQL = SQL_DIR / "web" / "snapshot_tables.sql"
+# Issue 25's priority and owner data, read by name in this one file (run first: web_exceptions joins it).
+PRIORITY_OWNER_SQL = SQL_DIR / "web" / "priority_owner_tables.sql"
 SNAPSHOT_ALIAS = "web_snapshot"
 READER_ALIAS = "snapshot"
 
@@ -74,7 +76,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, read_only: bool = False) ->
             if derived_in_temp:  # a TEMP table is not copied with the database
                 con.execute(f"CREATE OR REPLACE TABLE {SNAPSHOT_ALIAS}.exception_agency_rows AS SELECT * FROM temp.exception_agency_rows")
             published_at = datetime.now(timezone.utc).replace(tzinfo=None)
-            for statement in statements(SNAPSHOT_TABLES_SQL):
+            for statement in [*statements(PRIORITY_OWNER_SQL), *statements(SNAPSHOT_TABLES_SQL)]:
                 con.execute(statement, {"published_at": published_at} if "$published_at" in statement else {}).fetchall()
         finally:
             con.execute(f"DETACH {SNAPSHOT_ALIAS}")
@@ -124,6 +126,30 @@ def _derive_agency_rows(con: duckdb.DuckDBPyConnection, temporary: bool) -> None
         statement = statement.replace("INTO exception_agency_rows", "INTO temp.exception_agency_rows", 1).replace(
             "FROM exception_agency_rows", "FROM temp.exception_agency_rows", 1)
         con.execute(statement, {k: v for k, v in parameters.items() if f"${k}" in statement}).fetchall()
+
+
+PROFESSIONAL_EXISTS_SQL = SQL_DIR / "web" / "professional_exists.sql"
+
+
+def find_professional(db_path: str | os.PathLike, professional: str) -> tuple[bool, str | None] | None:
+    """Is `professional` one of the store's workers: (found, name), or None when neither the
+    snapshot nor the store can be read now (no store yet, or the nightly holds it). Reads the
+    snapshot when there is one (never blocks the nightly), else the store read-only."""
+    for path in (snapshot_path(db_path), Path(db_path)):
+        if not path.is_file():
+            continue
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error:
+            continue
+        try:
+            found = con.execute(PROFESSIONAL_EXISTS_SQL.read_text(), {"professional": professional}).fetchall()
+        except duckdb.Error:
+            continue
+        finally:
+            con.close()
+        return (bool(found), found[0][0] if found else None)
+    return None
 
 
 class SnapshotUnavailable(Exception):

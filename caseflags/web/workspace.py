@@ -57,11 +57,23 @@ def connect_workspace(path: str | os.PathLike) -> sqlite3.Connection:
         con.execute("PRAGMA synchronous = FULL")  # a saved review survives a power cut
         con.execute("PRAGMA foreign_keys = ON")
         con.executescript(SCHEMA_SQL.read_text())
+        _add_missing_columns(con)
     finally:
         os.umask(old)
     _private(path)
     con.row_factory = sqlite3.Row
     return con
+
+
+# Columns added to a table after workspaces existed: (table, column, declaration).
+ADDED_COLUMNS = (("users", "professional", "TEXT"),)
+
+
+def _add_missing_columns(con: sqlite3.Connection) -> None:
+    for table, column, declaration in ADDED_COLUMNS:  # constants, never data
+        present = {row[1] for row in con.execute(f"PRAGMA table_info({table})").fetchall()}
+        if column not in present:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 @contextmanager

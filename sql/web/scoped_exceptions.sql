@@ -1,7 +1,8 @@
 -- The latest run's listed exceptions as one user may see them, with the effective review (the
 -- newer of the store's and the workspace's) and the assignee. Bound: $scope_agency, $scope_org
 -- (NULL for an officer), the filters ($check ... $q, NULL = any), $due_before (a first_seen on or
--- before it is overdue for review when still unreviewed). Registered by the caller:
+-- before it is overdue for review when still unreviewed); for "mine" / "my team": $me (the user
+-- name), $my_professional, $my_professional_name, $my_teams (the linked worker, NULL / [] if none). Registered by the caller:
 -- web_latest (exception_id, w_status, w_note, w_at, w_expires, w_reviewer),
 -- web_assign (exception_id, assignee).
 WITH scoped AS (
@@ -42,6 +43,13 @@ WHERE ($check IS NULL OR check_id = $check)
   AND ($assignee IS NULL OR coalesce(assignee, '') = $assignee)
   AND ($person IS NULL OR person_id = $person)
   AND ($overdue IS NULL OR (eff_review_status = 'UNREVIEWED' AND first_seen <= $due_before) = $overdue)
+  -- mine: assigned to me, or owned by my linked worker (by id; by name where a row names no id)
+  AND ($mine IS NULL OR $mine = (
+          coalesce(assignee = $me, false)
+          OR coalesce(owner_professional_id = $my_professional, false)
+          OR coalesce(owner_professional_id IS NULL AND owner_name = $my_professional_name, false)))
+  AND ($team IS NULL OR $team = coalesce(list_contains(CAST($my_teams AS VARCHAR[]), owner_team), false))
+  AND ($no_org IS NULL OR no_organisation = $no_org)
   AND ($q IS NULL
        OR contains(lower(exception_id), lower($q))
        OR contains(lower(coalesce(CASE WHEN $scope_agency IS NULL OR agency IN ('SOCIAL_CARE', 'EDUCATION') THEN person_id END, '')), lower($q))

@@ -11,9 +11,15 @@ SELECT
     coalesce(rows.agency_locator, listed.locator) AS agency_locator,
     coalesce(rows.agency_entity_id, listed.entity_id) AS agency_entity_id,
     CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END AS severity_rank,
-    CASE listed.status WHEN 'NEW' THEN 0 ELSE 1 END AS status_rank
+    CASE listed.status WHEN 'NEW' THEN 0 ELSE 1 END AS status_rank,
+    -- priority and owners (read in priority_owner_tables.sql, the one place naming them)
+    scores.priority, scores.priority_reason, scores.owner_name, scores.owner_team, scores.owner_professional_id,
+    scores.central_queue_reason, scores.priority_order,
+    -- a school or GP row no school or practice sees (its agency's central queue)
+    listed.agency IN ('GP', 'EDUCATION') AND rows.organisation IS NULL AS no_organisation
 FROM exceptions_listed AS listed
 LEFT JOIN exception_agency_rows AS rows ON rows.run_id = listed.run_id AND rows.exception_id = listed.exception_id
+LEFT JOIN web_snapshot.web_exception_priority AS scores ON scores.exception_id = listed.exception_id
 WHERE listed.run_id = (SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1);
 CREATE TABLE web_snapshot.snapshot_info AS
 SELECT

@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS users (
     org TEXT,
     disabled INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    password_changed_at TEXT NOT NULL
+    password_changed_at TEXT NOT NULL,
+    professional TEXT          -- the worker this login is (`users add --professional`); older workspaces get it added
 );
 CREATE TABLE IF NOT EXISTS reviews (
     review_id INTEGER PRIMARY KEY AUTOINCREMENT,
