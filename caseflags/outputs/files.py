@@ -184,3 +184,25 @@ def safe_file_stem(identifier: str, max_readable: int = 40) -> str:
     readable = _UNSAFE_NAME_CHARACTERS.sub("_", identifier)[:max_readable].strip("_-") or "id"
     digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:12]
     return f"{readable}-{digest}"
+
+
+# A code kept as its own folder name: upper-case letters, digits, `_` and `-`, starting with a
+# letter or digit, short, and not itself shaped like a hashed name (`<readable>-<12 hex>`).
+_PLAIN_FOLDER_NAME = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,63}")
+_HASHED_STEM = re.compile(r".*-[0-9a-f]{12}")
+# Names Windows refuses for a folder, whatever the case (folders are copied to office shares).
+_RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
+def safe_folder_name(code: str) -> str:
+    """A folder name for an agency or organisation code, unique by construction.
+
+    The code itself when it is plain (upper-case letters, digits, `_`, `-`; see _PLAIN_FOLDER_NAME);
+    any other code (`L81010.`, `109019/`, `l81010`, `CON`, ...) becomes its safe characters and a
+    hash of the exact code (`safe_file_stem`). A plain name never looks like a hashed one, and
+    hashed names carry the hash of the exact code, so two different codes never share a folder,
+    even on a case-insensitive file system."""
+    if (_PLAIN_FOLDER_NAME.fullmatch(code) and code not in _RESERVED_NAMES
+            and not _HASHED_STEM.fullmatch(code.lower())):
+        return code
+    return safe_file_stem(code)
