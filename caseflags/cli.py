@@ -38,7 +38,7 @@ from caseflags.audit.workbook import write_sample
 from caseflags.checking.registry import load_registry
 from caseflags.config import load_config
 from caseflags.environment import prepare_process, quiet_environment
-from caseflags.failures import check_writable_folder, foreseen_failures
+from caseflags.failures import check_writable_folder, fail_each, foreseen_failures
 from caseflags.failures import debug as debug_mode
 from caseflags.failures import fail as _fail  # (the name commands use)
 from caseflags.outputs.review_import import ReviewImportError, import_review
@@ -306,7 +306,7 @@ def region_run(
         try:
             loaded = load_manifest(manifest)
         except ManifestError as exc:
-            _fail(str(exc))
+            fail_each(str(exc).splitlines())
         for config_path in [loaded.config, *(a.config for a in loaded.authorities)]:
             if config_path is not None:
                 _load_config(config_path)
