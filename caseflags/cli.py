@@ -517,7 +517,7 @@ app.add_typer(users_app, name="users")
 def web(
     db: DbOption = Path("caseflags.duckdb"),
     host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", help="Port (default: web.port, 8080).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port (default: web.port, 8080).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Serve the officers' workspace: Today, Exceptions, Child, reviews, possible matches."""
