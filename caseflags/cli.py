@@ -577,10 +577,41 @@ def users_add(
     db: DbOption = Path("caseflags.duckdb"),
 ) -> None:
     """Add a user; the password is asked (or read from standard input when it is not a terminal)."""
+    from caseflags.web.user_scope import check_scope
+
+    with _workspace(db):  # (refusals as one line, exit 2)
+        if role in ("officer", "agency"):
+            agency, org = check_scope(db, role, agency, org)
     password = _password_from_input("Password")
     with _workspace(db) as con:
         user = add_user(con, name, password, role, agency, org)
     console.print(f"added {user.username} ({user.scope_text})", highlight=False)
+
+
+@users_app.command("edit")
+def users_edit(
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[Optional[str], typer.Option("--role", help="officer or agency (default: unchanged).")] = None,
+    agency: Annotated[Optional[str], typer.Option("--agency", help="New agency code (clears the organisation unless --org is given).")] = None,
+    org: Annotated[Optional[str], typer.Option("--org", help='New organisation (GP practice code or school URN); "" for the whole agency.')] = None,
+    db: DbOption = Path("caseflags.duckdb"),
+) -> None:
+    """Re-scope a user: role, agency or organisation, checked against the store; takes effect at once."""
+    from caseflags.web.user_scope import edit_user
+
+    with _workspace(db) as con:
+        user = edit_user(con, db, name, role, agency, org)
+    console.print(f"{user.username} now {user.scope_text}", highlight=False)
+
+
+@users_app.command("enable")
+def users_enable(name: Annotated[str, typer.Argument()], db: DbOption = Path("caseflags.duckdb")) -> None:
+    """Re-enable a disabled user (their scope is checked against the store first)."""
+    from caseflags.web.user_scope import enable_user
+
+    with _workspace(db) as con:
+        user = enable_user(con, db, name)
+    console.print(f"enabled {user.username} ({user.scope_text})", highlight=False)
 
 
 @users_app.command("list")

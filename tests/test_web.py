@@ -83,8 +83,15 @@ def test_passwords_are_argon2_hashes_and_logins_are_rate_limited(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "w.web.sqlite").st_mode) == 0o600
 
 
+def _store_with_school(db: Path, urn: str) -> None:
+    from test_users_scope import store_knowing
+
+    store_knowing(db, school_urn=urn)
+
+
 def test_users_commands_read_the_password_from_standard_input(tmp_path):
     db = tmp_path / "store.duckdb"
+    _store_with_school(db, "109397")  # an organisation is checked against the store (issue 27)
     runner = CliRunner()
     added = runner.invoke(cli_app, ["users", "add", "sch1", "--role", "agency", "--agency", "EDUCATION", "--org", "109397",
                                     "--db", str(db)], input="school-password-1\n")
