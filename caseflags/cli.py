@@ -359,7 +359,8 @@ def review_import(
         _fail(f"review file not found: {file}")
     with _open_store(db) as con:
         try:
-            summary = import_review(con, file, now=utc_now(), expiry_days=settings.outputs["annotation_expiry_days"])
+            summary = import_review(con, file, now=utc_now(), expiry_days=settings.outputs["annotation_expiry_days"],
+                                    limits=settings.limits)
         except ReviewImportError as exc:
             for problem in exc.problems:  # every problem, one line each; nothing was applied
                 typer.echo(f"caseflags: {' '.join(problem.split())}", err=True)
@@ -446,12 +447,12 @@ def sample_import_outcomes(
     config: ConfigOption = None,
 ) -> None:
     """Read auditors' outcomes per concern (CONFIRMED / NOT_A_CONCERN) back into the store."""
-    _load_config(config)
+    settings = _load_config(config)
     if not file.is_file():
         _fail(f"outcome file not found: {file}")
     with _open_store(db) as con:
         carry_web_audit(con)  # web outcomes first: the file's rows then replace those it contains
-        summary = import_audit_outcomes(con, file, recorded_at=utc_now())
+        summary = import_audit_outcomes(con, file, recorded_at=utc_now(), limits=settings.limits)
         _republish(con)
     console.print(str(summary), highlight=False)
 

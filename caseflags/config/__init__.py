@@ -80,6 +80,11 @@ def default_limits() -> dict[str, int]:
     given no configuration (e.g. a test, or an import run without --config)."""
     with DEFAULT_CONFIG.open("rb") as handle:
         return dict(tomllib.load(handle)["limits"])
+
+
+# The one cap on free text a person types (web notes, review import, audit outcome import, link
+# decision notes): limits.max_text_length of the defaults. The imports take a configured override.
+MAX_TEXT_LENGTH: int = default_limits()["max_text_length"]
 EARLIEST_DATE_FLOOR = date(1800, 1, 1)
 
 
