@@ -20,7 +20,10 @@ from datetime import date
 from pathlib import Path
 from typing import Iterator
 
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+from caseflags.environment import quiet_environment
+
+# The same quiet, offline settings as flows/nightly.py, before Prefect is imported.
+quiet_environment()
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
@@ -95,10 +98,24 @@ def prefect_api() -> Iterator[None]:
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield
+            try:
+                yield
+            finally:
+                _send_pending_logs_and_events()
     finally:
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
+
+
+def _send_pending_logs_and_events(timeout: float = 30.0) -> None:
+    """Deliver what Prefect still holds for the temporary server (flow and task logs, events)
+    while it is up. Otherwise its log worker sends them at exit to a server that has stopped,
+    and prints "--- Error logging to API --- All connection attempts failed"."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout)
 
 
 def run_region(manifest_path: str | Path, as_at: date, new_store: bool = False) -> dict:
