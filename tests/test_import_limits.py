@@ -196,3 +196,22 @@ def test_the_default_limits_let_an_ordinary_workbook_through(exported, tmp_path)
     _con, out = exported
     assert workbook_guard.workbook_problems(out.exceptions_xlsx) == []
     assert workbook_guard.formula_cells(out.exceptions_xlsx) == []
+
+
+# --- delivered workbooks too -----------------------------------------------------------------
+
+def test_a_delivered_workbook_declaring_too_many_cells_is_refused_by_name(tmp_path, no_parsing, monkeypatch):
+    import polars as pl
+
+    from caseflags.ingest.extracts import ExtractRefused, parse_extract
+
+    monkeypatch.setattr(pl, "read_excel", lambda *a, **k: (_ for _ in ()).throw(AssertionError("parsed")))
+    path = tmp_path / "meetings.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    book.add_worksheet("meetings").write_row(0, 0, ["meeting_id", "person_id"])
+    book.close()
+    _rewrite_part(path, r"xl/worksheets/sheet1\.xml",
+                  lambda xml: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml))
+    with pytest.raises(ExtractRefused) as refused:
+        parse_extract(path, "meetings")
+    assert "declares 17,179,869,184 cells" in str(refused.value) and "deliver it as CSV" in str(refused.value)
