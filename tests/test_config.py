@@ -169,3 +169,15 @@ def test_retention_never_prunes_the_current_run_or_the_last_n_whatever_the_ages(
     assert pruned["runs"] == 4
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == kept
     assert {r[0] for r in con.execute("SELECT DISTINCT run_id FROM exceptions").fetchall()} == set(kept[:-1])
+
+
+def test_web_refuses_a_port_out_of_range_without_a_traceback(tmp_path):
+    config = tmp_path / "caseflags.toml"
+    config.write_text("[web]\nport = 70000\n")
+    db = tmp_path / "s.duckdb"
+    db.write_bytes(b"")
+    from_config = CliRunner().invoke(app, ["web", "--db", str(db), "--config", str(config)])
+    assert from_config.exit_code == 2 and "web.port must be between 1 and 65535, got 70000" in from_config.output
+    from_option = CliRunner().invoke(app, ["web", "--db", str(db), "--port", "70000"])
+    assert from_option.exit_code == 2 and "Traceback" not in from_option.output
+    assert "65535" in from_option.output
