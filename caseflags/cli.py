@@ -317,7 +317,7 @@ def region_run(
         from caseflags.flows.region import run_region  # Prefect and Dask: slow to import
 
         _mute_console_logs()
-        record = run_region(loaded.path, run_date, new_store=new_store)
+        record = run_region(loaded.path, run_date, new_store=new_store, quiet_console=not debug_mode["on"])
     table = Table(title=f"caseflags region {record['run_id']}")
     for column in ("LA", "run", "reason"):
         table.add_column(column)
