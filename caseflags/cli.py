@@ -38,7 +38,7 @@ from caseflags.audit.workbook import write_sample
 from caseflags.checking.registry import load_registry
 from caseflags.config import load_config
 from caseflags.environment import prepare_process, quiet_environment
-from caseflags.failures import check_writable_folder, foreseen_failures
+from caseflags.failures import check_writable_folder, fail_each, foreseen_failures
 from caseflags.failures import debug as debug_mode
 from caseflags.failures import fail as _fail  # (the name commands use)
 from caseflags.outputs.review_import import ReviewImportError, import_review
@@ -308,7 +308,7 @@ def region_run(
         try:
             loaded = load_manifest(manifest)
         except ManifestError as exc:
-            _fail(str(exc))
+            fail_each(str(exc).splitlines())
         for config_path in [loaded.config, *(a.config for a in loaded.authorities)]:
             if config_path is not None:
                 _load_config(config_path)
@@ -319,7 +319,7 @@ def region_run(
         from caseflags.flows.region import run_region  # Prefect and Dask: slow to import
 
         _mute_console_logs()
-        record = run_region(loaded.path, run_date, new_store=new_store)
+        record = run_region(loaded.path, run_date, new_store=new_store, quiet_console=not debug_mode["on"])
     table = Table(title=f"caseflags region {record['run_id']}")
     for column in ("LA", "run", "reason"):
         table.add_column(column)
@@ -361,7 +361,8 @@ def review_import(
         _fail(f"review file not found: {file}")
     with _open_store(db) as con:
         try:
-            summary = import_review(con, file, now=utc_now(), expiry_days=settings.outputs["annotation_expiry_days"])
+            summary = import_review(con, file, now=utc_now(), expiry_days=settings.outputs["annotation_expiry_days"],
+                                    limits=settings.limits)
         except ReviewImportError as exc:
             for problem in exc.problems:  # every problem, one line each; nothing was applied
                 typer.echo(f"caseflags: {' '.join(problem.split())}", err=True)
@@ -448,12 +449,12 @@ def sample_import_outcomes(
     config: ConfigOption = None,
 ) -> None:
     """Read auditors' outcomes per concern (CONFIRMED / NOT_A_CONCERN) back into the store."""
-    _load_config(config)
+    settings = _load_config(config)
     if not file.is_file():
         _fail(f"outcome file not found: {file}")
     with _open_store(db) as con:
         carry_web_audit(con)  # web outcomes first: the file's rows then replace those it contains
-        summary = import_audit_outcomes(con, file, recorded_at=utc_now())
+        summary = import_audit_outcomes(con, file, recorded_at=utc_now(), limits=settings.limits)
         _republish(con)
     console.print(str(summary), highlight=False)
 
@@ -519,7 +520,7 @@ app.add_typer(users_app, name="users")
 def web(
     db: DbOption = Path("caseflags.duckdb"),
     host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", help="Port (default: web.port, 8080).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port (default: web.port, 8080).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Serve the officers' workspace: Today, Exceptions, Child, reviews, possible matches."""
@@ -590,6 +591,11 @@ def users_add(
 ) -> None:
     """Add a user; the password is asked (or read from standard input when it is not a terminal)."""
     from caseflags.web.snapshot import find_professional
+    from caseflags.web.user_scope import check_scope
+
+    with _workspace(db):  # (refusals as one line, exit 2)
+        if role in ("officer", "agency"):
+            agency, org = check_scope(db, role, agency, org)
 
     worker_name = None
     if professional:
@@ -606,6 +612,32 @@ def users_add(
         user = add_user(con, name, password, role, agency, org, professional)
     linked = f", worker {user.professional}" + (f" ({worker_name})" if worker_name else "") if user.professional else ""
     console.print(f"added {user.username} ({user.scope_text}{linked})", highlight=False)
+
+
+@users_app.command("edit")
+def users_edit(
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[Optional[str], typer.Option("--role", help="officer or agency (default: unchanged).")] = None,
+    agency: Annotated[Optional[str], typer.Option("--agency", help="New agency code (clears the organisation unless --org is given).")] = None,
+    org: Annotated[Optional[str], typer.Option("--org", help='New organisation (GP practice code or school URN); "" for the whole agency.')] = None,
+    db: DbOption = Path("caseflags.duckdb"),
+) -> None:
+    """Re-scope a user: role, agency or organisation, checked against the store; takes effect at once."""
+    from caseflags.web.user_scope import edit_user
+
+    with _workspace(db) as con:
+        user = edit_user(con, db, name, role, agency, org)
+    console.print(f"{user.username} now {user.scope_text}", highlight=False)
+
+
+@users_app.command("enable")
+def users_enable(name: Annotated[str, typer.Argument()], db: DbOption = Path("caseflags.duckdb")) -> None:
+    """Re-enable a disabled user (their scope is checked against the store first)."""
+    from caseflags.web.user_scope import enable_user
+
+    with _workspace(db) as con:
+        user = enable_user(con, db, name)
+    console.print(f"enabled {user.username} ({user.scope_text})", highlight=False)
 
 
 @users_app.command("list")

@@ -38,6 +38,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code=code)
 
 
+def fail_each(problems: list[str], code: int = 2) -> NoReturn:
+    """Several refusals found at once (a manifest, a config): one plain line each, then exit."""
+    for problem in problems:
+        typer.echo(f"caseflags: {' '.join(str(problem).split())}", err=True)
+    raise typer.Exit(code=code)
+
+
 # What a failed system call means to an operator, by errno.
 _OS_REASONS = {
     errno.ENOSPC: "no space left on the disk",

@@ -44,7 +44,7 @@ from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
 from caseflags.store.retention import apply_retention, archive_delivery, archived_deliveries
 from caseflags.web.carry import store_path
 from caseflags.web.carry_audit import carry_web_audit
-from caseflags.web.snapshot import publish_snapshot, snapshot_path
+from caseflags.web.snapshot import publish_snapshot, remove_orphaned_temp_files, snapshot_is_current
 
 __all__ = ["FAULT_ENV", "RunAborted", "RunFailed", "RunState", "STAGES", "archived_deliveries", "new_run", "run_stages",
            "run_without_prefect"]
@@ -94,6 +94,9 @@ def new_run(
 ) -> RunState:
     ensure_store(con)
     drop_staged_tables(con)  # left by a run that was killed mid-way
+    store_file = db_path or store_path(con)
+    if store_file is not None:
+        remove_orphaned_temp_files(store_file)  # copies of the store left by a publish that was killed
     state = RunState(
         run_id=as_at.isoformat(),
         as_at=as_at,
@@ -230,7 +233,13 @@ def run_stages(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, 
                 "it is marked FAILED and the live tables keep the last published data"
             ) from exc
     fault_point("before:finish")
-    return finish_run(con, state)
+    try:
+        return finish_run(con, state)
+    except Exception as exc:
+        # Publishing the web snapshot is part of completing the night: a failure there (disk
+        # full, ...) leaves the run FAILED, never COMPLETED, and the rerun publishes again.
+        mark_failed(con, state, "publish", exc)
+        raise
 
 
 def mark_failed(con: duckdb.DuckDBPyConnection, state: RunState, stage: str, exc: BaseException) -> None:
@@ -321,20 +330,25 @@ def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, state: RunState, status: str = "COMPLETED") -> dict:
+    """Complete the night: record its results, publish the web snapshot, then run.json and the
+    run row. The run is COMPLETED only once its snapshot is in place: killed or out of disk while
+    publishing, the row still says RUNNING (or FAILED) and the rerun publishes again."""
     finished_at = datetime.now(timezone.utc).replace(tzinfo=None)
     record = run_record(state, finished_at, status)
+    if status == "COMPLETED":
+        if state.reused is None and state.results_basis is not None:
+            record_results(con, state.run_id, state.results_basis, state.run_dir, state.checks, state.retention,
+                           record["delivery"])
+        # The web workspace reads this copy, never the store itself. Reused results are in it
+        # already unless it is older than the last completed run (missing, or a publish that
+        # did not finish): then, and after any fresh results, it is published again.
+        if state.reused is None or state.audit_carried or not snapshot_is_current(con, state.run_id):
+            fault_point("before:snapshot")
+            publish_snapshot(con, completing_run=(state.run_id, finished_at))
     with private_file(state.run_dir / "run.json", encoding="utf-8") as handle:
         json.dump(record, handle, indent=2)
     con.execute(
         "UPDATE runs SET finished_at = ?, status = ?, stages_json = ?, extracts_json = ? WHERE run_id = ?",
         [finished_at, status, json.dumps(state.stages), json.dumps(record["extracts"]), state.run_id],
     )
-    if state.reused is None and status == "COMPLETED" and state.results_basis is not None:
-        record_results(con, state.run_id, state.results_basis, state.run_dir, state.checks, state.retention,
-                       record["delivery"])
-    # The web workspace reads this copy, never the store itself. Reused results are in it already
-    # (only the run row's times would differ): it is published again only if it went missing.
-    store_file = store_path(con)
-    if state.reused is None or state.audit_carried or (store_file is not None and not snapshot_path(store_file).exists()):
-        publish_snapshot(con)
     return record

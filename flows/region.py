@@ -12,6 +12,7 @@ Task parameters are LA codes, paths and dates only: nothing personal reaches Pre
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import time
@@ -20,7 +21,10 @@ from datetime import date
 from pathlib import Path
 from typing import Iterator
 
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+from caseflags.environment import quiet_environment
+
+# The same quiet, offline settings as flows/nightly.py, before Prefect is imported.
+quiet_environment()
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
@@ -34,10 +38,20 @@ from caseflags.region.store import AuthorityOutcome  # noqa: E402
 TASK_OPTIONS = dict(cache_policy=NO_CACHE, persist_result=False, log_prints=False)
 
 
+def mute_console_logs() -> None:
+    """In a Dask worker process: no console output from Prefect's loggers (a failed authority's
+    traceback, run notices). The CLI reports each authority in one line; the logs still go to
+    Prefect's API. (The CLI mutes its own process the same way.)"""
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.CRITICAL + 1)
+
+
 @task(name="authority-nightly", **TASK_OPTIONS)
 def authority_nightly(la_code: str, extracts: str, db: str, out: str, config_path: str | None, as_at: date,
-                      new_store: bool = False) -> dict:
+                      new_store: bool = False, quiet_console: bool = False) -> dict:
     """One authority's night, as the `nightly` subflow, on whichever Dask worker runs it."""
+    if quiet_console:
+        mute_console_logs()
     started = time.perf_counter()
     run_dir = nightly(extracts=extracts, as_at=as_at, db=db, out=out, config_path=config_path, new_store=new_store)
     return {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - started, 3),
@@ -45,12 +59,13 @@ def authority_nightly(la_code: str, extracts: str, db: str, out: str, config_pat
 
 
 @flow(name="region", log_prints=False, persist_result=False, validate_parameters=True)
-def region(manifest_path: str, as_at: date, new_store: bool = False) -> dict:
+def region(manifest_path: str, as_at: date, new_store: bool = False, quiet_console: bool = False) -> dict:
     """Every authority's nightly on Dask, then the regional stage. Returns the regional record."""
     manifest = load_manifest(manifest_path)
     futures = {
         a.la_code: authority_nightly.submit(
-            a.la_code, str(a.extracts), str(a.store), str(a.out), str(a.config) if a.config else None, as_at, new_store)
+            a.la_code, str(a.extracts), str(a.store), str(a.out), str(a.config) if a.config else None, as_at, new_store,
+            quiet_console)
         for a in manifest.authorities
     }
     outcomes = []
@@ -95,16 +110,31 @@ def prefect_api() -> Iterator[None]:
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield
+            try:
+                yield
+            finally:
+                _send_pending_logs_and_events()
     finally:
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
 
 
-def run_region(manifest_path: str | Path, as_at: date, new_store: bool = False) -> dict:
+def _send_pending_logs_and_events(timeout: float = 30.0) -> None:
+    """Deliver what Prefect still holds for the temporary server (flow and task logs, events)
+    while it is up. Otherwise its log worker sends them at exit to a server that has stopped,
+    and prints "--- Error logging to API --- All connection attempts failed"."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout)
+
+
+def run_region(manifest_path: str | Path, as_at: date, new_store: bool = False, quiet_console: bool = False) -> dict:
     """Validate the manifest, then run the `region` flow on its Dask task runner. `new_store`
-    lets the run create the regional store and authorities' stores that do not exist yet."""
+    lets the run create the regional store and authorities' stores that do not exist yet;
+    `quiet_console`: the workers print nothing of Prefect's (the CLI without --debug)."""
     manifest = load_manifest(manifest_path)
     with prefect_api():
         return region.with_options(task_runner=task_runner_for(manifest))(
-            manifest_path=str(manifest.path), as_at=as_at, new_store=new_store)
+            manifest_path=str(manifest.path), as_at=as_at, new_store=new_store, quiet_console=quiet_console)

@@ -247,7 +247,7 @@ def test_limits_come_from_the_configuration_and_are_validated(tmp_path):
     bad = write(tmp_path / "bad.toml", "[ingest]\nmax_field_size = 2000000\n")
     with pytest.raises(ConfigError, match="max_field_size .* must not exceed ingest.max_record_size"):
         load_config(bad)
-    with pytest.raises(ConfigError, match="raw_line_prefix must be at least 1"):
+    with pytest.raises(ConfigError, match="raw_line_prefix must be between 1 and"):
         load_config(write(tmp_path / "zero.toml", "[ingest]\nraw_line_prefix = 0\n"))
     small = IngestLimits(max_field_size=25, max_record_size=200, raw_line_prefix=5)
     path = write(tmp_path / "meetings.csv", MEETINGS_HEADER + "\n" + meeting(1) + "\n" + meeting(2, held_date="2026-01-05 and a good deal more") + "\n")

@@ -20,7 +20,7 @@ from caseflags.audit.outcomes import import_audit_outcomes
 from caseflags.audit.sampling import choose_sample
 from caseflags.audit.workbook import pack_file_name, write_sample
 from caseflags.outputs.agencies import MASK, mask_ids
-from caseflags.outputs.files import FORMULA_PREFIXES, safe_file_stem
+from caseflags.outputs.files import is_formula_like, neutralise, safe_file_stem
 from caseflags.outputs.lifecycle import update_lifecycle
 from caseflags.outputs.run_outputs import write_run_outputs
 from caseflags.outputs.stage import write_quarantine_csv
@@ -37,14 +37,25 @@ PAYLOADS = [
     "\t=1+1",
     "\r=1+1",
     "  =1+1",
+    ' =HYPERLINK("http://evil.example/","click")',
+    "\u00a0=1+1",
+    "\n=1+1",
+    "\x0b@SUM(1)",
+    "\u200b=1+1",
+    "\uff1d1+1",
 ]
 HTML_PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 
+# The test's own reading of OWASP: after any whitespace, control or zero-width characters, a
+# formula prefix (or its full-width form); or a leading tab or carriage return.
+_DANGEROUS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r]")
+
+
 def dangerous(text: str) -> bool:
-    return text.lstrip(" ")[:1] in FORMULA_PREFIXES
+    return bool(_DANGEROUS.match(text))
 
 
 def csv_cells(path: Path) -> list[str]:
@@ -277,3 +288,37 @@ def test_organisation_rows_mask_punctuated_ids_exactly_like_the_agency_files(sto
     for other in ("SOCIAL_CARE", "COMMUNITY_HEALTH", "ACUTE_HEALTH"):
         assert records[other] not in blob, (other, blob)
     assert records["GP"] in blob  # the practice's own record id stays
+
+
+# --- one neutraliser, one writer ----------------------------------------------------------------
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_the_one_neutraliser_catches_leading_whitespace_and_control_characters(payload):
+    assert is_formula_like(payload) and neutralise(payload) == "'" + payload
+
+
+@pytest.mark.parametrize("text", ["", "plain", "C-100", " plain text", "100", "'=1+1", "a=b", "\u200bword"])
+def test_the_neutraliser_leaves_ordinary_text_alone(text):
+    assert not is_formula_like(text) and neutralise(text) == text
+
+
+SOURCE_ROOTS = [Path(__file__).resolve().parent.parent / folder for folder in ("caseflags", "flows")]
+THE_WRITER = Path(__file__).resolve().parent.parent / "caseflags" / "outputs" / "files.py"
+# A second neutraliser or a writer that bypasses the one in caseflags/outputs/files.py.
+BYPASSES = re.compile(
+    r"""xlsxwriter\.Workbook\(|csv\.(?:writer|DictWriter)\(|["']=["']\s*,\s*["']\+["']|"'"\s*\+\s*\w+\s+if\b"""
+    r"""|quote_prefix|strings_to_formulas""")
+
+
+def test_no_other_neutraliser_or_spreadsheet_writer_exists():
+    """Every CSV and XLSX a person may open is written by caseflags/outputs/files.py, so its one
+    neutraliser applies to all of them (the web's exports included)."""
+    found = []
+    for root in SOURCE_ROOTS:
+        for path in root.rglob("*.py"):
+            if path == THE_WRITER or "sample_data" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if BYPASSES.search(line):
+                    found.append(f"{path.name}:{number}: {line.strip()}")
+    assert not found, found

@@ -120,6 +120,15 @@ def test_each_authority_equals_its_stand_alone_run(region):
         assert in_region == _exception_lines(alone / code / AS_AT), code
 
 
+def test_region_runs_print_no_prefect_error_noise(region):
+    """The temporary Prefect server stops only after its logs were sent (issue 27): no
+    "--- Error logging to API --- All connection attempts failed" at the end of a region run."""
+    for run in (region["full"], region["broken"]):
+        output = run.stdout + run.stderr
+        assert "Error logging to API" not in output and "All connection attempts failed" not in output, output[-2000:]
+        assert "Traceback" not in output, output[-2000:]
+
+
 def test_planted_cross_border_exceptions_are_found_exactly(region):
     out = region["out"]
     truth = _truth(out)

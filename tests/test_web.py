@@ -119,8 +119,15 @@ def test_the_throttle_caps_a_password_spray_across_names_from_one_address(tmp_pa
     assert accounts.authenticate(ws, "ann", "Winter2026!", sprayer, now=later) is None
 
 
+def _store_with_school(db: Path, urn: str) -> None:
+    from test_users_scope import store_knowing
+
+    store_knowing(db, school_urn=urn)
+
+
 def test_users_commands_read_the_password_from_standard_input(tmp_path):
     db = tmp_path / "store.duckdb"
+    _store_with_school(db, "109397")  # an organisation is checked against the store (issue 27)
     runner = CliRunner()
     added = runner.invoke(cli_app, ["users", "add", "sch1", "--role", "agency", "--agency", "EDUCATION", "--org", "109397",
                                     "--db", str(db)], input="school-password-1\n")

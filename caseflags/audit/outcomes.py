@@ -25,6 +25,8 @@ from caseflags.audit.model import (
     check_catalogue,
     ensure_audit_tables,
 )
+from caseflags.config import default_limits
+from caseflags.outputs.workbook_guard import formula_cells, workbook_problems
 from caseflags.resources import sql_text
 
 
@@ -43,7 +45,14 @@ def mark_audited(con: duckdb.DuckDBPyConnection, sample_id: str, audited_on: dat
     ).fetchone()[0]
 
 
-def _read_outcome_rows(xlsx_path: Path) -> list[dict]:
+def _read_outcome_rows(xlsx_path: Path, limits: dict) -> list[dict]:
+    too_big = workbook_problems(xlsx_path, limits)
+    if too_big:
+        raise AuditImportError("; ".join(too_big))
+    formulas = formula_cells(xlsx_path)
+    if formulas:
+        raise AuditImportError(f"{xlsx_path.name}: nothing imported: " + "; ".join(formulas[:10])
+                               + (f"; and {len(formulas) - 10} more" if len(formulas) > 10 else ""))
     try:
         reader = fastexcel.read_excel(str(xlsx_path))
     except Exception as exc:  # fastexcel raises its own error types for unreadable files
@@ -63,16 +72,22 @@ def _clean(value: object) -> str:
 
 
 def import_audit_outcomes(con: duckdb.DuckDBPyConnection, xlsx_path: str | os.PathLike,
-                          recorded_at: datetime) -> ImportSummary:
+                          recorded_at: datetime, limits: dict | None = None) -> ImportSummary:
     """Read the auditors' outcomes from an audit_sample.xlsx into `audit_outcomes`.
 
     The whole file is validated first; on any problem AuditImportError lists them (with sheet
     row numbers) and nothing is applied. A later import of the same sample replaces the outcomes
     of the (child, check) pairs it contains.
+
+    Before it is parsed the workbook must fit [limits] (inflated size, declared cells) and hold
+    no formula in any cell; an auditor_note longer than limits.max_text_length is refused.
     """
     ensure_audit_tables(con)
+    limits = limits or default_limits()
     path = Path(xlsx_path)
-    rows = _read_outcome_rows(path)
+    if not path.is_file():
+        raise AuditImportError(f"{path.name}: no such file")
+    rows = _read_outcome_rows(path, limits)
     problems: list[str] = []
     sample_ids = sorted({_clean(r["sample_id"]) for r in rows if _clean(r["sample_id"])})
     if len(sample_ids) != 1:
@@ -96,6 +111,10 @@ def import_audit_outcomes(con: duckdb.DuckDBPyConnection, xlsx_path: str | os.Pa
         check_id, outcome = _clean(row["check_id"]).upper(), _clean(row["outcome"]).upper().replace(" ", "_")
         note = _clean(row["auditor_note"]) or None
         if not any([row_sample, person_id, check_id, outcome, note]):
+            continue
+        if note and len(note) > limits["max_text_length"]:
+            problems.append(f"row {line}: auditor_note has {len(note):,} characters, more than the limit of "
+                            f"{limits['max_text_length']:,} (limits.max_text_length)")
             continue
         if row_sample and row_sample != sample_id:
             problems.append(f"row {line}: sample_id {row_sample} is not {sample_id}")

@@ -5,7 +5,8 @@ each (`ConfigError.problems`), so a typo or a value out of range never silently 
 default or surfaces late:
 
 - every key is known in advance (unknown sections, keys, checks and thresholds are refused);
-- every value has its type and every number its range (`RANGES`);
+- every value has its type and every number its range (`RANGES`, read from `ranges.toml` beside
+  the defaults; check thresholds by their unit, `THRESHOLD_RANGES`);
 - the schedule's cron expression and timezone are parsed;
 - cross-field rules: linkage review_threshold <= match_threshold; sample controls <= size;
 - retention has a floor: at least one day, and the current run plus the last
@@ -51,30 +52,39 @@ class Config:
     schedule: dict[str, Any] = field(default_factory=dict)
     retention: dict[str, Any] = field(default_factory=dict)
     web: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
 
     def thresholds_for(self, check_id: str) -> dict[str, Any]:
         return dict(self.checks.get(check_id, {}))
 
 
-_SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web")
+_SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web",
+             "limits")
+RANGES_FILE = DEFAULT_CONFIG.parent / "ranges.toml"
 
-# (lowest, highest) allowed for every number; None: unbounded on that side.
-RANGES: dict[str, tuple[float | None, float | None]] = {
-    "ingest.max_field_size": (1, None),
-    "ingest.max_record_size": (1, None),
-    "ingest.raw_line_prefix": (1, None),
-    "contracts.min_row_fraction": (0.0, 1.0),
-    "contracts.max_days_after_as_at": (0, 36500),
-    "linkage.match_threshold": (0.5, 1.0),
-    "linkage.review_threshold": (0.0, 1.0),
-    "outputs.annotation_expiry_days": (1, 3650),
-    "sample.size": (1, 1000),
-    "sample.controls": (0, 1000),
-    "sample.exclude_audited_within_days": (0, 36500),
-    "retention.keep_runs_days": (1, None),
-    "retention.keep_last_runs": (1, None),
-    "retention.keep_deliveries_days": (1, None),
-}
+
+def _read_ranges() -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    with RANGES_FILE.open("rb") as handle:
+        raw = tomllib.load(handle)
+    thresholds = {unit: (low, high) for unit, (low, high) in raw.pop("thresholds").items()}
+    ranges = {f"{section}.{key}": (low, high) for section, keys in raw.items() for key, (low, high) in keys.items()}
+    return ranges, thresholds
+
+
+# (lowest, highest) allowed for every number of defaults.toml, and for check thresholds by unit.
+RANGES, THRESHOLD_RANGES = _read_ranges()
+
+
+def default_limits() -> dict[str, int]:
+    """The [limits] of defaults.toml (free-text length, workbook size and cells), for callers
+    given no configuration (e.g. a test, or an import run without --config)."""
+    with DEFAULT_CONFIG.open("rb") as handle:
+        return dict(tomllib.load(handle)["limits"])
+
+
+# The one cap on free text a person types (web notes, review import, audit outcome import, link
+# decision notes): limits.max_text_length of the defaults. The imports take a configured override.
+MAX_TEXT_LENGTH: int = default_limits()["max_text_length"]
 EARLIEST_DATE_FLOOR = date(1800, 1, 1)
 
 
@@ -145,9 +155,8 @@ def _validate_values(merged: dict, source: str) -> list[str]:
         value = merged[section].get(key)
         if value is None or isinstance(value, bool):
             continue
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
-            problems.append(f"{source}: {name} must be {bounds}, got {value}")
+        if not low <= value <= high:
+            problems.append(f"{source}: {name} must be between {low} and {high}, got {value}")
     ingest = merged["ingest"]
     if ingest["max_field_size"] > ingest["max_record_size"]:
         problems.append(
@@ -220,7 +229,10 @@ def _validate_check_thresholds(values: dict[str, Any], source: str, problems: li
                 isinstance(default, int) and not isinstance(default, bool) and not isinstance(value, int)
             ):
                 problems.append(f"{source}: checks.{check_id}.{name} must be a number like {default!r}")
-            elif value < 0:
-                problems.append(f"{source}: checks.{check_id}.{name} must not be negative")
+            else:
+                low, high = THRESHOLD_RANGES[known[name].unit]
+                if not low <= value <= high:
+                    problems.append(f"{source}: checks.{check_id}.{name} must be between {low} and {high} "
+                                    f"({known[name].unit}), got {value}")
         checked[check_id] = dict(thresholds)
     return checked

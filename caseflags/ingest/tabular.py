@@ -18,6 +18,7 @@ import polars as pl
 from caseflags.contracts.schema import TableSpec
 from caseflags.ingest.common import LINE, ExtractRefused, header_map
 from caseflags.ingest.scan import IngestLimits
+from caseflags.outputs.workbook_guard import workbook_problems
 
 _PROBLEM = "\x00problem"
 
@@ -36,6 +37,10 @@ def read_tabular_text(
             raise ExtractRefused(file, f"unreadable Parquet file ({type(exc).__name__})") from None
         first_row, empty = 1, "no rows"
     elif suffix == ".xlsx":
+        too_big = workbook_problems(path)  # [limits]: before calamine holds it in memory
+        if too_big:
+            raise ExtractRefused(file, too_big[0].removeprefix(f"{file}: ").replace("; nothing was read", "")
+                                 + ": deliver it as CSV")
         try:
             raw = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
         except Exception as exc:  # damaged workbook

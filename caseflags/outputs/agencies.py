@@ -6,12 +6,11 @@ services), and never shows another agency's record id for the same child.
 
 from __future__ import annotations
 
-import re
 from typing import Iterable, Iterator
 
 import duckdb
 
-from caseflags.outputs.files import safe_file_stem
+from caseflags.outputs.files import safe_folder_name
 from caseflags.outputs.lifecycle import CSV_COLUMNS
 from caseflags.resources import sql_text
 
@@ -104,14 +103,7 @@ def agency_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, list[d
     return by_agency
 
 
-_AGENCY_FOLDER_PATTERN = re.compile(r"[^A-Za-z0-9_-]")
-
-
 def agency_folder_name(agency: str) -> str:
-    """A safe folder name for an agency code: the code itself when it is plain letters, digits,
-    `_` and `-`; otherwise its safe characters and a hash of the exact code, so two codes never
-    share a folder."""
-    name = _AGENCY_FOLDER_PATTERN.sub("_", agency).strip("_.")
-    if name == agency and name:
-        return name
-    return safe_file_stem(agency)
+    """A safe folder name for an agency code (`safe_folder_name`): the code itself when plain,
+    otherwise its safe characters and a hash of the exact code, so two codes never share a folder."""
+    return safe_folder_name(agency)

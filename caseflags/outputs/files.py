@@ -3,10 +3,12 @@
 Every output of caseflags (exceptions.csv/xlsx, agency files, quarantine.csv, report.html,
 audit_sample.xlsx and the audit packs) is written through this module, so none can bypass it:
 
-- CSV (`write_csv`): a text cell starting with `=`, `+`, `-`, `@`, tab or carriage return
-  (after any leading spaces) is prefixed with `'`, so a spreadsheet program shows it as text
-  instead of running it as a formula (OWASP "CSV injection").
-- XLSX (`workbook`): xlsxwriter with `strings_to_formulas`, `strings_to_urls` and
+- CSV (`write_csv`, `csv_text` for the web's exports): a text cell starting with `=`, `+`, `-`,
+  `@` (or their full-width forms), tab or carriage return, after any leading whitespace or control
+  characters, is prefixed with `'`, so a spreadsheet program shows it as text instead of running
+  it as a formula (OWASP "CSV injection"). `neutralise` is the only neutraliser in caseflags
+  (tests/test_output_safety.py fails if another appears).
+- XLSX (`workbook`, `workbook_bytes` for the web's exports): xlsxwriter with `strings_to_formulas`, `strings_to_urls` and
   `strings_to_numbers` off, so every string is a text cell; a cell whose text starts with one
   of those characters is also given Excel's quote prefix (the cell stays text when an officer
   edits it) while its value is kept exactly, so a workbook read back gives the ids written.
@@ -21,9 +23,11 @@ import contextlib
 import csv
 import hashlib
 import html
+import io
 import os
 import re
 import tempfile
+import unicodedata
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -34,8 +38,9 @@ from xlsxwriter.worksheet import Worksheet
 
 from caseflags.private_files import FILE_MODE
 
-# A cell starting with one of these is run as a formula (or DDE) by spreadsheet programs.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A cell starting with one of these is run as a formula (or DDE) by spreadsheet programs; the
+# full-width forms too, which some spreadsheet locales turn into their ASCII forms.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def temp_path(final: Path) -> Path:
@@ -66,8 +71,21 @@ def atomic_path(final: Path) -> Iterator[Path]:
         raise
 
 
+def _ignorable(character: str) -> bool:
+    """Characters a spreadsheet may skip before reading a formula: whitespace (incl. no-break and
+    zero-width spaces), control and format characters."""
+    return character.isspace() or unicodedata.category(character) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
 def is_formula_like(text: str) -> bool:
-    return text.lstrip(" ")[:1] in FORMULA_PREFIXES
+    """True for text a spreadsheet could run: its first character that is not whitespace or a
+    control character is a formula prefix, or it starts with tab or carriage return."""
+    if text[:1] in ("\t", "\r"):
+        return True
+    for character in text:
+        if not _ignorable(character):
+            return character in FORMULA_PREFIXES
+    return False
 
 
 def neutralise(value: Any) -> Any:
@@ -96,14 +114,25 @@ def write_csv(path: Path, columns: Iterable[str], rows: Iterable[dict]) -> Path:
     return path
 
 
+def _write_csv_sequences(handle, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
+    writer = csv.writer(handle)
+    writer.writerow([csv_value(c) for c in header])
+    for row in rows:
+        writer.writerow([csv_value(v) for v in row])
+
+
 def write_csv_rows(path: Path, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Path:
     """As `write_csv`, for rows given as sequences (e.g. a database cursor)."""
     with atomic_path(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([csv_value(c) for c in header])
-        for row in rows:
-            writer.writerow([csv_value(v) for v in row])
+        _write_csv_sequences(handle, header, rows)
     return path
+
+
+def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    """As `write_csv_rows`, as text (a download: the web's export), every cell neutralised."""
+    buffer = io.StringIO()
+    _write_csv_sequences(buffer, header, rows)
+    return buffer.getvalue()
 
 
 # XLSX -------------------------------------------------------------------------------------------
@@ -122,7 +151,7 @@ class SafeWorksheet(Worksheet):
 class SafeWorkbook(xlsxwriter.Workbook):
     """xlsxwriter with formulas, URLs and numbers-from-strings off, and SafeWorksheet sheets."""
 
-    def __init__(self, filename: str):
+    def __init__(self, filename: "str | io.BytesIO"):
         self._format_props: dict[int, dict] = {}  # before xlsxwriter adds its default format
         self._quoted: dict[int | None, Format] = {}
         # in_memory: no per-sheet temp files in /tmp (1,400 of them on `la`, about 1 s of a night).
@@ -158,6 +187,17 @@ def workbook(path: Path) -> Iterator[SafeWorkbook]:
             book.close()
 
 
+def workbook_bytes(build) -> bytes:
+    """A SafeWorkbook built in memory by `build(book)` (a download: the web's export), as bytes."""
+    buffer = io.BytesIO()
+    book = SafeWorkbook(buffer)
+    try:
+        build(book)
+    finally:
+        book.close()
+    return buffer.getvalue()
+
+
 # HTML and plain text ---------------------------------------------------------------------------
 
 def escape(value: Any) -> str:
@@ -184,3 +224,25 @@ def safe_file_stem(identifier: str, max_readable: int = 40) -> str:
     readable = _UNSAFE_NAME_CHARACTERS.sub("_", identifier)[:max_readable].strip("_-") or "id"
     digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:12]
     return f"{readable}-{digest}"
+
+
+# A code kept as its own folder name: upper-case letters, digits, `_` and `-`, starting with a
+# letter or digit, short, and not itself shaped like a hashed name (`<readable>-<12 hex>`).
+_PLAIN_FOLDER_NAME = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,63}")
+_HASHED_STEM = re.compile(r".*-[0-9a-f]{12}")
+# Names Windows refuses for a folder, whatever the case (folders are copied to office shares).
+_RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
+def safe_folder_name(code: str) -> str:
+    """A folder name for an agency or organisation code, unique by construction.
+
+    The code itself when it is plain (upper-case letters, digits, `_`, `-`; see _PLAIN_FOLDER_NAME);
+    any other code (`L81010.`, `109019/`, `l81010`, `CON`, ...) becomes its safe characters and a
+    hash of the exact code (`safe_file_stem`). A plain name never looks like a hashed one, and
+    hashed names carry the hash of the exact code, so two different codes never share a folder,
+    even on a case-insensitive file system."""
+    if (_PLAIN_FOLDER_NAME.fullmatch(code) and code not in _RESERVED_NAMES
+            and not _HASHED_STEM.fullmatch(code.lower())):
+        return code
+    return safe_file_stem(code)

@@ -21,15 +21,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from caseflags.outputs.agencies import LA_CHILD_ID_AGENCIES, agency_rows
-from caseflags.outputs.files import workbook, write_csv
+from caseflags.outputs.agencies import LA_CHILD_ID_AGENCIES, agency_folder_name, agency_rows
+from caseflags.outputs.files import safe_folder_name, workbook, write_csv
 from caseflags.private_files import owner_only, private_dir
 from caseflags.resources import SQL_DIR
 
 AGENCY_ROWS_SQL = SQL_DIR / "web" / "exception_agency_rows.sql"
 # Agencies keyed by the LA child id (the LA's own services); other agencies never see it.
 ORGANISATION_AGENCIES = {"GP": "GP_PRACTICE", "EDUCATION": "SCHOOL"}
-FOLDER_PATTERN = re.compile(r"[^A-Za-z0-9_-]")
 
 ORG_COLUMNS = {
     "GP": ("exception_id", "check_id", "concern", "severity", "practice_code", "agency_record_ids", "nhs_number",
@@ -89,8 +88,9 @@ def _mask_by_exact_identity(con: duckdb.DuckDBPyConnection, run_id: str) -> None
 
 
 def folder_name(code: str) -> str:
-    name = FOLDER_PATTERN.sub("_", code).strip("_.")
-    return name or "UNKNOWN"
+    """An organisation's folder: the code when plain, else its safe characters and a hash of the
+    exact code (`L81010.` and `L81010`, `109019/` and `109019` never share a folder)."""
+    return safe_folder_name(code)
 
 
 def organisation_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[tuple[str, str], list[dict]]:
@@ -146,7 +146,7 @@ def write_organisation_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_a
         agencies = private_dir(Path(run_dir) / "agencies")
         for (agency, organisation), rows in organisation_rows(con, run_id).items():
             columns = ORG_COLUMNS[agency]
-            folder = private_dir(private_dir(agencies / folder_name(agency)) / folder_name(organisation))
+            folder = private_dir(private_dir(agencies / agency_folder_name(agency)) / folder_name(organisation))
             write_csv(folder / "exceptions.csv", columns, rows)
             _write_xlsx(folder / "exceptions.xlsx", columns, rows, f"{agency} {organisation} as at {as_at.isoformat()}")
             written[(agency, organisation)] = folder

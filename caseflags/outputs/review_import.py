@@ -7,11 +7,9 @@ is found (docs/OUTPUTS.md, "Review import").
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from xml.etree import ElementTree
 
 import duckdb
 import fastexcel
@@ -28,6 +26,8 @@ from caseflags.outputs.workbook import (
     column_letter,
     sheet_name_for,
 )
+from caseflags.config import default_limits
+from caseflags.outputs.workbook_guard import formula_cells, workbook_problems
 from caseflags.resources import sql_text
 
 
@@ -84,6 +84,7 @@ def import_review(
     xlsx_path: str | os.PathLike,
     now: datetime,
     expiry_days: int = DEFAULT_EXPIRY_DAYS,
+    limits: dict | None = None,
 ) -> ImportSummary:
     """Store the officer's review_status / review_note edits from an exceptions workbook.
 
@@ -95,11 +96,19 @@ def import_review(
     from what the workbook was exported with and it differs from the latest stored annotation,
     so importing an older file never undoes a newer review. FALSE_POSITIVE and ACCEPTED_RISK
     expire `expiry_days` after `now`.
+
+    Before it is parsed, the workbook must fit [limits] (`workbook_problems`: inflated size,
+    declared cells); a note longer than limits.max_text_length, a formula in any cell, or an edit
+    to a read-only column (anything but review_status and review_note) is refused, naming the cell.
     """
     ensure_output_tables(con)
+    limits = limits or default_limits()
     path = Path(xlsx_path)
     if not path.is_file():
         raise ReviewImportError([f"{path.name}: no such file"])
+    too_big = workbook_problems(path, limits)
+    if too_big:
+        raise ReviewImportError(too_big)
     sheet_names, headers, rows_by_sheet = _read_workbook(path)
 
     if META_SHEET not in sheet_names:
@@ -154,6 +163,12 @@ def import_review(
                     f"'{status_text}'; expected one of {', '.join(REVIEW_STATUSES)}"
                 )
                 continue
+            if values["review_note"] and len(values["review_note"]) > limits["max_text_length"]:
+                problems.append(
+                    f"{where} column {letter['review_note']} (review_note): {len(values['review_note']):,} characters, "
+                    f"more than the limit of {limits['max_text_length']:,} (limits.max_text_length)"
+                )
+                continue
             edit = {
                 "exception_id": exception_id,
                 "check_id": values["check_id"],
@@ -193,6 +208,7 @@ def import_review(
                     f"belongs to check {known[exception_id]}, not '{edit['check_id']}'"
                 )
     if written is not None:
+        problems += _read_only_edits(con, meta, headers, rows_by_sheet)
         # The rule for removed rows: none may be removed. A row the officer wants gone is
         # reviewed instead (RESOLVED_AT_SOURCE, FALSE_POSITIVE ...); deleting it would silently
         # drop an exception from the review record.
@@ -242,6 +258,62 @@ def import_review(
     )
 
 
+# Columns an officer may change, and columns derived from the reviews (they change with every
+# import, so an older file's differ without anyone editing them).
+_NOT_COMPARED = {"review_status", "review_note", "last_review", EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN}
+
+
+def _as_written(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip() or None
+
+
+def _as_read(value, expected: str | None) -> str | None:
+    text = _cell_text(value)
+    # a date cell reads back as "2026-11-24 00:00:00"
+    if text and expected and len(expected) == 10 and text.startswith(expected) and text[10:].strip() in ("", "00:00:00"):
+        return expected
+    return text
+
+
+def _read_only_edits(con: duckdb.DuckDBPyConnection, meta: dict, headers: dict[str, list[str]],
+                     rows_by_sheet: dict[str, list[dict]]) -> list[str]:
+    """Every cell of a read-only column (person_id, agency, detail, ...) whose value differs from
+    what caseflags wrote for that exception, named by sheet, row and column."""
+    from caseflags.outputs.agencies import agency_rows
+    from caseflags.outputs.run_outputs import listed_rows
+
+    run_id, scope = meta.get("run_id"), meta.get("scope") or "ALL"
+    rows = listed_rows(con, run_id) if scope == "ALL" else agency_rows(con, run_id).get(scope, [])
+    expected_by_id = {row["exception_id"]: row for row in rows}
+    problems = []
+    for sheet, sheet_rows in rows_by_sheet.items():
+        if sheet in (SUMMARY_SHEET, META_SHEET) or "exception_id" not in headers.get(sheet, []):
+            continue
+        header = headers[sheet]
+        for index, row in enumerate(sheet_rows):
+            expected = expected_by_id.get(_cell_text(row.get("exception_id")))
+            if expected is None:
+                continue  # an unknown or moved id is reported on its own
+            for col, name in enumerate(header):
+                if name in _NOT_COMPARED or name not in expected:
+                    continue
+                want = _as_written(expected[name])
+                got = _as_read(row.get(name), want)
+                if got != want:
+                    problems.append(
+                        f"sheet '{sheet}' row {index + 2} column {column_letter(col)} ({name}): read-only, was "
+                        f"{want or '(blank)'!r}, now {got or '(blank)'!r}; only review_status and review_note "
+                        "may be edited: restore it"
+                    )
+    return problems
+
+
 def _written_workbook(
     con: duckdb.DuckDBPyConnection, meta: dict, file_name: str, problems: list[str]
 ) -> dict[str, tuple[str, set[str]]] | None:
@@ -266,42 +338,3 @@ def _written_workbook(
     for check_id, exception_id in rows:
         written.setdefault(sheet_name_for(check_id), (check_id, set()))[1].add(exception_id)
     return written
-
-
-def formula_cells(path: Path) -> list[str]:
-    """Every cell of the workbook that holds a formula, as "sheet 'S' cell B7: ..." lines.
-
-    Read from the file's XML: a spreadsheet library would give the formula's cached value
-    (for `=1+1` in review_note, `2`), which must never be imported as the officer's text."""
-    found = []
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = _sheet_parts(archive)
-            for part, sheet in names.items():
-                root = ElementTree.fromstring(archive.read(part))
-                for cell in root.iter(f"{{{_MAIN_NS}}}c"):
-                    if cell.find(f"{{{_MAIN_NS}}}f") is not None:
-                        found.append(
-                            f"sheet '{sheet}' cell {cell.get('r')}: holds a formula; type the value instead"
-                        )
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
-        return []  # not a readable xlsx: reported by the reader
-    return found
-
-
-_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-
-
-def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Zip part of each worksheet -> its sheet name (from xl/workbook.xml and its relationships)."""
-    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {rel.get("Id"): rel.get("Target") for rel in rels.iter(f"{{{_PKG_REL_NS}}}Relationship")}
-    parts = {}
-    for sheet in workbook.iter(f"{{{_MAIN_NS}}}sheet"):
-        target = targets.get(sheet.get(f"{{{_REL_NS}}}id"), "")
-        part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        parts[part] = sheet.get("name")
-    return parts

@@ -19,10 +19,17 @@
 
 Relative paths are relative to the manifest's folder. Every key is known: an unknown or missing
 key, a duplicate LA code or store, or an unknown sharing basis is refused with the key named.
+
+No two places may overlap (be the same path, or one inside the other): the region's `store` and
+`out`, and each authority's `extracts`, `store` and `out`, with the files every store brings
+beside it (web snapshot, workspace database, linkage model, lock), so no run writes over
+another's inputs, store or reports. `workers` is 1 to WORKERS_PER_CORE per core of this machine.
+Every problem found is reported, one line each.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -34,6 +41,56 @@ REGION_REQUIRED = ("store", "out")
 AUTHORITY_KEYS = {"la_code": str, "name": str, "extracts": str, "store": str, "out": str, "config": str, "sharing": str}
 AUTHORITY_REQUIRED = ("la_code", "extracts", "store", "out", "sharing")
 LA_CODE_PATTERN = re.compile(r"^[0-9]{3}$")
+# A local Dask cluster of more single-threaded processes than this per core only costs memory.
+WORKERS_PER_CORE = 4
+# Files caseflags keeps beside a store `<name>.duckdb` (web/snapshot.py, web/workspace.py,
+# linkage/people.py, store/locking.py); a store's place covers them too.
+STORE_COMPANION_SUFFIXES = (".snapshot.duckdb", ".web.sqlite", ".linkage-model.json")
+
+
+def max_workers() -> int:
+    return max(1, os.cpu_count() or 1) * WORKERS_PER_CORE
+
+
+def store_files(store: Path) -> dict[str, Path]:
+    """The store file and the files kept beside it, by what they are."""
+    files = {"store": store, "store lock": Path(f"{store}.lock"), "store WAL": Path(f"{store}.wal")}
+    for suffix, label in zip(STORE_COMPANION_SUFFIXES, ("web snapshot", "web workspace", "linkage model")):
+        files[label] = store.with_suffix(suffix)
+    return files
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def overlap_problems(places: list[tuple[str, str, Path]]) -> list[str]:
+    """One line per pair of places (owner, what, path) of different owners or kinds that are the
+    same path or one inside the other."""
+    problems = []
+    for i, (owner_a, what_a, a) in enumerate(places):
+        for owner_b, what_b, b in places[i + 1:]:
+            if not _overlaps(a, b):
+                continue
+            if a == b:
+                relation = "is the same path as"
+            elif a.is_relative_to(b):
+                relation = "is inside"
+            else:
+                relation = "contains"
+            problems.append(f"{owner_a} {what_a} {a} {relation} {owner_b} {what_b} {b}")
+    return problems
+
+
+def _places(store: Path, out: Path, authorities: list["Authority"]) -> list[tuple[str, str, Path]]:
+    places = [("region", what, path) for what, path in store_files(store).items()]
+    places.append(("region", "out", out))
+    for authority in authorities:
+        owner = f"authority {authority.la_code}"
+        places.append((owner, "extracts", authority.extracts))
+        places += [(owner, what, path) for what, path in store_files(authority.store).items()]
+        places.append((owner, "out", authority.out))
+    return places
 
 
 class ManifestError(ValueError):
@@ -100,12 +157,13 @@ def load_manifest(path: str | Path) -> Manifest:
     base = path.resolve().parent
 
     def where_is(value: str) -> Path:
-        return (base / value).resolve() if not Path(value).is_absolute() else Path(value)
+        return (base / value).resolve()  # absolute values stay as they are; symlinks resolved
 
     region = _checked(data.get("region", {}), REGION_KEYS, REGION_REQUIRED, f"{path}: region")
     workers = region.get("workers", 2)
-    if workers < 1:
-        raise ManifestError(f"{path}: region.workers must be at least 1")
+    if not 1 <= workers <= max_workers():
+        raise ManifestError(f"{path}: region.workers must be between 1 and {max_workers()} "
+                            f"({WORKERS_PER_CORE} per core on this machine), got {workers}")
     authorities_raw = data.get("authority", [])
     if not isinstance(authorities_raw, list) or not authorities_raw:
         raise ManifestError(f"{path}: no [[authority]] listed")
@@ -132,8 +190,12 @@ def load_manifest(path: str | Path) -> Manifest:
     store = where_is(region["store"])
     if store in {a.store for a in authorities}:
         raise ManifestError(f"{path}: region.store is also an authority's store")
+    out = where_is(region["out"])
+    problems = overlap_problems(_places(store, out, authorities))
+    if problems:
+        raise ManifestError("\n".join(f"{path}: {problem}" for problem in problems))
     return Manifest(
-        path=path, name=region.get("name", path.stem), store=store, out=where_is(region["out"]),
+        path=path, name=region.get("name", path.stem), store=store, out=out,
         scheduler=region.get("scheduler") or None, workers=workers,
         config=where_is(region["config"]) if region.get("config") else None, authorities=tuple(authorities),
     )

@@ -9,13 +9,9 @@ the CSRF token, and is written to the access log by user and route pattern.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 from urllib.parse import parse_qsl, urlencode
-
-import xlsxwriter
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,6 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from caseflags.outputs.files import csv_text, workbook_bytes
 from caseflags.web import accounts, audit_pages, queries, reviews
 from caseflags.web.pages import (
     HERE,
@@ -178,7 +175,7 @@ def _export_rows(rows: list[dict], user: accounts.User) -> tuple[tuple[str, ...]
             if isinstance(value, float) and value.is_integer():
                 value = int(value)  # a priority of 30, not 30.0
             text = "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
-            line.append("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
+            line.append(text)  # neutralised by the one writer (caseflags/outputs/files.py)
         out.append(line)
     return columns, out
 
@@ -195,23 +192,17 @@ async def _export(request: Request, user, kind: str) -> tuple[Response, int]:
     columns, lines = _export_rows(rows, user)
     headers = {"Content-Disposition": f'attachment; filename="exceptions.{kind}"'}
     if kind == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(columns)
-        writer.writerows(lines)
-        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers), len(lines)
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
-    sheet = workbook.add_worksheet("Exceptions")
-    bold = workbook.add_format({"bold": True, "bg_color": "#DDE4EE"})
-    sheet.write_row(0, 0, columns, bold)
-    for r, line in enumerate(lines, start=1):
-        for c, text in enumerate(line):
-            sheet.write_string(r, c, text)
-    sheet.freeze_panes(1, 1)
-    sheet.autofilter(0, 0, max(len(lines), 1), len(columns) - 1)
-    workbook.close()
-    return Response(buffer.getvalue(), headers=headers,
+        return Response(csv_text(columns, lines), media_type="text/csv; charset=utf-8", headers=headers), len(lines)
+
+    def build(book) -> None:
+        sheet = book.add_worksheet("Exceptions")
+        sheet.write_row(0, 0, columns, book.add_format({"bold": True, "bg_color": "#DDE4EE"}))
+        for r, line in enumerate(lines, start=1):
+            for c, text in enumerate(line):
+                sheet.write_string(r, c, text)
+        sheet.freeze_panes(1, 1)
+        sheet.autofilter(0, 0, max(len(lines), 1), len(columns) - 1)
+    return Response(workbook_bytes(build), headers=headers,
                     media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), len(lines)
 
 

@@ -30,10 +30,11 @@ from caseflags.audit.model import (
     result_to_json,
 )
 from caseflags.audit.sampling import choose_sample
+from caseflags.config import MAX_TEXT_LENGTH
 from caseflags.resources import sql_text
 from caseflags.web.workspace import timestamp, transaction, utc_now
 
-MAX_NOTE_LENGTH = 2000
+MAX_NOTE_LENGTH = MAX_TEXT_LENGTH  # limits.max_text_length: the same cap as the imports
 
 
 class AuditError(ValueError):

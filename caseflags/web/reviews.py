@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from caseflags.config import MAX_TEXT_LENGTH
 from caseflags.outputs.lifecycle import EXPIRING_REVIEW_STATUSES, REVIEW_STATUSES
 from caseflags.web.workspace import timestamp, transaction, utc_now
 
 DECISIONS = ("CONFIRMED", "REJECTED")
-MAX_NOTE_LENGTH = 2000
+MAX_NOTE_LENGTH = MAX_TEXT_LENGTH  # limits.max_text_length: the same cap as the imports
 
 
 class ReviewError(ValueError):
@@ -161,6 +162,8 @@ def record_link_decision(ws: sqlite3.Connection, agency: str, agency_record_id: 
     decision = (decision or "").strip().upper()
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}")
+    if note and len(note.strip()) > MAX_NOTE_LENGTH:
+        raise ReviewError(f"a note is at most {MAX_NOTE_LENGTH} characters")
     with transaction(ws):
         ws.execute(
             "INSERT INTO link_decisions (agency, agency_record_id, person_id, decision, note, decided_by, decided_at) "

@@ -9,6 +9,12 @@ pages read (`sql/web/snapshot_tables.sql`), and renames it into place. The web o
 read-only and reopens it when a newer one replaces it; a reader still holding the old file keeps
 it until it is done (a rename never disturbs an open file on Linux).
 
+Publishing is part of completing a night (caseflags.runbook.finish_run): the run is COMPLETED only
+once its snapshot is in place, and the snapshot already shows it completed (`completing_run`). A
+rerun publishes again whenever the snapshot is older than the last completed run
+(`snapshot_is_current`), and a run starts by removing temporary copies a killed publish left
+behind (`remove_orphaned_temp_files`): each is a whole copy of the store.
+
 Whether the nightly is running right now is read from `/proc/locks` (the store's run lock file
 is held), without taking the lock: testing it by taking it would make a starting nightly fail.
 """
@@ -23,9 +29,10 @@ from pathlib import Path
 
 import duckdb
 
+from caseflags.faults import fault_point
 from caseflags.outputs.organisations import AGENCY_ROWS_SQL, LA_CHILD_ID_AGENCIES, run_sql_file, statements
 from caseflags.private_files import FILE_MODE, owner_only
-from caseflags.resources import SQL_DIR
+from caseflags.resources import SQL_DIR, sql_text
 from caseflags.store.locking import StoreLocked, store_lock
 from caseflags.web.carry import store_path
 
@@ -41,6 +48,50 @@ def snapshot_path(db_path: str | os.PathLike) -> Path:
     return Path(db_path).with_suffix(".snapshot.duckdb")
 
 
+def _temp_path(final: Path) -> Path:
+    return final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def orphaned_temp_files(db_path: str | os.PathLike) -> list[Path]:
+    """Temporary snapshot copies (and their WAL files) beside the store, left by a killed publish."""
+    final = snapshot_path(db_path)
+    if not final.parent.is_dir():
+        return []
+    return sorted(p for p in final.parent.glob(f".{final.name}.*.tmp*")
+                  if p.name.endswith((".tmp", ".tmp.wal")) and p.is_file() and not p.is_symlink())
+
+
+def remove_orphaned_temp_files(db_path: str | os.PathLike) -> list[Path]:
+    """Remove them; call under the store's run lock (no publish can be under way). Returns them."""
+    removed = orphaned_temp_files(db_path)
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+def snapshot_is_current(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """True when the web snapshot carries every completed run of the store (and `run_id`) with the
+    results it has now (sql/web/snapshot_key.sql); False when it is missing, unreadable or older."""
+    db_path = store_path(con)
+    if db_path is None:
+        return True
+    final = snapshot_path(db_path)
+    if not final.is_file():
+        return False
+    key_sql = sql_text("web/snapshot_key.sql")
+    mine = con.execute(key_sql, {"run_id": run_id}).fetchall()[0][0]
+    reader = duckdb.connect(":memory:")
+    try:
+        reader.execute(f"ATTACH {_sql_literal(str(final))} AS {READER_ALIAS} (READ_ONLY)").fetchall()
+        reader.execute(f"USE {READER_ALIAS}").fetchall()
+        theirs = reader.execute(key_sql, {"run_id": run_id}).fetchall()[0][0]
+    except duckdb.Error:
+        return False
+    finally:
+        reader.close()
+    return mine == theirs
+
+
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -49,18 +100,36 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}).fetchall()[0][0])
 
 
-def publish_snapshot(con: duckdb.DuckDBPyConnection, read_only: bool = False) -> Path | None:
+def publish_snapshot(con: duckdb.DuckDBPyConnection, read_only: bool = False,
+                     completing_run: tuple[str, datetime] | None = None) -> Path | None:
     """Copy the store into its web snapshot (0600), atomically replacing the previous one.
 
     `read_only`: the connection cannot write the store (the web's own first publish, when the
     nightly has not published one yet); derived tables it lacks are then made as TEMP tables.
-    Returns the snapshot path, or None for a store in memory.
+    `completing_run`: (run id, finished at) of the night being completed: the copy shows it
+    COMPLETED, as the store will once the snapshot is in place. On any failure (disk full, a
+    kill) the previous snapshot stays and no temporary copy is left (a kill's is removed by the
+    next run). Returns the snapshot path, or None for a store in memory.
     """
     db_path = store_path(con)
     if db_path is None:
         return None
     final = snapshot_path(db_path)
-    temp = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temp = _temp_path(final)
+    try:
+        _publish_to(con, read_only, completing_run, temp)
+        os.chmod(temp, FILE_MODE)
+        fault_point("mid:snapshot")
+        os.replace(temp, final)
+    except BaseException:
+        for leftover in (temp, Path(f"{temp}.wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+    return final
+
+
+def _publish_to(con: duckdb.DuckDBPyConnection, read_only: bool, completing_run: tuple[str, datetime] | None,
+                temp: Path) -> None:
     for leftover in (temp, Path(f"{temp}.wal")):
         leftover.unlink(missing_ok=True)
     database = con.execute("SELECT current_database()").fetchall()[0][0]
@@ -78,12 +147,13 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, read_only: bool = False) ->
             published_at = datetime.now(timezone.utc).replace(tzinfo=None)
             for statement in [*statements(PRIORITY_OWNER_SQL), *statements(SNAPSHOT_TABLES_SQL)]:
                 con.execute(statement, {"published_at": published_at} if "$published_at" in statement else {}).fetchall()
+            if completing_run is not None:
+                con.execute(f"UPDATE {SNAPSHOT_ALIAS}.runs SET status = 'COMPLETED', finished_at = $finished_at "
+                            "WHERE run_id = $run_id",
+                            {"run_id": completing_run[0], "finished_at": completing_run[1]}).fetchall()
         finally:
             con.execute(f"DETACH {SNAPSHOT_ALIAS}")
             con.execute("RESET enable_progress_bar").fetchall()
-    os.chmod(temp, FILE_MODE)
-    os.replace(temp, final)
-    return final
 
 
 # Stored in the child's order, so a Child page reads the few row groups of that child (zone maps)
