@@ -14,6 +14,7 @@ default or surfaces late:
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -51,18 +52,21 @@ class Config:
     schedule: dict[str, Any] = field(default_factory=dict)
     retention: dict[str, Any] = field(default_factory=dict)
     web: dict[str, Any] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)  # local involvement role code -> caseflags role
 
     def thresholds_for(self, check_id: str) -> dict[str, Any]:
         return dict(self.checks.get(check_id, {}))
 
 
-_SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web")
+_SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web",
+             "roles")
 
 # (lowest, highest) allowed for every number; None: unbounded on that side.
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "ingest.max_field_size": (1, None),
     "ingest.max_record_size": (1, None),
     "ingest.raw_line_prefix": (1, None),
+    "ingest.min_loaded_fraction": (0.0, 1.0),
     "contracts.min_row_fraction": (0.0, 1.0),
     "contracts.max_days_after_as_at": (0, 36500),
     "linkage.match_threshold": (0.5, 1.0),
@@ -106,6 +110,8 @@ def load_config(path: str | Path | None = None) -> Config:
         _overlay(merged, user, source, problems)
     problems += _validate_values(merged, source)
     problems += _validate_agencies(merged["agencies"], source)
+    problems += [f"{source}: roles.{local} maps to {code!r}: a role code is letters, digits and _ (e.g. CW)"
+                 for local, code in merged["roles"].items() if not re.fullmatch(r"[A-Z0-9_]{1,20}", code)]
     if problems:
         raise ConfigError(problems)
     return Config(source=source, **merged)
@@ -119,8 +125,8 @@ def _overlay(merged: dict, user: dict, source: str, problems: list[str]) -> None
         if not isinstance(values, dict):
             problems.append(f"{source}: [{section}] must be a table")
             continue
-        if section == "agencies":
-            merged["agencies"].update({str(k): str(v) for k, v in values.items()})
+        if section in ("agencies", "roles"):
+            merged[section].update({str(k): str(v) for k, v in values.items()})
             continue
         if section == "checks":
             merged["checks"] = _validate_check_thresholds(values, source, problems)
