@@ -205,6 +205,7 @@ def _print_run_summary(run_dir: Path) -> None:
         console.print(f"return {loaded['file']} ({loaded['collection']} {loaded['census_year']}): "
                       f"{loaded['records_read']} read, {loaded['records_loaded']} loaded, "
                       f"{loaded['records_quarantined']} quarantined, {loaded['warnings']} warnings", highlight=False)
+    _print_ssd_notes(record)
     quarantined = sum(e["rows_quarantined"] for e in record["extracts"].values())
     delivery = record.get("delivery") or {}
     if delivery:
@@ -214,6 +215,27 @@ def _print_run_summary(run_dir: Path) -> None:
     if reused:
         console.print(f"[yellow]kept[/] checks and report files of the run completed at {reused['from_run_completed_at']}: "
                       f"{reused['reason']}", markup=True, highlight=False)
+
+
+def _print_ssd_notes(record: dict) -> None:
+    """Loud when a table was refused as untrustworthy; one line per file whose NULL literals or SSD
+    placeholders were loaded as missing, and per file with columns caseflags does not read."""
+    from rich.markup import escape
+
+    not_evaluated = sum(1 for c in record["checks"].values() if c["status"] != "EVALUATED")
+    for table, extract in record["extracts"].items():
+        if extract["status"] == "REFUSED" and str(extract.get("reason") or "").startswith("untrustworthy"):
+            kept = "previous data kept (stale)" if extract.get("stale") else "no earlier data"
+            console.print(f"[bold red]NOT A GOOD NIGHT[/] {table} refused: {escape(extract['reason'])}; {kept}; "
+                          f"{not_evaluated} checks not evaluated", markup=True, highlight=False)
+    for entry in record.get("ledger", []):
+        for literal, columns in (entry.get("missing_literals") or {}).items():
+            counts = ", ".join(f"{c} {n}" for c, n in columns.items())
+            console.print(f"{escape(entry['file'])}: {sum(columns.values())} {literal} values loaded as missing ({counts})",
+                          highlight=False)
+        if entry.get("not_used_columns"):
+            console.print(f"{escape(entry['file'])}: not used: {escape(', '.join(entry['not_used_columns']))}",
+                          highlight=False)
 
 
 def _print_ledger(record: dict) -> None:

@@ -531,6 +531,8 @@ def _needs_one_of(table: str, typed: pl.DataFrame, problems: pl.DataFrame) -> pl
         pl.col(LINE), pl.lit(columns[0]).alias("column_name"),
         pl.lit(f"blank required value: neither {' nor '.join(columns)}").alias("reason"),
     )
+    if problems.height:  # a date given but unparseable is that date's problem, not this one
+        lacking = lacking.join(problems.filter(pl.col("column_name").is_in(list(columns))).select(LINE), on=LINE, how="anti")
     if not lacking.height:
         return problems
     return pl.concat([problems, lacking.cast(problems.schema)]).sort([LINE, "column_name"])
