@@ -233,6 +233,9 @@ def _print_ssd_notes(record: dict) -> None:
             counts = ", ".join(f"{c} {n}" for c, n in columns.items())
             console.print(f"{escape(entry['file'])}: {sum(columns.values())} {literal} values loaded as missing ({counts})",
                           highlight=False)
+        for column, n in (entry.get("worker_names") or {}).items():
+            console.print(f"[yellow]{escape(entry['file'])}[/]: {column} holds {n} worker names, not ids: loaded as missing",
+                          markup=True, highlight=False)
         if entry.get("not_used_columns"):
             console.print(f"{escape(entry['file'])}: not used: {escape(', '.join(entry['not_used_columns']))}",
                           highlight=False)

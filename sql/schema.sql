@@ -68,7 +68,8 @@ CREATE TABLE ssd_cin_episodes (
     cine_cin_primary_need_code primary_need_code,
     cine_close_date DATE,
     cine_close_reason VARCHAR,
-    cine_referral_nfa BOOLEAN           -- extension: CIN census ReferralNFA (no further action)
+    cine_referral_nfa BOOLEAN,          -- extension: CIN census ReferralNFA (no further action)
+    cine_referral_worker_id VARCHAR     -- SSD: the referral's worker, an id (a name, as SystemC writes, is reported and loaded as missing)
 );
 
 CREATE TABLE ssd_cin_assessments (

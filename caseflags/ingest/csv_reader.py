@@ -28,6 +28,8 @@ NO_RECORDS = "header row only: no records"
 # sqlcmd writes a dash underline under its header and "(N rows affected)" after the rows: layout,
 # not records (docs/EXTRACTS.md, "From the SSD").
 ROWS_AFFECTED = re.compile(r"^\(\d+ rows? affected\)$")
+UNQUOTED_TEXT = ("a value holding a comma written without quoting (SSMS's default, sqlcmd) cannot be read "
+                 "unambiguously; export with quoting (docs/EXTRACTS.md, \"From the SSD\")")
 UNQUOTED_JSON = ("unquoted value with commas (a JSON list or text exported without quoting): the row cannot be "
                  "read unambiguously; export with quoting (docs/EXTRACTS.md, \"From the SSD\")")
 
@@ -248,6 +250,7 @@ def _read_records(path, scan, spec, limits, file, header_out=None):
     def problem(line: int, reason: str, column: str | None = None) -> None:
         problems.append({"line": line, "column_name": column, "reason": reason})
 
+    lines.record.clear()  # the header's text: each record's own text starts after it
     start = reader.line_num + 1
     header_end = reader.line_num
     last_kept_end = 0
@@ -285,11 +288,11 @@ def _read_records(path, scan, spec, limits, file, header_out=None):
             continue
         if len(record) != len(header) and end == line and ("[" in text or "{" in text):
             record = unquoted_record(text, len(header)) or record
-            if len(record) != len(header):
-                problem(line, UNQUOTED_JSON if len(record) > len(header) else f"expected {len(header)} fields, found {len(record)}")
-                continue
         if len(record) != len(header):
-            problem(line, f"expected {len(header)} fields, found {len(record)}")
+            reason = f"expected {len(header)} fields, found {len(record)}"
+            if len(record) > len(header):
+                reason = UNQUOTED_JSON if "[" in text or "{" in text else f"{reason}: {UNQUOTED_TEXT}"
+            problem(line, reason)
             continue
         if any("\x00" in v for v in record):
             problem(line, "NUL byte in the record")

@@ -105,6 +105,7 @@ class ParsedExtract:
     # {"NULL": {column: count}, "SSD_PH": {...}} (run.json ledger, docs/EXTRACTS.md)
     missing_literals: dict[str, dict[str, int]] = field(default_factory=dict)
     unused_columns: list[str] = field(default_factory=list)  # delivered columns caseflags does not read
+    worker_names: dict[str, int] = field(default_factory=dict)  # worker id columns holding names: count per column
 
     @property
     def rows_loaded(self) -> int:
@@ -255,6 +256,25 @@ def _FACTOR_CODE(code: str) -> bool:
 
 
 ROLE_COLUMNS = {"invo_professional_role_id"}
+# Worker columns that should hold a professional's id; SystemC's SSD script writes the worker's
+# name in cine_referral_worker_id (DIM_WORKER_ID_DESC). A name is recognised (letters and
+# spaces, two words or more), loaded as missing and counted in the ledger ("worker_names").
+WORKER_ID_COLUMNS = {"ssd_cin_episodes": ("cine_referral_worker_id",)}
+WORKER_NAME = r"^[^\d\s,;]+(?:[ \t]+[^\d\s,;]+)+$"
+
+
+def worker_names(table: str, typed: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Names in a worker id column: counted, and set missing (a name is not an id)."""
+    counts: dict[str, int] = {}
+    for column in WORKER_ID_COLUMNS.get(table, ()):
+        if column not in typed.columns:
+            continue
+        is_name = pl.col(column).str.contains(WORKER_NAME)
+        n = typed.select(is_name.sum()).item()
+        if n:
+            counts[column] = int(n)
+            typed = typed.with_columns(pl.when(is_name).then(None).otherwise(pl.col(column)).alias(column))
+    return typed, counts
 
 
 def parse_frame(
@@ -479,6 +499,7 @@ def parse_source(
     file = path.name
     typed, problems = parse_frame(frame, spec, agency_aliases, role_codes)
     problems = _needs_one_of(table, typed, problems)
+    typed, names = worker_names(table, typed)
     problems, warnings = _kept_problems(table, path, frame, problems)
     sentinels = sentinel_warnings(file, frame, spec)
     if sentinels.height:
@@ -516,6 +537,7 @@ def parse_source(
         rejected={file: read - good.height},
         warnings=warnings,
         missing_literals=missing_literal_counts(frame, spec),
+        worker_names=names,
     )
 
 

@@ -218,6 +218,8 @@ def _with_extras(entry: dict, parts) -> dict:
                 entry["missing_literals"] = part.missing_literals
             if part.unused_columns:
                 entry["not_used_columns"] = part.unused_columns
+            if part.worker_names:
+                entry["worker_names"] = part.worker_names
     return entry
 
 
