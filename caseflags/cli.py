@@ -279,6 +279,64 @@ def _print_ledger(record: dict) -> None:
 
 
 @app.command()
+def inspect(
+    extracts: Annotated[Path, typer.Option("--extracts", help="The delivery folder to inspect.")],
+    config: ConfigOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Say what each file of a delivery would become, without loading anything (no store, no files).
+
+    Exit 0 when the delivery would load, 2 when an extract would be refused or ssd_person is missing."""
+    debug_mode["on"] = debug_mode["on"] or debug
+    settings = _load_config(config)
+    with foreseen_failures():
+        if not extracts.is_dir():
+            _fail(f"extracts folder not found: {extracts}")
+        from caseflags.ingest.inspect import inspect_delivery
+
+        _mute_console_logs()
+        result = inspect_delivery(extracts, settings)
+    _print_inspection(result)
+    if not result.would_load:
+        raise typer.Exit(2)
+
+
+def _print_inspection(result) -> None:
+    from rich.markup import escape
+
+    from caseflags.ingest.inspect import describe_coverage
+
+    table = Table(title=f"caseflags inspect {escape(result.folder)}", show_lines=True)
+    for column in ("file", "recognised as", "verdict", "read", "would load", "quarantined", "dates", "details"):
+        table.add_column(column, justify="right" if column in ("read", "would load", "quarantined") else "left",
+                         overflow="fold")
+    for f in result.files:
+        details = []
+        if f.reason:
+            details.append(f"reason: {f.reason}")
+        if f.used:
+            details.append(f"used: {', '.join(f.used)}")
+        if f.ignored:
+            details.append(f"ignored: {', '.join(f.ignored)}")
+        if f.missing:
+            details.append(f"missing (optional): {', '.join(f.missing)}")
+        details += [f"quarantined {n}: {reason}" for reason, n in f.top_reasons]
+        details += [describe_coverage(i) for i in f.identifiers]
+        details += f.notes
+        colour = {"WOULD LOAD": "green", "WOULD BE REFUSED": "bold red", "NOT USED": "dim"}[f.verdict]
+        counted = f.verdict != "NOT USED" and (f.rows_read or f.verdict == "WOULD LOAD")
+        table.add_row(escape(f.file), escape(f.recognised_as), f"[{colour}]{f.verdict}[/]",
+                      str(f.rows_read) if counted else "", str(f.would_load) if counted else "",
+                      str(f.would_quarantine) if counted else "",
+                      " to ".join(f.date_range) if f.date_range else "", escape("\n".join(details)))
+    console.print(table)
+    for name in result.missing_required:
+        console.print(f"[bold red]missing[/] {name}: no file or return delivers it", markup=True, highlight=False)
+    verdict = "[green]the delivery would load[/]" if result.would_load else "[bold red]the delivery would not load as it is[/]"
+    console.print(verdict + " (nothing was loaded or written)", markup=True, highlight=False)
+
+
+@app.command()
 def generate(
     profile: Annotated[str, typer.Option("--profile", help="small | la | large")] = "small",
     seed: Annotated[int, typer.Option("--seed")] = 1,

@@ -106,6 +106,7 @@ class ParsedExtract:
     missing_literals: dict[str, dict[str, int]] = field(default_factory=dict)
     unused_columns: list[str] = field(default_factory=list)  # delivered columns caseflags does not read
     worker_names: dict[str, int] = field(default_factory=dict)  # worker id columns holding names: count per column
+    delivered_columns: list[str] = field(default_factory=list)  # the delivered header, as named
 
     @property
     def rows_loaded(self) -> int:
@@ -460,6 +461,7 @@ def parse_extract(
     parsed = parse_source(table, path, frame, unreadable, agency_aliases, content_sha256=content_sha256,
                           raw_for=raw_for, limits=limits, role_codes=role_codes)
     parsed.unused_columns = unused_columns(header, spec)
+    parsed.delivered_columns = [str(c).strip().lstrip("\ufeff").strip() for c in header]
     return parsed
 
 
