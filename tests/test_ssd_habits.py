@@ -168,3 +168,20 @@ def test_first_night_whose_ssd_person_loads_no_one_is_never_all_evaluated(tmp_pa
     assert "NOT_EVALUATED" in statuses
     report = (tmp_path / "reports" / AS_AT.isoformat() / "report.html").read_text()
     assert 'id="headline-untrustworthy"' in report and "ssd_person" in report
+
+
+def test_unborn_child_in_the_cin_census_is_kept_with_its_expected_date_of_birth(tmp_path):
+    from returns_builder import cin_child, cin_return
+
+    unborn = cin_child(2025, "U1", sex="U").replace(
+        "<PersonBirthDate>2012-05-06</PersonBirthDate>", "<ExpectedPersonBirthDate>2025-06-01</ExpectedPersonBirthDate>")
+    neither = cin_child(2025, "N1").replace("<PersonBirthDate>2012-05-06</PersonBirthDate>", "")
+    folder = tmp_path / "d"
+    write(folder, "cin_census.xml", cin_return(2025, children="\n".join(["", cin_child(2025, "B1"), unborn, neither, ""])))
+    con = connect(tmp_path / "store.duckdb")
+    state = stage_and_publish(con, folder, date(2025, 3, 31), tmp_path / "out")
+    people = con.execute("SELECT pers_person_id, pers_dob, pers_expected_dob FROM ssd_person ORDER BY 1").fetchall()
+    assert people == [("B1", date(2012, 5, 6), None), ("U1", None, date(2025, 6, 1))]
+    reasons = con.execute("SELECT column_name, reason FROM quarantine WHERE table_name = 'ssd_person'").fetchall()
+    assert reasons == [("pers_dob", "blank required value: neither pers_dob nor pers_expected_dob")]
+    assert state.extracts["ssd_person"].status == "LOADED"
