@@ -17,6 +17,9 @@ class ExtractRefused(Exception):
         self.reason = reason
 
 
+# A header must hold one of these columns (an unborn child has only an expected date of birth);
+# refused as missing the first when it has neither.
+ONE_OF_COLUMNS = {"ssd_person": (("pers_dob", "pers_expected_dob"),)}
 # Older SSD versions' names for a contract column (SSD 1.4 renamed pers_common_child_id).
 COLUMN_ALIASES = {"pers_common_child_id": "pers_single_unique_id"}
 
@@ -52,6 +55,9 @@ def header_map(header: list[str], spec: TableSpec, file: str, header_out: list[s
     if header_out is not None:
         header_out[:] = [str(n) for n in header]
     missing = [c for c in spec.required if c not in positions]
+    for first, *others in ONE_OF_COLUMNS.get(spec.name, ()):
+        if first not in positions and not any(o in positions for o in others):
+            missing.append(first)
     if missing:
         raise ExtractRefused(file, f"missing required column {', '.join(missing)}")
     return positions

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +67,10 @@ PLACEHOLDER = "SSD_PH"
 # 1900-01-01; 1899-12-30 is Excel's day 0; 1753-01-01 SQL Server's first DATETIME).
 SENTINEL_DATES = ("1900-01-01", "1899-12-30", "1753-01-01")
 SENTINEL_REASON = "sentinel date (a placeholder for no date): loaded as missing"
-_SENTINELS = pl.Series([date.fromisoformat(d) for d in SENTINEL_DATES], dtype=pl.Date).implode()
+# The sentinel dates as delivered (ISO or UK, with or without a time): one anchored regex, cheaper
+# than parsing every date twice.
+SENTINEL_TEXT = "^(?:" + "|".join(
+    [d for iso in SENTINEL_DATES for d in (iso, "/".join(reversed(iso.split("-"))))]) + r")(?:[ T][0-9:.]*)?$"
 
 
 def sentinel_warnings(file: str, frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
@@ -78,7 +80,7 @@ def sentinel_warnings(file: str, frame: pl.DataFrame, spec: TableSpec) -> pl.Dat
         if col.kind != "date" or col.name not in frame.columns:
             continue
         text = _blank_to_null(pl.col(col.name))
-        hit = frame.lazy().filter(_parse_date(text).is_in(_SENTINELS)).select(
+        hit = frame.lazy().filter(text.str.contains(SENTINEL_TEXT)).select(
             pl.lit(file).alias("file"), pl.col(LINE).alias("line"), pl.lit(col.name).alias("column_name"),
             pl.lit(SENTINEL_REASON).alias("reason"), pl.col(col.name).str.strip_chars().alias("raw_value"),
         ).collect()
@@ -185,22 +187,30 @@ def read_text_frame(
 # --- parsing text into contract types --------------------------------------------------------
 
 
-def _blank_to_null(expr: pl.Expr) -> pl.Expr:
-    """Blank, SQL Server's `NULL` literal and the SSD's `SSD_PH` placeholder are missing; NCHAR
-    padding and sqlcmd's column padding are stripped."""
+def _blank_to_null(expr: pl.Expr, literals: bool = True) -> pl.Expr:
+    """Blank is missing; with `literals`, so are SQL Server's `NULL` literal and the SSD's `SSD_PH`
+    placeholder. NCHAR padding and sqlcmd's column padding are stripped."""
     stripped = expr.str.strip_chars()
-    return pl.when(stripped.is_in(["", NULL_LITERAL, PLACEHOLDER])).then(None).otherwise(stripped)
+    if literals:
+        return pl.when(stripped.is_in(["", NULL_LITERAL, PLACEHOLDER])).then(None).otherwise(stripped)
+    return pl.when(stripped == "").then(None).otherwise(stripped)
 
 
 def missing_literal_counts(frame: pl.DataFrame, spec: TableSpec) -> dict[str, dict[str, int]]:
     """Per column, how many values were the `NULL` literal or the `SSD_PH` placeholder (loaded as
-    missing): {"NULL": {column: n}, "SSD_PH": {column: n}}, zero counts left out."""
+    missing): {"NULL": {column: n}, "SSD_PH": {column: n}}, zero counts left out. Exact values
+    are counted in one cheap pass; only columns holding padding are stripped first."""
     columns = [c for c in spec.column_names if c in frame.columns and frame.schema[c] == pl.Utf8]
     if not columns or not frame.height:
         return {}
+    padded = frame.lazy().select(
+        [(pl.col(c).str.ends_with(" ") | pl.col(c).str.starts_with(" ")).any().alias(c) for c in columns]
+    ).collect().row(0, named=True)
     exprs = []
     for literal in (NULL_LITERAL, PLACEHOLDER):
-        exprs += [(pl.col(c).str.strip_chars() == literal).sum().alias(f"{literal}\x00{c}") for c in columns]
+        for c in columns:
+            value = pl.col(c).str.strip_chars() if padded[c] else pl.col(c)
+            exprs.append((value == literal).sum().alias(f"{literal}\x00{c}"))
     counts = frame.lazy().select(exprs).collect().row(0, named=True)
     found: dict[str, dict[str, int]] = {}
     for key, n in counts.items():
@@ -283,17 +293,22 @@ def parse_frame(
     spec: TableSpec,
     agency_aliases: dict[str, str] | None = None,
     role_codes: dict[str, str] | None = None,
+    literal_columns: set[str] | None = None,
+    sentinel_columns: set[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed columns for every row, and the problems found: (line, column_name, reason)."""
+    """Typed columns for every row, and the problems found: (line, column_name, reason).
+    `literal_columns`: the columns holding a `NULL` / `SSD_PH` literal (None: treat every column
+    as if it might); `sentinel_columns` likewise for sentinel dates."""
     aliases = {k.strip().upper(): v for k, v in (agency_aliases or {}).items()}
     roles = {k.strip().upper(): v for k, v in (role_codes or {}).items()}
     typed: list[pl.Expr] = [pl.col(LINE)]
     presence: list[pl.Expr] = []
     problems: list[pl.Expr] = []
     for col in spec.columns:
-        text = _blank_to_null(pl.col(col.name))
-        if col.kind == "date":  # a sentinel date is no date (a warning says so: sentinel_warnings)
-            text = pl.when(_parse_date(text).is_in(_SENTINELS)).then(None).otherwise(text)
+        text = _blank_to_null(pl.col(col.name), literal_columns is None or col.name in literal_columns)
+        if col.kind == "date" and (sentinel_columns is None or col.name in sentinel_columns):
+            # a sentinel date is no date (a warning says so: sentinel_warnings)
+            text = pl.when(text.str.contains(SENTINEL_TEXT)).then(None).otherwise(text)
         parsed, failure_reason = _parse_column(col, text, aliases)
         if col.name in ROLE_COLUMNS and roles:
             upper = text.str.to_uppercase()
@@ -499,11 +514,14 @@ def parse_source(
     (a reader's), or `raw_lines` (a return's own description of its records)."""
     spec = load_contract()[table]
     file = path.name
-    typed, problems = parse_frame(frame, spec, agency_aliases, role_codes)
+    literals = missing_literal_counts(frame, spec)
+    sentinels = sentinel_warnings(file, frame, spec)
+    typed, problems = parse_frame(frame, spec, agency_aliases, role_codes,
+                                  literal_columns={c for counts in literals.values() for c in counts},
+                                  sentinel_columns=set(sentinels.get_column("column_name").to_list()))
     problems = _needs_one_of(table, typed, problems)
     typed, names = worker_names(table, typed)
     problems, warnings = _kept_problems(table, path, frame, problems)
-    sentinels = sentinel_warnings(file, frame, spec)
     if sentinels.height:
         warnings = pl.concat([warnings, sentinels])
     bad_lines = set(problems.get_column(LINE).to_list()) if problems.height else set()
@@ -538,7 +556,7 @@ def parse_source(
         reads={file: read},
         rejected={file: read - good.height},
         warnings=warnings,
-        missing_literals=missing_literal_counts(frame, spec),
+        missing_literals=literals,
         worker_names=names,
     )
 
