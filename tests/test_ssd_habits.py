@@ -168,6 +168,11 @@ def test_first_night_whose_ssd_person_loads_no_one_is_never_all_evaluated(tmp_pa
     assert "NOT_EVALUATED" in statuses
     report = (tmp_path / "reports" / AS_AT.isoformat() / "report.html").read_text()
     assert 'id="headline-untrustworthy"' in report and "ssd_person" in report
+    from caseflags import cli
+
+    with cli.console.capture() as captured:
+        cli._print_run_summary(tmp_path / "reports" / AS_AT.isoformat())
+    assert "NOT A GOOD NIGHT ssd_person refused: untrustworthy: only 0 of 2 rows loaded" in " ".join(captured.get().split())
 
 
 def test_unborn_child_in_the_cin_census_is_kept_with_its_expected_date_of_birth(tmp_path):
