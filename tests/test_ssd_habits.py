@@ -190,3 +190,42 @@ def test_unborn_child_in_the_cin_census_is_kept_with_its_expected_date_of_birth(
     reasons = con.execute("SELECT column_name, reason FROM quarantine WHERE table_name = 'ssd_person'").fetchall()
     assert reasons == [("pers_dob", "blank required value: neither pers_dob nor pers_expected_dob")]
     assert state.extracts["ssd_person"].status == "LOADED"
+
+
+def test_an_unborn_child_loads_then_links_once_born(tmp_path):
+    """Night 1: a pre-birth case (no date of birth, no NHS number) loads and the run completes;
+    night 2: the child is born (date of birth and NHS number given) and links to the GP record."""
+    db = tmp_path / "store.duckdb"
+    gp = ("agency,agency_record_id,nhs_number,upn,la_person_id,forename,surname,dob,sex,postcode\n"
+          "GP,GP-9,9434765919,,,Baby,Smith,2026-11-02,F,BS1 1AA\n")
+    plans = "cinp_cin_plan_id,cinp_person_id,cinp_cin_plan_start_date\nC1,U1,2026-09-01\n"
+
+    def night(as_at: date, person: str) -> tuple[dict, list]:
+        folder = tmp_path / as_at.isoformat()
+        write(folder, "ssd_person.csv", person)
+        write(folder, "ssd_cin_plans.csv", plans)
+        write(folder, "agency_records.csv", gp)
+        con = connect(db)
+        try:
+            record = run_without_prefect(con, folder, as_at, tmp_path / "reports", load_config(), db_path=db)
+            links = con.execute("SELECT agency, agency_record_id FROM person_links WHERE person_id = 'U1' "
+                                "AND agency <> 'SOCIAL_CARE'").fetchall()
+        finally:
+            con.close()
+        return record, links
+
+    record, links = night(date(2026, 10, 1), "pers_person_id,pers_forename,pers_surname,pers_dob,pers_expected_dob,"
+                                             "pers_single_unique_id\nU1,,Smith,,2026-11-02,\n")
+    assert record["status"] == "COMPLETED" and record["extracts"]["ssd_person"]["rows_loaded"] == 1
+    assert links == []
+    record, links = night(date(2026, 11, 24), "pers_person_id,pers_forename,pers_surname,pers_dob,pers_expected_dob,"
+                                              "pers_single_unique_id\nU1,Baby,Smith,2026-11-02,2026-11-02,9434765919\n")
+    assert record["status"] == "COMPLETED"
+    assert links == [("GP", "GP-9")]
+
+
+def test_min_loaded_fraction_is_range_checked(tmp_path):
+    custom = tmp_path / "c.toml"
+    custom.write_text("[ingest]\nmin_loaded_fraction = 1.5\n")
+    with pytest.raises(ConfigError, match="min_loaded_fraction"):
+        load_config(custom)
