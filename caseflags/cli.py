@@ -207,6 +207,7 @@ def _print_run_summary(run_dir: Path) -> None:
                       f"{loaded['records_quarantined']} quarantined, {loaded['warnings']} warnings"
                       + (f" ({loaded['records_merged']} merged with the same child from another source)"
                          if loaded.get("records_merged") else ""), highlight=False)
+    _print_ssd_notes(record)
     quarantined = sum(e["rows_quarantined"] for e in record["extracts"].values())
     delivery = record.get("delivery") or {}
     if delivery:
@@ -216,6 +217,30 @@ def _print_run_summary(run_dir: Path) -> None:
     if reused:
         console.print(f"[yellow]kept[/] checks and report files of the run completed at {reused['from_run_completed_at']}: "
                       f"{reused['reason']}", markup=True, highlight=False)
+
+
+def _print_ssd_notes(record: dict) -> None:
+    """Loud when a table was refused as untrustworthy; one line per file whose NULL literals or SSD
+    placeholders were loaded as missing, and per file with columns caseflags does not read."""
+    from rich.markup import escape
+
+    not_evaluated = sum(1 for c in record["checks"].values() if c["status"] != "EVALUATED")
+    for table, extract in record["extracts"].items():
+        if extract["status"] == "REFUSED" and str(extract.get("reason") or "").startswith("untrustworthy"):
+            kept = "previous data kept (stale)" if extract.get("stale") else "no earlier data"
+            console.print(f"[bold red]NOT A GOOD NIGHT[/] {table} refused: {escape(extract['reason'])}; {kept}; "
+                          f"{not_evaluated} checks not evaluated", markup=True, highlight=False)
+    for entry in record.get("ledger", []):
+        for literal, columns in (entry.get("missing_literals") or {}).items():
+            counts = ", ".join(f"{c} {n}" for c, n in columns.items())
+            console.print(f"{escape(entry['file'])}: {sum(columns.values())} {literal} values loaded as missing ({counts})",
+                          highlight=False)
+        for column, n in (entry.get("worker_names") or {}).items():
+            console.print(f"[yellow]{escape(entry['file'])}[/]: {column} holds {n} worker names, not ids: loaded as missing",
+                          markup=True, highlight=False)
+        if entry.get("not_used_columns"):
+            console.print(f"{escape(entry['file'])}: not used: {escape(', '.join(entry['not_used_columns']))}",
+                          highlight=False)
 
 
 def _print_ledger(record: dict) -> None:
@@ -253,6 +278,64 @@ def _print_ledger(record: dict) -> None:
     for e in record.get("ledger", []):
         if e["balanced"] is False:
             console.print(f"[bold red]{escape(describe_unbalanced(e))}[/]", markup=True, highlight=False)
+
+
+@app.command()
+def inspect(
+    extracts: Annotated[Path, typer.Option("--extracts", help="The delivery folder to inspect.")],
+    config: ConfigOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Say what each file of a delivery would become, without loading anything (no store, no files).
+
+    Exit 0 when the delivery would load, 2 when an extract would be refused or ssd_person is missing."""
+    debug_mode["on"] = debug_mode["on"] or debug
+    settings = _load_config(config)
+    with foreseen_failures():
+        if not extracts.is_dir():
+            _fail(f"extracts folder not found: {extracts}")
+        from caseflags.ingest.inspect import inspect_delivery
+
+        _mute_console_logs()
+        result = inspect_delivery(extracts, settings)
+    _print_inspection(result)
+    if not result.would_load:
+        raise typer.Exit(2)
+
+
+def _print_inspection(result) -> None:
+    from rich.markup import escape
+
+    from caseflags.ingest.inspect import describe_coverage
+
+    table = Table(title=f"caseflags inspect {escape(result.folder)}", show_lines=True)
+    for column in ("file", "recognised as", "verdict", "read", "would load", "quarantined", "dates", "details"):
+        table.add_column(column, justify="right" if column in ("read", "would load", "quarantined") else "left",
+                         overflow="fold")
+    for f in result.files:
+        details = []
+        if f.reason:
+            details.append(f"reason: {f.reason}")
+        if f.used:
+            details.append(f"used: {', '.join(f.used)}")
+        if f.ignored:
+            details.append(f"ignored: {', '.join(f.ignored)}")
+        if f.missing:
+            details.append(f"missing (optional): {', '.join(f.missing)}")
+        details += [f"quarantined {n}: {reason}" for reason, n in f.top_reasons]
+        details += [describe_coverage(i) for i in f.identifiers]
+        details += f.notes
+        colour = {"WOULD LOAD": "green", "WOULD BE REFUSED": "bold red", "NOT USED": "dim"}[f.verdict]
+        counted = f.verdict != "NOT USED" and (f.rows_read or f.verdict == "WOULD LOAD")
+        table.add_row(escape(f.file), escape(f.recognised_as), f"[{colour}]{f.verdict}[/]",
+                      str(f.rows_read) if counted else "", str(f.would_load) if counted else "",
+                      str(f.would_quarantine) if counted else "",
+                      " to ".join(f.date_range) if f.date_range else "", escape("\n".join(details)))
+    console.print(table)
+    for name in result.missing_required:
+        console.print(f"[bold red]missing[/] {name}: no file or return delivers it", markup=True, highlight=False)
+    verdict = "[green]the delivery would load[/]" if result.would_load else "[bold red]the delivery would not load as it is[/]"
+    console.print(verdict + " (nothing was loaded or written)", markup=True, highlight=False)
 
 
 @app.command()

@@ -57,3 +57,4 @@ LEFT JOIN known_nhs_numbers AS nhs ON nhs.person_id = cin.person_id
 LEFT JOIN last_ended_registration AS ended ON ended.person_id = cin.person_id
 WHERE registered.person_id IS NULL
   AND NOT person_died_by(cin.person_id, $as_at)  -- no GP is expected after a death
+  AND NOT person_unborn(cin.person_id)  -- nor before a birth (a pre-birth case)

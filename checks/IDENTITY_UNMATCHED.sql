@@ -14,6 +14,7 @@ delivering_agencies AS (
 
 expected_records AS (
     SELECT person_id, 'GP' AS agency FROM cin_children_at_as_at
+    WHERE NOT person_unborn(person_id)  -- a pre-birth case has no GP record yet
     UNION ALL
     SELECT person_id, 'EDUCATION' FROM cin_children_at_as_at
     WHERE dob IS NOT NULL AND is_compulsory_school_age(dob, $as_at)

@@ -55,3 +55,4 @@ CROSS JOIN bounds
 LEFT JOIN voice_in_window AS voice ON voice.person_id = cin.person_id
 LEFT JOIN latest_child_voice_ever AS latest ON latest.person_id = cin.person_id
 WHERE coalesce(voice.child_voice_count, 0) = 0
+  AND NOT person_unborn(cin.person_id)  -- a pre-birth case has no voice of its own yet

@@ -8,13 +8,15 @@ from pathlib import Path
 TABLE_COLUMNS: dict[str, list[str]] = {
     "ssd_person": ["pers_person_id", "pers_upn", "pers_single_unique_id", "pers_forename",
                    "pers_surname", "pers_dob", "pers_sex", "pers_send_flag",
-                   "pers_death_date", "pers_upn_unknown"],  # extensions (EXTRACTS.md), blank here
+                   "pers_death_date", "pers_upn_unknown",  # extensions (EXTRACTS.md), blank here
+                   "pers_expected_dob"],  # an unborn child's expected date of birth (SSD), blank here
     "ssd_address": ["addr_person_id", "addr_address_postcode", "addr_address_start_date",
                     "addr_address_end_date"],
     "ssd_disability": ["disa_person_id", "disa_disability_code"],
     "ssd_cin_episodes": ["cine_referral_id", "cine_person_id", "cine_referral_date",
                          "cine_cin_primary_need_code", "cine_close_date", "cine_close_reason",
-                         "cine_referral_nfa"],  # extension (EXTRACTS.md), blank here
+                         "cine_referral_nfa",  # extension (EXTRACTS.md), blank here
+                         "cine_referral_worker_id"],  # SSD column, blank here
     "ssd_cin_assessments": ["cina_assessment_id", "cina_person_id", "cina_referral_id",
                             "cina_assessment_start_date", "cina_assessment_auth_date",
                             "cina_assessment_child_seen"],

@@ -165,6 +165,17 @@ CREATE OR REPLACE MACRO attendance_class(code) AS (
 -- PersonDeathDate or a local extract) is on or before `d`: attendance, transition and GP checks
 -- raise nothing for a deceased child after the death.
 CREATE OR REPLACE MACRO died_by(death_date, d) AS coalesce(death_date <= d, false);
+
+-- An unborn child (a pre-birth case): social care holds an expected date of birth
+-- (ssd_person.pers_expected_dob, CIN census ExpectedPersonBirthDate) and no date of birth yet.
+-- Checks that need a born child (its own voice, a GP registration, a partner's record) raise
+-- nothing for it; age-based rules see a NULL date of birth and raise nothing either.
+CREATE OR REPLACE MACRO person_unborn(person) AS (
+    EXISTS (SELECT 1 FROM ssd_person AS unborn
+            WHERE unborn.pers_person_id = person AND unborn.pers_expected_dob IS NOT NULL)
+    AND NOT EXISTS (SELECT 1 FROM ssd_person AS born
+                    WHERE born.pers_person_id = person AND born.pers_dob IS NOT NULL)
+);
 CREATE OR REPLACE MACRO person_died_by(person, d) AS EXISTS (
     SELECT 1 FROM ssd_person AS deceased
     WHERE deceased.pers_person_id = person AND deceased.pers_death_date <= d

@@ -41,11 +41,12 @@ CREATE TABLE ssd_person (
     pers_single_unique_id VARCHAR,
     pers_forename VARCHAR,
     pers_surname VARCHAR,
-    pers_dob DATE NOT NULL,
+    pers_dob DATE,                      -- NULL for an unborn child (SSD): pers_expected_dob instead
     pers_sex VARCHAR,
     pers_send_flag BOOLEAN,
     pers_death_date DATE,               -- extension: CIN census PersonDeathDate (RETURNS.md)
-    pers_upn_unknown VARCHAR            -- extension: DfE UPNunknown reason (UN1-UN10), as given
+    pers_upn_unknown VARCHAR,           -- extension: DfE UPNunknown reason (UN1-UN10), as given
+    pers_expected_dob DATE              -- SSD pers_expected_dob / CIN census ExpectedPersonBirthDate (unborn)
 );
 
 CREATE TABLE ssd_address (
@@ -67,7 +68,8 @@ CREATE TABLE ssd_cin_episodes (
     cine_cin_primary_need_code primary_need_code,
     cine_close_date DATE,
     cine_close_reason VARCHAR,
-    cine_referral_nfa BOOLEAN           -- extension: CIN census ReferralNFA (no further action)
+    cine_referral_nfa BOOLEAN,          -- extension: CIN census ReferralNFA (no further action)
+    cine_referral_worker_id VARCHAR     -- SSD: the referral's worker, an id (a name, as SystemC writes, is reported and loaded as missing)
 );
 
 CREATE TABLE ssd_cin_assessments (
@@ -140,7 +142,7 @@ CREATE TABLE ssd_professionals (
 CREATE TABLE ssd_linked_identifiers (
     link_person_id VARCHAR NOT NULL,
     link_identifier_type VARCHAR NOT NULL,
-    link_identifier_value VARCHAR NOT NULL,
+    link_identifier_value VARCHAR,      -- NULL / SSD_PH: the SSD scripts' placeholder rows (missing)
     link_valid_from_date DATE,
     link_valid_to_date DATE
 );

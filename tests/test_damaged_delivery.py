@@ -52,8 +52,9 @@ def damaged_sample(folder: Path) -> Path:
     fields[1] = "x" * 1_000_000
     contacts[3] = ",".join(fields) + "\n\n"
     (folder / "family_contacts.csv").write_text("".join(contacts))
-    # transition_plans in UTF-16; professional_differences empty; voice_records header only.
-    (folder / "transition_plans.csv").write_bytes((folder / "transition_plans.csv").read_text().encode("utf-16"))
+    # transition_plans in UTF-16 without a byte-order mark; professional_differences empty;
+    # voice_records header only.
+    (folder / "transition_plans.csv").write_bytes((folder / "transition_plans.csv").read_text().encode("utf-16-be"))
     (folder / "professional_differences.csv").write_bytes(b"")
     header = (folder / "voice_records.csv").read_text().splitlines()[0]
     (folder / "voice_records.csv").write_text(header + "\n")
@@ -82,7 +83,7 @@ def test_the_night_completes_and_names_every_bad_file(damaged_run):
     assert record["status"] == "COMPLETED" and run_row == [("COMPLETED",)]
     refused = {r["file"]: r["reason"] for r in record["refused_files"]}
     assert refused["ehcp_plans.parquet"].startswith("unreadable Parquet file")
-    assert refused["transition_plans.csv"].startswith("UTF-16 encoded text")
+    assert refused["transition_plans.csv"].startswith("UTF-16 encoded text without a byte-order mark")
     assert refused["professional_differences.csv"] == "empty file (0 bytes)"
     assert refused["voice_records.csv"] == "header row only: no records"
     damaged = {"ehcp_plans", "transition_plans", "professional_differences", "voice_records"}

@@ -12,6 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from caseflags.ingest.scan import KIND_REASONS
+
 from caseflags.config import ConfigError, load_config
 from caseflags.ingest.extracts import ExtractRefused, parse_extract
 from caseflags.ingest.scan import IngestLimits
@@ -199,10 +201,9 @@ def test_invitations_without_a_named_professional_are_not_duplicates(tmp_path):
         ("meetings.csv", b"\n  \r\n\n", "blank file: no header row"),
         ("meetings.csv", (MEETINGS_HEADER + "\n").encode(), "header row only: no records"),
         ("meetings.csv", (MEETINGS_HEADER + "\n\n").encode(), "header row only: no records"),
-        ("meetings.csv", "\ufeff".encode("utf-16-le") + (MEETINGS_HEADER + "\n" + meeting(1) + "\n").encode("utf-16-le"),
-         "UTF-16 encoded text: save it as UTF-8 (or Windows-1252) CSV"),
+        # UTF-16 with its byte-order mark (SSMS "Unicode") is read: tests/test_ssd_exports.py.
         ("meetings.csv", (MEETINGS_HEADER + "\n" + meeting(1) + "\n").encode("utf-16-be"),
-         "UTF-16 encoded text: save it as UTF-8 (or Windows-1252) CSV"),
+         KIND_REASONS["utf16"]),
         ("meetings.csv", gzip.compress((MEETINGS_HEADER + "\n" + meeting(1) + "\n").encode()),
          "compressed file (gzip): deliver the file uncompressed"),
         ("meetings.csv", b"PK\x03\x04" + b"\x00" * 60, "a ZIP archive or XLSX workbook, not CSV text"),

@@ -265,8 +265,8 @@ def test_the_invariant_catches_ingest_without_quarantine(monkeypatch):
     keys are not resolved), the same corpus slice breaks the invariant: the check can fail."""
     real_parse_frame = extracts.parse_frame
 
-    def parse_without_quarantine(frame, spec, aliases=None):
-        typed, problems = real_parse_frame(frame, spec, aliases)
+    def parse_without_quarantine(frame, spec, aliases=None, *args, **kwargs):
+        typed, problems = real_parse_frame(frame, spec, aliases, *args, **kwargs)
         return typed, problems.clear()
 
     monkeypatch.setattr(extracts, "parse_frame", parse_without_quarantine)

@@ -15,6 +15,7 @@ default or surfaces late:
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -53,13 +54,14 @@ class Config:
     retention: dict[str, Any] = field(default_factory=dict)
     web: dict[str, Any] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)  # local involvement role code -> caseflags role
 
     def thresholds_for(self, check_id: str) -> dict[str, Any]:
         return dict(self.checks.get(check_id, {}))
 
 
 _SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web",
-             "limits")
+             "limits", "roles")
 RANGES_FILE = DEFAULT_CONFIG.parent / "ranges.toml"
 
 
@@ -116,6 +118,8 @@ def load_config(path: str | Path | None = None) -> Config:
         _overlay(merged, user, source, problems)
     problems += _validate_values(merged, source)
     problems += _validate_agencies(merged["agencies"], source)
+    problems += [f"{source}: roles.{local} maps to {code!r}: a role code is letters, digits and _ (e.g. CW)"
+                 for local, code in merged["roles"].items() if not re.fullmatch(r"[A-Z0-9_]{1,20}", code)]
     if problems:
         raise ConfigError(problems)
     return Config(source=source, **merged)
@@ -129,8 +133,8 @@ def _overlay(merged: dict, user: dict, source: str, problems: list[str]) -> None
         if not isinstance(values, dict):
             problems.append(f"{source}: [{section}] must be a table")
             continue
-        if section == "agencies":
-            merged["agencies"].update({str(k): str(v) for k, v in values.items()})
+        if section in ("agencies", "roles"):
+            merged[section].update({str(k): str(v) for k, v in values.items()})
             continue
         if section == "checks":
             merged["checks"] = _validate_check_thresholds(values, source, problems)

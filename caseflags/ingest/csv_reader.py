@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,24 +25,89 @@ from caseflags.ingest.common import LINE, ExtractRefused, header_map
 from caseflags.ingest.scan import BLOCK_BYTES, FileScan, IngestLimits
 
 NO_RECORDS = "header row only: no records"
+# sqlcmd writes a dash underline under its header and "(N rows affected)" after the rows: layout,
+# not records (docs/EXTRACTS.md, "From the SSD").
+ROWS_AFFECTED = re.compile(r"^\(\d+ rows? affected\)$")
+UNQUOTED_TEXT = ("a value holding a comma written without quoting (SSMS's default, sqlcmd) cannot be read "
+                 "unambiguously; export with quoting (docs/EXTRACTS.md, \"From the SSD\")")
+UNQUOTED_JSON = ("unquoted value with commas (a JSON list or text exported without quoting): the row cannot be "
+                 "read unambiguously; export with quoting (docs/EXTRACTS.md, \"From the SSD\")")
 
 
-def read_csv_text(path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits) -> tuple[pl.DataFrame, list[dict]]:
-    """All contract columns as text plus `_line`, and the records that could not be read."""
+def is_underline(text: str) -> bool:
+    """sqlcmd's header underline: dashes and separators only."""
+    stripped = text.strip()
+    return bool(stripped) and "-" in stripped and not stripped.strip("-, \t|;")
+
+
+def is_layout_record(record: list[str], first: bool) -> bool:
+    """A record that is export-tool layout: sqlcmd's underline (the first record only) or its
+    rows-affected trailer."""
+    if not record:
+        return False
+    if first and all(v.strip() and not v.strip().strip("-") for v in record):
+        return True
+    return len(record) == 1 and bool(ROWS_AFFECTED.match(record[0].strip()))
+
+
+def json_like(value: str) -> bool:
+    value = value.strip()
+    return (value[:1], value[-1:]) in (("[", "]"), ("{", "}"))
+
+
+def unquoted_record(text: str, fields: int) -> list[str] | None:
+    """A record written without quoting whose only commas beyond the delimiters are inside JSON
+    values (SSMS's default CSV, sqlcmd): split on commas, then rejoin each bracketed JSON value.
+    None unless the result has exactly `fields` fields, every rejoined value is valid JSON and no
+    other field holds a quote: anything else cannot be read unambiguously."""
+    parts = text.rstrip("\r\n").split(",")
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        start = part.strip()
+        quoted = start.startswith('"[') or start.startswith('"{')
+        if start[:1] in "[{" and start or quoted:
+            opener = start[1] if quoted else start[0]
+            closer = "]" if opener == "[" else "}"
+            value = part
+            while value.count(opener) > value.count(closer) and i + 1 < len(parts):
+                i += 1
+                value += "," + parts[i]
+            candidate = value.strip()
+            if quoted and candidate.endswith('"'):
+                candidate = candidate[1:-1]  # SSMS quotes the value without doubling its quotes
+            try:
+                json.loads(candidate)
+            except ValueError:
+                return None
+            out.append(candidate)
+        else:
+            if '"' in part:
+                return None
+            out.append(part)
+        i += 1
+    return out if len(out) == fields else None
+
+
+def read_csv_text(path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits,
+                  header_out: list[str] | None = None) -> tuple[pl.DataFrame, list[dict]]:
+    """All contract columns as text plus `_line`, and the records that could not be read
+    (`header_out`, when given, receives the delivered header)."""
     fast = None
     if (scan.plain_utf8 and not scan.has_nul and not scan.quotes and scan.ends_with_newline
             and scan.max_line_bytes <= min(limits.max_field_size, limits.max_record_size)):
-        fast = _read_csv_fast(path.read_bytes(), spec, path.name)
+        fast = _read_csv_fast(path.read_bytes(), spec, path.name, header_out)
     if fast is not None:
         frame, unreadable = fast, []
     else:
-        frame, unreadable = _read_csv_exact(path, scan, spec, limits)
+        frame, unreadable = _read_csv_exact(path, scan, spec, limits, header_out)
     if frame.height == 0 and not unreadable:
         raise ExtractRefused(path.name, NO_RECORDS)
     return frame, unreadable
 
 
-def _read_csv_fast(raw: bytes, spec: TableSpec, file: str) -> pl.DataFrame | None:
+def _read_csv_fast(raw: bytes, spec: TableSpec, file: str, header_out: list[str] | None = None) -> pl.DataFrame | None:
     """Polars over the file's bytes, reading only the contract's columns; None when the file
     needs the exact path (blank lines, quoted line breaks, ragged rows, anything polars rejects)."""
     end = len(raw)
@@ -50,9 +117,14 @@ def _read_csv_fast(raw: bytes, spec: TableSpec, file: str) -> pl.DataFrame | Non
     crlf = header_end > 0 and raw[header_end - 1 : header_end] == b"\r"
     if raw.find(b"\r\n\r\n" if crlf else b"\n\n", 0, end) != -1:
         return None  # blank lines: line numbers need the csv module
+    second_end = raw.find(b"\n", header_end + 1)
+    if header_end != -1 and is_underline(raw[header_end + 1: second_end if second_end != -1 else end].decode("utf-8", "replace")):
+        return None  # sqlcmd's dash underline: the exact path skips it
+    if ROWS_AFFECTED.match(raw[raw.rfind(b"\n", 0, end) + 1: end].decode("utf-8", "replace").strip()):
+        return None  # sqlcmd's "(N rows affected)" trailer
     header_text = raw[: header_end if header_end != -1 else len(raw)].decode("utf-8")
     header = next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r")]), [])
-    positions = header_map(header, spec, file)
+    positions = header_map(header, spec, file, header_out)
     wanted = sorted(set(positions.values()))
     body = raw if raw[end:] in (b"", b"\n", b"\r\n") else raw[:end]  # polars reads blank tails as rows
     try:
@@ -146,18 +218,19 @@ def _csv_error_reason(exc: csv.Error, limits: IngestLimits) -> str:
     return "unreadable record (damaged quoting or line breaks)"
 
 
-def _read_csv_exact(path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits) -> tuple[pl.DataFrame, list[dict]]:
+def _read_csv_exact(path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits,
+                    header_out: list[str] | None = None) -> tuple[pl.DataFrame, list[dict]]:
     """csv-module path, streaming: exact line numbers with quoted newlines, blank lines, ragged
     rows, damaged quoting, over-long fields and records, NUL bytes and a cut-off last line."""
     file = path.name
     previous_limit = csv.field_size_limit(limits.max_field_size)
     try:
-        return _read_records(path, scan, spec, limits, file)
+        return _read_records(path, scan, spec, limits, file, header_out)
     finally:
         csv.field_size_limit(previous_limit)
 
 
-def _read_records(path, scan, spec, limits, file):
+def _read_records(path, scan, spec, limits, file, header_out=None):
     lines = PhysicalLines(path, scan, limits)
     reader = csv.reader(lines, strict=True)
     try:
@@ -168,7 +241,7 @@ def _read_records(path, scan, spec, limits, file):
         raise ExtractRefused(file, "unreadable header row (damaged quoting or over-long)") from None
     if lines.oversize or lines.undecodable:
         raise ExtractRefused(file, "unreadable header row (over-long or not valid text)")
-    positions = header_map(header, spec, file)
+    positions = header_map(header, spec, file, header_out)
     wanted = [(c, positions.get(c)) for c in spec.column_names]
     columns: dict[str, list] = {c: [] for c in spec.column_names}
     kept: list[int] = []
@@ -177,7 +250,9 @@ def _read_records(path, scan, spec, limits, file):
     def problem(line: int, reason: str, column: str | None = None) -> None:
         problems.append({"line": line, "column_name": column, "reason": reason})
 
+    lines.record.clear()  # the header's text: each record's own text starts after it
     start = reader.line_num + 1
+    header_end = reader.line_num
     last_kept_end = 0
     while True:
         try:
@@ -185,14 +260,20 @@ def _read_records(path, scan, spec, limits, file):
         except StopIteration:
             break
         except csv.Error as exc:
-            problem(start, _csv_error_reason(exc, limits))
-            start = reader.line_num + 1
+            text = "".join(lines.record)
             lines.record.clear()
-            continue
-        line, end = start, reader.line_num
-        start = end + 1
-        text = "".join(lines.record)
-        lines.record.clear()
+            line, end = start, reader.line_num
+            start = end + 1
+            repaired = unquoted_record(text, len(header)) if end == line and ("[" in text or "{" in text) else None
+            if repaired is None:
+                problem(line, _csv_error_reason(exc, limits) if "[" not in text and "{" not in text else UNQUOTED_JSON)
+                continue
+            record = repaired
+        else:
+            line, end = start, reader.line_num
+            start = end + 1
+            text = "".join(lines.record)
+            lines.record.clear()
         spanned = range(line, end + 1)
         oversize = [lines.oversize[n] for n in spanned if n in lines.oversize]
         if oversize:
@@ -200,16 +281,23 @@ def _read_records(path, scan, spec, limits, file):
             continue
         if not record or (len(record) <= 1 and all(not v.strip() for v in record)):
             continue  # blank line
+        if is_layout_record(record, first=line == header_end + 1):
+            continue  # sqlcmd's underline or rows-affected trailer: layout, not a record
         if any(n in lines.undecodable for n in spanned):
             problem(line, "invalid UTF-8 bytes in a UTF-8 file")
             continue
+        if len(record) != len(header) and end == line and ("[" in text or "{" in text):
+            record = unquoted_record(text, len(header)) or record
         if len(record) != len(header):
-            problem(line, f"expected {len(header)} fields, found {len(record)}")
+            reason = f"expected {len(header)} fields, found {len(record)}"
+            if len(record) > len(header):
+                reason = UNQUOTED_JSON if "[" in text or "{" in text else f"{reason}: {UNQUOTED_TEXT}"
+            problem(line, reason)
             continue
         if any("\x00" in v for v in record):
             problem(line, "NUL byte in the record")
             continue
-        if '"' in text and _stray_quote(text):
+        if '"' in text and _stray_quote(text) and not all(json_like(v) for v in record if '"' in v):
             problem(line, "damaged quoting: a quote inside an unquoted field")
             continue
         if sum(map(len, record)) > limits.max_record_size:

@@ -35,11 +35,12 @@ from caseflags.contracts.identifiers import (
     upn_valid_expr,
 )
 from caseflags.digests import file_sha256
-from caseflags.ingest.common import LINE, SOURCE, ExtractRefused, bounded
+from caseflags.ingest.common import LINE, SOURCE, ExtractRefused, bounded, unused_columns
 from caseflags.ingest.csv_reader import raw_lines as csv_raw_lines
 from caseflags.ingest.csv_reader import read_csv_text
 from caseflags.ingest.duplicates import resolve_duplicates
-from caseflags.ingest.scan import DEFAULT_LIMITS, KIND_REASONS, FileScan, IngestLimits, scan_file
+from caseflags.ingest.scan import (DEFAULT_LIMITS, KIND_REASONS, DecodedText, FileScan, IngestLimits, scan_file,
+                                   utf16_bom)
 from caseflags.ingest.tabular import joined_values, read_tabular_text
 
 __all__ = ["LINE", "SOURCE", "ExtractRefused", "IngestLimits", "ParsedExtract", "parse_extract", "parse_source",
@@ -54,8 +55,38 @@ EXTRACT_SUFFIXES = (".csv", ".parquet", ".xlsx")
 KEPT_WHEN_UNPARSEABLE = {("agency_records", "dob")}
 WARNING_SCHEMA = {"file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8, "raw_value": pl.Utf8}
 
-FLAG_TRUE = {"Y", "YES", "1", "TRUE"}
-FLAG_FALSE = {"N", "NO", "0", "FALSE"}
+FLAG_TRUE = {"Y", "YES", "1", "TRUE", "T"}  # T / F: PostgreSQL's booleans in `\\copy ... CSV`
+FLAG_FALSE = {"N", "NO", "0", "FALSE", "F"}
+# The literal SQL Server's tools write for a null (SSMS "Save Results As", sqlcmd): missing, in
+# every column, and counted per column in the ledger (docs/EXTRACTS.md, "From the SSD").
+NULL_LITERAL = "NULL"
+# The SSD scripts' placeholder value (SystemC: `'SSD_PH'`): missing, never an invalid identifier.
+PLACEHOLDER = "SSD_PH"
+# Dates the case-management systems and the SSD scripts write for "no date": loaded as missing,
+# each with a data-quality warning (SystemC fills a missing cina_assessment_auth_date with
+# 1900-01-01; 1899-12-30 is Excel's day 0; 1753-01-01 SQL Server's first DATETIME).
+SENTINEL_DATES = ("1900-01-01", "1899-12-30", "1753-01-01")
+SENTINEL_REASON = "sentinel date (a placeholder for no date): loaded as missing"
+# The sentinel dates as delivered (ISO or UK, with or without a time): one anchored regex, cheaper
+# than parsing every date twice.
+SENTINEL_TEXT = "^(?:" + "|".join(
+    [d for iso in SENTINEL_DATES for d in (iso, "/".join(reversed(iso.split("-"))))]) + r")(?:[ T][0-9:.]*)?$"
+
+
+def sentinel_warnings(file: str, frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """One data-quality warning per sentinel date loaded as missing."""
+    frames = []
+    for col in spec.columns:
+        if col.kind != "date" or col.name not in frame.columns:
+            continue
+        text = _blank_to_null(pl.col(col.name))
+        hit = frame.lazy().filter(text.str.contains(SENTINEL_TEXT)).select(
+            pl.lit(file).alias("file"), pl.col(LINE).alias("line"), pl.lit(col.name).alias("column_name"),
+            pl.lit(SENTINEL_REASON).alias("reason"), pl.col(col.name).str.strip_chars().alias("raw_value"),
+        ).collect()
+        if hit.height:
+            frames.append(hit)
+    return pl.concat(frames).cast(WARNING_SCHEMA) if frames else pl.DataFrame(schema=WARNING_SCHEMA)
 
 
 @dataclass
@@ -75,6 +106,12 @@ class ParsedExtract:
     # Records merged into another source's row of the same record (caseflags.ingest.merge_people):
     # loaded, as part of that row, so they count as loaded for their own file.
     merged: dict[str, int] = field(default_factory=dict)
+    # Values loaded as missing because they were SQL Server's NULL literal or the SSD placeholder:
+    # {"NULL": {column: count}, "SSD_PH": {...}} (run.json ledger, docs/EXTRACTS.md)
+    missing_literals: dict[str, dict[str, int]] = field(default_factory=dict)
+    unused_columns: list[str] = field(default_factory=list)  # delivered columns caseflags does not read
+    worker_names: dict[str, int] = field(default_factory=dict)  # worker id columns holding names: count per column
+    delivered_columns: list[str] = field(default_factory=list)  # the delivered header, as named
 
     @property
     def rows_loaded(self) -> int:
@@ -131,7 +168,8 @@ IDENTIFIER_ISSUE_SCHEMA = {
 
 
 def read_text_frame(
-    path: Path, spec: TableSpec, scan: FileScan | None = None, limits: IngestLimits = DEFAULT_LIMITS
+    path: Path, spec: TableSpec, scan: FileScan | None = None, limits: IngestLimits = DEFAULT_LIMITS,
+    header_out: list[str] | None = None,
 ) -> tuple[pl.DataFrame, list[dict], dict[int, str] | None]:
     """All contract columns as text plus `_line`; the records unreadable as records; and for
     Parquet / XLSX the delivered values of those records (CSV raw lines are read back later)."""
@@ -147,17 +185,45 @@ def read_text_frame(
             reason = f"text, not a {suffix[1:].upper()} file"
         raise ExtractRefused(file, reason)
     if suffix == ".csv":
-        frame, unreadable = read_csv_text(path, scan, spec, limits)
+        frame, unreadable = read_csv_text(path, scan, spec, limits, header_out=header_out)
         return frame, unreadable, None
-    return read_tabular_text(path, spec, limits)
+    return read_tabular_text(path, spec, limits, header_out=header_out)
 
 
 # --- parsing text into contract types --------------------------------------------------------
 
 
-def _blank_to_null(expr: pl.Expr) -> pl.Expr:
+def _blank_to_null(expr: pl.Expr, literals: bool = True) -> pl.Expr:
+    """Blank is missing; with `literals`, so are SQL Server's `NULL` literal and the SSD's `SSD_PH`
+    placeholder. NCHAR padding and sqlcmd's column padding are stripped."""
     stripped = expr.str.strip_chars()
+    if literals:
+        return pl.when(stripped.is_in(["", NULL_LITERAL, PLACEHOLDER])).then(None).otherwise(stripped)
     return pl.when(stripped == "").then(None).otherwise(stripped)
+
+
+def missing_literal_counts(frame: pl.DataFrame, spec: TableSpec) -> dict[str, dict[str, int]]:
+    """Per column, how many values were the `NULL` literal or the `SSD_PH` placeholder (loaded as
+    missing): {"NULL": {column: n}, "SSD_PH": {column: n}}, zero counts left out. Exact values
+    are counted in one cheap pass; only columns holding padding are stripped first."""
+    columns = [c for c in spec.column_names if c in frame.columns and frame.schema[c] == pl.Utf8]
+    if not columns or not frame.height:
+        return {}
+    padded = frame.lazy().select(
+        [(pl.col(c).str.ends_with(" ") | pl.col(c).str.starts_with(" ")).any().alias(c) for c in columns]
+    ).collect().row(0, named=True)
+    exprs = []
+    for literal in (NULL_LITERAL, PLACEHOLDER):
+        for c in columns:
+            value = pl.col(c).str.strip_chars() if padded[c] else pl.col(c)
+            exprs.append((value == literal).sum().alias(f"{literal}\x00{c}"))
+    counts = frame.lazy().select(exprs).collect().row(0, named=True)
+    found: dict[str, dict[str, int]] = {}
+    for key, n in counts.items():
+        if n:
+            literal, column = key.split("\x00")
+            found.setdefault(literal, {})[column] = int(n)
+    return found
 
 
 def _strip_excel_decimal(expr: pl.Expr) -> pl.Expr:
@@ -183,13 +249,17 @@ def _parse_code_list(value: str | None) -> list[str] | None:
     if value is None:
         return None
     text = value.strip()
-    if text.startswith("["):
+    if text.startswith("[") or text.startswith("{"):
         try:
             items = json.loads(text)
         except json.JSONDecodeError:
             return None
-        if not isinstance(items, list) or not all(isinstance(i, (str, int)) for i in items):
+        if isinstance(items, dict):  # SystemC's key-value form {"1B": "Yes", ...}: the factors present
+            items = [k for k, v in items.items() if v not in (None, False, "", "No", "N", "no", "n")]
+        # Eclipse's JSON_BUILD_ARRAY writes null for each absent factor.
+        if not isinstance(items, list) or not all(isinstance(i, (str, int)) or i is None for i in items):
             return None
+        items = [i for i in items if i is not None]
     else:
         items = text.split(",")
     codes = [str(i).strip().upper() for i in items if str(i).strip()]
@@ -202,19 +272,53 @@ def _FACTOR_CODE(code: str) -> bool:
     return 1 <= len(code) <= 3 and code[0].isdigit() and (code[-1].isalnum())
 
 
+ROLE_COLUMNS = {"invo_professional_role_id"}
+# Worker columns that should hold a professional's id; SystemC's SSD script writes the worker's
+# name in cine_referral_worker_id (DIM_WORKER_ID_DESC). A name is recognised (letters and
+# spaces, two words or more), loaded as missing and counted in the ledger ("worker_names").
+WORKER_ID_COLUMNS = {"ssd_cin_episodes": ("cine_referral_worker_id",)}
+WORKER_NAME = r"^[^\d\s,;]+(?:[ \t]+[^\d\s,;]+)+$"
+
+
+def worker_names(table: str, typed: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Names in a worker id column: counted, and set missing (a name is not an id)."""
+    counts: dict[str, int] = {}
+    for column in WORKER_ID_COLUMNS.get(table, ()):
+        if column not in typed.columns:
+            continue
+        is_name = pl.col(column).str.contains(WORKER_NAME)
+        n = typed.select(is_name.sum()).item()
+        if n:
+            counts[column] = int(n)
+            typed = typed.with_columns(pl.when(is_name).then(None).otherwise(pl.col(column)).alias(column))
+    return typed, counts
+
+
 def parse_frame(
     frame: pl.DataFrame,
     spec: TableSpec,
     agency_aliases: dict[str, str] | None = None,
+    role_codes: dict[str, str] | None = None,
+    literal_columns: set[str] | None = None,
+    sentinel_columns: set[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed columns for every row, and the problems found: (line, column_name, reason)."""
+    """Typed columns for every row, and the problems found: (line, column_name, reason).
+    `literal_columns`: the columns holding a `NULL` / `SSD_PH` literal (None: treat every column
+    as if it might); `sentinel_columns` likewise for sentinel dates."""
     aliases = {k.strip().upper(): v for k, v in (agency_aliases or {}).items()}
+    roles = {k.strip().upper(): v for k, v in (role_codes or {}).items()}
     typed: list[pl.Expr] = [pl.col(LINE)]
     presence: list[pl.Expr] = []
     problems: list[pl.Expr] = []
     for col in spec.columns:
-        text = _blank_to_null(pl.col(col.name))
+        text = _blank_to_null(pl.col(col.name), literal_columns is None or col.name in literal_columns)
+        if col.kind == "date" and (sentinel_columns is None or col.name in sentinel_columns):
+            # a sentinel date is no date (a warning says so: sentinel_warnings)
+            text = pl.when(text.str.contains(SENTINEL_TEXT)).then(None).otherwise(text)
         parsed, failure_reason = _parse_column(col, text, aliases)
+        if col.name in ROLE_COLUMNS and roles:
+            upper = text.str.to_uppercase()
+            parsed = pl.when(upper.is_in(list(roles))).then(upper.replace(roles)).otherwise(parsed)
         typed.append(parsed.alias(col.name))
         if not col.required and failure_reason is None:
             continue  # nothing about this column can reject a row
@@ -354,12 +458,17 @@ def parse_extract(
     *,
     scan: FileScan | None = None,
     limits: IngestLimits = DEFAULT_LIMITS,
+    role_codes: dict[str, str] | None = None,
 ) -> ParsedExtract:
     """Read and parse one file (streamed; `scan` when its scan is already done); raises
     ExtractRefused for a file that cannot be loaded at all."""
     spec = load_contract()[table]
     scan = scan or scan_file(path)
-    frame, unreadable, faulty = read_text_frame(path, spec, scan, limits)
+    content_sha256 = content_sha256 or scan.sha256
+    if path.suffix.lower() == ".csv" and scan.kind == "utf16":
+        path, scan = _decoded_utf16(path, scan)
+    header: list[str] = []
+    frame, unreadable, faulty = read_text_frame(path, spec, scan, limits, header_out=header)
     if faulty is not None:  # Parquet / XLSX: raw lines are the delivered values, comma-joined
         def raw_for(wanted: set[int]) -> dict[int, str]:
             found = dict(faulty)
@@ -370,8 +479,25 @@ def parse_extract(
     else:
         def raw_for(wanted: set[int]):
             return csv_raw_lines(path, scan, wanted, limits)
-    return parse_source(table, path, frame, unreadable, agency_aliases, content_sha256=content_sha256 or scan.sha256,
-                        raw_for=raw_for, limits=limits)
+    parsed = parse_source(table, path, frame, unreadable, agency_aliases, content_sha256=content_sha256,
+                          raw_for=raw_for, limits=limits, role_codes=role_codes)
+    parsed.unused_columns = unused_columns(header, spec)
+    parsed.delivered_columns = [str(c).strip().lstrip("\ufeff").strip() for c in header]
+    return parsed
+
+
+def _decoded_utf16(path: Path, scan: FileScan):
+    """SSMS's "Unicode" CSV (UTF-16 with its byte-order mark), decoded and scanned as UTF-8;
+    UTF-16 without a byte-order mark stays refused (scan.KIND_REASONS)."""
+    with path.open("rb") as handle:
+        codec = utf16_bom(handle.read(2))
+    if codec is None:
+        return path, scan
+    try:
+        decoded = DecodedText(path, codec)
+    except UnicodeDecodeError:
+        raise ExtractRefused(path.name, "not valid UTF-16 text after its byte-order mark") from None
+    return decoded, scan_file(decoded)
 
 
 def parse_source(
@@ -386,6 +512,7 @@ def parse_source(
     raw_lines: dict[int, str] | None = None,
     raw_for=None,
     limits: IngestLimits = DEFAULT_LIMITS,
+    role_codes: dict[str, str] | None = None,
 ) -> ParsedExtract:
     """Type a text frame (contract columns + `_line`) from any source (file, national return):
     quarantine what does not parse, then duplicate keys; `unreadable` are records the reader
@@ -393,8 +520,16 @@ def parse_source(
     (a reader's), or `raw_lines` (a return's own description of its records)."""
     spec = load_contract()[table]
     file = path.name
-    typed, problems = parse_frame(frame, spec, agency_aliases)
+    literals = missing_literal_counts(frame, spec)
+    sentinels = sentinel_warnings(file, frame, spec)
+    typed, problems = parse_frame(frame, spec, agency_aliases, role_codes,
+                                  literal_columns={c for counts in literals.values() for c in counts},
+                                  sentinel_columns=set(sentinels.get_column("column_name").to_list()))
+    problems = _needs_one_of(table, typed, problems)
+    typed, names = worker_names(table, typed)
     problems, warnings = _kept_problems(table, path, frame, problems)
+    if sentinels.height:
+        warnings = pl.concat([warnings, sentinels])
     bad_lines = set(problems.get_column(LINE).to_list()) if problems.height else set()
     good = typed.filter(~pl.col(LINE).is_in(list(bad_lines))) if bad_lines else typed
     # A record unreadable as a record counts once, however many problems it has; an entry whose
@@ -427,7 +562,28 @@ def parse_source(
         reads={file: read},
         rejected={file: read - good.height},
         warnings=warnings,
+        missing_literals=literals,
+        worker_names=names,
     )
+
+
+# A row needs one of these columns (an unborn child has an expected date of birth, no date of birth).
+ONE_OF_REQUIRED = {"ssd_person": ("pers_dob", "pers_expected_dob")}
+
+
+def _needs_one_of(table: str, typed: pl.DataFrame, problems: pl.DataFrame) -> pl.DataFrame:
+    columns = ONE_OF_REQUIRED.get(table)
+    if not columns or not all(c in typed.columns for c in columns):
+        return problems
+    lacking = typed.filter(pl.all_horizontal([pl.col(c).is_null() for c in columns])).select(
+        pl.col(LINE), pl.lit(columns[0]).alias("column_name"),
+        pl.lit(f"blank required value: neither {' nor '.join(columns)}").alias("reason"),
+    )
+    if problems.height:  # a date given but unparseable is that date's problem, not this one
+        lacking = lacking.join(problems.filter(pl.col("column_name").is_in(list(columns))).select(LINE), on=LINE, how="anti")
+    if not lacking.height:
+        return problems
+    return pl.concat([problems, lacking.cast(problems.schema)]).sort([LINE, "column_name"])
 
 
 def _kept_problems(table: str, path: Path, frame: pl.DataFrame, problems: pl.DataFrame):

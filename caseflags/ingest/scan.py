@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +65,7 @@ class FileScan:
 KIND_REASONS = {
     "empty": "empty file (0 bytes)",
     "blank": "blank file: no header row",
-    "utf16": "UTF-16 encoded text: save it as UTF-8 (or Windows-1252) CSV",
+    "utf16": "UTF-16 encoded text without a byte-order mark: save it as UTF-8 CSV (or SSMS \"Unicode\", which has one)",
     "gzip": "compressed file (gzip): deliver the file uncompressed",
     "zip": "a ZIP archive or XLSX workbook, not CSV text",
     "parquet": "a Parquet file, not CSV text",
@@ -119,6 +120,33 @@ class _Utf8Counter:
         replaced = text.count("\ufffd")
         self.invalid += replaced
         self.non_ascii += len(text) - len(text.encode("ascii", "ignore")) - replaced
+
+
+def utf16_bom(head: bytes) -> str | None:
+    """The codec of UTF-16 text that starts with its byte-order mark (SSMS's "Unicode" CSV)."""
+    if head.startswith(b"\xff\xfe"):
+        return "utf-16-le"
+    if head.startswith(b"\xfe\xff"):
+        return "utf-16-be"
+    return None
+
+
+class DecodedText:
+    """A UTF-16 file (with its byte-order mark) decoded once into UTF-8, in memory, read through
+    the same readers as any CSV: it answers `open`, `read_bytes` and `name` like a Path. Line
+    numbers are the delivered file's. None when the bytes are not valid UTF-16."""
+
+    def __init__(self, path: Path, codec: str):
+        self.name = path.name
+        self.suffix = path.suffix
+        raw = path.read_bytes()[2:]
+        self.data = raw.decode(codec).encode("utf-8")
+
+    def open(self, mode: str = "rb"):
+        return io.BytesIO(self.data)
+
+    def read_bytes(self) -> bytes:
+        return self.data
 
 
 def scan_file(path: Path) -> FileScan:

@@ -40,7 +40,8 @@ from caseflags.store.publish import STAGED_PREFIX, stage_table
 log = logging.getLogger("caseflags")
 
 # Bump when a change to ingest alters the rows it loads, so unchanged files are re-parsed.
-INGEST_VERSION = 3  # 2: streaming readers, row-level duplicate keys, bounded raw lines; 3: returns of every year
+INGEST_VERSION = 4  # 2: streaming readers, row-level duplicate keys, bounded raw lines; 3: returns of every year;
+# 4: SSD exports (NULL literals, sqlcmd layout, UTF-16, sentinel dates, placeholders, role codes)
 
 
 @dataclass
@@ -170,7 +171,7 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         try:
             if source == path:
                 parts.append(parse_extract(path, table, config.agencies, content_sha256=hashes[0], scan=scan,
-                                           limits=limits))
+                                           limits=limits, role_codes=config.roles))
             else:
                 parts.append(returns.parsed(source, table, config, limits))
         except ExtractRefused as problem:
@@ -196,6 +197,10 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         parsed.merged = merged
         if people is not None:
             parsed = quarantine_dependents(parsed, people, limits)
+    untrustworthy = untrustworthy_reason(parsed.rows_read, parsed.rows_loaded + sum(parsed.merged.values()),
+                                         float(config.ingest.get("min_loaded_fraction", 0.5)))
+    if untrustworthy:
+        return _refused_untrustworthy(table, names, parsed, untrustworthy, content_sha256, problems, delivery)
     stage_table(con, table, parsed.rows())
     # fetchall: a result left half-read (fetchone) makes DuckDB refuse the next relation query
     # on this connection (an UNCHANGED table after a LOADED one: `_unchanged` → ResourceInUse).
@@ -209,7 +214,7 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         log.info("%s: %d values loaded as missing (data-quality warnings)", names, parsed.warnings.height)
     ledger = []
     for e in parsed.ledger():
-        ledger.append(ledger_entry(e["file"], table, "LOADED", e["read"], e["loaded"], e["quarantined"]))
+        ledger.append(_with_extras(ledger_entry(e["file"], table, "LOADED", e["read"], e["loaded"], e["quarantined"]), parts))
         if e.get("merged"):
             ledger[-1]["merged"] = e["merged"]  # loaded as part of another source's row of the same child
     ledger += [ledger_entry(p.file, table, "REFUSED", reason=p.reason) for p in problems]
@@ -229,6 +234,47 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         load_fingerprint=None if problems else fingerprint,
         ledger=ledger,
     )
+
+
+def untrustworthy_reason(read: int, loaded: int, min_fraction: float) -> str | None:
+    """Why a table whose rows were read but almost none loaded cannot be trusted (None when it can)."""
+    if read and loaded < min_fraction * read:
+        return (f"untrustworthy: only {loaded} of {read} rows loaded (under {min_fraction:g} of those read; "
+                f"[ingest] min_loaded_fraction); the rest are quarantined")
+    return None
+
+
+def _with_extras(entry: dict, parts) -> dict:
+    """A file's ledger entry with the values loaded as missing (NULL / SSD_PH, per column) and its
+    delivered columns caseflags does not read ("not used")."""
+    for part in parts:
+        if part.file == entry["file"]:
+            if part.missing_literals:
+                entry["missing_literals"] = part.missing_literals
+            if part.unused_columns:
+                entry["not_used_columns"] = part.unused_columns
+            if part.worker_names:
+                entry["worker_names"] = part.worker_names
+    return entry
+
+
+def _refused_untrustworthy(table, names, parsed, reason, content_sha256, problems, delivery) -> ExtractOutcome:
+    """Rows were read but almost none loaded: nothing of the delivery is published (the previous
+    data, if any, stays live); its quarantined rows are listed so officers see why, and the rows
+    that did parse are counted as withheld, so the ledger still balances."""
+    if parsed.quarantine.height:
+        delivery.staged.quarantine.append(parsed.quarantine.with_columns(pl.lit(table).alias("table_name")))
+    delivery.refuse_file(ExtractRefused(names, reason))
+    ledger = []
+    for e in parsed.ledger():
+        entry = ledger_entry(e["file"], table, "REFUSED", e["read"], 0, e["quarantined"], reason=reason)
+        entry["withheld"] = e["loaded"]
+        entry["balanced"] = e["read"] == e["loaded"] + e["quarantined"]
+        ledger.append(entry)
+    ledger += [ledger_entry(p.file, table, "REFUSED", reason=p.reason) for p in problems]
+    return ExtractOutcome(table, names, "REFUSED", reason, rows_read=parsed.rows_read, rows_loaded=0,
+                          rows_quarantined=parsed.rows_quarantined, rows_withheld=parsed.rows_loaded + sum(parsed.merged.values()),
+                          content_sha256=content_sha256, ledger=ledger)
 
 
 def _refused(table, names, reason, content_sha256, problems) -> ExtractOutcome:
@@ -283,7 +329,8 @@ class _Named:
 def parser_fingerprint(config: Config) -> str:
     """What else decides the loaded rows besides the file: the contract and the agency mapping."""
     basis = json.dumps({"schema": SCHEMA_SQL.read_text(), "agencies": sorted(config.agencies.items()),
-                        "ingest": INGEST_VERSION})
+                        "roles": sorted(config.roles.items()), "ingest": INGEST_VERSION,
+                        "min_loaded_fraction": config.ingest.get("min_loaded_fraction")})
     return hashlib.sha256(basis.encode()).hexdigest()
 
 

@@ -24,7 +24,7 @@ _PROBLEM = "\x00problem"
 
 
 def read_tabular_text(
-    path: Path, spec: TableSpec, limits: IngestLimits
+    path: Path, spec: TableSpec, limits: IngestLimits, header_out: list[str] | None = None
 ) -> tuple[pl.DataFrame, list[dict], dict[int, str]]:
     """Contract columns as text plus `_line`, the rows unreadable as records, and those rows'
     delivered values (comma-joined) by line."""
@@ -48,7 +48,7 @@ def read_tabular_text(
         first_row, empty = 2, "header row only: no records"  # row 1 is the header
     else:
         raise ExtractRefused(file, "unsupported file type")
-    positions = header_map([str(c) for c in raw.columns], spec, file)
+    positions = header_map([str(c) for c in raw.columns], spec, file, header_out)
     if raw.height == 0:
         raise ExtractRefused(file, empty)
     original = raw.columns

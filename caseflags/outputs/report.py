@@ -212,6 +212,18 @@ def _delivery_line(delivery: dict | None) -> str:
     )
 
 
+def untrustworthy_headline(loads: list[dict], not_evaluated: list[dict]) -> str:
+    """The headline of a night that cannot be called good: a table whose rows were read but
+    almost none loaded was refused (ingest.stage.untrustworthy_reason)."""
+    refused = [l for l in loads if l["status"] == "REFUSED" and str(l.get("reason") or "").startswith("untrustworthy")]
+    if not refused:
+        return ""
+    tables = "; ".join(f'{_e(l["table_name"])} ({_e(l["file"])}): {_e(l["reason"])}' for l in refused)
+    return (f'<p class="bad" id="headline-untrustworthy"><strong>Not a good night: {len(refused)} table(s) refused as '
+            f"untrustworthy</strong>: {tables}. Their previous data, if any, stays live; "
+            f"{len(not_evaluated)} check(s) not evaluated.</p>")
+
+
 def ledger_section(loads: list[dict]) -> str:
     """The ledger per delivered extract (from `extract_loads`): records read = loaded +
     quarantined (+ withheld: rows of a table whose data contract failed, so none was published).
@@ -362,7 +374,7 @@ def render_report(
     parts.append(
         f"""<header><h1>caseflags: run report as at {_e(as_at)}</h1>
 <p>Run {_e(run_id)} &middot; {progress} &middot; compared with {_e(summary['previous_run_id'] or 'no earlier run')}</p>
-{_delivery_line(delivery)}</header><main>"""
+{_delivery_line(delivery)}{untrustworthy_headline(loads, not_evaluated)}</header><main>"""
     )
     parts.append(
         f"""<section id="summary"><h2>Run summary</h2><div class="tiles">

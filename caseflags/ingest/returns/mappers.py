@@ -144,6 +144,7 @@ class CinMapper(Mapper):
         self.rows["ssd_person"].add(
             child.line, pers_person_id=person, pers_upn=ids.get("UPN"),
             pers_dob=parse_xs_date(ids.get("PersonBirthDate")),
+            pers_expected_dob=parse_xs_date(ids.get("ExpectedPersonBirthDate")),
             pers_sex=_sex(ids.get("Sex") or ids.get("GenderCurrent")),
             pers_death_date=parse_xs_date(ids.get("PersonDeathDate")),
             pers_upn_unknown=ids.get("UPNunknown"),

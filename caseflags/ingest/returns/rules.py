@@ -78,10 +78,10 @@ def cin_rules(year: int) -> dict[str, Rule]:
         "ChildIdentifiers/UPN": Rule("upn", strict=True),
         "ChildIdentifiers/FormerUPN": Rule("upn", strict=True),
         "ChildIdentifiers/UPNunknown": Rule("code", codes=UPN_UNKNOWN_CIN),
-        # The contract needs a date of birth (pers_dob is required): an unborn child with only
-        # an ExpectedPersonBirthDate cannot be loaded and is quarantined saying so.
-        "ChildIdentifiers/PersonBirthDate": Rule("date", 1, 1, strict=True),
-        "ChildIdentifiers/ExpectedPersonBirthDate": Rule("date"),
+        # An unborn child has an ExpectedPersonBirthDate and no PersonBirthDate: loaded as a
+        # pre-birth case (pers_expected_dob); a child with neither is quarantined by the contract.
+        "ChildIdentifiers/PersonBirthDate": Rule("date", 0, 1, strict=True),
+        "ChildIdentifiers/ExpectedPersonBirthDate": Rule("date", strict=True),
         # GenderCurrent (digits) to 2023-24; Sex (M/F/U) from 2024-25. Either is read in any
         # year (digits too under Sex, as some systems export them); linkage compares it.
         "ChildIdentifiers/GenderCurrent": Rule("code", codes=CIN_GENDER, strict=True),
