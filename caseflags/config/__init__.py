@@ -63,6 +63,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "ingest.max_field_size": (1, None),
     "ingest.max_record_size": (1, None),
     "ingest.raw_line_prefix": (1, None),
+    "ingest.database_connect_timeout": (1, 3600),
+    "ingest.database_batch_bytes": (65536, None),
     "contracts.min_row_fraction": (0.0, 1.0),
     "contracts.max_days_after_as_at": (0, 36500),
     "linkage.match_threshold": (0.5, 1.0),
