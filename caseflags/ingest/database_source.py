@@ -355,6 +355,14 @@ class PostgresSnapshot:
         return found
 
     def read(self, table: str, limits: IngestLimits) -> TableRows:
+        import psycopg
+
+        try:
+            return self._read(table, limits)
+        except psycopg.Error as exc:  # the source failed, not the table: the night stops
+            raise DatabaseUnavailable(f"database source {self.location.describe()}: {_read_failure(exc)}") from None
+
+    def _read(self, table: str, limits: IngestLimits) -> TableRows:
         from psycopg import sql
 
         spec = load_contract()[table]
@@ -430,7 +438,7 @@ def _copy_text_frame(batch: bytes, columns: list[str], first_line: int,
     value longer than max_field_size is not kept (listed as unreadable, as a file's would be)."""
     expected = batch.count(b"\n")
     frame = pl.read_csv(batch, has_header=False, separator="\t", quote_char=None, infer_schema=False,
-                        new_columns=columns, null_values="\\N", missing_utf8_is_empty_string=True,
+                        new_columns=columns, null_values="\\N",
                         raise_if_empty=False, truncate_ragged_lines=False)
     if frame.height != expected:  # a row polars read otherwise than COPY wrote it: never silently
         raise ValueError("COPY text rows and parsed rows differ")
