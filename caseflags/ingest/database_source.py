@@ -382,12 +382,11 @@ class PostgresSnapshot:
         digest = hashlib.sha256("\t".join(chosen_names).encode("utf-8") + b"\n")
         frames, unreadable = [], []
         next_line = 1
-        with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for batch in _line_batches(copy, self.batch_bytes, digest):
-                frame, rejected = _copy_text_frame(batch, chosen_names, next_line, limits)
-                next_line += frame.height + len(rejected)
-                frames.append(frame)
-                unreadable.extend(rejected)
+        for batch in _line_batches(_copy_blocks(self.connection, statement), self.batch_bytes, digest):
+            frame, rejected = _copy_text_frame(batch, chosen_names, next_line, limits)
+            next_line += frame.height + len(rejected)
+            frames.append(frame)
+            unreadable.extend(rejected)
         text = pl.concat(frames) if frames else pl.DataFrame(schema={**{c: pl.Utf8 for c in chosen_names}, LINE: pl.Int64})
         if text.height == 0 and not unreadable:
             raise ExtractRefused(name, NO_ROWS)
@@ -411,12 +410,12 @@ def _as_delivered(column: pl.Expr, boolean: bool, padded: bool) -> pl.Expr:
     return column
 
 
-def _line_batches(copy, batch_bytes: int, digest) -> Iterator[bytes]:
+def _line_batches(blocks: Iterator[bytes], batch_bytes: int, digest) -> Iterator[bytes]:
     """COPY's stream cut at row ends into batches of about `batch_bytes` (each row is one line:
     COPY's text format escapes line breaks inside values), hashed as it passes."""
     pending: list[bytes] = []
     size = 0
-    for block in copy:
+    for block in blocks:
         data = bytes(block)
         digest.update(data)
         pending.append(data)
@@ -430,6 +429,28 @@ def _line_batches(copy, batch_bytes: int, digest) -> Iterator[bytes]:
     tail = b"".join(pending)
     if tail:
         yield tail if tail.endswith(b"\n") else tail + b"\n"
+
+
+def _copy_blocks(connection, statement) -> Iterator[bytes]:
+    """COPY TO STDOUT's rows straight from libpq. libpq hands over one row per call, so the loop
+    stays in libpq's C calls (psycopg's own COPY reader costs a Python generator and a wait per
+    row, most of the time on a large table). Errors become psycopg's exceptions."""
+    from psycopg import errors, pq
+
+    pgconn = connection.pgconn
+    pgconn.send_query(statement.as_bytes(connection))
+    started = pgconn.get_result()
+    if started is None or started.status != pq.ExecStatus.COPY_OUT:
+        raise errors.error_from_result(started, encoding="utf-8") if started is not None else \
+            errors.OperationalError("COPY did not start")
+    while True:
+        nbytes, data = pgconn.get_copy_data(0)  # blocks in libpq until a row arrives; -1 at the end
+        if nbytes <= 0:
+            break
+        yield data
+    while (result := pgconn.get_result()) is not None:
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise errors.error_from_result(result, encoding="utf-8")
 
 
 def _copy_text_frame(batch: bytes, columns: list[str], first_line: int,
