@@ -1,15 +1,17 @@
 """The ingest stage from PostgreSQL (`--source`) against the same delivery from files (issue 30).
 
-    .venv/bin/python bench/bench_database_source.py --profile la [--repeats 3]
+    .venv/bin/python bench/bench_database_source.py --profile la [--repeats 2]
 
 Generates the profile once (bench/data/<profile>-seed<N>/, shared with bench/run.py), starts a
-throwaway PostgreSQL cluster (Debian's server, tests/pg_cluster.py), loads every table of the
-delivery into one schema (the SSD tables with the SSD v1.4.5 Eclipse column types, the partner
-tables as text columns), then times the ingest stage alone (`stage_delivery` into a fresh store:
-reading, typing, quarantine, staging) from the folder and from the database, interleaved, and the
-second night from the database when nothing changed (every table UNCHANGED: read and hashed only).
-Peak memory is the process's RSS high-water mark after each kind of run, so run kinds in order of
-expected size. Figures go in bench/RESULTS.md.
+throwaway PostgreSQL cluster (Debian's server, tests/pg_cluster.py) and loads the delivery twice:
+schema `ssd` holds the SSD tables only (SSD v1.4.5 Eclipse column types, primary keys), as an
+authority's reporting database does; schema `everything` holds every table (the partner tables as
+text columns without a key, so they are streamed sorted by every column). It then times the ingest
+stage alone (`stage_delivery` into a fresh in-memory store: reading, typing, quarantine, staging),
+interleaved: all files; the SSD from PostgreSQL with the partner files from a folder (the set-up
+docs/EXTRACTS.md describes); every table from PostgreSQL. Last, a night with nothing changed
+after a published one (every table UNCHANGED: read and hashed, not typed). Figures go in
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -37,18 +39,22 @@ from caseflags.store.database import connect, ensure_store  # noqa: E402
 ECLIPSE_DDL = BENCH.parent / "tests" / "fixtures" / "database" / "ssd_eclipse_v1_4_5.sql"
 
 
-def load_delivery(cluster, delivery: Path) -> tuple[int, float]:
-    """Every CSV of `delivery` into reporting.bench; returns (rows, seconds)."""
+def load_delivery(cluster, delivery: Path, schema: str, only_ssd: bool) -> tuple[int, float]:
+    """The delivery's CSVs (only the ssd_* ones with `only_ssd`) into reporting.<schema>;
+    returns (rows, seconds)."""
     started, rows = time.perf_counter(), 0
     with cluster.admin() as admin:
-        admin.execute("CREATE DATABASE reporting")
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = 'reporting'").fetchone():
+            admin.execute("CREATE DATABASE reporting")
     with cluster.admin("reporting", autocommit=False) as con:
-        con.execute("CREATE SCHEMA bench")
-        con.execute("SET search_path TO bench")
+        con.execute(f"CREATE SCHEMA {schema}")
+        con.execute(f"SET search_path TO {schema}")
         con.execute(ECLIPSE_DDL.read_text())
         for csv in sorted(delivery.glob("*.csv")):
             header = csv.open(encoding="utf-8").readline().strip()
             if not csv.stem.startswith("ssd_"):
+                if only_ssd:
+                    continue
                 columns = ", ".join(f"{c} TEXT" for c in header.split(","))
                 con.execute(f"CREATE TABLE {csv.stem} ({columns})")
             with con.cursor().copy(f"COPY {csv.stem} ({header}) FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
@@ -59,6 +65,15 @@ def load_delivery(cluster, delivery: Path) -> tuple[int, float]:
         con.execute("ANALYZE")
         con.commit()
     return rows, time.perf_counter() - started
+
+
+def partner_files(delivery: Path, folder: Path) -> Path:
+    """The delivery's partner files (every table that is not an ssd_* table), linked into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in delivery.glob("*.csv"):
+        if not path.name.startswith("ssd_") and not (folder / path.name).exists():
+            (folder / path.name).symlink_to(path.resolve())
+    return folder
 
 
 def ingest(folder: Path | None, source: str | None, config, store: Path | None = None) -> tuple[float, dict]:
@@ -81,13 +96,13 @@ def ingest(folder: Path | None, source: str | None, config, store: Path | None =
     return seconds, {t: o.status for t, o in delivery.outcomes.items()}
 
 
-def first_night(store: Path, source: str, config, as_at: date) -> None:
+def first_night(store: Path, folder: Path | None, source: str, config, as_at: date) -> None:
     """Ingest and publish (the contract stage) from the database, as a night before the timed one."""
     from caseflags import runbook
 
     con = connect(store, create=True)
     try:
-        state = runbook.new_run(con, as_at, None, store.parent / "bench-database-source-reports", store, source=source)
+        state = runbook.new_run(con, as_at, folder, store.parent / "bench-database-source-reports", store, source=source)
         runbook.ingest(con, state, config)
         runbook.contracts(con, state, config)
     finally:
@@ -113,40 +128,50 @@ def main() -> None:
     print(f"delivery {delivery.name}: {len(files)} CSV files, {size_mb:.0f} MB", flush=True)
     cluster = start_cluster()
     try:
-        rows, load_seconds = load_delivery(cluster, delivery)
-        print(f"loaded {rows:,} rows into PostgreSQL in {load_seconds:.1f} s", flush=True)
+        ssd_rows, ssd_seconds = load_delivery(cluster, delivery, "ssd", only_ssd=True)
+        rows, load_seconds = load_delivery(cluster, delivery, "everything", only_ssd=False)
+        print(f"loaded {ssd_rows:,} SSD rows ({ssd_seconds:.1f} s) and all {rows:,} rows ({load_seconds:.1f} s) "
+              "into PostgreSQL", flush=True)
         import os
 
         os.environ["PGUSER"] = "cf_admin"  # over the unix socket (trusted): no password in the bench
         os.environ["PGHOST"] = str(cluster.socket_dir)  # the URL names no host: libpq takes these
         os.environ["PGPORT"] = str(cluster.port)
         config = load_config()
-        from_files, from_database = [], []
+        partners = partner_files(delivery, Path(args.data_dir) / f"{delivery.name}-partners")
+        kinds = {
+            "files": (delivery, None),
+            "SSD from PostgreSQL + partner files": (partners, _socket_url("ssd")),
+            "every table from PostgreSQL": (None, _socket_url("everything")),
+        }
+        times: dict[str, list[float]] = {kind: [] for kind in kinds}
+        statuses = {}
         for repeat in range(args.repeats):
-            seconds, statuses = ingest(delivery, None, config)
-            from_files.append(seconds)
-            print(f"files     #{repeat + 1}: {seconds:.1f} s", flush=True)
-            seconds, statuses_db = ingest(None, _socket_url(cluster), config)
-            from_database.append(seconds)
-            print(f"database  #{repeat + 1}: {seconds:.1f} s", flush=True)
-            assert statuses == statuses_db, (statuses, statuses_db)
+            for kind, (folder, source) in kinds.items():
+                seconds, statuses[kind] = ingest(folder, source, config)
+                times[kind].append(seconds)
+                print(f"{kind:<36} #{repeat + 1}: {seconds:.1f} s", flush=True)
+        assert len({tuple(sorted(s.items())) for s in statuses.values()}) == 1, statuses
         store = Path(args.data_dir) / "bench-database-source.duckdb"
         store.unlink(missing_ok=True)
-        first_night(store, _socket_url(cluster), config, date.fromisoformat(args.as_at))  # published, then again
-        unchanged, statuses = ingest(None, _socket_url(cluster), config, store)
-        assert set(statuses.values()) <= {"UNCHANGED", "NOT_DELIVERED"}, statuses
+        first_night(store, partners, _socket_url("ssd"), config, date.fromisoformat(args.as_at))
+        unchanged, unchanged_statuses = ingest(partners, _socket_url("ssd"), config, store)
+        assert set(unchanged_statuses.values()) <= {"UNCHANGED", "NOT_DELIVERED"}, unchanged_statuses
         store.unlink(missing_ok=True)
-        print(f"\n{delivery.name} ingest stage, {args.repeats} repeats (median): files {statistics.median(from_files):.1f} s, "
-              f"PostgreSQL {statistics.median(from_database):.1f} s; an unchanged night from PostgreSQL "
-              f"{unchanged:.1f} s; peak RSS {peak_mb()} MB; {rows:,} rows, {size_mb:.0f} MB of CSV")
+        print(f"\n{delivery.name} ingest stage ({rows:,} rows, {size_mb:.0f} MB of CSV; {ssd_rows:,} of the rows "
+              f"in SSD tables), median of {args.repeats}:")
+        for kind, values in times.items():
+            print(f"  {kind:<36} {statistics.median(values):6.1f} s   ({', '.join(f'{v:.1f}' for v in values)})")
+        print(f"  {'unchanged night, SSD from PostgreSQL':<36} {unchanged:6.1f} s   (every table UNCHANGED)")
+        print(f"  peak RSS of the bench process {peak_mb()} MB")
     finally:
         cluster.stop()
 
 
-def _socket_url(cluster) -> str:
+def _socket_url(schema: str) -> str:
     """The bench connects over the cluster's unix socket (trusted, so no password is needed):
     the URL names no host, so libpq takes PGHOST (the socket folder) and PGPORT."""
-    return "postgresql:///reporting?schema=bench"
+    return f"postgresql:///reporting?schema={schema}"
 
 
 if __name__ == "__main__":

@@ -304,6 +304,8 @@ def test_a_password_in_the_url_is_refused_in_one_line_without_echoing_it(tmp_pat
     ("postgresql://127.0.0.1:{port}/reporting?schema=ssd&user=cf_intruder", "authentication failed"),
     ("postgresql://127.0.0.1:{port}/reporting?schema=ssd&user=cf_reader&passfile=WRONG", "authentication failed"),
     ("postgresql://127.0.0.1:{free}/reporting?schema=ssd", "could not connect to the server"),
+    ("postgresql://127.0.0.1:{port}/nodb?schema=ssd", "the database does not exist"),
+    ("postgresql://127.0.0.1:{port}/reporting?schema=public", "no contract table (ssd_person, …) that this login can read"),
 ])
 def test_an_unusable_source_ends_the_night_in_one_line_and_the_last_data_stays(
         source_night, cluster, libpq_env, tmp_path, url, problem):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -148,7 +148,7 @@ class SourceSnapshot(Protocol):
 class TableSource(Protocol):
     location: SourceLocation
 
-    def snapshot(self) -> "contextmanager[SourceSnapshot]":
+    def snapshot(self) -> AbstractContextManager[SourceSnapshot]:
         """Connect and open the night's transaction (DatabaseUnavailable when that fails)."""
 
 
@@ -226,7 +226,11 @@ def open_database(url: str, ingest: dict) -> Iterator[DatabaseDelivery]:
                             connect_timeout=int(ingest.get("database_connect_timeout", 10)),
                             batch_bytes=int(ingest.get("database_batch_bytes", DEFAULT_BATCH_BYTES)))
     with source.snapshot() as snapshot:
-        yield DatabaseDelivery(location, snapshot, limits, found=snapshot.tables())
+        found = snapshot.tables()
+        if not found:  # a schema without one SSD table is a wrong schema (or missing grants), not a quiet night
+            raise DatabaseUnavailable(f"database source {location.describe()}: no contract table (ssd_person, …) "
+                                      f"that this login can read in schema {location.schema!r}")
+        yield DatabaseDelivery(location, snapshot, limits, found=found)
 
 
 # --- PostgreSQL (psycopg 3: COPY TO STDOUT) --------------------------------------------------------
@@ -382,7 +386,7 @@ class PostgresSnapshot:
         digest = hashlib.sha256("\t".join(chosen_names).encode("utf-8") + b"\n")
         frames, unreadable = [], []
         next_line = 1
-        for batch in _line_batches(_copy_blocks(self.connection, statement), self.batch_bytes, digest):
+        for batch in _copy_batches(self.connection, statement, self.batch_bytes, digest):
             frame, rejected = _copy_text_frame(batch, chosen_names, next_line, limits)
             next_line += frame.height + len(rejected)
             frames.append(frame)
@@ -410,31 +414,12 @@ def _as_delivered(column: pl.Expr, boolean: bool, padded: bool) -> pl.Expr:
     return column
 
 
-def _line_batches(blocks: Iterator[bytes], batch_bytes: int, digest) -> Iterator[bytes]:
-    """COPY's stream cut at row ends into batches of about `batch_bytes` (each row is one line:
-    COPY's text format escapes line breaks inside values), hashed as it passes."""
-    pending: list[bytes] = []
-    size = 0
-    for block in blocks:
-        data = bytes(block)
-        digest.update(data)
-        pending.append(data)
-        size += len(data)
-        if size >= batch_bytes:
-            joined = b"".join(pending)
-            cut = joined.rfind(b"\n") + 1
-            if cut:
-                yield joined[:cut]
-                pending, size = [joined[cut:]], len(joined) - cut
-    tail = b"".join(pending)
-    if tail:
-        yield tail if tail.endswith(b"\n") else tail + b"\n"
-
-
-def _copy_blocks(connection, statement) -> Iterator[bytes]:
-    """COPY TO STDOUT's rows straight from libpq. libpq hands over one row per call, so the loop
-    stays in libpq's C calls (psycopg's own COPY reader costs a Python generator and a wait per
-    row, most of the time on a large table). Errors become psycopg's exceptions."""
+def _copy_batches(connection, statement, batch_bytes: int, digest) -> Iterator[bytes]:
+    """COPY TO STDOUT's rows straight from libpq, joined into batches of about `batch_bytes` and
+    hashed as they pass. libpq hands over one row (one text line: COPY's text format escapes line
+    breaks inside values) per call, so the loop stays in libpq's C calls: psycopg's own COPY
+    reader costs a Python generator and a wait per row, most of the time on a large table.
+    Errors become psycopg's exceptions."""
     from psycopg import errors, pq
 
     pgconn = connection.pgconn
@@ -443,14 +428,27 @@ def _copy_blocks(connection, statement) -> Iterator[bytes]:
     if started is None or started.status != pq.ExecStatus.COPY_OUT:
         raise errors.error_from_result(started, encoding="utf-8") if started is not None else \
             errors.OperationalError("COPY did not start")
+    get_row = pgconn.get_copy_data
+    pending: list[bytes] = []
+    size = 0
     while True:
-        nbytes, data = pgconn.get_copy_data(0)  # blocks in libpq until a row arrives; -1 at the end
+        nbytes, row = get_row(0)  # blocks in libpq until a row arrives; -1 at the end
         if nbytes <= 0:
             break
-        yield data
+        pending.append(row)
+        size += nbytes
+        if size >= batch_bytes:
+            batch = b"".join(pending)
+            digest.update(batch)
+            yield batch
+            pending, size = [], 0
     while (result := pgconn.get_result()) is not None:
         if result.status != pq.ExecStatus.COMMAND_OK:
             raise errors.error_from_result(result, encoding="utf-8")
+    if pending:
+        batch = b"".join(pending)
+        digest.update(batch)
+        yield batch
 
 
 def _copy_text_frame(batch: bytes, columns: list[str], first_line: int,

@@ -84,8 +84,6 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path | None, co
         delivery.refuse_file(ExtractRefused(name, reason))
     in_database = database.tables if database is not None else set()
     if not found.files and not read.extracts and not in_database and config.ingest.get("require_any_extract", True):
-        if database is not None and extracts_dir is None:
-            raise RunAborted(f"no contract table in {database.name}")
         if delivery.refused_files:
             reasons = "; ".join(f"{r['file']}: {r['reason']}" for r in delivery.refused_files)
             raise RunAborted(f"no usable extract or return in {extracts_dir} ({reasons})")
