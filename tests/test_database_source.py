@@ -266,6 +266,18 @@ def test_values_with_tabs_line_breaks_and_backslashes_arrive_whole(damaged, libp
     assert rows.filter(pl.col("pers_person_id") == "P1").get_column("pers_send_flag").to_list() == ["Y"]
 
 
+def test_rows_streamed_in_small_batches_are_the_rows_of_one_batch(cluster, libpq_env):
+    """Batching bounds memory; it must not change a row, its number or the table's digest."""
+    ingest = load_config().ingest
+    with open_database(source_url(cluster), ingest) as database:
+        whole = database.table("ssd_cin_visits").rows()
+    with open_database(source_url(cluster), {**ingest, "database_batch_bytes": 1}) as database:
+        row_by_row = database.table("ssd_cin_visits").rows()
+    assert whole.frame.height > 4000 and row_by_row.frame.equals(whole.frame)
+    assert row_by_row.sha256 == whole.sha256
+    assert row_by_row.frame.get_column("_line").to_list() == list(range(1, whole.frame.height + 1))
+
+
 def test_every_table_is_read_in_one_read_only_repeatable_read_transaction(cluster, libpq_env):
     with open_database(source_url(cluster), load_config().ingest) as database:
         before = database.table("ssd_person").rows().frame.height

@@ -55,6 +55,16 @@ def test_run_refuses_in_one_line_before_reading_anything(tmp_path, arguments, me
     assert not (tmp_path / "s.duckdb").exists()
 
 
+def test_serve_refuses_a_password_in_the_url_before_anything_is_registered(tmp_path):
+    result = runner.invoke(app, ["serve", "--source", "postgresql://u:topsecret@db/reporting?schema=ssd",
+                                 "--db", str(tmp_path / "s.duckdb"), "--new-store"])
+    message = "holds a password"
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert "topsecret" not in result.output
+    assert not (tmp_path / "s.duckdb").exists()
+
+
 def _manifest(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "region.toml"
     path.write_text(text)
