@@ -182,12 +182,13 @@ def test_source_night_records_each_table_by_its_source(sample_run, source_night,
 # --- change detection -------------------------------------------------------------------------------
 
 
-def test_unchanged_tables_are_not_parsed_again_and_a_changed_one_is(cluster, libpq_env, partner_folder, tmp_path):
+def test_unchanged_tables_are_not_parsed_again_and_a_changed_one_is(source_night, cluster, libpq_env, partner_folder,
+                                                                   tmp_path):
     config, url = load_config(), source_url(cluster)
-    con = connect(tmp_path / "store.duckdb", create=True)
+    store = tmp_path / "store.duckdb"
+    store.write_bytes(source_night[0].read_bytes())  # the night loaded from the database is live
+    con = connect(store)
     try:
-        run_without_prefect(con, partner_folder, date.fromisoformat(SAMPLE_AS_AT), tmp_path / "r", config,
-                            db_path=tmp_path / "store.duckdb", source=url)
         with open_database(url, config.ingest) as database:
             again = stage_delivery(con, partner_folder, config, database=database)
         assert {t: o.status for t, o in again.outcomes.items() if t.startswith("ssd_")} == {
@@ -271,7 +272,7 @@ def test_rows_streamed_in_small_batches_are_the_rows_of_one_batch(cluster, libpq
     ingest = load_config().ingest
     with open_database(source_url(cluster), ingest) as database:
         whole = database.table("ssd_cin_visits").rows()
-    with open_database(source_url(cluster), {**ingest, "database_batch_bytes": 1}) as database:
+    with open_database(source_url(cluster), {**ingest, "database_batch_bytes": 4096}) as database:
         row_by_row = database.table("ssd_cin_visits").rows()
     assert whole.frame.height > 4000 and row_by_row.frame.equals(whole.frame)
     assert row_by_row.sha256 == whole.sha256
