@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SAMPLE_AS_AT
-from pg_cluster import ADMIN, postgres_bin, start_cluster
+from pg_cluster import postgres_bin, start_cluster
 
 pytest.importorskip("psycopg", reason="psycopg is a dependency: `make setup` installs it")
 if postgres_bin() is None:
