@@ -267,6 +267,18 @@ def test_values_with_tabs_line_breaks_and_backslashes_arrive_whole(damaged, libp
     assert rows.filter(pl.col("pers_person_id") == "P1").get_column("pers_send_flag").to_list() == ["Y"]
 
 
+def test_a_libpq_service_names_the_server_user_and_password_file(cluster, reporting, tmp_path, monkeypatch):
+    service = tmp_path / "pg_service.conf"
+    service.write_text(f"[caseflags]\nhost=127.0.0.1\nport={cluster.port}\nuser={READER}\n"
+                       f"passfile={reporting['PGPASSFILE']}\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(service))
+    for variable in ("PGPASSFILE", "PGUSER", "PGHOST", "PGPORT"):
+        monkeypatch.delenv(variable, raising=False)
+    with open_database(f"postgresql:///{DATABASE}?schema={SCHEMA}&service=caseflags", load_config().ingest) as database:
+        assert len(database.tables) == 13
+        assert database.name == f"postgresql://(service caseflags)/{DATABASE}?schema={SCHEMA}"
+
+
 def test_rows_streamed_in_small_batches_are_the_rows_of_one_batch(cluster, libpq_env):
     """Batching bounds memory; it must not change a row, its number or the table's digest."""
     ingest = load_config().ingest

@@ -22,7 +22,9 @@ def test_a_url_names_server_database_schema_and_libpq_settings_but_is_described_
     assert dict(location.settings) == {"sslmode": "verify-full", "user": "cf_reader"}
     assert location.describe() == "postgresql://db.example:6543/reporting?schema=ssd"
     assert parse_source_url("postgres:///reporting?schema=ssd&service=caseflags").describe() == \
-        "postgresql://local socket/reporting?schema=ssd"
+        "postgresql://(service caseflags)/reporting?schema=ssd"
+    assert parse_source_url("postgresql:///reporting?schema=ssd").describe() == \
+        "postgresql://(PGHOST or the local socket)/reporting?schema=ssd"
 
 
 @pytest.mark.parametrize(("url", "message"), [

@@ -82,7 +82,8 @@ class SourceLocation:
 
     def describe(self) -> str:
         """The source as run.json, the report and every message name it: no user, no secret."""
-        server = self.host or "local socket"
+        service = dict(self.settings).get("service")
+        server = self.host or (f"(service {service})" if service else "(PGHOST or the local socket)")
         if self.port is not None:
             server = f"{server}:{self.port}"
         return f"{self.scheme}://{server}/{self.database}?schema={self.schema}"
