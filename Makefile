@@ -29,12 +29,14 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 # Issue 19's goals on `la` and `large` (3 repeats each, interleaved; the 12-child fixed cost in the
-# `la` session), then the workspace's page latency on `la`, then the goals table for both.
+# `la` session), then the workspace's page latency on `la`, the `la` ingest from PostgreSQL against
+# the files (issue 30: Debian's postgresql), then the goals table for both.
 # Generates bench/data/ once (minutes); about 40 minutes in all; figures go in bench/RESULTS.md.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --profile la --ephemeral-repeats 1
 	$(BIN)/python bench/run.py --profile large --fixed-repeats 0
 	$(BIN)/python bench/bench_web.py --profile la
+	$(BIN)/python bench/bench_database_source.py --profile la --repeats 2
 	$(BIN)/python bench/goals.py la large
 
 clean:

@@ -39,6 +39,7 @@ from caseflags.checking.registry import load_registry
 from caseflags.config import load_config
 from caseflags.environment import prepare_process, quiet_environment
 from caseflags.failures import check_writable_folder, fail_each, foreseen_failures
+from caseflags.ingest.database_source import parse_source_url
 from caseflags.failures import debug as debug_mode
 from caseflags.failures import fail as _fail  # (the name commands use)
 from caseflags.outputs.review_import import ReviewImportError, import_review
@@ -86,9 +87,23 @@ def _load_config(path: Path | None):
 
 # --- run ---------------------------------------------------------------------------------------
 
+SourceOption = Annotated[Optional[str], typer.Option(
+    "--source", help="The authority's database: postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA (no password: "
+                     "libpq's PGPASSFILE/.pgpass, PGPASSWORD or PGSERVICE; docs/EXTRACTS.md). Tables it lacks "
+                     "come from --extracts.")]
+
+
+def _check_source(source: str | None, extracts: Path | None) -> None:
+    """--source or --extracts (or both); a source URL holding a password is refused unread."""
+    if source is None and extracts is None:
+        _fail("give --extracts FOLDER, --source URL, or both")
+    if source is not None:
+        parse_source_url(source)  # SourceRefused: one line, exit 2 (a RunAborted)
+
 @app.command()
 def run(
-    extracts: Annotated[Path, typer.Option("--extracts", help="Delivery folder (required); with --from/--to, the archive of dated delivery folders.")],
+    extracts: Annotated[Optional[Path], typer.Option("--extracts", help="Delivery folder (required unless --source); with --from/--to, the archive of dated delivery folders.")] = None,
+    source: SourceOption = None,
     as_at: Annotated[Optional[str], typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
     db: DbOption = Path("caseflags.duckdb"),
     out: Annotated[Path, typer.Option("--out", help="Reports folder; the run writes <out>/<as-at>/.")] = Path("reports"),
@@ -102,8 +117,11 @@ def run(
     debug_mode["on"] = debug_mode["on"] or debug
     settings = _load_config(config)  # a bad config fails here, before anything else
     with foreseen_failures():
-        if not extracts.is_dir():
+        _check_source(source, extracts)
+        if extracts is not None and not extracts.is_dir():
             _fail(f"extracts folder not found: {extracts}")
+        if source is not None and date_from is not None:
+            _fail("--source reads the database as it is now: it cannot backfill with --from/--to")
         if (date_from is None) != (date_to is None):
             _fail("--from and --to go together")
         if date_from is not None:
@@ -127,8 +145,8 @@ def run(
         for run_date, folder in runs:
             with _progress(f"caseflags run {run_date}"):
                 run_dir = nightly(
-                    extracts=str(folder), as_at=run_date, db=str(db), out=str(out),
-                    config_path=str(config) if config else None, new_store=new_store,
+                    extracts=str(folder) if folder is not None else None, as_at=run_date, db=str(db), out=str(out),
+                    config_path=str(config) if config else None, new_store=new_store, source=source,
                 )
             _print_run_summary(Path(run_dir))
 
@@ -456,7 +474,8 @@ def review_import(
 
 @app.command()
 def serve(
-    extracts: Annotated[Path, typer.Option("--extracts", help="The folder each night's delivery arrives in.")],
+    extracts: Annotated[Optional[Path], typer.Option("--extracts", help="The folder each night's delivery arrives in (required unless --source).")] = None,
+    source: SourceOption = None,
     db: DbOption = Path("caseflags.duckdb"),
     out: Annotated[Path, typer.Option("--out", help="Reports folder.")] = Path("reports"),
     config: ConfigOption = None,
@@ -465,6 +484,7 @@ def serve(
     """Serve the `nightly` deployment on a Prefect server, on the cron of the configuration's schedule section (default 02:00 Europe/London)."""
     settings = _load_config(config)  # the cron expression and timezone are checked here
     with foreseen_failures():
+        _check_source(source, extracts)
         check_store_path(db, create=new_store)
         check_writable_folder(out, "reports folder --out")
         if not os.environ.get("PREFECT_API_URL"):
@@ -472,7 +492,8 @@ def serve(
         from caseflags.flows.nightly import serve_nightly  # Prefect: slow to import
 
         serve_nightly(
-            extracts=str(extracts.resolve()), db=str(db.resolve()), out=str(out.resolve()),
+            extracts=str(extracts.resolve()) if extracts is not None else None, source=source,
+            db=str(db.resolve()), out=str(out.resolve()),
             config_path=str(config.resolve()) if config else None,
             cron=settings.schedule["cron"], timezone=settings.schedule["timezone"], new_store=new_store,
         )

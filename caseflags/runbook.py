@@ -32,6 +32,7 @@ from caseflags.contracts.suites import import_gx_in_background
 from caseflags.digests import file_sha256
 from caseflags.errors import RunAborted, RunFailed
 from caseflags.faults import FAULT_ENV, fault_point
+from caseflags.ingest.database_source import open_database
 from caseflags.ingest.stage import stage_delivery
 from caseflags.linkage.people import MODEL_SUFFIX
 from caseflags.linkage.stage import link as link_people
@@ -56,7 +57,7 @@ class RunState:
 
     run_id: str
     as_at: date
-    extracts_dir: Path
+    extracts_dir: Path | None  # the delivery folder (None: every table from the database `source`)
     out_dir: Path
     started_at: datetime
     db_path: Path | None = None
@@ -75,6 +76,7 @@ class RunState:
     results_basis: str | None = None  # what the checks and outputs read (outputs.reuse)
     reused: ReusedResults | None = None  # an earlier run's results kept: nothing they read changed
     audit_carried: int = 0  # audit items carried from the web workspace on a run that kept its results
+    source: str | None = None  # the authority's database (`--source` URL, never holding a password)
 
     def unavailable_tables(self) -> dict[str, str]:
         """Tables the checks may not trust this run, with the reason (→ "not evaluated")."""
@@ -90,7 +92,8 @@ class RunState:
 
 
 def new_run(
-    con: duckdb.DuckDBPyConnection, as_at: date, extracts_dir: Path, out_dir: Path, db_path: Path | None = None
+    con: duckdb.DuckDBPyConnection, as_at: date, extracts_dir: Path | None, out_dir: Path, db_path: Path | None = None,
+    source: str | None = None,
 ) -> RunState:
     ensure_store(con)
     drop_staged_tables(con)  # left by a run that was killed mid-way
@@ -104,6 +107,7 @@ def new_run(
         out_dir=out_dir,
         started_at=datetime.now(timezone.utc).replace(tzinfo=None),
         db_path=db_path,
+        source=source,
     )
     con.execute("DELETE FROM runs WHERE run_id = ?", [state.run_id])
     con.execute(
@@ -117,7 +121,13 @@ def new_run(
 
 
 def ingest(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
-    delivery = stage_delivery(con, state.extracts_dir, config, on_first_change=import_gx_in_background)
+    if state.source is not None:  # one read-only REPEATABLE READ transaction for every table
+        with open_database(state.source, config.ingest) as database:
+            delivery = stage_delivery(con, state.extracts_dir, config, on_first_change=import_gx_in_background,
+                                      database=database)
+        state.delivery = source_digest(database.describe(), state.extracts_dir)
+    else:
+        delivery = stage_delivery(con, state.extracts_dir, config, on_first_change=import_gx_in_background)
     state.extracts, state.refused_files, state.staged = delivery.outcomes, delivery.refused_files, delivery.staged
     state.unused_files, state.returns = delivery.unused_files, delivery.returns
 
@@ -172,7 +182,7 @@ def outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> 
         return
     retention = config.retention
     archive = Path(retention["archive_dir"]) if retention["archive_dir"] else None
-    if archive is not None:
+    if archive is not None and state.extracts_dir is not None:  # the database keeps its own tables
         archive_delivery(state.extracts_dir, state.as_at, archive)
     state.retention = apply_retention(
         con, state.as_at, state.out_dir, retention["keep_runs_days"], archive, retention["keep_deliveries_days"],
@@ -267,9 +277,10 @@ def run_without_prefect(
     out_dir: Path,
     config: Config,
     db_path: Path | None = None,
+    source: str | None = None,
 ) -> dict:
     """The nightly run called directly (tests, benchmarks): the same STAGES as the flow."""
-    return run_stages(con, new_run(con, as_at, extracts_dir, out_dir, db_path), config)
+    return run_stages(con, new_run(con, as_at, extracts_dir, out_dir, db_path, source=source), config)
 
 
 # --- the run record ------------------------------------------------------------------------------
@@ -287,6 +298,24 @@ def delivery_digest(folder: Path) -> dict:
     for path in files:
         digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode("utf-8"))
     return {"folder": str(folder), "files": len(files), "digest": digest.hexdigest()}
+
+
+def source_digest(database: dict, folder: Path | None) -> dict:
+    """What a night read from the database (and the partner files beside it): the source named
+    without credentials, one SHA-256 over the tables' row digests and the folder's digest."""
+    files = delivery_digest(folder) if folder is not None else None
+    digest = hashlib.sha256(database["tables_digest"].encode())
+    if files is not None:
+        digest.update(files["digest"].encode())
+    return {
+        "folder": database["source"] + (f" + {files['folder']}" if files else ""),
+        "files": database["tables"] + (files["files"] if files else 0),
+        "digest": digest.hexdigest(),
+        "source": database["source"],
+        "source_tables": database["tables"],
+        "source_tables_digest": database["tables_digest"],
+        "extracts_folder": files,
+    }
 
 
 def run_record(state: RunState, finished_at: datetime, status: str) -> dict:

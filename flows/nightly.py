@@ -34,7 +34,8 @@ def today_in(timezone: str) -> date:
 
 
 def serve_nightly(
-    extracts: str, db: str, out: str, config_path: str | None, cron: str, timezone: str, new_store: bool = False
+    extracts: str | None, db: str, out: str, config_path: str | None, cron: str, timezone: str, new_store: bool = False,
+    source: str | None = None,
 ) -> None:
     """Register the `nightly` deployment on the Prefect server (PREFECT_API_URL) and run its schedule.
 
@@ -43,7 +44,8 @@ def serve_nightly(
     nightly.serve(
         name="nightly",
         schedules=[Cron(cron, timezone=timezone)],
-        parameters={"extracts": extracts, "db": db, "out": out, "config_path": config_path, "new_store": new_store},
+        parameters={"extracts": extracts, "db": db, "out": out, "config_path": config_path, "new_store": new_store,
+                    "source": source},
         description="caseflags nightly run: ingest, contracts, link, checks, outputs.",
         print_starting_message=False,
     )
@@ -65,17 +67,19 @@ def run_as_task(stage: runbook.Stage, con, state: runbook.RunState, config: Conf
 
 @flow(name="nightly", log_prints=False, persist_result=False, validate_parameters=True)
 def nightly(
-    extracts: str,
+    extracts: str | None = None,
     as_at: date | None = None,
     db: str = "caseflags.duckdb",
     out: str = "reports",
     config_path: str | None = None,
     new_store: bool = False,
+    source: str | None = None,
 ) -> str:
     """Ingest → contracts → link → checks → outputs for one as-at date. Returns the run folder.
 
     Scheduled runs pass no as-at date: the run is as at today (Europe/London). A store that
     does not exist is created only with `new_store`; otherwise the run is refused naming it.
+    `source` (a database URL without a password) is read beside the `extracts` folder.
     """
     config = load_config(config_path)
     as_at = as_at or today_in(config.schedule["timezone"])
@@ -83,7 +87,8 @@ def nightly(
     with store_lock(db_path):
         con = connect(db_path, create=new_store)
         try:
-            state = runbook.new_run(con, as_at, Path(extracts), Path(out), db_path)
+            state = runbook.new_run(con, as_at, Path(extracts) if extracts else None, Path(out), db_path,
+                                    source=source)
             runbook.run_stages(con, state, config, call=run_as_task)
             return str(state.run_dir)
         finally:

@@ -47,13 +47,14 @@ def mute_console_logs() -> None:
 
 
 @task(name="authority-nightly", **TASK_OPTIONS)
-def authority_nightly(la_code: str, extracts: str, db: str, out: str, config_path: str | None, as_at: date,
-                      new_store: bool = False, quiet_console: bool = False) -> dict:
+def authority_nightly(la_code: str, extracts: str | None, db: str, out: str, config_path: str | None, as_at: date,
+                      new_store: bool = False, quiet_console: bool = False, source: str | None = None) -> dict:
     """One authority's night, as the `nightly` subflow, on whichever Dask worker runs it."""
     if quiet_console:
         mute_console_logs()
     started = time.perf_counter()
-    run_dir = nightly(extracts=extracts, as_at=as_at, db=db, out=out, config_path=config_path, new_store=new_store)
+    run_dir = nightly(extracts=extracts, as_at=as_at, db=db, out=out, config_path=config_path, new_store=new_store,
+                      source=source)
     return {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - started, 3),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
@@ -64,8 +65,8 @@ def region(manifest_path: str, as_at: date, new_store: bool = False, quiet_conso
     manifest = load_manifest(manifest_path)
     futures = {
         a.la_code: authority_nightly.submit(
-            a.la_code, str(a.extracts), str(a.store), str(a.out), str(a.config) if a.config else None, as_at, new_store,
-            quiet_console)
+            a.la_code, str(a.extracts) if a.extracts else None, str(a.store), str(a.out),
+            str(a.config) if a.config else None, as_at, new_store, quiet_console, a.source)
         for a in manifest.authorities
     }
     outcomes = []

@@ -74,3 +74,8 @@ def discover_delivery(extracts_dir: Path) -> DeliveryFiles:
         else:
             files[table] = paths[0]
     return DeliveryFiles(files, returns, refused, unused)
+
+
+def no_delivery_files() -> DeliveryFiles:
+    """No delivery folder (every table comes from the database source)."""
+    return DeliveryFiles({}, FoundReturns(), [], [])

@@ -23,7 +23,8 @@ from caseflags.contracts.schema import load_contract
 from caseflags.errors import RunAborted
 from caseflags.faults import fault_point
 from caseflags.ingest.common import ExtractRefused
-from caseflags.ingest.delivery import discover_delivery
+from caseflags.ingest.database_source import DatabaseDelivery
+from caseflags.ingest.delivery import discover_delivery, no_delivery_files
 from caseflags.ingest.extracts import combine, parse_extract, parse_source
 from caseflags.ingest.merge_people import (
     PeopleOutcome,
@@ -60,8 +61,9 @@ class Delivery:
             log.warning("refused %s", problem)
 
 
-def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: Config,
-                   on_first_change: Callable[[], None] | None = None) -> Delivery:
+def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path | None, config: Config,
+                   on_first_change: Callable[[], None] | None = None,
+                   database: DatabaseDelivery | None = None) -> Delivery:
     """Parse every extract of `extracts_dir` into its staged table.
 
     `on_first_change` is called once, before the first table whose data changed is parsed (the
@@ -70,10 +72,14 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
     Reading never ends the run: any failure while reading one file (a refusal, or an error
     nobody foresaw) refuses that file by name with the reason, and the other files load. Each
     file's ledger (read = loaded + quarantined) is checked against the staged table itself.
+
+    `database` (caseflags.ingest.database_source): the night's open snapshot of the authority's
+    database; each contract table it holds is read from it, the others from `extracts_dir`
+    (partner files; None when every table comes from the database).
     """
-    if not extracts_dir.is_dir():
+    if extracts_dir is not None and not extracts_dir.is_dir():
         raise RunAborted(f"extracts folder not found: {extracts_dir}")
-    found = discover_delivery(extracts_dir)
+    found = discover_delivery(extracts_dir) if extracts_dir is not None else no_delivery_files()
     delivery = Delivery()
     for problem in found.refused:
         delivery.refuse_file(problem)
@@ -83,7 +89,8 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
     read = read_returns(found.returns)
     for name, reason in read.refused:
         delivery.refuse_file(ExtractRefused(name, reason))
-    if not found.files and not read.extracts and config.ingest.get("require_any_extract", True):
+    in_database = database.tables if database is not None else set()
+    if not found.files and not read.extracts and not in_database and config.ingest.get("require_any_extract", True):
         if delivery.refused_files:
             reasons = "; ".join(f"{r['file']}: {r['reason']}" for r in delivery.refused_files)
             raise RunAborted(f"no usable extract or return in {extracts_dir} ({reasons})")
@@ -101,6 +108,10 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path, config: C
     for table in load_contract():
         path = found.files.get(table)
         return_paths = returns.paths_for(table)
+        if table in in_database:  # read from the database; a file for it too is not used
+            if path is not None:
+                delivery.refuse_file(ExtractRefused(path.name, f"not used: table {table} is read from {database.name}"))
+            path = database.table(table)
         if path is None and not return_paths:
             delivery.outcomes[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
             continue
@@ -155,8 +166,14 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
     sources = ([path] if path else []) + return_paths
     names = " + ".join(p.name for p in sources)
     try:
-        scan = scan_file(path) if path is not None else None  # one streaming pass: hash and shape
-        hashes = [scan.sha256 if p == path else returns.hash(p) for p in sources]
+        scan = scan_file(path) if isinstance(path, Path) else None  # one streaming pass: hash and shape
+        # A database table streams its rows once here: their digest is its content hash.
+        hashes = [(scan.sha256 if scan is not None else path.sha256) if p is path else returns.hash(p) for p in sources]
+    except RunAborted:
+        raise  # the database itself failed (connection lost): the night stops, nothing published
+    except ExtractRefused as problem:  # a database table that cannot be loaded (a required column missing)
+        delivery.refuse_file(problem)
+        return _refused(table, names, problem.reason, None, [problem])
     except Exception as exc:  # noqa: BLE001 - reading one file never ends the run
         problem = _read_failure(path.name if path is not None else names, exc)
         delivery.refuse_file(problem)
@@ -169,11 +186,15 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
     parts, problems = [], []
     for source in sources:
         try:
-            if source == path:
+            if source is path and not isinstance(path, Path):
+                parts.append(path.parsed(config.agencies, content_sha256=hashes[0], limits=limits))
+            elif source == path:
                 parts.append(parse_extract(path, table, config.agencies, content_sha256=hashes[0], scan=scan,
                                            limits=limits, role_codes=config.roles))
             else:
                 parts.append(returns.parsed(source, table, config, limits))
+        except RunAborted:
+            raise
         except ExtractRefused as problem:
             problems.append(problem)
         except Exception as exc:  # noqa: BLE001 - reading one file never ends the run

@@ -11,7 +11,8 @@
     [[authority]]
     la_code = "803"                     # the authority's LA number; its rows are keyed by it
     name = "South Gloucestershire"
-    extracts = "803"                    # delivery folder
+    extracts = "803"                    # delivery folder (optional with `source`: partner files)
+    source = "postgresql://db.example/ssd?schema=ssd"  # optional: the authority's database (docs/EXTRACTS.md)
     store = "stores/803.duckdb"
     out = "reports/803"
     config = "803.toml"                 # optional: the authority's own config overrides
@@ -35,11 +36,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from caseflags.ingest.database_source import SourceRefused, parse_source_url
+
 SHARING_BASES = ("ids", "exceptions")
 REGION_KEYS = {"name": str, "store": str, "out": str, "scheduler": str, "workers": int, "config": str}
 REGION_REQUIRED = ("store", "out")
-AUTHORITY_KEYS = {"la_code": str, "name": str, "extracts": str, "store": str, "out": str, "config": str, "sharing": str}
-AUTHORITY_REQUIRED = ("la_code", "extracts", "store", "out", "sharing")
+AUTHORITY_KEYS = {"la_code": str, "name": str, "extracts": str, "store": str, "out": str, "config": str, "sharing": str,
+                  "source": str}
+AUTHORITY_REQUIRED = ("la_code", "store", "out", "sharing")  # and extracts, source or both
 LA_CODE_PATTERN = re.compile(r"^[0-9]{3}$")
 # A local Dask cluster of more single-threaded processes than this per core only costs memory.
 WORKERS_PER_CORE = 4
@@ -87,7 +91,8 @@ def _places(store: Path, out: Path, authorities: list["Authority"]) -> list[tupl
     places.append(("region", "out", out))
     for authority in authorities:
         owner = f"authority {authority.la_code}"
-        places.append((owner, "extracts", authority.extracts))
+        if authority.extracts is not None:  # (a database source may bring no folder)
+            places.append((owner, "extracts", authority.extracts))
         places += [(owner, what, path) for what, path in store_files(authority.store).items()]
         places.append((owner, "out", authority.out))
     return places
@@ -101,11 +106,12 @@ class ManifestError(ValueError):
 class Authority:
     la_code: str
     name: str
-    extracts: Path
+    extracts: Path | None
     store: Path
     out: Path
     config: Path | None
     sharing: str
+    source: str | None = None  # the authority's database URL (no password: refused)
 
     @property
     def shares_exceptions(self) -> bool:
@@ -175,12 +181,20 @@ def load_manifest(path: str | Path) -> Manifest:
         entry = _checked(raw, AUTHORITY_KEYS, AUTHORITY_REQUIRED, where)
         if not LA_CODE_PATTERN.match(entry["la_code"]):
             raise ManifestError(f"{where}.la_code must be a three-digit LA number, got {entry['la_code']!r}")
+        if "extracts" not in entry and "source" not in entry:
+            raise ManifestError(f"{where}: missing key extracts (or source)")
+        if "source" in entry:
+            try:
+                parse_source_url(entry["source"])
+            except SourceRefused as exc:
+                raise ManifestError(f"{where}.source: {exc}") from None
         if entry["sharing"] not in SHARING_BASES:
             raise ManifestError(f"{where}.sharing must be one of {', '.join(SHARING_BASES)}, got {entry['sharing']!r}")
         authorities.append(Authority(
-            la_code=entry["la_code"], name=entry.get("name", entry["la_code"]), extracts=where_is(entry["extracts"]),
+            la_code=entry["la_code"], name=entry.get("name", entry["la_code"]), extracts=where_is(entry["extracts"]) if "extracts" in entry else None,
             store=where_is(entry["store"]), out=where_is(entry["out"]),
             config=where_is(entry["config"]) if entry.get("config") else None, sharing=entry["sharing"],
+            source=entry.get("source"),
         ))
     for attribute in ("la_code", "store", "out"):
         values = [getattr(a, attribute) for a in authorities]
