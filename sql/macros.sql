@@ -169,3 +169,47 @@ CREATE OR REPLACE MACRO person_died_by(person, d) AS EXISTS (
     SELECT 1 FROM ssd_person AS deceased
     WHERE deceased.pers_person_id = person AND deceased.pers_death_date <= d
 );
+
+-- Workers and teams ------------------------------------------------------------------------------
+-- The SSD's team columns (ssd_involvements.invo_professional_team,
+-- ssd_professionals.prof_professional_department) are read when the delivery has them: the
+-- empty UNION BY NAME adds each as NULL when it is absent, so the macros bind either way.
+CREATE OR REPLACE MACRO involvements_with_team() AS TABLE
+    SELECT * FROM ssd_involvements
+    UNION ALL BY NAME
+    SELECT CAST(NULL AS VARCHAR) AS invo_professional_team WHERE false;
+
+CREATE OR REPLACE MACRO professionals_with_team() AS TABLE
+    SELECT * FROM ssd_professionals
+    UNION ALL BY NAME
+    SELECT CAST(NULL AS VARCHAR) AS prof_professional_department WHERE false;
+
+-- The child's allocated social worker at d (the latest allocation; ties by professional id), by
+-- name and team, for owners and for partner-facing text (which never shows a worker's id).
+CREATE OR REPLACE MACRO allocated_worker_named(d) AS TABLE
+    SELECT
+        involvement.invo_person_id AS person_id,
+        involvement.invo_professional_id AS professional_id,
+        coalesce(nullif(trim(professional.prof_professional_name), ''), 'an unnamed social worker') AS worker_name,
+        coalesce(nullif(trim(involvement.invo_professional_team), ''),
+                 nullif(trim(professional.prof_professional_department), '')) AS worker_team
+    FROM involvements_with_team() AS involvement
+    LEFT JOIN professionals_with_team() AS professional
+      ON professional.prof_professional_id = involvement.invo_professional_id
+    WHERE involvement.invo_professional_role_id = 'CW'
+      AND involvement.invo_involvement_start_date <= CAST(d AS DATE)
+      AND (involvement.invo_involvement_end_date IS NULL OR involvement.invo_involvement_end_date > CAST(d AS DATE))
+    QUALIFY row_number() OVER (
+        PARTITION BY involvement.invo_person_id
+        ORDER BY involvement.invo_involvement_start_date DESC, involvement.invo_professional_id
+    ) = 1;
+
+-- A professional as people know them: their name (never their id), or a plain phrase when the
+-- id is not in ssd_professionals.
+CREATE OR REPLACE MACRO professional_label(professional) AS (
+    coalesce(
+        (SELECT max(nullif(trim(named.prof_professional_name), '')) FROM ssd_professionals AS named
+         WHERE named.prof_professional_id = professional),
+        'a professional not in the social care list'
+    )
+);
