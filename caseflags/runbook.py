@@ -176,7 +176,8 @@ def outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> 
         current_run_id=state.run_id, keep_last_runs=retention["keep_last_runs"],
     )
     state.delivery = state.delivery or delivery_digest(state.extracts_dir)
-    state.run_dir = write_outputs(con, state.run_id, state.as_at, state.out_dir, delivery=state.delivery)
+    state.run_dir = write_outputs(con, state.run_id, state.as_at, state.out_dir, delivery=state.delivery,
+                                  priority=config.priority)
 
 
 @dataclass(frozen=True)

@@ -213,3 +213,49 @@ CREATE OR REPLACE MACRO professional_label(professional) AS (
         'a professional not in the social care list'
     )
 );
+
+-- Plain words -------------------------------------------------------------------------------------
+-- A locator or detail as people read it: the store's table and column names (ssd_person.pers_…,
+-- agency_records.…) replaced by what they name, ids and dates kept. Anything of the SSD's
+-- prefixes left over is replaced last, so no `ssd_` or `pers_` reaches a reader.
+CREATE OR REPLACE MACRO plain_words(text) AS (
+    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(text,
+        'agency_flags\.agency=(\w+); agency_record_id=([^;]+); flag_type=(\w+)', '\1 record \2, \3 flag', 'g'),
+        'agency_records\.agency=(\w+)[;,] agency_record_id=', '\1 record ', 'g'),
+        'agency_records\.nhs_number', 'the NHS number of the record', 'g'),
+        'agency_records\.upn', 'the UPN of the record', 'g'),
+        'ssd_person\.pers_person_id=', 'child ', 'g'),
+        'ssd_person\.pers_upn', 'the child''s UPN in social care', 'g'),
+        'ssd_person\.pers_single_unique_id', 'the child''s NHS number in social care', 'g'),
+        '(ssd_person\.)?pers_send_flag', 'the SEND flag in social care', 'g'),
+        'ssd_linked_identifiers\.link_identifier_value', 'a linked identifier in social care', 'g'),
+        'ssd_cin_plans\.cinp_cin_plan_id=', 'CIN plan ', 'g'),
+        'cinp_cin_plan_start_date=', 'plan start ', 'g'),
+        'ssd_involvements\.invo_involvements_id=', 'allocation ', 'g'),
+        'ssd_s47_enquiry\.s47e_s47_enquiry_id=', 'S47 enquiry ', 'g'),
+        's47e_s47_end_date=', 'S47 ended ', 'g'),
+        'meetings\.meeting_id=', 'meeting ', 'g'),
+        'plan_actions\.action_id=', 'plan actions ', 'g'),
+        'information_sharing\.share_id=', 'information share ', 'g'),
+        'professional_differences\.difference_id=', 'professional difference ', 'g'),
+        'transition_plans\.plan_id=', 'transition plan ', 'g'),
+        'family_contacts\.contact_id=', 'family contacts ', 'g'),
+        'ehcp_plans\.ehcp_id=', 'EHCP ', 'g'),
+        'ehcp_plans\.upn', 'the UPN of an EHCP', 'g'),
+        'gp_registrations\.nhs_number', 'the NHS number of a GP registration', 'g'),
+        'attendance_(sessions|summaries)\.upn', 'the UPN in attendance \1', 'g'),
+        'person_links\.agency=(\w+)', 'no linked \1 record', 'g'),
+        'attendance_(sessions|summaries) upn=', 'attendance \1, UPN ', 'g'),
+        '\bschool_urn=', 'school URN ', 'g'),
+        '\behcp_id=', 'EHCP ', 'g'),
+        '\bperson_id=', 'child ', 'g'),
+        '\bagency_record_id=', 'record ', 'g'),
+        '\bcurrent_stage=', 'stage ', 'g'),
+        '\bflag_type=', 'flag ', 'g'),
+        '\b(raised|scheduled|cancelled|stage)_date=', '\1 ', 'g'),
+        '\bfamily_members\b', 'family members', 'g'),
+        '\bvoice_records\b', 'voice records', 'g'),
+        '\bmeeting_invitations\b', 'meeting invitations', 'g'),
+        '\bssd_([a-z0-9_]+)\.csv\b', 'social care \1 file', 'g'),
+        '\b(ssd|pers|cinp|invo|s47e|icpc|cine|cina|cinv|prof)_', '', 'g')
+);

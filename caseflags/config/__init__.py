@@ -51,12 +51,14 @@ class Config:
     schedule: dict[str, Any] = field(default_factory=dict)
     retention: dict[str, Any] = field(default_factory=dict)
     web: dict[str, Any] = field(default_factory=dict)
+    priority: dict[str, Any] = field(default_factory=dict)
 
     def thresholds_for(self, check_id: str) -> dict[str, Any]:
         return dict(self.checks.get(check_id, {}))
 
 
-_SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web")
+_SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web",
+             "priority")
 
 # (lowest, highest) allowed for every number; None: unbounded on that side.
 RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -74,6 +76,20 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "retention.keep_runs_days": (1, None),
     "retention.keep_last_runs": (1, None),
     "retention.keep_deliveries_days": (1, None),
+    "priority.weight_high": (0, 1000),
+    "priority.weight_medium": (0, 1000),
+    "priority.weight_low": (0, 1000),
+    "priority.weight_magnitude": (0, 1000),
+    "priority.magnitude_cap_multiple": (0, 100),
+    "priority.weight_week_open": (0, 1000),
+    "priority.days_open_cap_points": (0, 1000),
+    "priority.weight_child_protection": (0, 1000),
+    "priority.weight_child_in_need": (0, 1000),
+    "priority.weight_ehcp": (0, 1000),
+    "priority.weight_under_5": (0, 1000),
+    "priority.weight_harm_or_exploitation": (0, 1000),
+    "priority.weight_other_concern": (0, 1000),
+    "priority.other_concerns_cap_points": (0, 1000),
 }
 EARLIEST_DATE_FLOOR = date(1800, 1, 1)
 

@@ -32,6 +32,8 @@ DEFAULT_EXPIRY_DAYS = config_default("outputs", "annotation_expiry_days")
 CSV_COLUMNS = (
     "exception_id", "check_id", "concern", "severity", "person_id", "agency", "entity_type",
     "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note", "as_at",
+    # extension (issue 25, docs/OUTPUTS.md): risk and who acts, after the contract's columns
+    "priority", "priority_reason", "owner_name", "owner_team", "central_queue_reason",
 )
 
 
@@ -39,6 +41,7 @@ def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the lifecycle and annotation tables and the consumer views (idempotent)."""
     ensure_store(con)
     con.execute(sql_text("outputs/lifecycle_tables.sql"))
+    con.execute(sql_text("outputs/triage_tables.sql"))
     con.execute(sql_text("outputs/views.sql"))
 
 
