@@ -137,7 +137,7 @@ def _unusable_store_tables(con: duckdb.DuckDBPyConnection, unavailable_tables: d
     # The runner's own output tables are never stood in for: rows must reach the store.
     return {
         t for t in _store_table_names(con)
-        if (t not in present or t in unavailable_tables) and t not in ("exceptions", "check_runs")
+        if (t not in present or t in unavailable_tables) and t not in ("exceptions", "check_runs", "exception_magnitudes")
     }
 
 
@@ -252,6 +252,7 @@ def run_all_checks(
     selected = {"run_id": run_id, "check_ids": list(registry)}
     con.execute("DELETE FROM exceptions WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
     con.execute("DELETE FROM check_runs WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
+    con.execute("DELETE FROM exception_magnitudes WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
 
     outcomes: list[CheckOutcome] = []
     with _PreparedConnection(con, as_at, _unusable_store_tables(con, unavailable_tables)):
@@ -267,14 +268,24 @@ def run_all_checks(
                     "__as_at": as_at,
                 }
                 try:
-                    insert = f"""
-                        INSERT INTO exceptions (run_id, as_at, exception_id, check_id, concern, person_id, agency,
-                            entity_type, entity_id, severity, detail, locator, magnitude, threshold, magnitude_unit)
-                        SELECT $__run_id, $__as_at, exception_id, check_id, concern, person_id, agency,
-                            entity_type, entity_id, severity, detail, locator, magnitude, threshold, magnitude_unit
-                        FROM ({_result_query(check, _returns_magnitude(con, check, params))}) AS results
-                    """
-                    con.execute(insert, params)
+                    with_magnitude = _returns_magnitude(con, check, params)
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE _check_rows AS {_result_query(check, with_magnitude)}", params
+                    )
+                    con.execute(
+                        """INSERT INTO exceptions (run_id, as_at, exception_id, check_id, concern, person_id, agency,
+                               entity_type, entity_id, severity, detail, locator)
+                           SELECT $run_id, $as_at, exception_id, check_id, concern, person_id, agency,
+                               entity_type, entity_id, severity, detail, locator
+                           FROM _check_rows""",
+                        {"run_id": run_id, "as_at": as_at},
+                    )
+                    con.execute(
+                        """INSERT INTO exception_magnitudes
+                           SELECT $run_id, check_id, exception_id, magnitude, threshold, magnitude_unit
+                           FROM _check_rows WHERE magnitude IS NOT NULL""",
+                        {"run_id": run_id},
+                    )
                 except duckdb.Error as exc:
                     # One broken check must not cost the night its other lists, and must never read
                     # as "no exceptions": it is not evaluated (its open exceptions are carried).
@@ -295,4 +306,5 @@ def run_all_checks(
                 {"run_id": run_id, "check_id": check.id, "status": outcome.status, "reason": outcome.reason, "count": outcome.exception_count},
             )
             outcomes.append(outcome)
+        con.execute("DROP TABLE IF EXISTS temp._check_rows")
     return outcomes

@@ -15,11 +15,13 @@ WITH listed AS (
 
 magnitudes AS (
     -- the magnitude of the evaluation the listed row shows (older for a carried row)
-    SELECT listed.exception_id, raised.magnitude, raised.threshold, raised.magnitude_unit
+    SELECT listed.exception_id, measured.magnitude, measured.threshold, measured.magnitude_unit
     FROM listed
     JOIN exceptions AS raised
       ON raised.exception_id = listed.exception_id AND raised.as_at = listed.evaluated_as_at
-    WHERE raised.magnitude IS NOT NULL AND raised.threshold > 0
+    JOIN exception_magnitudes AS measured
+      ON measured.run_id = raised.run_id AND measured.exception_id = raised.exception_id
+    WHERE measured.threshold > 0
     QUALIFY row_number() OVER (PARTITION BY listed.exception_id ORDER BY raised.run_id DESC) = 1
 ),
 
