@@ -142,7 +142,7 @@ def test_sample_social_care_rows_name_their_owner_and_every_detail_an_action(sam
 def test_sample_rows_without_school_or_practice_go_to_the_central_queue(sample_run):
     db, run_dir, _ = sample_run
     for agency in ("GP", "EDUCATION"):
-        path = run_dir / "agencies" / agency / "_central" / "exceptions.csv"
+        path = run_dir / "agencies" / agency / "central_queue.csv"
         with path.open(encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
         assert rows and all(r["central_queue_reason"] for r in rows)

@@ -262,11 +262,7 @@ def run_all_checks(
             if reason:
                 outcome = CheckOutcome(check.id, NOT_EVALUATED, reason, 0, time.perf_counter() - started)
             else:
-                params = {
-                    **_check_parameters(check, as_at, thresholds_by_check.get(check.id)),
-                    "__run_id": run_id,
-                    "__as_at": as_at,
-                }
+                params = _check_parameters(check, as_at, thresholds_by_check.get(check.id))
                 try:
                     with_magnitude = _returns_magnitude(con, check, params)
                     con.execute(

@@ -42,6 +42,7 @@ def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> None:
     ensure_store(con)
     con.execute(sql_text("outputs/lifecycle_tables.sql"))
     con.execute(sql_text("outputs/triage_tables.sql"))
+    con.execute(sql_text("web/carried_tables.sql"))  # reviewers and assignees carried from the web
     con.execute(sql_text("outputs/views.sql"))
 
 

@@ -155,16 +155,17 @@ def write_organisation_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_a
             written[(agency, organisation)] = folder
         for agency, rows in central_queue_rows(con, run_id).items():
             columns = ORG_COLUMNS[agency] + ("central_queue_reason",)
-            folder = private_dir(private_dir(agencies / folder_name(agency)) / CENTRAL_QUEUE_FOLDER)
-            write_csv(folder / "exceptions.csv", columns, rows)
-            _write_xlsx(folder / "exceptions.xlsx", columns, rows, f"{agency} central queue as at {as_at.isoformat()}")
-            written[(agency, CENTRAL_QUEUE_FOLDER)] = folder
+            folder = private_dir(agencies / folder_name(agency))
+            write_csv(folder / f"{CENTRAL_QUEUE_STEM}.csv", columns, rows)
+            _write_xlsx(folder / f"{CENTRAL_QUEUE_STEM}.xlsx", columns, rows, f"{agency} central queue as at {as_at.isoformat()}")
+            written[(agency, CENTRAL_QUEUE_STEM)] = folder
     return written
 
 
 # A school or GP row whose organisation cannot be found goes to its agency's central queue,
-# `agencies/<AGENCY>/_central/`, with the reason (no organisation code starts with "_").
-CENTRAL_QUEUE_FOLDER = "_central"
+# `agencies/<AGENCY>/central_queue.csv|xlsx`, with the reason; the agency's own exceptions.csv
+# keeps every row, these included.
+CENTRAL_QUEUE_STEM = "central_queue"
 
 
 def central_queue_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, list[dict]]:

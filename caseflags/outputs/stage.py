@@ -15,7 +15,7 @@ from caseflags.outputs.files import write_csv_rows
 from caseflags.outputs.organisations import record_agency_rows, write_organisation_outputs
 from caseflags.outputs.triage import record_triage
 from caseflags.private_files import private_dir
-from caseflags.web.carry import carry_web_reviews
+from caseflags.web.carry import carry_web_assignments, carry_web_reviews
 from caseflags.web.carry_audit import carry_web_audit
 
 
@@ -27,6 +27,7 @@ def write_outputs(
     configuration [priority] (the defaults when None)."""
     run_dir = private_dir(private_dir(out_dir) / as_at.isoformat())
     carry_web_reviews(con)  # reviews saved in the web workspace, as a workbook import would
+    carry_web_assignments(con)  # who each exception is assigned to, for the workbook
     carry_web_audit(con)  # audit samples, marks and outcomes saved in the web workspace
     update_lifecycle(con, run_id, as_at)
     record_agency_rows(con, run_id, as_at)  # each row's school or practice, which owns it

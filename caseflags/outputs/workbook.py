@@ -260,6 +260,24 @@ def _write_summary_sheet(workbook, summary, rows, for_agency, fmt_title, fmt_bol
             sheet.write_url(r, 7, f"internal:'{name}'!A1", fmt_link, string=name)
         r += 1
     r += 1
+    if summary.get("children_first"):
+        sheet.write_string(r, 0, "Children to act on first (highest priority; why; open concerns)", fmt_bold)
+        r += 1
+        sheet.write_row(r, 0, ["rank", "child (LA id)", "priority", "why", "open concerns", "concerns", "agencies",
+                               "social worker", "team"], fmt_header)
+        r += 1
+        for child in summary["children_first"]:
+            sheet.write_number(r, 0, child["rank"])
+            sheet.write_string(r, 1, child["person_id"])
+            sheet.write_number(r, 2, child["priority"])
+            sheet.write_string(r, 3, child["priority_reason"] or "")
+            sheet.write_number(r, 4, child["open_concerns"])
+            sheet.write_string(r, 5, child["concerns"] or "")
+            sheet.write_string(r, 6, child["agencies"] or "")
+            sheet.write_string(r, 7, child["social_worker_name"] or "")
+            sheet.write_string(r, 8, child["social_worker_team"] or "")
+            r += 1
+        r += 1
     sheet.write_string(r, 0, "By agency", fmt_bold)
     r += 1
     sheet.write_row(r, 0, ["agency", "NEW", "OPEN", "RESOLVED since last run", "listed"], fmt_header)

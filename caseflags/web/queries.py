@@ -25,7 +25,7 @@ MATCHES_SQL = (SQL_DIR / "web" / "possible_matches.sql").read_text()
 FILTERS = ("check", "agency", "org", "severity", "status", "review", "assignee", "q", "overdue")
 # Sort keys offered on the Exceptions page -> ORDER BY clauses (constants, never request text).
 SORTS = {
-    "priority": "status_rank, severity_rank, overdue DESC, check_id, first_seen, exception_id",
+    "priority": "priority_rank, exception_id",  # risk (sql/outputs/triage.sql), ties by stable keys
     "severity": "severity_rank, check_id, exception_id",
     "check": "check_id, severity_rank, exception_id",
     "first_seen": "first_seen, severity_rank, exception_id",

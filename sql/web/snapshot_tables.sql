@@ -3,7 +3,10 @@
 CREATE TABLE web_snapshot.web_exceptions AS
 SELECT
     listed.exception_id, listed.check_id, listed.concern, listed.severity, listed.person_id, listed.agency,
-    listed.entity_type, listed.entity_id, listed.detail, listed.locator, listed.first_seen, listed.status,
+    listed.entity_type, listed.entity_id,
+    -- what people read: the detail and locator in plain words (source_locator: the machine's)
+    listed.plain_detail AS detail, listed.plain_locator AS locator, listed.locator AS source_locator,
+    listed.first_seen, listed.status,
     listed.review_status, listed.review_note, listed.last_review_status, listed.last_annotated_at,
     listed.review_expires_on, listed.review_expired, listed.as_at, listed.evaluated_as_at, listed.run_id,
     rows.organisation_type, rows.organisation, rows.agency_record_ids, rows.agency_nhs_number, rows.agency_upn,
@@ -11,7 +14,15 @@ SELECT
     coalesce(rows.agency_locator, listed.locator) AS agency_locator,
     coalesce(rows.agency_entity_id, listed.entity_id) AS agency_entity_id,
     CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END AS severity_rank,
-    CASE listed.status WHEN 'NEW' THEN 0 ELSE 1 END AS status_rank
+    CASE listed.status WHEN 'NEW' THEN 0 ELSE 1 END AS status_rank,
+    -- priority as risk and owners (sql/outputs/triage.sql); priority_rank 1 = act first
+    listed.priority, listed.priority_reason, listed.owner_name, listed.owner_team, listed.owner_professional_id,
+    listed.central_queue_reason, listed.no_organisation, listed.social_worker_name, listed.social_worker_team,
+    row_number() OVER (
+        ORDER BY listed.priority DESC,
+                 CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END,
+                 listed.check_id, listed.person_id NULLS LAST, listed.exception_id
+    ) AS priority_rank
 FROM exceptions_listed AS listed
 LEFT JOIN exception_agency_rows AS rows ON rows.run_id = listed.run_id AND rows.exception_id = listed.exception_id
 WHERE listed.run_id = (SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1);
