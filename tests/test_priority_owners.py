@@ -167,3 +167,54 @@ def test_sample_snapshot_has_child_priority(sample_run):
     finally:
         con.close()
     assert count > 0 and first == 1
+
+
+# -- files people can keep -----------------------------------------------------------------------
+
+def _sheet_xml(path, sheet_name):
+    with zipfile.ZipFile(path) as book:
+        workbook = book.read("xl/workbook.xml").decode()
+        rel = re.search(rf'<sheet name="{re.escape(sheet_name)}" sheetId="\d+"(?: state="\w+")? r:id="(rId\d+)"', workbook).group(1)
+        rels = book.read("xl/_rels/workbook.xml.rels").decode()
+        target = re.search(rf'<Relationship Id="{rel}" Type="[^"]+" Target="([^"]+)"', rels).group(1)
+        return book.read("xl/" + target.lstrip("/").removeprefix("xl/")).decode()
+
+
+def test_sample_workbook_has_short_titles_plain_headers_hidden_machine_row_and_high_highlight(sample_run):
+    import fastexcel
+
+    from caseflags.outputs.workbook import HEADER_ROWS, PLAIN_HEADERS, sheet_name_for
+
+    _, run_dir, _ = sample_run
+    path = run_dir / "exceptions.xlsx"
+    reader = fastexcel.read_excel(str(path))
+    registry = load_registry()
+    titles = [n for n in reader.sheet_names if n not in ("Summary", "_caseflags")]
+    assert titles and set(titles) <= {check.short_name for check in registry.values()}
+    sheet = sheet_name_for("SCHOOL_ATTENDANCE_LOW")
+    assert sheet == "Low school attendance"
+    rows = reader.load_sheet(sheet, header_row=None, dtypes="string").to_arrow().to_pylist()
+    machine, plain = list(rows[0].values()), list(rows[1].values())
+    assert {"exception_id", "review_status", "reviewer", "assignee", "owner_name", "priority"} <= set(machine)
+    assert plain[machine.index("detail")] == PLAIN_HEADERS["detail"]
+    assert plain[machine.index("review_status")] == "Review status (choose)"
+    xml = _sheet_xml(path, sheet)
+    assert re.search(r'<row r="1"[^>]* hidden="1"', xml)  # the machine names' row
+    assert f'<pane ySplit="{HEADER_ROWS}"' in xml or f'ySplit="{HEADER_ROWS}"' in xml
+    severity = machine.index("severity")
+    letter = chr(ord("A") + severity)
+    assert f'${letter}3="HIGH"' in xml.replace("&quot;", '"')  # HIGH rows highlighted
+    assert 'wrapText="1"' in zipfile.ZipFile(path).read("xl/styles.xml").decode()
+    summary = reader.load_sheet("Summary", header_row=None, dtypes="string").to_arrow().to_pylist()
+    texts = [v for row in summary for v in row.values() if v]
+    assert any(t.startswith("Children to act on first") for t in texts)
+
+
+def test_web_export_file_name_says_as_at_and_filters():
+    from caseflags.web.app import export_file_name
+
+    assert export_file_name(date(2026, 11, 24), {}, "csv") == "exceptions-2026-11-24.csv"
+    assert export_file_name(date(2026, 11, 24), {"check": "GP_NOT_KNOWN", "severity": "HIGH"}, "xlsx") == \
+        "exceptions-2026-11-24-check_GP_NOT_KNOWN-severity_HIGH.xlsx"
+    # a filter value never breaks out of the name
+    assert export_file_name(date(2026, 11, 24), {"q": 'a"b/../c'}, "csv") == "exceptions-2026-11-24-q_a_b_c.csv"

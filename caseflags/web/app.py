@@ -129,12 +129,12 @@ EXPORT_COLUMNS_AGENCY = ("exception_id", "check_id", "concern", "severity", "age
                          "social_worker_team")
 
 
-_FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def export_file_name(as_at, filters: dict, kind: str) -> str:
     """`exceptions-<as-at>[-<filter>...].<kind>`: the as-at date and the filters in use (values
-    reduced to letters, digits, `_`, `.` and `-`), so a kept download says what it holds."""
+    reduced to letters, digits, `_` and `-`), so a kept download says what it holds."""
     parts = ["exceptions", as_at.isoformat() if hasattr(as_at, "isoformat") else str(as_at or "undated")]
     for name in queries.FILTERS:
         value = filters.get(name)
