@@ -28,13 +28,13 @@ REVIEW_STATUSES = ("UNREVIEWED", "IN_HAND", "RESOLVED_AT_SOURCE", "FALSE_POSITIV
 EXPIRING_REVIEW_STATUSES = ("FALSE_POSITIVE", "ACCEPTED_RISK")
 DEFAULT_EXPIRY_DAYS = config_default("outputs", "annotation_expiry_days")
 
-# exceptions.csv, in this order (OUTPUTS.md).
-CSV_COLUMNS = (
+# exceptions.csv, in this order (OUTPUTS.md): the contract's columns, then the extension (issue 25,
+# docs/OUTPUTS.md "Priority and owners"): risk and who acts.
+CONTRACT_CSV_COLUMNS = (
     "exception_id", "check_id", "concern", "severity", "person_id", "agency", "entity_type",
     "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note", "as_at",
-    # extension (issue 25, docs/OUTPUTS.md): risk and who acts, after the contract's columns
-    "priority", "priority_reason", "owner_name", "owner_team", "central_queue_reason",
 )
+CSV_COLUMNS = (*CONTRACT_CSV_COLUMNS, "priority", "priority_reason", "owner_name", "owner_team", "central_queue_reason")
 
 
 def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> None:
