@@ -24,7 +24,7 @@ import polars as pl
 from caseflags.outputs.agencies import LA_CHILD_ID_AGENCIES, agency_rows
 from caseflags.outputs.files import workbook, write_csv
 from caseflags.private_files import owner_only, private_dir
-from caseflags.resources import SQL_DIR
+from caseflags.resources import SQL_DIR, sql_text
 
 AGENCY_ROWS_SQL = SQL_DIR / "web" / "exception_agency_rows.sql"
 # Agencies keyed by the LA child id (the LA's own services); other agencies never see it.
@@ -170,23 +170,7 @@ CENTRAL_QUEUE_STEM = "central_queue"
 
 def central_queue_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, list[dict]]:
     """agency -> its rows with no organisation, masked, with the reason (exception_triage)."""
-    cursor = con.execute(
-        """
-        SELECT listed.exception_id, listed.check_id, listed.concern, listed.severity, listed.agency,
-               rows.agency_record_ids, rows.agency_nhs_number AS nhs_number, rows.agency_upn AS upn,
-               CASE WHEN listed.agency = 'EDUCATION' THEN listed.person_id END AS person_id,
-               listed.entity_type, rows.agency_entity_id AS entity_id, rows.agency_detail AS detail,
-               rows.agency_locator AS locator, listed.first_seen, listed.status, listed.review_status,
-               listed.review_note, listed.as_at, listed.priority, listed.priority_reason,
-               listed.social_worker_name, listed.social_worker_team, listed.central_queue_reason
-        FROM exceptions_listed AS listed
-        JOIN exception_agency_rows AS rows ON rows.run_id = listed.run_id AND rows.exception_id = listed.exception_id
-        WHERE listed.run_id = $run_id AND listed.central_queue_reason IS NOT NULL
-          AND listed.agency IN ('GP', 'EDUCATION')
-        ORDER BY listed.agency, listed.priority DESC, listed.check_id, listed.exception_id
-        """,
-        {"run_id": run_id},
-    )
+    cursor = con.execute(sql_text("outputs/central_queue_rows.sql"), {"run_id": run_id})
     columns = [c[0] for c in cursor.description]
     grouped: dict[str, list[dict]] = {}
     for values in cursor.fetchall():

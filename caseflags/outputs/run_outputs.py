@@ -53,12 +53,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, agency
     totals = {k: sum(c[k] for c in by_check) for k in ("new", "open", "resolved", "listed")}
     children_first: list[dict] = []
     if agency is None:  # the officers' workbook: the children to act on first (child_priority)
-        cursor = con.execute(
-            """SELECT rank, person_id, priority, priority_reason, open_concerns, concerns, agencies,
-                      social_worker_name, social_worker_team
-               FROM child_priority WHERE run_id = $run_id ORDER BY rank LIMIT 10""",
-            {"run_id": run_id},
-        )
+        cursor = con.execute(sql_text("outputs/children_first.sql"), {"run_id": run_id})
         names = [c[0] for c in cursor.description]
         children_first = [dict(zip(names, row)) for row in cursor.fetchall()]
     return {

@@ -12,6 +12,7 @@ from datetime import date
 
 import duckdb
 
+from caseflags.checking.calendar import ensure_working_days
 from caseflags.checking.registry import load_registry
 from caseflags.outputs.organisations import run_sql_file
 from caseflags.resources import SQL_DIR, config_default
@@ -35,6 +36,7 @@ def record_triage(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, weig
     exception_agency_rows (record_agency_rows) and its lifecycle."""
     values = {**default_weights(), **{k: float(v) for k, v in (weights or {}).items()}}
     registry = load_registry()
+    ensure_working_days(con, as_at)  # the macros read the calendar
     con.execute(MACROS_SQL.read_text())
     parameters = {
         "run_id": run_id, "as_at": as_at, **values,
