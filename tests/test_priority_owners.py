@@ -52,7 +52,7 @@ def test_planted_child_ranks_first_where_the_alphabet_puts_it_last(store):
     assert [person for person, _ in ranked] == ["Z9", "A1", "A2", "A3"]  # ties broken by person_id
     reason = ranked[0][1]
     assert reason.startswith("HIGH; ")
-    assert "working days against a limit of 5" in reason and "under 5" in reason and "child protection" in reason
+    assert "working days (limit 5)" in reason and "under 5" in reason and "child protection" in reason
 
 
 def test_magnitude_orders_rows_of_one_check_and_severity(store):
@@ -63,7 +63,7 @@ def test_magnitude_orders_rows_of_one_check_and_severity(store):
     rows = listed_rows(store, RUN)
     assert [r["person_id"] for r in rows] == ["B2", "B1"]
     assert rows[0]["priority"] > rows[1]["priority"]
-    assert "38 working days against a limit of 5" in rows[0]["priority_reason"]
+    assert "38 working days (limit 5)" in rows[0]["priority_reason"]
 
 
 def test_social_care_owner_is_the_allocated_worker_and_partner_without_school_goes_to_central_queue(store):
@@ -218,3 +218,20 @@ def test_web_export_file_name_says_as_at_and_filters():
         "exceptions-2026-11-24-check_GP_NOT_KNOWN-severity_HIGH.xlsx"
     # a filter value never breaks out of the name
     assert export_file_name(date(2026, 11, 24), {"q": 'a"b/../c'}, "csv") == "exceptions-2026-11-24-q_a_b_c.csv"
+
+
+def test_persistence_raises_priority_week_by_week(store):
+    from datetime import timedelta
+
+    add_child(store, "P1", date(2012, 5, 1), cin_from=date(2026, 3, 2))
+    add_social_worker(store, "P1", "SW-P1", date(2026, 3, 2))
+    first = AS_AT - timedelta(days=14)
+    for as_at in (first, AS_AT):
+        run_all_checks(store, as_at.isoformat(), as_at, check_ids=["CIN_PLAN_NOT_SMART"])
+        update_lifecycle(store, as_at.isoformat(), as_at)
+        record_agency_rows(store, as_at.isoformat(), as_at)
+        record_triage(store, as_at.isoformat(), as_at)
+    [earlier] = listed_rows(store, first.isoformat())
+    [later] = listed_rows(store, RUN)
+    assert later["priority"] - earlier["priority"] == 2  # two weeks listed, 1 point a week
+    assert "listed 14 days" in later["priority_reason"] and "listed" not in earlier["priority_reason"]

@@ -122,10 +122,8 @@ priorities AS (
         concat_ws('; ',
             severity,
             CASE WHEN magnitude IS NOT NULL THEN
-                CASE WHEN magnitude > threshold
-                    THEN printf('%g', round(magnitude, 1)) || ' ' || magnitude_unit || ' against a limit of '
-                         || printf('%g', threshold)
-                    ELSE 'at the limit of ' || printf('%g', threshold) || ' ' || magnitude_unit END
+                -- e.g. "38 working days (limit 5)", "65.1 % of sessions missed (limit 10)"
+                printf('%g', round(magnitude, 1)) || ' ' || magnitude_unit || ' (limit ' || printf('%g', threshold) || ')'
             END,
             CASE WHEN days_open >= 7 THEN 'listed ' || days_open || ' days' END,
             CASE WHEN child_protection THEN 'child protection (S47, ICPC or CP flag)' END,
