@@ -235,3 +235,16 @@ def test_persistence_raises_priority_week_by_week(store):
     [later] = listed_rows(store, RUN)
     assert later["priority"] - earlier["priority"] == 2  # two weeks listed, 1 point a week
     assert "listed 14 days" in later["priority_reason"] and "listed" not in earlier["priority_reason"]
+
+
+def test_sample_report_lists_the_children_to_act_on_first(sample_run):
+    db, run_dir, _ = sample_run
+    page = (run_dir / "report.html").read_text()
+    assert '<section id="act-first">' in page
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        top = con.execute("SELECT person_id FROM child_priority ORDER BY rank LIMIT 1").fetchone()[0]
+    finally:
+        con.close()
+    section = page.split('<section id="act-first">')[1].split("</section>")[0]
+    assert f"<td>{top}</td>" in section and "PRF" not in section
