@@ -251,3 +251,10 @@ SELECT
     row_number() OVER (ORDER BY per_child.priority DESC, per_child.open_concerns DESC, per_child.person_id)
 FROM per_child
 JOIN concern_names ON concern_names.person_id = per_child.person_id;
+-- The same priority and owners on the run's history rows, where the web workspace reads them.
+UPDATE exception_history AS history
+SET priority = triage.priority, priority_reason = triage.priority_reason, owner_name = triage.owner_name,
+    owner_team = triage.owner_team, owner_professional_id = triage.owner_professional_id,
+    central_queue_reason = triage.central_queue_reason
+FROM exception_triage AS triage
+WHERE history.run_id = $run_id AND triage.run_id = $run_id AND triage.exception_id = history.exception_id;

@@ -6,7 +6,10 @@ QUALIFY row_number() OVER (PARTITION BY exception_id ORDER BY annotated_at DESC,
 
 CREATE OR REPLACE VIEW exceptions_listed AS
 WITH listed_history AS (
-    SELECT * FROM exception_history WHERE status IN ('NEW', 'OPEN')
+    -- priority and owners come from exception_triage below (the same values the triage also sets
+    -- on exception_history)
+    SELECT * EXCLUDE (priority, priority_reason, owner_name, owner_team, owner_professional_id, central_queue_reason)
+    FROM exception_history WHERE status IN ('NEW', 'OPEN')
 )
 SELECT
     listed_history.*,
