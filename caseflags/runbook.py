@@ -190,7 +190,7 @@ def outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> 
     )
     state.delivery = state.delivery or delivery_digest(state.extracts_dir)
     state.run_dir = write_outputs(con, state.run_id, state.as_at, state.out_dir, delivery=state.delivery,
-                                  refused_files=state.refused_files)
+                                  refused_files=state.refused_files, priority=config.priority)
 
 
 @dataclass(frozen=True)

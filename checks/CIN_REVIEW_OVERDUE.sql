@@ -50,6 +50,9 @@ SELECT
     'ssd_cin_plans.cinp_cin_plan_id=' || plan_id || ' (start ' || strftime(plan_start_date, '%Y-%m-%d') || ')'
         || CASE WHEN last_meeting_id IS NOT NULL
             THEN '; meetings.meeting_id=' || last_meeting_id || ' (held ' || strftime(last_reviewed_on, '%Y-%m-%d') || ')'
-            ELSE '' END AS locator
+            ELSE '' END AS locator,
+    days_since AS magnitude,
+    7 * $review_interval_weeks AS threshold,
+    'days since the last review' AS magnitude_unit
 FROM review_due
 WHERE due_on <= CAST($as_at AS DATE)

@@ -51,7 +51,10 @@ late_meeting_minutes AS (
                 || working_days_between(held_on, shared_on) || ' working days after the meeting (limit '
                 || $limit_working_days || ' working days, i.e. by ' || strftime(share_by, '%Y-%m-%d') || ').'
         END AS detail,
-        'meetings.meeting_id=' || meeting_id || ' (' || meeting_type || ', held ' || strftime(held_on, '%Y-%m-%d') || ')' AS locator
+        'meetings.meeting_id=' || meeting_id || ' (' || meeting_type || ', held ' || strftime(held_on, '%Y-%m-%d') || ')' AS locator,
+        working_days_between(held_on, coalesce(shared_on, CAST($as_at AS DATE))) AS magnitude,
+        $limit_working_days AS threshold,
+        'working days' AS magnitude_unit
     FROM meeting_deadlines
     WHERE (shared_on IS NULL AND CAST($as_at AS DATE) > share_by)
        OR shared_on > share_by
@@ -69,7 +72,10 @@ late_shares AS (
             || ' working days after the event (limit ' || $limit_working_days || ' working days, i.e. by '
             || strftime(add_working_days(share.event_date, $limit_working_days), '%Y-%m-%d') || ').' AS detail,
         'information_sharing.share_id=' || share.share_id || ' (event ' || strftime(share.event_date, '%Y-%m-%d')
-            || ', shared ' || strftime(share.shared_date, '%Y-%m-%d') || ')' AS locator
+            || ', shared ' || strftime(share.shared_date, '%Y-%m-%d') || ')' AS locator,
+        working_days_between(share.event_date, share.shared_date) AS magnitude,
+        $limit_working_days AS threshold,
+        'working days' AS magnitude_unit
     FROM information_sharing AS share
     JOIN cin_at_as_at AS cin ON cin.person_id = share.person_id
     CROSS JOIN bounds
@@ -79,6 +85,8 @@ late_shares AS (
       AND share.shared_date > add_working_days(share.event_date, $limit_working_days)
 )
 
-SELECT person_id, agency, entity_type, entity_id, 'MEDIUM' AS severity, detail, locator FROM late_meeting_minutes
+SELECT person_id, agency, entity_type, entity_id, 'MEDIUM' AS severity, detail, locator, magnitude, threshold, magnitude_unit
+FROM late_meeting_minutes
 UNION ALL
-SELECT person_id, agency, entity_type, entity_id, 'MEDIUM' AS severity, detail, locator FROM late_shares
+SELECT person_id, agency, entity_type, entity_id, 'MEDIUM' AS severity, detail, locator, magnitude, threshold, magnitude_unit
+FROM late_shares

@@ -53,6 +53,9 @@ SELECT
     'professional_differences.difference_id=' || difference_id
         || '; raised_date=' || strftime(raised_date, '%Y-%m-%d')
         || '; current_stage=' || current_stage
-        || coalesce('; stage_date=' || strftime(stage_date, '%Y-%m-%d'), '') AS locator
+        || coalesce('; stage_date=' || strftime(stage_date, '%Y-%m-%d'), '') AS locator,
+    working_days_in_stage AS magnitude,
+    limit_working_days AS threshold,
+    'working days' AS magnitude_unit
 FROM aged_differences
 WHERE limit_date < $as_at

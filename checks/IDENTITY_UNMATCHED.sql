@@ -24,10 +24,33 @@ linked_records AS (
     SELECT DISTINCT person_id, agency FROM person_links
 ),
 
+partner_records AS (
+    -- one row per partner record (a duplicated key would count a candidate twice)
+    SELECT CAST(agency AS VARCHAR) AS agency, agency_record_id, forename, surname, dob
+    FROM agency_records
+    QUALIFY row_number() OVER (
+        PARTITION BY agency, agency_record_id ORDER BY dob NULLS LAST, surname NULLS LAST, forename NULLS LAST
+    ) = 1
+),
+
 possible_matches AS (
-    SELECT person_id, agency, count(*) AS candidate_count
-    FROM link_candidates
-    GROUP BY person_id, agency
+    -- the partner's own candidate records, described from its own data only (its record id, name
+    -- and date of birth), so it can find the record without seeing another agency's
+    SELECT
+        candidate.person_id,
+        candidate.agency,
+        count(*) AS candidate_count,
+        string_agg(
+            candidate.agency_record_id
+                || coalesce(' (' || nullif(trim(concat_ws(' ', record.forename, record.surname)), '')
+                            || coalesce(', born ' || strftime(record.dob, '%Y-%m-%d'), '') || ')',
+                            coalesce(' (born ' || strftime(record.dob, '%Y-%m-%d') || ')', '')),
+            '; ' ORDER BY candidate.match_probability DESC, candidate.agency_record_id
+        ) AS candidate_records
+    FROM link_candidates AS candidate
+    LEFT JOIN partner_records AS record
+      ON record.agency = candidate.agency AND record.agency_record_id = candidate.agency_record_id
+    GROUP BY candidate.person_id, candidate.agency
 ),
 
 known_identifiers AS (
@@ -51,7 +74,8 @@ SELECT
         || ' as at ' || strftime($as_at, '%Y-%m-%d') || '. '
         || CASE
             WHEN candidates.candidate_count > 0 THEN
-                candidates.candidate_count || ' possible match(es) await an officer''s decision.'
+                candidates.candidate_count || ' possible match(es) in your records await a decision: '
+                || candidates.candidate_records || '. Confirm which (if any) is this child, and correct its NHS number, UPN, name or date of birth.'
             WHEN expected.agency = 'GP' AND NOT coalesce(identifiers.has_nhs_number, false) THEN
                 'Social care holds no valid NHS number for the child: find the child''s GP record and record the NHS number on both.'
             WHEN expected.agency = 'EDUCATION' AND NOT coalesce(identifiers.has_upn, false) THEN

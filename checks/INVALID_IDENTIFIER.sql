@@ -24,7 +24,12 @@ SELECT
         WHEN 'NHS_NUMBER' THEN 'The NHS number'
         ELSE 'The UPN'
     END
-        || ' in ' || table_name || '.' || column_name || ' (' || file || ' line ' || line || ') '
+        || ' of ' || CASE
+            WHEN record_key IS NULL THEN 'a row'
+            WHEN table_name = 'agency_records' THEN 'record ' || record_key
+            WHEN table_name = 'ehcp_plans' THEN 'EHCP ' || record_key
+            ELSE 'child ' || record_key
+        END || ' (' || file || ' line ' || line || ') '
         -- The ingest's reason, most basic first: the length, the shape, then the check.
         || regexp_replace(reason, '^(UPN|NHS number) ', '')
         || ', so this record cannot be matched to the child in other agencies: correct it at source.'

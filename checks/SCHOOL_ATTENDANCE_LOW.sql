@@ -145,6 +145,9 @@ SELECT
             ELSE 'persistent absence (' || $persistent_absence_pct || ' % or more missed).' END AS detail,
     CASE WHEN source = 'sessions' THEN 'attendance_sessions' ELSE 'attendance_summaries' END
         || ' upn=' || upns || coalesce('; school_urn=' || school_urns, '')
-        || '; ' || strftime(window_start, '%Y-%m-%d') || ' to ' || strftime(window_end, '%Y-%m-%d') AS locator
+        || '; ' || strftime(window_start, '%Y-%m-%d') || ' to ' || strftime(window_end, '%Y-%m-%d') AS locator,
+    100.0 * missed / possible AS magnitude,
+    $persistent_absence_pct AS threshold,
+    '% of sessions missed' AS magnitude_unit
 FROM attendance_in_window
 WHERE missed * 100 >= $persistent_absence_pct * possible

@@ -44,7 +44,10 @@ SELECT
         || ' and ' || strftime(bounds.window_end, '%Y-%m-%d') || ' (threshold ' || $max_social_workers || ' in '
         || $window_days || ' days); the latest allocation started ' || strftime(workers.latest_allocation, '%Y-%m-%d')
         || ': review continuity of the allocated worker.' AS detail,
-    'ssd_involvements.invo_involvements_id=' || workers.involvement_ids || ' (role CW)' AS locator
+    'ssd_involvements.invo_involvements_id=' || workers.involvement_ids || ' (role CW)' AS locator,
+    workers.worker_count AS magnitude,
+    $max_social_workers AS threshold,
+    'social workers' AS magnitude_unit
 FROM workers_per_child AS workers
 CROSS JOIN bounds
 WHERE workers.worker_count >= $max_social_workers

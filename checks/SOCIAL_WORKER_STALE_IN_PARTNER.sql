@@ -33,9 +33,9 @@ allocation_history AS (
 ),
 
 current_workers AS (
-    SELECT person_id, string_agg(DISTINCT professional_id, ', ') AS professional_ids
-    FROM allocated_social_worker($as_at)
-    GROUP BY person_id
+    -- by name and team: a partner never sees a social care worker id
+    SELECT person_id, worker_name || coalesce(' (' || worker_team || ')', '') AS professional_ids
+    FROM allocated_worker_named($as_at)
 ),
 
 stale_flags AS (
@@ -43,9 +43,9 @@ stale_flags AS (
         flag.*,
         history.last_ended_on,
         CASE WHEN history.person_id IS NULL THEN
-            'names professional ' || flag.professional_id || ', who has never been allocated as this child''s social worker'
+            'names ' || professional_label(flag.professional_id) || ', who has never been allocated as this child''s social worker'
         ELSE
-            'names professional ' || flag.professional_id || ', whose allocation as this child''s social worker ended on '
+            'names ' || professional_label(flag.professional_id) || ', whose allocation as this child''s social worker ended on '
             || strftime(history.last_ended_on, '%Y-%m-%d') || ' (' || working_days_between(history.last_ended_on, $as_at)
             || ' working days before ' || strftime($as_at, '%Y-%m-%d') || ')'
         END AS problem

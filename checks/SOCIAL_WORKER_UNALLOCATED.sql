@@ -53,6 +53,9 @@ SELECT
         || ' allowed: allocate a social worker.' AS detail,
     'ssd_person.pers_person_id=' || person_id || '; ssd_cin_plans.cinp_cin_plan_id=' || plan_ids
         || coalesce('; ssd_involvements.invo_involvements_id=' || last_involvement_id
-            || ' (ended ' || strftime(last_ended_on, '%Y-%m-%d') || ')', '') AS locator
+            || ' (ended ' || strftime(last_ended_on, '%Y-%m-%d') || ')', '') AS locator,
+    working_days_between(unallocated_since, $as_at) AS magnitude,
+    $grace_working_days AS threshold,
+    'working days' AS magnitude_unit
 FROM unallocated_children
 WHERE CAST($as_at AS DATE) > add_working_days(unallocated_since, $grace_working_days)

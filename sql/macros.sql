@@ -180,3 +180,93 @@ CREATE OR REPLACE MACRO person_died_by(person, d) AS EXISTS (
     SELECT 1 FROM ssd_person AS deceased
     WHERE deceased.pers_person_id = person AND deceased.pers_death_date <= d
 );
+
+-- Workers and teams ------------------------------------------------------------------------------
+-- The SSD's team columns (ssd_involvements.invo_professional_team,
+-- ssd_professionals.prof_professional_department) are read when the delivery has them: the
+-- empty UNION BY NAME adds each as NULL when it is absent, so the macros bind either way.
+CREATE OR REPLACE MACRO involvements_with_team() AS TABLE
+    SELECT * FROM ssd_involvements
+    UNION ALL BY NAME
+    SELECT CAST(NULL AS VARCHAR) AS invo_professional_team WHERE false;
+
+CREATE OR REPLACE MACRO professionals_with_team() AS TABLE
+    SELECT * FROM ssd_professionals
+    UNION ALL BY NAME
+    SELECT CAST(NULL AS VARCHAR) AS prof_professional_department WHERE false;
+
+-- The child's allocated social worker at d (the latest allocation; ties by professional id), by
+-- name and team, for owners and for partner-facing text (which never shows a worker's id).
+CREATE OR REPLACE MACRO allocated_worker_named(d) AS TABLE
+    SELECT
+        involvement.invo_person_id AS person_id,
+        involvement.invo_professional_id AS professional_id,
+        coalesce(nullif(trim(professional.prof_professional_name), ''), 'an unnamed social worker') AS worker_name,
+        coalesce(nullif(trim(involvement.invo_professional_team), ''),
+                 nullif(trim(professional.prof_professional_department), '')) AS worker_team
+    FROM involvements_with_team() AS involvement
+    LEFT JOIN professionals_with_team() AS professional
+      ON professional.prof_professional_id = involvement.invo_professional_id
+    WHERE involvement.invo_professional_role_id = 'CW'
+      AND involvement.invo_involvement_start_date <= CAST(d AS DATE)
+      AND (involvement.invo_involvement_end_date IS NULL OR involvement.invo_involvement_end_date > CAST(d AS DATE))
+    QUALIFY row_number() OVER (
+        PARTITION BY involvement.invo_person_id
+        ORDER BY involvement.invo_involvement_start_date DESC, involvement.invo_professional_id
+    ) = 1;
+
+-- A professional as people know them: their name (never their id), or a plain phrase when the
+-- id is not in ssd_professionals.
+CREATE OR REPLACE MACRO professional_label(professional) AS (
+    coalesce(
+        (SELECT max(nullif(trim(named.prof_professional_name), '')) FROM ssd_professionals AS named
+         WHERE named.prof_professional_id = professional),
+        'a professional not in the social care list'
+    )
+);
+
+-- Plain words -------------------------------------------------------------------------------------
+-- A locator or detail as people read it: the store's table and column names (ssd_person.pers_…,
+-- agency_records.…) replaced by what they name, ids and dates kept. Anything of the SSD's
+-- prefixes left over is replaced last, so no `ssd_` or `pers_` reaches a reader.
+CREATE OR REPLACE MACRO plain_words(text) AS (
+    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(text,
+        'agency_flags\.agency=(\w+); agency_record_id=([^;]+); flag_type=(\w+)', '\1 record \2, \3 flag', 'g'),
+        'agency_records\.agency=(\w+)[;,] agency_record_id=', '\1 record ', 'g'),
+        'agency_records\.nhs_number', 'the NHS number of the record', 'g'),
+        'agency_records\.upn', 'the UPN of the record', 'g'),
+        'ssd_person\.pers_person_id=', 'child ', 'g'),
+        'ssd_person\.pers_upn', 'the child''s UPN in social care', 'g'),
+        'ssd_person\.pers_single_unique_id', 'the child''s NHS number in social care', 'g'),
+        '(ssd_person\.)?pers_send_flag', 'the SEND flag in social care', 'g'),
+        'ssd_linked_identifiers\.link_identifier_value', 'a linked identifier in social care', 'g'),
+        'ssd_cin_plans\.cinp_cin_plan_id=', 'CIN plan ', 'g'),
+        'cinp_cin_plan_start_date=', 'plan start ', 'g'),
+        'ssd_involvements\.invo_involvements_id=', 'allocation ', 'g'),
+        'ssd_s47_enquiry\.s47e_s47_enquiry_id=', 'S47 enquiry ', 'g'),
+        's47e_s47_end_date=', 'S47 ended ', 'g'),
+        'meetings\.meeting_id=', 'meeting ', 'g'),
+        'plan_actions\.action_id=', 'plan actions ', 'g'),
+        'information_sharing\.share_id=', 'information share ', 'g'),
+        'professional_differences\.difference_id=', 'professional difference ', 'g'),
+        'transition_plans\.plan_id=', 'transition plan ', 'g'),
+        'family_contacts\.contact_id=', 'family contacts ', 'g'),
+        'ehcp_plans\.ehcp_id=', 'EHCP ', 'g'),
+        'ehcp_plans\.upn', 'the UPN of an EHCP', 'g'),
+        'gp_registrations\.nhs_number', 'the NHS number of a GP registration', 'g'),
+        'attendance_(sessions|summaries)\.upn', 'the UPN in attendance \1', 'g'),
+        'person_links\.agency=(\w+)', 'no linked \1 record', 'g'),
+        'attendance_(sessions|summaries) upn=', 'attendance \1, UPN ', 'g'),
+        '\bschool_urn=', 'school URN ', 'g'),
+        '\behcp_id=', 'EHCP ', 'g'),
+        '\bperson_id=', 'child ', 'g'),
+        '\bagency_record_id=', 'record ', 'g'),
+        '\bcurrent_stage=', 'stage ', 'g'),
+        '\bflag_type=', 'flag ', 'g'),
+        '\b(raised|scheduled|cancelled|stage)_date=', '\1 ', 'g'),
+        '\bfamily_members\b', 'family members', 'g'),
+        '\bvoice_records\b', 'voice records', 'g'),
+        '\bmeeting_invitations\b', 'meeting invitations', 'g'),
+        '\bssd_([a-z0-9_]+)\.csv\b', 'social care \1 file', 'g'),
+        '\b(ssd|pers|cinp|invo|s47e|icpc|cine|cina|cinv|prof)_', '', 'g')
+);

@@ -87,6 +87,16 @@ CREATE TABLE IF NOT EXISTS exceptions (
     detail VARCHAR,
     locator VARCHAR
 );
+-- A check's optional magnitude (docs/ARCHITECTURE.md, "Checks"): how far past its threshold a
+-- row is, on one scale where larger is worse; read by the priority score (sql/outputs/triage.sql).
+CREATE TABLE IF NOT EXISTS exception_magnitudes (
+    run_id VARCHAR NOT NULL,
+    check_id VARCHAR NOT NULL,
+    exception_id VARCHAR NOT NULL,
+    magnitude DOUBLE NOT NULL,
+    threshold DOUBLE,
+    magnitude_unit VARCHAR
+);
 CREATE TABLE IF NOT EXISTS check_runs (
     run_id VARCHAR NOT NULL,
     check_id VARCHAR NOT NULL,

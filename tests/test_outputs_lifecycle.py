@@ -18,7 +18,7 @@ import pytest
 from caseflags.outputs.lifecycle import CSV_COLUMNS, update_lifecycle
 from caseflags.outputs.review_import import import_review
 from caseflags.outputs.run_outputs import write_run_outputs
-from caseflags.outputs.workbook import SHEET_NAME_LIMIT, sheet_name_for
+from caseflags.outputs.workbook import LEGACY_WORKBOOK_FORMAT, SHEET_NAME_LIMIT, sheet_name_for
 
 DAY1, DAY2, DAY3 = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)
 
@@ -200,7 +200,7 @@ def test_store_views_for_consumers(store):
     assert tuple(c[0] for c in cursor.description) == CSV_COLUMNS
     current = cursor.fetchall()
     assert {r[0] for r in current} == {STAYS["exception_id"], LATE["exception_id"]}
-    assert all(r[-1] == DAY2 for r in current)
+    assert all(r[CSV_COLUMNS.index("as_at")] == DAY2 for r in current)
 
     history_rows = store.execute(
         "SELECT run_id, as_at, status, new, open, resolved FROM run_history ORDER BY as_at"
@@ -263,4 +263,7 @@ def test_sheet_names_fit_excel_and_stay_stable():
     assert all(len(n) <= SHEET_NAME_LIMIT for n in names)
     assert len(set(names)) == len(names)
     assert names == [sheet_name_for(c) for c in long_ids]
-    assert sheet_name_for("GP_NOT_KNOWN") == "GP_NOT_KNOWN"
+    # a catalogue check's sheet is its short name; a v1 workbook's names are kept for its import
+    assert sheet_name_for("GP_NOT_KNOWN") == "GP not known"
+    assert sheet_name_for("GP_NOT_KNOWN", LEGACY_WORKBOOK_FORMAT) == "GP_NOT_KNOWN"
+    assert sheet_name_for("ICPC_CANCELLATION_NOT_COMMUNICATED", LEGACY_WORKBOOK_FORMAT) == "ICPC_CANCELLATION_NOT_COMM~7555"

@@ -8,6 +8,7 @@ from caseflags.checking.calendar import ensure_working_days
 from caseflags.checking.registry import (
     CATALOGUE_DIR,
     CHECKS_SQL_DIR,
+    MAGNITUDE_COLUMNS,
     OUTPUT_COLUMNS,
     SEVERITIES,
     RegistryError,
@@ -80,7 +81,8 @@ def test_every_check_sql_returns_the_contract_columns(check_id):
     params = {"as_at": AS_AT, **check.threshold_values()}
     params = {name: value for name, value in params.items() if name in check.parameters()}
     cursor = con.execute(check.sql(), params)
-    assert tuple(column[0] for column in cursor.description) == OUTPUT_COLUMNS
+    # the contract's columns, optionally followed by all three magnitude columns
+    assert tuple(column[0] for column in cursor.description) in (OUTPUT_COLUMNS, (*OUTPUT_COLUMNS, *MAGNITUDE_COLUMNS))
 
 
 def test_valid_catalogue_loads(tmp_path):
@@ -166,3 +168,27 @@ def test_docs_restate_every_check_and_threshold():
         assert f"### `{check.id}`" in text, check.id
         for name in check.thresholds:
             assert f"`{name}`" in text, f"{check.id}.{name}"
+
+
+def test_short_name_over_excel_limit_or_with_sheet_characters_is_refused(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path, extra='short_name = "' + "x" * 32 + '"')
+    with pytest.raises(RegistryError, match="short_name must be at most 31"):
+        load_registry(catalogue, sql_dir)
+    (tmp_path / "b").mkdir()
+    catalogue, sql_dir = _catalogue(tmp_path / "b", extra='short_name = "a/b"')
+    with pytest.raises(RegistryError, match="short_name must not contain"):
+        load_registry(catalogue, sql_dir)
+
+
+def test_two_checks_sharing_a_short_name_are_refused(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path, extra='short_name = "Same name"')
+    (catalogue / "OTHER_CHECK.toml").write_text(VALID_ENTRY.format(id="OTHER_CHECK", extra='short_name = "same NAME"'))
+    (sql_dir / "OTHER_CHECK.sql").write_text("SELECT $as_at, $window_days")
+    with pytest.raises(RegistryError, match="is also MY_CHECK's"):
+        load_registry(catalogue, sql_dir)
+
+
+def test_action_text_names_who_and_what(tmp_path):
+    catalogue, sql_dir = _catalogue(tmp_path, extra='action = "do it."\naction_by = "the worker"')
+    check = load_registry(catalogue, sql_dir)["MY_CHECK"]
+    assert check.action_text() == " Action for the worker: do it."

@@ -33,7 +33,10 @@ SCHOOL = exc("SCHOOL_ATTENDANCE_LOW", "C3", agency="EDUCATION", severity="MEDIUM
 # ---- helpers: read a sheet, edit cells in place ---------------------------------------------
 
 def _sheet(path: Path, sheet: str) -> tuple[list[str], list[dict]]:
-    table = fastexcel.read_excel(str(path)).load_sheet(sheet, header_row=0, dtypes="string").to_arrow()
+    """A sheet's machine column names (its first row, hidden on check sheets) and its rows; a
+    check sheet's second row (the plain headers) is skipped."""
+    skip = None if sheet in ("Summary", "_caseflags") else 1
+    table = fastexcel.read_excel(str(path)).load_sheet(sheet, header_row=0, skip_rows=skip, dtypes="string").to_arrow()
     return list(table.schema.names), table.to_pylist()
 
 
@@ -46,9 +49,9 @@ def _letter(index: int) -> str:
 
 
 def find_row(path: Path, check_id: str, exception_id: str) -> int:
-    """The Excel row number (header = 1) of an exception on its check's sheet."""
+    """The Excel row number (machine names = 1, plain headers = 2) of an exception on its check's sheet."""
     _, rows = _sheet(path, sheet_name_for(check_id))
-    return next(i + 2 for i, r in enumerate(rows) if r["exception_id"] == exception_id)
+    return next(i + 3 for i, r in enumerate(rows) if r["exception_id"] == exception_id)
 
 
 def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str:
@@ -181,26 +184,26 @@ def _assert_nothing_applied(con, before, path, message_pattern):
 def test_unknown_exception_id_rejects_the_whole_file(reviewed):
     con, out, voice_row = reviewed
     before = _annotations(con)
-    edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("exception_id", 2): "deadbeefdeadbeef"})
+    edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("exception_id", 3): "deadbeefdeadbeef"})
     _assert_nothing_applied(con, before, out.exceptions_xlsx,
-                            r"sheet 'GP_NOT_KNOWN' row 2 column A \(exception_id\): unknown exception id 'deadbeefdeadbeef'")
+                            r"sheet 'GP not known' row 3 column A \(exception_id\): unknown exception id 'deadbeefdeadbeef'")
 
 
 def test_unknown_status_rejects_the_whole_file(reviewed):
     con, out, voice_row = reviewed
     before = _annotations(con)
-    header, _ = _sheet(out.exceptions_xlsx, "SCHOOL_ATTENDANCE_LOW")
-    edit_cells(out.exceptions_xlsx, "SCHOOL_ATTENDANCE_LOW", {("review_status", 2): "Done"})
+    header, _ = _sheet(out.exceptions_xlsx, sheet_name_for("SCHOOL_ATTENDANCE_LOW"))
+    edit_cells(out.exceptions_xlsx, "SCHOOL_ATTENDANCE_LOW", {("review_status", 3): "Done"})
     column = _letter(header.index("review_status"))
     _assert_nothing_applied(con, before, out.exceptions_xlsx,
-                            rf"sheet 'SCHOOL_ATTENDANCE_LOW' row 2 column {column} \(review_status\): unknown status 'Done'")
+                            rf"sheet 'Low school attendance' row 3 column {column} \(review_status\): unknown status 'Done'")
 
 
 def test_exception_on_the_wrong_check_sheet_is_rejected(reviewed):
     con, out, _ = reviewed
     before = _annotations(con)
-    edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("exception_id", 2): VOICE["exception_id"]})
-    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"sheet '\w+' row 2 column A \(exception_id\)")
+    edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("exception_id", 3): VOICE["exception_id"]})
+    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"sheet '[\w ]+' row 3 column A \(exception_id\)")
     assert any("belongs to check VOICE_OF_CHILD_ABSENT, not 'GP_NOT_KNOWN'" in p for p in error.problems)
 
 
@@ -237,8 +240,8 @@ def test_a_workbook_that_is_not_ours_is_rejected(store, tmp_path):
 def test_every_problem_is_listed_but_one_message_leads(reviewed):
     con, out, _ = reviewed
     before = _annotations(con)
-    edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("exception_id", 2): "0000000000000000"})
-    edit_cells(out.exceptions_xlsx, "SCHOOL_ATTENDANCE_LOW", {("review_status", 2): "??"})
+    edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("exception_id", 3): "0000000000000000"})
+    edit_cells(out.exceptions_xlsx, "SCHOOL_ATTENDANCE_LOW", {("review_status", 3): "??"})
     error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"\(and 2 more problem\(s\)\)")
     # the unknown id, the unknown status, and the GP row whose id was overwritten (now missing)
     assert len(error.problems) == 3
@@ -247,7 +250,7 @@ def test_every_problem_is_listed_but_one_message_leads(reviewed):
 
 def test_hidden_export_columns_are_in_every_check_sheet(exported):
     _, out = exported
-    header, _ = _sheet(out.exceptions_xlsx, "GP_NOT_KNOWN")
+    header, _ = _sheet(out.exceptions_xlsx, sheet_name_for("GP_NOT_KNOWN"))
     assert header[0] == "exception_id" and header[-1] == EXPORTED_NOTE_COLUMN
 
 
@@ -269,10 +272,10 @@ def test_a_deleted_row_rejects_the_whole_file(reviewed):
     before = _annotations(con)
     with zipfile.ZipFile(out.exceptions_xlsx) as archive:
         part = _sheet_part(archive, sheet_name_for("GP_NOT_KNOWN"))
-    _rewrite_part(out.exceptions_xlsx, part, lambda xml: re.sub(r'<row r="2".*?</row>', "", xml, count=1, flags=re.S))
+    _rewrite_part(out.exceptions_xlsx, part, lambda xml: re.sub(r'<row r="3".*?</row>', "", xml, count=1, flags=re.S))
     error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"the row of exception \w+ was removed")
     assert error.problems == [
-        f"sheet 'GP_NOT_KNOWN': the row of exception {GP['exception_id']} was removed; restore it "
+        f"sheet 'GP not known': the row of exception {GP['exception_id']} was removed; restore it "
         "(rows are never deleted: set review_status instead)"
     ]
 
@@ -281,9 +284,9 @@ def test_a_renamed_sheet_rejects_the_whole_file(reviewed):
     con, out, _ = reviewed
     before = _annotations(con)
     _rewrite_part(out.exceptions_xlsx, "xl/workbook.xml",
-                  lambda xml: xml.replace('name="GP_NOT_KNOWN"', 'name="GP done"'))
+                  lambda xml: xml.replace('name="GP not known"', 'name="GP done"'))
     error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"sheet 'GP done' is not a caseflags exceptions sheet")
-    assert any("sheet 'GP_NOT_KNOWN' of check GP_NOT_KNOWN is missing" in p for p in error.problems)
+    assert any("sheet 'GP not known' of check GP_NOT_KNOWN is missing" in p for p in error.problems)
 
 
 def test_a_run_the_store_does_not_hold_rejects_the_whole_file(reviewed):
@@ -299,13 +302,13 @@ def test_a_run_the_store_does_not_hold_rejects_the_whole_file(reviewed):
 def test_a_formula_is_never_imported_as_its_cached_value(reviewed):
     con, out, voice_row = reviewed
     before = _annotations(con)
-    header, _ = _sheet(out.exceptions_xlsx, "VOICE_OF_CHILD_ABSENT")
+    header, _ = _sheet(out.exceptions_xlsx, sheet_name_for("VOICE_OF_CHILD_ABSENT"))
     ref = f"{_letter(header.index('review_note'))}{voice_row}"
     with zipfile.ZipFile(out.exceptions_xlsx) as archive:
-        part = _sheet_part(archive, "VOICE_OF_CHILD_ABSENT")
+        part = _sheet_part(archive, sheet_name_for("VOICE_OF_CHILD_ABSENT"))
     _rewrite_part(out.exceptions_xlsx, part, lambda xml: re.sub(
         rf'<c r="{ref}"(?: [^>]*)?(?:/>|>.*?</c>)', f'<c r="{ref}"><f>1-1</f><v>0</v></c>', xml, count=1, flags=re.S))
-    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, rf"sheet 'VOICE_OF_CHILD_ABSENT' cell {ref}: holds a formula")
+    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, rf"sheet 'Child not heard' cell {ref}: holds a formula")
     assert len(error.problems) == 1
 
 
@@ -313,9 +316,9 @@ def test_every_tamper_is_listed_at_once(reviewed):
     con, out, voice_row = reviewed
     before = _annotations(con)
     with zipfile.ZipFile(out.exceptions_xlsx) as archive:
-        gp_part = _sheet_part(archive, "GP_NOT_KNOWN")
-    _rewrite_part(out.exceptions_xlsx, gp_part, lambda xml: re.sub(r'<row r="2".*?</row>', "", xml, count=1, flags=re.S))
+        gp_part = _sheet_part(archive, sheet_name_for("GP_NOT_KNOWN"))
+    _rewrite_part(out.exceptions_xlsx, gp_part, lambda xml: re.sub(r'<row r="3".*?</row>', "", xml, count=1, flags=re.S))
     _rewrite_part(out.exceptions_xlsx, "xl/workbook.xml",
-                  lambda xml: xml.replace('name="SCHOOL_ATTENDANCE_LOW"', 'name="School"'))
+                  lambda xml: xml.replace('name="Low school attendance"', 'name="School"'))
     error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"more problem")
     assert len(error.problems) == 3  # the removed row, the unknown sheet, the missing sheet

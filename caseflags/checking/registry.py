@@ -20,7 +20,10 @@ CHECKS_SQL_DIR = CATALOGUE_DIR  # each check's SQL sits beside its TOML
 
 SEVERITIES = ("HIGH", "MEDIUM", "LOW")
 REQUIRED_KEYS = ("id", "concern", "owner", "owner_rule", "entity_type", "severity", "severity_rule", "inputs", "rule")
-OPTIONAL_KEYS = ("thresholds", "scope")
+# short_name: the check's plain title (workbook sheet, <= 31 characters, unique); action and
+# action_by: what must be done and who does it, appended to every row's detail by the runner.
+OPTIONAL_KEYS = ("thresholds", "scope", "short_name", "action", "action_by")
+SHORT_NAME_LIMIT = 31  # Excel's limit on a worksheet name
 # Where a check runs: each authority's store (the default), or the regional store of a
 # `caseflags region run` (docs/SCALE.md), over what the authorities share.
 SCOPES = ("authority", "region")
@@ -30,6 +33,10 @@ PARAMETER_PATTERN = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 RUN_PARAMETERS = ("as_at",)
 # Columns every check SQL returns, in this order (docs/ARCHITECTURE.md, "Checks").
 OUTPUT_COLUMNS = ("person_id", "agency", "entity_type", "entity_id", "severity", "detail", "locator")
+# Optional columns a check SQL may also return, all three together: how far past its threshold the
+# row is, on one scale where larger is worse (`magnitude` against `threshold`, in `magnitude_unit`,
+# e.g. 39 against 10 "working days"); the priority score reads them (docs/ARCHITECTURE.md).
+MAGNITUDE_COLUMNS = ("magnitude", "threshold", "magnitude_unit")
 
 
 class RegistryError(ValueError):
@@ -58,6 +65,20 @@ class Check:
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     sql_path: Path = Path()
     scope: str = "authority"
+    short_name: str = ""
+    action: str = ""
+    action_by: str = ""
+
+    @property
+    def title(self) -> str:
+        """The plain title people read (the short name, else the id)."""
+        return self.short_name or self.id
+
+    def action_text(self) -> str:
+        """The sentence the runner appends to every detail: the action and who does it."""
+        if not (self.action and self.action_by):
+            return ""
+        return f" Action for {self.action_by}: {self.action}."
 
     @property
     def input_alternatives(self) -> list[tuple[str, ...]]:
@@ -120,6 +141,13 @@ def load_check(path: Path, sql_dir: Path = CHECKS_SQL_DIR) -> Check:
     scope = entry.get("scope", "authority")
     if scope not in SCOPES:
         raise RegistryError(f"{where}: scope {scope!r} is not one of {', '.join(SCOPES)}")
+    for key in ("short_name", "action", "action_by"):
+        if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+            raise RegistryError(f"{where}: {key} must be a non-empty string")
+    if len(entry.get("short_name", "")) > SHORT_NAME_LIMIT:
+        raise RegistryError(f"{where}: short_name must be at most {SHORT_NAME_LIMIT} characters")
+    if any(ch in entry.get("short_name", "") for ch in "[]:*?/\\'"):
+        raise RegistryError(f"{where}: short_name must not contain any of [ ] : * ? / \\ '")
     inputs = entry["inputs"]
     if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) and i.strip() for i in inputs):
         raise RegistryError(f"{where}: inputs must be a non-empty list of table names")
@@ -160,6 +188,9 @@ def load_check(path: Path, sql_dir: Path = CHECKS_SQL_DIR) -> Check:
         thresholds=thresholds,
         sql_path=sql_path,
         scope=scope,
+        short_name=entry.get("short_name", "").strip(),
+        action=entry.get("action", "").strip().rstrip("."),
+        action_by=entry.get("action_by", "").strip(),
     )
     undeclared = sorted(check.parameters() - set(thresholds) - set(RUN_PARAMETERS))
     if undeclared:
@@ -174,4 +205,10 @@ def load_registry(catalogue_dir: Path = CATALOGUE_DIR, sql_dir: Path = CHECKS_SQ
     whose id was not changed fails as "file name does not match id".
     """
     checks = [load_check(path, Path(sql_dir)) for path in sorted(Path(catalogue_dir).glob("*.toml"))]
+    seen: dict[str, str] = {}
+    for check in checks:
+        if check.short_name:
+            other = seen.setdefault(check.short_name.casefold(), check.id)
+            if other != check.id:
+                raise RegistryError(f"{check.id}.toml: short_name {check.short_name!r} is also {other}'s")
     return {check.id: check for check in sorted(checks, key=lambda check: check.id)}

@@ -20,7 +20,7 @@ import duckdb
 from caseflags.resources import SQL_DIR
 from caseflags.checking.calendar import ensure_working_days
 from caseflags.store.database import ensure_store
-from caseflags.checking.registry import OUTPUT_COLUMNS, RUN_PARAMETERS, Check, load_registry
+from caseflags.checking.registry import MAGNITUDE_COLUMNS, OUTPUT_COLUMNS, RUN_PARAMETERS, Check, load_registry
 
 MACROS_SQL = SQL_DIR / "macros.sql"
 
@@ -137,7 +137,7 @@ def _unusable_store_tables(con: duckdb.DuckDBPyConnection, unavailable_tables: d
     # The runner's own output tables are never stood in for: rows must reach the store.
     return {
         t for t in _store_table_names(con)
-        if (t not in present or t in unavailable_tables) and t not in ("exceptions", "check_runs")
+        if (t not in present or t in unavailable_tables) and t not in ("exceptions", "check_runs", "exception_magnitudes")
     }
 
 
@@ -147,10 +147,25 @@ def _parameters(check: Check, as_at: date, thresholds: dict | None) -> dict:
     return {name: value for name, value in values.items() if name in used}
 
 
-def _result_query(check: Check) -> str:
-    """The check's SELECT wrapped to add exception_id, check_id and concern."""
+def _returns_magnitude(con: duckdb.DuckDBPyConnection, check: Check, parameters: dict) -> bool:
+    """Whether the check's SELECT returns the optional magnitude columns (all of them)."""
+    body = check.sql().strip().rstrip(";")
+    used = {k: v for k, v in parameters.items() if not k.startswith("__")}
+    columns = {col[0] for col in con.execute(f"SELECT * FROM (\n{body}\n) AS probe LIMIT 0", used).description}
+    return set(MAGNITUDE_COLUMNS) <= columns
+
+
+def _result_query(check: Check, with_magnitude: bool = False) -> str:
+    """The check's SELECT wrapped to add exception_id, check_id and concern, its detail ending with
+    the catalogue's action and who does it, and the magnitude columns (NULL when the check has none)."""
     body = check.sql().strip().rstrip(";")
     key = "concat_ws('|', $__check_id, coalesce(person_id, ''), agency, entity_type, entity_id)"
+    magnitude = (
+        "CAST(magnitude AS DOUBLE) AS magnitude, CAST(threshold AS DOUBLE) AS threshold, "
+        "CAST(magnitude_unit AS VARCHAR) AS magnitude_unit"
+        if with_magnitude else
+        "CAST(NULL AS DOUBLE) AS magnitude, CAST(NULL AS DOUBLE) AS threshold, CAST(NULL AS VARCHAR) AS magnitude_unit"
+    )
     return f"""
         SELECT
             left(sha1({key}), 16) AS exception_id,
@@ -161,8 +176,9 @@ def _result_query(check: Check) -> str:
             CAST(entity_type AS VARCHAR) AS entity_type,
             CAST(entity_id AS VARCHAR) AS entity_id,
             CAST(severity AS VARCHAR) AS severity,
-            CAST(detail AS VARCHAR) AS detail,
-            CAST(locator AS VARCHAR) AS locator
+            CAST(detail AS VARCHAR) || $__action_text AS detail,
+            CAST(locator AS VARCHAR) AS locator,
+            {magnitude}
         FROM (
 {body}
         ) AS check_rows
@@ -170,7 +186,12 @@ def _result_query(check: Check) -> str:
 
 
 def _check_parameters(check: Check, as_at: date, thresholds: dict | None) -> dict:
-    return {**_parameters(check, as_at, thresholds), "__check_id": check.id, "__concern": check.concern}
+    return {
+        **_parameters(check, as_at, thresholds),
+        "__check_id": check.id,
+        "__concern": check.concern,
+        "__action_text": check.action_text(),
+    }
 
 
 def run_check(
@@ -190,7 +211,8 @@ def run_check(
     if reason:
         raise CheckNotEvaluated(f"{check_id}: {reason}")
     with _PreparedConnection(con, as_at, _unusable_store_tables(con, unavailable_tables)):
-        cursor = con.execute(_result_query(check), _check_parameters(check, as_at, thresholds))
+        params = _check_parameters(check, as_at, thresholds)
+        cursor = con.execute(_result_query(check, _returns_magnitude(con, check, params)), params)
         columns = [col[0] for col in cursor.description]
         rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
     return sorted(rows, key=lambda row: (row["person_id"] or "", row["agency"], row["entity_type"], row["entity_id"]))
@@ -230,6 +252,7 @@ def run_all_checks(
     selected = {"run_id": run_id, "check_ids": list(registry)}
     con.execute("DELETE FROM exceptions WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
     con.execute("DELETE FROM check_runs WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
+    con.execute("DELETE FROM exception_magnitudes WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
 
     outcomes: list[CheckOutcome] = []
     with _PreparedConnection(con, as_at, _unusable_store_tables(con, unavailable_tables)):
@@ -239,20 +262,26 @@ def run_all_checks(
             if reason:
                 outcome = CheckOutcome(check.id, NOT_EVALUATED, reason, 0, time.perf_counter() - started)
             else:
-                insert = f"""
-                    INSERT INTO exceptions (run_id, as_at, exception_id, check_id, concern, person_id, agency,
-                        entity_type, entity_id, severity, detail, locator)
-                    SELECT $__run_id, $__as_at, exception_id, check_id, concern, person_id, agency,
-                        entity_type, entity_id, severity, detail, locator
-                    FROM ({_result_query(check)}) AS results
-                """
-                params = {
-                    **_check_parameters(check, as_at, thresholds_by_check.get(check.id)),
-                    "__run_id": run_id,
-                    "__as_at": as_at,
-                }
+                params = _check_parameters(check, as_at, thresholds_by_check.get(check.id))
                 try:
-                    con.execute(insert, params)
+                    with_magnitude = _returns_magnitude(con, check, params)
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE _check_rows AS {_result_query(check, with_magnitude)}", params
+                    )
+                    con.execute(
+                        """INSERT INTO exceptions (run_id, as_at, exception_id, check_id, concern, person_id, agency,
+                               entity_type, entity_id, severity, detail, locator)
+                           SELECT $run_id, $as_at, exception_id, check_id, concern, person_id, agency,
+                               entity_type, entity_id, severity, detail, locator
+                           FROM _check_rows""",
+                        {"run_id": run_id, "as_at": as_at},
+                    )
+                    con.execute(
+                        """INSERT INTO exception_magnitudes
+                           SELECT $run_id, check_id, exception_id, magnitude, threshold, magnitude_unit
+                           FROM _check_rows WHERE magnitude IS NOT NULL""",
+                        {"run_id": run_id},
+                    )
                 except duckdb.Error as exc:
                     # One broken check must not cost the night its other lists, and must never read
                     # as "no exceptions": it is not evaluated (its open exceptions are carried).
@@ -273,4 +302,5 @@ def run_all_checks(
                 {"run_id": run_id, "check_id": check.id, "status": outcome.status, "reason": outcome.reason, "count": outcome.exception_count},
             )
             outcomes.append(outcome)
+        con.execute("DROP TABLE IF EXISTS temp._check_rows")
     return outcomes

@@ -55,13 +55,14 @@ class Config:
     web: dict[str, Any] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)  # local involvement role code -> caseflags role
+    priority: dict[str, Any] = field(default_factory=dict)
 
     def thresholds_for(self, check_id: str) -> dict[str, Any]:
         return dict(self.checks.get(check_id, {}))
 
 
 _SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web",
-             "limits", "roles")
+             "limits", "roles", "priority")
 RANGES_FILE = DEFAULT_CONFIG.parent / "ranges.toml"
 
 

@@ -23,9 +23,11 @@ def agency_columns(agency: str) -> tuple[str, ...]:
     """An agency's own file: no owner column (it is all theirs); the LA child id only for the
     LA's own services, every other agency gets its own record ids for the child."""
     id_column = "person_id" if agency in LA_CHILD_ID_AGENCIES else "agency_record_ids"
-    return tuple(
-        id_column if c == "person_id" else c for c in CSV_COLUMNS if c != "agency"
-    )
+    columns = tuple(id_column if c == "person_id" else c for c in CSV_COLUMNS if c != "agency")
+    if agency == "SOCIAL_CARE":
+        return columns
+    # a partner is told whom to call in social care: the child's worker by name and team
+    return (*columns, "social_worker_name", "social_worker_team")
 
 
 MASK = "[other agency record]"

@@ -28,17 +28,21 @@ REVIEW_STATUSES = ("UNREVIEWED", "IN_HAND", "RESOLVED_AT_SOURCE", "FALSE_POSITIV
 EXPIRING_REVIEW_STATUSES = ("FALSE_POSITIVE", "ACCEPTED_RISK")
 DEFAULT_EXPIRY_DAYS = config_default("outputs", "annotation_expiry_days")
 
-# exceptions.csv, in this order (OUTPUTS.md).
-CSV_COLUMNS = (
+# exceptions.csv, in this order (OUTPUTS.md): the contract's columns, then the extension (issue 25,
+# docs/OUTPUTS.md "Priority and owners"): risk and who acts.
+CONTRACT_CSV_COLUMNS = (
     "exception_id", "check_id", "concern", "severity", "person_id", "agency", "entity_type",
     "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note", "as_at",
 )
+CSV_COLUMNS = (*CONTRACT_CSV_COLUMNS, "priority", "priority_reason", "owner_name", "owner_team", "central_queue_reason")
 
 
 def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the lifecycle and annotation tables and the consumer views (idempotent)."""
     ensure_store(con)
     con.execute(sql_text("outputs/lifecycle_tables.sql"))
+    con.execute(sql_text("outputs/triage_tables.sql"))
+    con.execute(sql_text("web/carried_tables.sql"))  # reviewers and assignees carried from the web
     con.execute(sql_text("outputs/views.sql"))
 
 

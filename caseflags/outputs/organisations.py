@@ -24,18 +24,20 @@ import polars as pl
 from caseflags.outputs.agencies import LA_CHILD_ID_AGENCIES, agency_folder_name, agency_rows
 from caseflags.outputs.files import safe_folder_name, workbook, write_csv
 from caseflags.private_files import owner_only, private_dir
-from caseflags.resources import SQL_DIR
+from caseflags.resources import SQL_DIR, sql_text
 
 AGENCY_ROWS_SQL = SQL_DIR / "web" / "exception_agency_rows.sql"
 # Agencies keyed by the LA child id (the LA's own services); other agencies never see it.
 ORGANISATION_AGENCIES = {"GP": "GP_PRACTICE", "EDUCATION": "SCHOOL"}
 
+# extension (issue 25): risk, and whom to call in social care (by name and team, never an id)
+PARTNER_EXTRA_COLUMNS = ("priority", "priority_reason", "social_worker_name", "social_worker_team")
 ORG_COLUMNS = {
     "GP": ("exception_id", "check_id", "concern", "severity", "practice_code", "agency_record_ids", "nhs_number",
-           "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note", "as_at"),
+           "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note", "as_at", *PARTNER_EXTRA_COLUMNS),
     "EDUCATION": ("exception_id", "check_id", "concern", "severity", "school_urn", "person_id", "agency_record_ids", "upn",
                   "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note",
-                  "as_at"),
+                  "as_at", *PARTNER_EXTRA_COLUMNS),
 }
 
 
@@ -101,12 +103,13 @@ def organisation_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[tuple
                listed.person_id, rows.organisation, rows.agency_record_ids,
                rows.agency_nhs_number AS nhs_number, rows.agency_upn AS upn, listed.entity_type,
                rows.agency_entity_id AS entity_id, rows.agency_detail AS detail, rows.agency_locator AS locator,
-               listed.first_seen, listed.status, listed.review_status, listed.review_note, listed.as_at
+               listed.first_seen, listed.status, listed.review_status, listed.review_note, listed.as_at,
+               listed.priority, listed.priority_reason, listed.social_worker_name, listed.social_worker_team
         FROM exceptions_listed AS listed
         JOIN exception_agency_rows AS rows ON rows.run_id = listed.run_id AND rows.exception_id = listed.exception_id
         WHERE listed.run_id = $run_id AND rows.organisation IS NOT NULL
-        ORDER BY listed.agency, rows.organisation, listed.check_id,
-                 CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END,
+        ORDER BY listed.agency, rows.organisation, listed.priority DESC,
+                 CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END, listed.check_id,
                  rows.agency_record_ids NULLS LAST, listed.exception_id
         """,
         {"run_id": run_id},
@@ -150,4 +153,27 @@ def write_organisation_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_a
             write_csv(folder / "exceptions.csv", columns, rows)
             _write_xlsx(folder / "exceptions.xlsx", columns, rows, f"{agency} {organisation} as at {as_at.isoformat()}")
             written[(agency, organisation)] = folder
+        for agency, rows in central_queue_rows(con, run_id).items():
+            columns = ORG_COLUMNS[agency] + ("central_queue_reason",)
+            folder = private_dir(agencies / folder_name(agency))
+            write_csv(folder / f"{CENTRAL_QUEUE_STEM}.csv", columns, rows)
+            _write_xlsx(folder / f"{CENTRAL_QUEUE_STEM}.xlsx", columns, rows, f"{agency} central queue as at {as_at.isoformat()}")
+            written[(agency, CENTRAL_QUEUE_STEM)] = folder
     return written
+
+
+# A school or GP row whose organisation cannot be found goes to its agency's central queue,
+# `agencies/<AGENCY>/central_queue.csv|xlsx`, with the reason; the agency's own exceptions.csv
+# keeps every row, these included.
+CENTRAL_QUEUE_STEM = "central_queue"
+
+
+def central_queue_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, list[dict]]:
+    """agency -> its rows with no organisation, masked, with the reason (exception_triage)."""
+    cursor = con.execute(sql_text("outputs/central_queue_rows.sql"), {"run_id": run_id})
+    columns = [c[0] for c in cursor.description]
+    grouped: dict[str, list[dict]] = {}
+    for values in cursor.fetchall():
+        row = dict(zip(columns, values))
+        grouped.setdefault(row["agency"], []).append(row)
+    return grouped

@@ -386,6 +386,17 @@ def render_report(
 <div class="tile"><div class="n">{marked}</div><div class="l">marked false positive / accepted risk</div></div>
 </div></section>"""
     )
+    first_rows = [
+        [c["rank"], c["person_id"], c["priority"], c["priority_reason"], c["concerns"], c["agencies"],
+         c["social_worker_name"] or "no allocated worker"]
+        for c in summary.get("children_first", [])
+    ]
+    parts.append(
+        '<section id="act-first"><h2>Children to act on first</h2>'
+        + _table(["rank", "child", "priority", "why", "open concerns", "agencies", "social worker"], first_rows, {0, 2},
+                 "No child has a listed exception.")
+        + "</section>"
+    )
     trend_rows = [[t["as_at"], t["run_id"], t["new"], t["open"], t["resolved"]] for t in trend]
     parts.append(
         '<section id="trend"><h2>Trend over past runs</h2><div class="chart" id="chart-trend"></div>'

@@ -19,7 +19,9 @@ from caseflags.outputs.lifecycle import DEFAULT_EXPIRY_DAYS, REVIEW_STATUSES, en
 from caseflags.outputs.workbook import (
     EXPORTED_NOTE_COLUMN,
     EXPORTED_STATUS_COLUMN,
+    HEADER_ROWS,
     IMPORT_KEY_COLUMNS,
+    LEGACY_WORKBOOK_FORMAT,
     META_SHEET,
     SUMMARY_SHEET,
     WORKBOOK_FORMAT,
@@ -60,23 +62,33 @@ def _cell_text(value) -> str | None:
     return text or None
 
 
-def _read_workbook(path: Path) -> tuple[list[str], dict[str, list[str]], dict[str, list[dict]]]:
-    """Sheet names, the header of every sheet, and every sheet's rows as strings."""
+def _read_workbook(path: Path) -> tuple[list[str], dict[str, list[str]], dict[str, list[dict]], int]:
+    """Sheet names, the header of every sheet, every sheet's rows as strings, and the Excel row
+    number of the first data row. A v2 workbook's check sheets have the machine names in row 1
+    (hidden) and the plain headers in row 2, which is skipped; v1 had the machine names only."""
     try:
         reader = fastexcel.read_excel(str(path))
     except Exception as exc:  # fastexcel raises its own error types for unreadable files
         raise ReviewImportError([f"{path.name} cannot be read as an .xlsx workbook ({type(exc).__name__})"]) from None
     headers: dict[str, list[str]] = {}
     rows: dict[str, list[dict]] = {}
-    for name in reader.sheet_names:
+    legacy = True
+    if META_SHEET in reader.sheet_names:
         try:
-            table = reader.load_sheet(name, header_row=0, dtypes="string").to_arrow()
+            meta = reader.load_sheet(META_SHEET, header_row=0, dtypes="string").to_arrow().to_pylist()
+            legacy = {str(r.get("key")): r.get("value") for r in meta}.get("format") == LEGACY_WORKBOOK_FORMAT
+        except Exception:
+            legacy = True
+    for name in reader.sheet_names:
+        skip = 1 if not legacy and name not in (SUMMARY_SHEET, META_SHEET) else None
+        try:
+            table = reader.load_sheet(name, header_row=0, skip_rows=skip, dtypes="string").to_arrow()
         except Exception:
             headers[name], rows[name] = [], []  # an empty sheet has no header row
             continue
         headers[name] = list(table.schema.names)
         rows[name] = table.to_pylist()
-    return list(reader.sheet_names), headers, rows
+    return list(reader.sheet_names), headers, rows, (2 if legacy else HEADER_ROWS + 1)
 
 
 def import_review(
@@ -109,12 +121,12 @@ def import_review(
     too_big = workbook_problems(path, limits)
     if too_big:
         raise ReviewImportError(too_big)
-    sheet_names, headers, rows_by_sheet = _read_workbook(path)
+    sheet_names, headers, rows_by_sheet, first_data_row = _read_workbook(path)
 
     if META_SHEET not in sheet_names:
         raise ReviewImportError([f"{path.name} is not a caseflags exceptions workbook (no '{META_SHEET}' sheet)"])
     meta = {str(r.get("key")): r.get("value") for r in rows_by_sheet.get(META_SHEET, [])}
-    if meta.get("format") != WORKBOOK_FORMAT:
+    if meta.get("format") not in (WORKBOOK_FORMAT, LEGACY_WORKBOOK_FORMAT):
         raise ReviewImportError([f"{path.name}: sheet '{META_SHEET}' does not declare format {WORKBOOK_FORMAT}"])
 
     # Against the exact workbook written: its run, its sheets, its rows, and no formulas.
@@ -145,7 +157,7 @@ def import_review(
             continue
         letter = {name: column_letter(i) for i, name in enumerate(header)}
         for index, row in enumerate(rows_by_sheet[sheet]):
-            excel_row = index + 2  # header is row 1
+            excel_row = index + first_data_row
             values = {name: _cell_text(row.get(name)) for name in IMPORT_KEY_COLUMNS}
             if not any(_cell_text(v) for v in row.values()):
                 continue
@@ -336,5 +348,5 @@ def _written_workbook(
     ).fetchall()
     written: dict[str, tuple[str, set[str]]] = {}
     for check_id, exception_id in rows:
-        written.setdefault(sheet_name_for(check_id), (check_id, set()))[1].add(exception_id)
+        written.setdefault(sheet_name_for(check_id, meta.get("format")), (check_id, set()))[1].add(exception_id)
     return written

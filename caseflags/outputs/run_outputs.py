@@ -51,7 +51,13 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, agency
     columns = [c[0] for c in cursor.description]
     by_agency = [dict(zip(columns, row)) for row in cursor.fetchall()]
     totals = {k: sum(c[k] for c in by_check) for k in ("new", "open", "resolved", "listed")}
+    children_first: list[dict] = []
+    if agency is None:  # the officers' workbook: the children to act on first (child_priority)
+        cursor = con.execute(sql_text("outputs/children_first.sql"), {"run_id": run_id})
+        names = [c[0] for c in cursor.description]
+        children_first = [dict(zip(names, row)) for row in cursor.fetchall()]
     return {
+        "children_first": children_first,
         "run_id": run_id,
         "as_at": as_at,
         "previous_run_id": previous_run_id,

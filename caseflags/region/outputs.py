@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 
 from caseflags.outputs.files import escape, write_csv, write_text
-from caseflags.outputs.lifecycle import CSV_COLUMNS, update_lifecycle
+from caseflags.outputs.lifecycle import CONTRACT_CSV_COLUMNS, update_lifecycle
 from caseflags.private_files import private_dir
 
-REGION_CSV_COLUMNS = (*CSV_COLUMNS, "la_code")
+REGION_CSV_COLUMNS = (*CONTRACT_CSV_COLUMNS, "la_code")  # no priority or owner: those are each authority's
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None) -> list[dict]:

@@ -14,7 +14,8 @@ from caseflags.private_files import private_dir
 
 # Per-run history tables pruned by retention, and the column naming the run.
 RUN_HISTORY_TABLES = ("exceptions", "check_runs", "quarantine", "contract_results", "exception_history",
-                      "lifecycle_runs", "data_quality_warnings", "exception_agency_rows")
+                      "lifecycle_runs", "data_quality_warnings", "exception_agency_rows", "exception_magnitudes",
+                      "exception_triage", "child_priority")
 
 
 def archived_deliveries(archive: Path, first: date, last: date) -> list[tuple[date, Path]]:

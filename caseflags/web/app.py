@@ -156,11 +156,30 @@ async def exceptions_page(request: Request, user) -> tuple[Response, int]:
 EXPORT_COLUMNS_OFFICER = ("exception_id", "check_id", "concern", "severity", "priority", "priority_reason", "owner_name",
                           "owner_team", "person_id", "agency", "organisation",
                           "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
-                          "review_note", "assignee", "as_at")
+                          "review_note", "assignee", "as_at", "central_queue_reason")
 EXPORT_COLUMNS_AGENCY = ("exception_id", "check_id", "concern", "severity", "priority", "priority_reason", "owner_name",
                          "owner_team", "agency_record_ids", "organisation",
                          "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
-                         "review_note", "assignee", "as_at")
+                         "review_note", "assignee", "as_at", "social_worker_name", "social_worker_team")
+
+
+_FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def export_file_name(as_at, filters: dict, kind: str) -> str:
+    """`exceptions-<as-at>[-<filter>...].<kind>`: the as-at date and the filters in use (values
+    reduced to letters, digits, `_` and `-`), so a kept download says what it holds."""
+    parts = ["exceptions", as_at.isoformat() if hasattr(as_at, "isoformat") else str(as_at or "undated")]
+    for name in queries.FILTERS:
+        value = filters.get(name)
+        if value:
+            parts.append(_FILE_NAME_UNSAFE.sub("_", f"{name}_{value}").strip("_.")[:40])
+    return "-".join(p for p in parts if p) + f".{kind}"
+
+
+def _snapshot_as_at(request: Request):
+    rows = snapshot_cursor(request).execute("SELECT as_at FROM snapshot_info").fetchall()
+    return rows[0][0] if rows else None
 
 
 def _export_rows(rows: list[dict], user: accounts.User) -> tuple[tuple[str, ...], list[list[str]]]:
@@ -190,7 +209,8 @@ async def _export(request: Request, user, kind: str) -> tuple[Response, int]:
                                 or (user.org and query.filters["org"] and query.filters["org"] != user.org)):
         raise HTTPException(404)
     columns, lines = _export_rows(rows, user)
-    headers = {"Content-Disposition": f'attachment; filename="exceptions.{kind}"'}
+    name = export_file_name(_snapshot_as_at(request), query.filters, kind)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if kind == "csv":
         return Response(csv_text(columns, lines), media_type="text/csv; charset=utf-8", headers=headers), len(lines)
 

@@ -5,6 +5,8 @@
   FALSE_POSITIVE / ACCEPTED_RISK as saved), so they follow the exception to later nights, into
   `exceptions.csv` / `.xlsx`, and the Excel round trip keeps working. `web_reviews_carried`
   remembers which were carried (id, who, when), so each is carried once.
+- `carry_web_assignments(con)`: assignments saved in the browser become `web_assignments_carried`
+  rows, so the nightly's workbook names who each exception is assigned to.
 - `carry_link_decisions(con)`: officers' confirm / reject decisions become `link_decisions`
   rows before linkage, so they apply on this very run.
 
@@ -106,6 +108,36 @@ def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = Non
         raise
     finally:
         con.unregister("_web_reviews")
+    return len(rows)
+
+
+def carry_web_assignments(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> int:
+    """Copy the workspace's not-yet-carried assignments into `web_assignments_carried`."""
+    rows = _rows_not_carried(
+        con, "SELECT coalesce(max(web_assignment_id), 0) FROM web_assignments_carried",
+        "SELECT assignment_id, exception_id, assignee, assigned_by, assigned_at "
+        "FROM assignments WHERE assignment_id > ? ORDER BY assignment_id",
+    )
+    if not rows:
+        return 0
+    table = pa.table(
+        {
+            "web_assignment_id": [r[0] for r in rows],
+            "exception_id": [r[1] for r in rows],
+            "assignee": [r[2] for r in rows],
+            "assigned_by": [r[3] for r in rows],
+            "assigned_at": [datetime.fromisoformat(r[4]) for r in rows],
+        }
+    )
+    con.register("_web_assignments", table)
+    try:
+        con.execute(
+            "INSERT INTO web_assignments_carried SELECT web_assignment_id, exception_id, assignee, assigned_by, "
+            "assigned_at, $now FROM _web_assignments",
+            {"now": now or utc_now()},
+        ).fetchall()
+    finally:
+        con.unregister("_web_assignments")
     return len(rows)
 
 

@@ -2,7 +2,8 @@
 -- hidden_ids: the ids this agency may not see (other agencies' record ids for the same child, and
 -- the LA child id for agencies outside $la_child_id_agencies), masked by exact identity in Python.
 WITH listed AS (
-    SELECT *, list_contains($la_child_id_agencies, agency) AS uses_la_child_id
+    SELECT * REPLACE (plain_detail AS detail, plain_locator AS locator),
+           list_contains($la_child_id_agencies, agency) AS uses_la_child_id
     FROM exceptions_listed WHERE run_id = $run_id
 ),
 owner_links AS (
@@ -46,5 +47,5 @@ SELECT
 FROM listed
 LEFT JOIN own_record_ids ON own_record_ids.exception_id = listed.exception_id
 LEFT JOIN hidden_ids ON hidden_ids.exception_id = listed.exception_id
-ORDER BY listed.agency, listed.check_id, CASE severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END, listed.person_id NULLS LAST,
-         listed.entity_type, listed.entity_id, listed.exception_id
+ORDER BY listed.agency, listed.priority DESC, CASE severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END,
+         listed.check_id, listed.person_id NULLS LAST, listed.entity_type, listed.entity_id, listed.exception_id

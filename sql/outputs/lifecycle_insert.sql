@@ -1,6 +1,7 @@
 -- A run's exception history: NEW / OPEN / RESOLVED against $previous_run_id, carrying
 -- the open rows of checks not evaluated this run.
-INSERT INTO exception_history
+INSERT INTO exception_history (run_id, as_at, exception_id, check_id, concern, severity, person_id, agency,
+    entity_type, entity_id, detail, locator, first_seen, status, evaluated_as_at)
 WITH previous_listed AS (
     SELECT * FROM exception_history WHERE run_id = $previous_run_id AND status IN ('NEW', 'OPEN')
 ),

@@ -22,6 +22,14 @@ CREATE TABLE IF NOT EXISTS exception_history (
     status VARCHAR NOT NULL,          -- NEW / OPEN / RESOLVED
     evaluated_as_at DATE NOT NULL     -- as-at of the run whose check produced this row (older when carried)
 );
+-- Priority and owners of each listed row (issue 25), set by the triage (sql/outputs/triage.sql)
+-- after the lifecycle: on the history row itself, where the web workspace reads them.
+ALTER TABLE exception_history ADD COLUMN IF NOT EXISTS priority DOUBLE;
+ALTER TABLE exception_history ADD COLUMN IF NOT EXISTS priority_reason VARCHAR;
+ALTER TABLE exception_history ADD COLUMN IF NOT EXISTS owner_name VARCHAR;
+ALTER TABLE exception_history ADD COLUMN IF NOT EXISTS owner_team VARCHAR;
+ALTER TABLE exception_history ADD COLUMN IF NOT EXISTS owner_professional_id VARCHAR;
+ALTER TABLE exception_history ADD COLUMN IF NOT EXISTS central_queue_reason VARCHAR;
 CREATE TABLE IF NOT EXISTS annotations (
     exception_id VARCHAR NOT NULL,
     review_status VARCHAR NOT NULL,

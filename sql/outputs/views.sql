@@ -6,7 +6,10 @@ QUALIFY row_number() OVER (PARTITION BY exception_id ORDER BY annotated_at DESC,
 
 CREATE OR REPLACE VIEW exceptions_listed AS
 WITH listed_history AS (
-    SELECT * FROM exception_history WHERE status IN ('NEW', 'OPEN')
+    -- priority and owners come from exception_triage below (the same values the triage also sets
+    -- on exception_history)
+    SELECT * EXCLUDE (priority, priority_reason, owner_name, owner_team, owner_professional_id, central_queue_reason)
+    FROM exception_history WHERE status IN ('NEW', 'OPEN')
 )
 SELECT
     listed_history.*,
@@ -19,13 +22,30 @@ SELECT
     latest.review_status AS last_review_status,
     latest.annotated_at AS last_annotated_at,
     latest.expires_on AS review_expires_on,
-    coalesce(latest.expires_on IS NOT NULL AND listed_history.as_at >= latest.expires_on, FALSE) AS review_expired
+    coalesce(latest.expires_on IS NOT NULL AND listed_history.as_at >= latest.expires_on, FALSE) AS review_expired,
+    -- priority and owners (sql/outputs/triage.sql); the plain-words locator and detail are what
+    -- people read, the machine locator stays in `locator`
+    coalesce(triage.priority, 0) AS priority,
+    triage.priority_reason,
+    triage.owner_name,
+    triage.owner_team,
+    triage.owner_professional_id,
+    triage.organisation,
+    triage.central_queue_reason,
+    triage.central_queue_reason IS NOT NULL AS no_organisation,
+    triage.social_worker_name,
+    triage.social_worker_team,
+    coalesce(triage.plain_locator, listed_history.locator) AS plain_locator,
+    coalesce(triage.plain_detail, listed_history.detail) AS plain_detail
 FROM listed_history
-LEFT JOIN annotations_latest AS latest ON latest.exception_id = listed_history.exception_id;
+LEFT JOIN annotations_latest AS latest ON latest.exception_id = listed_history.exception_id
+LEFT JOIN exception_triage AS triage
+  ON triage.run_id = listed_history.run_id AND triage.exception_id = listed_history.exception_id;
 
 CREATE OR REPLACE VIEW exceptions_current AS
 SELECT exception_id, check_id, concern, severity, person_id, agency, entity_type, entity_id, detail,
-       locator, first_seen, status, review_status, review_note, as_at
+       locator, first_seen, status, review_status, review_note, as_at,
+       priority, priority_reason, owner_name, owner_team, central_queue_reason
 FROM exceptions_listed
 WHERE run_id = (SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1);
 

@@ -30,3 +30,13 @@ CREATE TABLE IF NOT EXISTS web_audit_marks_carried (
     marked_by VARCHAR NOT NULL,
     carried_at TIMESTAMP NOT NULL
 );
+-- Assignments saved in the workspace, carried so the nightly's files name who is assigned to each
+-- exception (the latest assignment of an exception wins; assignee NULL = unassigned).
+CREATE TABLE IF NOT EXISTS web_assignments_carried (
+    web_assignment_id BIGINT PRIMARY KEY,
+    exception_id VARCHAR NOT NULL,
+    assignee VARCHAR,
+    assigned_by VARCHAR NOT NULL,
+    assigned_at TIMESTAMP NOT NULL,
+    carried_at TIMESTAMP NOT NULL
+);

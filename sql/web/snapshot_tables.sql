@@ -3,7 +3,10 @@
 CREATE TABLE web_snapshot.web_exceptions AS
 SELECT
     listed.exception_id, listed.check_id, listed.concern, listed.severity, listed.person_id, listed.agency,
-    listed.entity_type, listed.entity_id, listed.detail, listed.locator, listed.first_seen, listed.status,
+    listed.entity_type, listed.entity_id,
+    -- what people read: the detail and locator in plain words (source_locator: the machine's)
+    listed.plain_detail AS detail, listed.plain_locator AS locator, listed.locator AS source_locator,
+    listed.first_seen, listed.status,
     listed.review_status, listed.review_note, listed.last_review_status, listed.last_annotated_at,
     listed.review_expires_on, listed.review_expired, listed.as_at, listed.evaluated_as_at, listed.run_id,
     rows.organisation_type, rows.organisation, rows.agency_record_ids, rows.agency_nhs_number, rows.agency_upn,
@@ -14,7 +17,7 @@ SELECT
     CASE listed.status WHEN 'NEW' THEN 0 ELSE 1 END AS status_rank,
     -- priority and owners (read in priority_owner_tables.sql, the one place naming them)
     scores.priority, scores.priority_reason, scores.owner_name, scores.owner_team, scores.owner_professional_id,
-    scores.central_queue_reason, scores.priority_order,
+    scores.central_queue_reason, scores.priority_order, listed.social_worker_name, listed.social_worker_team,
     -- a school or GP row no school or practice sees (its agency's central queue)
     listed.agency IN ('GP', 'EDUCATION') AND rows.organisation IS NULL AS no_organisation
 FROM exceptions_listed AS listed

@@ -77,12 +77,18 @@ def test_agency_that_delivered_no_records_is_not_expected():
 
 def test_detail_points_to_possible_matches_awaiting_review(con):
     add_child(con, "C1", SCHOOL_AGE_DOB, cin_from=date(2026, 1, 5), upn="U1")
+    con.execute("UPDATE ssd_person SET pers_forename = 'Zebedee', pers_surname = 'Quartermaine'")
     link(con, "GP", "GP-1", "C1")
-    insert(con, "link_candidates", agency="EDUCATION", agency_record_id="ED-OTHER", person_id="C1",
+    insert(con, "agency_records", agency="EDUCATION", agency_record_id="ED-CAND", forename="Zeb",
+           surname="Quatermain", dob=date(2014, 3, 2))
+    insert(con, "link_candidates", agency="EDUCATION", agency_record_id="ED-CAND", person_id="C1",
            match_probability=0.9, evidence="forename same")
     [row] = run_check(con, CHECK, AS_AT)
     assert row["agency"] == "EDUCATION"
-    assert "1 possible match(es) await an officer's decision" in row["detail"]
+    assert "1 possible match(es) in your records await a decision" in row["detail"]
+    # the partner's own record, from its own data; never the LA's name for the child
+    assert "ED-CAND (Zeb Quatermain, born 2014-03-02)" in row["detail"]
+    assert "Zebedee" not in row["detail"] and "Quartermaine" not in row["detail"]
 
 
 def test_detail_names_no_personal_data(con):

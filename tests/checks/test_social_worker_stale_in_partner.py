@@ -1,6 +1,6 @@
 from datetime import date
 
-from check_fixtures import AS_AT, add_child, add_flag, add_social_worker, link
+from check_fixtures import AS_AT, add_child, add_flag, add_social_worker, insert, link
 
 from caseflags.checking.runner import run_check
 
@@ -31,8 +31,22 @@ def test_fires_after_grace_and_names_current_worker(store):
     row = rows[("EDUCATION", "ED1")]
     assert (row["person_id"], row["entity_type"], row["severity"]) == ("C1", "agency_record", "MEDIUM")
     assert "ended on 2026-11-09" in row["detail"] and "11 working days" in row["detail"]
-    assert "is SW-NEW" in row["detail"]
+    # The partner is told who the allocated worker is by name, never by a social care worker id.
+    assert "is a professional not in the social care list" not in row["detail"]
+    assert "SW-NEW" not in row["detail"] and "SW-OLD" not in row["detail"]
     assert set(_rows(store, grace_working_days=9)) == {("EDUCATION", "ED1"), ("EDUCATION", "ED2")}
+
+
+def test_names_workers_by_name_and_team_never_by_id(store):
+    _child_with_worker_change(store, "C1", ENDED_11_WORKING_DAYS_BEFORE)
+    insert(store, "ssd_professionals", prof_professional_id="SW-OLD", prof_professional_name="Ada Old")
+    insert(store, "ssd_professionals", prof_professional_id="SW-NEW", prof_professional_name="Bea New")
+    link(store, "GP", "GP1", "C1")
+    add_flag(store, "GP", "GP1", "SOCIAL_WORKER", date(2026, 1, 6), value="SW-OLD")
+    [row] = _rows(store).values()
+    assert "names Ada Old, whose allocation" in row["detail"]
+    assert "the allocated social worker at 2026-11-24 is Bea New" in row["detail"]
+    assert "SW-NEW" not in row["detail"] and "SW-OLD" not in row["detail"]
 
 
 def test_fires_for_professional_never_allocated(store):
