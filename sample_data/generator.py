@@ -75,6 +75,7 @@ class Delivery:
         ground_truth(out).mkdir(parents=True, exist_ok=True)
         self.tables = {table: TableWriter(out / f"{table}.csv", columns) for table, columns in TABLE_COLUMNS.items()}
         self.links = TableWriter(ground_truth(out) / "truth_links.csv", TRUTH_COLUMNS["truth_links"])
+        self.relatives = TableWriter(ground_truth(out) / "truth_relatives.csv", TRUTH_COLUMNS["truth_relatives"])
         self.truth: list[tuple[str, str, str, str]] = []
 
     def write(self, table: str, row: dict, person_id: str | None = None):
@@ -107,6 +108,7 @@ class Delivery:
         for writer in self.tables.values():
             writer.close()
         self.links.close()
+        self.relatives.close()
 
 
 # -- the cast of LA children ---------------------------------------------------------------------
@@ -254,6 +256,8 @@ def write_la_child(world: World, grid: SessionGrid, delivery: Delivery, evaluato
             delivery.write(table, row, person.person_id)
         for row in builder.extra.get(table, []):
             delivery.write(table, row)
+    for relative in getattr(builder, "relatives_truth", []):
+        delivery.relatives.write(relative)
     delivery.write_attendance(builder.attendance_lines)
     delivery.truth.extend(evaluator.evaluate(facts))
 

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import duckdb
 
+from caseflags.linkage.model import PRIOR_M_PROBABILITIES
 from caseflags.linkage.parameters import assess_expected_quality, assessed_thresholds, record_model
-from caseflags.linkage.scoring import score_unresolved_records
+from caseflags.linkage.scoring import SCORE_COLUMNS, score_unresolved_records
 from caseflags.resources import SQL_DIR, config_default
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,13 @@ MACROS_SQL = SQL_DIR / "linkage_macros.sql"
 NICKNAMES_SQL = SQL_DIR / "linkage_nicknames.sql"
 DETERMINISTIC_SQL = SQL_DIR / "linkage_deterministic.sql"
 RESOLVE_SQL = SQL_DIR / "linkage_resolve.sql"
+ASSIGN_ROUND_SQL = SQL_DIR / "linkage_assign_round.sql"
+OUTPUTS_SQL = SQL_DIR / "linkage_outputs.sql"
+MAX_ASSIGNMENT_ROUNDS = 20  # each round settles every mutually best pair; a few suffice
 TABLES_SQL = SQL_DIR / "linkage_tables.sql"
 
-METHODS = ("LA_ID", "OFFICER_CONFIRMED", "NHS_NUMBER", "UPN", "LINKED_IDENTIFIER", "LA_PERSON_ID", "PROBABILISTIC")
+METHODS = ("LA_ID", "OFFICER_CONFIRMED", "NHS_NUMBER", "UPN", "LINKED_IDENTIFIER", "LA_PERSON_ID", "NAME_DOB",
+           "PROBABILISTIC")
 DECISIONS = ("CONFIRMED", "REJECTED")
 DEFAULT_MATCH_THRESHOLD = config_default("linkage", "match_threshold")
 DEFAULT_REVIEW_THRESHOLD = config_default("linkage", "review_threshold")
@@ -104,11 +109,9 @@ def link_people(
     try:
         prepare_inputs(con)
 
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE linkage_scores (agency VARCHAR, agency_record_id VARCHAR, "
-            "person_id VARCHAR, match_probability DOUBLE, evidence VARCHAR, agrees_on_identity BOOLEAN)"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_scores ({SCORE_COLUMNS})")
         model_status = "not needed"
+        model = None
         has_records = _count(con, "linkage_records") > 0
         if _count(con, "linkage_children") and (_count(con, "linkage_unresolved_records") or (retrain and has_records)):
             scores, model_status, model = score_unresolved_records(
@@ -120,9 +123,10 @@ def link_people(
             con.unregister("linkage_scores_arrow")
             _describe_model_in_store(con, model, model_status, match_threshold, review_threshold)
 
-        _run_sql_file(
-            con, RESOLVE_SQL, {"match_threshold": float(match_threshold), "review_threshold": float(review_threshold)}
-        )
+        thresholds = {"match_threshold": float(match_threshold), "review_threshold": float(review_threshold)}
+        _run_sql_file(con, RESOLVE_SQL, {**thresholds, **household_parameters(model, _count(con, "linkage_children"))})
+        _assign_one_to_one(con)
+        _run_sql_file(con, OUTPUTS_SQL, thresholds)
         _replace_outputs(con)
         summary = _summary(con, model_status, model_path)
     finally:
@@ -133,6 +137,29 @@ def link_people(
         summary.conflicts, summary.model,
     )
     return summary
+
+
+def household_parameters(model: dict | None, children: int) -> dict:
+    """What the household (twin / sibling) probability needs from the model: the share of partner
+    records with a true child (the prior x children, at most 1) and how often a true match
+    carries a clearly different forename (m of the forename's lowest level)."""
+    if model is None:
+        return {"record_share": 1.0, "m_forename_differs": PRIOR_M_PROBABILITIES["forename"][-1]}
+    prior = model.get("probability_two_random_records_match") or 0.0
+    forename = next(c for c in model["comparisons"] if c["output_column_name"] == "forename")
+    levels = [level for level in forename["comparison_levels"] if not level.get("is_null_level")]
+    return {"record_share": min(max(prior * children, 1e-6), 1.0),
+            "m_forename_differs": float(levels[-1].get("m_probability") or PRIOR_M_PROBABILITIES["forename"][-1])}
+
+
+def _assign_one_to_one(con: duckdb.DuckDBPyConnection) -> None:
+    """Greedy one-to-one assignment, in rounds of mutually best pairs (sql/linkage_assign_round.sql)."""
+    statement = ASSIGN_ROUND_SQL.read_text()
+    for _ in range(MAX_ASSIGNMENT_ROUNDS):
+        before = _count(con, "linkage_accepted_pairs")
+        con.execute(statement)
+        if _count(con, "linkage_accepted_pairs") == before:
+            break
 
 
 def prepare_inputs(con: duckdb.DuckDBPyConnection) -> None:
@@ -264,7 +291,9 @@ def _write_outputs(con) -> None:
         ("person_links", "linkage_links", "agency, agency_record_id, person_id, method, match_probability"),
         ("person_identifiers", "linkage_person_identifiers", "person_id, identifier_type, identifier_value"),
         ("link_candidates", "linkage_possible_matches",
-         "agency, agency_record_id, person_id, match_probability, evidence"),
+         "agency, agency_record_id, person_id, match_probability, evidence, kind, raw_probability, match_weight"),
+        ("link_match_weights", "linkage_match_weights",
+         "agency, agency_record_id, person_id, position, comparison, level, match_weight"),
         ("link_conflicts", "linkage_conflicts", "agency, agency_record_id, person_id, conflict_types"),
     ):
         con.execute(f"DELETE FROM {target}")
