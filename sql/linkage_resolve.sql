@@ -5,7 +5,7 @@
 -- The model's pairs an officer has not rejected, with what stands in the way of accepting one.
 -- Never a pair, whatever the score (never-match): the record carries a valid NHS number (UPN)
 -- and social care holds others, not it, for the child. Sibling-shaped: the same surname and
--- postcode with a clearly different forename (no nickname, not near): another child of the
+-- postcode with a clearly different forename (no nickname, not near, more than one edit apart): another child of the
 -- household (a twin when the date of birth is the same too). A sibling is never linked
 -- automatically; a twin-shaped pair only when its household probability (below, not the raw
 -- score the shared fields give) reaches the match threshold, which it cannot where the data hold
@@ -95,8 +95,9 @@ household_rates AS (
 ),
 judged AS (
     SELECT unrejected.*,
-           (gamma_surname = 4 AND gamma_postcode = 3 AND gamma_forename = 0) AS household_shaped,
-           (gamma_surname = 4 AND gamma_postcode = 3 AND gamma_forename = 0 AND gamma_dob = 3) AS twin_shaped,
+           (gamma_surname = 4 AND gamma_postcode = 3 AND gamma_forename = 0 AND NOT forenames_close) AS household_shaped,
+           (gamma_surname = 4 AND gamma_postcode = 3 AND gamma_forename = 0 AND NOT forenames_close
+            AND gamma_dob = 3) AS twin_shaped,
            linked.person_id IS NOT NULL AS child_linked_in_agency,
            -- The child already has a better record of this agency: this one would be a second.
            linked.person_id IS NOT NULL

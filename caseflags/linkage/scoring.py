@@ -100,7 +100,7 @@ def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold
 COMPARISONS = tuple(EVIDENCE_LEVELS)
 SCORE_COLUMNS = (
     "agency VARCHAR, agency_record_id VARCHAR, person_id VARCHAR, match_probability DOUBLE, evidence VARCHAR, "
-    "agrees_on_identity BOOLEAN, match_weight DOUBLE, "
+    "agrees_on_identity BOOLEAN, forenames_close BOOLEAN, match_weight DOUBLE, "
     + ", ".join(f"gamma_{c} INTEGER" for c in COMPARISONS) + ", "
     + ", ".join(f"weight_{c} DOUBLE" for c in COMPARISONS)
 )
@@ -135,13 +135,16 @@ def scores_sql(predictions_table: str | None, *, with_weights: bool = True) -> s
                 CASE WHEN source_dataset_l = 'linkage_children_input' THEN unique_id_l ELSE unique_id_r END AS person_id,
                 match_probability, match_weight,
                 concat_ws('; ', {', '.join(evidence_parts)}) AS evidence,
-                {agrees} AS agrees_on_identity, {gammas}, {weights}
+                {agrees} AS agrees_on_identity,
+                -- One edit apart ("Iy" for "Ivy"): a slip, not clearly another child's forename.
+                coalesce(damerau_levenshtein(forename_l, forename_r) <= 1, false) AS forenames_close,
+                {gammas}, {weights}
             FROM {predictions_table}
             WHERE source_dataset_l = 'linkage_children_input' OR source_dataset_r = 'linkage_children_input'
         )
         SELECT split_part(record_key, '|', 1) AS agency,
                substr(record_key, strpos(record_key, '|') + 1) AS agency_record_id,
-               person_id, match_probability, evidence, agrees_on_identity, match_weight,
+               person_id, match_probability, evidence, agrees_on_identity, forenames_close, match_weight,
                {gammas}, {', '.join(f'weight_{c}' for c in COMPARISONS)}
         FROM pairs
     """
