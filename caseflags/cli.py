@@ -534,6 +534,7 @@ def web(
             db_path=db.resolve(), review_due_days=web_settings["review_due_days"], page_size=web_settings["page_size"],
             session_hours=web_settings["session_hours"], secure_cookies=web_settings["secure_cookies"],
             annotation_expiry_days=settings.outputs["annotation_expiry_days"], sample=dict(settings.sample),
+            confirm_note_below=float(settings.linkage["confirm_note_below"]),
         ))
     if app_.state.ctx.startup_problem:
         err.print(f"warning: {app_.state.ctx.startup_problem}", markup=False, highlight=False)

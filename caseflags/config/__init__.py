@@ -67,6 +67,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "contracts.max_days_after_as_at": (0, 36500),
     "linkage.match_threshold": (0.5, 1.0),
     "linkage.review_threshold": (0.0, 1.0),
+    "linkage.confirm_note_below": (0.0, 1.0),
     "outputs.annotation_expiry_days": (1, 3650),
     "sample.size": (1, 1000),
     "sample.controls": (0, 1000),

@@ -43,6 +43,8 @@ class Settings:
     session_hours: int = 8
     secure_cookies: bool = False
     annotation_expiry_days: int = 180
+    # Confirming a possible match below this probability needs a note (linkage.confirm_note_below).
+    confirm_note_below: float = field(default_factory=lambda: float(load_config().linkage["confirm_note_below"]))
     # The sample section of the configuration (size, controls, exclusion, cohort) for web draws.
     sample: dict = field(default_factory=lambda: dict(load_config().sample))
 
