@@ -181,18 +181,25 @@ def convert_febrl4(folder: Path) -> dict:
     return _write_delivery(folder, [(person_ids[k], originals[k]) for k in valid], records, AGENCY, True)
 
 
-def convert_names_dob(folder: Path) -> dict:
+def convert_names_dob(folder: Path, scale: float = 1.0) -> dict:
     """Children among strangers, names and date of birth only: 7,000 LA children (FEBRL 4a's
     originals and 2,000 of FEBRL 2's), 3,000 GP records: 1,000 of 4b's duplicates of 4a children,
-    and 2,000 other FEBRL 2 originals, people social care never knew (no true child)."""
+    and 2,000 other FEBRL 2 originals, people social care never knew (no true child). `scale`
+    keeps that share of each part (a smaller set for a fast test)."""
+    def part(n: int) -> int:
+        return round(n * scale)
+
     originals4 = {r["rec_id"].split("-")[1]: r for r in _rows_of("dataset4a")}
+    kept4 = set(sorted(originals4, key=lambda k: _key(k, 8))[:part(5000)])
+    originals4 = {k: r for k, r in originals4.items() if k in kept4}
     febrl2 = sorted((r for r in _rows(2) if r["rec_id"].endswith("-org")), key=lambda r: int(r["rec_id"].split("-")[1]))
-    known2, strangers = febrl2[:2000], febrl2[2000:4000]
+    known2, strangers = febrl2[:part(2000)], febrl2[2000:2000 + part(2000)]
     children_rows = [(f"4:{k}", r) for k, r in originals4.items()] + [(f"2:{r['rec_id']}", r) for r in known2]
     children_rows = [(k, r) for k, r in children_rows if _is_date(r["date_of_birth"])]
     children_rows.sort(key=lambda kr: _key(kr[0], 9))
     person_ids = {k: f"C{i:05d}" for i, (k, _) in enumerate(children_rows, start=1)}
-    duplicates = sorted(_rows_of("dataset4b"), key=lambda r: _key(r["rec_id"], 9))[:1000]
+    duplicates = sorted((r for r in _rows_of("dataset4b") if r["rec_id"].split("-")[1] in kept4),
+                        key=lambda r: _key(r["rec_id"], 9))[:part(1000)]
     pool = [(r, person_ids.get(f"4:{r['rec_id'].split('-')[1]}", "")) for r in duplicates] + [(r, "") for r in strangers]
     pool.sort(key=lambda rp: _key(rp[0]["rec_id"], 10))
     records = [(f"R{i:05d}", r, p) for i, (r, p) in enumerate(pool, start=1)]

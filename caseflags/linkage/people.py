@@ -64,6 +64,9 @@ class LinkSummary:
     unlinked_records: int = 0
     model: str = "not needed"  # trained / loaded / not needed
     model_path: str | None = None
+    # Data quality: postcodes in a shape that is not a UK one, per agency (SOCIAL_CARE for the
+    # children's). Still compared, whole and by their leading characters; never dropped.
+    postcodes_not_uk_shaped: dict[str, int] = field(default_factory=dict)
 
     @property
     def partner_links(self) -> int:
@@ -136,6 +139,9 @@ def link_people(
         summary.children, summary.agency_records, summary.links_by_method, summary.possible_matches,
         summary.conflicts, summary.model,
     )
+    if summary.postcodes_not_uk_shaped:
+        log.warning("linkage: postcodes not in a UK shape (compared as delivered), by agency: %s",
+                    summary.postcodes_not_uk_shaped)
     return summary
 
 
@@ -318,6 +324,9 @@ def _summary(con, model_status: str, model_path: Path | None) -> LinkSummary:
         ).fetchall()[0][0],
         model=model_status,
         model_path=str(model_path) if model_path is not None else None,
+        postcodes_not_uk_shaped={agency: n for agency, n in con.execute(
+            "SELECT agency, not_uk_shaped FROM linkage_postcode_quality WHERE not_uk_shaped > 0 ORDER BY agency"
+        ).fetchall()},
     )
 
 
