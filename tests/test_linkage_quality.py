@@ -206,3 +206,26 @@ def test_each_field_match_weight_is_stored_and_adds_up(model_path):
     # Possible matches carry theirs too.
     assert con.execute("SELECT count(*) FROM link_candidates ANTI JOIN link_match_weights "
                        "USING (agency, agency_record_id, person_id)").fetchone()[0] == 0
+
+
+def test_cli_says_why_a_record_is_linked(tmp_path, model_path):
+    from typer.testing import CliRunner
+
+    from caseflags.cli import app
+    from caseflags.store.database import connect, ensure_store
+
+    db = tmp_path / "store.duckdb"
+    con = connect(db)
+    ensure_store(con)
+    populate(con)
+    add_person(con, "W1", date(2013, 4, 9), forename="Katherine", surname="Montgomery", sex="F", postcode="BS5 6HQ")
+    add_record(con, "EDUCATION", "W-REC", forename="Kathrine", surname="Montgommery", dob=date(2013, 9, 4),
+               sex="F", postcode="BS5 6HQ")
+    linkage.link_people(con, model_path=model_path)
+    con.close()
+    result = CliRunner().invoke(app, ["links", "why", "EDUCATION", "W-REC", "W1", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "linked by PROBABILISTIC" in result.output
+    assert "DOB day/month swapped" in result.output and "prior" in result.output and "total" in result.output
+    missing = CliRunner().invoke(app, ["links", "why", "EDUCATION", "W-REC", "P0001", "--db", str(db)])
+    assert missing.exit_code == 2

@@ -200,13 +200,41 @@ def possible_matches(con: duckdb.DuckDBPyConnection) -> list[dict]:
     ensure_linkage_tables(con)
     rows = con.execute(
         """
-        SELECT agency, agency_record_id, person_id, match_probability, evidence
+        SELECT agency, agency_record_id, person_id, match_probability, evidence,
+               coalesce(kind, 'POSSIBLE_MATCH'), raw_probability
         FROM link_candidates
         ORDER BY match_probability DESC, agency, agency_record_id, person_id
         """
     ).fetchall()
-    keys = ("agency", "agency_record_id", "person_id", "match_probability", "evidence")
+    keys = ("agency", "agency_record_id", "person_id", "match_probability", "evidence", "kind", "raw_probability")
     return [dict(zip(keys, row)) for row in rows]
+
+
+def why_linked(con: duckdb.DuckDBPyConnection, agency: str, agency_record_id: str, person_id: str) -> dict:
+    """A pair's explanation (no personal data): the link or candidate, each field's match weight
+    (prior first; they add up to the pair's match weight), and the child's other linked records."""
+    ensure_linkage_tables(con)
+    key = {"agency": agency.strip().upper(), "record": agency_record_id, "person": person_id}
+    link = con.execute(
+        "SELECT method, match_probability FROM person_links "
+        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person", key).fetchone()
+    candidate = con.execute(
+        "SELECT kind, match_probability, raw_probability FROM link_candidates "
+        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person", key).fetchone()
+    weights = con.execute(
+        "SELECT comparison, level, match_weight FROM link_match_weights "
+        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person ORDER BY position", key
+    ).fetchall()
+    others = con.execute(
+        "SELECT agency, agency_record_id, method FROM person_links WHERE person_id = $person AND method <> 'LA_ID' "
+        "AND NOT (agency = $agency AND agency_record_id = $record) ORDER BY agency, agency_record_id", key
+    ).fetchall()
+    return {
+        "link": dict(zip(("method", "match_probability"), link)) if link else None,
+        "candidate": dict(zip(("kind", "match_probability", "raw_probability"), candidate)) if candidate else None,
+        "weights": [dict(zip(("comparison", "level", "match_weight"), w)) for w in weights],
+        "child_records": [dict(zip(("agency", "agency_record_id", "method"), o)) for o in others],
+    }
 
 
 def record_link_decision(
