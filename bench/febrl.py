@@ -13,10 +13,12 @@ values, damaged dates of birth and postcodes. Converted to the contract:
 - ids carry nothing of the truth (children `C00001`..., records `R00001`... in a shuffled order).
 
 Only forename, surname, date of birth and postcode are delivered (no sex, no identifiers).
-FEBRL postcodes are four Australian digits; the model compares UK postcodes by area, district
-and sector, so `abcd` becomes `Q<a>b <c><d>A` (letters for digits: 4011 -> `QE0 1BA`): the
-first digit the area, the first two the district, the first three the sector, as Australian
-postcodes narrow down by state, region and town. Anything else is delivered as it is.
+Postcodes are delivered as they are (four Australian digits): linkage compares any shape
+(issue 26). `uk_postcode` (the conversion to UK shapes the benchmark used before) is kept only
+to show what it changed.
+
+Also: FEBRL 4 as delivered (`convert_febrl4`) and a names-and-DOB set of children among
+strangers built from FEBRL 4 and 2 (`convert_names_dob`).
 """
 
 from __future__ import annotations
@@ -102,14 +104,14 @@ def convert(number: int, folder: Path, limit: int | None = None) -> dict:
         w = csv.writer(f)
         w.writerow(["addr_person_id", "addr_address_postcode", "addr_address_start_date", "addr_address_end_date"])
         for k in sorted(children, key=lambda k: person_ids[k]):
-            w.writerow([person_ids[k], uk_postcode(children[k]["postcode"]), "2020-01-01", ""])
+            w.writerow([person_ids[k], children[k]["postcode"], "2020-01-01", ""])
     with (folder / "agency_records.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["agency", "agency_record_id", "nhs_number", "upn", "la_person_id", "forename", "surname",
                     "dob", "sex", "postcode"])
         for r in duplicates:
             w.writerow([AGENCY, record_ids[r["rec_id"]], "", "", "", r["given_name"], r["surname"],
-                        delivered_dob(r["date_of_birth"]), "", uk_postcode(r["postcode"])])
+                        delivered_dob(r["date_of_birth"]), "", r["postcode"]])
     true_links = 0
     with (folder / "truth_links.csv").open("w", newline="") as f:
         w = csv.writer(f)

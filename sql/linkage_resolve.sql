@@ -117,22 +117,31 @@ SELECT
     -- carries a clearly different forename; x how often the agency holds one person twice, when
     -- the child already has a better record there) against it being a twin (sibling) as often
     -- as the agency's own records show; then sex, and a date of birth that differs.
-    CASE WHEN household_shaped THEN 1 / (1 + pow(2, -(
+    CASE WHEN household_shaped THEN
         log2($record_share * $m_forename_differs)
         + CASE WHEN child_has_better_record THEN log2(duplicate_rate) ELSE 0 END
         - log2(CASE WHEN twin_shaped THEN twin_rate ELSE sibling_rate END)
         + weight_sex + CASE WHEN twin_shaped THEN 0 ELSE least(weight_dob, 0) END
-    ))) ELSE match_probability END AS offered_probability
+    ELSE match_weight END AS offered_weight
 FROM judged;
 
+-- The probability each pair is offered with: its match weight (log2 of the odds), as odds.
+CREATE OR REPLACE TEMP TABLE linkage_scored_pairs AS
+SELECT *, CASE WHEN household_shaped THEN 1 / (1 + pow(2, -offered_weight)) ELSE match_probability END
+              AS offered_probability
+FROM linkage_scored_pairs;
+
+-- The threshold is on the match weight: log2 of the odds that the record is the child, all
+-- evidence counted. match_threshold 0.99 is a weight of log2(0.99 / 0.01) = 6.63: the record is
+-- at least 99 times as likely to be the child as not.
 -- One to one: a record links to at most one child and a child to at most one record of each
 -- agency. Pairs at or above the match threshold compete; each round accepts the pairs that are
 -- strictly the best (by match weight) for their record and for their child within the agency
 -- among those left (caseflags/linkage/people.py runs rounds until none is added).
 CREATE OR REPLACE TEMP TABLE linkage_eligible_pairs AS
-SELECT agency, agency_record_id, person_id, offered_probability AS match_probability, match_weight
+SELECT agency, agency_record_id, person_id, offered_probability AS match_probability, offered_weight AS match_weight
 FROM linkage_scored_pairs
-WHERE offered_probability >= $match_threshold
+WHERE offered_weight >= $match_weight_threshold
   AND NOT sibling_shaped
   AND NOT (twin_shaped AND NOT agrees_on_identity)
   AND NOT child_linked_in_agency;

@@ -20,6 +20,7 @@ Plain functions, no Prefect. Nothing here logs names, dates of birth or identifi
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -127,7 +128,8 @@ def link_people(
             _describe_model_in_store(con, model, model_status, match_threshold, review_threshold)
 
         thresholds = {"match_threshold": float(match_threshold), "review_threshold": float(review_threshold)}
-        _run_sql_file(con, RESOLVE_SQL, {**thresholds, **household_parameters(model, _count(con, "linkage_children"))})
+        _run_sql_file(con, RESOLVE_SQL, {**thresholds, **household_parameters(model, _count(con, "linkage_children")),
+                                         "match_weight_threshold": match_weight(match_threshold)})
         _assign_one_to_one(con)
         _run_sql_file(con, OUTPUTS_SQL, thresholds)
         _replace_outputs(con)
@@ -143,6 +145,11 @@ def link_people(
         log.warning("linkage: postcodes not in a UK shape (compared as delivered), by agency: %s",
                     summary.postcodes_not_uk_shaped)
     return summary
+
+
+def match_weight(probability: float) -> float:
+    """The match weight (log2 of the odds) a probability stands for: 0.99 is 6.63."""
+    return math.inf if probability >= 1 else math.log2(probability / (1 - probability))
 
 
 def household_parameters(model: dict | None, children: int) -> dict:
