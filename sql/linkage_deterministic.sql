@@ -51,7 +51,8 @@ LEFT JOIN current_postcode ON current_postcode.person_id = person.pers_person_id
 -- Every partner record, with identifiers kept only when valid (an invalid one is never a key).
 CREATE OR REPLACE TEMP TABLE linkage_records AS
 WITH record AS (
-    SELECT *, link_nhs_number(nhs_number) AS nhs_number_normalised, link_upn(upn) AS upn_normalised
+    SELECT *, link_nhs_number(nhs_number) AS nhs_number_normalised, link_upn(upn) AS upn_normalised,
+           link_postcode(postcode) AS postcode_normalised
     FROM agency_records
     QUALIFY row_number() OVER (
         PARTITION BY agency, agency_record_id ORDER BY dob, surname, forename, nhs_number, upn
@@ -71,9 +72,9 @@ SELECT
     link_dob(record.dob) AS dob,
     link_dob_swapped(record.dob) AS dob_swapped,
     link_sex(record.sex) AS sex,
-    link_postcode(record.postcode) AS postcode,
-    link_postcode_sector(link_postcode(record.postcode)) AS postcode_sector,
-    link_postcode_district(link_postcode(record.postcode)) AS postcode_district
+    record.postcode_normalised AS postcode,
+    link_postcode_sector(record.postcode_normalised) AS postcode_sector,
+    link_postcode_district(record.postcode_normalised) AS postcode_district
 FROM record;
 
 -- Postcodes delivered in a shape that is not a UK one: still compared (whole, and by their

@@ -57,31 +57,51 @@ already_linked_in_agency AS (
 -- forename and date of birth (siblings); and how often it holds one person twice (the same
 -- forename, surname and date of birth: a duplicate registration). Each at least 3 / rows (the
 -- rule of three: none seen in n rows still leaves up to 3 / n).
+-- Only the files that hold a household-shaped pair are counted (none: nothing to count).
+household_agencies AS (
+    SELECT DISTINCT agency FROM unrejected
+    WHERE gamma_surname = 4 AND gamma_postcode = 3 AND gamma_forename = 0 AND NOT forenames_close
+),
 household_rows AS (
     SELECT 'SOCIAL_CARE' AS source, forename, surname, dob, postcode FROM linkage_children
+    WHERE EXISTS (SELECT 1 FROM household_agencies)
     UNION ALL
     SELECT agency, forename, surname, dob, postcode FROM linkage_records
+    WHERE agency IN (SELECT agency FROM household_agencies)
 ),
-household_groups AS (
-    SELECT
-        source,
-        coalesce(min(forename) OVER twins <> max(forename) OVER twins, false) AS in_twin_group,
-        coalesce(min(dob) OVER household <> max(dob) OVER household
-            AND min(forename) OVER household <> max(forename) OVER household, false) AS in_sibling_group,
-        count(*) OVER same_person > 1 AS in_duplicate_group
-    FROM household_rows
-    WHERE surname IS NOT NULL AND dob IS NOT NULL AND forename IS NOT NULL
-    WINDOW twins AS (PARTITION BY source, surname, dob, postcode),
-           household AS (PARTITION BY source, surname, postcode),
-           same_person AS (PARTITION BY source, forename, surname, dob)
+rows_by_source AS (
+    SELECT source, count(*)::DOUBLE AS n FROM household_rows GROUP BY source
+),
+twin_rows AS (  -- rows in a (surname, DOB, postcode) group holding more than one forename
+    SELECT source, sum(n) AS n
+    FROM (SELECT source, count(*) AS n FROM household_rows
+          WHERE surname IS NOT NULL AND dob IS NOT NULL AND postcode IS NOT NULL AND forename IS NOT NULL
+          GROUP BY source, surname, dob, postcode HAVING min(forename) <> max(forename))
+    GROUP BY source
+),
+sibling_rows AS (  -- rows in a (surname, postcode) group holding more than one forename and DOB
+    SELECT source, sum(n) AS n
+    FROM (SELECT source, count(*) AS n FROM household_rows
+          WHERE surname IS NOT NULL AND dob IS NOT NULL AND postcode IS NOT NULL AND forename IS NOT NULL
+          GROUP BY source, surname, postcode HAVING min(forename) <> max(forename) AND min(dob) <> max(dob))
+    GROUP BY source
+),
+duplicate_rows AS (  -- rows sharing forename, surname and DOB with another row of their file
+    SELECT source, sum(n) AS n
+    FROM (SELECT source, count(*) AS n FROM household_rows
+          WHERE surname IS NOT NULL AND dob IS NOT NULL AND forename IS NOT NULL
+          GROUP BY source, forename, surname, dob HAVING count(*) > 1)
+    GROUP BY source
 ),
 rates_by_source AS (
-    SELECT source,
-           greatest(count(*) FILTER (WHERE in_twin_group), 3) / count(*)::DOUBLE AS twin_rate,
-           greatest(count(*) FILTER (WHERE in_sibling_group), 3) / count(*)::DOUBLE AS sibling_rate,
-           greatest(count(*) FILTER (WHERE in_duplicate_group), 3) / count(*)::DOUBLE AS duplicate_rate
-    FROM household_groups
-    GROUP BY source
+    SELECT rows_by_source.source,
+           greatest(coalesce(twin_rows.n, 0), 3) / rows_by_source.n AS twin_rate,
+           greatest(coalesce(sibling_rows.n, 0), 3) / rows_by_source.n AS sibling_rate,
+           greatest(coalesce(duplicate_rows.n, 0), 3) / rows_by_source.n AS duplicate_rate
+    FROM rows_by_source
+    LEFT JOIN twin_rows USING (source)
+    LEFT JOIN sibling_rows USING (source)
+    LEFT JOIN duplicate_rows USING (source)
 ),
 -- A twin (sibling) of an LA child is as likely in an agency's index as among the LA's own
 -- children: the higher of the two rates (the cautious one) stands for the agency.
