@@ -30,7 +30,10 @@ SELECT agency, agency_record_id, person_id, offered_probability AS match_probabi
        CASE WHEN household_shaped THEN 'POSSIBLE_SIBLING' ELSE 'POSSIBLE_MATCH' END AS kind,
        match_probability AS raw_probability, match_weight
 FROM linkage_scored_pairs
-ANTI JOIN linkage_accepted_pairs USING (agency, agency_record_id);
+ANTI JOIN linkage_accepted_pairs USING (agency, agency_record_id)
+-- Never-match pairs (another valid identifier) are not offered either, except across borders,
+-- where sql/region_contradicted.sql reports them to officers ($offer_contradicted).
+WHERE NOT identifier_disagrees OR $offer_contradicted;
 
 -- Each field's match weight for every probabilistic link and possible match (splink's
 -- waterfall: the prior, then one row per compared field; they sum to the pair's match weight).

@@ -122,9 +122,10 @@ judged AS (
            -- The child already has a better record of this agency: this one would be a second.
            linked.person_id IS NOT NULL
              OR max(match_weight) OVER (PARTITION BY agency, person_id) > match_weight AS child_has_better_record,
-           rates.twin_rate, rates.sibling_rate, rates.duplicate_rate
+           rates.twin_rate, rates.sibling_rate, rates.duplicate_rate,
+           disagreeing.person_id IS NOT NULL AS identifier_disagrees
     FROM unrejected
-    ANTI JOIN disagreeing USING (agency, agency_record_id, person_id)
+    LEFT JOIN disagreeing USING (agency, agency_record_id, person_id)
     LEFT JOIN already_linked_in_agency AS linked USING (agency, person_id)
     LEFT JOIN household_rates AS rates USING (agency)
 )
@@ -162,6 +163,7 @@ CREATE OR REPLACE TEMP TABLE linkage_eligible_pairs AS
 SELECT agency, agency_record_id, person_id, offered_probability AS match_probability, offered_weight AS match_weight
 FROM linkage_scored_pairs
 WHERE offered_weight >= $match_weight_threshold
+  AND NOT identifier_disagrees
   AND NOT sibling_shaped
   AND NOT (twin_shaped AND NOT agrees_on_identity)
   AND NOT child_linked_in_agency;

@@ -187,7 +187,8 @@ def test_resolution_links_one_record_per_child_and_never_a_twin():
         "match_threshold": 0.99, "review_threshold": 0.80, "match_weight_threshold": linkage.match_weight(0.99),
         **linkage.household_parameters(None, 1)})
     linkage._assign_one_to_one(con)
-    linkage._run_sql_file(con, linkage.OUTPUTS_SQL, {"match_threshold": 0.99, "review_threshold": 0.80})
+    linkage._run_sql_file(con, linkage.OUTPUTS_SQL, {"match_threshold": 0.99, "review_threshold": 0.80,
+                                                     "offer_contradicted": False})
     accepted = {r[0] for r in con.execute("SELECT agency_record_id FROM linkage_accepted_pairs").fetchall()}
     waiting = dict(con.execute("SELECT agency_record_id, kind FROM linkage_possible_matches").fetchall())
     linkage.drop_work_tables(con)

@@ -98,6 +98,7 @@ def link_people(
     retrain: bool = False,
     seed: int = DEFAULT_SEED,
     train_with_em: bool = True,
+    offer_contradicted: bool = False,
 ) -> LinkSummary:
     """(Re)build person_links, person_identifiers, link_candidates and link_conflicts.
 
@@ -105,6 +106,8 @@ def link_people(
     The four output tables are replaced in one transaction, so a failed run leaves the last
     good index in place. `linkage_model` and `linkage_expected_quality` describe the model
     used. `train_with_em=False` trains m from labels only (or hand-set priors): for comparison.
+    `offer_contradicted=True` offers never-match pairs (another valid NHS number or UPN) to
+    officers instead of dropping them (the region's cross-border linkage); never linked either way.
     """
     if not 0 < review_threshold <= match_threshold <= 1:
         raise ValueError("need 0 < review_threshold <= match_threshold <= 1")
@@ -131,7 +134,7 @@ def link_people(
         _run_sql_file(con, RESOLVE_SQL, {**thresholds, **household_parameters(model, _count(con, "linkage_children")),
                                          "match_weight_threshold": match_weight(match_threshold)})
         _assign_one_to_one(con)
-        _run_sql_file(con, OUTPUTS_SQL, thresholds)
+        _run_sql_file(con, OUTPUTS_SQL, {**thresholds, "offer_contradicted": bool(offer_contradicted)})
         _replace_outputs(con)
         summary = _summary(con, model_status, model_path)
     finally:
