@@ -1,5 +1,7 @@
 -- One round of the one-to-one assignment (sql/linkage_resolve.sql): among the eligible pairs
--- whose record and whose (agency, child) are still free, accept those strictly best for both.
+-- whose record and whose (agency, child) are still free, accept those best for both: strictly
+-- best for the record (two children alike: neither), and best for the child within the agency,
+-- records tied for one child (copies of one registration) settled by the lowest record id.
 INSERT INTO linkage_accepted_pairs
 WITH free AS (
     SELECT *
@@ -11,11 +13,11 @@ ranked AS (
     SELECT *,
            max(match_weight) OVER (PARTITION BY agency, agency_record_id) AS best_for_record,
            count(*) OVER (PARTITION BY agency, agency_record_id, match_weight) AS ties_for_record,
-           max(match_weight) OVER (PARTITION BY agency, person_id) AS best_for_child,
-           count(*) OVER (PARTITION BY agency, person_id, match_weight) AS ties_for_child
+           row_number() OVER (PARTITION BY agency, person_id ORDER BY match_weight DESC, agency_record_id)
+               AS rank_for_child
     FROM free
 )
 SELECT agency, agency_record_id, person_id, match_probability, match_weight
 FROM ranked
 WHERE match_weight = best_for_record AND ties_for_record = 1
-  AND match_weight = best_for_child AND ties_for_child = 1;
+  AND rank_for_child = 1;
