@@ -170,7 +170,7 @@ def make_known_twins(world: World, people: list[Person]) -> None:
     by_age: dict[int, list[Person]] = {}
     for person in people:
         by_age.setdefault(person.age_aug31, []).append(person)
-    wanted = round(len(people) * KNOWN_TWIN_SHARE)
+    wanted = max(1, round(len(people) * KNOWN_TWIN_SHARE)) if len(people) >= 20 else 0
     ages = sorted(age for age, group in by_age.items() if len(group) >= 2)
     for _ in range(wanted):
         if not ages:
