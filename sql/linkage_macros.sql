@@ -33,9 +33,10 @@ CREATE OR REPLACE MACRO link_upn_is_valid(value) AS coalesce(
         END)) % 23 AS BIGINT), 1),
     false);
 
--- Names compared lower-case, accents dropped, letters only ("Zoë" = "zoe", "O'Brien" = "obrien").
+-- Names compared lower-case, accents dropped, letters only ("Zoë" = "zoe", "O'Brien" = "obrien"),
+-- letters of any script kept ("Иван" = "иван"): a name not in Latin letters is compared, not dropped.
 CREATE OR REPLACE MACRO link_name(value) AS
-    nullif(regexp_replace(lower(strip_accents(trim(value))), '[^a-z]', '', 'g'), '');
+    nullif(regexp_replace(lower(strip_accents(trim(value))), '[^\pL]', '', 'g'), '');
 
 -- Sex as M / F; anything else (unknown, not stated, blank) is no evidence either way.
 CREATE OR REPLACE MACRO link_sex(value) AS CASE upper(trim(value))

@@ -76,6 +76,15 @@ def test_a_postcode_from_abroad_is_compared_and_reported(model_path):
     assert summary.postcodes_not_uk_shaped == {"POLICE": 2, "SOCIAL_CARE": 1}
 
 
+def test_names_in_any_script_are_compared_not_dropped():
+    con = duckdb.connect()
+    con.execute((SQL_DIR / "linkage_macros.sql").read_text())
+    rows = con.execute(
+        "SELECT link_name(v) FROM (VALUES (1, 'Zoë'), (2, 'O''Brien'), (3, 'Иван'), (4, 'محمد'), (5, ' - ')) t(n, v) "
+        "ORDER BY n").fetchall()
+    assert rows == [("zoe",), ("obrien",), ("иван",), ("محمد",), (None,)]
+
+
 # -- deterministic before the model ---------------------------------------------------------------
 
 
