@@ -47,7 +47,7 @@ pairs AS (
     SELECT scored.* FROM linkage_scored_pairs AS scored JOIN shown USING (agency, agency_record_id, person_id)
 )
 SELECT agency, agency_record_id, person_id, 0 AS position, 'prior' AS comparison,
-       'chance a record is the child before comparing' AS level,
+       'chance the record is this child before comparing (its share of a true child, less the other children it resembles)' AS level,
        match_weight - (weight_forename + weight_surname + weight_dob + weight_sex + weight_postcode) AS match_weight
 FROM pairs
 UNION ALL

@@ -11,9 +11,31 @@
 -- score the shared fields give) reaches the match threshold, which it cannot where the data hold
 -- twins, and never when the sex differs.
 CREATE OR REPLACE TEMP TABLE linkage_scored_pairs AS
-WITH unrejected AS (
-    SELECT scores.*
-    FROM linkage_scores AS scores
+-- The record's view (one to one): a record is some child's with the share of records that have
+-- a true child (s = prior x children, below 1), that child any of them; so a pair's odds are
+-- prior x its Bayes factor against (1 - s) + prior x the Bayes factors of every child scored
+-- for the record. Where most records have a child (FEBRL 4) this lifts a lone candidate; where
+-- two children compete for a record, it lowers both.
+WITH record_view AS (
+    SELECT *,
+           log2($prior_probability / (1 - $prior_probability)) AS prior_weight,
+           sum(pow(2, match_weight - log2($prior_probability / (1 - $prior_probability))))
+               OVER (PARTITION BY agency, agency_record_id) AS record_bayes_factors
+    FROM linkage_scores
+),
+rescored AS (
+    SELECT * REPLACE (
+               log2($prior_probability * pow(2, match_weight - prior_weight))
+               - log2((1 - $record_share) + $prior_probability * record_bayes_factors
+                      - $prior_probability * pow(2, match_weight - prior_weight)) AS match_weight,
+               1 / (1 + ((1 - $record_share) + $prior_probability * record_bayes_factors
+                         - $prior_probability * pow(2, match_weight - prior_weight))
+                        / ($prior_probability * pow(2, match_weight - prior_weight))) AS match_probability)
+    FROM record_view
+),
+unrejected AS (
+    SELECT scores.* EXCLUDE (prior_weight, record_bayes_factors)
+    FROM rescored AS scores
     ANTI JOIN (SELECT * FROM linkage_latest_decisions WHERE decision = 'REJECTED') AS rejected
         USING (agency, agency_record_id, person_id)
     WHERE scores.match_probability >= $review_threshold

@@ -42,6 +42,9 @@ RESOLVE_SQL = SQL_DIR / "linkage_resolve.sql"
 ASSIGN_ROUND_SQL = SQL_DIR / "linkage_assign_round.sql"
 OUTPUTS_SQL = SQL_DIR / "linkage_outputs.sql"
 MAX_ASSIGNMENT_ROUNDS = 20  # each round settles every mutually best pair; a few suffice
+# The share of records with a true child, as the model estimates it, is held below this: an
+# overestimate (EM on a small authority) would lift every lone candidate.
+RECORD_SHARE_CAP = 0.9
 TABLES_SQL = SQL_DIR / "linkage_tables.sql"
 
 METHODS = ("LA_ID", "OFFICER_CONFIRMED", "NHS_NUMBER", "UPN", "LINKED_IDENTIFIER", "LA_PERSON_ID", "NAME_DOB",
@@ -131,7 +134,9 @@ def link_people(
             _describe_model_in_store(con, model, model_status, match_threshold, review_threshold)
 
         thresholds = {"match_threshold": float(match_threshold), "review_threshold": float(review_threshold)}
-        _run_sql_file(con, RESOLVE_SQL, {**thresholds, **household_parameters(model, _count(con, "linkage_children")),
+        household = household_parameters(model, _count(con, "linkage_children"))
+        household["record_share"] = min(household["record_share"], observed_record_share(con, model))
+        _run_sql_file(con, RESOLVE_SQL, {**thresholds, **household,
                                          "match_weight_threshold": match_weight(match_threshold)})
         _assign_one_to_one(con)
         _run_sql_file(con, OUTPUTS_SQL, {**thresholds, "offer_contradicted": bool(offer_contradicted)})
@@ -160,12 +165,35 @@ def household_parameters(model: dict | None, children: int) -> dict:
     records with a true child (the prior x children, at most 1) and how often a true match
     carries a clearly different forename (m of the forename's lowest level)."""
     if model is None:
-        return {"record_share": 1.0, "m_forename_differs": PRIOR_M_PROBABILITIES["forename"][-1]}
+        return {"record_share": 0.5, "m_forename_differs": PRIOR_M_PROBABILITIES["forename"][-1],
+                "prior_probability": 0.5}
     prior = model.get("probability_two_random_records_match") or 0.0
     forename = next(c for c in model["comparisons"] if c["output_column_name"] == "forename")
     levels = [level for level in forename["comparison_levels"] if not level.get("is_null_level")]
-    return {"record_share": min(max(prior * children, 1e-6), 1.0),
-            "m_forename_differs": float(levels[-1].get("m_probability") or PRIOR_M_PROBABILITIES["forename"][-1])}
+    return {"record_share": min(max(prior * children, 1e-6), RECORD_SHARE_CAP),
+            "m_forename_differs": float(levels[-1].get("m_probability") or PRIOR_M_PROBABILITIES["forename"][-1]),
+            "prior_probability": min(max(prior, 1e-12), 0.5)}
+
+
+def observed_record_share(con: duckdb.DuckDBPyConnection, model: dict | None) -> float:
+    """The share of partner records with a true child, read from the data: records identifiers
+    or officers settled, plus those the exact name-and-DOB rule linked divided by how often a
+    true match agrees exactly on all three (the model's m). Held below RECORD_SHARE_CAP; EM
+    alone can overestimate the prior tenfold on a small authority."""
+    records = _count(con, "linkage_records")
+    if model is None or not records:
+        return RECORD_SHARE_CAP
+    settled = con.execute(
+        "SELECT count(DISTINCT (agency, agency_record_id)) FROM (SELECT agency, agency_record_id FROM "
+        "linkage_deterministic WHERE children_for_record = 1 UNION ALL SELECT agency, agency_record_id "
+        "FROM linkage_confirmed WHERE children_for_record = 1)").fetchall()[0][0]
+    exact = 1.0
+    for comparison in model["comparisons"]:
+        if comparison["output_column_name"] in ("forename", "surname", "dob"):
+            levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+            exact *= float(levels[0].get("m_probability") or 1.0)
+    share = (settled + _count(con, "linkage_name_dob") / max(exact, 0.05)) / records
+    return min(max(share, 1e-6), RECORD_SHARE_CAP)
 
 
 def _assign_one_to_one(con: duckdb.DuckDBPyConnection) -> None:
