@@ -572,12 +572,46 @@ def links_list(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = N
     with _open_store(db) as con:
         rows = possible_matches(con)
     table = Table(title=f"{len(rows)} possible matches")
-    for column in ("agency", "agency record", "LA child", "probability", "evidence"):
+    for column in ("agency", "agency record", "LA child", "kind", "probability", "evidence"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["agency"], row["agency_record_id"], row["person_id"], f"{row['match_probability']:.3f}",
-                      row["evidence"] or "")
+        kind = "possible sibling (probably a different child)" if row["kind"] == "POSSIBLE_SIBLING" else "possible match"
+        table.add_row(row["agency"], row["agency_record_id"], row["person_id"], kind,
+                      f"{row['match_probability']:.3f}", row["evidence"] or "")
     console.print(table)
+
+
+@links_app.command("why")
+def links_why(agency: Annotated[str, typer.Argument(help="Agency code of the record, e.g. GP.")],
+              record: Annotated[str, typer.Argument(help="The agency's record id.")],
+              person: Annotated[str, typer.Argument(help="The LA child id (pers_person_id).")],
+              db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
+    """Why a record is linked to (or offered for) a child: each field's match weight, and the
+    records the child already has."""
+    from caseflags.linkage.people import why_linked
+
+    _load_config(config)
+    with _open_store(db) as con:
+        why = why_linked(con, agency, record, person)
+    if why["link"]:
+        console.print(f"linked by {why['link']['method']}, probability {why['link']['match_probability']:.3f}",
+                      highlight=False)
+    elif why["candidate"]:
+        kind = why["candidate"]["kind"]
+        console.print(f"{'possible sibling (probably a different child)' if kind == 'POSSIBLE_SIBLING' else 'possible match'}, "
+                      f"probability {why['candidate']['match_probability']:.3f}", highlight=False)
+    else:
+        _fail("that record is neither linked to nor offered for that child")
+    if why["weights"]:
+        table = Table(title="match weight by field (they add up to the total)")
+        for column in ("field", "found", "match weight"):
+            table.add_column(column)
+        for w in why["weights"]:
+            table.add_row(w["comparison"], w["level"] or "", f"{w['match_weight']:+.1f}")
+        table.add_row("total", "", f"{sum(w['match_weight'] for w in why['weights']):+.1f}")
+        console.print(table)
+    records = ", ".join(f"{o['agency']} {o['agency_record_id']} ({o['method']})" for o in why["child_records"])
+    console.print(f"the child's other records: {records or 'none'}", highlight=False)
 
 
 def _decide(decision: str, agency: str, record: str, person: str, note: str | None, db: Path, config: Path | None) -> None:
@@ -642,6 +676,7 @@ def web(
             session_hours=web_settings["session_hours"], secure_cookies=web_settings["secure_cookies"],
             annotation_expiry_days=settings.outputs["annotation_expiry_days"], sample=dict(settings.sample),
             trusted_proxies=tuple(web_settings.get("trusted_proxies", ())),
+            confirm_note_below=float(settings.linkage["confirm_note_below"]),
         ))
     if app_.state.ctx.startup_problem:
         err.print(f"warning: {app_.state.ctx.startup_problem}", markup=False, highlight=False)

@@ -285,6 +285,7 @@ class ChildBuilder:
         """Siblings (and a twin) appear in partner indexes: same surname and postcode, not this child."""
         p, rng = self.p, self.rng
         relatives = []
+        self.relatives_truth = []
         for number, _ in enumerate(getattr(self, "siblings", [])):
             if rng.random() < 0.5:
                 sibling_dob = p.dob + timedelta(days=rng.choice([-1, 1]) * rng.randint(300, 2500))
@@ -303,6 +304,10 @@ class ChildBuilder:
             if kind == "twin":
                 record["nhs_number"] = None
             self.extra["agency_records"].append(record)
+            # Truth: this record is another child of the household (unknown to social care).
+            self.relatives_truth.append({"agency": record["agency"], "agency_record_id": record["agency_record_id"],
+                                         "person_id": p.person_id, "relationship": "TWIN" if kind == "twin" else "SIBLING",
+                                         "known_to_social_care": False})
             if kind is None:
                 self.extra["gp_registrations"].append({"nhs_number": relative.nhs, "practice_code": p.practice_code,
                                                        "registered_from": dob + 14 * DAY, "registered_to": None})

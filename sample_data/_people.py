@@ -35,6 +35,7 @@ class Person:
     non_verbal: bool = False
     age_aug31: int = 0
     scenarios: set[str] = field(default_factory=set)
+    twin_of: str | None = None  # an LA child's twin who is also an LA child (generator.make_known_twins)
 
 
 def typo(name: str, rng: random.Random) -> str:

@@ -74,6 +74,9 @@ TRUTH_COLUMNS = {
     "truth_links": ["agency", "agency_record_id", "person_id"],
     "near_misses": ["check_id", "person_id", "description"],
     "planted": ["check_id", "person_id", "scenario"],  # the planted exceptions, for tests and docs
+    # Partner records of another child of an LA child's household (a twin: same DOB too), and
+    # whether social care knows that other child: linkage must never link them to the LA child.
+    "truth_relatives": ["agency", "agency_record_id", "person_id", "relationship", "known_to_social_care"],
 }
 
 

@@ -75,12 +75,16 @@ class Delivery:
         ground_truth(out).mkdir(parents=True, exist_ok=True)
         self.tables = {table: TableWriter(out / f"{table}.csv", columns) for table, columns in TABLE_COLUMNS.items()}
         self.links = TableWriter(ground_truth(out) / "truth_links.csv", TRUTH_COLUMNS["truth_links"])
+        self.relatives = TableWriter(ground_truth(out) / "truth_relatives.csv", TRUTH_COLUMNS["truth_relatives"])
         self.truth: list[tuple[str, str, str, str]] = []
 
-    def write(self, table: str, row: dict, person_id: str | None = None):
+    def write(self, table: str, row: dict, person_id: str | None = None, twin_of: str | None = None):
         line = self.tables[table].write(row)
         if table == "agency_records":
             self.links.write({"agency": row["agency"], "agency_record_id": row["agency_record_id"], "person_id": person_id})
+            if twin_of:  # truth: this record is also a twin's look-alike, and social care knows that twin
+                self.relatives.write({"agency": row["agency"], "agency_record_id": row["agency_record_id"],
+                                      "person_id": twin_of, "relationship": "TWIN", "known_to_social_care": True})
         for column, kind in self.identifier_columns(table, row):
             value = row.get(column)
             if value and not identifier_is_valid(kind, str(value)):
@@ -107,6 +111,7 @@ class Delivery:
         for writer in self.tables.values():
             writer.close()
         self.links.close()
+        self.relatives.close()
 
 
 # -- the cast of LA children ---------------------------------------------------------------------
@@ -150,7 +155,32 @@ def la_children(world: World) -> list[Person]:
         people.append(person)
     for person in people:
         person.person_id = f"{100000 + person.index:08d}"
+    make_known_twins(world, people)
     return people
+
+
+KNOWN_TWIN_SHARE = 0.004  # of LA children, made the twin of another LA child (both known to social care)
+
+
+def make_known_twins(world: World, people: list[Person]) -> None:
+    """Twins social care knows both of: a few pairs of LA children of the same age and sex group
+    are given one birthday, surname and home (forenames stay different). Their own rng, so the
+    rest of the authority is drawn as before; linkage must keep each twin's records apart."""
+    rng = random.Random(f"{world.seed}/known-twins")
+    by_age: dict[int, list[Person]] = {}
+    for person in people:
+        by_age.setdefault(person.age_aug31, []).append(person)
+    wanted = max(1, round(len(people) * KNOWN_TWIN_SHARE)) if len(people) >= 20 else 0
+    ages = sorted(age for age, group in by_age.items() if len(group) >= 2)
+    for _ in range(wanted):
+        if not ages:
+            break
+        group = by_age[rng.choice(ages)]
+        first, second = rng.sample(group, 2)
+        if first.twin_of or second.twin_of or first.forename == second.forename:
+            continue
+        second.dob, second.surname, second.postcode = first.dob, first.surname, first.postcode
+        first.twin_of, second.twin_of = second.person_id, first.person_id
 
 
 def assign_scenarios(world: World, people: list[Person]) -> list[tuple]:
@@ -251,9 +281,11 @@ def write_la_child(world: World, grid: SessionGrid, delivery: Delivery, evaluato
     facts = builder.build_child_in_need() if person.kind == "cin" else builder.build_known_not_in_need()
     for table in TABLE_COLUMNS:
         for row in facts.rows.get(table, []):
-            delivery.write(table, row, person.person_id)
+            delivery.write(table, row, person.person_id, person.twin_of)
         for row in builder.extra.get(table, []):
             delivery.write(table, row)
+    for relative in getattr(builder, "relatives_truth", []):
+        delivery.relatives.write(relative)
     delivery.write_attendance(builder.attendance_lines)
     delivery.truth.extend(evaluator.evaluate(facts))
 

@@ -42,14 +42,17 @@ SELECT
     link_dob(person.pers_dob) AS dob,
     link_dob_swapped(person.pers_dob) AS dob_swapped,
     link_sex(person.pers_sex) AS sex,
-    current_postcode.postcode
+    current_postcode.postcode,
+    link_postcode_sector(current_postcode.postcode) AS postcode_sector,
+    link_postcode_district(current_postcode.postcode) AS postcode_district
 FROM person
 LEFT JOIN current_postcode ON current_postcode.person_id = person.pers_person_id;
 
 -- Every partner record, with identifiers kept only when valid (an invalid one is never a key).
 CREATE OR REPLACE TEMP TABLE linkage_records AS
 WITH record AS (
-    SELECT *, link_nhs_number(nhs_number) AS nhs_number_normalised, link_upn(upn) AS upn_normalised
+    SELECT *, link_nhs_number(nhs_number) AS nhs_number_normalised, link_upn(upn) AS upn_normalised,
+           link_postcode(postcode) AS postcode_normalised
     FROM agency_records
     QUALIFY row_number() OVER (
         PARTITION BY agency, agency_record_id ORDER BY dob, surname, forename, nhs_number, upn
@@ -69,8 +72,22 @@ SELECT
     link_dob(record.dob) AS dob,
     link_dob_swapped(record.dob) AS dob_swapped,
     link_sex(record.sex) AS sex,
-    link_postcode(record.postcode) AS postcode
+    record.postcode_normalised AS postcode,
+    link_postcode_sector(record.postcode_normalised) AS postcode_sector,
+    link_postcode_district(record.postcode_normalised) AS postcode_district
 FROM record;
+
+-- Postcodes delivered in a shape that is not a UK one: still compared (whole, and by their
+-- leading characters), and counted per agency as data quality, never turned into a blank.
+CREATE OR REPLACE TEMP TABLE linkage_postcode_quality AS
+SELECT 'SOCIAL_CARE' AS agency, count(*) AS not_uk_shaped
+FROM linkage_children
+WHERE postcode IS NOT NULL AND NOT link_postcode_is_uk(postcode)
+UNION ALL
+SELECT agency, count(*)
+FROM linkage_records
+WHERE postcode IS NOT NULL AND NOT link_postcode_is_uk(postcode)
+GROUP BY agency;
 
 -- Valid identifiers social care holds for its children: on the person row, or listed among
 -- the child's linked identifiers (former UPNs, a second NHS number after adoption...).
@@ -166,9 +183,57 @@ SELECT per_pair.*, count(*) OVER (PARTITION BY agency, agency_record_id) AS chil
 FROM per_pair
 ANTI JOIN linkage_confirmed USING (agency, agency_record_id);
 
--- What is left for the model: records with no officer decision, no identifier match and no conflict.
+-- Exact forename, surname and date of birth, unique on both sides: the combination belongs to
+-- one LA child and to one record of the agency (among all its records), the child has no record
+-- of that agency settled already, and nothing else disagrees (sex, postcode district, a valid
+-- NHS number or UPN social care holds otherwise). A link before the model (method NAME_DOB).
+CREATE OR REPLACE TEMP TABLE linkage_name_dob AS
+WITH child_keys AS (
+    SELECT person_id, forename, surname, dob, sex, postcode_district
+    FROM linkage_children
+    WHERE forename IS NOT NULL AND surname IS NOT NULL AND dob IS NOT NULL
+    QUALIFY count(*) OVER (PARTITION BY forename, surname, dob) = 1
+),
+record_keys AS (
+    SELECT agency, agency_record_id, forename, surname, dob, sex, postcode_district, nhs_number, upn
+    FROM linkage_records
+    WHERE forename IS NOT NULL AND surname IS NOT NULL AND dob IS NOT NULL
+    QUALIFY count(*) OVER (PARTITION BY agency, forename, surname, dob) = 1
+),
+settled_in_agency AS (
+    SELECT DISTINCT agency, person_id FROM linkage_confirmed WHERE children_for_record = 1
+    UNION
+    SELECT DISTINCT agency, person_id FROM linkage_deterministic WHERE children_for_record = 1
+),
+held AS (
+    SELECT person_id, identifier_type, list(identifier_value) AS values
+    FROM linkage_child_identifier_claims
+    GROUP BY person_id, identifier_type
+)
+SELECT record.agency, record.agency_record_id, child.person_id
+FROM record_keys AS record
+JOIN child_keys AS child USING (forename, surname, dob)
+LEFT JOIN held AS held_nhs ON held_nhs.person_id = child.person_id AND held_nhs.identifier_type = 'NHS_NUMBER'
+LEFT JOIN held AS held_upn ON held_upn.person_id = child.person_id AND held_upn.identifier_type = 'UPN'
+WHERE (record.sex IS NULL OR child.sex IS NULL OR record.sex = child.sex)
+  AND (record.postcode_district IS NULL OR child.postcode_district IS NULL
+       OR record.postcode_district = child.postcode_district)
+  AND NOT coalesce(record.nhs_number IS NOT NULL AND NOT list_contains(held_nhs.values, record.nhs_number), false)
+  AND NOT coalesce(record.upn IS NOT NULL AND NOT list_contains(held_upn.values, record.upn), false)
+  AND NOT EXISTS (SELECT 1 FROM settled_in_agency AS s WHERE s.agency = record.agency AND s.person_id = child.person_id)
+  AND NOT EXISTS (SELECT 1 FROM linkage_confirmed AS c
+                  WHERE c.agency = record.agency AND c.agency_record_id = record.agency_record_id)
+  AND NOT EXISTS (SELECT 1 FROM linkage_deterministic AS d
+                  WHERE d.agency = record.agency AND d.agency_record_id = record.agency_record_id)
+  AND NOT EXISTS (SELECT 1 FROM linkage_latest_decisions AS r
+                  WHERE r.decision = 'REJECTED' AND r.agency = record.agency
+                    AND r.agency_record_id = record.agency_record_id AND r.person_id = child.person_id);
+
+-- What is left for the model: records with no officer decision, no identifier match, no
+-- conflict and no unique exact name and date of birth.
 CREATE OR REPLACE TEMP TABLE linkage_unresolved_records AS
 SELECT *
 FROM linkage_records
 ANTI JOIN linkage_confirmed USING (agency, agency_record_id)
-ANTI JOIN linkage_deterministic USING (agency, agency_record_id);
+ANTI JOIN linkage_deterministic USING (agency, agency_record_id)
+ANTI JOIN linkage_name_dob USING (agency, agency_record_id);

@@ -33,9 +33,10 @@ CREATE OR REPLACE MACRO link_upn_is_valid(value) AS coalesce(
         END)) % 23 AS BIGINT), 1),
     false);
 
--- Names compared lower-case, accents dropped, letters only ("Zoë" = "zoe", "O'Brien" = "obrien").
+-- Names compared lower-case, accents dropped, letters only ("Zoë" = "zoe", "O'Brien" = "obrien"),
+-- letters of any script kept ("Иван" = "иван"): a name not in Latin letters is compared, not dropped.
 CREATE OR REPLACE MACRO link_name(value) AS
-    nullif(regexp_replace(lower(strip_accents(trim(value))), '[^a-z]', '', 'g'), '');
+    nullif(regexp_replace(lower(strip_accents(trim(value))), '[^\pL]', '', 'g'), '');
 
 -- Sex as M / F; anything else (unknown, not stated, blank) is no evidence either way.
 CREATE OR REPLACE MACRO link_sex(value) AS CASE upper(trim(value))
@@ -43,10 +44,27 @@ CREATE OR REPLACE MACRO link_sex(value) AS CASE upper(trim(value))
     WHEN 'F' THEN 'F' WHEN 'FEMALE' THEN 'F' WHEN '2' THEN 'F'
 END;
 
--- Postcode upper-case with one space before the inward code ("bs16qf" -> "BS1 6QF").
-CREATE OR REPLACE MACRO link_postcode(value) AS CASE
-    WHEN length(regexp_replace(upper(coalesce(value, '')), '[^A-Z0-9]', '', 'g')) BETWEEN 5 AND 7
-    THEN regexp_replace(regexp_replace(upper(value), '[^A-Z0-9]', '', 'g'), '^(.+)(.{3})$', '\1 \2')
+-- Postcode upper-case with letters and digits only ("bs16 1qf" -> "BS161QF"), whatever its shape:
+-- a postcode from abroad (FEBRL's four Australian digits, an Irish Eircode) is compared as it
+-- came, never dropped; a non-UK shape is reported as data quality (linkage_postcode_quality).
+CREATE OR REPLACE MACRO link_postcode(value) AS
+    nullif(regexp_replace(upper(coalesce(value, '')), '[^A-Z0-9]', '', 'g'), '');
+
+-- A UK postcode's shape: outward code (area letters, district) then the inward code (digit, two letters).
+CREATE OR REPLACE MACRO link_postcode_is_uk(pc) AS
+    coalesce(regexp_full_match(pc, '[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}'), false);
+
+-- Its sector and district, compared when the full postcode differs. A UK postcode: outward code
+-- plus the inward digit ("BS161") / the outward code ("BS16"). Any other shape narrows from the
+-- left as the UK one does (four Australian digits: state, region, town): all but the last one /
+-- two characters. Too short a value has none.
+CREATE OR REPLACE MACRO link_postcode_sector(pc) AS CASE
+    WHEN link_postcode_is_uk(pc) THEN left(pc, length(pc) - 2)
+    WHEN length(pc) >= 3 THEN left(pc, length(pc) - 1)
+END;
+CREATE OR REPLACE MACRO link_postcode_district(pc) AS CASE
+    WHEN link_postcode_is_uk(pc) THEN left(pc, length(pc) - 3)
+    WHEN length(pc) >= 4 THEN left(pc, length(pc) - 2)
 END;
 
 -- Date of birth as ISO text, and with day and month swapped (only where that is a real date),

@@ -8,6 +8,25 @@ CREATE TABLE IF NOT EXISTS link_candidates (
     match_probability DOUBLE NOT NULL,
     evidence VARCHAR
 );
+-- Issue 26: what kind of candidate (POSSIBLE_MATCH, or POSSIBLE_SIBLING: same surname and
+-- postcode, clearly another forename; match_probability is then the household probability),
+-- the model's raw probability and match weight. Added to stores made before.
+ALTER TABLE link_candidates ADD COLUMN IF NOT EXISTS kind VARCHAR;
+ALTER TABLE link_candidates ADD COLUMN IF NOT EXISTS raw_probability DOUBLE;
+ALTER TABLE link_candidates ADD COLUMN IF NOT EXISTS match_weight DOUBLE;
+
+-- Why linked: each field's match weight (splink's waterfall) for every probabilistic link and
+-- possible match of the last run; position 0 is the prior, then forename, surname, dob, sex,
+-- postcode. The weights sum to the pair's match weight (log2 of the odds of a match).
+CREATE TABLE IF NOT EXISTS link_match_weights (
+    agency VARCHAR NOT NULL,
+    agency_record_id VARCHAR NOT NULL,
+    person_id VARCHAR NOT NULL,
+    position INTEGER NOT NULL,
+    comparison VARCHAR NOT NULL,
+    level VARCHAR,                      -- the agreement level, e.g. "surname same" (no values)
+    match_weight DOUBLE
+);
 
 CREATE TABLE IF NOT EXISTS link_decisions (
     decision_seq BIGINT NOT NULL,

@@ -324,3 +324,31 @@ def test_ingest_quarantines_exactly_the_bad_rows_of_the_bad_variant(tiny_bad, tm
     assert warned == kept
     assert state.extracts["agency_records"].status == "LOADED"  # the Windows-1252 file
     assert state.extracts["family_contacts"].status == "LOADED"  # the UK dates
+
+
+def test_twins_and_siblings_known_and_unknown_to_social_care_are_in_the_truth(tiny):
+    """Issue 26: twins social care knows both of (same DOB, surname, postcode; other forename),
+    and twins and siblings it does not know, each record of one listed in truth_relatives."""
+    people = {r["pers_person_id"]: r for r in read_csv(tiny / "ssd_person.csv")}
+    addresses = {}
+    for r in read_csv(tiny / "ssd_address.csv"):
+        addresses.setdefault(r["addr_person_id"], set()).add(r["addr_address_postcode"])
+    records = {(r["agency"], r["agency_record_id"]): r for r in read_csv(tiny / "agency_records.csv")}
+    truth = {(r["agency"], r["agency_record_id"]): r["person_id"] for r in read_csv(generator.ground_truth(tiny) / "truth_links.csv")}
+    relatives = read_csv(generator.ground_truth(tiny) / "truth_relatives.csv")
+    known = [r for r in relatives if r["known_to_social_care"] == "Y"]
+    assert known and all(r["relationship"] == "TWIN" for r in known)
+    for r in known:
+        own = truth[(r["agency"], r["agency_record_id"])]
+        twin = r["person_id"]
+        assert own and own != twin  # a record of one LA child, resembling the other
+        a, b = people[own], people[twin]
+        assert (a["pers_dob"], a["pers_surname"]) == (b["pers_dob"], b["pers_surname"])
+        assert a["pers_forename"] != b["pers_forename"]
+        assert addresses.get(own, set()) & addresses.get(twin, set())
+    unknown = [r for r in relatives if r["known_to_social_care"] == "N"]
+    assert {r["relationship"] for r in unknown} >= {"SIBLING"}
+    for r in unknown:
+        assert truth[(r["agency"], r["agency_record_id"])] == ""  # nobody social care knows
+        assert records[(r["agency"], r["agency_record_id"])]["surname"] == people[r["person_id"]]["pers_surname"]
+

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from caseflags.cli import app
 from caseflags.ingest.extracts import parse_extract
 from caseflags.linkage import people as linkage
+from caseflags.linkage.scoring import SCORE_COLUMNS
 from caseflags.linkage.blocking import BLOCKING_RULES, blocking_recall
 from caseflags.linkage.parameters import describe_model
 from caseflags.outputs.report import linkage_section
@@ -132,9 +133,11 @@ def test_model_parameters_method_and_date_are_in_the_store_and_the_cli(tmp_path)
         assert secret not in result.output
 
 
-def test_duplicates_link_but_a_conflicting_identifier_waits_for_officers(tmp_path):
-    """Several records of one agency may link to one child (duplicates); a record carrying
-    another valid UPN than the child's is never linked by the model, however alike."""
+def test_one_record_per_child_and_agency_and_a_conflicting_identifier_never_matches(tmp_path):
+    """One to one (issue 26): the child's exact record links; a second record of the same agency
+    (a nickname: perhaps a duplicate registration) waits for officers beside the record the
+    child already has; a twin of the other sex is not linked; a record carrying another valid
+    UPN than the child's is never matched, however alike (neither linked nor offered)."""
     import random
 
     from test_linkage import make_upn
@@ -155,30 +158,38 @@ def test_duplicates_link_but_a_conflicting_identifier_waits_for_officers(tmp_pat
                dob=date(2015, 6, 20), sex="F", postcode="BS5 7PL")
     linkage.link_people(con, model_path=tmp_path / "model.json")
     made = links(con)
-    assert made[("GP", "OWN1")] == ("TW1", "PROBABILISTIC")
-    assert made[("GP", "OWN2")] == ("TW1", "PROBABILISTIC")  # a duplicate of the same child
-    assert ("GP", "TWIN") not in made and ("EDUCATION", "OTHERUPN") not in made
-    waiting = {(c["agency_record_id"], c["person_id"]) for c in linkage.possible_matches(con)}
-    assert ("OTHERUPN", "TW1") in waiting
+    assert made[("GP", "OWN1")] == ("TW1", "NAME_DOB")
+    assert ("GP", "OWN2") not in made and ("GP", "TWIN") not in made and ("EDUCATION", "OTHERUPN") not in made
+    waiting = {(c["agency_record_id"], c["person_id"]): c for c in linkage.possible_matches(con)}
+    assert ("OWN2", "TW1") in waiting
+    assert ("OTHERUPN", "TW1") not in waiting
+    if ("TWIN", "TW1") in waiting:
+        assert waiting[("TWIN", "TW1")]["kind"] == "POSSIBLE_SIBLING"
 
 
-def test_resolution_links_duplicates_but_not_a_twin_of_the_other_sex():
-    """The resolution step alone (sql/linkage_resolve.sql) on scores given to it: two records of
-    one agency above the threshold for one child are both linked when their sex agrees; a third
-    whose sex differs (a twin's) waits for officers, whatever its score."""
+def test_resolution_links_one_record_per_child_and_never_a_twin():
+    """The resolution step alone on scores given to it: two records of one agency above the
+    threshold for one child: the better is linked, the other waits; a third, a twin (same
+    surname, DOB and postcode, another forename, the other sex), waits whatever its raw score."""
     con = new_store()
     add_person(con, "TW1", date(2015, 6, 20), forename="Florence", surname="Ashdown", sex="F")
     for record in ("OWN1", "OWN2", "TWIN"):
         add_record(con, "GP", record, surname="Ashdown", dob=date(2015, 6, 20))
     linkage.prepare_inputs(con)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE linkage_scores (agency VARCHAR, agency_record_id VARCHAR, person_id VARCHAR, "
-        "match_probability DOUBLE, evidence VARCHAR, agrees_on_identity BOOLEAN)"
-    )
-    con.execute("INSERT INTO linkage_scores VALUES ('GP', 'OWN1', 'TW1', 0.9999, 'sex same', true), "
-                "('GP', 'OWN2', 'TW1', 0.995, 'sex missing', true), ('GP', 'TWIN', 'TW1', 0.9997, 'sex differs', false)")
-    linkage._run_sql_file(con, linkage.RESOLVE_SQL, {"match_threshold": 0.99, "review_threshold": 0.80})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_scores ({SCORE_COLUMNS})")
+    # agency, record, child, probability, evidence, sex agrees, forenames close, match weight,
+    # gammas (forename, surname, dob, sex, postcode), weights (same order)
+    con.execute("""INSERT INTO linkage_scores VALUES
+        ('GP', 'OWN1', 'TW1', 0.9999, 'sex same', true, true, 13.3, 5, 4, 3, 1, 3, 6, 6, 9, 1, 4),
+        ('GP', 'OWN2', 'TW1', 0.995, 'sex missing', true, false, 7.6, 3, 4, 3, -1, 3, 3, 6, 9, 0, 4),
+        ('GP', 'TWIN', 'TW1', 0.9997, 'sex differs', false, false, 11.7, 0, 4, 3, 0, 3, -3, 6, 9, -5, 4)""")
+    linkage._run_sql_file(con, linkage.RESOLVE_SQL, {
+        "match_threshold": 0.99, "review_threshold": 0.80, "match_weight_threshold": linkage.match_weight(0.99),
+        **linkage.household_parameters(None, 1)})
+    linkage._assign_one_to_one(con)
+    linkage._run_sql_file(con, linkage.OUTPUTS_SQL, {"match_threshold": 0.99, "review_threshold": 0.80,
+                                                     "offer_contradicted": False})
     accepted = {r[0] for r in con.execute("SELECT agency_record_id FROM linkage_accepted_pairs").fetchall()}
-    waiting = {r[0] for r in con.execute("SELECT agency_record_id FROM linkage_possible_matches").fetchall()}
+    waiting = dict(con.execute("SELECT agency_record_id, kind FROM linkage_possible_matches").fetchall())
     linkage.drop_work_tables(con)
-    assert accepted == {"OWN1", "OWN2"} and waiting == {"TWIN"}
+    assert accepted == {"OWN1"} and waiting == {"OWN2": "POSSIBLE_MATCH", "TWIN": "POSSIBLE_SIBLING"}

@@ -75,3 +75,36 @@ def test_blocking_recall_is_measured_apart_from_scoring(delivery):
     assert blocking["recall"] >= 0.97, blocking
     assert blocking["by_rule"]["dob"] < blocking["reached"]  # the other rules add what a damaged DOB hides
     con.close()
+
+
+# -- issue 26: FEBRL 4 as delivered, and children among strangers --------------------------------
+
+
+def test_febrl4_with_raw_postcodes(tmp_path):
+    """FEBRL 4 as delivered (raw four-digit postcodes, no conversion): one to one, and the
+    postcodes compared as they are (sector and district = leading digits)."""
+    from febrl import convert_febrl4
+
+    convert_febrl4(tmp_path)
+    con, _, summary = linked(tmp_path)
+    quality = caseflags_quality(con)
+    assert quality["precision"] >= 0.995 and quality["recall"] >= 0.95, quality
+    assert summary.postcodes_not_uk_shaped.get("POLICE", 0) > 4000  # reported as data quality, not dropped
+    assert con.execute("SELECT count(*) FROM link_match_weights WHERE comparison = 'postcode' "
+                       "AND level = 'postcode same'").fetchone()[0] > 0
+    con.close()
+
+
+def test_names_and_dob_children_among_strangers(tmp_path):
+    """Names and DOB only; two thirds of the GP records belong to no LA child (a third of the
+    full set: about 2,300 children, 1,000 records). EM alone put m(exact DOB) at 0.024 here."""
+    from febrl import convert_names_dob
+
+    convert_names_dob(tmp_path, scale=1 / 3)
+    con, _, summary = linked(tmp_path)
+    quality = caseflags_quality(con)
+    assert quality["precision"] >= 0.995 and quality["recall"] >= 0.80, quality
+    dob_exact = con.execute("SELECT m_probability FROM linkage_model WHERE comparison = 'dob' "
+                            "ORDER BY gamma DESC LIMIT 1").fetchone()[0]
+    assert dob_exact > 0.5
+    con.close()

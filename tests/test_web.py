@@ -455,7 +455,7 @@ def test_link_decisions_are_recorded_with_the_officer_and_carried_before_linkage
         token = csrf_of(page.text)
         decided = c.post("/matches/decide", data={"csrf_token": token, "agency": agency, "agency_record_id": record,
                                                   "person_id": person, "decision": "REJECTED", "note": "different DOB"})
-        assert decided.status_code == 200 and f"REJECTED by {OFFICER[0]}" in decided.text
+        assert decided.status_code == 200 and f"Different children (rejected) by {OFFICER[0]}" in decided.text
         unknown = c.post("/matches/decide", data={"csrf_token": token, "agency": agency, "agency_record_id": "NOPE",
                                                   "person_id": person, "decision": "CONFIRMED"})
         assert unknown.status_code == 404

@@ -35,7 +35,7 @@ BLOCKING_RULES: tuple[tuple[str, str], ...] = (
     ("nickname_surname_birth_year",
      "l.forename_formal = r.forename_formal AND l.surname = r.surname AND substr(l.dob, 1, 4) = substr(r.dob, 1, 4)"),
     ("names_postcode_district",
-     "l.forename = r.forename AND l.surname = r.surname AND split_part(l.postcode, ' ', 1) = split_part(r.postcode, ' ', 1)"),
+     "l.forename = r.forename AND l.surname = r.surname AND l.postcode_district = r.postcode_district"),
     ("forename_postcode", "l.forename = r.forename AND l.postcode = r.postcode"),
     ("surname_postcode", "l.surname = r.surname AND l.postcode = r.postcode"),
     ("names_swapped", "l.forename = r.surname AND l.surname = r.forename"),

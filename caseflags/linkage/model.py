@@ -27,7 +27,8 @@ from caseflags.linkage.blocking import EM_TRAINING_RULES, splink_blocking_rules
 log = logging.getLogger(__name__)
 
 # The model's input: the same columns on both sides (children and partner records).
-MODEL_COLUMNS = ("forename", "forename_forms", "forename_formal", "surname", "dob", "dob_swapped", "sex", "postcode")
+MODEL_COLUMNS = ("forename", "forename_forms", "forename_formal", "surname", "dob", "dob_swapped", "sex", "postcode",
+                 "postcode_sector", "postcode_district")
 
 # Below this many labelled pairs, m comes from EM alone; from LABELS_FOR_FULL_WEIGHT up, from
 # the labels alone (EM is then not run); in between, a weighted mean of the two.
@@ -52,8 +53,12 @@ PRIOR_M_PROBABILITIES = {
     "surname": (0.88, 0.05, 0.01, 0.03, 0.03),
     "dob": (0.93, 0.02, 0.03, 0.02),
     "sex": (0.97, 0.03),
-    "postcode": (0.60, 0.10, 0.10, 0.10, 0.10),
+    "postcode": (0.60, 0.10, 0.10, 0.20),
 }
+# EM has collapsed when a comparison's exact level ends up this far below its prior m (on
+# names-and-DOB-only data with most partner records strangers, EM put m(exact DOB) at 0.024):
+# the data cannot support estimating that comparison, and its m stays fixed at the prior.
+EM_COLLAPSE_RATIO = 0.5
 TRAINING_METHODS = ("EM", "LABELS", "LABELS+EM")
 
 
@@ -67,7 +72,7 @@ def model_settings(probability_two_random_records_match: float):
         output_column_name="forename",
         comparison_levels=[
             cll.NullLevel("forename"),
-            cll.ExactMatchLevel("forename"),
+            cll.ExactMatchLevel("forename", term_frequency_adjustments=True),
             cll.JaroWinklerLevel("forename", 0.92),
             cll.ArrayIntersectLevel("forename_forms", 1).configure(label_for_charts="Nickname of one another"),
             cll.CustomLevel("forename_l = surname_r", label_for_charts="Forename is the other's surname"),
@@ -79,7 +84,7 @@ def model_settings(probability_two_random_records_match: float):
         output_column_name="surname",
         comparison_levels=[
             cll.NullLevel("surname"),
-            cll.ExactMatchLevel("surname"),
+            cll.ExactMatchLevel("surname", term_frequency_adjustments=True),
             cll.JaroWinklerLevel("surname", 0.92),
             cll.CustomLevel("surname_l = forename_r", label_for_charts="Surname is the other's forename"),
             cll.JaroWinklerLevel("surname", 0.80),
@@ -96,11 +101,23 @@ def model_settings(probability_two_random_records_match: float):
             cll.ElseLevel(),
         ],
     )
+    # Any shape of postcode: whole, then sector and district (sql/linkage_macros.sql says what
+    # those are for a UK postcode and for any other shape).
+    postcode = cl.CustomComparison(
+        output_column_name="postcode",
+        comparison_levels=[
+            cll.NullLevel("postcode"),
+            cll.ExactMatchLevel("postcode"),
+            cll.CustomLevel("postcode_sector_l = postcode_sector_r", label_for_charts="Postcode sector"),
+            cll.CustomLevel("postcode_district_l = postcode_district_r", label_for_charts="Postcode district"),
+            cll.ElseLevel(),
+        ],
+    )
     return SettingsCreator(
         link_type="link_only",
         linker_uid="caseflags_person_index",  # fixed, so a retrained model on the same data is identical
         probability_two_random_records_match=probability_two_random_records_match,
-        comparisons=[forename, surname, dob, cl.ExactMatch("sex"), cl.PostcodeComparison("postcode")],
+        comparisons=[forename, surname, dob, cl.ExactMatch("sex"), postcode],
         blocking_rules_to_generate_predictions=splink_blocking_rules(),
         # splink keeps the gamma_* (agreement level) columns only alongside the compared values;
         # those stay in the private work database and only the levels leave it, as evidence.
@@ -188,6 +205,10 @@ def train_model(db_api, children, labelled_records, seed: int, *, use_em: bool =
                     estimates.setdefault(name, []).append(values)
         if estimates:
             m_em = {name: _mean_by_level(runs) for name, runs in estimates.items()}
+            for name, values in list(m_em.items()):
+                if em_collapsed(name, values):
+                    log.warning("linkage EM estimate for %s not credible: m fixed at the prior", name)
+                    m_em[name] = PRIOR_M_PROBABILITIES[name]
             for name, prior_values in PRIOR_M_PROBABILITIES.items():
                 m_em.setdefault(name, prior_values)
 
@@ -235,12 +256,19 @@ COMPARISON_FIELDS = {
     "surname": ("surname", "forename"),
     "dob": ("dob", "dob_swapped"),
     "sex": ("sex",),
-    "postcode": ("postcode",),
+    "postcode": ("postcode", "postcode_sector", "postcode_district"),
 }
 
 
 def _blocked_on(comparison: str, rule: str) -> bool:
     return any(re.search(rf"\b[lr]\.{field}\b", rule) for field in COMPARISON_FIELDS[comparison])
+
+
+def em_collapsed(name: str, values: tuple) -> bool:
+    """EM's m for a comparison's exact level fell far below the prior: it modelled something
+    other than 'the same person' (a cluster of strangers sharing a common name)."""
+    exact = values[0] if values else None
+    return isinstance(exact, (int, float)) and exact < EM_COLLAPSE_RATIO * PRIOR_M_PROBABILITIES[name][0]
 
 
 def _mean_by_level(runs: list[tuple]) -> tuple:

@@ -84,7 +84,7 @@ def assess_expected_quality(
                     db_api.register(labelled.drop(["label", "carries_identifier"]), table_name="linkage_records_input"),
                 ],
                 {**splink_model(model), "retain_matching_columns": True,
-                 "retain_intermediate_calculation_columns": False},
+                 "retain_intermediate_calculation_columns": True},
                 log_level=None,
             )
             predictions = linker.inference.predict(threshold_match_probability=0.01, warning_mode="never")

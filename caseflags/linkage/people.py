@@ -20,6 +20,7 @@ Plain functions, no Prefect. Nothing here logs names, dates of birth or identifi
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,8 +28,9 @@ from pathlib import Path
 
 import duckdb
 
+from caseflags.linkage.model import PRIOR_M_PROBABILITIES
 from caseflags.linkage.parameters import assess_expected_quality, assessed_thresholds, record_model
-from caseflags.linkage.scoring import score_unresolved_records
+from caseflags.linkage.scoring import SCORE_COLUMNS, score_unresolved_records
 from caseflags.resources import SQL_DIR, config_default
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,16 @@ MACROS_SQL = SQL_DIR / "linkage_macros.sql"
 NICKNAMES_SQL = SQL_DIR / "linkage_nicknames.sql"
 DETERMINISTIC_SQL = SQL_DIR / "linkage_deterministic.sql"
 RESOLVE_SQL = SQL_DIR / "linkage_resolve.sql"
+ASSIGN_ROUND_SQL = SQL_DIR / "linkage_assign_round.sql"
+OUTPUTS_SQL = SQL_DIR / "linkage_outputs.sql"
+MAX_ASSIGNMENT_ROUNDS = 20  # each round settles every mutually best pair; a few suffice
+# The share of records with a true child, as the model estimates it, is held below this: an
+# overestimate (EM on a small authority) would lift every lone candidate.
+RECORD_SHARE_CAP = 0.9
 TABLES_SQL = SQL_DIR / "linkage_tables.sql"
 
-METHODS = ("LA_ID", "OFFICER_CONFIRMED", "NHS_NUMBER", "UPN", "LINKED_IDENTIFIER", "LA_PERSON_ID", "PROBABILISTIC")
+METHODS = ("LA_ID", "OFFICER_CONFIRMED", "NHS_NUMBER", "UPN", "LINKED_IDENTIFIER", "LA_PERSON_ID", "NAME_DOB",
+           "PROBABILISTIC")
 DECISIONS = ("CONFIRMED", "REJECTED")
 DEFAULT_MATCH_THRESHOLD = config_default("linkage", "match_threshold")
 DEFAULT_REVIEW_THRESHOLD = config_default("linkage", "review_threshold")
@@ -59,6 +68,9 @@ class LinkSummary:
     unlinked_records: int = 0
     model: str = "not needed"  # trained / loaded / not needed
     model_path: str | None = None
+    # Data quality: postcodes in a shape that is not a UK one, per agency (SOCIAL_CARE for the
+    # children's). Still compared, whole and by their leading characters; never dropped.
+    postcodes_not_uk_shaped: dict[str, int] = field(default_factory=dict)
 
     @property
     def partner_links(self) -> int:
@@ -89,6 +101,7 @@ def link_people(
     retrain: bool = False,
     seed: int = DEFAULT_SEED,
     train_with_em: bool = True,
+    offer_contradicted: bool = False,
 ) -> LinkSummary:
     """(Re)build person_links, person_identifiers, link_candidates and link_conflicts.
 
@@ -96,6 +109,8 @@ def link_people(
     The four output tables are replaced in one transaction, so a failed run leaves the last
     good index in place. `linkage_model` and `linkage_expected_quality` describe the model
     used. `train_with_em=False` trains m from labels only (or hand-set priors): for comparison.
+    `offer_contradicted=True` offers never-match pairs (another valid NHS number or UPN) to
+    officers instead of dropping them (the region's cross-border linkage); never linked either way.
     """
     if not 0 < review_threshold <= match_threshold <= 1:
         raise ValueError("need 0 < review_threshold <= match_threshold <= 1")
@@ -104,11 +119,9 @@ def link_people(
     try:
         prepare_inputs(con)
 
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE linkage_scores (agency VARCHAR, agency_record_id VARCHAR, "
-            "person_id VARCHAR, match_probability DOUBLE, evidence VARCHAR, agrees_on_identity BOOLEAN)"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_scores ({SCORE_COLUMNS})")
         model_status = "not needed"
+        model = None
         has_records = _count(con, "linkage_records") > 0
         if _count(con, "linkage_children") and (_count(con, "linkage_unresolved_records") or (retrain and has_records)):
             scores, model_status, model = score_unresolved_records(
@@ -120,9 +133,13 @@ def link_people(
             con.unregister("linkage_scores_arrow")
             _describe_model_in_store(con, model, model_status, match_threshold, review_threshold)
 
-        _run_sql_file(
-            con, RESOLVE_SQL, {"match_threshold": float(match_threshold), "review_threshold": float(review_threshold)}
-        )
+        thresholds = {"match_threshold": float(match_threshold), "review_threshold": float(review_threshold)}
+        household = household_parameters(model, _count(con, "linkage_children"))
+        household["record_share"] = min(household["record_share"], observed_record_share(con, model))
+        _run_sql_file(con, RESOLVE_SQL, {**thresholds, **household,
+                                         "match_weight_threshold": match_weight(match_threshold)})
+        _assign_one_to_one(con)
+        _run_sql_file(con, OUTPUTS_SQL, {**thresholds, "offer_contradicted": bool(offer_contradicted)})
         _replace_outputs(con)
         summary = _summary(con, model_status, model_path)
     finally:
@@ -132,7 +149,61 @@ def link_people(
         summary.children, summary.agency_records, summary.links_by_method, summary.possible_matches,
         summary.conflicts, summary.model,
     )
+    if summary.postcodes_not_uk_shaped:
+        log.warning("linkage: postcodes not in a UK shape (compared as delivered), by agency: %s",
+                    summary.postcodes_not_uk_shaped)
     return summary
+
+
+def match_weight(probability: float) -> float:
+    """The match weight (log2 of the odds) a probability stands for: 0.99 is 6.63."""
+    return math.inf if probability >= 1 else math.log2(probability / (1 - probability))
+
+
+def household_parameters(model: dict | None, children: int) -> dict:
+    """What the household (twin / sibling) probability needs from the model: the share of partner
+    records with a true child (the prior x children, at most 1) and how often a true match
+    carries a clearly different forename (m of the forename's lowest level)."""
+    if model is None:
+        return {"record_share": 0.5, "m_forename_differs": PRIOR_M_PROBABILITIES["forename"][-1],
+                "prior_probability": 0.5}
+    prior = model.get("probability_two_random_records_match") or 0.0
+    forename = next(c for c in model["comparisons"] if c["output_column_name"] == "forename")
+    levels = [level for level in forename["comparison_levels"] if not level.get("is_null_level")]
+    return {"record_share": min(max(prior * children, 1e-6), RECORD_SHARE_CAP),
+            "m_forename_differs": float(levels[-1].get("m_probability") or PRIOR_M_PROBABILITIES["forename"][-1]),
+            "prior_probability": min(max(prior, 1e-12), 0.5)}
+
+
+def observed_record_share(con: duckdb.DuckDBPyConnection, model: dict | None) -> float:
+    """The share of partner records with a true child, read from the data: records identifiers
+    or officers settled, plus those the exact name-and-DOB rule linked divided by how often a
+    true match agrees exactly on all three (the model's m). Held below RECORD_SHARE_CAP; EM
+    alone can overestimate the prior tenfold on a small authority."""
+    records = _count(con, "linkage_records")
+    if model is None or not records:
+        return RECORD_SHARE_CAP
+    settled = con.execute(
+        "SELECT count(DISTINCT (agency, agency_record_id)) FROM (SELECT agency, agency_record_id FROM "
+        "linkage_deterministic WHERE children_for_record = 1 UNION ALL SELECT agency, agency_record_id "
+        "FROM linkage_confirmed WHERE children_for_record = 1)").fetchall()[0][0]
+    exact = 1.0
+    for comparison in model["comparisons"]:
+        if comparison["output_column_name"] in ("forename", "surname", "dob"):
+            levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+            exact *= float(levels[0].get("m_probability") or 1.0)
+    share = (settled + _count(con, "linkage_name_dob") / max(exact, 0.05)) / records
+    return min(max(share, 1e-6), RECORD_SHARE_CAP)
+
+
+def _assign_one_to_one(con: duckdb.DuckDBPyConnection) -> None:
+    """Greedy one-to-one assignment, in rounds of mutually best pairs (sql/linkage_assign_round.sql)."""
+    statement = ASSIGN_ROUND_SQL.read_text()
+    for _ in range(MAX_ASSIGNMENT_ROUNDS):
+        before = _count(con, "linkage_accepted_pairs")
+        con.execute(statement)
+        if _count(con, "linkage_accepted_pairs") == before:
+            break
 
 
 def prepare_inputs(con: duckdb.DuckDBPyConnection) -> None:
@@ -167,13 +238,41 @@ def possible_matches(con: duckdb.DuckDBPyConnection) -> list[dict]:
     ensure_linkage_tables(con)
     rows = con.execute(
         """
-        SELECT agency, agency_record_id, person_id, match_probability, evidence
+        SELECT agency, agency_record_id, person_id, match_probability, evidence,
+               coalesce(kind, 'POSSIBLE_MATCH'), raw_probability
         FROM link_candidates
         ORDER BY match_probability DESC, agency, agency_record_id, person_id
         """
     ).fetchall()
-    keys = ("agency", "agency_record_id", "person_id", "match_probability", "evidence")
+    keys = ("agency", "agency_record_id", "person_id", "match_probability", "evidence", "kind", "raw_probability")
     return [dict(zip(keys, row)) for row in rows]
+
+
+def why_linked(con: duckdb.DuckDBPyConnection, agency: str, agency_record_id: str, person_id: str) -> dict:
+    """A pair's explanation (no personal data): the link or candidate, each field's match weight
+    (prior first; they add up to the pair's match weight), and the child's other linked records."""
+    ensure_linkage_tables(con)
+    key = {"agency": agency.strip().upper(), "record": agency_record_id, "person": person_id}
+    link = con.execute(
+        "SELECT method, match_probability FROM person_links "
+        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person", key).fetchone()
+    candidate = con.execute(
+        "SELECT kind, match_probability, raw_probability FROM link_candidates "
+        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person", key).fetchone()
+    weights = con.execute(
+        "SELECT comparison, level, match_weight FROM link_match_weights "
+        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person ORDER BY position", key
+    ).fetchall()
+    others = con.execute(
+        "SELECT agency, agency_record_id, method FROM person_links WHERE person_id = $person AND method <> 'LA_ID' "
+        "AND NOT (agency = $agency AND agency_record_id = $record) ORDER BY agency, agency_record_id", key
+    ).fetchall()
+    return {
+        "link": dict(zip(("method", "match_probability"), link)) if link else None,
+        "candidate": dict(zip(("kind", "match_probability", "raw_probability"), candidate)) if candidate else None,
+        "weights": [dict(zip(("comparison", "level", "match_weight"), w)) for w in weights],
+        "child_records": [dict(zip(("agency", "agency_record_id", "method"), o)) for o in others],
+    }
 
 
 def record_link_decision(
@@ -264,7 +363,9 @@ def _write_outputs(con) -> None:
         ("person_links", "linkage_links", "agency, agency_record_id, person_id, method, match_probability"),
         ("person_identifiers", "linkage_person_identifiers", "person_id, identifier_type, identifier_value"),
         ("link_candidates", "linkage_possible_matches",
-         "agency, agency_record_id, person_id, match_probability, evidence"),
+         "agency, agency_record_id, person_id, match_probability, evidence, kind, raw_probability, match_weight"),
+        ("link_match_weights", "linkage_match_weights",
+         "agency, agency_record_id, person_id, position, comparison, level, match_weight"),
         ("link_conflicts", "linkage_conflicts", "agency, agency_record_id, person_id, conflict_types"),
     ):
         con.execute(f"DELETE FROM {target}")
@@ -289,6 +390,9 @@ def _summary(con, model_status: str, model_path: Path | None) -> LinkSummary:
         ).fetchall()[0][0],
         model=model_status,
         model_path=str(model_path) if model_path is not None else None,
+        postcodes_not_uk_shaped={agency: n for agency, n in con.execute(
+            "SELECT agency, not_uk_shaped FROM linkage_postcode_quality WHERE not_uk_shaped > 0 ORDER BY agency"
+        ).fetchall()},
     )
 
 

@@ -27,8 +27,8 @@ EVIDENCE_LEVELS = {
     },
     "sex": {-1: "sex missing", 1: "sex same", 0: "sex differs"},
     "postcode": {
-        -1: "postcode missing", 4: "postcode same", 3: "postcode sector same",
-        2: "postcode district same", 1: "postcode area same", 0: "postcode differs",
+        -1: "postcode missing", 3: "postcode same", 2: "postcode sector same",
+        1: "postcode district same", 0: "postcode differs",
     },
 }
 
@@ -75,8 +75,10 @@ def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold
 
         if unresolved.num_rows == 0:  # retrained on request; nothing to score
             return work.sql(scores_sql(None)).to_arrow_table(), status, model
+        # Intermediate columns: each field's match weight (and name frequency adjustment), kept
+        # as the pair's per-field match weights (splink's waterfall) for "why linked".
         settings = {**splink_model(model), "retain_matching_columns": True,
-                    "retain_intermediate_calculation_columns": False}
+                    "retain_intermediate_calculation_columns": True}
         db_api = DuckDBAPI(work)
         linker = Linker(
             [
@@ -95,42 +97,56 @@ def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold
     return scores, status, model
 
 
-def scores_sql(predictions_table: str | None) -> str:
+COMPARISONS = tuple(EVIDENCE_LEVELS)
+SCORE_COLUMNS = (
+    "agency VARCHAR, agency_record_id VARCHAR, person_id VARCHAR, match_probability DOUBLE, evidence VARCHAR, "
+    "agrees_on_identity BOOLEAN, forenames_close BOOLEAN, match_weight DOUBLE, "
+    + ", ".join(f"gamma_{c} INTEGER" for c in COMPARISONS) + ", "
+    + ", ".join(f"weight_{c} DOUBLE" for c in COMPARISONS)
+)
+
+
+def scores_sql(predictions_table: str | None, *, with_weights: bool = True) -> str:
+    """Pairs as (agency, record, child): probability, evidence, match weight, and each field's
+    agreement level and match weight (log2 of its Bayes factor, name frequency included)."""
     if predictions_table is None:
-        return (
-            "SELECT NULL::VARCHAR AS agency, NULL::VARCHAR AS agency_record_id, NULL::VARCHAR AS person_id, "
-            "NULL::DOUBLE AS match_probability, NULL::VARCHAR AS evidence, NULL::BOOLEAN AS agrees_on_identity "
-            "WHERE false"
-        )
+        return f"SELECT * FROM (SELECT {', '.join('NULL::' + c.split()[1] + ' AS ' + c.split()[0] for c in SCORE_COLUMNS.split(', '))}) WHERE false"
     evidence_parts = []
     for column, levels in EVIDENCE_LEVELS.items():
         cases = " ".join(f"WHEN {gamma} THEN '{text}'" for gamma, text in levels.items())
         evidence_parts.append(f"CASE gamma_{column} {cases} END")
     # Sex not different (missing is no evidence): tells a child's own duplicate record from a
-    # twin's of the other sex (sql/linkage_resolve.sql). A forename cannot: damaged copies
-    # (FEBRL's) carry whole other forenames as often as twins do.
+    # twin's of the other sex. A forename cannot alone: damaged copies (FEBRL's) carry whole
+    # other forenames as often as twins do.
     agrees = "(gamma_sex <> 0)"
+    gammas = ", ".join(f"gamma_{c}" for c in COMPARISONS)
+    if with_weights:
+        weights = ", ".join(
+            f"(mw_{c}{' + coalesce(mw_tf_adj_' + c + ', 0)' if c in ('forename', 'surname') else ''}) AS weight_{c}"
+            for c in COMPARISONS
+        )
+    else:
+        weights = ", ".join(f"NULL::DOUBLE AS weight_{c}" for c in COMPARISONS)
     # splink orders each pair by source dataset name: children ("linkage_children_input") are left.
     return f"""
-        SELECT
-            split_part(unique_id_r, '|', 1) AS agency,
-            substr(unique_id_r, strpos(unique_id_r, '|') + 1) AS agency_record_id,
-            unique_id_l AS person_id,
-            match_probability,
-            concat_ws('; ', {', '.join(evidence_parts)}) AS evidence,
-            {agrees} AS agrees_on_identity
-        FROM {predictions_table}
-        WHERE source_dataset_l = 'linkage_children_input'
-        UNION ALL
-        SELECT
-            split_part(unique_id_l, '|', 1),
-            substr(unique_id_l, strpos(unique_id_l, '|') + 1),
-            unique_id_r,
-            match_probability,
-            concat_ws('; ', {', '.join(evidence_parts)}),
-            {agrees}
-        FROM {predictions_table}
-        WHERE source_dataset_r = 'linkage_children_input'
+        WITH pairs AS (
+            SELECT
+                CASE WHEN source_dataset_l = 'linkage_children_input' THEN unique_id_r ELSE unique_id_l END AS record_key,
+                CASE WHEN source_dataset_l = 'linkage_children_input' THEN unique_id_l ELSE unique_id_r END AS person_id,
+                match_probability, match_weight,
+                concat_ws('; ', {', '.join(evidence_parts)}) AS evidence,
+                {agrees} AS agrees_on_identity,
+                -- One edit apart ("Iy" for "Ivy"): a slip, not clearly another child's forename.
+                coalesce(damerau_levenshtein(forename_l, forename_r) <= 1, false) AS forenames_close,
+                {gammas}, {weights}
+            FROM {predictions_table}
+            WHERE source_dataset_l = 'linkage_children_input' OR source_dataset_r = 'linkage_children_input'
+        )
+        SELECT split_part(record_key, '|', 1) AS agency,
+               substr(record_key, strpos(record_key, '|') + 1) AS agency_record_id,
+               person_id, match_probability, evidence, agrees_on_identity, forenames_close, match_weight,
+               {gammas}, {', '.join(f'weight_{c}' for c in COMPARISONS)}
+        FROM pairs
     """
 
 

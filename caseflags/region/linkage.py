@@ -104,7 +104,8 @@ def _link_home(home: str, children: pl.DataFrame, others: pl.DataFrame, match_th
                FROM _others"""
         )
         work.unregister("_others")
-        link_people(work, match_threshold=match_threshold, review_threshold=review_threshold, model_path=None)
+        link_people(work, match_threshold=match_threshold, review_threshold=review_threshold, model_path=None,
+                    offer_contradicted=True)
         work.execute(CONTRADICTED_SQL.read_text())
         found = work.sql(
             """SELECT $home AS home_la, person_id AS home_person_id, split_part(agency_record_id, '/', 1) AS other_la,

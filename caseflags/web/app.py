@@ -365,26 +365,61 @@ async def child_page(request: Request, user) -> tuple[Response, int]:
     if data is None:
         raise HTTPException(404)
     history = reviews.history(ctx.workspace.connection(), [r["exception_id"] for r in data["rows"]])
-    return render(request, "child.html", user, data=data, history=history), len(data["rows"])
+    why = queries.why_linked(snapshot_cursor(request), request.path_params["person_id"]) if user.is_officer else []
+    return render(request, "child.html", user, data=data, history=history, why=why), len(data["rows"])
 
 
 @page("/matches", officers_only=True)
 async def matches_page(request: Request, user) -> tuple[Response, int]:
-    rows = queries.possible_matches(snapshot_cursor(request))
-    decided = reviews.link_decisions(ctx_of(request).workspace.connection())
+    cur = snapshot_cursor(request)
+    rows = queries.possible_matches(cur)
+    history = reviews.link_decision_history(ctx_of(request).workspace.connection(), queries.stored_link_decisions(cur))
     for row in rows:
-        row["decision"] = decided.get((row["agency"], row["agency_record_id"], row["person_id"]))
-    return render(request, "matches.html", user, rows=rows), len(rows)
+        row["history"] = history.get((row["agency"], row["agency_record_id"], row["person_id"]), [])
+        row["decision"] = row["history"][0] if row["history"] else None
+    offered = {(r["agency"], r["agency_record_id"], r["person_id"]) for r in rows}
+    decided = [{"agency": k[0], "agency_record_id": k[1], "person_id": k[2], "history": v, "latest": v[0]}
+               for k, v in sorted(history.items()) if k not in offered]
+    return render(request, "matches.html", user, rows=rows, decided=decided,
+                  matches=[r for r in rows if r["kind"] != "POSSIBLE_SIBLING"],
+                  siblings=[r for r in rows if r["kind"] == "POSSIBLE_SIBLING"],
+                  note_below=ctx_of(request).settings.confirm_note_below), len(rows)
+
+
+OPPOSITE = {"CONFIRMED": "REJECTED", "REJECTED": "CONFIRMED"}
 
 
 @page("/matches/decide", officers_only=True)
 async def matches_decide(request: Request, user, form) -> tuple[Response, int]:
+    """Confirm (two steps: this page, then `confirmed=yes`; a note below the configured
+    probability), reject ("different children, keep both"), or reverse an earlier decision."""
     key = (str(form.get("agency") or ""), str(form.get("agency_record_id") or ""), str(form.get("person_id") or ""))
-    if not any((r["agency"], r["agency_record_id"], r["person_id"]) == key for r in queries.possible_matches(snapshot_cursor(request))):
+    decision = str(form.get("decision") or "").strip().upper()
+    note = str(form.get("note") or "").strip()
+    cur = snapshot_cursor(request)
+    ws = ctx_of(request).workspace.connection()
+    candidate = next((r for r in queries.possible_matches(cur)
+                      if (r["agency"], r["agency_record_id"], r["person_id"]) == key), None)
+    earlier = reviews.link_decision_history(ws, queries.stored_link_decisions(cur)).get(key, [])
+    if candidate is None and not earlier:
         raise HTTPException(404)
+    if decision not in OPPOSITE:
+        raise HTTPException(400, "decision must be CONFIRMED or REJECTED")
+    reversing = bool(earlier) and earlier[0]["decision"] != decision
+    if reversing and not note:
+        raise HTTPException(400, "Reversing a decision needs a note saying why.")
+    if decision == "CONFIRMED" and form.get("confirmed") != "yes":
+        probability = candidate["match_probability"] if candidate else None
+        needs_note = probability is None or probability < ctx_of(request).settings.confirm_note_below
+        return render(request, "matches_confirm.html", user, key=key, candidate=candidate, note=note,
+                      needs_note=needs_note, reversing=reversing,
+                      note_below=ctx_of(request).settings.confirm_note_below), 1
+    if decision == "CONFIRMED":
+        probability = candidate["match_probability"] if candidate else None
+        if (probability is None or probability < ctx_of(request).settings.confirm_note_below) and not note:
+            raise HTTPException(400, "A note is needed to confirm a match this uncertain.")
     try:
-        reviews.record_link_decision(ctx_of(request).workspace.connection(), *key, str(form.get("decision") or ""),
-                                     str(form.get("note") or ""), user.username)
+        reviews.record_link_decision(ws, *key, decision, note, user.username)
     except reviews.ReviewError as exc:
         raise HTTPException(400, str(exc)) from None
     return RedirectResponse("/matches", status_code=303), 1

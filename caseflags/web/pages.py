@@ -51,6 +51,8 @@ class Settings:
     annotation_expiry_days: int = 180
     # Addresses or networks of reverse proxies whose X-Forwarded-For is believed (`web.trusted_proxies`).
     trusted_proxies: tuple[str, ...] = ()
+    # Confirming a possible match below this probability needs a note (linkage.confirm_note_below).
+    confirm_note_below: float = field(default_factory=lambda: float(load_config().linkage["confirm_note_below"]))
     # The sample section of the configuration (size, controls, exclusion, cohort) for web draws.
     sample: dict = field(default_factory=lambda: dict(load_config().sample))
 

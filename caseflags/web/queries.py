@@ -24,6 +24,9 @@ SCOPED_SQL = (SQL_DIR / "web" / "scoped_exceptions.sql").read_text()
 MATCHES_SQL = (SQL_DIR / "web" / "possible_matches.sql").read_text()
 CHILD_FACTS_SQL = (SQL_DIR / "web" / "child_facts.sql").read_text()
 ALLOCATED_WORKER_SQL = (SQL_DIR / "audit" / "context" / "allocated_social_worker.sql").read_text()
+MATCH_WEIGHTS_SQL = (SQL_DIR / "web" / "match_weights.sql").read_text()
+CHILD_LINKS_SQL = (SQL_DIR / "web" / "child_links.sql").read_text()
+LINK_DECISIONS_SQL = (SQL_DIR / "web" / "link_decisions.sql").read_text()
 
 # `mine` (assigned to me, or owned by my linked worker), `team` (owned by my worker's team) and
 # `no_org` (school and GP rows no school or practice sees) take "1".
@@ -395,10 +398,54 @@ def child_events(cur, person_id: str, as_at: date) -> list[ChronologyEvent]:
 
 
 def possible_matches(cur) -> list[dict]:
+    """Candidates with the values compared, each field's match weight and the child's records."""
     rows = _dicts(cur.execute(MATCHES_SQL))
+    weights = match_weights(cur, [(r["agency"], r["agency_record_id"], r["person_id"]) for r in rows])
+    has = child_links(cur, sorted({r["person_id"] for r in rows}))
     for row in rows:
         row["fields"] = _compare(row)
+        row["weights"] = weights.get((row["agency"], row["agency_record_id"], row["person_id"]), [])
+        row["child_records"] = has.get(row["person_id"], [])
     return rows
+
+
+def match_weights(cur, pairs: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[dict]]:
+    """Each pair's per-field match weights (prior first); {} for a store without the table."""
+    if not pairs or not _has_table(cur, "link_match_weights"):
+        return {}
+    found: dict[tuple[str, str, str], list[dict]] = {}
+    for row in _dicts(cur.execute(MATCH_WEIGHTS_SQL, {"pairs": ["|".join(p) for p in pairs]})):
+        found.setdefault((row["agency"], row["agency_record_id"], row["person_id"]), []).append(row)
+    return found
+
+
+def child_links(cur, people: list[str]) -> dict[str, list[dict]]:
+    if not people:
+        return {}
+    found: dict[str, list[dict]] = {}
+    for row in _dicts(cur.execute(CHILD_LINKS_SQL, {"people": people})):
+        found.setdefault(row["person_id"], []).append(row)
+    return found
+
+
+def why_linked(cur, person_id: str) -> list[dict]:
+    """The child page's "why linked": each partner record linked to the child, by what method,
+    with the per-field match weights of a probabilistic link."""
+    links = child_links(cur, [person_id]).get(person_id, [])
+    weights = match_weights(cur, [(r["agency"], r["agency_record_id"], person_id) for r in links])
+    for link in links:
+        link["weights"] = weights.get((link["agency"], link["agency_record_id"], person_id), [])
+    return links
+
+
+def stored_link_decisions(cur) -> list[dict]:
+    if not _has_table(cur, "link_decisions"):
+        return []
+    return _dicts(cur.execute(LINK_DECISIONS_SQL))
+
+
+def _has_table(cur, name: str) -> bool:
+    return bool(cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}).fetchall()[0][0])
 
 
 def _compare(row: dict) -> list[dict]:

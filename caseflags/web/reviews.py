@@ -183,3 +183,30 @@ def link_decisions(ws: sqlite3.Connection) -> dict[tuple[str, str, str], dict]:
         """
     ).fetchall()
     return {(r["agency"], r["agency_record_id"], r["person_id"]): dict(r) for r in rows}
+
+
+def link_decision_history(ws: sqlite3.Connection, stored: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
+    """Every decision on each (agency, record, child) pair, newest first: those the nightly has
+    carried into the store (`stored`, from the snapshot) and those saved here since. A decision
+    carried from this workspace appears once (same pair, decision, time and officer)."""
+    entries: dict[tuple, dict] = {}
+
+    def add(row: dict, carried: bool) -> None:
+        at = row["decided_at"]
+        at = (at if isinstance(at, datetime) else datetime.fromisoformat(str(at))).isoformat(sep=" ", timespec="seconds")
+        key = (row["agency"], row["agency_record_id"], row["person_id"], row["decision"], at, row["decided_by"])
+        entries.setdefault(key, {"decision": row["decision"], "decided_at": at, "decided_by": row["decided_by"],
+                                 "note": row["note"], "carried": carried})
+
+    for row in stored:
+        add(row, True)
+    for row in ws.execute("SELECT agency, agency_record_id, person_id, decision, decided_at, decided_by, note "
+                          "FROM link_decisions ORDER BY decision_id").fetchall():
+        add(dict(row), False)
+    history: dict[tuple[str, str, str], list[dict]] = {}
+    for key, entry in entries.items():
+        history.setdefault(key[:3], []).append(entry)
+    for pair in history.values():
+        pair.sort(key=lambda e: e["decided_at"], reverse=True)
+    return history
+

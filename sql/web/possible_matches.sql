@@ -16,6 +16,7 @@ child_nhs AS (
 )
 SELECT
     c.agency, c.agency_record_id, c.person_id, c.match_probability, c.evidence,
+    coalesce(c.kind, 'POSSIBLE_MATCH') AS kind, c.raw_probability, c.match_weight,
     r.forename AS record_forename, r.surname AS record_surname, r.dob AS record_dob, r.sex AS record_sex,
     r.postcode AS record_postcode, r.nhs_number AS record_nhs_number, r.upn AS record_upn,
     p.pers_forename AS child_forename, p.pers_surname AS child_surname, p.pers_dob AS child_dob,
