@@ -5,6 +5,11 @@ import json
 from datetime import date
 from pathlib import Path
 
+# Contract tables that only the DfE returns fill (the CIN census's 2026-27 PreProceedingsandFGDM
+# block, docs/RETURNS.md): the generator delivers no CSV for them, as an authority's SSD export has
+# no such table.
+RETURNS_ONLY_TABLES = ("cin_pre_proceedings",)
+
 TABLE_COLUMNS: dict[str, list[str]] = {
     "ssd_person": ["pers_person_id", "pers_upn", "pers_single_unique_id", "pers_forename",
                    "pers_surname", "pers_dob", "pers_sex", "pers_send_flag",

@@ -37,11 +37,11 @@ def _plant_priorities(db: Path) -> dict:
     a per-child priority. Plant one child the alphabet would put last at the top."""
     con = duckdb.connect(str(db))
     try:
-        con.execute("ALTER TABLE ssd_involvements ADD COLUMN invo_professional_team VARCHAR")
+        con.execute("ALTER TABLE ssd_involvements ADD COLUMN IF NOT EXISTS invo_professional_team VARCHAR")
         con.execute("UPDATE ssd_involvements SET invo_professional_team = 'Team ' || (hash(invo_professional_id) % 3)")
         for column, kind in (("priority", "DOUBLE"), ("priority_reason", "VARCHAR"), ("owner_name", "VARCHAR"),
                              ("owner_team", "VARCHAR"), ("owner_professional_id", "VARCHAR")):
-            con.execute(f"ALTER TABLE exception_history ADD COLUMN {column} {kind}")
+            con.execute(f"ALTER TABLE exception_history ADD COLUMN IF NOT EXISTS {column} {kind}")
         run_id = con.execute("SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1").fetchone()[0]
         con.execute(
             """UPDATE exception_history SET
@@ -79,6 +79,7 @@ def _plant_priorities(db: Path) -> dict:
                     {"run": run_id, "id": child_only_exception})
         con.execute("UPDATE exception_history SET priority = 99, priority_reason = 'LOW; planted: 60 days past a 10-day limit' "
                     "WHERE run_id = $run AND exception_id = $id", {"run": run_id, "id": planted_exception})
+        con.execute("DROP TABLE IF EXISTS child_priority")  # the nightly's own, replaced by the fixture's scores
         con.execute("CREATE TABLE child_priority AS SELECT run_id, person_id, max(priority) AS priority, "
                     "'fixture child score' AS priority_reason FROM exception_history "
                     "WHERE run_id = $run AND status IN ('NEW', 'OPEN') AND person_id IS NOT NULL GROUP BY ALL",

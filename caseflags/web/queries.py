@@ -286,9 +286,10 @@ def records_that_fired(row: dict, events: list[ChronologyEvent], person_id: str)
     """The chronology records an exception points at: those whose record id its entity id or its
     locator names; failing that, the events of the sources its locator names within its dates
     (e.g. the months of attendance a low-attendance row covers). Read from what the user is
-    shown (`shown_entity_id`, `shown_locator`), among the events the user may see."""
+    shown (`shown_entity_id`; `fired_locator`, the machine form of the locator shown), among the
+    events the user may see."""
     entity = row.get("shown_entity_id") or ""
-    locator = row.get("shown_locator") or ""
+    locator = row.get("fired_locator") or row.get("shown_locator") or ""
     ids = {part for part in re.split(r"[:;,\s]+", entity) if part}
     for found in _ID_LISTS.findall(locator):
         ids.update(part.strip() for part in found.split(","))

@@ -27,7 +27,9 @@ effective AS (
         CASE WHEN web_newer THEN w_at ELSE last_annotated_at END AS eff_reviewed_at,
         CASE WHEN $scope_agency IS NULL THEN detail ELSE agency_detail END AS shown_detail,
         CASE WHEN $scope_agency IS NULL THEN entity_id ELSE agency_entity_id END AS shown_entity_id,
-        CASE WHEN $scope_agency IS NULL THEN locator ELSE agency_locator END AS shown_locator
+        CASE WHEN $scope_agency IS NULL THEN locator ELSE agency_locator END AS shown_locator,
+        -- the machine locator (record ids, sources, dates) the child page matches the records that fired on
+        CASE WHEN $scope_agency IS NULL THEN source_locator ELSE agency_locator END AS fired_locator
     FROM scoped
 )
 SELECT
