@@ -66,7 +66,7 @@ def test_a_review_note_over_the_cap_is_refused_naming_the_cell(exported, tmp_pat
     edit_cells(returned, "GP_NOT_KNOWN", {("review_note", row): "x" * (MAX_TEXT_LENGTH + 1)})
     with pytest.raises(ReviewImportError) as refused:
         import_review(con, returned, now=NOW)
-    assert any(f"sheet 'GP_NOT_KNOWN' row {row} column N (review_note): 2,001 characters" in p
+    assert any(f"sheet 'GP not known' row {row} column N (review_note): 2,001 characters" in p
                for p in refused.value.problems), refused.value.problems
     edit_cells(returned, "GP_NOT_KNOWN", {("review_note", row): "x" * MAX_TEXT_LENGTH})
     assert import_review(con, returned, now=NOW).annotations_added == 1
@@ -122,8 +122,8 @@ def test_edits_to_read_only_columns_are_refused_naming_the_cells(exported, tmp_p
     with pytest.raises(ReviewImportError) as refused:
         import_review(con, returned, now=NOW)
     problems = refused.value.problems
-    assert any(f"sheet 'GP_NOT_KNOWN' row {row} column E (person_id): read-only, was 'C2', now 'C999'" in p for p in problems), problems
-    assert any(f"sheet 'GP_NOT_KNOWN' row {row} column F (agency): read-only, was 'SOCIAL_CARE', now 'EDUCATION'" in p
+    assert any(f"sheet 'GP not known' row {row} column E (person_id): read-only, was 'C2', now 'C999'" in p for p in problems), problems
+    assert any(f"sheet 'GP not known' row {row} column F (agency): read-only, was 'SOCIAL_CARE', now 'EDUCATION'" in p
                for p in problems), problems
     assert con.execute("SELECT count(*) FROM annotations").fetchone()[0] == 0
 

@@ -220,7 +220,7 @@ def import_review(
                     f"belongs to check {known[exception_id]}, not '{edit['check_id']}'"
                 )
     if written is not None:
-        problems += _read_only_edits(con, meta, headers, rows_by_sheet)
+        problems += _read_only_edits(con, meta, headers, rows_by_sheet, first_data_row)
         # The rule for removed rows: none may be removed. A row the officer wants gone is
         # reviewed instead (RESOLVED_AT_SOURCE, FALSE_POSITIVE ...); deleting it would silently
         # drop an exception from the review record.
@@ -272,7 +272,7 @@ def import_review(
 
 # Columns an officer may change, and columns derived from the reviews (they change with every
 # import, so an older file's differ without anyone editing them).
-_NOT_COMPARED = {"review_status", "review_note", "last_review", EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN}
+_NOT_COMPARED = {"review_status", "review_note", "last_review", "reviewer", "assignee", EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN}
 
 
 def _as_written(value) -> str | None:
@@ -293,8 +293,16 @@ def _as_read(value, expected: str | None) -> str | None:
     return text
 
 
+def _same_number(got: str | None, want: str | None) -> bool:
+    """A number written as 40.0 reads back as 40 (and the other way round): the same value."""
+    try:
+        return got is not None and want is not None and float(got) == float(want)
+    except ValueError:
+        return False
+
+
 def _read_only_edits(con: duckdb.DuckDBPyConnection, meta: dict, headers: dict[str, list[str]],
-                     rows_by_sheet: dict[str, list[dict]]) -> list[str]:
+                     rows_by_sheet: dict[str, list[dict]], first_data_row: int = 2) -> list[str]:
     """Every cell of a read-only column (person_id, agency, detail, ...) whose value differs from
     what caseflags wrote for that exception, named by sheet, row and column."""
     from caseflags.outputs.agencies import agency_rows
@@ -317,9 +325,9 @@ def _read_only_edits(con: duckdb.DuckDBPyConnection, meta: dict, headers: dict[s
                     continue
                 want = _as_written(expected[name])
                 got = _as_read(row.get(name), want)
-                if got != want:
+                if got != want and not _same_number(got, want):
                     problems.append(
-                        f"sheet '{sheet}' row {index + 2} column {column_letter(col)} ({name}): read-only, was "
+                        f"sheet '{sheet}' row {index + first_data_row} column {column_letter(col)} ({name}): read-only, was "
                         f"{want or '(blank)'!r}, now {got or '(blank)'!r}; only review_status and review_note "
                         "may be edited: restore it"
                     )
