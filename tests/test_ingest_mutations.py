@@ -45,7 +45,7 @@ TABLES = {
     "attendance_summaries": "period_start",
     "family_members": "relationship",
 }
-EXTRA_PERSON = "PZ9999,,,Zoë,Brontë,2015-03-04,F,Y,,\n"  # non-ASCII text for the encodings
+EXTRA_PERSON = "PZ9999,,,Zoë,Brontë,2015-03-04,F,Y,,,\n"  # non-ASCII text for the encodings
 
 CORPUS_SETTINGS = settings(
     max_examples=120, deadline=None, derandomize=True, database=None, print_blob=True,

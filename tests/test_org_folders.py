@@ -82,6 +82,7 @@ def test_two_practices_that_sanitise_alike_keep_their_own_rows(tmp_path, monkeyp
                ("EDUCATION", "109019"): [row("E3", "109019")], ("EDUCATION", "109019/"): [row("E4", "109019/")]}
     monkeypatch.setattr(organisations, "record_agency_rows", lambda con, run_id, as_at: None)
     monkeypatch.setattr(organisations, "organisation_rows", lambda con, run_id: grouped)
+    monkeypatch.setattr(organisations, "central_queue_rows", lambda con, run_id: {})  # (no store here)
     written = organisations.write_organisation_outputs(None, "run-1", date(2026, 11, 24), tmp_path)
     assert len(set(written.values())) == 4
     for (agency, practice), rows in grouped.items():

@@ -36,7 +36,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from caseflags.private_files import FILE_MODE
+from caseflags.private_files import FILE_MODE, private_file
 
 # A cell starting with one of these is run as a formula (or DDE) by spreadsheet programs; the
 # full-width forms too, which some spreadsheet locales turn into their ASCII forms.
@@ -178,13 +178,17 @@ class SafeWorkbook(xlsxwriter.Workbook):
 
 @contextlib.contextmanager
 def workbook(path: Path) -> Iterator[SafeWorkbook]:
-    """A SafeWorkbook written to a temporary file and renamed to `path` (0600) when the block ends."""
-    with atomic_path(path) as temp:
-        book = SafeWorkbook(str(temp))
-        try:
-            yield book
-        finally:
-            book.close()
+    """A SafeWorkbook built in memory, then written to a temporary file and renamed to `path`
+    (0600) when the block ends. In memory first: a zip writing straight to a file that fails (a
+    full disk) leaves an open archive that complains again, with a traceback, when collected."""
+    buffer = io.BytesIO()
+    book = SafeWorkbook(buffer)
+    try:
+        yield book
+    finally:
+        book.close()
+    with atomic_path(path) as temp, private_file(temp, "wb") as handle:
+        handle.write(buffer.getvalue())
 
 
 def workbook_bytes(build) -> bytes:
