@@ -604,6 +604,15 @@ def _kept_problems(table: str, path: Path, frame: pl.DataFrame, problems: pl.Dat
     return problems.filter(~is_kept), warnings.cast(WARNING_SCHEMA)
 
 
+def rejected_by_source(parts: list[ParsedExtract]) -> dict[str, int]:
+    """Rows quarantined per source file, over every part of one table."""
+    rejected: dict[str, int] = {}
+    for p in parts:
+        for source, count in p.rejected.items():
+            rejected[source] = rejected.get(source, 0) + count
+    return rejected
+
+
 def combine(parts: list[ParsedExtract], limits: IngestLimits = DEFAULT_LIMITS) -> ParsedExtract:
     """One table delivered by several sources (a CSV beside a national return): a key clash
     between sources is a duplicate like any other (`duplicates.py`), each source named."""
@@ -615,10 +624,7 @@ def combine(parts: list[ParsedExtract], limits: IngestLimits = DEFAULT_LIMITS) -
                       for p in parts])
     kept, clashes = resolve_duplicates(table, data, spec.column_names)
     quarantine = [p.quarantine for p in parts]
-    rejected: dict[str, int] = {}
-    for p in parts:
-        for source, count in p.rejected.items():
-            rejected[source] = rejected.get(source, 0) + count
+    rejected = rejected_by_source(parts)
     issues = pl.concat([p.identifier_issues for p in parts])
     if clashes.height:
         values = data.join(clashes.select(pl.col("file").alias(SOURCE), pl.col("line").alias(LINE)), on=[SOURCE, LINE])

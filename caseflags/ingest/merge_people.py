@@ -29,7 +29,7 @@ import polars as pl
 from caseflags.contracts.keys import UNIQUE_KEYS
 from caseflags.contracts.schema import load_contract
 from caseflags.ingest.common import LINE, SOURCE
-from caseflags.ingest.extracts import ParsedExtract, _quarantine_frame
+from caseflags.ingest.extracts import ParsedExtract, _quarantine_frame, rejected_by_source
 from caseflags.ingest.scan import DEFAULT_LIMITS, IngestLimits
 
 PERSON_KEY = "pers_person_id"
@@ -125,10 +125,7 @@ def combine_people(parts: list[ParsedExtract], ranks: dict[str, int],
             merged = dict(later.group_by(SOURCE).len().iter_rows())
     kept = pl.concat([single, merged_frame]) if merged_frame is not None else single
     quarantine = [p.quarantine for p in parts]
-    rejected: dict[str, int] = {}
-    for p in parts:
-        for source, count in p.rejected.items():
-            rejected[source] = rejected.get(source, 0) + count
+    rejected = rejected_by_source(parts)
     issues = pl.concat([p.identifier_issues for p in parts])
     for source, rows in conflict_rows.items():
         quarantine.append(_quarantine_frame(source, rows, {r["line"]: r["raw"] for r in rows}, limits))
