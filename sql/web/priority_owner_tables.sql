@@ -9,9 +9,10 @@
 --   the table child_priority (run_id, person_id, priority, priority_reason): one score per child;
 --   the SSD's team columns: ssd_involvements.invo_professional_team and
 --     ssd_professionals.prof_professional_department (SSD v1.4 names).
--- Each is read defensively: a column the store does not have is NULL (UNION ALL BY NAME with a
--- typed row-less SELECT), a missing child_priority table is empty. Without a priority the order is
--- severity, NEW first, first seen, check, id: deterministic either way.
+-- The nightly's own columns and table are read directly, so a rename fails the publish loudly. Only
+-- the SSD's team columns, which a delivery may or may not carry, are read as NULL when absent
+-- (UNION ALL BY NAME with a typed row-less SELECT). Ties in priority fall to severity, NEW first,
+-- first seen, check, id: a deterministic order.
 
 -- Per listed exception of the latest run: its priority, owners and its place in the priority order
 -- (1 = first; ascending sort on priority_order is "most urgent first", so a descending sort is its
@@ -20,21 +21,9 @@ CREATE TABLE web_snapshot.web_exception_priority AS
 WITH latest_run AS (
     SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1
 ),
-expected_columns AS (
-    SELECT CAST(NULL AS VARCHAR) AS exception_id, CAST(NULL AS DOUBLE) AS priority,
-           CAST(NULL AS VARCHAR) AS priority_reason, CAST(NULL AS VARCHAR) AS owner_name,
-           CAST(NULL AS VARCHAR) AS owner_team, CAST(NULL AS VARCHAR) AS owner_professional_id,
-           CAST(NULL AS VARCHAR) AS central_queue_reason
-    WHERE false
-),
 listed_rows AS (
     SELECT * FROM exception_history
     WHERE run_id = (SELECT run_id FROM latest_run) AND status IN ('NEW', 'OPEN')
-),
-with_expected AS (
-    SELECT * FROM listed_rows
-    UNION ALL BY NAME
-    SELECT * FROM expected_columns
 )
 SELECT
     exception_id,
@@ -49,12 +38,7 @@ SELECT
                  CASE severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END,
                  CASE status WHEN 'NEW' THEN 0 ELSE 1 END, first_seen, check_id, exception_id
     ) AS priority_order
-FROM with_expected;
-
--- An empty child_priority when the store has none (the store's own was copied with the store).
-CREATE TABLE IF NOT EXISTS web_snapshot.child_priority (
-    run_id VARCHAR, person_id VARCHAR, priority DOUBLE, priority_reason VARCHAR
-);
+FROM listed_rows;
 
 -- Per child with a listed exception: the child's priority (the store's score; else the highest of its
 -- rows) and its place in the order of children (1 = act first), ties broken by the child's most
@@ -63,17 +47,10 @@ CREATE TABLE web_snapshot.web_children AS
 WITH latest_run AS (
     SELECT run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1
 ),
-child_priority_rows AS (
-    SELECT * FROM web_snapshot.child_priority
-    UNION ALL BY NAME
-    SELECT CAST(NULL AS VARCHAR) AS run_id, CAST(NULL AS VARCHAR) AS person_id, CAST(NULL AS DOUBLE) AS priority,
-           CAST(NULL AS VARCHAR) AS priority_reason
-    WHERE false
-),
 store_scores AS (
     SELECT CAST(person_id AS VARCHAR) AS person_id, max(TRY_CAST(priority AS DOUBLE)) AS priority,
            arg_max(CAST(priority_reason AS VARCHAR), TRY_CAST(priority AS DOUBLE)) AS priority_reason
-    FROM child_priority_rows
+    FROM web_snapshot.child_priority
     WHERE run_id IS NULL OR CAST(run_id AS VARCHAR) = (SELECT run_id FROM latest_run)
     GROUP BY ALL
 ),
