@@ -18,6 +18,7 @@ from ._names import (ACTIONS_BY_AGENCY, CLOSE_REASONS, DIFFERENCE_TOPICS, SOCIAL
                      VOICE_METHODS)
 from ._people import (SIBLING_NHS_SERIAL_BASE, Person, agency_record, give_shared_identifier, limit_identity_noise,
                       swapped_day_month)
+from . import truth as planted_truth
 from ._truth import ChildFacts
 from ._world import INVITEE_ROLE, World, random_person_name, random_postcode
 
@@ -60,6 +61,10 @@ class ChildBuilder:
 
     def working_day_near(self, day: date) -> date:
         return self.wd.next_working_day(day)
+
+    def plant_rng(self, check_id: str) -> random.Random:
+        """A check's own random stream for its `plant` hook, so planting draws nothing from the child's."""
+        return random.Random(f"{self.world.seed}/plant/{check_id}/{self.p.index}")
 
     def has(self, *names: str) -> bool:
         return any(name in self.s for name in names)
@@ -107,6 +112,7 @@ class ChildBuilder:
         self.ehcp()
         self.attendance()
         self.person_rows()
+        planted_truth.plant(self)
         return self.facts
 
     def build_known_not_in_need(self) -> ChildFacts:
@@ -144,6 +150,7 @@ class ChildBuilder:
         self.ehcp()
         self.attendance()
         self.person_rows()
+        planted_truth.plant(self)
         return self.facts
 
     # -- referral, family, GP -----------------------------------------------------------------

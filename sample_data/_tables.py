@@ -5,72 +5,17 @@ import json
 from datetime import date
 from pathlib import Path
 
+from caseflags.contracts.schema import load_contract
+
 # Contract tables that only the DfE returns fill (the CIN census's 2026-27 PreProceedingsandFGDM
 # block, docs/RETURNS.md): the generator delivers no CSV for them, as an authority's SSD export has
 # no such table.
 RETURNS_ONLY_TABLES = ("cin_pre_proceedings",)
 
+# Every delivered table with its columns, read from the contract (sql/schema.sql, in its order):
+# a new extract column needs only the schema. The generator fills what it knows; the rest is blank.
 TABLE_COLUMNS: dict[str, list[str]] = {
-    "ssd_person": ["pers_person_id", "pers_upn", "pers_single_unique_id", "pers_forename",
-                   "pers_surname", "pers_dob", "pers_sex", "pers_send_flag",
-                   "pers_death_date", "pers_upn_unknown",  # extensions (EXTRACTS.md), blank here
-                   "pers_expected_dob"],  # an unborn child's expected date of birth (SSD), blank here
-    "ssd_address": ["addr_person_id", "addr_address_postcode", "addr_address_start_date",
-                    "addr_address_end_date"],
-    "ssd_disability": ["disa_person_id", "disa_disability_code"],
-    "ssd_cin_episodes": ["cine_referral_id", "cine_person_id", "cine_referral_date",
-                         "cine_cin_primary_need_code", "cine_close_date", "cine_close_reason",
-                         "cine_referral_nfa",  # extension (EXTRACTS.md), blank here
-                         "cine_referral_worker_id"],  # SSD column, blank here
-    "ssd_cin_assessments": ["cina_assessment_id", "cina_person_id", "cina_referral_id",
-                            "cina_assessment_start_date", "cina_assessment_auth_date",
-                            "cina_assessment_child_seen"],
-    "ssd_assessment_factors": ["cinf_assessment_id", "cinf_assessment_factors_json"],
-    "ssd_cin_plans": ["cinp_cin_plan_id", "cinp_referral_id", "cinp_person_id",
-                      "cinp_cin_plan_start_date", "cinp_cin_plan_end_date"],
-    "ssd_cin_visits": ["cinv_cin_visit_id", "cinv_person_id", "cinv_cin_visit_date",
-                       "cinv_cin_visit_seen", "cinv_cin_visit_seen_alone"],
-    "ssd_s47_enquiry": ["s47e_s47_enquiry_id", "s47e_referral_id", "s47e_person_id",
-                        "s47e_s47_start_date", "s47e_s47_end_date", "s47e_s47_nfa"],
-    "ssd_initial_cp_conference": ["icpc_icpc_id", "icpc_icpc_meeting_id", "icpc_s47_enquiry_id",
-                                  "icpc_person_id", "icpc_icpc_target_date", "icpc_icpc_date"],
-    "ssd_involvements": ["invo_involvements_id", "invo_professional_id", "invo_person_id",
-                         "invo_professional_role_id", "invo_involvement_start_date",
-                         "invo_involvement_end_date", "invo_worker_change_reason"],
-    "ssd_professionals": ["prof_professional_id", "prof_professional_name",
-                          "prof_professional_job_title", "prof_agency", "prof_practice_code"],
-    "ssd_linked_identifiers": ["link_person_id", "link_identifier_type", "link_identifier_value",
-                               "link_valid_from_date", "link_valid_to_date"],
-    "family_members": ["person_id", "member_id", "relationship", "parental_responsibility",
-                       "lives_with_child"],
-    "meetings": ["meeting_id", "person_id", "meeting_type", "scheduled_date", "status",
-                 "held_date", "cancelled_date", "minutes_shared_date", "child_attended"],
-    "meeting_invitations": ["meeting_id", "invitee_role", "agency", "professional_id",
-                            "invited_date", "attended"],
-    "plan_actions": ["action_id", "plan_id", "person_id", "action_text", "owner_role",
-                     "owner_agency", "owner_professional_id", "due_date", "outcome_measure",
-                     "status", "completed_date"],
-    "voice_records": ["voice_id", "person_id", "recorded_date", "agency", "voice_source", "method"],
-    "information_sharing": ["share_id", "person_id", "from_agency", "to_agency", "topic",
-                            "event_date", "shared_date", "related_id"],
-    "professional_differences": ["difference_id", "person_id", "raised_by_agency", "about_agency",
-                                 "raised_date", "topic", "current_stage", "stage_date",
-                                 "resolved_date"],
-    "transition_plans": ["plan_id", "person_id", "plan_type", "start_date", "last_review_date",
-                         "end_date"],
-    "family_contacts": ["contact_id", "person_id", "agency", "professional_id", "contact_date",
-                        "contact_type", "joint_with_agency"],
-    "agency_records": ["agency", "agency_record_id", "nhs_number", "upn", "la_person_id",
-                       "forename", "surname", "dob", "sex", "postcode"],
-    "agency_flags": ["agency", "agency_record_id", "flag_type", "flag_value", "start_date",
-                     "end_date", "recorded_date"],
-    "gp_registrations": ["nhs_number", "practice_code", "registered_from", "registered_to"],
-    "ehcp_plans": ["ehcp_id", "upn", "named_plan_start_date", "ceased_date", "last_review_date",
-                   "school_urn"],
-    "attendance_sessions": ["upn", "school_urn", "session_date", "session", "attendance_code"],
-    "attendance_summaries": ["upn", "school_urn", "period_start", "period_end",
-                             "possible_sessions", "present_sessions",
-                             "authorised_absence_sessions", "unauthorised_absence_sessions"],
+    name: table.column_names for name, table in load_contract().items() if name not in RETURNS_ONLY_TABLES
 }
 
 # The side files that hold the generator's ground truth (never part of a delivery's contract).

@@ -25,46 +25,26 @@ import numpy as np
 
 from ._attendance import AttendancePlan, SessionGrid, draw_absence_rate, pupil_sessions, summary_row
 from ._child import ChildBuilder
-from ._identifiers import corrupt_nhs_number, corrupt_upn, is_valid_nhs_number, is_valid_upn, synthetic_nhs_number
+from caseflags.checking.registry import load_registry
+
+from . import truth as planted_truth
+from ._identifiers import corrupt_nhs_number, corrupt_upn, synthetic_nhs_number
 from ._people import Person, agency_record
-from ._scenarios import NEEDS_HISTORY, SCENARIOS, SCENARIOS_BY_NAME
 from ._tables import GROUND_TRUTH_DIR, TABLE_COLUMNS, TRUTH_COLUMNS, TableWriter, ground_truth
 from ._truth import CatalogueEvaluator
+from .truth import INCOMPATIBLE, PLANTED, SCENARIOS, SCENARIOS_BY_NAME
 from ._world import (LA_CODE, NEIGHBOUR_LA_CODES, PROFILES, World, add_months, age_on_aug31, build_world,
                      dob_for_age, random_person_name, random_postcode)
 
 DEFAULT_AS_AT = date(2026, 11, 24)
-CHECK_IDS = ["CIN_EHCP_FLAG_MISSING", "VOICE_OF_CHILD_ABSENT", "CIN_PLAN_NOT_SMART", "CIN_REVIEW_OVERDUE",
-             "COMMUNICATION_DELAYED", "SCHOOL_ATTENDANCE_LOW", "ATTENDANCE_DATA_MISSING",
-             "PERPLEXING_PRESENTATION_UNASSESSED", "ESCALATION_NOT_USED", "TRANSITION_PLAN_MISSING",
-             "SOCIAL_WORKER_CHANGES_FREQUENT", "SOCIAL_WORKER_UNALLOCATED", "SOCIAL_WORKER_STALE_IN_PARTNER",
-             "FATHER_VOICE_ABSENT", "ICPC_CANCELLATION_NOT_COMMUNICATED", "SELF_HARM_NOT_SHARED",
-             "GP_NOT_INVITED", "GP_NOT_KNOWN", "MULTI_AGENCY_VISIT_LOAD", "INVOLVED_AGENCY_NOT_ON_PLAN",
-             "IDENTITY_UNMATCHED", "IDENTITY_CONFLICT", "INVALID_IDENTIFIER"]
-# Identifier columns validated as rows are written: (column, "NHS"|"UPN"), owner of the row.
-IDENTIFIER_COLUMNS = {
-    "ssd_person": [("pers_upn", "UPN"), ("pers_single_unique_id", "NHS")],
-    "agency_records": [("nhs_number", "NHS"), ("upn", "UPN")],
-    "gp_registrations": [("nhs_number", "NHS")],
-    "ehcp_plans": [("upn", "UPN")],
-    "attendance_summaries": [("upn", "UPN")],
-}
-ROW_OWNER = {"gp_registrations": "GP", "ehcp_plans": "EDUCATION", "attendance_summaries": "EDUCATION",
-             "attendance_sessions": "EDUCATION"}
-LINKED_IDENTIFIER_KINDS = {"NHS Number": "NHS", "Unique Pupil Number": "UPN"}
+# The authority's checks (the regional ones are planted by sample_data/region.py), in planting order.
+CHECK_IDS = [check_id for check_id in PLANTED
+             if check_id in {check.id for check in load_registry().values() if check.scope == "authority"}]
+# Per-row truth that only the writer can key (file lines): INVALID_IDENTIFIER.
+ROW_TRUTH = [module.row_truth for module in PLANTED.values() if hasattr(module, "row_truth")]
+ATTENDANCE_TRUTH = [module.attendance_truth for module in PLANTED.values() if hasattr(module, "attendance_truth")]
 CIN_AGE_WEIGHTS = [6, 5, 5, 5, 5, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 6, 5, 3]  # ages 0-17 on 31 August
-# Scenarios that cannot share a child: the first needs facts the second takes away.
-INCOMPATIBLE = {frozenset(pair) for pair in [("gp_not_invited", "new_plan_no_review"), ("minutes_late", "new_plan_no_review"),
-                                             ("gp_not_invited", "gp_meeting_cancelled"), ("flag_missing_partner", "agency_not_on_plan"),
-                                             ("no_education_age4", "gp_none")]
-                + [(review, extra_meeting) for review in ("review_overdue", "review_edge")
-                   for extra_meeting in ("minutes_not_shared", "minutes_bank_holiday_edge", "minutes_pending")]
-                + [("new_plan_no_review", long_history) for long_history in NEEDS_HISTORY]}
-DOB_FORCING = ("transition_exact_age", "transition_one_day_young", "transition_year8_ehcp")
 
-
-def identifier_is_valid(kind: str, value: str) -> bool:
-    return is_valid_nhs_number(value) if kind == "NHS" else is_valid_upn(value)
 
 
 class Delivery:
@@ -85,27 +65,16 @@ class Delivery:
             if twin_of:  # truth: this record is also a twin's look-alike, and social care knows that twin
                 self.relatives.write({"agency": row["agency"], "agency_record_id": row["agency_record_id"],
                                       "person_id": twin_of, "relationship": "TWIN", "known_to_social_care": True})
-        for column, kind in self.identifier_columns(table, row):
-            value = row.get(column)
-            if value and not identifier_is_valid(kind, str(value)):
-                owner = "SOCIAL_CARE" if table.startswith("ssd_") else row["agency"] if table == "agency_records" else ROW_OWNER[table]
-                carried = row.get("pers_person_id") or row.get("link_person_id") or row.get("la_person_id") or ""
-                self.truth.append(("INVALID_IDENTIFIER", carried, owner, f"{table}:{line}"))
-
-    @staticmethod
-    def identifier_columns(table: str, row: dict):
-        if table == "ssd_linked_identifiers":
-            kind = LINKED_IDENTIFIER_KINDS.get(row["link_identifier_type"])
-            return [("link_identifier_value", kind)] if kind else []
-        return IDENTIFIER_COLUMNS.get(table, [])
+        for row_truth in ROW_TRUTH:
+            self.truth.extend(row_truth(table, row, line))
 
     def write_attendance(self, lines: list[str]):
         if not lines:
             return
         first_line = self.tables["attendance_sessions"].write_raw_lines(lines)
         upn = lines[0].split(",", 1)[0]
-        if not is_valid_upn(upn):  # one exception per distinct invalid UPN, at its first line
-            self.truth.append(("INVALID_IDENTIFIER", "", "EDUCATION", f"attendance_sessions:{first_line}"))
+        for attendance_truth in ATTENDANCE_TRUTH:
+            self.truth.extend(attendance_truth(upn, first_line))
 
     def close(self):
         for writer in self.tables.values():
@@ -188,7 +157,7 @@ def assign_scenarios(world: World, people: list[Person]) -> list[tuple]:
     rng = random.Random(f"{world.seed}/scenarios")
     by_kind = {kind: [p for p in people if p.kind == kind] for kind in ("cin", "closed", "ehcp_only")}
     taken_groups: dict[int, set[str]] = {p.index: set() for p in people}
-    ordered = [s for s in SCENARIOS if s.name in DOB_FORCING] + [s for s in SCENARIOS if s.name not in DOB_FORCING]
+    ordered = [s for s in SCENARIOS if s.sets_dob] + [s for s in SCENARIOS if not s.sets_dob]
     near_misses = []
     for scenario in ordered:
         cohort = by_kind[scenario.cohort]
@@ -201,21 +170,17 @@ def assign_scenarios(world: World, people: list[Person]) -> list[tuple]:
         for person in rng.sample(pool, min(wanted, len(pool))):
             person.scenarios.add(scenario.name)
             taken_groups[person.index].add(scenario.group)
-            apply_forced_facts(world, rng, person, scenario.name)
+            apply_forced_facts(world, rng, person, scenario)
             near_misses.append((scenario.check_id, person.person_id, scenario.name, scenario.near_miss, scenario.description))
     return near_misses
 
 
-def apply_forced_facts(world: World, rng: random.Random, person: Person, scenario: str):
-    if scenario == "transition_exact_age":
-        person.dob = add_months(world.as_at, -186)
-    elif scenario == "transition_one_day_young":
-        person.dob = add_months(world.as_at, -186) + timedelta(days=1)
-    elif scenario == "transition_year8_ehcp":
-        person.dob = date(world.aug31.year - 13, 9, 1)  # 13 the day after 31 August: Year 8
-    elif scenario == "nonverbal_observation":
-        person.non_verbal = True
-    if scenario in DOB_FORCING:
+def apply_forced_facts(world: World, rng: random.Random, person: Person, scenario):
+    """A check's `before_build` hook (sample_data/truth/): facts fixed before the child is built."""
+    before_build = getattr(PLANTED[scenario.check_id], "before_build", None)
+    if before_build is not None:
+        before_build(world, person, scenario.name)
+    if scenario.sets_dob:
         refresh_school(world, rng, person)
 
 
@@ -287,7 +252,7 @@ def write_la_child(world: World, grid: SessionGrid, delivery: Delivery, evaluato
     for relative in getattr(builder, "relatives_truth", []):
         delivery.relatives.write(relative)
     delivery.write_attendance(builder.attendance_lines)
-    delivery.truth.extend(evaluator.evaluate(facts))
+    delivery.truth.extend(planted_truth.evaluate(evaluator, facts))
 
 
 def write_csv(path: Path, columns: list[str], rows):
