@@ -1,10 +1,13 @@
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from check_fixtures import AS_AT, new_store
 
 from caseflags.checking.calendar import ensure_working_days
+from caseflags.checking.docs import COMMAND as DOCS_COMMAND
+from caseflags.checking.docs import DOCS_DIR, DocsError, rendered, stale
 from caseflags.checking.registry import (
     CATALOGUE_DIR,
     CHECKS_SQL_DIR,
@@ -168,6 +171,33 @@ def test_docs_restate_every_check_and_threshold():
         assert f"### `{check.id}`" in text, check.id
         for name in check.thresholds:
             assert f"`{name}`" in text, f"{check.id}.{name}"
+
+
+def test_generated_docs_are_current():
+    # docs/CHECKS.md's "Checks" and ARCHITECTURE.md's exception keys are generated from the TOML.
+    outdated = stale()
+    assert not outdated, f"stale: {', '.join(p.name for p in outdated)}; regenerate with `{DOCS_COMMAND}`"
+
+
+def test_a_catalogue_change_makes_the_docs_stale_until_regenerated(tmp_path):
+    docs = tmp_path / "docs"
+    shutil.copytree(DOCS_DIR, docs)
+    changed = dict(REGISTRY)
+    changed["GP_NOT_KNOWN"] = replace(REGISTRY["GP_NOT_KNOWN"], severity_rule="HIGH always",
+                                      doc={**REGISTRY["GP_NOT_KNOWN"].doc, "key_agency": "GP"})
+    assert stale(docs, changed) == [docs / "CHECKS.md", docs / "ARCHITECTURE.md"]
+    for path, text in rendered(docs, changed).items():
+        path.write_text(text)
+    assert stale(docs, changed) == [] and "- **Severity**: HIGH always\n" in (docs / "CHECKS.md").read_text()
+    assert "| `GP_NOT_KNOWN` | `child` | person_id | child | GP |" in (docs / "ARCHITECTURE.md").read_text()
+
+
+def test_a_check_without_its_exception_key_cannot_be_documented(tmp_path):
+    docs = tmp_path / "docs"
+    shutil.copytree(DOCS_DIR, docs)
+    bare = replace(REGISTRY["GP_NOT_KNOWN"], doc={})
+    with pytest.raises(DocsError, match=r"checks/GP_NOT_KNOWN\.toml: key_entity_id is missing"):
+        rendered(docs, {**REGISTRY, "GP_NOT_KNOWN": bare})
 
 
 def test_short_name_over_excel_limit_or_with_sheet_characters_is_refused(tmp_path):

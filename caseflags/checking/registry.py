@@ -22,7 +22,12 @@ SEVERITIES = ("HIGH", "MEDIUM", "LOW")
 REQUIRED_KEYS = ("id", "concern", "owner", "owner_rule", "entity_type", "severity", "severity_rule", "inputs", "rule")
 # short_name: the check's plain title (workbook sheet, <= 31 characters, unique); action and
 # action_by: what must be done and who does it, appended to every row's detail by the runner.
-OPTIONAL_KEYS = ("thresholds", "scope", "short_name", "action", "action_by")
+# For the documentation only (docs/CHECKS.md and ARCHITECTURE.md's exception keys are generated
+# from them, `python -m caseflags.checking.docs`): the contract's rule and "one row per / owner" in
+# its words, and how the exception's key is made (entity_type when more than the plain value,
+# entity_id, person_id when not the LA child, agency).
+DOC_KEYS = ("contract_rule", "contract_row", "key_entity_type", "key_entity_id", "key_person_id", "key_agency")
+OPTIONAL_KEYS = ("thresholds", "scope", "short_name", "action", "action_by", *DOC_KEYS)
 SHORT_NAME_LIMIT = 31  # Excel's limit on a worksheet name
 # Where a check runs: each authority's store (the default), or the regional store of a
 # `caseflags region run` (docs/SCALE.md), over what the authorities share.
@@ -68,6 +73,7 @@ class Check:
     short_name: str = ""
     action: str = ""
     action_by: str = ""
+    doc: dict[str, str] = field(default_factory=dict)  # the DOC_KEYS given, for the generated docs
 
     @property
     def title(self) -> str:
@@ -141,7 +147,7 @@ def load_check(path: Path, sql_dir: Path = CHECKS_SQL_DIR) -> Check:
     scope = entry.get("scope", "authority")
     if scope not in SCOPES:
         raise RegistryError(f"{where}: scope {scope!r} is not one of {', '.join(SCOPES)}")
-    for key in ("short_name", "action", "action_by"):
+    for key in ("short_name", "action", "action_by", *DOC_KEYS):
         if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
             raise RegistryError(f"{where}: {key} must be a non-empty string")
     if len(entry.get("short_name", "")) > SHORT_NAME_LIMIT:
@@ -191,6 +197,7 @@ def load_check(path: Path, sql_dir: Path = CHECKS_SQL_DIR) -> Check:
         short_name=entry.get("short_name", "").strip(),
         action=entry.get("action", "").strip().rstrip("."),
         action_by=entry.get("action_by", "").strip(),
+        doc={key: entry[key].strip() for key in DOC_KEYS if key in entry},
     )
     undeclared = sorted(check.parameters() - set(thresholds) - set(RUN_PARAMETERS))
     if undeclared:
