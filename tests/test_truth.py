@@ -12,6 +12,7 @@ from caseflags.sample_data.compare_truth import compare, read_truth, run_excepti
 
 # The authority's own checks (the regional ones are tested on a generated region: test_region.py).
 CHECK_IDS = [check.id for check in load_registry().values() if check.scope == "authority"]
+CHECK_IDS_FROM_REGISTRY = CHECK_IDS
 
 
 @pytest.fixture(scope="module")
@@ -31,3 +32,11 @@ def test_exceptions_equal_truth(check_id, agreements, sample_run):
     assert sample_run[2]["checks"][check_id]["status"] == "EVALUATED"
     assert agreement.truth > 0, "the sample must plant at least one exception for every check"
     assert agreement.missed == () and agreement.unexpected == ()
+
+
+def test_every_authority_check_has_its_planted_truth_module():
+    # A check's planted cases and truth live in sample_data/truth/<CHECK_ID>.py, mirroring checks/.
+    from caseflags.sample_data.generator import CHECK_IDS
+    from caseflags.sample_data.truth import PLANTED
+
+    assert set(PLANTED) == set(CHECK_IDS) == set(CHECK_IDS_FROM_REGISTRY)
