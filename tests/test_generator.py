@@ -357,3 +357,11 @@ def test_twins_and_siblings_known_and_unknown_to_social_care_are_in_the_truth(ti
         assert truth[(r["agency"], r["agency_record_id"])] == ""  # nobody social care knows
         assert records[(r["agency"], r["agency_record_id"])]["surname"] == people[r["person_id"]]["pers_surname"]
 
+
+
+def test_generator_docs_list_every_planted_scenario():
+    # docs/GENERATOR.md's scenario table is generated from sample_data/truth/*.py.
+    from caseflags.sample_data.truth.__main__ import COMMAND, rendered
+
+    path, text = rendered()
+    assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale; regenerate with `{COMMAND}`"
