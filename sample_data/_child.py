@@ -1,8 +1,11 @@
 """Builds every record of one LA child: compliant by default, then the planted deviations.
 
 Over 500 lines on purpose: a planted scenario touches several tables of the same child at once
-(an episode, its plan, meetings, invitations, partner records), and each scenario's truth must be
-read next to the records it plants. Split by table, every scenario would be scattered over files.
+(an episode, its plan, meetings, invitations, partner records), and draws from the child's one
+random stream in order. The deviations of the checks planted since the first sample stay woven
+into these steps, so a seed keeps giving the same bytes; each check's scenarios and truth are in
+`truth/<CHECK_ID>.py`. A check added since plants in its own module (`plant(builder, scenario)`,
+run once the compliant child is built, with its own stream `plant_rng`), never here.
 """
 
 import random
