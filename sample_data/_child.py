@@ -4,7 +4,7 @@ Over 500 lines on purpose: a planted scenario touches several tables of the same
 (an episode, its plan, meetings, invitations, partner records), and draws from the child's one
 random stream in order. The deviations of the checks planted since the first sample stay woven
 into these steps, so a seed keeps giving the same bytes; each check's scenarios and truth are in
-`truth/<CHECK_ID>.py`. A check added since plants in its own module (`plant(builder, scenario)`,
+`truth/<check_id>.py`. A check added since plants in its own module (`plant(builder, scenario)`,
 run once the compliant child is built, with its own stream `plant_rng`), never here.
 """
 

@@ -1,7 +1,7 @@
 """What every check's truth shares: one child's facts and the derivations several checks use.
 
-Each check's own truth is in `truth/<CHECK_ID>.py` (its planted cases beside it). Plain Python over one child's rows (the rows exactly as written to the delivery, with Python
-types), never SQL and never the project's check code. Record linkage is the TRUE linkage: the
+Each check's own truth is in `truth/<check_id>.py` (its planted cases beside it). Plain Python
+over one child's rows (the rows exactly as written to the delivery, with Python types), never SQL and never the project's check code. Record linkage is the TRUE linkage: the
 generator knows which agency records, GP registrations, EHCPs and attendance rows belong to
 the child. Interpretations of ambiguous rules are spelled out in docs/GENERATOR.md.
 """
@@ -45,7 +45,7 @@ def meeting_date(meeting: dict) -> date:
 
 
 class CatalogueEvaluator:
-    """Derivations shared by the checks' truth (`truth/<CHECK_ID>.py` call them as `ev`)."""
+    """Derivations shared by the checks' truth (`truth/<check_id>.py` call them as `ev`)."""
 
     def __init__(self, as_at: date, working_days: WorkingDays):
         self.as_at = as_at

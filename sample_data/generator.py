@@ -23,18 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ._attendance import AttendancePlan, SessionGrid, draw_absence_rate, pupil_sessions, summary_row
-from ._child import ChildBuilder
 from caseflags.checking.registry import load_registry
 
 from . import truth as planted_truth
+from ._attendance import AttendancePlan, SessionGrid, draw_absence_rate, pupil_sessions, summary_row
+from ._child import ChildBuilder
 from ._identifiers import corrupt_nhs_number, corrupt_upn, synthetic_nhs_number
 from ._people import Person, agency_record
 from ._tables import GROUND_TRUTH_DIR, TABLE_COLUMNS, TRUTH_COLUMNS, TableWriter, ground_truth
 from ._truth import CatalogueEvaluator
-from .truth import INCOMPATIBLE, PLANTED, SCENARIOS, SCENARIOS_BY_NAME
-from ._world import (LA_CODE, NEIGHBOUR_LA_CODES, PROFILES, World, add_months, age_on_aug31, build_world,
+from ._world import (LA_CODE, NEIGHBOUR_LA_CODES, PROFILES, World, age_on_aug31, build_world,
                      dob_for_age, random_person_name, random_postcode)
+from .truth import INCOMPATIBLE, PLANTED, SCENARIOS, SCENARIOS_BY_NAME
 
 DEFAULT_AS_AT = date(2026, 11, 24)
 # The authority's checks (the regional ones are planted by sample_data/region.py), in planting order.

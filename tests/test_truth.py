@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
 from caseflags.sample_data import SAMPLE_DELIVERY
-from caseflags.checking.registry import load_registry
 from caseflags.sample_data.compare_truth import compare, read_truth, run_exceptions
+
+from caseflags.checking.registry import load_registry
 
 # The authority's own checks (the regional ones are tested on a generated region: test_region.py).
 CHECK_IDS = [check.id for check in load_registry().values() if check.scope == "authority"]
@@ -35,7 +35,7 @@ def test_exceptions_equal_truth(check_id, agreements, sample_run):
 
 
 def test_every_authority_check_has_its_planted_truth_module():
-    # A check's planted cases and truth live in sample_data/truth/<CHECK_ID>.py, mirroring checks/.
+    # A check's planted cases and truth live in sample_data/truth/<check_id>.py, mirroring checks/.
     from caseflags.sample_data.generator import CHECK_IDS
     from caseflags.sample_data.truth import PLANTED
 

@@ -1,4 +1,5 @@
-"""Planted truth, one module per check, mirroring `checks/`: `truth/<CHECK_ID>.py`.
+"""Planted truth, one module per check, mirroring `checks/`: `truth/<check_id>.py` (lower case,
+as `tests/checks/test_<check_id>.py`).
 
 Each module declares, for its check:
 
@@ -19,10 +20,10 @@ the same bytes; a new check's scenarios are assigned after them, so they take no
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,14 @@ FIRST_ORDER = (
 
 def _load() -> dict[str, ModuleType]:
     here = Path(__file__).resolve().parent
-    names = sorted(path.stem for path in here.glob("*.py") if not path.stem.startswith("_"))
-    ordered = [name for name in FIRST_ORDER if name in names] + [name for name in names if name not in FIRST_ORDER]
-    modules = {name: importlib.import_module(f"{__name__}.{name}") for name in ordered}
-    for name, module in modules.items():
-        if module.CHECK_ID != name or any(s.check_id != name for s in module.SCENARIOS):
-            raise ValueError(f"sample_data/truth/{name}.py: CHECK_ID and every scenario's check must be {name}")
-    return modules
+    modules = {}
+    for stem in sorted(path.stem for path in here.glob("*.py") if not path.stem.startswith("_")):
+        module = importlib.import_module(f"{__name__}.{stem}")
+        if module.CHECK_ID.lower() != stem or any(s.check_id != module.CHECK_ID for s in module.SCENARIOS):
+            raise ValueError(f"sample_data/truth/{stem}.py: CHECK_ID and every scenario's check must be {stem.upper()}")
+        modules[module.CHECK_ID] = module
+    first = [check_id for check_id in FIRST_ORDER if check_id in modules]
+    return {check_id: modules[check_id] for check_id in first + sorted(set(modules) - set(first))}
 
 
 PLANTED: dict[str, ModuleType] = _load()

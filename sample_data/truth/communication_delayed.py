@@ -1,6 +1,6 @@
 """COMMUNICATION_DELAYED: its planted cases and the truth it implies for one child (docs/GENERATOR.md)."""
 
-from .._truth import in_window, MINUTED_MEETING_TYPES, TIMED_SHARE_TOPICS
+from .._truth import MINUTED_MEETING_TYPES, TIMED_SHARE_TOPICS, in_window
 from . import Scenario
 
 CHECK_ID = "COMMUNICATION_DELAYED"
@@ -29,7 +29,7 @@ def truth(ev, facts):
         if (shared is not None and shared > deadline) or (shared is None and ev.as_at > deadline):
             rows.append((CHECK_ID, facts.person_id, "SOCIAL_CARE", meeting["meeting_id"]))
     for share in facts.rows["information_sharing"]:
-        if share["topic"] in TIMED_SHARE_TOPICS and in_window(share["event_date"], ev.as_at, window):
-            if share["shared_date"] > ev.wd.add(share["event_date"], limit):
-                rows.append((CHECK_ID, facts.person_id, share["from_agency"], share["share_id"]))
+        if (share["topic"] in TIMED_SHARE_TOPICS and in_window(share["event_date"], ev.as_at, window)
+                and share["shared_date"] > ev.wd.add(share["event_date"], limit)):
+            rows.append((CHECK_ID, facts.person_id, share["from_agency"], share["share_id"]))
     return rows

@@ -1,6 +1,6 @@
 """GP_NOT_INVITED: its planted cases and the truth it implies for one child (docs/GENERATOR.md)."""
 
-from .._truth import in_window, meeting_date, CIN_MEETING_TYPES
+from .._truth import CIN_MEETING_TYPES, in_window, meeting_date
 from . import Scenario
 
 CHECK_ID = "GP_NOT_INVITED"

@@ -1,8 +1,8 @@
 """ICPC_CANCELLATION_NOT_COMMUNICATED: its planted cases and the truth it implies for one child (docs/GENERATOR.md)."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from .._truth import in_window, meeting_date, FAMILY_INVITEES
+from .._truth import FAMILY_INVITEES, in_window, meeting_date
 from . import Scenario, has_history
 
 CHECK_ID = "ICPC_CANCELLATION_NOT_COMMUNICATED"

@@ -1,6 +1,6 @@
 """FATHER_VOICE_ABSENT: its planted cases and the truth it implies for one child (docs/GENERATOR.md)."""
 
-from .._truth import in_window, meeting_date, FATHER_ROLES
+from .._truth import FATHER_ROLES, in_window, meeting_date
 from . import Scenario, has_history
 
 CHECK_ID = "FATHER_VOICE_ABSENT"

@@ -1,6 +1,6 @@
 """CIN_REVIEW_OVERDUE: its planted cases and the truth it implies for one child (docs/GENERATOR.md)."""
 
-from .._truth import in_window, CIN_MEETING_TYPES
+from .._truth import CIN_MEETING_TYPES, in_window
 from . import Scenario, has_history
 
 CHECK_ID = "CIN_REVIEW_OVERDUE"
