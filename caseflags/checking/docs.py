@@ -75,7 +75,10 @@ def check_section(check: Check, interpreted: bool) -> str:
 def checks_region(registry: dict[str, Check], hand_written: str) -> str:
     """Authority checks first, then the regional ones; each in id order."""
     ordered = sorted(registry.values(), key=lambda check: (check.scope != "authority", check.id))
-    return "\n\n".join(check_section(check, f"**{check.id}**" in hand_written) for check in ordered)
+    # "Notes" points to the hand-written interpretations when a bold heading there names the check.
+    interpreted = {check_id for heading in re.findall(r"\*\*([^*]+)\*\*", hand_written)
+                   for check_id in re.findall(r"\b[A-Z][A-Z0-9_]+\b", heading)}
+    return "\n\n".join(check_section(check, check.id in interpreted) for check in ordered)
 
 
 def keys_region(registry: dict[str, Check]) -> str:
