@@ -35,17 +35,17 @@ from caseflags.resources import SQL_DIR, config_default
 
 log = logging.getLogger(__name__)
 
-MACROS_SQL = SQL_DIR / "linkage_macros.sql"
-NICKNAMES_SQL = SQL_DIR / "linkage_nicknames.sql"
-DETERMINISTIC_SQL = SQL_DIR / "linkage_deterministic.sql"
-RESOLVE_SQL = SQL_DIR / "linkage_resolve.sql"
-ASSIGN_ROUND_SQL = SQL_DIR / "linkage_assign_round.sql"
-OUTPUTS_SQL = SQL_DIR / "linkage_outputs.sql"
+MACROS_SQL = SQL_DIR / "linkage/macros.sql"
+NICKNAMES_SQL = SQL_DIR / "linkage/nicknames.sql"
+DETERMINISTIC_SQL = SQL_DIR / "linkage/deterministic.sql"
+RESOLVE_SQL = SQL_DIR / "linkage/resolve.sql"
+ASSIGN_ROUND_SQL = SQL_DIR / "linkage/assign_round.sql"
+OUTPUTS_SQL = SQL_DIR / "linkage/outputs.sql"
 MAX_ASSIGNMENT_ROUNDS = 20  # each round settles every mutually best pair; a few suffice
 # The share of records with a true child, as the model estimates it, is held below this: an
 # overestimate (EM on a small authority) would lift every lone candidate.
 RECORD_SHARE_CAP = 0.9
-TABLES_SQL = SQL_DIR / "linkage_tables.sql"
+TABLES_SQL = SQL_DIR / "linkage/tables.sql"
 
 METHODS = ("LA_ID", "OFFICER_CONFIRMED", "NHS_NUMBER", "UPN", "LINKED_IDENTIFIER", "LA_PERSON_ID", "NAME_DOB",
            "PROBABILISTIC")
@@ -78,7 +78,7 @@ class LinkSummary:
 
 
 def ensure_linkage_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create linkage's store tables (sql/linkage_tables.sql; decisions are never dropped here)."""
+    """Create linkage's store tables (sql/linkage/tables.sql; decisions are never dropped here)."""
     con.execute(TABLES_SQL.read_text())
 
 
@@ -197,7 +197,7 @@ def observed_record_share(con: duckdb.DuckDBPyConnection, model: dict | None) ->
 
 
 def _assign_one_to_one(con: duckdb.DuckDBPyConnection) -> None:
-    """Greedy one-to-one assignment, in rounds of mutually best pairs (sql/linkage_assign_round.sql)."""
+    """Greedy one-to-one assignment, in rounds of mutually best pairs (sql/linkage/assign_round.sql)."""
     statement = ASSIGN_ROUND_SQL.read_text()
     for _ in range(MAX_ASSIGNMENT_ROUNDS):
         before = _count(con, "linkage_accepted_pairs")

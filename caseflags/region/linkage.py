@@ -26,7 +26,7 @@ from caseflags.store.database import ensure_store
 log = logging.getLogger(__name__)
 
 # A probabilistic match contradicted by a differing NHS number or UPN is not a link across the border.
-CONTRADICTED_SQL = SQL_DIR / "region_contradicted.sql"
+CONTRADICTED_SQL = SQL_DIR / "region/contradicted.sql"
 LINK_COLUMNS = ("home_la", "home_person_id", "other_la", "other_local_id", "method", "match_probability")
 CANDIDATE_COLUMNS = ("home_la", "home_person_id", "other_la", "other_local_id", "match_probability", "evidence")
 

@@ -1,7 +1,7 @@
 """The regional store: what each authority shares after its run, and the regional results.
 
 An authority's share is read from its own store (read-only, after its run) with
-`sql/region_share.sql`, plus the per-check counts of its run record and, when its sharing basis
+`sql/region/share.sql`, plus the per-check counts of its run record and, when its sharing basis
 is "exceptions", its exception list (`<out>/<as-at>/exceptions.csv`). Its rows in the regional
 store are replaced in one transaction. An authority whose run failed shares nothing new: its
 previous share stays (and is marked as such in region_authorities).
@@ -21,8 +21,8 @@ from caseflags.region.manifest import Authority
 from caseflags.resources import SQL_DIR
 from caseflags.store.database import connect, ensure_store
 
-REGION_SCHEMA_SQL = SQL_DIR / "region_schema.sql"
-SHARE_SQL = SQL_DIR / "region_share.sql"
+REGION_SCHEMA_SQL = SQL_DIR / "region/tables.sql"
+SHARE_SQL = SQL_DIR / "region/share.sql"
 EXCEPTION_COLUMNS = ("exception_id", "check_id", "concern", "severity", "person_id", "agency", "entity_type",
                      "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note")
 

@@ -15,8 +15,8 @@ from caseflags.resources import SQL_DIR
 
 SCHEMA_SQL = SQL_DIR / "schema.sql"
 
-INTERNAL_TABLES_SQL = SQL_DIR / "store_tables.sql"
-LINKAGE_TABLES_SQL = SQL_DIR / "linkage_tables.sql"
+INTERNAL_TABLES_SQL = SQL_DIR / "store/tables.sql"
+LINKAGE_TABLES_SQL = SQL_DIR / "linkage/tables.sql"
 
 
 class StoreError(Exception):
