@@ -22,6 +22,7 @@ import duckdb
 
 from caseflags.checking.registry import load_registry
 from caseflags.resources import sql_text
+from caseflags.store.database import ensure_store
 
 COHORTS = ("CIN_WITH_ACTIVE_EHCP", "CIN", "ACTIVE_EHCP")
 FLAGGED = "FLAGGED"
@@ -166,10 +167,6 @@ def children_text(count: int) -> str:
     return f"{count} child" if count == 1 else f"{count} children"
 
 
-def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(sql_text("audit/tables.sql"))
-
-
 def age_band(age_years: int | None) -> str:
     if age_years is None:
         return UNKNOWN_AGE_BAND
@@ -199,7 +196,7 @@ def check_catalogue() -> dict[str, str]:
 def record_sample(con: duckdb.DuckDBPyConnection, result: SampleResult) -> None:
     """Store the sample, its children and their concerns. The sample id is a hash of everything
     that decided the draw, so writing the same sample twice stores it once."""
-    ensure_audit_tables(con)
+    ensure_store(con)
     exists = con.execute("SELECT 1 FROM audit_samples WHERE sample_id = $id", {"id": result.sample_id}).fetchone()
     if exists:
         return

@@ -13,7 +13,6 @@ import duckdb
 
 from caseflags.resources import SQL_DIR
 from caseflags.checking.calendar import ensure_working_days
-from caseflags.checking.runner import MACROS_SQL
 
 GOOD_PRACTICE_SQL = SQL_DIR / "good_practice.sql"
 
@@ -36,8 +35,7 @@ def good_practice(con: duckdb.DuckDBPyConnection, as_at: date, window_days: int 
     """
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
-    ensure_working_days(con, as_at)
-    con.execute(MACROS_SQL.read_text())
+    ensure_working_days(con, as_at)  # and the store, with its macros
     cursor = con.execute(GOOD_PRACTICE_SQL.read_text(), {"as_at": as_at, "window_days": window_days})
     columns = [column[0] for column in cursor.description]
     return [dict(zip(columns, row)) for row in cursor.fetchall()]

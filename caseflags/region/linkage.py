@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from caseflags.linkage.people import ensure_linkage_tables, link_people
+from caseflags.linkage.people import link_people
 from caseflags.resources import SQL_DIR
 from caseflags.store.database import ensure_store
 
@@ -85,7 +85,6 @@ def _link_home(home: str, children: pl.DataFrame, others: pl.DataFrame, match_th
                review_threshold: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     with duckdb.connect() as work:
         ensure_store(work)
-        ensure_linkage_tables(work)
         work.register("_children", children)
         work.execute(
             """INSERT INTO ssd_person (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname,

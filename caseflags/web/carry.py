@@ -24,8 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from caseflags.linkage.people import ensure_linkage_tables
-from caseflags.outputs.lifecycle import ensure_output_tables
+from caseflags.store.database import ensure_store
 from caseflags.resources import SQL_DIR
 from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
 
@@ -70,7 +69,7 @@ def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = Non
     )
     if not rows:
         return 0
-    ensure_output_tables(con)
+    ensure_store(con)
     table = pa.table(
         {
             "web_review_id": [r[0] for r in rows],
@@ -150,7 +149,7 @@ def carry_link_decisions(con: duckdb.DuckDBPyConnection) -> int:
     )
     if not rows:
         return 0
-    ensure_linkage_tables(con)
+    ensure_store(con)
     con.execute("BEGIN TRANSACTION")
     try:
         for row in rows:
