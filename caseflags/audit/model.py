@@ -20,7 +20,7 @@ from datetime import date
 
 import duckdb
 
-from caseflags.checking.registry import load_registry
+from caseflags.checking.registry import SEVERITIES, load_registry
 from caseflags.resources import sql_text
 from caseflags.store.database import ensure_store
 
@@ -31,8 +31,9 @@ CONFIRMED = "CONFIRMED"
 NOT_A_CONCERN = "NOT_A_CONCERN"
 OUTCOMES = (CONFIRMED, NOT_A_CONCERN)
 
-# Weight of a concern by the highest severity of its exceptions for the child.
-SEVERITY_POINTS = {"HIGH": 3, "MEDIUM": 2, "LOW": 1}
+# Weight of a concern by the highest severity of its exceptions for the child: HIGH 3, MEDIUM 2,
+# LOW 1, from the severities' one order (as sql/audit/cohort.sql's 4 - severity_rank).
+SEVERITY_POINTS = {severity: len(SEVERITIES) - rank for rank, severity in enumerate(SEVERITIES)}
 
 # (lowest age, highest age or None, label); ages in whole years at the as-at date.
 AGE_BANDS = ((0, 4, "0-4"), (5, 10, "5-10"), (11, 15, "11-15"), (16, 18, "16-18"), (19, None, "19+"))
