@@ -18,7 +18,7 @@ from caseflags.resources import SQL_DIR, sql_text
 SCHEMA_SQL = SQL_DIR / "schema.sql"
 
 # Every store's DDL after the contract's (sql/schema.sql), run in this order by ensure_store:
-# CREATE ... IF NOT EXISTS and ADD COLUMN IF NOT EXISTS, so a store's history is always kept.
+# CREATE ... IF NOT EXISTS, and new columns added only if missing, so a store keeps its history.
 STORE_DDL = (
     "store/tables.sql",             # run records, ledger, quarantine, person index, check results
     "store/working_days.sql",       # the calendar (filled by caseflags.checking.calendar)

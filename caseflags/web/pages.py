@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from caseflags.config import ConfigError, load_config
+from caseflags.resources import config_default
 from caseflags.outputs.lifecycle import REVIEW_STATUSES
 from caseflags.web import accounts, queries, reviews
 from caseflags.web.snapshot import SnapshotReader, SnapshotUnavailable, nightly_running
@@ -44,11 +45,13 @@ SECURITY_HEADERS = {
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
-    review_due_days: int = 14
-    page_size: int = 50
-    session_hours: int = 8
-    secure_cookies: bool = False
-    annotation_expiry_days: int = 180
+    # Defaults from caseflags/config/defaults.toml, their one home (`caseflags web` passes the
+    # configured values).
+    review_due_days: int = config_default("web", "review_due_days")
+    page_size: int = config_default("web", "page_size")
+    session_hours: int = config_default("web", "session_hours")
+    secure_cookies: bool = config_default("web", "secure_cookies")
+    annotation_expiry_days: int = config_default("outputs", "annotation_expiry_days")
     # Addresses or networks of reverse proxies whose X-Forwarded-For is believed (`web.trusted_proxies`).
     trusted_proxies: tuple[str, ...] = ()
     # Confirming a possible match below this probability needs a note (linkage.confirm_note_below).
