@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from caseflags.config import ConfigError, load_config
@@ -217,8 +218,19 @@ async def check_csrf(request: Request) -> dict:
     return form
 
 
-def page(route: str, officers_only: bool = False):
-    """Login required; logs the request by user and route pattern (and filter names only).
+# Every @page, registered by the decorator itself (create_app serves them all).
+PAGE_ROUTES: list[Route] = []
+
+
+def page_routes() -> list[Route]:
+    """The pages' routes, fixed paths before patterns: "/exceptions/export.csv" is not an
+    exception id, whatever order the handlers are defined in."""
+    return sorted(PAGE_ROUTES, key=lambda route: "{" in route.path)
+
+
+def page(route: str, officers_only: bool = False, methods: tuple[str, ...] | None = None):
+    """Registers the handler at `route` (GET unless `methods`), login required; logs the request
+    by user and route pattern (and filter names only).
 
     Without a live session, a GET goes to the login page and comes back to the same URL after it;
     a POST keeps its form (`stash_form`) and, after login, its page offers it again (never applied
@@ -256,6 +268,7 @@ def page(route: str, officers_only: bool = False):
                 used = [k for k in queries.FILTERS if request.query_params.get(k)]
                 accounts.log_access(ctx.workspace.connection(), user.username if user else None, request.method,
                                     route, used, status, rows)
+        PAGE_ROUTES.append(Route(route, wrapper, methods=list(methods) if methods else None))
         return wrapper
     return decorate
 
