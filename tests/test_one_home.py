@@ -119,3 +119,21 @@ def test_no_store_ddl_in_python(statement):
     found = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
              if p.name not in ("snapshot.py", "workspace.py") and pattern.search(p.read_text(encoding="utf-8"))]
     assert found == ["store/database.py"] if statement in ("CREATE TABLE", "CREATE OR REPLACE TABLE") else not found
+
+
+@pytest.mark.parametrize("flow_module", ["caseflags.flows.nightly", "caseflags.flows.region"])
+def test_each_flow_sets_the_one_quiet_environment_before_prefect(flow_module):
+    # Imported without the CLI (a Prefect deployment, a Dask worker): the flow module itself applies
+    # caseflags.environment.QUIET_ENVIRONMENT, the one list of those settings.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from caseflags.environment import QUIET_ENVIRONMENT
+
+    env = {k: v for k, v in os.environ.items() if k not in QUIET_ENVIRONMENT}
+    probe = (f"import json, os, sys; import {flow_module}; "
+             f"print(json.dumps({{k: os.environ.get(k) for k in {sorted(QUIET_ENVIRONMENT)!r}}}))")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == QUIET_ENVIRONMENT
