@@ -25,12 +25,10 @@ import duckdb
 import pyarrow as pa
 
 from caseflags.store.database import ensure_store
-from caseflags.resources import SQL_DIR
 from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
 
 WEB_SOURCE = "caseflags web"
 
-CARRIED_TABLES_SQL = (SQL_DIR / "web" / "carried_tables.sql").read_text()
 
 
 def store_path(con: duckdb.DuckDBPyConnection) -> Path | None:
@@ -52,7 +50,7 @@ def _rows_not_carried(con: duckdb.DuckDBPyConnection, last_carried_sql: str, que
     workspace = open_workspace(con)
     if workspace is None:
         return []
-    con.execute(CARRIED_TABLES_SQL).fetchall()
+    ensure_store(con)  # the carried-id tables
     last = con.execute(last_carried_sql).fetchall()[0][0]
     try:
         return workspace.execute(query, (last,)).fetchall()

@@ -26,7 +26,7 @@ from caseflags.audit.model import SampleError, record_sample, result_from_json
 from caseflags.store.database import ensure_store
 from caseflags.audit.outcomes import mark_audited
 from caseflags.resources import sql_text
-from caseflags.web.carry import CARRIED_TABLES_SQL, WEB_SOURCE, open_workspace
+from caseflags.web.carry import WEB_SOURCE, open_workspace
 from caseflags.web.workspace import utc_now
 
 
@@ -49,7 +49,6 @@ def carry_web_audit(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
         ws.close()
     now = now or utc_now()
     ensure_store(con)
-    con.execute(CARRIED_TABLES_SQL).fetchall()
 
     known: dict[str, set[str]] = {"stored": set(), "sample": set(), "mark": set(), "outcome": set()}
     for kind, key in con.execute(_sql("store_carried_ids")).fetchall():
