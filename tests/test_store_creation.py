@@ -107,3 +107,14 @@ def test_no_module_runs_a_store_ddl_file_itself():
                if p.name != "resources.py"  # its docstring's example path
                and any(re.search(rf'["/]{re.escape(name)}"', p.read_text(encoding="utf-8")) for name in names)]
     assert readers == ["store/database.py"]
+
+
+def test_ensure_store_leaves_no_pending_result_on_the_connection():
+    # DuckDB refuses register() while a result is pending: the carries register after ensuring.
+    import pyarrow as pa
+
+    con = connect()
+    for _ in range(2):  # the creating call and the remembered one
+        ensure_store(con)
+        con.register("_rows", pa.table({"x": [1]}))
+        con.unregister("_rows")

@@ -46,7 +46,7 @@ def build_working_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -
     parameters = {"start": start, "end": end, "holidays": list(bank_holidays(start, end))}
     for statement in re.split(r";\s*$", sql_text("store/working_days_fill.sql"), flags=re.MULTILINE):
         if statement.strip():
-            con.execute(statement, {k: v for k, v in parameters.items() if f"${k}" in statement})
+            con.execute(statement, {k: v for k, v in parameters.items() if f"${k}" in statement}).fetchall()
 
 
 def calendar_range_for(as_at: date) -> tuple[date, date]:
@@ -58,7 +58,7 @@ def ensure_working_days(con: duckdb.DuckDBPyConnection, as_at: date) -> None:
     """Build the calendar unless the store already holds one covering the run's range."""
     start, end = calendar_range_for(as_at)
     ensure_store(con)
-    first, last = con.execute("SELECT min(day), max(day) FROM main.working_days").fetchone()
+    first, last = con.execute("SELECT min(day), max(day) FROM main.working_days").fetchall()[0]
     if first is not None and first <= start and last >= end:
         return
     build_working_days(con, start, end)

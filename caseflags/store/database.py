@@ -119,9 +119,9 @@ def create_contract_tables(con: duckdb.DuckDBPyConnection) -> None:
         head = stmt.lstrip()
         if head.upper().startswith("CREATE TYPE"):
             if head.split()[2] not in existing_types:
-                con.execute(stmt)
+                con.execute(stmt).fetchall()
         elif head.upper().startswith("CREATE TABLE"):
-            con.execute(stmt.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+            con.execute(stmt.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)).fetchall()
 
 
 # Which (database, regional) each open connection has already ensured: a second call is a no-op.
@@ -132,7 +132,8 @@ def ensure_store(con: duckdb.DuckDBPyConnection, *, regional: bool = False) -> N
     """Create everything a store needs in the connection's current database, once per connection:
     the contract's types and (empty) tables, every internal table, the views and the shared macros.
     `regional`: also the regional store's tables (caseflags.region). Existing rows are kept."""
-    database = con.execute("SELECT current_database()").fetchone()[0]
+    # Every result fetched to its end: DuckDB refuses other work on a connection with one pending.
+    database = con.execute("SELECT current_database()").fetchall()[0][0]
     done = _ENSURED.setdefault(con, set())
     if (database, regional) in done or (database, True) in done:
         return
@@ -144,7 +145,5 @@ def create_store_objects(con: duckdb.DuckDBPyConnection, *, regional: bool = Fal
     """Run every DDL file and install the macros, unconditionally (ensure_store remembers it did;
     an empty template catalog, attached afresh each time, calls this)."""
     create_contract_tables(con)
-    for relative_path in (*STORE_DDL, *(REGIONAL_DDL if regional else ())):
-        con.execute(sql_text(relative_path))
-    for relative_path in STORE_MACROS:
-        con.execute(sql_text(relative_path))
+    for relative_path in (*STORE_DDL, *(REGIONAL_DDL if regional else ()), *STORE_MACROS):
+        con.execute(sql_text(relative_path)).fetchall()
