@@ -31,7 +31,7 @@ def good_practice(con: duckdb.DuckDBPyConnection, as_at: date, window_days: int 
 
     Prepares the working-day calendar and the shared macros (as the check runner does) in the
     connection, then runs one set-based query. Expects a store with every contract table
-    (`flows.store.ensure_store`); a table with no rows simply shows no practice.
+    (`caseflags.store.database.ensure_store`); a table with no rows simply shows no practice.
     """
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
