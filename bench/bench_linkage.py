@@ -74,7 +74,7 @@ def link_quality(con: duckdb.DuckDBPyConnection) -> dict:
     one in ssd_linked_identifiers, or the LA child id), the strongest key first, as linkage ranks
     them; every other true link is the model's. `share` is the part of all true links it made.
     """
-    con.execute(linkage.MACROS_SQL.read_text())
+    ensure_store(con)  # the linkage macros
     rows = con.execute(
         """
         WITH partner_links AS (

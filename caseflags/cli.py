@@ -44,7 +44,7 @@ from caseflags.failures import debug as debug_mode
 from caseflags.failures import fail as _fail  # (the name commands use)
 from caseflags.outputs.review_import import ReviewImportError, import_review
 from caseflags.store.retention import archived_deliveries
-from caseflags.store.database import check_store_path, connect
+from caseflags.store.database import check_store_path, connect, ensure_store
 from caseflags.store.locking import store_lock
 from caseflags.web.accounts import AccountError, add_user, disable_user, list_users, set_password
 from caseflags.web.carry_audit import carry_web_audit
@@ -813,12 +813,11 @@ def users_password(name: Annotated[str, typer.Argument()], db: DbOption = Path("
 @links_app.command("model")
 def links_model(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
     """The linkage model in use: training method and date, parameters, expected quality."""
-    from caseflags.linkage.people import ensure_linkage_tables
     from caseflags.linkage.parameters import describe_model
 
     _load_config(config)
     with _open_store(db) as con:
-        ensure_linkage_tables(con)
+        ensure_store(con)
         model = describe_model(con)
     if model is None:
         console.print("no linkage model yet: it is trained on the first run with records to score", highlight=False)

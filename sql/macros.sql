@@ -1,6 +1,7 @@
--- Shared DuckDB macros for the checks (docs/ARCHITECTURE.md, "Cohort and dates").
--- Created by caseflags/checking/runner.py in the connection before any check runs, after the
--- `working_days` calendar (caseflags/checking/calendar.py) and every contract table exist.
+-- Shared DuckDB macros for every query of the store: checks, outputs, audit, the web's snapshot
+-- (docs/ARCHITECTURE.md, "Cohort and dates"). Installed in the store by
+-- caseflags.store.database.ensure_store after every table they read exists (the `working_days`
+-- calendar is filled for a run by caseflags/checking/calendar.py); the web snapshot copies them.
 -- Every macro takes its dates as arguments: nothing here reads the clock.
 
 -- Working days -----------------------------------------------------------------------------------
@@ -146,6 +147,13 @@ CREATE OR REPLACE MACRO open_agency_flags(d) AS TABLE
 -- "A window of N days up to and including D" is [D - (N-1) days, D] (the catalogue's convention).
 CREATE OR REPLACE MACRO window_start(d, n_days) AS (
     CAST(d AS DATE) - CAST(n_days - 1 AS INTEGER)
+);
+
+-- Severity ---------------------------------------------------------------------------------------
+-- The one home of the severities' order, most severe first (1 = HIGH; an unknown severity last).
+-- caseflags.checking.registry.SEVERITIES lists them in this order (tests/test_registry.py).
+CREATE OR REPLACE MACRO severity_rank(severity) AS (
+    CASE CAST(severity AS VARCHAR) WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END
 );
 
 -- Attendance -------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from datetime import date, timedelta
 
 import duckdb
 
-from caseflags.linkage.people import ensure_linkage_tables
 from caseflags.store.database import connect, ensure_store
 
 AS_AT = date(2026, 11, 24)  # a Tuesday; no bank holiday within two weeks either side
@@ -30,7 +29,6 @@ def new_store() -> duckdb.DuckDBPyConnection:
     """An in-memory store with every contract, internal and linkage table, all empty."""
     con = connect()
     ensure_store(con)
-    ensure_linkage_tables(con)
     return con
 
 

@@ -13,15 +13,14 @@ from datetime import date
 
 import duckdb
 
-from caseflags.region.store import ensure_region_store
-from caseflags.store.database import connect
+from caseflags.store.database import connect, ensure_store
 
 AS_AT = date(2026, 11, 24)
 
 
 def new_region_store() -> duckdb.DuckDBPyConnection:
     con = connect()
-    ensure_region_store(con)
+    ensure_store(con, regional=True)
     return con
 
 

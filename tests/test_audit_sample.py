@@ -11,10 +11,11 @@ import fastexcel
 import pytest
 from check_fixtures import AS_AT, add_child, add_cin_plan, add_ehcp, dob_for_age, insert
 
-from caseflags.audit.model import CONTROL, FLAGGED, SampleError, age_band, ensure_audit_tables, record_sample
+from caseflags.audit.model import CONTROL, FLAGGED, SampleError, age_band, record_sample
 from caseflags.audit.outcomes import mark_audited
 from caseflags.audit.sampling import choose_sample, open_exceptions
 from caseflags.audit.workbook import pack_file_name, write_sample
+from caseflags.store.database import ensure_store
 
 _exception_numbers = count()
 
@@ -263,7 +264,7 @@ def test_exclusion_period_boundaries(store):
     add_run(store)
     for i in range(4):
         add_cohort_child(store, f"C{i}")
-    ensure_audit_tables(store)
+    ensure_store(store)
     _audited(store, "INSIDE", ["C0"], AS_AT - timedelta(days=364))  # first day of the 365-day window
     _audited(store, "OUTSIDE", ["C1"], AS_AT - timedelta(days=365))
     _audited(store, "AFTER", ["C2"], AS_AT + timedelta(days=1))  # audited since D: certainly recent
@@ -303,7 +304,7 @@ def test_open_exceptions_use_the_exceptions_current_view_when_it_holds_the_run(s
     add_exception(store, "C1", "A")
     add_exception(store, "C1", "B")
     store.execute(
-        "CREATE VIEW exceptions_current AS SELECT exception_id, check_id, concern, severity, person_id, agency, "
+        "CREATE OR REPLACE VIEW exceptions_current AS SELECT exception_id, check_id, concern, severity, person_id, agency, "
         "entity_type, entity_id, detail, locator, DATE '2026-11-01' AS first_seen, "
         "CASE check_id WHEN 'A' THEN 'NEW' ELSE 'RESOLVED' END AS status, as_at FROM exceptions"
     )

@@ -149,7 +149,7 @@ def test_sql_identifier_validity_agrees_with_python_rules():
                                                         for _ in range(800)]
     upn_values += ["A12345678901I", "a12345678901", "1234567890123", ""]
     con = duckdb.connect()
-    con.execute(linkage.MACROS_SQL.read_text())
+    ensure_store(con)  # the linkage macros
     sql_nhs = con.execute(
         "SELECT v, link_nhs_number_is_valid(link_nhs_number(v)) FROM unnest($v) AS t(v)", {"v": nhs_values}
     ).fetchall()

@@ -41,7 +41,7 @@ def candidates(con) -> dict[tuple[str, str], dict]:
 
 def test_postcodes_of_any_shape_are_normalised_and_kept():
     con = duckdb.connect()
-    con.execute((SQL_DIR / "linkage_macros.sql").read_text())
+    con.execute((SQL_DIR / "linkage/macros.sql").read_text())
     rows = con.execute(
         """SELECT v, link_postcode(v) AS pc, link_postcode_is_uk(link_postcode(v)),
                   link_postcode_sector(link_postcode(v)), link_postcode_district(link_postcode(v))
@@ -78,7 +78,7 @@ def test_a_postcode_from_abroad_is_compared_and_reported(model_path):
 
 def test_names_in_any_script_are_compared_not_dropped():
     con = duckdb.connect()
-    con.execute((SQL_DIR / "linkage_macros.sql").read_text())
+    con.execute((SQL_DIR / "linkage/macros.sql").read_text())
     rows = con.execute(
         "SELECT link_name(v) FROM (VALUES (1, 'Zoë'), (2, 'O''Brien'), (3, 'Иван'), (4, 'محمد'), (5, ' - ')) t(n, v) "
         "ORDER BY n").fetchall()

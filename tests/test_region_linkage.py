@@ -38,7 +38,7 @@ def test_identifier_links_and_contradicted_model_matches():
     assert not any(link[1] == "C2" for link in links)
     assert summary.links_by_method.get("UPN", 0) >= 1
     # The model matches C2 and E2 (same name, birthday, sex, postcode); the differing UPN stops the
-    # link (in link_people's resolution, and again in sql/region_contradicted.sql): officers decide.
+    # link (in link_people's resolution, and again in sql/region/contradicted.sql): officers decide.
     held = con.execute("SELECT DISTINCT home_person_id, other_local_id FROM region_possible_matches "
                        "WHERE home_person_id = 'C2'").fetchall()
     assert held == [("C2", "EDUCATION:E2")]

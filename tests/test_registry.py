@@ -17,8 +17,7 @@ from caseflags.checking.registry import (
     RegistryError,
     load_registry,
 )
-from caseflags.checking.runner import MACROS_SQL
-from caseflags.region.store import ensure_region_store
+from caseflags.store.database import ensure_store
 
 REGISTRY = load_registry()
 GROUP_A = [
@@ -78,9 +77,8 @@ def test_every_check_sql_returns_the_contract_columns(check_id):
     check = REGISTRY[check_id]
     con = new_store()
     if check.scope == "region":
-        ensure_region_store(con)
-    ensure_working_days(con, AS_AT)
-    con.execute(MACROS_SQL.read_text())
+        ensure_store(con, regional=True)
+    ensure_working_days(con, AS_AT)  # the store and its macros too
     params = {"as_at": AS_AT, **check.threshold_values()}
     params = {name: value for name, value in params.items() if name in check.parameters()}
     cursor = con.execute(check.sql(), params)
@@ -154,7 +152,7 @@ def test_regional_checks_run_only_in_the_region():
     authority = {o.check_id for o in run_all_checks(authority_store(), "run-1", AS_AT)}
     assert not authority & regional and authority == set(REGISTRY) - regional
     con = authority_store()
-    ensure_region_store(con)
+    ensure_store(con, regional=True)
     assert {o.check_id for o in run_all_checks(con, "run-1", AS_AT, scope="region")} == regional
 
 

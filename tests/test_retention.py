@@ -36,7 +36,8 @@ def test_old_runs_reports_and_deliveries_are_pruned_and_live_load_records_kept(t
         (tmp_path / "archive" / name).mkdir(parents=True)
 
     pruned = apply_retention(
-        con, state.as_at, state.out_dir, keep_runs_days=365, archive_dir=tmp_path / "archive", keep_deliveries_days=10
+        con, state.as_at, state.out_dir, keep_runs_days=365, archive_dir=tmp_path / "archive", keep_deliveries_days=10,
+        keep_last_runs=1,
     )
 
     assert pruned == {"runs": 1, "report_folders": 1, "archived_deliveries": 2}

@@ -20,8 +20,9 @@ from datetime import date
 
 import duckdb
 
-from caseflags.checking.registry import load_registry
+from caseflags.checking.registry import SEVERITIES, load_registry
 from caseflags.resources import sql_text
+from caseflags.store.database import ensure_store
 
 COHORTS = ("CIN_WITH_ACTIVE_EHCP", "CIN", "ACTIVE_EHCP")
 FLAGGED = "FLAGGED"
@@ -30,8 +31,9 @@ CONFIRMED = "CONFIRMED"
 NOT_A_CONCERN = "NOT_A_CONCERN"
 OUTCOMES = (CONFIRMED, NOT_A_CONCERN)
 
-# Weight of a concern by the highest severity of its exceptions for the child.
-SEVERITY_POINTS = {"HIGH": 3, "MEDIUM": 2, "LOW": 1}
+# Weight of a concern by the highest severity of its exceptions for the child: HIGH 3, MEDIUM 2,
+# LOW 1, from the severities' one order (as sql/audit/cohort.sql's 4 - severity_rank).
+SEVERITY_POINTS = {severity: len(SEVERITIES) - rank for rank, severity in enumerate(SEVERITIES)}
 
 # (lowest age, highest age or None, label); ages in whole years at the as-at date.
 AGE_BANDS = ((0, 4, "0-4"), (5, 10, "5-10"), (11, 15, "11-15"), (16, 18, "16-18"), (19, None, "19+"))
@@ -166,10 +168,6 @@ def children_text(count: int) -> str:
     return f"{count} child" if count == 1 else f"{count} children"
 
 
-def ensure_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(sql_text("audit/tables.sql"))
-
-
 def age_band(age_years: int | None) -> str:
     if age_years is None:
         return UNKNOWN_AGE_BAND
@@ -199,7 +197,7 @@ def check_catalogue() -> dict[str, str]:
 def record_sample(con: duckdb.DuckDBPyConnection, result: SampleResult) -> None:
     """Store the sample, its children and their concerns. The sample id is a hash of everything
     that decided the draw, so writing the same sample twice stores it once."""
-    ensure_audit_tables(con)
+    ensure_store(con)
     exists = con.execute("SELECT 1 FROM audit_samples WHERE sample_id = $id", {"id": result.sample_id}).fetchone()
     if exists:
         return

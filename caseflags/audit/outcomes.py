@@ -23,17 +23,17 @@ from caseflags.audit.model import (
     ImportSummary,
     SampleError,
     check_catalogue,
-    ensure_audit_tables,
 )
 from caseflags.config import default_limits
 from caseflags.outputs.workbook_guard import formula_cells, workbook_problems
 from caseflags.resources import sql_text
+from caseflags.store.database import ensure_store
 
 
 def mark_audited(con: duckdb.DuckDBPyConnection, sample_id: str, audited_on: date) -> int:
     """Record the date the sample was audited; its children are then left out of later samples
     for the exclusion period. Returns the number of children marked."""
-    ensure_audit_tables(con)
+    ensure_store(con)
     sample = con.execute("SELECT as_at FROM audit_samples WHERE sample_id = $id", {"id": sample_id}).fetchone()
     if sample is None:
         raise SampleError(f"no audit sample {sample_id!r} in the store")
@@ -82,7 +82,7 @@ def import_audit_outcomes(con: duckdb.DuckDBPyConnection, xlsx_path: str | os.Pa
     Before it is parsed the workbook must fit [limits] (inflated size, declared cells) and hold
     no formula in any cell; an auditor_note longer than limits.max_text_length is refused.
     """
-    ensure_audit_tables(con)
+    ensure_store(con)
     limits = limits or default_limits()
     path = Path(xlsx_path)
     if not path.is_file():
@@ -171,7 +171,7 @@ def confirmation_rates(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Per check, over every recorded audit: how many of the concerns it raised auditors
     confirmed or found not to be a concern, the rate confirmed / (confirmed + not a concern)
     (None before any flagged outcome), and how many concerns auditors found that it missed."""
-    ensure_audit_tables(con)
+    ensure_store(con)
     catalogue = check_catalogue()
     rates = []
     for check_id, confirmed, not_a_concern, missed, samples in con.execute(sql_text("audit/confirmation_rates.sql")).fetchall():

@@ -37,7 +37,7 @@ from caseflags.audit.model import (
     children_text,
     need_label,
 )
-from caseflags.resources import sql_text
+from caseflags.resources import config_default, sql_text
 
 # Temp table of the open exceptions sampled from; the cohort and child queries read it.
 OPEN_EXCEPTIONS_TABLE = "audit_open_exceptions"
@@ -271,11 +271,11 @@ def _concern_summary(exceptions: list[OpenException]) -> str:
 def choose_sample(
     con: duckdb.DuckDBPyConnection,
     as_at: date,
-    size: int = 10,
+    size: int = config_default("sample", "size"),
     seed: int | None = None,
-    controls: int = 2,
-    exclude_audited_within_days: int = 365,
-    cohort: str = "CIN_WITH_ACTIVE_EHCP",
+    controls: int = config_default("sample", "controls"),
+    exclude_audited_within_days: int = config_default("sample", "exclude_audited_within_days"),
+    cohort: str = config_default("sample", "cohort"),
     also_audited: Iterable[tuple[str, date]] = (),
 ) -> SampleResult:
     """Choose `size` children from the cohort at as_at (see the module and docs/AUDIT_SAMPLE.md).

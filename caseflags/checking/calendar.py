@@ -6,11 +6,15 @@ Checks count working days by joining `working_days` (or through the macros in
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import lru_cache
 
 import duckdb
 import holidays
+
+from caseflags.resources import sql_text
+from caseflags.store.database import ensure_store
 
 # Twenty years back covers plans, actions and allocations that checks may date from; two years on
 # covers scheduled meetings and due dates after the as-at date.
@@ -29,7 +33,8 @@ def bank_holidays(start: date, end: date) -> tuple[date, ...]:
 
 
 def build_working_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> None:
-    """(Re)create `working_days(day, is_working_day, working_day_number)` for start..end.
+    """Refill `working_days(day, is_working_day, working_day_number)` (sql/store/working_days.sql)
+    for start..end.
 
     `working_day_number` counts working days from `start` up to and including `day`, so the
     number of working days after A up to and including B is number(B) - number(A), and the
@@ -37,33 +42,11 @@ def build_working_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -
     """
     if end < start:
         raise ValueError("calendar end is before its start")
-    con.execute(
-        """
-        CREATE OR REPLACE TABLE working_days AS
-        WITH calendar_days AS (
-            SELECT CAST(day AS DATE) AS day
-            FROM range(CAST($start AS TIMESTAMP), CAST($end AS TIMESTAMP) + INTERVAL 1 DAY, INTERVAL 1 DAY) AS t(day)
-        ),
-        bank_holidays AS (
-            SELECT DISTINCT unnest(CAST($holidays AS DATE[])) AS day
-        ),
-        classified_days AS (
-            SELECT
-                calendar_days.day,
-                isodow(calendar_days.day) <= 5 AND bank_holidays.day IS NULL AS is_working_day
-            FROM calendar_days
-            LEFT JOIN bank_holidays ON bank_holidays.day = calendar_days.day
-        )
-        SELECT
-            day,
-            is_working_day,
-            CAST(sum(CASE WHEN is_working_day THEN 1 ELSE 0 END) OVER (ORDER BY day) AS INTEGER)
-                AS working_day_number
-        FROM classified_days
-        ORDER BY day
-        """,
-        {"start": start, "end": end, "holidays": list(bank_holidays(start, end))},
-    )
+    ensure_store(con)
+    parameters = {"start": start, "end": end, "holidays": list(bank_holidays(start, end))}
+    for statement in re.split(r";\s*$", sql_text("store/working_days_fill.sql"), flags=re.MULTILINE):
+        if statement.strip():
+            con.execute(statement, {k: v for k, v in parameters.items() if f"${k}" in statement}).fetchall()
 
 
 def calendar_range_for(as_at: date) -> tuple[date, date]:
@@ -74,11 +57,8 @@ def calendar_range_for(as_at: date) -> tuple[date, date]:
 def ensure_working_days(con: duckdb.DuckDBPyConnection, as_at: date) -> None:
     """Build the calendar unless the store already holds one covering the run's range."""
     start, end = calendar_range_for(as_at)
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'working_days'"
-    ).fetchone()[0]
-    if exists:
-        first, last = con.execute("SELECT min(day), max(day) FROM main.working_days").fetchone()
-        if first is not None and first <= start and last >= end:
-            return
+    ensure_store(con)
+    first, last = con.execute("SELECT min(day), max(day) FROM main.working_days").fetchall()[0]
+    if first is not None and first <= start and last >= end:
+        return
     build_working_days(con, start, end)

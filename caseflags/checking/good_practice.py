@@ -13,7 +13,6 @@ import duckdb
 
 from caseflags.resources import SQL_DIR
 from caseflags.checking.calendar import ensure_working_days
-from caseflags.checking.runner import MACROS_SQL
 
 GOOD_PRACTICE_SQL = SQL_DIR / "good_practice.sql"
 
@@ -32,12 +31,11 @@ def good_practice(con: duckdb.DuckDBPyConnection, as_at: date, window_days: int 
 
     Prepares the working-day calendar and the shared macros (as the check runner does) in the
     connection, then runs one set-based query. Expects a store with every contract table
-    (`flows.store.ensure_store`); a table with no rows simply shows no practice.
+    (`caseflags.store.database.ensure_store`); a table with no rows simply shows no practice.
     """
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
-    ensure_working_days(con, as_at)
-    con.execute(MACROS_SQL.read_text())
+    ensure_working_days(con, as_at)  # and the store, with its macros
     cursor = con.execute(GOOD_PRACTICE_SQL.read_text(), {"as_at": as_at, "window_days": window_days})
     columns = [column[0] for column in cursor.description]
     return [dict(zip(columns, row)) for row in cursor.fetchall()]

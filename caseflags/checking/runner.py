@@ -17,12 +17,10 @@ from datetime import date
 
 import duckdb
 
-from caseflags.resources import SQL_DIR
 from caseflags.checking.calendar import ensure_working_days
-from caseflags.store.database import ensure_store
+from caseflags.store.database import create_store_objects, ensure_store
 from caseflags.checking.registry import MAGNITUDE_COLUMNS, OUTPUT_COLUMNS, RUN_PARAMETERS, Check, load_registry
 
-MACROS_SQL = SQL_DIR / "macros.sql"
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +90,7 @@ class _PreparedConnection:
         self.shadows: list[str] = []
 
     def __enter__(self) -> "_PreparedConnection":
+        ensure_store(self.con)  # the shared macros; they read a shadowing TEMP table by its name
         ensure_working_days(self.con, self.as_at)
         wanted = sorted(self.unusable_tables - _temp_tables(self.con))
         with _store_template(self.con) as template:
@@ -99,7 +98,6 @@ class _PreparedConnection:
                 # An empty stand-in with the store table's columns and types.
                 self.con.execute(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM {template}.main."{table}" LIMIT 0')
                 self.shadows.append(table)
-        self.con.execute(MACROS_SQL.read_text())
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -118,7 +116,7 @@ def _store_template(con: duckdb.DuckDBPyConnection) -> Iterator[str]:
     try:
         con.execute(f"USE {TEMPLATE_CATALOG}")
         try:
-            ensure_store(con)
+            create_store_objects(con)
         finally:
             con.execute(f'USE "{home}"')
         yield TEMPLATE_CATALOG

@@ -48,6 +48,7 @@ import duckdb
 
 from caseflags.contracts import keys
 from caseflags.contracts.schema import load_contract
+from caseflags.resources import config_default
 
 # GX must never phone home; set before great_expectations is first imported (it is imported
 # lazily below so that commands which never validate do not pay its import time).
@@ -84,7 +85,7 @@ def _wait_for_gx_import() -> None:
 
 ExecutionPath = Literal["sql", "pandas"]
 DEFAULT_EXECUTION_PATH: ExecutionPath = "sql"
-DEFAULT_MIN_ROW_FRACTION = 0.5
+DEFAULT_MIN_ROW_FRACTION = config_default("contracts", "min_row_fraction")
 
 # Business keys are enforced row by row at ingest (duplicates quarantined, the rest loaded):
 # see caseflags/contracts/keys.py. Re-exported here for callers that read them from the suites.
@@ -111,8 +112,8 @@ class DateRules:
     """Plausible date ranges (warnings, not blocking). Every other DATE column records an event
     that has happened, so it may not lie after as-at + `recorded_grace_days`."""
 
-    earliest: date = date(1900, 1, 1)
-    scheduled_horizon_days: int = 400
+    earliest: date = date.fromisoformat(config_default("contracts", "earliest_plausible_date"))
+    scheduled_horizon_days: int = config_default("contracts", "max_days_after_as_at")
     recorded_grace_days: int = 0
 
     def latest(self, table: str, column: str, as_at: date) -> date:

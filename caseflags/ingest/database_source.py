@@ -45,7 +45,7 @@ from caseflags.errors import RunAborted
 from caseflags.ingest.common import LINE, ExtractRefused, header_map
 from caseflags.ingest.extracts import ParsedExtract, parse_source
 from caseflags.ingest.scan import DEFAULT_LIMITS, IngestLimits
-from caseflags.resources import sql_text
+from caseflags.resources import config_default, sql_text
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 # libpq connection settings a URL may carry besides `schema` (never a password).
@@ -54,7 +54,7 @@ POSTGRES_URL_SETTINGS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "service
 PASSWORD_REFUSAL = ("the --source URL holds a password: remove it and let libpq find it (PGPASSFILE or ~/.pgpass, "
                     "PGPASSWORD, PGSERVICE, or ingest.database_passfile); nothing was read")
 NO_ROWS = "table has no rows"
-DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
+DEFAULT_BATCH_BYTES = config_default("ingest", "database_batch_bytes")
 # Values as COPY's text format writes them: one row per line, fields split by tabs, \N for NULL.
 _COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
 _COPY_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -224,8 +224,8 @@ def open_database(url: str, ingest: dict) -> Iterator[DatabaseDelivery]:
     location = parse_source_url(url)
     limits = IngestLimits.from_config(ingest)
     source = PostgresSource(location, passfile=ingest.get("database_passfile") or None,
-                            connect_timeout=int(ingest.get("database_connect_timeout", 10)),
-                            batch_bytes=int(ingest.get("database_batch_bytes", DEFAULT_BATCH_BYTES)))
+                            connect_timeout=int(ingest["database_connect_timeout"]),
+                            batch_bytes=int(ingest["database_batch_bytes"]))
     with source.snapshot() as snapshot:
         found = snapshot.tables()
         if not found:  # a schema without one SSD table is a wrong schema (or missing grants), not a quiet night
@@ -240,7 +240,7 @@ def open_database(url: str, ingest: dict) -> Iterator[DatabaseDelivery]:
 class PostgresSource:
     """A PostgreSQL schema (SSD for Eclipse) read with psycopg's COPY TO STDOUT."""
 
-    def __init__(self, location: SourceLocation, passfile: str | None = None, connect_timeout: int = 10,
+    def __init__(self, location: SourceLocation, passfile: str | None = None, connect_timeout: int = config_default("ingest", "database_connect_timeout"),
                  batch_bytes: int = DEFAULT_BATCH_BYTES):
         self.location = location
         self.passfile = passfile

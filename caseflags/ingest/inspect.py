@@ -67,7 +67,7 @@ class DeliveryInspection:
 def inspect_delivery(folder: Path, config: Config) -> DeliveryInspection:
     found = discover_delivery(folder)
     limits = IngestLimits.from_config(config.ingest)
-    min_fraction = float(config.ingest.get("min_loaded_fraction", 0.5))
+    min_fraction = float(config.ingest["min_loaded_fraction"])
     files: list[FileInspection] = []
     for table, path in sorted(found.files.items()):
         files.append(_inspect_extract(path, table, config, limits, min_fraction))

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from caseflags.resources import config_default
+
 BLOCK_BYTES = 1 << 20
 HEAD_BYTES = 4096
 
@@ -27,9 +29,9 @@ HEAD_BYTES = 4096
 class IngestLimits:
     """Bounds on what one delivered value or record may hold (characters)."""
 
-    max_field_size: int = 262_144
-    max_record_size: int = 1_048_576
-    raw_line_prefix: int = 1_000
+    max_field_size: int = config_default("ingest", "max_field_size")
+    max_record_size: int = config_default("ingest", "max_record_size")
+    raw_line_prefix: int = config_default("ingest", "raw_line_prefix")
 
     @classmethod
     def from_config(cls, ingest: dict) -> "IngestLimits":

@@ -219,7 +219,7 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         if people is not None:
             parsed = quarantine_dependents(parsed, people, limits)
     untrustworthy = untrustworthy_reason(parsed.rows_read, parsed.rows_loaded + sum(parsed.merged.values()),
-                                         float(config.ingest.get("min_loaded_fraction", 0.5)))
+                                         float(config.ingest["min_loaded_fraction"]))
     if untrustworthy:
         return _refused_untrustworthy(table, names, parsed, untrustworthy, content_sha256, problems, delivery)
     stage_table(con, table, parsed.rows())

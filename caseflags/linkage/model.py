@@ -101,7 +101,7 @@ def model_settings(probability_two_random_records_match: float):
             cll.ElseLevel(),
         ],
     )
-    # Any shape of postcode: whole, then sector and district (sql/linkage_macros.sql says what
+    # Any shape of postcode: whole, then sector and district (sql/linkage/macros.sql says what
     # those are for a UK postcode and for any other shape).
     postcode = cl.CustomComparison(
         output_column_name="postcode",

@@ -32,20 +32,19 @@ from caseflags.linkage.model import PRIOR_M_PROBABILITIES
 from caseflags.linkage.parameters import assess_expected_quality, assessed_thresholds, record_model
 from caseflags.linkage.scoring import SCORE_COLUMNS, score_unresolved_records
 from caseflags.resources import SQL_DIR, config_default
+from caseflags.store.database import ensure_store
 
 log = logging.getLogger(__name__)
 
-MACROS_SQL = SQL_DIR / "linkage_macros.sql"
-NICKNAMES_SQL = SQL_DIR / "linkage_nicknames.sql"
-DETERMINISTIC_SQL = SQL_DIR / "linkage_deterministic.sql"
-RESOLVE_SQL = SQL_DIR / "linkage_resolve.sql"
-ASSIGN_ROUND_SQL = SQL_DIR / "linkage_assign_round.sql"
-OUTPUTS_SQL = SQL_DIR / "linkage_outputs.sql"
+NICKNAMES_SQL = SQL_DIR / "linkage/nicknames.sql"
+DETERMINISTIC_SQL = SQL_DIR / "linkage/deterministic.sql"
+RESOLVE_SQL = SQL_DIR / "linkage/resolve.sql"
+ASSIGN_ROUND_SQL = SQL_DIR / "linkage/assign_round.sql"
+OUTPUTS_SQL = SQL_DIR / "linkage/outputs.sql"
 MAX_ASSIGNMENT_ROUNDS = 20  # each round settles every mutually best pair; a few suffice
 # The share of records with a true child, as the model estimates it, is held below this: an
 # overestimate (EM on a small authority) would lift every lone candidate.
 RECORD_SHARE_CAP = 0.9
-TABLES_SQL = SQL_DIR / "linkage_tables.sql"
 
 METHODS = ("LA_ID", "OFFICER_CONFIRMED", "NHS_NUMBER", "UPN", "LINKED_IDENTIFIER", "LA_PERSON_ID", "NAME_DOB",
            "PROBABILISTIC")
@@ -75,11 +74,6 @@ class LinkSummary:
     @property
     def partner_links(self) -> int:
         return sum(n for method, n in self.links_by_method.items() if method != "LA_ID")
-
-
-def ensure_linkage_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create linkage's store tables (sql/linkage_tables.sql; decisions are never dropped here)."""
-    con.execute(TABLES_SQL.read_text())
 
 
 def default_model_path(con: duckdb.DuckDBPyConnection) -> Path | None:
@@ -114,7 +108,7 @@ def link_people(
     """
     if not 0 < review_threshold <= match_threshold <= 1:
         raise ValueError("need 0 < review_threshold <= match_threshold <= 1")
-    ensure_linkage_tables(con)
+    ensure_store(con)
     model_path = Path(model_path) if model_path is not None else default_model_path(con)
     try:
         prepare_inputs(con)
@@ -197,7 +191,7 @@ def observed_record_share(con: duckdb.DuckDBPyConnection, model: dict | None) ->
 
 
 def _assign_one_to_one(con: duckdb.DuckDBPyConnection) -> None:
-    """Greedy one-to-one assignment, in rounds of mutually best pairs (sql/linkage_assign_round.sql)."""
+    """Greedy one-to-one assignment, in rounds of mutually best pairs (sql/linkage/assign_round.sql)."""
     statement = ASSIGN_ROUND_SQL.read_text()
     for _ in range(MAX_ASSIGNMENT_ROUNDS):
         before = _count(con, "linkage_accepted_pairs")
@@ -209,7 +203,7 @@ def _assign_one_to_one(con: duckdb.DuckDBPyConnection) -> None:
 def prepare_inputs(con: duckdb.DuckDBPyConnection) -> None:
     """Build linkage's TEMP input tables (linkage_children, linkage_records, the identifier
     matches, linkage_unresolved_records) on this connection; `link_people` drops them after."""
-    con.execute(MACROS_SQL.read_text())
+    ensure_store(con)  # the linkage macros
     con.execute(NICKNAMES_SQL.read_text())
     _run_sql_file(con, DETERMINISTIC_SQL)
 
@@ -235,7 +229,7 @@ def _describe_model_in_store(con, model: dict, status: str, match_threshold: flo
 
 def possible_matches(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Pairs awaiting an officer's decision, most likely first (ids, probability and evidence only)."""
-    ensure_linkage_tables(con)
+    ensure_store(con)
     rows = con.execute(
         """
         SELECT agency, agency_record_id, person_id, match_probability, evidence,
@@ -251,7 +245,7 @@ def possible_matches(con: duckdb.DuckDBPyConnection) -> list[dict]:
 def why_linked(con: duckdb.DuckDBPyConnection, agency: str, agency_record_id: str, person_id: str) -> dict:
     """A pair's explanation (no personal data): the link or candidate, each field's match weight
     (prior first; they add up to the pair's match weight), and the child's other linked records."""
-    ensure_linkage_tables(con)
+    ensure_store(con)
     key = {"agency": agency.strip().upper(), "record": agency_record_id, "person": person_id}
     link = con.execute(
         "SELECT method, match_probability FROM person_links "
@@ -296,7 +290,7 @@ def record_link_decision(
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
     agency = agency.strip().upper()
-    ensure_linkage_tables(con)
+    ensure_store(con)
     if not con.execute(
         "SELECT count(*) FROM agency_records WHERE CAST(agency AS VARCHAR) = $agency AND agency_record_id = $record",
         {"agency": agency, "record": agency_record_id},

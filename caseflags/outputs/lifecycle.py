@@ -37,15 +37,6 @@ CONTRACT_CSV_COLUMNS = (
 CSV_COLUMNS = (*CONTRACT_CSV_COLUMNS, "priority", "priority_reason", "owner_name", "owner_team", "central_queue_reason")
 
 
-def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the lifecycle and annotation tables and the consumer views (idempotent)."""
-    ensure_store(con)
-    con.execute(sql_text("outputs/lifecycle_tables.sql"))
-    con.execute(sql_text("outputs/triage_tables.sql"))
-    con.execute(sql_text("web/carried_tables.sql"))  # reviewers and assignees carried from the web
-    con.execute(sql_text("outputs/views.sql"))
-
-
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """All or nothing. Callers must not hold a transaction open: DuckDB has no nesting, and a
@@ -79,7 +70,7 @@ def update_lifecycle(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date) -
     that is NOT_EVALUATED this run (or absent from `check_runs`) are carried as OPEN with their
     last evaluated detail. `first_seen` is the as-at of the first run that ever raised it.
     """
-    ensure_output_tables(con)
+    ensure_store(con)
     with transaction(con):
         existing = con.execute(
             "SELECT seq, previous_run_id FROM lifecycle_runs WHERE run_id = $run_id", {"run_id": run_id}

@@ -97,23 +97,7 @@ def folder_name(code: str) -> str:
 
 def organisation_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[tuple[str, str], list[dict]]:
     """(agency, organisation) -> the rows of that school or practice, masked, with own identifiers."""
-    cursor = con.execute(
-        """
-        SELECT listed.exception_id, listed.check_id, listed.concern, listed.severity, listed.agency,
-               listed.person_id, rows.organisation, rows.agency_record_ids,
-               rows.agency_nhs_number AS nhs_number, rows.agency_upn AS upn, listed.entity_type,
-               rows.agency_entity_id AS entity_id, rows.agency_detail AS detail, rows.agency_locator AS locator,
-               listed.first_seen, listed.status, listed.review_status, listed.review_note, listed.as_at,
-               listed.priority, listed.priority_reason, listed.social_worker_name, listed.social_worker_team
-        FROM exceptions_listed AS listed
-        JOIN exception_agency_rows AS rows ON rows.run_id = listed.run_id AND rows.exception_id = listed.exception_id
-        WHERE listed.run_id = $run_id AND rows.organisation IS NOT NULL
-        ORDER BY listed.agency, rows.organisation, listed.priority DESC,
-                 CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END, listed.check_id,
-                 rows.agency_record_ids NULLS LAST, listed.exception_id
-        """,
-        {"run_id": run_id},
-    )
+    cursor = con.execute(sql_text("outputs/organisation_rows.sql"), {"run_id": run_id})
     columns = [c[0] for c in cursor.description]
     grouped: dict[tuple[str, str], list[dict]] = {}
     for values in cursor.fetchall():

@@ -30,9 +30,8 @@ import duckdb
 import caseflags
 from caseflags.config import Config
 from caseflags.digests import file_sha256
-from caseflags.linkage.people import ensure_linkage_tables
-from caseflags.outputs.lifecycle import ensure_output_tables
 from caseflags.resources import CATALOGUE_DIR, SQL_DIR, sql_text
+from caseflags.store.database import ensure_store
 from caseflags.store.ledger import ExtractOutcome, live_fingerprints
 from caseflags.web.carry import workspace_marks
 
@@ -84,8 +83,7 @@ def results_basis(
     config: Config,
 ) -> str:
     """SHA-256 of everything this run's checks and outputs read (see the module's docstring)."""
-    ensure_output_tables(con)
-    ensure_linkage_tables(con)
+    ensure_store(con)
     live = live_fingerprints(con)
     tables = {
         table: ["current", live.get(table, {}).get("load_fingerprint")] if outcome.status in _CURRENT

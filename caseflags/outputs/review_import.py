@@ -15,7 +15,7 @@ import duckdb
 import fastexcel
 import pyarrow as pa
 
-from caseflags.outputs.lifecycle import DEFAULT_EXPIRY_DAYS, REVIEW_STATUSES, ensure_output_tables, transaction
+from caseflags.outputs.lifecycle import DEFAULT_EXPIRY_DAYS, REVIEW_STATUSES, transaction
 from caseflags.outputs.workbook import (
     EXPORTED_NOTE_COLUMN,
     EXPORTED_STATUS_COLUMN,
@@ -31,6 +31,7 @@ from caseflags.outputs.workbook import (
 from caseflags.config import default_limits
 from caseflags.outputs.workbook_guard import formula_cells, workbook_problems
 from caseflags.resources import sql_text
+from caseflags.store.database import ensure_store
 
 
 class ReviewImportError(ValueError):
@@ -113,7 +114,7 @@ def import_review(
     declared cells); a note longer than limits.max_text_length, a formula in any cell, or an edit
     to a read-only column (anything but review_status and review_note) is refused, naming the cell.
     """
-    ensure_output_tables(con)
+    ensure_store(con)
     limits = limits or default_limits()
     path = Path(xlsx_path)
     if not path.is_file():

@@ -16,11 +16,12 @@ import duckdb
 
 from caseflags.outputs.agencies import agency_columns, agency_folder_name, agency_rows
 from caseflags.outputs.files import write_csv, write_text
-from caseflags.outputs.lifecycle import CSV_COLUMNS, ensure_output_tables
+from caseflags.outputs.lifecycle import CSV_COLUMNS
 from caseflags.outputs.report import render_report
 from caseflags.outputs.workbook import write_workbook
 from caseflags.private_files import owner_only, private_dir
 from caseflags.resources import sql_text
+from caseflags.store.database import ensure_store
 
 
 def listed_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
@@ -91,7 +92,7 @@ def write_run_outputs(
     an agency with nothing listed any more keeps no stale file. Every file is 0600 and every
     folder 0700, written to a temporary name and renamed into place.
     """
-    ensure_output_tables(con)
+    ensure_store(con)
     known = con.execute("SELECT count(*) FROM lifecycle_runs WHERE run_id = $run_id", {"run_id": run_id}).fetchone()[0]
     if not known:
         raise ValueError(f"run {run_id} has no exception lifecycle yet: call update_lifecycle first")

@@ -18,7 +18,6 @@ from caseflags.outputs.organisations import run_sql_file
 from caseflags.resources import SQL_DIR, config_default
 
 TRIAGE_SQL = SQL_DIR / "outputs" / "triage.sql"
-MACROS_SQL = SQL_DIR / "macros.sql"
 PRIORITY_KEYS = (
     "weight_high", "weight_medium", "weight_low", "weight_magnitude", "magnitude_cap_multiple",
     "weight_week_open", "days_open_cap_points", "weight_child_protection", "weight_child_in_need",
@@ -36,8 +35,7 @@ def record_triage(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, weig
     exception_agency_rows (record_agency_rows) and its lifecycle."""
     values = {**default_weights(), **{k: float(v) for k, v in (weights or {}).items()}}
     registry = load_registry()
-    ensure_working_days(con, as_at)  # the macros read the calendar
-    con.execute(MACROS_SQL.read_text())
+    ensure_working_days(con, as_at)  # and the store, with its macros: they read the calendar
     parameters = {
         "run_id": run_id, "as_at": as_at, **values,
         "check_ids": list(registry), "check_titles": [check.title for check in registry.values()],

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from caseflags.linkage.people import ensure_linkage_tables, link_people
+from caseflags.linkage.people import link_people
 from caseflags.resources import SQL_DIR
 from caseflags.store.database import ensure_store
 
 log = logging.getLogger(__name__)
 
 # A probabilistic match contradicted by a differing NHS number or UPN is not a link across the border.
-CONTRADICTED_SQL = SQL_DIR / "region_contradicted.sql"
+CONTRADICTED_SQL = SQL_DIR / "region/contradicted.sql"
 LINK_COLUMNS = ("home_la", "home_person_id", "other_la", "other_local_id", "method", "match_probability")
 CANDIDATE_COLUMNS = ("home_la", "home_person_id", "other_la", "other_local_id", "match_probability", "evidence")
 
@@ -85,7 +85,6 @@ def _link_home(home: str, children: pl.DataFrame, others: pl.DataFrame, match_th
                review_threshold: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     with duckdb.connect() as work:
         ensure_store(work)
-        ensure_linkage_tables(work)
         work.register("_children", children)
         work.execute(
             """INSERT INTO ssd_person (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname,

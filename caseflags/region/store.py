@@ -1,7 +1,7 @@
 """The regional store: what each authority shares after its run, and the regional results.
 
 An authority's share is read from its own store (read-only, after its run) with
-`sql/region_share.sql`, plus the per-check counts of its run record and, when its sharing basis
+`sql/region/share.sql`, plus the per-check counts of its run record and, when its sharing basis
 is "exceptions", its exception list (`<out>/<as-at>/exceptions.csv`). Its rows in the regional
 store are replaced in one transaction. An authority whose run failed shares nothing new: its
 previous share stays (and is marked as such in region_authorities).
@@ -21,8 +21,7 @@ from caseflags.region.manifest import Authority
 from caseflags.resources import SQL_DIR
 from caseflags.store.database import connect, ensure_store
 
-REGION_SCHEMA_SQL = SQL_DIR / "region_schema.sql"
-SHARE_SQL = SQL_DIR / "region_share.sql"
+SHARE_SQL = SQL_DIR / "region/share.sql"
 EXCEPTION_COLUMNS = ("exception_id", "check_id", "concern", "severity", "person_id", "agency", "entity_type",
                      "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note")
 
@@ -41,15 +40,10 @@ class AuthorityOutcome:
 
 def open_region_store(path: Path, create: bool = False) -> duckdb.DuckDBPyConnection:
     con = connect(path, create=create)
-    ensure_region_store(con)
+    # A whole store (runs, exceptions, check_runs...: the regional checks' records; the contract's
+    # tables stay empty here, the checks' macros bind to them) and the regional tables.
+    ensure_store(con, regional=True)
     return con
-
-
-def ensure_region_store(con: duckdb.DuckDBPyConnection) -> None:
-    # The store's own tables (runs, exceptions, check_runs...: the regional checks' records) and
-    # the contract's types and tables, which stay empty here: the checks' macros bind to them.
-    ensure_store(con)
-    con.execute(REGION_SCHEMA_SQL.read_text())
 
 
 def read_share(authority: Authority, as_at: date) -> pl.DataFrame:

@@ -1,22 +1,39 @@
 """The DuckDB store: one file holding extracts, links, exceptions history and run records.
 
-Contract tables are replaced atomically (inside one transaction per run); internal tables are
-created here so every module and test builds on the same definitions.
+Contract tables are replaced atomically (inside one transaction per run). `ensure_store` is the
+one place that creates the store: every DDL file (STORE_DDL, in order) and the shared macros
+(STORE_MACROS), so every module and test builds on the same definitions and any SQL can use them.
 """
 
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 
 import duckdb
 
-from caseflags.resources import SQL_DIR
+from caseflags.resources import SQL_DIR, sql_text
 
 SCHEMA_SQL = SQL_DIR / "schema.sql"
 
-INTERNAL_TABLES_SQL = SQL_DIR / "store_tables.sql"
-LINKAGE_TABLES_SQL = SQL_DIR / "linkage_tables.sql"
+# Every store's DDL after the contract's (sql/schema.sql), run in this order by ensure_store:
+# CREATE ... IF NOT EXISTS, and new columns added only if missing, so a store keeps its history.
+STORE_DDL = (
+    "store/tables.sql",             # run records, ledger, quarantine, person index, check results
+    "store/working_days.sql",       # the calendar (filled by caseflags.checking.calendar)
+    "linkage/tables.sql",           # candidates, conflicts, officers' decisions, the model
+    "audit/tables.sql",             # audit samples and outcomes
+    "outputs/lifecycle_tables.sql",  # exception history and annotations
+    "outputs/triage_tables.sql",    # priority and owners
+    "web/carried_tables.sql",       # which workspace rows the nightly has carried
+    "outputs/views.sql",            # consumer views over the lifecycle (after its tables)
+)
+# The regional store's own tables (docs/SCALE.md), on top of a whole store.
+REGIONAL_DDL = ("region/tables.sql",)
+# Shared macros, installed after every table they read exists (DuckDB binds a macro's tables when
+# it is created). They are stored in the store file, so the web snapshot copies them too.
+STORE_MACROS = ("macros.sql", "linkage/macros.sql")
 
 
 class StoreError(Exception):
@@ -102,13 +119,31 @@ def create_contract_tables(con: duckdb.DuckDBPyConnection) -> None:
         head = stmt.lstrip()
         if head.upper().startswith("CREATE TYPE"):
             if head.split()[2] not in existing_types:
-                con.execute(stmt)
+                con.execute(stmt).fetchall()
         elif head.upper().startswith("CREATE TABLE"):
-            con.execute(stmt.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+            con.execute(stmt.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)).fetchall()
 
 
-def ensure_store(con: duckdb.DuckDBPyConnection) -> None:
-    """Create everything a store needs: contract tables (empty), internal and linkage tables."""
+# Which (database, regional) each open connection has already ensured: a second call is a no-op.
+_ENSURED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, set[tuple[str, bool]]] = weakref.WeakKeyDictionary()
+
+
+def ensure_store(con: duckdb.DuckDBPyConnection, *, regional: bool = False) -> None:
+    """Create everything a store needs in the connection's current database, once per connection:
+    the contract's types and (empty) tables, every internal table, the views and the shared macros.
+    `regional`: also the regional store's tables (caseflags.region). Existing rows are kept."""
+    # Every result fetched to its end: DuckDB refuses other work on a connection with one pending.
+    database = con.execute("SELECT current_database()").fetchall()[0][0]
+    done = _ENSURED.setdefault(con, set())
+    if (database, regional) in done or (database, True) in done:
+        return
+    create_store_objects(con, regional=regional)
+    done.add((database, regional))
+
+
+def create_store_objects(con: duckdb.DuckDBPyConnection, *, regional: bool = False) -> None:
+    """Run every DDL file and install the macros, unconditionally (ensure_store remembers it did;
+    an empty template catalog, attached afresh each time, calls this)."""
     create_contract_tables(con)
-    con.execute(INTERNAL_TABLES_SQL.read_text())
-    con.execute(LINKAGE_TABLES_SQL.read_text())
+    for relative_path in (*STORE_DDL, *(REGIONAL_DDL if regional else ()), *STORE_MACROS):
+        con.execute(sql_text(relative_path)).fetchall()

@@ -56,7 +56,8 @@ def apply_retention(
     archive_dir: Path | None = None,
     keep_deliveries_days: int | None = None,
     current_run_id: str | None = None,
-    keep_last_runs: int = 1,
+    *,
+    keep_last_runs: int,
 ) -> dict:
     """Drop run history, report folders and archived deliveries older than the given ages.
 

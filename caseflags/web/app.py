@@ -23,7 +23,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from caseflags.outputs.files import csv_text, workbook_bytes
-from caseflags.web import accounts, audit_pages, queries, reviews
+from caseflags.web import accounts, queries, reviews
+from caseflags.web import audit_pages  # noqa: F401  (imported for its @page handlers, which register themselves)
 from caseflags.web.pages import (
     HERE,
     client_address,
@@ -35,6 +36,7 @@ from caseflags.web.pages import (
     check_csrf,
     ctx_of,
     page,
+    page_routes,
     render,
     snapshot_cursor,
     web_tables,
@@ -110,7 +112,7 @@ def _duration(seconds: int) -> str:
     return f"{minutes} minutes"
 
 
-@page("/logout")
+@page("/logout", methods=("POST",))
 async def logout(request: Request, user, form) -> tuple[Response, None]:
     accounts.end_session(ctx_of(request).workspace.connection(), request.session.get("sid"))
     request.session.clear()
@@ -272,7 +274,7 @@ def _form_fields(form) -> dict:
     return {**fields, "ids": ids} if ids else fields
 
 
-@page("/exceptions/{exception_id}/review")
+@page("/exceptions/{exception_id}/review", methods=("POST",))
 async def review_post(request: Request, user, form) -> tuple[Response, int]:
     row = _one_exception(request, user, request.path_params["exception_id"])
     try:
@@ -321,7 +323,7 @@ def _save(request: Request, user, form, rows: list[dict], check_only: bool = Fal
     return len(ids)
 
 
-@page("/exceptions/bulk-review")
+@page("/exceptions/bulk-review", methods=("POST",))
 async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
     ctx = ctx_of(request)
     filter_query = str(form.get("filter_query") or "")
@@ -389,7 +391,7 @@ async def matches_page(request: Request, user) -> tuple[Response, int]:
 OPPOSITE = {"CONFIRMED": "REJECTED", "REJECTED": "CONFIRMED"}
 
 
-@page("/matches/decide", officers_only=True)
+@page("/matches/decide", officers_only=True, methods=("POST",))
 async def matches_decide(request: Request, user, form) -> tuple[Response, int]:
     """Confirm (two steps: this page, then `confirmed=yes`; a note below the configured
     probability), reject ("different children, keep both"), or reverse an earlier decision."""
@@ -513,18 +515,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/login", login, methods=["GET", "POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/", today_page),
-        Route("/exceptions", exceptions_page),
-        Route("/exceptions/export.csv", export_csv),
-        Route("/exceptions/export.xlsx", export_xlsx),
-        Route("/exceptions/bulk-review", bulk_review, methods=["POST"]),
-        Route("/exceptions/{exception_id}", exception_page),
-        Route("/exceptions/{exception_id}/review", review_post, methods=["POST"]),
-        Route("/children/{person_id}", child_page),
-        Route("/matches", matches_page),
-        Route("/matches/decide", matches_decide, methods=["POST"]),
-        *audit_pages.ROUTES,
+        *page_routes(),  # every @page handler, here and in audit_pages, registered by its decorator
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [

@@ -24,7 +24,6 @@ from datetime import date
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from caseflags.audit.chronology import child_context, main_relations
 from caseflags.audit.model import OUTCOMES, SampleError, SampleResult, check_catalogue
@@ -76,7 +75,7 @@ async def sample_page(request: Request, user) -> tuple[Response, int]:
     return _sample_page(request, user)
 
 
-@page("/audit/draw", officers_only=True)
+@page("/audit/draw", officers_only=True, methods=("POST",))
 async def draw_post(request: Request, user, form) -> tuple[Response, int]:
     ctx = ctx_of(request)
     cur = snapshot_cursor(request)
@@ -144,7 +143,7 @@ async def pack_download(request: Request, user) -> tuple[Response, int]:
                     headers=headers), len(events)
 
 
-@page("/audit/{sample_id}/children/{person_id}/outcome", officers_only=True)
+@page("/audit/{sample_id}/children/{person_id}/outcome", officers_only=True, methods=("POST",))
 async def outcome_post(request: Request, user, form) -> tuple[Response, int]:
     _cur, result, child = _sample_and_child(request)
     try:
@@ -156,7 +155,7 @@ async def outcome_post(request: Request, user, form) -> tuple[Response, int]:
     return RedirectResponse(f"/audit/{result.sample_id}/children/{child.person_id}?saved=1", status_code=303), 1
 
 
-@page("/audit/{sample_id}/mark-audited", officers_only=True)
+@page("/audit/{sample_id}/mark-audited", officers_only=True, methods=("POST",))
 async def mark_post(request: Request, user, form) -> tuple[Response, int]:
     _cur, result, _child = _sample_and_child(request)
     try:
@@ -169,13 +168,3 @@ async def mark_post(request: Request, user, form) -> tuple[Response, int]:
         return _sample_page(request, user, 400, str(exc))
     return RedirectResponse(f"/audit/{result.sample_id}?marked=1", status_code=303), len(result.children)
 
-
-ROUTES = [
-    Route("/audit", audit_page),
-    Route("/audit/draw", draw_post, methods=["POST"]),
-    Route("/audit/{sample_id}", sample_page),
-    Route("/audit/{sample_id}/children/{person_id}", pack_page),
-    Route("/audit/{sample_id}/children/{person_id}/pack.html", pack_download),
-    Route("/audit/{sample_id}/children/{person_id}/outcome", outcome_post, methods=["POST"]),
-    Route("/audit/{sample_id}/mark-audited", mark_post, methods=["POST"]),
-]

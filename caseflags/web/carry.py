@@ -24,14 +24,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from caseflags.linkage.people import ensure_linkage_tables
-from caseflags.outputs.lifecycle import ensure_output_tables
-from caseflags.resources import SQL_DIR
+from caseflags.store.database import ensure_store
 from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
 
 WEB_SOURCE = "caseflags web"
 
-CARRIED_TABLES_SQL = (SQL_DIR / "web" / "carried_tables.sql").read_text()
 
 
 def store_path(con: duckdb.DuckDBPyConnection) -> Path | None:
@@ -53,7 +50,7 @@ def _rows_not_carried(con: duckdb.DuckDBPyConnection, last_carried_sql: str, que
     workspace = open_workspace(con)
     if workspace is None:
         return []
-    con.execute(CARRIED_TABLES_SQL).fetchall()
+    ensure_store(con)  # the carried-id tables
     last = con.execute(last_carried_sql).fetchall()[0][0]
     try:
         return workspace.execute(query, (last,)).fetchall()
@@ -70,7 +67,7 @@ def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = Non
     )
     if not rows:
         return 0
-    ensure_output_tables(con)
+    ensure_store(con)
     table = pa.table(
         {
             "web_review_id": [r[0] for r in rows],
@@ -150,7 +147,7 @@ def carry_link_decisions(con: duckdb.DuckDBPyConnection) -> int:
     )
     if not rows:
         return 0
-    ensure_linkage_tables(con)
+    ensure_store(con)
     con.execute("BEGIN TRANSACTION")
     try:
         for row in rows:

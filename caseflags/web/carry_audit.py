@@ -22,10 +22,11 @@ from datetime import date, datetime
 
 import duckdb
 
-from caseflags.audit.model import SampleError, ensure_audit_tables, record_sample, result_from_json
+from caseflags.audit.model import SampleError, record_sample, result_from_json
+from caseflags.store.database import ensure_store
 from caseflags.audit.outcomes import mark_audited
 from caseflags.resources import sql_text
-from caseflags.web.carry import CARRIED_TABLES_SQL, WEB_SOURCE, open_workspace
+from caseflags.web.carry import WEB_SOURCE, open_workspace
 from caseflags.web.workspace import utc_now
 
 
@@ -47,8 +48,7 @@ def carry_web_audit(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
     finally:
         ws.close()
     now = now or utc_now()
-    ensure_audit_tables(con)
-    con.execute(CARRIED_TABLES_SQL).fetchall()
+    ensure_store(con)
 
     known: dict[str, set[str]] = {"stored": set(), "sample": set(), "mark": set(), "outcome": set()}
     for kind, key in con.execute(_sql("store_carried_ids")).fetchall():

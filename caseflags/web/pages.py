@@ -20,9 +20,11 @@ from urllib.parse import urlencode, urlsplit
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from caseflags.config import ConfigError, load_config
+from caseflags.resources import config_default
 from caseflags.outputs.lifecycle import REVIEW_STATUSES
 from caseflags.web import accounts, queries, reviews
 from caseflags.web.snapshot import SnapshotReader, SnapshotUnavailable, nightly_running
@@ -44,11 +46,13 @@ SECURITY_HEADERS = {
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
-    review_due_days: int = 14
-    page_size: int = 50
-    session_hours: int = 8
-    secure_cookies: bool = False
-    annotation_expiry_days: int = 180
+    # Defaults from caseflags/config/defaults.toml, their one home (`caseflags web` passes the
+    # configured values).
+    review_due_days: int = config_default("web", "review_due_days")
+    page_size: int = config_default("web", "page_size")
+    session_hours: int = config_default("web", "session_hours")
+    secure_cookies: bool = config_default("web", "secure_cookies")
+    annotation_expiry_days: int = config_default("outputs", "annotation_expiry_days")
     # Addresses or networks of reverse proxies whose X-Forwarded-For is believed (`web.trusted_proxies`).
     trusted_proxies: tuple[str, ...] = ()
     # Confirming a possible match below this probability needs a note (linkage.confirm_note_below).
@@ -214,8 +218,19 @@ async def check_csrf(request: Request) -> dict:
     return form
 
 
-def page(route: str, officers_only: bool = False):
-    """Login required; logs the request by user and route pattern (and filter names only).
+# Every @page, registered by the decorator itself (create_app serves them all).
+PAGE_ROUTES: list[Route] = []
+
+
+def page_routes() -> list[Route]:
+    """The pages' routes, fixed paths before patterns: "/exceptions/export.csv" is not an
+    exception id, whatever order the handlers are defined in."""
+    return sorted(PAGE_ROUTES, key=lambda route: "{" in route.path)
+
+
+def page(route: str, officers_only: bool = False, methods: tuple[str, ...] | None = None):
+    """Registers the handler at `route` (GET unless `methods`), login required; logs the request
+    by user and route pattern (and filter names only).
 
     Without a live session, a GET goes to the login page and comes back to the same URL after it;
     a POST keeps its form (`stash_form`) and, after login, its page offers it again (never applied
@@ -253,6 +268,7 @@ def page(route: str, officers_only: bool = False):
                 used = [k for k in queries.FILTERS if request.query_params.get(k)]
                 accounts.log_access(ctx.workspace.connection(), user.username if user else None, request.method,
                                     route, used, status, rows)
+        PAGE_ROUTES.append(Route(route, wrapper, methods=list(methods) if methods else None))
         return wrapper
     return decorate
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from caseflags.audit.chronology import CHRONOLOGY_SOURCES
 from caseflags.audit.model import ChronologyEvent
-from caseflags.resources import SQL_DIR
+from caseflags.resources import SQL_DIR, config_default
 from caseflags.web.accounts import User
 
 SCOPED_SQL = (SQL_DIR / "web" / "scoped_exceptions.sql").read_text()
@@ -54,7 +54,7 @@ class Query:
     sort: str = "priority"
     direction: str = "asc"
     page: int = 1
-    page_size: int = 50
+    page_size: int = config_default("web", "page_size")
 
     @classmethod
     def from_params(cls, params, page_size: int) -> "Query":

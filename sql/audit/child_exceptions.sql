@@ -3,4 +3,4 @@ SELECT person_id, exception_id, check_id, concern, severity, agency, entity_type
        status, first_seen
 FROM audit_open_exceptions
 WHERE list_contains($person_ids, person_id)
-ORDER BY person_id, CASE severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 ELSE 3 END, check_id, exception_id
+ORDER BY person_id, severity_rank(severity), check_id, exception_id

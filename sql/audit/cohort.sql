@@ -46,7 +46,7 @@ disability_lists AS (
 ),
 exceptions_by_concern AS (
     SELECT person_id, check_id, count(*) AS exception_count,
-           max(CASE severity WHEN 'HIGH' THEN 3 WHEN 'MEDIUM' THEN 2 ELSE 1 END) AS points
+           max(4 - severity_rank(severity)) AS points  -- HIGH 3, MEDIUM 2, LOW 1
     FROM audit_open_exceptions
     GROUP BY person_id, check_id
 ),

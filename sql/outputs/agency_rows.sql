@@ -47,5 +47,5 @@ SELECT
 FROM listed
 LEFT JOIN own_record_ids ON own_record_ids.exception_id = listed.exception_id
 LEFT JOIN hidden_ids ON hidden_ids.exception_id = listed.exception_id
-ORDER BY listed.agency, listed.priority DESC, CASE severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END,
+ORDER BY listed.agency, listed.priority DESC, severity_rank(severity),
          listed.check_id, listed.person_id NULLS LAST, listed.entity_type, listed.entity_id, listed.exception_id

@@ -24,6 +24,6 @@ SELECT listed.*,
 FROM listed
 LEFT JOIN reviewers ON reviewers.exception_id = listed.exception_id
 LEFT JOIN assignees ON assignees.exception_id = listed.exception_id
-ORDER BY listed.priority DESC, CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END,
+ORDER BY listed.priority DESC, severity_rank(listed.severity),
          listed.check_id, listed.agency, listed.person_id NULLS LAST, listed.entity_type, listed.entity_id,
          listed.exception_id

@@ -35,7 +35,7 @@ SELECT
     CAST(central_queue_reason AS VARCHAR) AS central_queue_reason,
     row_number() OVER (
         ORDER BY TRY_CAST(priority AS DOUBLE) DESC NULLS LAST,
-                 CASE severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END,
+                 severity_rank(severity),
                  CASE status WHEN 'NEW' THEN 0 ELSE 1 END, first_seen, check_id, exception_id
     ) AS priority_order
 FROM listed_rows;

@@ -13,7 +13,7 @@ SELECT
     coalesce(rows.agency_detail, listed.detail) AS agency_detail,
     coalesce(rows.agency_locator, listed.locator) AS agency_locator,
     coalesce(rows.agency_entity_id, listed.entity_id) AS agency_entity_id,
-    CASE listed.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END AS severity_rank,
+    severity_rank(listed.severity) AS severity_rank,
     CASE listed.status WHEN 'NEW' THEN 0 ELSE 1 END AS status_rank,
     -- priority and owners (read in priority_owner_tables.sql, the one place naming them)
     scores.priority, scores.priority_reason, scores.owner_name, scores.owner_team, scores.owner_professional_id,

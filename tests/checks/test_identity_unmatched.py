@@ -11,7 +11,6 @@ from datetime import date
 import pytest
 from check_fixtures import AS_AT, add_child, insert, link, new_store
 
-from caseflags.linkage.people import ensure_linkage_tables
 from caseflags.checking.runner import CheckNotEvaluated, run_check
 
 CHECK = "IDENTITY_UNMATCHED"
@@ -21,7 +20,6 @@ SCHOOL_AGE_DOB = date(2014, 3, 1)
 @pytest.fixture
 def con():
     store = new_store()
-    ensure_linkage_tables(store)
     # Both agencies delivered their person index (records of other children).
     insert(store, "agency_records", agency="GP", agency_record_id="GP-OTHER")
     insert(store, "agency_records", agency="EDUCATION", agency_record_id="ED-OTHER")
@@ -69,7 +67,6 @@ def test_only_children_in_need_at_as_at(con):
 
 def test_agency_that_delivered_no_records_is_not_expected():
     store = new_store()
-    ensure_linkage_tables(store)
     insert(store, "agency_records", agency="GP", agency_record_id="GP-OTHER")  # no education index at all
     add_child(store, "C1", SCHOOL_AGE_DOB, cin_from=date(2026, 1, 5))
     assert keys(run_check(store, CHECK, AS_AT)) == {("C1", "GP", "child_agency", "GP")}

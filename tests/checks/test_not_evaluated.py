@@ -7,7 +7,7 @@ import pytest
 from check_fixtures import AS_AT, add_child, add_sessions, add_summary, new_store
 
 from caseflags.checking.registry import load_registry
-from caseflags.region.store import ensure_region_store
+from caseflags.store.database import ensure_store
 from caseflags.checking.runner import EVALUATED, NOT_EVALUATED, CheckNotEvaluated, run_all_checks, run_check
 
 REGISTRY = load_registry()
@@ -29,7 +29,7 @@ def _store_for(check_id):
     """A complete empty store: the authority's, plus the regional tables for a regional check."""
     con = new_store()
     if REGISTRY[check_id].scope == "region":
-        ensure_region_store(con)
+        ensure_store(con, regional=True)
     return con
 
 

@@ -22,4 +22,4 @@ JOIN exceptions AS x USING (exception_id)
 LEFT JOIN listed USING (exception_id)
 WHERE x.as_at <= $as_at
 QUALIFY row_number() OVER (PARTITION BY wanted.person_id, x.exception_id ORDER BY x.as_at DESC) = 1
-ORDER BY wanted.person_id, CASE x.severity WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 ELSE 3 END, x.check_id, x.exception_id
+ORDER BY wanted.person_id, severity_rank(x.severity), x.check_id, x.exception_id

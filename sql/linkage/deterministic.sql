@@ -1,8 +1,8 @@
 -- Person linkage, part 1: the inputs and the links that rest on a shared identifier or an
--- officer's decision. Needs sql/linkage_macros.sql. Every table here is TEMP (this connection).
+-- officer's decision. Needs sql/linkage/macros.sql. Every table here is TEMP (this connection).
 
 -- Each forename with the formal names it may stand for (itself included), so "Tom" and
--- "Thomas" share one. Needs linkage_nicknames (sql/linkage_nicknames.sql).
+-- "Thomas" share one. Needs linkage_nicknames (sql/linkage/nicknames.sql).
 CREATE OR REPLACE TEMP MACRO link_forename_forms(forename) AS CASE WHEN forename IS NOT NULL THEN
     list_distinct(list_concat([forename],
         coalesce((SELECT list(formal) FROM linkage_nicknames WHERE nickname = forename), [])))

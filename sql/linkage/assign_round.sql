@@ -1,4 +1,4 @@
--- One round of the one-to-one assignment (sql/linkage_resolve.sql): among the eligible pairs
+-- One round of the one-to-one assignment (sql/linkage/resolve.sql): among the eligible pairs
 -- whose record and whose (agency, child) are still free, accept those best for both: strictly
 -- best for the record (two children alike: neither), and best for the child within the agency,
 -- records tied for one child (copies of one registration) settled by the lowest record id.

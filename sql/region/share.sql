@@ -27,8 +27,8 @@ flagged_children AS (
 session_counts AS (
     SELECT
         attendance.upn,
-        count(*) FILTER (WHERE attendance.attendance_code NOT IN ('X', 'Y1', 'Y2', 'Y3', 'Y4', 'Y5', 'Y6', 'Y7', 'Z', '#', 'Q')) AS possible,
-        count(*) FILTER (WHERE attendance.attendance_code IN ('C', 'C1', 'C2', 'M', 'J1', 'S', 'T', 'R', 'I', 'E', 'G', 'N', 'O', 'U')) AS missed,
+        count(*) FILTER (WHERE attendance_class(attendance.attendance_code) <> 'not_possible') AS possible,
+        count(*) FILTER (WHERE attendance_class(attendance.attendance_code) IN ('authorised', 'unauthorised')) AS missed,
         string_agg(DISTINCT attendance.school_urn, ', ') AS school_urns
     FROM attendance_sessions AS attendance, bounds
     WHERE attendance.session_date BETWEEN bounds.year_start AND bounds.as_at

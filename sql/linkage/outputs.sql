@@ -1,5 +1,5 @@
--- Person linkage, part 3 (after sql/linkage_resolve.sql and its assignment rounds,
--- sql/linkage_assign_round.sql): links, possible matches, match weights, identifiers, conflicts.
+-- Person linkage, part 3 (after sql/linkage/resolve.sql and its assignment rounds,
+-- sql/linkage/assign_round.sql): links, possible matches, match weights, identifiers, conflicts.
 
 -- Every accepted link.
 CREATE OR REPLACE TEMP TABLE linkage_links AS
@@ -32,7 +32,7 @@ SELECT agency, agency_record_id, person_id, offered_probability AS match_probabi
 FROM linkage_scored_pairs
 ANTI JOIN linkage_accepted_pairs USING (agency, agency_record_id)
 -- Never-match pairs (another valid identifier) are not offered either, except across borders,
--- where sql/region_contradicted.sql reports them to officers ($offer_contradicted).
+-- where sql/region/contradicted.sql reports them to officers ($offer_contradicted).
 WHERE NOT identifier_disagrees OR $offer_contradicted;
 
 -- Each field's match weight for every probabilistic link and possible match (splink's
