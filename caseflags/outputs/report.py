@@ -55,8 +55,12 @@ def render_report(
     refused_files: list[dict] | None = None,
 ) -> str:
     """report.html for the run: the store's facts, the page's values, then the template."""
-    page = report_page(run_id, as_at, summary, listed_rows, good_practice_rows, delivery, refused_files,
-                       **store_facts(con, run_id))
+    return render_page(report_page(run_id, as_at, summary, listed_rows, good_practice_rows, delivery, refused_files,
+                                   **store_facts(con, run_id)))
+
+
+def render_page(page: dict) -> str:
+    """The page from its values (`report_page`), style and script inlined: one file that loads nothing."""
     return environment(_PACKAGE).get_template("report.html.j2").render(
         page, css=inline_asset(_PACKAGE, "report.css"), script=inline_asset(_PACKAGE, "report.js"))
 
