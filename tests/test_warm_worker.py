@@ -73,7 +73,7 @@ def test_a_served_night_runs_in_the_warm_worker_with_the_direct_runs_exceptions(
     served = None
     store = tmp_path / "served.duckdb"
     try:
-        wait_for(f"{api_url}/health", 120)
+        wait_for(f"{api_url}/health", 600)  # a shared machine can be slow to start the server
         served = subprocess.Popen(
             [sys.executable, "-m", "caseflags", "serve", "--extracts", str(SAMPLE_DELIVERY),
              "--db", str(store), "--new-store", "--out", str(tmp_path / "reports")],
