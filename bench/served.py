@@ -85,7 +85,7 @@ class ServedNightly:
         parameters = {"as_at": as_at.isoformat(), "db": str(store), "out": str(reports), "new_store": True}
         load = os.getloadavg()
         completed = subprocess.run([sys.executable, "-c", TRIGGER, json.dumps(parameters)], env=self.env,
-                                   capture_output=True, text=True)
+                                   capture_output=True, text=True, check=False)
         line = next((x for x in completed.stdout.splitlines() if x.startswith("RESULT ")), None)
         if completed.returncode != 0 or line is None:
             sys.stderr.write(completed.stderr[-4000:] + "".join(self.output)[-2000:])

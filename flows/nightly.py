@@ -22,9 +22,9 @@ from prefect.schedules import Cron  # noqa: E402
 
 from caseflags import runbook  # noqa: E402
 from caseflags.config import Config, load_config  # noqa: E402
+from caseflags.flows.warm import warm_origin  # noqa: E402
 from caseflags.store.database import connect  # noqa: E402
 from caseflags.store.locking import store_lock  # noqa: E402
-from caseflags.flows.warm import warm_origin  # noqa: E402
 
 # One INFO record per stage as it starts (the CLI shows it as a progress line in a terminal).
 progress = logging.getLogger("caseflags.progress")
