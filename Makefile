@@ -28,8 +28,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-# Issue 19's goals on `la` and `large` (3 repeats each, interleaved; the 12-child fixed cost in the
-# `la` session), then the workspace's page latency on `la`, the `la` ingest from PostgreSQL against
+# Issue 28's goals on `la` and `large` (3 repeats each, interleaved; the 12-child delivery as a
+# night of `caseflags serve` in both sessions, the ad-hoc `caseflags run` of it in the `la` session), then the workspace's page latency on `la`, the `la` ingest from PostgreSQL against
 # the files (issue 30: Debian's postgresql), then the goals table for both.
 # Generates bench/data/ once (minutes); about 40 minutes in all; figures go in bench/RESULTS.md.
 bench: $(STAMP)

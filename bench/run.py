@@ -25,10 +25,14 @@ the same machine load, each variant in a fresh Python process (bench/workers.py)
   twelve_cli_server / twelve_cli_ephemeral
                  `caseflags run` on the 12-child delivery, with PREFECT_API_URL set to the
                  server / without it (Prefect starts its ephemeral server): whole process time
+  twelve_served  the 12-child delivery as a night of `caseflags serve` (one serve process for the
+                 session, its warm worker started once; bench/served.py), fresh store per
+                 repeat: the flow run's time as Prefect records it
 
 Results: `<out>/<profile>/results.json` and a Markdown summary `<out>/<profile>/results.md`; the
 figures quoted in bench/RESULTS.md come from these files. Exit status 1 when the GX-only rows
-differ from the checks' rows or the typical night's exceptions differ from the from-scratch run's.
+differ from the checks' rows or the typical night's exceptions or links (person_links: agency,
+record, child, method) differ from the from-scratch run's.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from pathlib import Path
 
 from deliveries import ensure_data, ensure_next_night, ensure_twelve_children
 from prefect_server import PrefectServer
+from served import ServedNightly
 from workers import WORKERS, worker_main
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -55,12 +60,14 @@ DATA_DIR = BENCH_DIR / "data"
 DEFAULT_AS_AT = date(2026, 11, 24)
 STAGES = ("ingest", "contracts", "link", "checks", "outputs")
 
-# Issue 19's goals (ratios measured side by side in one bench run).
+# Issue 28's goals (issue 19's, with the fixed cost under serve): ratios measured side by side
+# in one bench run.
 GOALS = {
     "first_night_over_scan": 5.0,
     "typical_night_over_scan": 2.0,
     "rerun_over_scan": 1.0,
     "prefect_over_direct": 1.10,
+    "twelve_children_served_s": 3.0,
     "twelve_children_direct_s": 3.0,
     "peak_rss_over_input": 2.0,
     "gx_only_over_checks4": 20.0,
@@ -165,6 +172,8 @@ def ratios(summary: dict, input_bytes: int | None) -> dict:
         "prefect_over_direct": _ratio(med("prefect"), med("nightly"), 3),
         "prefect_minus_direct_s": (round(med("prefect") - med("nightly"), 2)
                                    if med("prefect") is not None and med("nightly") is not None else None),
+        "twelve_children_served_s": med("twelve_served"),
+        "twelve_children_served_trigger_s": med("twelve_served", "median_process_seconds"),
         "twelve_children_direct_s": med("twelve_direct", "median_process_seconds"),
         "twelve_children_cli_server_s": med("twelve_cli_server", "median_process_seconds"),
         "twelve_children_cli_ephemeral_s": med("twelve_cli_ephemeral", "median_process_seconds"),
@@ -216,7 +225,7 @@ def markdown(results: dict) -> str:
                           if r["variant"] == variant)
         lines.append(f"| {variant} | {entry['median_seconds']:.2f} | {', '.join(f'{x:.2f}' for x in entry['seconds'])} | "
                      f"{entry['median_process_seconds']:.2f} | {entry['max_peak_rss_mib']:.0f} | {loads} |")
-    staged = [v for v in ("nightly", "rerun", "typical", "scratch_next", "prefect", "twelve_direct")
+    staged = [v for v in ("nightly", "rerun", "typical", "scratch_next", "prefect", "twelve_direct", "twelve_served")
               if v in s and "median_stage_seconds" in s[v]]
     if staged:
         lines += ["", "| stage (median s; peak RSS MiB) | " + " | ".join(staged) + " |",
@@ -232,6 +241,10 @@ def markdown(results: dict) -> str:
         lines += ["", "Typical night's exceptions equal the from-scratch run's on the same data: "
                   + ("yes" if results["typical_equals_scratch"]["equal"] else "NO")
                   + f" ({results['typical_equals_scratch']['typical']} / {results['typical_equals_scratch']['scratch']} rows)"]
+    if results.get("typical_links_equal_scratch") is not None:
+        links = results["typical_links_equal_scratch"]
+        lines += ["", "Typical night's links (person_links: agency, record, child, method) equal the from-scratch "
+                  "run's: " + ("yes" if links["equal"] else "NO") + f" ({links['typical']} / {links['scratch']} links)"]
     if results.get("rows_equal") is not None:
         lines += ["", "GX-only rows equal to the checks' rows: " + ("yes" if results["rows_equal"] else "NO") + " — "
                   + ", ".join(f"{c} {v['checks']}/{v['gx_only']}" for c, v in results["row_comparison"].items())]
@@ -267,7 +280,7 @@ def run_cli(variant: str, env: dict, delivery: Path, as_at: date, store: Path, r
 
 
 def assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve, rows_equal, row_comparison,
-             typical_vs_scratch, agreement_rows, machine_info) -> dict:
+             typical_vs_scratch, agreement_rows, machine_info, links_vs_scratch=None, served=None) -> dict:
     summary = summarise(runs)
     input_bytes = next((r["bytes"] for r in runs if r["variant"] == "floor"), None)
     ratio = ratios(summary, input_bytes)
@@ -276,10 +289,12 @@ def assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt
         "repeats": len({r["repeat"] for r in runs}), "session_seconds": round(time.perf_counter() - started, 1),
         "machine": machine_info, "loadavg_start": load_start, "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         "prefect_server_start_seconds": round(server.started_in, 2) if server is not None else None,
+        "serve_ready_seconds": round(served.ready_in, 2) if served is not None else None,
         "deliveries": {"first": str(first), "next": str(nxt), "twelve": str(twelve) if twelve else None,
                        "next_churn": json.loads((nxt / "manifest.json").read_text()).get("churn")},
         "summary": summary, "ratios": ratio, "goals": goals(ratio), "rows_equal": rows_equal,
         "row_comparison": row_comparison, "typical_equals_scratch": typical_vs_scratch,
+        "typical_links_equal_scratch": links_vs_scratch,
         "agreement": agreement_rows, "runs": runs,
     }
 
@@ -299,7 +314,7 @@ def session(args) -> int:
     first = ensure_data(args.profile, args.seed, as_at, data_dir)
     nxt = ensure_next_night(first, args.seed, next_at)
     twelve = None
-    if args.fixed_repeats:
+    if args.fixed_repeats or args.served_repeats:
         from caseflags.sample_data import SAMPLE_DELIVERY
 
         twelve = ensure_twelve_children(SAMPLE_DELIVERY, DEFAULT_AS_AT, data_dir)
@@ -313,16 +328,19 @@ def session(args) -> int:
     env.pop("PREFECT_API_URL", None)
     new_store = bool(args.fixed_repeats) and cli_supports("--new-store", env)
     runs: list[dict] = []
-    rows_equal = row_comparison = agreement_rows = typical_vs_scratch = None
+    rows_equal = row_comparison = agreement_rows = typical_vs_scratch = links_vs_scratch = served = None
     load_start = [round(x, 2) for x in os.getloadavg()]
     started = time.perf_counter()
-    need_server = args.prefect_repeats > 0 or args.fixed_repeats > 0
+    need_server = args.prefect_repeats > 0 or args.fixed_repeats > 0 or args.served_repeats > 0
     server = PrefectServer(work / "prefect-server", env) if need_server else None
     if server is not None:
         server.__enter__()
         print(f"prefect server up at {server.api_url} in {server.started_in:.1f} s", flush=True)
     server_env = {**env, "PREFECT_API_URL": server.api_url} if server is not None else None
     try:
+        if args.served_repeats and server_env is not None:
+            served = ServedNightly(server_env, twelve, work / "served").__enter__()
+            print(f"caseflags serve ready (warm worker) in {served.ready_in:.1f} s", flush=True)
         for repeat in range(args.repeats):
             store = work / f"store-{repeat}.duckdb"
             reports = work / f"reports-{repeat}"
@@ -354,7 +372,11 @@ def session(args) -> int:
                 a, b = ({tuple(k) for k in r.pop("exception_keys")} for r in (typical, scratch))
                 typical_vs_scratch = {"equal": a == b, "typical": len(a), "scratch": len(b),
                                       "only_typical": sorted(a - b)[:20], "only_scratch": sorted(b - a)[:20]}
+                a, b = ({tuple(k) for k in r.pop("link_keys")} for r in (typical, scratch))
+                links_vs_scratch = {"equal": a == b, "typical": len(a), "scratch": len(b),
+                                    "only_typical": sorted(a - b)[:20], "only_scratch": sorted(b - a)[:20]}
             typical.pop("exception_keys", None)
+            typical.pop("link_keys", None)
             if not args.skip_gx:
                 checks4 = measure("checks4", nxt, next_at, store=store)
                 gx = measure("gx_only", nxt, next_at, store=store)
@@ -367,6 +389,9 @@ def session(args) -> int:
             if repeat < args.prefect_repeats:
                 measure("prefect", first, as_at, server_env, store=work / f"prefect-{repeat}.duckdb",
                         reports=work / f"prefect-reports-{repeat}")
+            if served is not None and repeat < args.served_repeats:
+                record(served.run("twelve_served", DEFAULT_AS_AT, work / f"twelve-served-{repeat}.duckdb",
+                                  work / f"twelve-served-reports-{repeat}"))
             if twelve is not None and repeat < args.fixed_repeats:
                 measure("twelve_direct", twelve, DEFAULT_AS_AT, store=work / f"twelve-direct-{repeat}.duckdb",
                         reports=work / f"twelve-direct-reports-{repeat}")
@@ -379,18 +404,21 @@ def session(args) -> int:
                                    work / f"twelve-ephemeral-reports-{repeat}", new_store))
             # Figures so far, after every repeat: a session cut short still leaves its medians.
             write_results(out, assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve,
-                                        rows_equal, row_comparison, typical_vs_scratch, agreement_rows, None),
+                                        rows_equal, row_comparison, typical_vs_scratch, agreement_rows, None,
+                                        links_vs_scratch, served),
                           final=False)
             if repeat < args.repeats - 1:  # keep the last store for inspection; the others are large
                 for pattern in (f"store-{repeat}.*", f"prefect-{repeat}.*", "scratch-next.*"):
                     for path in work.glob(pattern):
                         path.unlink()
     finally:
+        if served is not None:
+            served.__exit__()
         if server is not None:
             server.__exit__()
 
     results = assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve, rows_equal,
-                       row_comparison, typical_vs_scratch, agreement_rows, machine())
+                       row_comparison, typical_vs_scratch, agreement_rows, machine(), links_vs_scratch, served)
     write_results(out, results, final=True)
     print(markdown(results))
     status = 0
@@ -399,6 +427,9 @@ def session(args) -> int:
         status = 1
     if typical_vs_scratch is not None and not typical_vs_scratch["equal"]:
         print("the typical night's exceptions differ from the from-scratch run's", file=sys.stderr)
+        status = 1
+    if links_vs_scratch is not None and not links_vs_scratch["equal"]:
+        print("the typical night's links differ from the from-scratch run's", file=sys.stderr)
         status = 1
     return status
 
@@ -413,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixed-repeats", type=int, default=3, help="repeats of the 12-child delivery runs")
     parser.add_argument("--ephemeral-repeats", type=int, default=3,
                         help="of those, repeats of `caseflags run` without a server")
+    parser.add_argument("--served-repeats", type=int, default=3,
+                        help="repeats of the 12-child delivery as a night of `caseflags serve` (0: none)")
     parser.add_argument("--skip-gx", action="store_true", help="leave out the checks4 / gx_only comparison")
     parser.add_argument("--skip-scratch", action="store_true", help="leave out the from-scratch next night")
     parser.add_argument("--out", default=str(BENCH_DIR / "out"))

@@ -99,15 +99,16 @@ def worker_floor(args, sampler: RssSampler) -> dict:
 
 
 def _summary(record: dict) -> dict:
+    """What the bench keeps of run.json (keys it does not know are left alone)."""
     statuses: dict[str, int] = {}
     for extract in record["extracts"].values():
         statuses[extract["status"]] = statuses.get(extract["status"], 0) + 1
     return {
-        "stage_seconds": record["stage_seconds"],
+        "stage_seconds": record.get("stage_seconds") or {},
         "extract_statuses": statuses,
         "exceptions": sum((c["exceptions"] or 0) for c in record["checks"].values()),
         "not_evaluated": sorted(k for k, c in record["checks"].items() if c["status"] != "EVALUATED"),
-        "linkage": {k: v for k, v in record["linkage"].items() if isinstance(v, (int, float, str))},
+        "linkage": {k: v for k, v in (record.get("linkage") or {}).items() if isinstance(v, (int, float, str))},
         "reused_results": record.get("reused_results") is not None,
     }
 
@@ -133,11 +134,15 @@ def worker_nightly(args, sampler: RssSampler) -> dict:
                                          config, db_path=db_path)
             seconds = time.perf_counter() - started
             keys = sorted(run_exceptions(con, args.as_at)) if args.keys else None
+            links = con.execute(
+                "SELECT agency, agency_record_id, person_id, method FROM person_links ORDER BY ALL").fetchall() \
+                if args.keys else None
         finally:
             con.close()
     result = {"seconds": seconds, **_summary(record)}
     if keys is not None:
         result["exception_keys"] = [list(k) for k in keys]
+        result["link_keys"] = [list(k) for k in links]
     if args.truth:
         result["agreement"] = agreement(db_path, Path(args.data), args.as_at)
     return result

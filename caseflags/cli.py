@@ -481,7 +481,9 @@ def serve(
     config: ConfigOption = None,
     new_store: Annotated[bool, typer.Option("--new-store", help="Let the first scheduled run create the store at --db.")] = False,
 ) -> None:
-    """Serve the `nightly` deployment on a Prefect server, on the cron of the configuration's schedule section (default 02:00 Europe/London)."""
+    """Serve the `nightly` deployment on a Prefect server, on the cron of the configuration's schedule section (default 02:00 Europe/London).
+
+    Each night runs in a process forked from a warm worker that loaded the libraries once at start."""
     settings = _load_config(config)  # the cron expression and timezone are checked here
     with foreseen_failures():
         _check_source(source, extracts)
@@ -489,8 +491,18 @@ def serve(
         check_writable_folder(out, "reports folder --out")
         if not os.environ.get("PREFECT_API_URL"):
             _fail("PREFECT_API_URL is not set: start `prefect server start` and export its API URL (see README)")
+        from caseflags.flows.warm import WarmWorkerUnavailable, start_warm_worker
+
+        try:  # every night then starts with its libraries loaded (flows/warm.py)
+            warm_seconds = start_warm_worker()
+        except WarmWorkerUnavailable as exc:
+            _fail(str(exc))
         from caseflags.flows.nightly import serve_nightly  # Prefect: slow to import
 
+        console.print(f"caseflags serve: warm worker ready (libraries loaded in {warm_seconds:.1f} s); serving the "
+                      f"nightly deployment on {settings.schedule['cron']} {settings.schedule['timezone']}",
+                      highlight=False, markup=False, soft_wrap=True)
+        console.file.flush()
         serve_nightly(
             extracts=str(extracts.resolve()) if extracts is not None else None, source=source,
             db=str(db.resolve()), out=str(out.resolve()),

@@ -16,12 +16,13 @@ from caseflags.environment import quiet_environment
 # imported (an operator's own settings still win).
 quiet_environment()
 
-from prefect import flow, task  # noqa: E402  (after the settings above)
+from prefect import flow, get_run_logger, task  # noqa: E402  (after the settings above)
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from caseflags import runbook  # noqa: E402
 from caseflags.config import Config, load_config  # noqa: E402
+from caseflags.flows.warm import warm_origin  # noqa: E402
 from caseflags.store.database import connect  # noqa: E402
 from caseflags.store.locking import store_lock  # noqa: E402
 
@@ -39,7 +40,8 @@ def serve_nightly(
 ) -> None:
     """Register the `nightly` deployment on the Prefect server (PREFECT_API_URL) and run its schedule.
 
-    The cron expression and timezone come from a configuration validated at start
+    Its flow runs start in the warm worker (flows/warm.py) once `start_warm_worker` has run, as
+    `caseflags serve` does first. The cron expression and timezone come from a configuration validated at start
     (caseflags.config), so a bad schedule is refused before anything is registered."""
     nightly.serve(
         name="nightly",
@@ -81,6 +83,9 @@ def nightly(
     does not exist is created only with `new_store`; otherwise the run is refused naming it.
     `source` (a database URL without a password) is read beside the `extracts` folder.
     """
+    origin = warm_origin()
+    if origin is not None:  # under `caseflags serve`: say so in the run's log (no data, a process id)
+        get_run_logger().info("started in the warm worker (libraries loaded once by process %s)", origin["template_pid"])
     config = load_config(config_path)
     as_at = as_at or today_in(config.schedule["timezone"])
     db_path = Path(db)

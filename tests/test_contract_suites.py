@@ -373,3 +373,18 @@ def test_escalation_stage_outside_0_to_4_fails_blocking(store):
     results = suites.run_contract_suites(store, ["professional_differences"], AS_AT)
     stage = result(results, "professional_differences", "expect_column_values_to_be_between", "current_stage")
     assert (stage.success, stage.blocking, stage.observed) == (False, True, "1 unexpected of 3 rows")
+
+
+def test_the_ephemeral_context_is_not_serialised_after_each_asset(store, monkeypatch):
+    """GX 'saves' an ephemeral context's whole configuration as YAML after every asset and batch
+    definition (quadratic in the tables; a quarter of the contract stage): caseflags skips that
+    save, and every expectation is still validated."""
+    from great_expectations.data_context.types.base import DataContextConfig
+
+    load_clean(store)
+    dumps = []
+    original = DataContextConfig.to_yaml_str
+    monkeypatch.setattr(DataContextConfig, "to_yaml_str", lambda self: dumps.append(1) or original(self))
+    results = suites.run_contract_suites(store, CLEAN_TABLES, AS_AT, previous_row_counts={"attendance_sessions": 300})
+    assert dumps == []
+    assert {r.table_name for r in results} == set(CLEAN_TABLES) and all(r.success for r in results)

@@ -364,7 +364,17 @@ def _ephemeral_context():
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
         store_backend_defaults=InMemoryStoreBackendDefaults(),
     )
-    return gx.get_context(mode="ephemeral", project_config=config)
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    # An ephemeral context keeps its configuration in memory, yet GX "saves" it after every asset
+    # and batch definition added: the whole configuration, every asset so far, dumped to YAML into
+    # an in-memory store that nothing reads back. Quadratic in a night's tables: about a quarter
+    # of the contract stage (bench/RESULTS.md, issue 28). Nothing is validated differently.
+    context._save_project_config = _keep_config_in_memory
+    return context
+
+
+def _keep_config_in_memory() -> None:
+    """An ephemeral context's save: its configuration is already where it is read (in memory)."""
 
 
 def _in_open_transaction(con: duckdb.DuckDBPyConnection) -> bool:
