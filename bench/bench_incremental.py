@@ -3,7 +3,7 @@ rewritten only where they changed), before and after, side by side.
 
     .venv/bin/python bench/bench_incremental.py [--profile la] [--repeats 3] [--before /tmp/before-pkg]
 
-`--before` is a folder holding an importable copy of an earlier `caseflags` package (with
+`--before` (and `--after`) is a folder holding an importable copy of an earlier `caseflags` package (with
 catalogue/, flows/, sql/ and sample_data/ inside it, as installed): that code runs the "before"
 variant, this worktree the "after". Each variant first runs the first night into its own store
 (once), then per repeat, interleaved so both see the same machine load, a fresh copy of that store
@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--before", default=None)
+    parser.add_argument("--after", default=None, help="like --before, for the 'after' code (default: this worktree)")
     parser.add_argument("--out", default=str(BENCH_DIR / "out" / "incremental"))
     args = parser.parse_args()
     if args.child:
@@ -98,7 +99,7 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     variants = [{"name": "before", "pythonpath": args.before}] if args.before else []
-    variants.append({"name": "after", "pythonpath": None})
+    variants.append({"name": "after", "pythonpath": args.after})
     for variant in variants:
         base = work / f"{variant['name']}-first.duckdb"
         variant["first"] = night(variant, first, DEFAULT_AS_AT, base, work / f"{variant['name']}-first-reports")

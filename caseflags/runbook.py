@@ -35,6 +35,7 @@ from caseflags.faults import FAULT_ENV, fault_point
 from caseflags.ingest.database_source import open_database
 from caseflags.ingest.stage import stage_delivery
 from caseflags.linkage.people import MODEL_SUFFIX
+from caseflags.linkage.stage import LINKAGE_INPUTS, changed_share, retrain_linkage_reason
 from caseflags.linkage.stage import link as link_people
 from caseflags.outputs.reuse import ReusedResults, forget_results, record_results, results_basis, reusable_results
 from caseflags.outputs.stage import write_outputs
@@ -153,13 +154,17 @@ def contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -
 
 def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
     model_path = None if state.db_path is None else state.db_path.resolve().with_suffix(MODEL_SUFFIX)
+    changed = changed_share(state.row_changes, LINKAGE_INPUTS)
+    retrain_reason = retrain_linkage_reason(config.linkage, changed)
     state.linkage = link_people(
         con,
         match_threshold=config.linkage["match_threshold"],
         review_threshold=config.linkage["review_threshold"],
-        retrain=config.linkage["retrain"],
+        retrain=retrain_reason is not None,
         model_path=model_path,
     )
+    state.linkage["changed_share"] = changed
+    state.linkage["retrain_reason"] = retrain_reason
 
 
 def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:

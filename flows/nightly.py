@@ -6,6 +6,7 @@ Results are not persisted and not cached.
 """
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -74,14 +75,18 @@ def nightly(
     config_path: str | None = None,
     new_store: bool = False,
     source: str | None = None,
+    retrain_linkage: bool = False,
 ) -> str:
     """Ingest → contracts → link → checks → outputs for one as-at date. Returns the run folder.
 
     Scheduled runs pass no as-at date: the run is as at today (Europe/London). A store that
     does not exist is created only with `new_store`; otherwise the run is refused naming it.
     `source` (a database URL without a password) is read beside the `extracts` folder.
+    `retrain_linkage`: train the linkage model again tonight, whatever changed.
     """
     config = load_config(config_path)
+    if retrain_linkage:
+        config = replace(config, linkage={**config.linkage, "retrain": True})
     as_at = as_at or today_in(config.schedule["timezone"])
     db_path = Path(db)
     with store_lock(db_path):
