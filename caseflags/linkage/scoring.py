@@ -13,7 +13,14 @@ from contextlib import contextmanager
 import duckdb
 import pyarrow as pa
 
-from caseflags.linkage.model import MODEL_COLUMNS, load_model, save_model, settings_dict, splink_model, train_model
+from caseflags.linkage.model import (
+    MODEL_COLUMNS,
+    load_model,
+    save_model,
+    settings_dict,
+    splink_model,
+    train_model,
+)
 from caseflags.resources import SQL_DIR
 
 # What each comparison level means, for the evidence shown to officers (no values, only agreement).

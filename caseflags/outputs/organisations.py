@@ -21,7 +21,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from caseflags.outputs.agencies import LA_CHILD_ID_AGENCIES, agency_folder_name, agency_rows
+from caseflags.outputs.agencies import (
+    LA_CHILD_ID_AGENCIES,
+    agency_folder_name,
+    agency_rows,
+)
 from caseflags.outputs.files import safe_folder_name, workbook, write_csv
 from caseflags.outputs.run_outputs import remove_entries_except
 from caseflags.private_files import owner_only, private_dir
