@@ -111,6 +111,7 @@ def run(
     date_from: Annotated[Optional[str], typer.Option("--from", help="Backfill: first as-at date (archive folders named YYYY-MM-DD).")] = None,
     date_to: Annotated[Optional[str], typer.Option("--to", help="Backfill: last as-at date.")] = None,
     new_store: Annotated[bool, typer.Option("--new-store", help="Create the store at --db when it does not exist (otherwise a missing store is an error).")] = False,
+    retrain_linkage: Annotated[bool, typer.Option("--retrain-linkage", help="Train the linkage model again tonight (otherwise only when linkage.retrain_changed_share of its rows changed).")] = False,
     debug: DebugOption = False,
 ) -> None:
     """Load a delivery, check it and write the night's exception lists (or backfill a date range)."""
@@ -147,6 +148,7 @@ def run(
                 run_dir = nightly(
                     extracts=str(folder) if folder is not None else None, as_at=run_date, db=str(db), out=str(out),
                     config_path=str(config) if config else None, new_store=new_store, source=source,
+                    retrain_linkage=retrain_linkage,
                 )
             _print_run_summary(Path(run_dir))
 

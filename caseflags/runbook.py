@@ -35,10 +35,12 @@ from caseflags.faults import FAULT_ENV, fault_point
 from caseflags.ingest.database_source import open_database
 from caseflags.ingest.stage import stage_delivery
 from caseflags.linkage.people import MODEL_SUFFIX
+from caseflags.linkage.stage import LINKAGE_INPUTS, changed_share, retrain_linkage_reason
 from caseflags.linkage.stage import link as link_people
 from caseflags.outputs.reuse import ReusedResults, forget_results, record_results, results_basis, reusable_results
 from caseflags.outputs.stage import write_outputs
 from caseflags.private_files import private_file
+from caseflags.store.changes import detect_row_changes
 from caseflags.store.database import ensure_store
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery, run_ledger, unbalanced
 from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
@@ -77,6 +79,7 @@ class RunState:
     reused: ReusedResults | None = None  # an earlier run's results kept: nothing they read changed
     audit_carried: int = 0  # audit items carried from the web workspace on a run that kept its results
     source: str | None = None  # the authority's database (`--source` URL, never holding a password)
+    row_changes: dict[str, dict] = field(default_factory=dict)  # per table: rows new / changed / gone (store.changes)
 
     def unavailable_tables(self) -> dict[str, str]:
         """Tables the checks may not trust this run, with the reason (→ "not evaluated")."""
@@ -142,19 +145,26 @@ def contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -
         outcome.status = "FAILED_CONTRACT"
         outcome.reason = reason if not outcome.reason else f"{outcome.reason}; {reason}"
         outcome.withhold()  # nothing of it is published: its rows are withheld, not loaded
-    publish(con, state.run_id, state.as_at, state.extracts, state.staged)
+    def count_row_changes() -> None:
+        state.row_changes = detect_row_changes(con, state.run_id, state.extracts)
+
+    publish(con, state.run_id, state.as_at, state.extracts, state.staged, before_commit=count_row_changes)
     state.staged = StagedDelivery()
 
 
 def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
     model_path = None if state.db_path is None else state.db_path.resolve().with_suffix(MODEL_SUFFIX)
+    changed = changed_share(state.row_changes, LINKAGE_INPUTS)
+    retrain_reason = retrain_linkage_reason(config.linkage, changed)
     state.linkage = link_people(
         con,
         match_threshold=config.linkage["match_threshold"],
         review_threshold=config.linkage["review_threshold"],
-        retrain=config.linkage["retrain"],
+        retrain=retrain_reason is not None,
         model_path=model_path,
     )
+    state.linkage["changed_share"] = changed
+    state.linkage["retrain_reason"] = retrain_reason
 
 
 def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
@@ -343,6 +353,7 @@ def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
         },
         "ledger": ledger,
         "ledger_balanced": not unbalanced(ledger),
+        "row_changes": state.row_changes,
         "refused_files": state.refused_files,
         "unused_files": state.unused_files,
         "returns": state.returns,
@@ -378,6 +389,7 @@ def finish_run(con: duckdb.DuckDBPyConnection, state: RunState, status: str = "C
         json.dump(record, handle, indent=2)
     con.execute(
         "UPDATE runs SET finished_at = ?, status = ?, stages_json = ?, extracts_json = ? WHERE run_id = ?",
-        [finished_at, status, json.dumps(state.stages), json.dumps(record["extracts"]), state.run_id],
+        [finished_at, status, json.dumps({**state.stages, "row_changes": state.row_changes}),
+         json.dumps(record["extracts"]), state.run_id],
     )
     return record

@@ -6,6 +6,7 @@ Results are not persisted and not cached.
 """
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -76,17 +77,21 @@ def nightly(
     config_path: str | None = None,
     new_store: bool = False,
     source: str | None = None,
+    retrain_linkage: bool = False,
 ) -> str:
     """Ingest → contracts → link → checks → outputs for one as-at date. Returns the run folder.
 
     Scheduled runs pass no as-at date: the run is as at today (Europe/London). A store that
     does not exist is created only with `new_store`; otherwise the run is refused naming it.
     `source` (a database URL without a password) is read beside the `extracts` folder.
+    `retrain_linkage`: train the linkage model again tonight, whatever changed.
     """
     origin = warm_origin()
     if origin is not None:  # under `caseflags serve`: say so in the run's log (no data, a process id)
         get_run_logger().info("started in the warm worker (libraries loaded once by process %s)", origin["template_pid"])
     config = load_config(config_path)
+    if retrain_linkage:
+        config = replace(config, linkage={**config.linkage, "retrain": True})
     as_at = as_at or today_in(config.schedule["timezone"])
     db_path = Path(db)
     with store_lock(db_path):

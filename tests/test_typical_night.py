@@ -30,6 +30,16 @@ def nightly(db, delivery, reports):
         con.close()
 
 
+def links(db) -> dict[str, list]:
+    """The person index a night left: links and candidates, every column."""
+    con = connect(db, read_only=True)
+    try:
+        return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+                for table in ("person_links", "link_candidates", "link_conflicts", "person_identifiers")}
+    finally:
+        con.close()
+
+
 def test_next_night_churns_every_table_a_little(tmp_path):
     counts = next_night(SAMPLE_DELIVERY, tmp_path / "n2", NEXT_AS_AT, seed=1)
     again = next_night(SAMPLE_DELIVERY, tmp_path / "again", NEXT_AS_AT, seed=1)
@@ -74,3 +84,14 @@ def test_typical_night_exceptions_equal_a_run_from_scratch(sample_run, tmp_path)
         k: c["exceptions"] for k, c in scratch["checks"].items()}
     # …and it was not the first night again: the store also holds last night's run.
     assert sum(c["exceptions"] or 0 for c in first_record["checks"].values()) > 0
+
+    # Links too (issue 28): the typical night scored only the records and children that changed,
+    # kept the other pairs' scores, and left the same person index as the night scored whole.
+    assert typical["linkage"]["model"] == scratch["linkage"]["model"] == "loaded"
+    typical_scored, scratch_scored = typical["linkage"]["scored"], scratch["linkage"]["scored"]
+    assert scratch_scored["pairs_kept"] == 0
+    assert 0 < typical_scored["records_scored"] < scratch_scored["records_scored"] / 10
+    assert typical_scored["pairs_kept"] > 0
+    typical_links, scratch_links = links(typical_db), links(scratch_db)
+    assert typical_links["person_links"] and typical_links["link_candidates"]
+    assert typical_links == scratch_links

@@ -366,5 +366,6 @@ def load_model(model_path: Path | None) -> dict | None:
 
 
 def splink_model(model: dict) -> dict:
-    """The model as splink takes it (without caseflags' own training record)."""
-    return {key: value for key, value in model.items() if key != "caseflags_training"}
+    """The model as splink takes it (without caseflags' own training record and frozen name
+    frequencies)."""
+    return {key: value for key, value in model.items() if not key.startswith("caseflags_")}

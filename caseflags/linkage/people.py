@@ -30,7 +30,7 @@ import duckdb
 
 from caseflags.linkage.model import PRIOR_M_PROBABILITIES
 from caseflags.linkage.parameters import assess_expected_quality, assessed_thresholds, record_model
-from caseflags.linkage.scoring import SCORE_COLUMNS, score_unresolved_records
+from caseflags.linkage.scoring import KEEP_SCORES_SQL, SCORE_COLUMNS, score_unresolved_records
 from caseflags.resources import SQL_DIR, config_default
 from caseflags.store.database import ensure_store
 
@@ -70,6 +70,9 @@ class LinkSummary:
     # Data quality: postcodes in a shape that is not a UK one, per agency (SOCIAL_CARE for the
     # children's). Still compared, whole and by their leading characters; never dropped.
     postcodes_not_uk_shaped: dict[str, int] = field(default_factory=dict)
+    # What the model scored tonight (issue 28): records scored against every child, children
+    # scored again against the other records, pairs kept from the last scoring.
+    scored: dict[str, int] = field(default_factory=dict)
 
     @property
     def partner_links(self) -> int:
@@ -96,6 +99,7 @@ def link_people(
     seed: int = DEFAULT_SEED,
     train_with_em: bool = True,
     offer_contradicted: bool = False,
+    incremental: bool = True,
 ) -> LinkSummary:
     """(Re)build person_links, person_identifiers, link_candidates and link_conflicts.
 
@@ -105,6 +109,9 @@ def link_people(
     used. `train_with_em=False` trains m from labels only (or hand-set priors): for comparison.
     `offer_contradicted=True` offers never-match pairs (another valid NHS number or UPN) to
     officers instead of dropping them (the region's cross-border linkage); never linked either way.
+    `incremental`: score only the records and children whose compared fields changed since the
+    last scoring by this model, keeping the other pairs' scores (`scoring.py`); False scores all
+    (from scratch) and leaves the kept scores as they were. The links are the same either way.
     """
     if not 0 < review_threshold <= match_threshold <= 1:
         raise ValueError("need 0 < review_threshold <= match_threshold <= 1")
@@ -116,15 +123,19 @@ def link_people(
         con.execute(f"CREATE OR REPLACE TEMP TABLE linkage_scores ({SCORE_COLUMNS})")
         model_status = "not needed"
         model = None
+        scored = {}
         has_records = _count(con, "linkage_records") > 0
         if _count(con, "linkage_children") and (_count(con, "linkage_unresolved_records") or (retrain and has_records)):
-            scores, model_status, model = score_unresolved_records(
+            scores, model_status, model, scored = score_unresolved_records(
                 con, model_path=model_path, retrain=retrain, seed=seed, review_threshold=review_threshold,
-                use_em=train_with_em,
+                use_em=train_with_em, incremental=incremental,
             )
             con.register("linkage_scores_arrow", scores)
             con.execute("INSERT INTO linkage_scores SELECT * FROM linkage_scores_arrow")
             con.unregister("linkage_scores_arrow")
+            if incremental:  # kept for the next night: it scores only what changed
+                _run_sql_file(con, KEEP_SCORES_SQL, {"model_key": scored.pop("model_key")})
+            scored.pop("model_key", None)
             _describe_model_in_store(con, model, model_status, match_threshold, review_threshold)
 
         thresholds = {"match_threshold": float(match_threshold), "review_threshold": float(review_threshold)}
@@ -135,7 +146,7 @@ def link_people(
         _assign_one_to_one(con)
         _run_sql_file(con, OUTPUTS_SQL, {**thresholds, "offer_contradicted": bool(offer_contradicted)})
         _replace_outputs(con)
-        summary = _summary(con, model_status, model_path)
+        summary = _summary(con, model_status, model_path, scored)
     finally:
         _drop_work_tables(con)
     log.info(
@@ -366,7 +377,7 @@ def _write_outputs(con) -> None:
         con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {source} ORDER BY ALL")
 
 
-def _summary(con, model_status: str, model_path: Path | None) -> LinkSummary:
+def _summary(con, model_status: str, model_path: Path | None, scored: dict) -> LinkSummary:
     by_method = dict(
         con.execute("SELECT method, count(*) FROM person_links GROUP BY method ORDER BY method").fetchall()
     )
@@ -384,6 +395,7 @@ def _summary(con, model_status: str, model_path: Path | None) -> LinkSummary:
         ).fetchall()[0][0],
         model=model_status,
         model_path=str(model_path) if model_path is not None else None,
+        scored=scored,
         postcodes_not_uk_shaped={agency: n for agency, n in con.execute(
             "SELECT agency, not_uk_shaped FROM linkage_postcode_quality WHERE not_uk_shaped > 0 ORDER BY agency"
         ).fetchall()},

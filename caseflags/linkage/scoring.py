@@ -4,12 +4,24 @@ agreement levels leave it)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import re
 from contextlib import contextmanager
 
 import duckdb
+import pyarrow as pa
 
-from caseflags.linkage.model import MODEL_COLUMNS, load_model, save_model, splink_model, train_model
+from caseflags.linkage.model import (
+    MODEL_COLUMNS,
+    load_model,
+    save_model,
+    settings_dict,
+    splink_model,
+    train_model,
+)
+from caseflags.resources import SQL_DIR
 
 # What each comparison level means, for the evidence shown to officers (no values, only agreement).
 # Keys are splink's gamma values: -1 is "missing on one side", then levels from best down to 0.
@@ -32,6 +44,12 @@ EVIDENCE_LEVELS = {
     },
 }
 
+CHILDREN_SQL = f"SELECT person_id AS unique_id, {', '.join(MODEL_COLUMNS)}, person_id AS label FROM linkage_children"
+UNRESOLVED_SQL = (f"SELECT agency || '|' || agency_record_id AS unique_id, {', '.join(MODEL_COLUMNS)} "
+                  "FROM linkage_unresolved_records")
+SCORE_PLAN_SQL = SQL_DIR / "linkage" / "score_plan.sql"
+KEEP_SCORES_SQL = SQL_DIR / "linkage" / "keep_scores.sql"
+
 TRAINING_RECORDS_SQL = f"""
 SELECT record.agency || '|' || record.agency_record_id AS unique_id,
        {', '.join('record.' + c for c in MODEL_COLUMNS)},
@@ -46,55 +64,146 @@ LEFT JOIN (SELECT * FROM linkage_confirmed WHERE children_for_record = 1) AS con
 """
 
 
-def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold, use_em=True):
+def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold, use_em=True, incremental=True):
     """Score unresolved records against children with splink in a private in-memory database.
 
-    Returns (arrow table of agency, agency_record_id, person_id, match_probability, evidence;
-    model status "trained" / "loaded"; the model dict).
-    """
-    children = con.sql(
-        f"SELECT person_id AS unique_id, {', '.join(MODEL_COLUMNS)}, person_id AS label FROM linkage_children"
-    ).to_arrow_table()
-    unresolved = con.sql(
-        f"SELECT agency || '|' || agency_record_id AS unique_id, {', '.join(MODEL_COLUMNS)} "
-        "FROM linkage_unresolved_records"
-    ).to_arrow_table()
+    Incremental (issue 28, `incremental`): only records (children) whose compared fields changed
+    since the last scoring by this model are scored (new or changed records against every child,
+    changed children against the other records); the kept pairs of unchanged records and children
+    are last time's scores (store tables `link_pair_scores`, ...). A pair's score depends on the
+    pair and the model alone: the name frequencies splink adjusts exact name matches by are
+    frozen in the model (`term_frequencies`), so a night scored in part gives the same scores as
+    one scored whole.
 
+    Returns (arrow table of agency, agency_record_id, person_id, match_probability, evidence, ...;
+    model status "trained" / "loaded"; the model dict; counts of what was scored).
+    """
     with quiet_splink(), duckdb.connect() as work:
-        from splink import DuckDBAPI, Linker
+        from splink import DuckDBAPI
 
         model = load_model(model_path) if (model_path is not None and not retrain) else None
         status = "loaded"
         if model is None:
             # Training sees every record: those identifiers link carry their child as a label.
+            children = con.sql(CHILDREN_SQL).to_arrow_table()
             labelled = con.sql(TRAINING_RECORDS_SQL).to_arrow_table()
             model = train_model(DuckDBAPI(work), children, labelled, seed, use_em=use_em)
             status = "trained"
+        if TERM_FREQUENCIES not in model:
+            model[TERM_FREQUENCIES] = term_frequencies(con.sql(CHILDREN_SQL).to_arrow_table(),
+                                                       con.sql(UNRESOLVED_SQL).to_arrow_table())
             if model_path is not None:
                 save_model(model, model_path)
+        key = model_key(model, review_threshold)
+        _run_sql_file(con, SCORE_PLAN_SQL, {"model_key": key if incremental else ""})
+        plan = [  # (children, records) to score
+            (con.sql(CHILDREN_SQL).to_arrow_table(),
+             con.sql(UNRESOLVED_SQL + " SEMI JOIN linkage_records_to_score USING (agency, agency_record_id)")
+             .to_arrow_table()),
+            (con.sql(CHILDREN_SQL + " SEMI JOIN linkage_children_to_score USING (person_id)").to_arrow_table(),
+             con.sql(UNRESOLVED_SQL + " ANTI JOIN linkage_records_to_score USING (agency, agency_record_id)")
+             .to_arrow_table()),
+        ]
+        parts = [con.sql("SELECT * FROM linkage_kept_scores").to_arrow_table()]
+        for children, records in plan:
+            if children.num_rows and records.num_rows:
+                parts.append(_predict(model, children, records, review_threshold))
+        counts = {"records_scored": plan[0][1].num_rows, "children_rescored": plan[1][0].num_rows,
+                  "pairs_kept": parts[0].num_rows, "model_key": key}
+    scores = pa.concat_tables([part.cast(parts[0].schema) for part in parts])
+    return scores, status, model, counts
 
-        if unresolved.num_rows == 0:  # retrained on request; nothing to score
-            return work.sql(scores_sql(None)).to_arrow_table(), status, model
-        # Intermediate columns: each field's match weight (and name frequency adjustment), kept
-        # as the pair's per-field match weights (splink's waterfall) for "why linked".
-        settings = {**splink_model(model), "retain_matching_columns": True,
-                    "retain_intermediate_calculation_columns": True}
-        db_api = DuckDBAPI(work)
-        linker = Linker(
-            [
-                db_api.register(children.drop(["label"]), table_name="linkage_children_input"),
-                db_api.register(unresolved, table_name="linkage_records_input"),
-            ],
-            settings,
-            log_level=None,
-        )
-        # The exact review threshold is applied in SQL; splink only needs to drop the bulk of pairs
-        # (it cannot take a threshold of 1).
-        predictions = linker.inference.predict(
-            threshold_match_probability=min(review_threshold, 0.5), warning_mode="never"
-        )
-        scores = work.sql(scores_sql(predictions.physical_name)).to_arrow_table()
-    return scores, status, model
+
+def _predict(model: dict, children, records, review_threshold: float):
+    """splink's scores of every blocked (child, record) pair of these two tables (each call in
+    its own private database)."""
+    with duckdb.connect() as work:
+        return _predict_in(work, model, children, records, review_threshold)
+
+
+def _predict_in(work, model: dict, children, records, review_threshold: float):
+    from splink import DuckDBAPI, Linker
+
+    # Intermediate columns: each field's match weight (and name frequency adjustment), kept
+    # as the pair's per-field match weights (splink's waterfall) for "why linked".
+    settings = {**splink_model(model), "retain_matching_columns": True,
+                "retain_intermediate_calculation_columns": True}
+    db_api = DuckDBAPI(work)
+    linker = Linker(
+        [
+            db_api.register(children.drop(["label"]), table_name="linkage_children_input"),
+            db_api.register(records, table_name="linkage_records_input"),
+        ],
+        settings,
+        log_level=None,
+    )
+    for column, lookup in frozen_lookups(work, model, children, records).items():
+        linker.table_management.register_term_frequency_lookup(db_api.register(lookup), column)
+    # The exact review threshold is applied in SQL; splink only needs to drop the bulk of pairs
+    # (it cannot take a threshold of 1).
+    predictions = linker.inference.predict(
+        threshold_match_probability=min(review_threshold, 0.5), warning_mode="never"
+    )
+    return work.sql(scores_sql(predictions.physical_name)).to_arrow_table()
+
+
+# Name frequencies kept in the model file: by a digest of the name (no name in the file).
+TERM_FREQUENCIES = "caseflags_term_frequencies"
+TF_COLUMNS = ("forename", "surname")
+SCORING_VERSION = 1  # bump when scores_sql or the scored columns change: kept scores are then redone
+
+
+def term_frequencies(children, records) -> dict[str, dict[str, float]]:
+    """splink's own term frequency of each forename and surname among these children and records
+    (what it would compute scoring them), keyed by the name's digest."""
+    with duckdb.connect() as work:
+        return _term_frequencies_in(work, children, records)
+
+
+def _term_frequencies_in(work, children, records) -> dict[str, dict[str, float]]:
+    from splink import DuckDBAPI, Linker
+
+    db_api = DuckDBAPI(work)
+    linker = Linker([db_api.register(children.drop(["label"]), table_name="linkage_children_input"),
+                     db_api.register(records, table_name="linkage_records_input")],
+                    settings_dict(0.001), log_level=None)
+    frequencies = {}
+    for column in TF_COLUMNS:
+        table = linker.table_management.compute_tf_table(column)
+        rows = work.sql(f"SELECT md5({column}), tf_{column} FROM {table.physical_name}").fetchall()
+        frequencies[column] = dict(sorted(rows))
+    return frequencies
+
+
+def frozen_lookups(work, model: dict, children, records) -> dict:
+    """The model's frozen frequencies for the names of these children and records, as splink's
+    lookup tables ({column: arrow table of the name and tf_<name>}); a name the model has not
+    seen gets none (splink then makes no frequency adjustment)."""
+    lookups = {}
+    for column in TF_COLUMNS:
+        frequencies = model[TERM_FREQUENCIES][column]
+        known = pa.table({"digest": pa.array(list(frequencies), pa.string()),
+                          "tf": pa.array(list(frequencies.values()), pa.float64())})
+        names = pa.concat_arrays([children.column(column).combine_chunks().cast(pa.string()),
+                                  records.column(column).combine_chunks().cast(pa.string())])
+        work.register("linkage_tf_known", known)
+        work.register("linkage_tf_names", pa.table({"name": names}))
+        try:
+            lookups[column] = work.sql(
+                f"SELECT DISTINCT names.name AS {column}, known.tf AS tf_{column} FROM linkage_tf_names AS names "
+                "JOIN linkage_tf_known AS known ON known.digest = md5(names.name)").to_arrow_table()
+        finally:
+            work.unregister("linkage_tf_known")
+            work.unregister("linkage_tf_names")
+    return lookups
+
+
+def model_key(model: dict, review_threshold: float) -> str:
+    """What a pair's score depends on besides the pair: the model (its frozen frequencies too),
+    the threshold splink drops pairs below, and this code's version of the scores."""
+    basis = json.dumps({"model": model, "threshold": min(review_threshold, 0.5), "version": SCORING_VERSION},
+                       sort_keys=True, default=str)
+    return hashlib.sha256(basis.encode()).hexdigest()
 
 
 COMPARISONS = tuple(EVIDENCE_LEVELS)
@@ -160,3 +269,12 @@ def quiet_splink():
         yield
     finally:
         splink_logger.setLevel(previous)
+
+
+def _run_sql_file(con, path, parameters: dict) -> None:
+    """Each statement of the file (split on `;` at a line end) with the parameters it names."""
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("--"))
+    for statement in (part.strip() for part in re.split(r";\s*$", text, flags=re.MULTILINE)):
+        if statement:
+            used = {name: value for name, value in parameters.items() if f"${name}" in statement}
+            con.execute(statement, used).fetchall()

@@ -63,3 +63,25 @@ def linkage_fingerprint(con: duckdb.DuckDBPyConnection, thresholds: tuple[float,
         "model": model,
     }
     return hashlib.sha256(json.dumps(basis, default=str).encode()).hexdigest()
+
+
+def changed_share(row_changes: dict[str, dict], tables: tuple[str, ...]) -> float | None:
+    """The share of these tables' rows new, changed or gone since the night before (of the rows
+    there were then), from the night's row-level change counts; None when none of them could be
+    compared (a first night, a new store)."""
+    compared = [row_changes[t] for t in tables if t in row_changes and not row_changes[t]["baseline"]]
+    if not compared:
+        return None
+    moved = sum(c["rows_new"] + c["rows_changed"] + c["rows_gone"] for c in compared)
+    before = sum(c["rows_unchanged"] + c["rows_changed"] + c["rows_gone"] for c in compared)
+    return round(moved / max(before, 1), 6)
+
+
+def retrain_linkage_reason(settings: dict, changed: float | None) -> str | None:
+    """Why the model is trained again tonight (None: it is kept): asked for (`retrain`), or at
+    least `retrain_changed_share` of linkage's rows moved."""
+    if settings["retrain"]:
+        return "asked for ([linkage] retrain or --retrain-linkage)"
+    if changed is not None and changed >= settings["retrain_changed_share"]:
+        return f"{changed:.1%} of linkage's rows changed (at least [linkage] retrain_changed_share)"
+    return None

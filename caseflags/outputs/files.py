@@ -50,8 +50,26 @@ def temp_path(final: Path) -> Path:
 
 
 def publish(temp: Path, final: Path) -> None:
+    """Rename `temp` into place (0600), unless `final` already holds exactly its content: then
+    `final` is left untouched (same mtime), so a rerun rewrites only the files that changed."""
+    if same_content(temp, final):
+        temp.unlink()
+        os.chmod(final, FILE_MODE)
+        return
     os.chmod(temp, FILE_MODE)
     os.replace(temp, final)
+
+
+def same_content(new: Path, existing: Path) -> bool:
+    """`existing` is a plain file (no link) with the same bytes as `new` (size, then digest)."""
+    if existing.is_symlink() or not existing.is_file() or existing.stat().st_size != new.stat().st_size:
+        return False
+    return file_digest(new) == file_digest(existing)
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @contextlib.contextmanager

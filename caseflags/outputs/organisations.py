@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from caseflags.outputs.agencies import LA_CHILD_ID_AGENCIES, agency_folder_name, agency_rows
+from caseflags.outputs.agencies import (
+    LA_CHILD_ID_AGENCIES,
+    agency_folder_name,
+    agency_rows,
+)
 from caseflags.outputs.files import safe_folder_name, workbook, write_csv
+from caseflags.outputs.run_outputs import remove_entries_except
 from caseflags.private_files import owner_only, private_dir
 from caseflags.resources import SQL_DIR, sql_text
 
@@ -107,8 +112,10 @@ def organisation_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[tuple
     return grouped
 
 
-def _write_xlsx(path: Path, columns: tuple[str, ...], rows: list[dict], title: str) -> None:
+def _write_xlsx(path: Path, columns: tuple[str, ...], rows: list[dict], title: str, as_at: date) -> None:
     with workbook(path) as book:
+        # Created "as at": the same rows make the same bytes, so an unchanged file is not rewritten.
+        book.set_properties({"created": datetime.combine(as_at, datetime.min.time())})
         header = book.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1})
         wrap = book.add_format({"text_wrap": True, "valign": "top"})
         sheet = book.add_worksheet("Exceptions")
@@ -135,15 +142,29 @@ def write_organisation_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_a
             columns = ORG_COLUMNS[agency]
             folder = private_dir(private_dir(agencies / agency_folder_name(agency)) / folder_name(organisation))
             write_csv(folder / "exceptions.csv", columns, rows)
-            _write_xlsx(folder / "exceptions.xlsx", columns, rows, f"{agency} {organisation} as at {as_at.isoformat()}")
+            _write_xlsx(folder / "exceptions.xlsx", columns, rows, f"{agency} {organisation} as at {as_at.isoformat()}",
+                        as_at)
             written[(agency, organisation)] = folder
         for agency, rows in central_queue_rows(con, run_id).items():
             columns = ORG_COLUMNS[agency] + ("central_queue_reason",)
             folder = private_dir(agencies / folder_name(agency))
             write_csv(folder / f"{CENTRAL_QUEUE_STEM}.csv", columns, rows)
-            _write_xlsx(folder / f"{CENTRAL_QUEUE_STEM}.xlsx", columns, rows, f"{agency} central queue as at {as_at.isoformat()}")
+            _write_xlsx(folder / f"{CENTRAL_QUEUE_STEM}.xlsx", columns, rows, f"{agency} central queue as at {as_at.isoformat()}",
+                        as_at)
             written[(agency, CENTRAL_QUEUE_STEM)] = folder
+        remove_stale_organisations(agencies, written)
     return written
+
+
+def remove_stale_organisations(agencies: Path, written: dict[tuple[str, str], Path]) -> None:
+    """In each agency folder, the schools, practices and central queue not written this run go
+    (the agency files themselves are `write_run_outputs`'s); unchanged ones were left untouched."""
+    for folder in (p for p in agencies.iterdir() if p.is_dir() and not p.is_symlink()):
+        keep = {"exceptions.csv", "exceptions.xlsx"}
+        keep |= {path.name for path in written.values() if path.parent == folder}
+        if any(path == folder for (_, stem), path in written.items() if stem == CENTRAL_QUEUE_STEM):
+            keep |= {f"{CENTRAL_QUEUE_STEM}.csv", f"{CENTRAL_QUEUE_STEM}.xlsx"}
+        remove_entries_except(folder, keep)
 
 
 # A school or GP row whose organisation cannot be found goes to its agency's central queue,

@@ -88,9 +88,10 @@ def write_run_outputs(
 ) -> RunOutputs:
     """Write the run's exception files and report into out_dir (the run's `<out>/<as-at>/`).
 
-    Needs `update_lifecycle(con, run_id, as_at)` first. `agencies/` is rebuilt from scratch so
-    an agency with nothing listed any more keeps no stale file. Every file is 0600 and every
-    folder 0700, written to a temporary name and renamed into place.
+    Needs `update_lifecycle(con, run_id, as_at)` first. In `agencies/` an agency with nothing
+    listed any more keeps no stale folder. Every file is 0600 and every folder 0700, written to a
+    temporary name and renamed into place unless the file there already holds the same content
+    (then it is left untouched: a rerun rewrites only the agency files that changed).
     """
     ensure_store(con)
     known = con.execute("SELECT count(*) FROM lifecycle_runs WHERE run_id = $run_id", {"run_id": run_id}).fetchone()[0]
@@ -110,11 +111,13 @@ def write_run_outputs(
         agencies_dir = out / "agencies"
         if agencies_dir.is_symlink() or agencies_dir.is_file():
             agencies_dir.unlink()
-        elif agencies_dir.exists():
-            shutil.rmtree(agencies_dir)
         private_dir(agencies_dir)
         agency_files: dict[str, tuple[Path, Path]] = {}
-        for agency, rows_of_agency in agency_rows(con, run_id).items():
+        by_agency = agency_rows(con, run_id)
+        # An agency with nothing listed any more keeps no stale folder; the others' files are
+        # rewritten only where their content changed (files.publish).
+        remove_entries_except(agencies_dir, {agency_folder_name(agency) for agency in by_agency})
+        for agency, rows_of_agency in by_agency.items():
             folder = private_dir(agencies_dir / agency_folder_name(agency))
             columns = agency_columns(agency)
             agency_csv = folder / "exceptions.csv"
@@ -128,3 +131,14 @@ def write_run_outputs(
                                                  refused_files))
     return RunOutputs(csv_path, xlsx_path, report_path, agency_files)
 
+
+
+def remove_entries_except(folder: Path, keep: set[str]) -> None:
+    """Remove what `folder` holds besides the names in `keep` (links unlinked, never followed)."""
+    for entry in folder.iterdir():
+        if entry.name in keep:
+            continue
+        if entry.is_symlink() or not entry.is_dir():
+            entry.unlink()
+        else:
+            shutil.rmtree(entry)

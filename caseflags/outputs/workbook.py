@@ -110,6 +110,8 @@ def write_workbook(
 ) -> None:
     """exceptions.xlsx (or an agency's, with `for_agency`) through the shared safe writer."""
     with safe_workbook(path) as workbook:
+        # Created "as at": the same rows make the same bytes, so an unchanged file is not rewritten.
+        workbook.set_properties({"created": datetime.combine(summary["as_at"], datetime.min.time())})
         _fill_workbook(workbook, rows, summary, for_agency)
 
 

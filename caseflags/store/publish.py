@@ -6,6 +6,7 @@ data in place."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Callable
 
 import duckdb
 import polars as pl
@@ -43,9 +44,11 @@ def publish(
     as_at: date,
     outcomes: dict[str, ExtractOutcome],
     staged: StagedDelivery,
+    before_commit: Callable[[], None] | None = None,
 ) -> None:
     """Swap every LOADED table into place with its records, atomically; mark the others stale
-    when the store still holds an earlier delivery's rows for them."""
+    when the store still holds an earlier delivery's rows for them. `before_commit` runs inside
+    the same transaction, on the published tables (row-level change detection)."""
     con.execute("BEGIN TRANSACTION")
     try:
         swapped = 0
@@ -84,6 +87,8 @@ def publish(
                  outcome.rows_loaded, outcome.rows_quarantined, outcome.content_sha256, outcome.load_fingerprint,
                  delivered],
             )
+        if before_commit is not None:
+            before_commit()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -35,6 +35,7 @@ from caseflags.private_files import FILE_MODE, owner_only
 from caseflags.resources import SQL_DIR, sql_text
 from caseflags.store.locking import StoreLocked, store_lock
 from caseflags.web.carry import store_path
+from caseflags.web.snapshot_reuse import NOT_PUBLISHED, record_all_digests, start_from_previous, update_changed_tables
 
 SNAPSHOT_TABLES_SQL = SQL_DIR / "web" / "snapshot_tables.sql"
 # Issue 25's priority and owner data, read by name in this one file (run first: web_exceptions joins it).
@@ -117,7 +118,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, read_only: bool = False,
     final = snapshot_path(db_path)
     temp = _temp_path(final)
     try:
-        _publish_to(con, read_only, completing_run, temp)
+        _publish_to(con, read_only, completing_run, temp, final)
         os.chmod(temp, FILE_MODE)
         fault_point("mid:snapshot")
         os.replace(temp, final)
@@ -129,9 +130,11 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, read_only: bool = False,
 
 
 def _publish_to(con: duckdb.DuckDBPyConnection, read_only: bool, completing_run: tuple[str, datetime] | None,
-                temp: Path) -> None:
+                temp: Path, final: Path | None = None) -> None:
     for leftover in (temp, Path(f"{temp}.wal")):
         leftover.unlink(missing_ok=True)
+    # Issue 28: update the previous snapshot, rewriting only the tables whose content changed.
+    updating = not read_only and final is not None and start_from_previous(final, temp)
     database = con.execute("SELECT current_database()").fetchall()[0][0]
     con.execute("SET enable_progress_bar = false").fetchall()  # no bar in the nightly's output
     with owner_only():
@@ -141,7 +144,14 @@ def _publish_to(con: duckdb.DuckDBPyConnection, read_only: bool, completing_run:
             derived_in_temp = read_only
         con.execute(f"ATTACH {_sql_literal(str(temp))} AS {SNAPSHOT_ALIAS} (READ_WRITE)")
         try:
-            _copy_store(con, database)
+            if not updating or update_changed_tables(con, database, SNAPSHOT_ALIAS, _store_tables(con, database),
+                                                     SORTED_TABLES) is None:
+                if updating:  # another schema: the whole store again, into an empty file
+                    con.execute(f"DETACH {SNAPSHOT_ALIAS}")
+                    temp.unlink()
+                    con.execute(f"ATTACH {_sql_literal(str(temp))} AS {SNAPSHOT_ALIAS} (READ_WRITE)")
+                _copy_store(con, database)
+                record_all_digests(con, database, SNAPSHOT_ALIAS, _store_tables(con, database))
             if derived_in_temp:  # a TEMP table is not copied with the database
                 con.execute(f"CREATE OR REPLACE TABLE {SNAPSHOT_ALIAS}.exception_agency_rows AS SELECT * FROM temp.exception_agency_rows")
             published_at = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -170,14 +180,19 @@ def _copy_store(con: duckdb.DuckDBPyConnection, database: str) -> None:
     largest chronology source in the child's order. (COPY FROM DATABASE then a sorted copy wrote
     the 11.9 M sessions of `large` twice: 8.5 s of its night; bench/RESULTS.md.)"""
     con.execute(f"COPY FROM DATABASE {_quoted(database)} TO {SNAPSHOT_ALIAS} (SCHEMA)").fetchall()
-    tables = con.execute(
+    for table in _store_tables(con, database):  # names from the catalogue, not from data
+        if table in NOT_PUBLISHED:  # the nightly's own caches (snapshot_reuse): published empty
+            continue
+        order = f" ORDER BY {SORTED_TABLES[table]}" if table in SORTED_TABLES else ""
+        con.execute(f"INSERT INTO {SNAPSHOT_ALIAS}.{_quoted(table)} SELECT * FROM {_quoted(database)}.{_quoted(table)}{order}").fetchall()
+
+
+def _store_tables(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
+    return [name for (name,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = $database AND schema_name = 'main' "
         "AND NOT temporary ORDER BY table_name",
         {"database": database},
-    ).fetchall()
-    for (table,) in tables:  # names from the catalogue, not from data
-        order = f" ORDER BY {SORTED_TABLES[table]}" if table in SORTED_TABLES else ""
-        con.execute(f"INSERT INTO {SNAPSHOT_ALIAS}.{_quoted(table)} SELECT * FROM {_quoted(database)}.{_quoted(table)}{order}").fetchall()
+    ).fetchall()]
 
 
 def _derive_agency_rows(con: duckdb.DuckDBPyConnection, temporary: bool) -> None:

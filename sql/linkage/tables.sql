@@ -75,3 +75,26 @@ CREATE TABLE IF NOT EXISTS linkage_expected_quality (
     expected_recall DOUBLE,
     basis VARCHAR NOT NULL
 );
+
+-- Incremental linkage (issue 28): the model's pair scores of the last linkage, kept so a night
+-- scores only the records (children) whose compared fields changed. `features` hashes the
+-- compared fields of a record (child) as scored; `model_key` names the model (with its frozen
+-- name frequencies) and threshold they were scored with: another model scores everything again.
+CREATE TABLE IF NOT EXISTS link_pair_scores (
+    agency VARCHAR, agency_record_id VARCHAR, person_id VARCHAR, match_probability DOUBLE, evidence VARCHAR,
+    agrees_on_identity BOOLEAN, forenames_close BOOLEAN, match_weight DOUBLE,
+    gamma_forename INTEGER, gamma_surname INTEGER, gamma_dob INTEGER, gamma_sex INTEGER, gamma_postcode INTEGER,
+    weight_forename DOUBLE, weight_surname DOUBLE, weight_dob DOUBLE, weight_sex DOUBLE, weight_postcode DOUBLE
+);
+CREATE TABLE IF NOT EXISTS link_scored_records (
+    agency VARCHAR NOT NULL,
+    agency_record_id VARCHAR NOT NULL,
+    features UBIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS link_scored_children (
+    person_id VARCHAR NOT NULL,
+    features UBIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS link_score_basis (
+    model_key VARCHAR NOT NULL
+);

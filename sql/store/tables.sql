@@ -125,3 +125,23 @@ CREATE TABLE IF NOT EXISTS run_results (
     delivery_json VARCHAR,
     completed_at TIMESTAMP NOT NULL
 );
+-- Row-level change detection (caseflags.store.changes, issue 28): each live contract row's hash
+-- as last published (DuckDB hash() over its typed values; row_key hashes the table's business
+-- key, NULL for tables without one and for rows whose key is not unique), and per run and table
+-- how many rows were new, changed, gone or unchanged against the night before.
+CREATE TABLE IF NOT EXISTS row_hashes (
+    table_name VARCHAR NOT NULL,
+    row_key UBIGINT,
+    row_hash UBIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS row_changes (
+    run_id VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    keyed BOOLEAN NOT NULL,             -- compared by business key (else by row hash: new / gone only)
+    baseline BOOLEAN NOT NULL,          -- no comparable hashes before (first load, other hash basis)
+    rows_new BIGINT NOT NULL,
+    rows_changed BIGINT NOT NULL,
+    rows_gone BIGINT NOT NULL,
+    rows_unchanged BIGINT NOT NULL,
+    hash_basis VARCHAR NOT NULL         -- what the hashes depend on (DuckDB version, contract columns)
+);
