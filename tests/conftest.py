@@ -2,8 +2,13 @@
 
 Puts tests/ on sys.path so check tests can `from check_fixtures import ...` (pytest runs with
 --import-mode=importlib, which does not add test folders to sys.path itself).
+
+Tiers (docs/TESTING.md): `make test` runs every test on two pytest-xdist workers; `make check`
+leaves out the markers `e2e`, `prefect` and `browser`. A test that uses the session's whole-pipeline
+run (`sample_run`) is marked `e2e` here, so a new one cannot slip into the fast tier.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +17,23 @@ import pytest
 TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
+
+# Under pytest-xdist each worker gets its own Prefect home: two temporary Prefect servers on one
+# SQLite database would lock each other out. Set before any test module imports prefect.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    _HOME = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
+    os.environ["PREFECT_HOME"] = str(_HOME / f"pytest-{_WORKER}")
+
+# Fixtures that run the whole pipeline: a test using one (directly or through another fixture)
+# is end-to-end.
+E2E_FIXTURES = {"sample_run"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
