@@ -30,10 +30,18 @@ if _WORKER:
 E2E_FIXTURES = {"sample_run"}
 
 
+SLOW_MARKERS = ("e2e", "prefect", "browser")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+    if _WORKER:
+        # xdist hands out whole modules (--dist loadfile) in collection order: modules with slow
+        # tests go first, so that no long module starts last while the other worker sits idle.
+        slow = {item.path for item in items if any(item.get_closest_marker(m) for m in SLOW_MARKERS)}
+        items.sort(key=lambda item: item.path not in slow)  # stable: each module keeps its order
 
 
 @pytest.fixture
