@@ -9,6 +9,7 @@ run (`sample_run`) is marked `e2e` here, so a new one cannot slip into the fast 
 """
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -61,8 +62,30 @@ SAMPLE_AS_AT = "2026-11-24"
 def sample_run(tmp_path_factory):
     """The whole pipeline (without Prefect) on the bundled sample, once per session.
 
-    Yields (store path, run folder, run record). Tests open the store read-only.
+    Yields (store path, run folder, run record). Tests open the store read-only; a test that
+    writes copies the store file first (web_helpers.copy_store). Under pytest-xdist the first
+    worker that needs it runs it and the others wait for it and read the same files (read-only
+    opens of one DuckDB file from several processes are allowed).
     """
+    if not _WORKER:
+        folder = tmp_path_factory.mktemp("sample-run")
+        return _run_sample(folder)
+    import pickle
+
+    from filelock import FileLock
+
+    folder = tmp_path_factory.getbasetemp().parent / "sample-run"  # this session's, shared by its workers
+    done = folder / "record.pickle"
+    with FileLock(f"{folder}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed half-way
+            folder.mkdir(mode=0o700)
+            result = _run_sample(folder)
+            done.write_bytes(pickle.dumps(result))
+    return pickle.loads(done.read_bytes())
+
+
+def _run_sample(folder: Path):
     from datetime import date
 
     from caseflags.sample_data import SAMPLE_DELIVERY
@@ -70,7 +93,6 @@ def sample_run(tmp_path_factory):
     from caseflags.runbook import run_without_prefect
     from caseflags.store.database import connect
 
-    folder = tmp_path_factory.mktemp("sample-run")
     db = folder / "store.duckdb"
     con = connect(db)
     try:
