@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(PYTEST)
 
 check: $(STAMP)
-	$(PYTEST) -m "not e2e and not prefect and not browser"
+	$(PYTEST) -m "not e2e and not slow and not prefect and not browser"
 
 # Issue 19's goals on `la` and `large` (3 repeats each, interleaved; the 12-child fixed cost in the
 # `la` session), then the workspace's page latency on `la`, the `la` ingest from PostgreSQL against

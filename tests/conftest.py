@@ -4,7 +4,7 @@ Puts tests/ on sys.path so check tests can `from check_fixtures import ...` (pyt
 --import-mode=importlib, which does not add test folders to sys.path itself).
 
 Tiers (docs/TESTING.md): `make test` runs every test on two pytest-xdist workers; `make check`
-leaves out the markers `e2e`, `prefect` and `browser`. A test that uses the session's whole-pipeline
+leaves out the markers `e2e`, `slow`, `prefect` and `browser`. A test that uses the session's whole-pipeline
 run (`sample_run`) is marked `e2e` here, so a new one cannot slip into the fast tier.
 """
 
@@ -31,7 +31,7 @@ if _WORKER:
 E2E_FIXTURES = {"sample_run"}
 
 
-SLOW_MARKERS = ("e2e", "prefect", "browser")
+SLOW_MARKERS = ("e2e", "slow", "prefect", "browser")
 
 
 def pytest_collection_modifyitems(config, items):
