@@ -25,6 +25,10 @@ _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER:
     _HOME = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
     os.environ["PREFECT_HOME"] = str(_HOME / f"pytest-{_WORKER}")
+    # xdist's workers inherit COLUMNS=80 and LINES=24; rich would fix the CLI's console at 80
+    # columns when caseflags.cli is imported, and a test's own COLUMNS would no longer count.
+    for _variable in ("COLUMNS", "LINES"):
+        os.environ.pop(_variable, None)
 
 # Fixtures that run the whole pipeline: a test using one (directly or through another fixture)
 # is end-to-end.
