@@ -9,6 +9,7 @@ import csv
 from datetime import date
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from caseflags.cli import app
