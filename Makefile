@@ -1,6 +1,7 @@
 # Two commands matter: `make run` (set up, then the nightly job on the bundled sample, creating
 # the store caseflags.duckdb on the first run: --new-store)
-# and `make test` (set up, then the test suite). Both build .venv on a fresh machine.
+# and `make test` (set up, then the whole test suite). Both build .venv on a fresh machine.
+# `make check` is the inner loop's fast tier: no end-to-end, Prefect or browser tests (docs/TESTING.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,12 @@ AS_AT ?= 2026-11-24
 # update checks and a longer server start-up are set by caseflags itself (caseflags/environment.py).
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: setup run test bench clean
+# pytest-xdist workers for `make test` and `make check` (TEST_WORKERS=0: one process, no xdist);
+# a test module stays on one worker (--dist loadfile) so its module fixtures are built once.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+.PHONY: setup run test check bench clean
 
 setup: $(STAMP)
 
@@ -26,7 +32,10 @@ run: $(STAMP)
 	$(BIN)/caseflags run --extracts sample_data/small --new-store --as-at $(AS_AT)
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(PYTEST)
+
+check: $(STAMP)
+	$(PYTEST) -m "not e2e and not slow and not prefect and not browser"
 
 # Issue 28's goals on `la` and `large` (3 repeats each, interleaved; the 12-child delivery as a
 # night of `caseflags serve` in both sessions, the ad-hoc `caseflags run` of it in the `la` session), then the workspace's page latency on `la`, the `la` ingest from PostgreSQL against

@@ -22,6 +22,7 @@ from caseflags.sample_data._tables import RETURNS_ONLY_TABLES
 from caseflags.store.database import connect
 
 AS_AT = date(2026, 11, 24)
+pytestmark = pytest.mark.e2e  # whole nights on damaged deliveries
 
 
 def damaged_sample(folder: Path) -> Path:

@@ -43,6 +43,7 @@ from caseflags.sample_data._tables import RETURNS_ONLY_TABLES  # noqa: E402
 from caseflags.store.database import connect, ensure_store  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "database"
+pytestmark = pytest.mark.e2e  # a PostgreSQL cluster and whole nights read from it
 READER, READER_PASSWORD = "cf_reader", "reader-secret-for-tests"
 DATABASE, SCHEMA = "reporting", "ssd"
 EXCEPTION_COLUMNS = "check_id, person_id, agency, entity_type, entity_id, severity, detail"

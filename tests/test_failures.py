@@ -184,6 +184,7 @@ KILLED_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e  # the whole night on the sample, killed before its outputs
 def test_wal_and_new_store_folder_are_private_after_a_kill(tmp_path):
     db = tmp_path / "new" / "stores" / "store.duckdb"
     env = {**os.environ, FAULT_ENV: "before:outputs"}

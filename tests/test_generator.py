@@ -153,7 +153,7 @@ def test_every_contract_table_is_written_with_its_header(tiny):
             assert read_rows(tiny / f"{table}.csv")[0] == [c for c, _, _ in columns]
 
 
-@pytest.mark.parametrize("folder", ["tiny", "small"])
+@pytest.mark.parametrize("folder", ["tiny", pytest.param("small", marks=pytest.mark.e2e)])  # small: the whole sample
 def test_clean_variant_passes_the_contract(folder, request):
     path = request.getfixturevalue("tiny") if folder == "tiny" else SMALL
     assert contract_problems(path, strict=True) == set()
@@ -305,6 +305,7 @@ def stage(folder: Path, tmp_path: Path):
     return state, state.staged
 
 
+@pytest.mark.e2e  # the whole committed sample through ingest
 def test_ingest_loads_the_committed_sample_with_nothing_quarantined_or_refused(tmp_path):
     state, staged = stage(SMALL, tmp_path)
     assert staged.quarantine == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e  # a real package build, then a run of it
 
 
 def _files(folder: Path) -> set[str]:

@@ -16,6 +16,8 @@ from caseflags.contracts.identifiers import is_valid_nhs_number, is_valid_upn, u
 from caseflags.linkage import people as linkage
 from caseflags.store.database import connect, ensure_store
 
+pytestmark = pytest.mark.slow  # trains or applies a splink model on a population: not in `make check`
+
 FORENAMES = ("oliver amelia george isla harry ava noah mia jack ivy leo lily arthur freya muhammad grace "
              "oscar willow charlie sophia thomas emily jacob poppy alfie evie henry ella").split()
 SURNAMES = ("smith jones taylor brown williams wilson johnson davies patel wright khan evans thomas roberts "

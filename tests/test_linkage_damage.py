@@ -9,6 +9,7 @@ import csv
 from datetime import date
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from caseflags.cli import app
@@ -21,6 +22,8 @@ from caseflags.outputs.report import linkage_section
 from caseflags.store.publish import record_data_quality_warnings
 from caseflags.store.database import connect, ensure_store
 from test_linkage import add_person, add_record, links, new_store, populate
+
+pytestmark = pytest.mark.slow  # trains or applies a splink model on a population: not in `make check`
 
 CHILD = dict(forename="Rebecca", surname="Thornbury", dob=date(2013, 4, 7), postcode="BS16 1QF")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
+pytestmark = pytest.mark.slow  # trains or applies a splink model on a population: not in `make check`
 sys.path.insert(0, str(BENCH))
 
 from bench_febrl import caseflags_blocking_recall, caseflags_quality, load_delivery  # noqa: E402

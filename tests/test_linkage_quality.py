@@ -17,6 +17,8 @@ from caseflags.linkage.model import PRIOR_M_PROBABILITIES, em_collapsed
 from caseflags.resources import SQL_DIR
 from test_linkage import add_person, add_record, links, make_nhs, new_store, populate
 
+pytestmark = pytest.mark.slow  # trains or applies a splink model on a population: not in `make check`
+
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):

@@ -20,6 +20,7 @@ from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.runbook import FAULT_ENV, archived_deliveries
 
 AS_AT = "2026-11-24"
+pytestmark = pytest.mark.e2e  # whole runs in other processes: killed, locked, backfilled
 CASEFLAGS = [sys.executable, "-m", "caseflags"]
 
 RUN_DIRECT = textwrap.dedent(

@@ -138,6 +138,7 @@ def test_a_sex_not_known_in_one_census_gives_way_to_the_known_one(tmp_path):
     assert _quarantined(delivery) == []
 
 
+@pytest.mark.e2e  # a whole night
 def test_run_json_and_the_console_count_a_child_quarantined_for_disagreeing_sources(tmp_path, capsys):
     from datetime import date
 

@@ -64,6 +64,7 @@ def _unsupported(folder: Path) -> str:
     return "looked_after.xml"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", [_valid, _truncated, _unsupported])
 def test_sample_csvs_plus_any_return_evaluate_every_authority_check(tmp_path, case):
     delivery = _sample_delivery(tmp_path / "delivery")

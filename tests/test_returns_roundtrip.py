@@ -198,6 +198,7 @@ def run_pipeline(extracts: Path, out: Path, as_at: date):
     return con, record
 
 
+@pytest.mark.e2e  # two whole nights on the sample
 def test_part2_returns_delivery_gives_the_same_exceptions_as_csv(as_returns, tmp_path):
     """PART 2 — end to end through `run_without_prefect`."""
     out, result = as_returns

@@ -5,6 +5,7 @@ makes the run compute them again."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from datetime import date
@@ -38,18 +39,30 @@ def folder_state(run_dir):
             for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != "run.json"}
 
 
-@pytest.fixture
-def first_night(sample_run, tmp_path):
+@pytest.fixture(scope="module")
+def first_night_kept(sample_run, tmp_path_factory):
     """A copy of the session's sample store, rerun once here so its results are recorded for
-    this reports folder (the basis includes the folder)."""
+    this reports folder (the basis includes the folder), then every file of it kept aside."""
     source_db, _, _ = sample_run
-    db = tmp_path / "store.duckdb"
+    home = tmp_path_factory.mktemp("first-night")
+    db = home / "store.duckdb"
     shutil.copy(source_db, db)
     shutil.copy(source_db.with_suffix(".linkage-model.json"), db.with_suffix(".linkage-model.json"))
-    reports = tmp_path / "reports"
-    record, exceptions = run(db, SAMPLE_DELIVERY, reports)
+    record, exceptions = run(db, SAMPLE_DELIVERY, home / "reports")
     assert record["reused_results"] is None  # nothing recorded yet for this folder: a full run
-    return db, reports, record, exceptions
+    kept = tmp_path_factory.mktemp("first-night-kept") / "home"
+    shutil.copytree(home, kept)
+    return home, kept, record, exceptions
+
+
+@pytest.fixture
+def first_night(first_night_kept):
+    """The first night as it finished, put back at the same path for each test (the path of the
+    reports folder is part of the basis): one pipeline run for the module, not one per test."""
+    home, kept, record, exceptions = first_night_kept
+    shutil.rmtree(home)
+    shutil.copytree(kept, home)  # contents, modes and modification times
+    return home / "store.duckdb", home / "reports", copy.deepcopy(record), exceptions
 
 
 def test_unchanged_rerun_keeps_the_results_and_says_so(first_night):

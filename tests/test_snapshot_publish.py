@@ -22,7 +22,7 @@ from caseflags.web.snapshot import orphaned_temp_files, snapshot_is_current, sna
 from caseflags.web.workspace import connect_workspace, workspace_path
 from conftest import SAMPLE_AS_AT
 from test_operations import run_direct
-from test_reused_results import first_night, run  # noqa: F401 (fixture)
+from test_reused_results import first_night, first_night_kept, run  # noqa: F401 (fixtures)
 
 
 def _status(db) -> str:

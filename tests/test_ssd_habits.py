@@ -153,6 +153,7 @@ def test_a_table_that_loads_almost_nothing_is_refused_and_previous_data_stays(tm
     assert state.unavailable_tables()["ssd_person"].startswith("refused: untrustworthy")
 
 
+@pytest.mark.e2e  # whole nights
 def test_first_night_whose_ssd_person_loads_no_one_is_never_all_evaluated(tmp_path):
     folder = tmp_path / "d"
     write(folder, "ssd_person.csv", "pers_person_id,pers_dob\nP1,NOT A DATE\nP2,NOT A DATE\n")
@@ -192,6 +193,7 @@ def test_unborn_child_in_the_cin_census_is_kept_with_its_expected_date_of_birth(
     assert state.extracts["ssd_person"].status == "LOADED"
 
 
+@pytest.mark.e2e  # whole nights
 def test_an_unborn_child_loads_then_links_once_born(tmp_path):
     """Night 1: a pre-birth case (no date of birth, no NHS number) loads and the run completes;
     night 2: the child is born (date of birth and NHS number given) and links to the GP record."""
