@@ -40,7 +40,7 @@ from caseflags.runbook import run_without_prefect  # noqa: E402
 from caseflags.store.database import connect  # noqa: E402
 from caseflags.web.accounts import add_user, get_user  # noqa: E402
 from caseflags.web.snapshot import publish_snapshot  # noqa: E402
-from caseflags.web.workspace import connect_workspace, workspace_path  # noqa: E402
+from caseflags.workspace.database import connect_workspace, workspace_path  # noqa: E402
 
 OFFICER = ("bench.officer", "bench-officer-pass")
 GP_USER = ("bench.gp", "bench-gp-password")

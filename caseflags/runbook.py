@@ -43,8 +43,8 @@ from caseflags.store.database import ensure_store
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery, run_ledger, unbalanced
 from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
 from caseflags.store.retention import apply_retention, archive_delivery, archived_deliveries
-from caseflags.web.carry import store_path
-from caseflags.web.carry_audit import carry_web_audit
+from caseflags.workspace.carry import store_path
+from caseflags.workspace.carry_audit import carry_web_audit
 from caseflags.web.snapshot import publish_snapshot, remove_orphaned_temp_files, snapshot_is_current
 
 __all__ = ["FAULT_ENV", "RunAborted", "RunFailed", "RunState", "STAGES", "archived_deliveries", "new_run", "run_stages",

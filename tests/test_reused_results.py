@@ -18,7 +18,7 @@ from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.sample_data.compare_truth import run_exceptions
 from caseflags.store.database import connect
 from caseflags.web.reviews import save_reviews
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.workspace.database import connect_workspace, workspace_path
 
 AS_AT = date.fromisoformat(SAMPLE_AS_AT)
 

@@ -11,7 +11,7 @@ import duckdb
 
 from caseflags.linkage.people import link_people
 from caseflags.store.ledger import live_fingerprints
-from caseflags.web.carry import carry_link_decisions
+from caseflags.workspace.carry import carry_link_decisions
 
 # What linkage reads: when none of it changed since the last linkage, its results stand.
 LINKAGE_INPUTS = ("ssd_person", "ssd_address", "ssd_linked_identifiers", "agency_records")

@@ -34,7 +34,7 @@ from caseflags.linkage.people import ensure_linkage_tables
 from caseflags.outputs.lifecycle import ensure_output_tables
 from caseflags.resources import CATALOGUE_DIR, SQL_DIR, sql_text
 from caseflags.store.ledger import ExtractOutcome, live_fingerprints
-from caseflags.web.carry import workspace_marks
+from caseflags.workspace.carry import workspace_marks
 
 # Statuses whose table holds this delivery's data (the content is in the load fingerprint).
 _CURRENT = {"LOADED", "UNCHANGED"}

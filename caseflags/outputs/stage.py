@@ -15,8 +15,8 @@ from caseflags.outputs.files import write_csv_rows
 from caseflags.outputs.organisations import record_agency_rows, write_organisation_outputs
 from caseflags.outputs.triage import record_triage
 from caseflags.private_files import private_dir
-from caseflags.web.carry import carry_web_assignments, carry_web_reviews
-from caseflags.web.carry_audit import carry_web_audit
+from caseflags.workspace.carry import carry_web_assignments, carry_web_reviews
+from caseflags.workspace.carry_audit import carry_web_audit
 
 
 def write_outputs(

@@ -26,7 +26,7 @@ from caseflags.config import ConfigError, load_config
 from caseflags.outputs.lifecycle import REVIEW_STATUSES
 from caseflags.web import accounts, queries, reviews
 from caseflags.web.snapshot import SnapshotReader, SnapshotUnavailable, nightly_running
-from caseflags.web.workspace import Workspace, workspace_path
+from caseflags.workspace.database import Workspace, workspace_path
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "caseflags_session"

@@ -27,17 +27,12 @@ import pyarrow as pa
 from caseflags.linkage.people import ensure_linkage_tables
 from caseflags.outputs.lifecycle import ensure_output_tables
 from caseflags.resources import SQL_DIR
-from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
+from caseflags.store.database import store_path
+from caseflags.workspace.database import connect_workspace, utc_now, workspace_path
 
 WEB_SOURCE = "caseflags web"
 
 CARRIED_TABLES_SQL = (SQL_DIR / "web" / "carried_tables.sql").read_text()
-
-
-def store_path(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """The file of the connection's database (None in memory)."""
-    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
-    return Path(rows[0][0]) if rows and rows[0][0] else None
 
 
 def open_workspace(con: duckdb.DuckDBPyConnection) -> sqlite3.Connection | None:

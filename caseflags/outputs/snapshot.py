@@ -34,7 +34,7 @@ from caseflags.outputs.organisations import AGENCY_ROWS_SQL, LA_CHILD_ID_AGENCIE
 from caseflags.private_files import FILE_MODE, owner_only
 from caseflags.resources import SQL_DIR, sql_text
 from caseflags.store.locking import StoreLocked, store_lock
-from caseflags.web.carry import store_path
+from caseflags.workspace.carry import store_path
 
 SNAPSHOT_TABLES_SQL = SQL_DIR / "web" / "snapshot_tables.sql"
 # Issue 25's priority and owner data, read by name in this one file (run first: web_exceptions joins it).

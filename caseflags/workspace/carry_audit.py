@@ -25,8 +25,8 @@ import duckdb
 from caseflags.audit.model import SampleError, ensure_audit_tables, record_sample, result_from_json
 from caseflags.audit.outcomes import mark_audited
 from caseflags.resources import sql_text
-from caseflags.web.carry import CARRIED_TABLES_SQL, WEB_SOURCE, open_workspace
-from caseflags.web.workspace import utc_now
+from caseflags.workspace.carry import CARRIED_TABLES_SQL, WEB_SOURCE, open_workspace
+from caseflags.workspace.database import utc_now
 
 
 def _sql(name: str) -> str:
