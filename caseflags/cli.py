@@ -48,7 +48,7 @@ from caseflags.store.database import check_store_path, connect
 from caseflags.store.locking import store_lock
 from caseflags.web.accounts import AccountError, add_user, disable_user, list_users, set_password
 from caseflags.workspace.carry_audit import carry_web_audit
-from caseflags.web.snapshot import SnapshotUnavailable, publish_snapshot
+from caseflags.outputs.snapshot import SnapshotUnavailable, publish_snapshot
 from caseflags.workspace.database import connect_workspace, utc_now, workspace_path
 
 quiet_environment()  # also when the app is driven without main() (tests, typer's runner)

@@ -165,7 +165,7 @@ def test_a_rerun_that_keeps_its_results_still_carries_audit_work_from_the_browse
     import duckdb
 
     from caseflags.web.audit import draw, record_outcome
-    from caseflags.web.snapshot import snapshot_path
+    from caseflags.outputs.snapshot import snapshot_path
 
     db, reports, _, _ = first_night
     snapshot = snapshot_path(db)

@@ -29,7 +29,7 @@ from caseflags.store.database import connect
 from caseflags.web.app import Settings, create_app
 from caseflags.web import audit
 from caseflags.workspace.carry_audit import carry_web_audit
-from caseflags.web.snapshot import publish_snapshot
+from caseflags.outputs.snapshot import publish_snapshot
 from caseflags.workspace.database import connect_workspace, utc_now, workspace_path
 from test_review_import import edit_cells, find_row
 from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices

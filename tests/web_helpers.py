@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from caseflags.web.accounts import add_user
-from caseflags.web.snapshot import publish_snapshot
+from caseflags.outputs.snapshot import publish_snapshot
 from caseflags.workspace.database import connect_workspace, workspace_path
 
 OFFICER = ("officer.ann", "officer-password-1")

@@ -34,7 +34,6 @@ from caseflags.linkage.people import ensure_linkage_tables
 from caseflags.outputs.lifecycle import ensure_output_tables
 from caseflags.resources import CATALOGUE_DIR, SQL_DIR, sql_text
 from caseflags.store.ledger import ExtractOutcome, live_fingerprints
-from caseflags.workspace.carry import workspace_marks
 
 # Statuses whose table holds this delivery's data (the content is in the load fingerprint).
 _CURRENT = {"LOADED", "UNCHANGED"}
@@ -82,8 +81,11 @@ def results_basis(
     extracts: dict[str, ExtractOutcome],
     out_dir: Path,
     config: Config,
+    workspace_marks: dict[str, int],
 ) -> str:
-    """SHA-256 of everything this run's checks and outputs read (see the module's docstring)."""
+    """SHA-256 of everything this run's checks and outputs read (see the module's docstring).
+    `workspace_marks`: the newest row of each web workspace table when the run carried it
+    (caseflags.workspace.carry.workspace_marks)."""
     ensure_output_tables(con)
     ensure_linkage_tables(con)
     live = live_fingerprints(con)
@@ -101,7 +103,7 @@ def results_basis(
         "linkage": linkage[0][0] if linkage else None,
         "officers": [list(row) for row in officers],
         "other_runs": [list(row) for row in other_runs],
-        "workspace": workspace_marks(con),
+        "workspace": workspace_marks,
         "config": _config_digest(config),
         "code": code_digest(),
         "out_dir": str(Path(out_dir).resolve()),

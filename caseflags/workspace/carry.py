@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date, datetime
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa

@@ -1,6 +1,6 @@
 """The audit work done in the browser, carried into the store's audit tables.
 
-`carry_web_audit(con)` runs in the nightly (outputs stage, beside `carry_web_reviews`) and at the
+`carry_web_audit(con)` runs in the nightly (its carry step, after `carry_web_reviews`) and at the
 start of every `caseflags sample` command that opens the store, so later samples' "audited
 recently" exclusion and `import-outcomes` see what was done in the browser. In order:
 
