@@ -36,7 +36,7 @@ from caseflags.audit.model import children_text
 from caseflags.audit.sampling import choose_sample
 from caseflags.audit.workbook import write_sample
 from caseflags.checking.registry import load_registry
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.environment import prepare_process, quiet_environment
 from caseflags.failures import check_writable_folder, fail_each, foreseen_failures
 from caseflags.ingest.database_source import parse_source_url

@@ -21,7 +21,8 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from caseflags import runbook  # noqa: E402
-from caseflags.config import Config, load_config  # noqa: E402
+from caseflags.config import Config  # noqa: E402
+from caseflags.settings import load_config  # noqa: E402
 from caseflags.store.database import connect  # noqa: E402
 from caseflags.store.locking import store_lock  # noqa: E402
 

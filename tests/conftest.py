@@ -36,7 +36,7 @@ def sample_run(tmp_path_factory):
     from datetime import date
 
     from caseflags.sample_data import SAMPLE_DELIVERY
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.store.database import connect
 

@@ -19,7 +19,7 @@ from returns_builder import cin_child, cin_return, sen2_aggregate, write
 from typer.testing import CliRunner
 
 from caseflags.cli import app
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.errors import RunAborted
 from caseflags.ingest.stage import stage_delivery
 from caseflags.runbook import run_without_prefect

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from conftest import SAMPLE_AS_AT
 
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.sample_data.compare_truth import run_exceptions

@@ -319,7 +319,7 @@ NIGHTLY = """
 import sys
 from datetime import date
 from pathlib import Path
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.store.database import connect

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from caseflags.audit.model import OUTCOME_COLUMNS, result_from_json, result_to_json
 from caseflags.audit.sampling import choose_sample
 from caseflags.cli import app as cli_app
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.store.database import connect
