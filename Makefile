@@ -10,7 +10,7 @@ AS_AT ?= 2026-11-24
 # update checks and a longer server start-up are set by caseflags itself (caseflags/environment.py).
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test lint bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The import contracts of pyproject.toml ([tool.importlinter]: the layers of docs/ARCHITECTURE.md, no cycles).
+lint: $(STAMP)
+	$(BIN)/lint-imports
 
 # Issue 19's goals on `la` and `large` (3 repeats each, interleaved; the 12-child fixed cost in the
 # `la` session), then the workspace's page latency on `la`, the `la` ingest from PostgreSQL against
