@@ -47,7 +47,7 @@ def serve_nightly(
         schedules=[Cron(cron, timezone=timezone)],
         parameters={"extracts": extracts, "db": db, "out": out, "config_path": config_path, "new_store": new_store,
                     "source": source},
-        description="caseflags nightly run: ingest, contracts, link, checks, outputs.",
+        description="caseflags nightly run: ingest, contracts, carry, link, checks, outputs.",
         print_starting_message=False,
     )
 
@@ -76,7 +76,7 @@ def nightly(
     new_store: bool = False,
     source: str | None = None,
 ) -> str:
-    """Ingest → contracts → link → checks → outputs for one as-at date. Returns the run folder.
+    """Ingest → contracts → carry → link → checks → outputs for one as-at date. Returns the run folder.
 
     Scheduled runs pass no as-at date: the run is as at today (Europe/London). A store that
     does not exist is created only with `new_store`; otherwise the run is refused naming it.
