@@ -9,7 +9,8 @@
     checks    → every check of the catalogue (caseflags.checking.runner)
     outputs   → archive, retention, exception lifecycle and report files (caseflags.outputs.stage)
 
-then the web snapshot (caseflags.outputs.snapshot), run.json and the run row. The stage functions take values (a connection, an as-at date,
+then the web snapshot (caseflags.outputs.snapshot), run.json and the run row. The stage
+functions take values (a connection, an as-at date, the workspace marks,
 paths, thresholds); only the steps below read and write the run record. The run id is the as-at
 date: rerunning the same as-at date replaces that run, so a rerun gives the same result.
 """
@@ -217,7 +218,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", ingest, retries=2),
     Stage("contracts", contracts),
-    Stage("carry", carry),
+    Stage("carry", carry, retries=2),  # reads the workspace (SQLite busy wait); carrying twice carries nothing
     Stage("link", link),
     Stage("checks", checks),
     Stage("outputs", outputs, retries=2),
