@@ -16,7 +16,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: setup run test check bench clean
+.PHONY: setup run test check lint bench clean
 
 setup: $(STAMP)
 
@@ -34,11 +34,20 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PYTEST)
 
+# The fast tier for the inner loop: unit and module tests, no end-to-end, browser or Prefect.
 check: $(STAMP)
 	$(PYTEST) -m "not e2e and not slow and not prefect and not browser"
 
+# ruff (lint and format, [tool.ruff] of pyproject.toml) and the import contracts
+# ([tool.importlinter]: the layers of docs/ARCHITECTURE.md, no cycles). .ci/run calls it.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
 # Issue 28's goals on `la` and `large` (3 repeats each, interleaved; the 12-child delivery as a
-# night of `caseflags serve` in both sessions, the ad-hoc `caseflags run` of it in the `la` session), then the workspace's page latency on `la`, the `la` ingest from PostgreSQL against
+# night of `caseflags serve` in both sessions, the ad-hoc `caseflags run` of it in the `la` session),
+# then the workspace's page latency on `la`, the `la` ingest from PostgreSQL against
 # the files (issue 30: Debian's postgresql), then the goals table for both.
 # Generates bench/data/ once (minutes); about 40 minutes in all; figures go in bench/RESULTS.md.
 bench: $(STAMP)

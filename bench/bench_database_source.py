@@ -31,7 +31,7 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 from deliveries import ensure_data  # noqa: E402
 from pg_cluster import start_cluster  # noqa: E402
 
-from caseflags.config import load_config  # noqa: E402
+from caseflags.settings import load_config  # noqa: E402
 from caseflags.ingest.database_source import open_database  # noqa: E402
 from caseflags.ingest.stage import stage_delivery  # noqa: E402
 from caseflags.store.database import connect, ensure_store  # noqa: E402

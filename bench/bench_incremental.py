@@ -35,7 +35,7 @@ STAGES = ("ingest", "contracts", "link", "checks", "outputs")
 
 def child(args) -> None:
     """One night in this process: prints its stage seconds (and, asked, what it linked) as JSON."""
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.store.database import connect
 

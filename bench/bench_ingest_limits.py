@@ -24,7 +24,7 @@ GOOD = b"M%d,P1,CIN_MEETING,2026-01-05,HELD,,,,Y\n"
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.ingest.extracts import parse_extract
 from caseflags.ingest.scan import IngestLimits
 limits = IngestLimits.from_config(load_config().ingest)

@@ -34,13 +34,13 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from run import DATA_DIR, DEFAULT_AS_AT, ensure_data  # noqa: E402  (bench/run.py, beside this file)
 
-from caseflags.config import load_config  # noqa: E402
+from caseflags.settings import load_config  # noqa: E402
 from caseflags.outputs.organisations import record_agency_rows  # noqa: E402
 from caseflags.runbook import run_without_prefect  # noqa: E402
 from caseflags.store.database import connect  # noqa: E402
 from caseflags.web.accounts import add_user, get_user  # noqa: E402
-from caseflags.web.snapshot import publish_snapshot  # noqa: E402
-from caseflags.web.workspace import connect_workspace, workspace_path  # noqa: E402
+from caseflags.outputs.snapshot import publish_snapshot  # noqa: E402
+from caseflags.workspace.database import connect_workspace, workspace_path  # noqa: E402
 
 OFFICER = ("bench.officer", "bench-officer-pass")
 GP_USER = ("bench.gp", "bench-gp-password")

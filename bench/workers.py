@@ -117,7 +117,7 @@ def worker_nightly(args, sampler: RssSampler) -> dict:
     """`run_without_prefect` on the store (first night: a fresh store; rerun / typical night: the
     store the earlier variants left). With --model, the linkage model file is copied beside the
     store first (a from-scratch run sharing the first night's model)."""
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.sample_data.compare_truth import run_exceptions
     from caseflags.store.database import connect
@@ -170,7 +170,7 @@ def agreement(store: Path, delivery: Path, as_at: str) -> list[dict]:
 
 def worker_checks4(args, sampler: RssSampler) -> dict:
     from gx_only import FOUR_CHECKS  # bench/ is the script folder, first on sys.path
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags.checking.runner import run_all_checks
     from caseflags.store.database import connect
 
@@ -200,7 +200,7 @@ def worker_gx_only(args, sampler: RssSampler) -> dict:
     import duckdb
 
     import gx_only
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
 
     thresholds = gx_only.default_thresholds(load_config(None).checks)
     started = time.perf_counter()

@@ -36,7 +36,7 @@ from caseflags.audit.model import children_text
 from caseflags.audit.sampling import choose_sample
 from caseflags.audit.workbook import write_sample
 from caseflags.checking.registry import load_registry
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.environment import prepare_process, quiet_environment
 from caseflags.failures import check_writable_folder, fail_each, foreseen_failures
 from caseflags.ingest.database_source import parse_source_url
@@ -47,9 +47,9 @@ from caseflags.store.retention import archived_deliveries
 from caseflags.store.database import check_store_path, connect, ensure_store
 from caseflags.store.locking import store_lock
 from caseflags.web.accounts import AccountError, add_user, disable_user, list_users, set_password
-from caseflags.web.carry_audit import carry_web_audit
-from caseflags.web.snapshot import SnapshotUnavailable, publish_snapshot
-from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
+from caseflags.workspace.carry_audit import carry_web_audit
+from caseflags.outputs.snapshot import SnapshotUnavailable, publish_snapshot
+from caseflags.workspace.database import connect_workspace, utc_now, workspace_path
 
 quiet_environment()  # also when the app is driven without main() (tests, typer's runner)
 

@@ -3,11 +3,14 @@
     ingest    → every extract parsed into a staged table (caseflags.ingest.stage)
     contracts → data-contract suites on the staged tables, then publication of those that passed
                 in ONE transaction (caseflags.contracts.stage, caseflags.store.publish)
+    carry     → what officers saved in the web workspace since the last carry: link decisions,
+                reviews, assignments and audit work (caseflags.workspace)
     link      → the person index (caseflags.linkage.stage)
     checks    → every check of the catalogue (caseflags.checking.runner)
     outputs   → archive, retention, exception lifecycle and report files (caseflags.outputs.stage)
 
-then run.json and the run row. The stage functions take values (a connection, an as-at date,
+then the web snapshot (caseflags.outputs.snapshot), run.json and the run row. The stage
+functions take values (a connection, an as-at date, the workspace marks,
 paths, thresholds); only the steps below read and write the run record. The run id is the as-at
 date: rerunning the same as-at date replaces that run, so a rerun gives the same result.
 """
@@ -27,6 +30,7 @@ import duckdb
 
 from caseflags.checking.runner import run_all_checks
 from caseflags.config import Config
+from caseflags.contracts.keys import UNIQUE_KEYS
 from caseflags.contracts.stage import check_contracts
 from caseflags.contracts.suites import import_gx_in_background
 from caseflags.digests import file_sha256
@@ -45,9 +49,10 @@ from caseflags.store.database import ensure_store
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery, run_ledger, unbalanced
 from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
 from caseflags.store.retention import apply_retention, archive_delivery, archived_deliveries
-from caseflags.web.carry import store_path
-from caseflags.web.carry_audit import carry_web_audit
-from caseflags.web.snapshot import publish_snapshot, remove_orphaned_temp_files, snapshot_is_current
+from caseflags.store.database import store_path
+from caseflags.workspace.carry import carry_link_decisions, carry_web_assignments, carry_web_reviews, workspace_marks
+from caseflags.workspace.carry_audit import carry_web_audit
+from caseflags.outputs.snapshot import publish_snapshot, remove_orphaned_temp_files, snapshot_is_current
 
 __all__ = ["FAULT_ENV", "RunAborted", "RunFailed", "RunState", "STAGES", "archived_deliveries", "new_run", "run_stages",
            "run_without_prefect"]
@@ -77,7 +82,8 @@ class RunState:
     delivery: dict = field(default_factory=dict)  # folder, file count and digest (delivery_digest)
     results_basis: str | None = None  # what the checks and outputs read (outputs.reuse)
     reused: ReusedResults | None = None  # an earlier run's results kept: nothing they read changed
-    audit_carried: int = 0  # audit items carried from the web workspace on a run that kept its results
+    workspace_marks: dict = field(default_factory=dict)  # the web workspace's newest rows, read before carrying
+    audit_carried: int = 0  # audit samples, marks and outcomes carried from the web workspace
     source: str | None = None  # the authority's database (`--source` URL, never holding a password)
     row_changes: dict[str, dict] = field(default_factory=dict)  # per table: rows new / changed / gone (store.changes)
 
@@ -146,10 +152,21 @@ def contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -
         outcome.reason = reason if not outcome.reason else f"{outcome.reason}; {reason}"
         outcome.withhold()  # nothing of it is published: its rows are withheld, not loaded
     def count_row_changes() -> None:
-        state.row_changes = detect_row_changes(con, state.run_id, state.extracts)
+        state.row_changes = detect_row_changes(con, state.run_id, state.extracts, UNIQUE_KEYS)
 
     publish(con, state.run_id, state.as_at, state.extracts, state.staged, before_commit=count_row_changes)
     state.staged = StagedDelivery()
+
+
+def carry(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
+    """What officers saved in the browser, into the store: before linkage, so their confirm /
+    reject decisions apply this run, and before the checks' results basis, which records the marks."""
+    state.workspace_marks = workspace_marks(con)  # read first: anything saved later is carried next run
+    carry_link_decisions(con)
+    carry_web_reviews(con)  # as a workbook import would
+    carry_web_assignments(con)  # who each exception is assigned to, for the workbook
+    audit = carry_web_audit(con)  # samples, audit marks and outcomes
+    state.audit_carried = sum(count for kind, count in audit.items() if kind != "marks_refused")
 
 
 def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
@@ -168,7 +185,8 @@ def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> Non
 
 
 def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
-    state.results_basis = results_basis(con, state.run_id, state.as_at, state.extracts, state.out_dir, config)
+    state.results_basis = results_basis(con, state.run_id, state.as_at, state.extracts, state.out_dir, config,
+                                        state.workspace_marks)
     state.reused = reusable_results(con, state.run_id, state.results_basis)
     if state.reused is not None:
         state.checks = state.reused.checks  # its exceptions rows are this run id's already
@@ -187,8 +205,6 @@ def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> N
 def outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
     if state.reused is not None:  # its files are intact (checked): archive and retention were done then
         state.run_dir, state.retention, state.delivery = state.reused.run_dir, state.reused.retention, state.reused.delivery
-        # Audit work saved in the browser is in no report file, so it is not in the basis: carry it anyway.
-        state.audit_carried = sum(v for k, v in carry_web_audit(con).items() if k != "marks_refused")
         return
     retention = config.retention
     archive = Path(retention["archive_dir"]) if retention["archive_dir"] else None
@@ -213,6 +229,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", ingest, retries=2),
     Stage("contracts", contracts),
+    Stage("carry", carry, retries=2),  # reads the workspace (SQLite busy wait); carrying twice carries nothing
     Stage("link", link),
     Stage("checks", checks),
     Stage("outputs", outputs, retries=2),

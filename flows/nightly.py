@@ -22,8 +22,9 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from caseflags import runbook  # noqa: E402
-from caseflags.config import Config, load_config  # noqa: E402
+from caseflags.config import Config  # noqa: E402
 from caseflags.flows.warm import warm_origin  # noqa: E402
+from caseflags.settings import load_config  # noqa: E402
 from caseflags.store.database import connect  # noqa: E402
 from caseflags.store.locking import store_lock  # noqa: E402
 
@@ -49,7 +50,7 @@ def serve_nightly(
         schedules=[Cron(cron, timezone=timezone)],
         parameters={"extracts": extracts, "db": db, "out": out, "config_path": config_path, "new_store": new_store,
                     "source": source},
-        description="caseflags nightly run: ingest, contracts, link, checks, outputs.",
+        description="caseflags nightly run: ingest, contracts, carry, link, checks, outputs.",
         print_starting_message=False,
     )
 
@@ -79,7 +80,7 @@ def nightly(
     source: str | None = None,
     retrain_linkage: bool = False,
 ) -> str:
-    """Ingest → contracts → link → checks → outputs for one as-at date. Returns the run folder.
+    """Ingest → contracts → carry → link → checks → outputs for one as-at date. Returns the run folder.
 
     Scheduled runs pass no as-at date: the run is as at today (Europe/London). A store that
     does not exist is created only with `new_store`; otherwise the run is refused naming it.

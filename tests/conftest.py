@@ -93,7 +93,7 @@ def _run_sample(folder: Path):
     from datetime import date
 
     from caseflags.sample_data import SAMPLE_DELIVERY
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.store.database import connect
 

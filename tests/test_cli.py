@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from caseflags.cli import app
-from caseflags.config import ConfigError, load_config
+from caseflags.settings import ConfigError, load_config
 
 runner = CliRunner()
 

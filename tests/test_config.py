@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from caseflags import runbook as pipeline
 from caseflags.cli import app
-from caseflags.config import ConfigError, load_config
+from caseflags.settings import ConfigError, load_config
 from caseflags.store.database import connect, ensure_store
 from caseflags.store.retention import apply_retention
 

@@ -15,7 +15,7 @@ import pytest
 
 from caseflags import runbook
 from caseflags.cli import _print_run_summary
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.errors import RunAborted, RunFailed
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.sample_data._tables import RETURNS_ONLY_TABLES

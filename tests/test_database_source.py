@@ -28,7 +28,7 @@ if postgres_bin() is None:
                 "(.ci/run does)", allow_module_level=True)
 
 from caseflags.cli import app  # noqa: E402
-from caseflags.config import load_config  # noqa: E402
+from caseflags.settings import load_config  # noqa: E402
 from caseflags.errors import RunAborted  # noqa: E402
 from caseflags.ingest.database_source import (  # noqa: E402
     PASSWORD_REFUSAL,

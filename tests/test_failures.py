@@ -174,7 +174,7 @@ KILLED_RUN = textwrap.dedent(
     from pathlib import Path
     from caseflags.environment import prepare_process
     prepare_process()  # what the CLI entry point does first
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.store.database import connect
     db, extracts, out = sys.argv[1:4]

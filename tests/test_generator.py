@@ -295,7 +295,7 @@ def test_small_attendance_has_a_realistic_spread():
 
 def stage(folder: Path, tmp_path: Path):
     """The project's own ingest over a generated delivery (stage only, nothing published)."""
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags import runbook as pipeline
     from caseflags.store.database import connect
 

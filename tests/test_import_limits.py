@@ -16,7 +16,8 @@ import xlsxwriter
 
 from caseflags.audit.model import OUTCOME_COLUMNS, AuditImportError
 from caseflags.audit.outcomes import import_audit_outcomes
-from caseflags.config import MAX_TEXT_LENGTH, load_config
+from caseflags.config import MAX_TEXT_LENGTH
+from caseflags.settings import load_config
 from caseflags.outputs import workbook_guard
 from caseflags.outputs.review_import import ReviewImportError, import_review
 from caseflags.web import audit as web_audit

@@ -14,7 +14,7 @@ import pytest
 
 from caseflags.ingest.scan import KIND_REASONS
 
-from caseflags.config import ConfigError, load_config
+from caseflags.settings import ConfigError, load_config
 from caseflags.ingest.extracts import ExtractRefused, parse_extract
 from caseflags.ingest.scan import IngestLimits
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from caseflags.cli import app
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.ingest.inspect import inspect_delivery
 
 runner = CliRunner()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.linkage.stage import LINKAGE_INPUTS, changed_share, retrain_linkage_reason
 
 

@@ -10,8 +10,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from caseflags.web.app import Settings, create_app
-from caseflags.web.snapshot import publish_snapshot
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.outputs.snapshot import publish_snapshot
+from caseflags.workspace.database import connect_workspace, workspace_path
 from web_helpers import OFFICER, add_users, copy_store, csrf_of, login, practices
 
 WEIGHTS = [(0, "prior", "chance a record is the child before comparing", -12.0),

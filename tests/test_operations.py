@@ -28,7 +28,7 @@ RUN_DIRECT = textwrap.dedent(
     import sys
     from datetime import date
     from pathlib import Path
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.store.database import connect
     db, extracts, out, as_at = sys.argv[1:5]

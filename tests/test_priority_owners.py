@@ -12,7 +12,7 @@ from check_fixtures import AS_AT, add_child, add_social_worker, insert
 
 from caseflags.checking.registry import SHORT_NAME_LIMIT, load_registry
 from caseflags.checking.runner import run_all_checks
-from caseflags.config import ConfigError, load_config
+from caseflags.settings import ConfigError, load_config
 from caseflags.outputs.lifecycle import update_lifecycle
 from caseflags.outputs.organisations import record_agency_rows
 from caseflags.outputs.run_outputs import listed_rows

@@ -52,7 +52,7 @@ def region():
 
 
 def _run_region_and_alone(root: Path) -> dict:
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.sample_data.region import generate_region
     from caseflags.store.database import connect

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from returns_builder import cin_child, cin_return, sen2_person, sen2_return, write
 
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.ingest.stage import stage_delivery
 from caseflags.store.database import ensure_store
 from caseflags.store.publish import STAGED_PREFIX

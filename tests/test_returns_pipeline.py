@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from caseflags.checking.registry import load_registry
 from caseflags.cli import app
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.errors import RunAborted
 from caseflags.ingest.stage import stage_delivery
 from caseflags.runbook import run_without_prefect

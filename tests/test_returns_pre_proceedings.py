@@ -10,7 +10,7 @@ from datetime import date
 import duckdb
 from returns_builder import cin_child, cin_return, write
 
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.ingest.returns.reader import read_return
 from caseflags.ingest.stage import stage_delivery
 from caseflags.store.database import ensure_store

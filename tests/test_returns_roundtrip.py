@@ -190,7 +190,7 @@ def exception_keys(con, id_map: dict[str, str] | None) -> dict[str, list[tuple]]
 def run_pipeline(extracts: Path, out: Path, as_at: date):
     import duckdb
 
-    from caseflags.config import load_config
+    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
 
     con = duckdb.connect(":memory:")

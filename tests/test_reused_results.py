@@ -13,13 +13,13 @@ from datetime import date
 import pytest
 from conftest import SAMPLE_AS_AT
 
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.sample_data.compare_truth import run_exceptions
 from caseflags.store.database import connect
 from caseflags.web.reviews import save_reviews
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.workspace.database import connect_workspace, workspace_path
 
 AS_AT = date.fromisoformat(SAMPLE_AS_AT)
 
@@ -178,7 +178,7 @@ def test_a_rerun_that_keeps_its_results_still_carries_audit_work_from_the_browse
     import duckdb
 
     from caseflags.web.audit import draw, record_outcome
-    from caseflags.web.snapshot import snapshot_path
+    from caseflags.outputs.snapshot import snapshot_path
 
     db, reports, _, _ = first_night
     snapshot = snapshot_path(db)

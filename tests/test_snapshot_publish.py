@@ -18,8 +18,8 @@ from caseflags.runbook import new_run
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.store.database import connect
 from caseflags.web.reviews import save_reviews
-from caseflags.web.snapshot import orphaned_temp_files, snapshot_is_current, snapshot_path
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.outputs.snapshot import orphaned_temp_files, snapshot_is_current, snapshot_path
+from caseflags.workspace.database import connect_workspace, workspace_path
 from conftest import SAMPLE_AS_AT
 from test_operations import run_direct
 from test_reused_results import first_night, first_night_kept, run  # noqa: F401 (fixtures)

@@ -9,9 +9,9 @@ import shutil
 import duckdb
 
 from caseflags.store.database import connect
-from caseflags.web import snapshot as snapshot_module
-from caseflags.web.snapshot import publish_snapshot, snapshot_path
-from caseflags.web.snapshot_reuse import NOT_PUBLISHED
+from caseflags.outputs import snapshot as snapshot_module
+from caseflags.outputs.snapshot import publish_snapshot, snapshot_path
+from caseflags.outputs.snapshot_reuse import NOT_PUBLISHED
 
 
 def contents(path, tables) -> dict:

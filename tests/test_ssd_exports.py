@@ -13,7 +13,7 @@ import pytest
 from conftest import SAMPLE_AS_AT
 from ssd_exports import STYLES, reexport
 
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.ingest.csv_reader import UNQUOTED_JSON
 from caseflags.ingest.extracts import parse_extract
 from caseflags.runbook import run_without_prefect

@@ -12,7 +12,7 @@ from check_fixtures import AS_AT, add_child
 from test_store_load import stage_and_publish, table_rows
 
 from caseflags.checking.runner import run_check
-from caseflags.config import ConfigError, load_config
+from caseflags.settings import ConfigError, load_config
 from caseflags.ingest.delivery import NOT_USED_SSD_TABLE, discover_delivery
 from caseflags.ingest.extracts import SENTINEL_REASON, parse_extract
 from caseflags.runbook import run_without_prefect

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags import runbook as pipeline
 from caseflags.store import publish as publish_module
 from caseflags.store.publish import publish

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from conftest import SAMPLE_AS_AT
 
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.sample_data._tables import RETURNS_ONLY_TABLES

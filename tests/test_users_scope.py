@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from caseflags.cli import app
 from caseflags.store.database import connect, ensure_store
 from caseflags.web import accounts
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.workspace.database import connect_workspace, workspace_path
 from check_fixtures import insert
 
 runner = CliRunner()

@@ -30,11 +30,11 @@ from caseflags.cli import app as cli_app
 from caseflags.config import ConfigError
 from caseflags.web import accounts
 from caseflags.web.app import Settings, create_app
-from caseflags.web.carry import carry_link_decisions, carry_web_reviews
+from caseflags.workspace.carry import carry_link_decisions, carry_web_reviews
 from caseflags.web.queries import child_events
 from caseflags.store.locking import store_lock
 from caseflags.web.snapshot import nightly_running
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.workspace.database import connect_workspace, workspace_path
 from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices
 
 NEXT_NIGHT = date(2026, 11, 25)
@@ -319,7 +319,7 @@ NIGHTLY = """
 import sys
 from datetime import date
 from pathlib import Path
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.store.database import connect

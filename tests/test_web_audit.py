@@ -22,15 +22,15 @@ from typer.testing import CliRunner
 from caseflags.audit.model import OUTCOME_COLUMNS, result_from_json, result_to_json
 from caseflags.audit.sampling import choose_sample
 from caseflags.cli import app as cli_app
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.store.database import connect
 from caseflags.web.app import Settings, create_app
 from caseflags.web import audit
-from caseflags.web.carry_audit import carry_web_audit
-from caseflags.web.snapshot import publish_snapshot
-from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
+from caseflags.workspace.carry_audit import carry_web_audit
+from caseflags.outputs.snapshot import publish_snapshot
+from caseflags.workspace.database import connect_workspace, utc_now, workspace_path
 from test_review_import import edit_cells, find_row
 from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices
 

@@ -23,8 +23,8 @@ from caseflags.cli import app as cli_app
 from caseflags.web import queries
 from caseflags.web.app import Settings, create_app
 from caseflags.web.queries import child_events
-from caseflags.web.snapshot import publish_snapshot
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.outputs.snapshot import publish_snapshot
+from caseflags.workspace.database import connect_workspace, workspace_path
 from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices
 
 AS_AT = date(2026, 11, 24)

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 
 from caseflags.web.accounts import add_user
-from caseflags.web.snapshot import publish_snapshot
-from caseflags.web.workspace import connect_workspace, workspace_path
+from caseflags.outputs.snapshot import publish_snapshot
+from caseflags.workspace.database import connect_workspace, workspace_path
 
 OFFICER = ("officer.ann", "officer-password-1")
 GP_USER = ("gp.practice", "gp-password-123")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Any, Mapping
 
 import duckdb
 
@@ -25,6 +26,14 @@ from caseflags.resources import sql_text
 from caseflags.store.database import ensure_store
 
 COHORTS = ("CIN_WITH_ACTIVE_EHCP", "CIN", "ACTIVE_EHCP")
+
+
+def cohort_problems(sections: Mapping[str, Any], source: str) -> list[str]:
+    """The configuration's sample.cohort against the cohorts a sample is drawn from."""
+    cohort = sections["sample"]["cohort"]
+    return [] if cohort in COHORTS else [f"{source}: sample.cohort must be one of {', '.join(COHORTS)}, got {cohort!r}"]
+
+
 FLAGGED = "FLAGGED"
 CONTROL = "CONTROL"
 CONFIRMED = "CONFIRMED"

@@ -12,7 +12,9 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
+from caseflags.config import THRESHOLD_RANGES
 from caseflags.resources import CATALOGUE_DIR, SQL_DIR
 
 
@@ -219,3 +221,30 @@ def load_registry(catalogue_dir: Path = CATALOGUE_DIR, sql_dir: Path = CHECKS_SQ
             if other != check.id:
                 raise RegistryError(f"{check.id}.toml: short_name {check.short_name!r} is also {other}'s")
     return {check.id: check for check in sorted(checks, key=lambda check: check.id)}
+
+
+def threshold_problems(sections: Mapping[str, Any], source: str) -> list[str]:
+    """The configuration's [checks.<CHECK_ID>] tables against the catalogue: known checks and
+    thresholds, numbers like their defaults, within their unit's range (config ranges.toml)."""
+    registry = load_registry()
+    problems = []
+    for check_id, thresholds in sections["checks"].items():
+        if check_id not in registry:
+            problems.append(f"{source}: unknown check [checks.{check_id}]")
+            continue
+        known = registry[check_id].thresholds
+        for name, value in thresholds.items():
+            if name not in known:
+                problems.append(f"{source}: unknown threshold checks.{check_id}.{name}")
+                continue
+            default = known[name].default
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(default, int) and not isinstance(default, bool) and not isinstance(value, int)
+            ):
+                problems.append(f"{source}: checks.{check_id}.{name} must be a number like {default!r}")
+            else:
+                low, high = THRESHOLD_RANGES[known[name].unit]
+                if not low <= value <= high:
+                    problems.append(f"{source}: checks.{check_id}.{name} must be between {low} and {high} "
+                                    f"({known[name].unit}), got {value}")
+    return problems

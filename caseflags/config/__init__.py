@@ -2,13 +2,17 @@
 
 The whole configuration is validated at start, and every problem is reported at once, one line
 each (`ConfigError.problems`), so a typo or a value out of range never silently falls back to a
-default or surfaces late:
+default or surfaces late. This package is a leaf (it imports no other caseflags package): the
+rules about names other packages own (check ids and thresholds, agency codes, sample cohorts)
+are theirs, passed in as `rules` by caseflags.settings.load_config, which every command uses.
+Here:
 
 - every key is known in advance (unknown sections, keys, checks and thresholds are refused);
 - every value has its type and every number its range (`RANGES`, read from `ranges.toml` beside
   the defaults; check thresholds by their unit, `THRESHOLD_RANGES`);
 - the schedule's cron expression and timezone are parsed;
 - cross-field rules: linkage review_threshold <= match_threshold; sample controls <= size;
+- each rule passed in (`Rule`): the merged sections and the source in, problems out;
 - retention has a floor: at least one day, and the current run plus the last
   `retention.keep_last_runs` runs are never pruned whatever the ages (caseflags.runbook).
 """
@@ -20,15 +24,16 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from caseflags.audit.model import COHORTS
-from caseflags.checking.registry import load_registry
-from caseflags.contracts.schema import load_contract
 from caseflags.resources import DEFAULT_CONFIG
+
+# A rule of the package that owns a name the configuration refers to: (the merged sections,
+# the configuration's source) -> one line per problem, each starting with the source.
+Rule = Callable[[Mapping[str, Any], str], list[str]]
 
 
 class ConfigError(Exception):
@@ -105,8 +110,9 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """The defaults overlaid by `path`, validated as a whole; ConfigError lists every problem."""
+def read_config(path: str | Path | None, rules: Sequence[Rule]) -> Config:
+    """The defaults overlaid by `path`, validated as a whole by this package's checks and
+    `rules`; ConfigError lists every problem. Commands call caseflags.settings.load_config."""
     defaults = _read(DEFAULT_CONFIG)
     merged = {section: dict(defaults.get(section, {})) for section in _SECTIONS}
     merged["checks"] = {}
@@ -118,7 +124,8 @@ def load_config(path: str | Path | None = None) -> Config:
         source = str(user_path)
         _overlay(merged, user, source, problems)
     problems += _validate_values(merged, source)
-    problems += _validate_agencies(merged["agencies"], source)
+    for rule in rules:
+        problems += rule(merged, source)
     problems += [f"{source}: roles.{local} maps to {code!r}: a role code is letters, digits and _ (e.g. CW)"
                  for local, code in merged["roles"].items() if not re.fullmatch(r"[A-Z0-9_]{1,20}", code)]
     if problems:
@@ -137,8 +144,8 @@ def _overlay(merged: dict, user: dict, source: str, problems: list[str]) -> None
         if section in ("agencies", "roles"):
             merged[section].update({str(k): str(v) for k, v in values.items()})
             continue
-        if section == "checks":
-            merged["checks"] = _validate_check_thresholds(values, source, problems)
+        if section == "checks":  # check ids and thresholds: the catalogue's rule (checking.registry)
+            merged["checks"] = _check_tables(values, source, problems)
             continue
         for key, value in values.items():
             if key not in merged[section]:
@@ -177,8 +184,6 @@ def _validate_values(merged: dict, source: str) -> list[str]:
     sample = merged["sample"]
     if sample["controls"] > sample["size"]:
         problems.append(f"{source}: sample.controls ({sample['controls']}) must not be above sample.size ({sample['size']})")
-    if sample["cohort"] not in COHORTS:
-        problems.append(f"{source}: sample.cohort must be one of {', '.join(COHORTS)}, got {sample['cohort']!r}")
     try:
         earliest = date.fromisoformat(merged["contracts"]["earliest_plausible_date"])
         if earliest < EARLIEST_DATE_FLOOR:
@@ -205,39 +210,12 @@ def _validate_schedule(schedule: dict, source: str) -> list[str]:
     return problems
 
 
-def _validate_agencies(agencies: dict[str, str], source: str) -> list[str]:
-    codes = set(load_contract()["agency_records"].column("agency").codes)
-    return [
-        f"{source}: agencies.{local_name} maps to unknown agency code {code!r}"
-        for local_name, code in agencies.items()
-        if code not in codes
-    ]
-
-
-def _validate_check_thresholds(values: dict[str, Any], source: str, problems: list[str]) -> dict[str, dict[str, Any]]:
-    registry = load_registry()
-    checked: dict[str, dict[str, Any]] = {}
+def _check_tables(values: dict[str, Any], source: str, problems: list[str]) -> dict[str, dict[str, Any]]:
+    """[checks.<CHECK_ID>] tables as given (their ids, names and values are the catalogue's rule)."""
+    tables: dict[str, dict[str, Any]] = {}
     for check_id, thresholds in values.items():
-        if check_id not in registry:
-            problems.append(f"{source}: unknown check [checks.{check_id}]")
-            continue
         if not isinstance(thresholds, dict):
             problems.append(f"{source}: [checks.{check_id}] must be a table of thresholds")
             continue
-        known = registry[check_id].thresholds
-        for name, value in thresholds.items():
-            if name not in known:
-                problems.append(f"{source}: unknown threshold checks.{check_id}.{name}")
-                continue
-            default = known[name].default
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                isinstance(default, int) and not isinstance(default, bool) and not isinstance(value, int)
-            ):
-                problems.append(f"{source}: checks.{check_id}.{name} must be a number like {default!r}")
-            else:
-                low, high = THRESHOLD_RANGES[known[name].unit]
-                if not low <= value <= high:
-                    problems.append(f"{source}: checks.{check_id}.{name} must be between {low} and {high} "
-                                    f"({known[name].unit}), got {value}")
-        checked[check_id] = dict(thresholds)
-    return checked
+        tables[check_id] = dict(thresholds)
+    return tables

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Mapping
 
 import duckdb
 
@@ -126,3 +127,13 @@ def load_contract() -> dict[str, TableSpec]:
             ColumnSpec(column, kind, required=not nullable, duckdb_type=data_type, codes=codes)
         )
     return {name: TableSpec(name, tuple(cols)) for name, cols in tables.items()}
+
+
+def agency_code_problems(sections: Mapping[str, Any], source: str) -> list[str]:
+    """The configuration's [agencies] (local name -> agency code) against the contract's codes."""
+    codes = set(load_contract()["agency_records"].column("agency").codes)
+    return [
+        f"{source}: agencies.{local_name} maps to unknown agency code {code!r}"
+        for local_name, code in sections["agencies"].items()
+        if code not in codes
+    ]

@@ -11,7 +11,6 @@ import duckdb
 
 from caseflags.linkage.people import link_people
 from caseflags.store.ledger import live_fingerprints
-from caseflags.web.carry import carry_link_decisions
 
 # What linkage reads: when none of it changed since the last linkage, its results stand.
 LINKAGE_INPUTS = ("ssd_person", "ssd_address", "ssd_linked_identifiers", "agency_records")
@@ -24,8 +23,8 @@ def link(
     retrain: bool,
     model_path: Path | None,
 ) -> dict:
-    """Link every partner record to an LA child; returns counts only (no personal data)."""
-    carry_link_decisions(con)  # officers' confirm / reject from the web workspace apply this run
+    """Link every partner record to an LA child; returns counts only (no personal data). Officers'
+    confirm / reject decisions are in `link_decisions` already (the runbook's carry step)."""
     thresholds = (match_threshold, review_threshold)
     fingerprint = linkage_fingerprint(con, thresholds, model_path)
     previous = con.execute("SELECT fingerprint, summary_json FROM linkage_state ORDER BY linked_at DESC LIMIT 1").fetchone()

@@ -33,7 +33,6 @@ from caseflags.digests import file_sha256
 from caseflags.resources import CATALOGUE_DIR, SQL_DIR, sql_text
 from caseflags.store.database import ensure_store
 from caseflags.store.ledger import ExtractOutcome, live_fingerprints
-from caseflags.web.carry import workspace_marks
 
 # Statuses whose table holds this delivery's data (the content is in the load fingerprint).
 _CURRENT = {"LOADED", "UNCHANGED"}
@@ -81,8 +80,11 @@ def results_basis(
     extracts: dict[str, ExtractOutcome],
     out_dir: Path,
     config: Config,
+    workspace_marks: dict[str, int],
 ) -> str:
-    """SHA-256 of everything this run's checks and outputs read (see the module's docstring)."""
+    """SHA-256 of everything this run's checks and outputs read (see the module's docstring).
+    `workspace_marks`: the newest row of each web workspace table when the run carried it
+    (caseflags.workspace.carry.workspace_marks)."""
     ensure_store(con)
     live = live_fingerprints(con)
     tables = {
@@ -99,7 +101,7 @@ def results_basis(
         "linkage": linkage[0][0] if linkage else None,
         "officers": [list(row) for row in officers],
         "other_runs": [list(row) for row in other_runs],
-        "workspace": workspace_marks(con),
+        "workspace": workspace_marks,
         "config": _config_digest(config),
         "code": code_digest(),
         "out_dir": str(Path(out_dir).resolve()),

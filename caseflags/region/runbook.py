@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import date
 
 from caseflags.checking.runner import run_all_checks
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.region.linkage import link_region
 from caseflags.region.manifest import Manifest
 from caseflags.region.outputs import write_region_outputs

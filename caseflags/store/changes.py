@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 
 import duckdb
 
-from caseflags.contracts.keys import UNIQUE_KEYS
 from caseflags.resources import SQL_DIR
 from caseflags.store.database import contract_table_sql
 from caseflags.store.ledger import ExtractOutcome
@@ -45,8 +44,10 @@ def hash_basis(table: str) -> str:
 
 
 def detect_row_changes(con: duckdb.DuckDBPyConnection, run_id: str,
-                       outcomes: dict[str, ExtractOutcome]) -> dict[str, dict]:
-    """Compare each published (LOADED) table with its kept hashes, keep tonight's, and record the
+                       outcomes: dict[str, ExtractOutcome],
+                       unique_keys: dict[str, tuple[str, ...]]) -> dict[str, dict]:
+    """`unique_keys`: each table's business key (contracts.keys.UNIQUE_KEYS; a table without one is
+    compared by row hash). Compare each published (LOADED) table with its kept hashes, keep tonight's, and record the
     counts of every LOADED or UNCHANGED table for `run_id`. Runs inside the caller's transaction
     (publication), so the kept hashes always describe the live tables."""
     counts = {}
@@ -58,17 +59,17 @@ def detect_row_changes(con: duckdb.DuckDBPyConnection, run_id: str,
         comparable = kept > 0 and kept_basis == basis
         if outcome.status == "UNCHANGED" and comparable:
             # Same file, same parser as the live rows: nothing to hash again.
-            changes = RowChanges(table in UNIQUE_KEYS, False, 0, 0, 0, kept)
+            changes = RowChanges(table in unique_keys, False, 0, 0, 0, kept)
         else:
-            changes = _compare(con, table, comparable)
+            changes = _compare(con, table, comparable, tuple(unique_keys.get(table, ())))
         _run(con, "record_row_changes.sql", {"run_id": run_id, "table_name": table, "hash_basis": basis,
                                              **asdict(changes)})
         counts[table] = asdict(changes)
     return counts
 
 
-def _compare(con: duckdb.DuckDBPyConnection, table: str, comparable: bool) -> RowChanges:
-    keys = list(UNIQUE_KEYS.get(table, ()))
+def _compare(con: duckdb.DuckDBPyConnection, table: str, comparable: bool, key: tuple[str, ...]) -> RowChanges:
+    keys = list(key)
     _run(con, "current_row_hashes.sql", {"table_name": table, "keyed": bool(keys), "key_columns": keys})
     new, changed, gone, unchanged = con.execute(_sql("compare_row_hashes.sql")[0],
                                                 {"table_name": table, "comparable": comparable}).fetchone()

@@ -85,6 +85,12 @@ def connect(
         os.umask(old_umask)
 
 
+def store_path(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The file of the connection's database (None in memory)."""
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return Path(rows[0][0]) if rows and rows[0][0] else None
+
+
 def contract_table_sql() -> dict[str, str]:
     """CREATE TABLE statement of each contract table, by table name (from sql/schema.sql)."""
     tables = {}

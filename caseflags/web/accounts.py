@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from caseflags.web.workspace import timestamp, transaction
+from caseflags.workspace.database import timestamp, transaction
 
 ROLES = ("officer", "agency")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

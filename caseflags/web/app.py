@@ -3,7 +3,7 @@
 Pages (interface fixed in docs/WEB.md): `/login`, `/`, `/exceptions`, `/exceptions/<id>`,
 `/exceptions/export.csv|xlsx`, `/children/<person_id>`, `/matches`, `/healthz`. Data come from
 the snapshot (`caseflags.web.snapshot`); what users save goes to the workspace database
-(`caseflags.web.workspace`). Every page and export checks the session, the scope and, on POST,
+(`caseflags.workspace.database`). Every page and export checks the session, the scope and, on POST,
 the CSRF token, and is written to the access log by user and route pattern.
 """
 
@@ -42,7 +42,7 @@ from caseflags.web.pages import (
     web_tables,
 )
 from caseflags.web.snapshot import SnapshotUnavailable, nightly_running
-from caseflags.web.workspace import session_secret
+from caseflags.workspace.database import session_secret
 
 __all__ = ["Settings", "create_app"]
 

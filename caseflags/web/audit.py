@@ -4,7 +4,7 @@ The web never writes the store. A sample is drawn on a read-only cursor of the s
 same `choose_sample` as `caseflags sample` (so the same seed and data give the same sample) and
 saved in the workspace database (`sql/web/workspace_schema.sql`), with who drew it and when and
 the whole result, so its packs are the CLI's. Outcomes and "mark audited" are appended there too,
-with the officer's name and time. `caseflags.web.carry_audit` takes all of it into the store's
+with the officer's name and time. `caseflags.workspace.carry_audit` takes all of it into the store's
 audit tables, as `record_sample`, `mark_audited` and `import_audit_outcomes` would.
 
 Pages show the store's samples (from the snapshot) and the workspace's together, by sample_id;
@@ -32,7 +32,7 @@ from caseflags.audit.model import (
 from caseflags.audit.sampling import choose_sample
 from caseflags.config import MAX_TEXT_LENGTH
 from caseflags.resources import sql_text
-from caseflags.web.workspace import timestamp, transaction, utc_now
+from caseflags.workspace.database import timestamp, transaction, utc_now
 
 MAX_NOTE_LENGTH = MAX_TEXT_LENGTH  # limits.max_text_length: the same cap as the imports
 

@@ -31,7 +31,7 @@ from caseflags.audit.pack import pack_body, render_pack
 from caseflags.audit.workbook import pack_file_name
 from caseflags.web import audit, queries
 from caseflags.web.pages import ctx_of, page, render, snapshot_cursor
-from caseflags.web.workspace import utc_now
+from caseflags.workspace.database import utc_now
 
 # The downloaded pack is a self-contained page with its own inline style and no script.
 PACK_DOWNLOAD_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"

@@ -23,12 +23,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from caseflags.config import ConfigError, load_config
 from caseflags.resources import config_default
+from caseflags.settings import ConfigError, load_config
 from caseflags.outputs.lifecycle import REVIEW_STATUSES
 from caseflags.web import accounts, queries, reviews
 from caseflags.web.snapshot import SnapshotReader, SnapshotUnavailable, nightly_running
-from caseflags.web.workspace import Workspace, workspace_path
+from caseflags.workspace.database import Workspace, workspace_path
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "caseflags_session"

@@ -2,7 +2,7 @@
 
 Every save appends a row with who and when; nothing is updated or deleted, so the history is
 complete. The latest row per exception is the web's review until the nightly carries it into the
-store (`caseflags.web.carry`), after which both say the same.
+store (`caseflags.workspace.carry`), after which both say the same.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from caseflags.config import MAX_TEXT_LENGTH
 from caseflags.outputs.lifecycle import EXPIRING_REVIEW_STATUSES, REVIEW_STATUSES
-from caseflags.web.workspace import timestamp, transaction, utc_now
+from caseflags.workspace.database import timestamp, transaction, utc_now
 
 DECISIONS = ("CONFIRMED", "REJECTED")
 MAX_NOTE_LENGTH = MAX_TEXT_LENGTH  # limits.max_text_length: the same cap as the imports

@@ -17,7 +17,7 @@ from caseflags.contracts.schema import load_contract
 from caseflags.outputs.organisations import ORGANISATION_AGENCIES
 from caseflags.resources import sql_text
 from caseflags.web.accounts import ROLES, AccountError, User, get_user
-from caseflags.web.workspace import transaction
+from caseflags.workspace.database import transaction
 
 
 def agency_codes() -> list[str]:

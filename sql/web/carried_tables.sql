@@ -1,4 +1,4 @@
--- In the store: which workspace rows the nightly has carried (caseflags/web/carry.py), so each is
+-- In the store: which workspace rows the nightly has carried (caseflags/workspace/carry.py), so each is
 -- carried exactly once, and who made each carried review (annotations has no reviewer column).
 CREATE TABLE IF NOT EXISTS web_reviews_carried (
     web_review_id BIGINT PRIMARY KEY,
@@ -10,7 +10,7 @@ CREATE TABLE IF NOT EXISTS web_reviews_carried (
 CREATE TABLE IF NOT EXISTS web_link_decisions_carried (
     web_decision_id BIGINT PRIMARY KEY
 );
--- Audit work carried from the workspace (caseflags/web/carry_audit.py): samples by id (with who drew
+-- Audit work carried from the workspace (caseflags/workspace/carry_audit.py): samples by id (with who drew
 -- them, as audit_samples has no such column), outcomes and audit marks by their workspace row id.
 CREATE TABLE IF NOT EXISTS web_audit_samples_carried (
     sample_id VARCHAR PRIMARY KEY,

@@ -19,22 +19,15 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date, datetime
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from caseflags.store.database import ensure_store
-from caseflags.web.workspace import connect_workspace, utc_now, workspace_path
+from caseflags.store.database import ensure_store, store_path
+from caseflags.workspace.database import connect_workspace, utc_now, workspace_path
 
 WEB_SOURCE = "caseflags web"
 
-
-
-def store_path(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """The file of the connection's database (None in memory)."""
-    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
-    return Path(rows[0][0]) if rows and rows[0][0] else None
 
 
 def open_workspace(con: duckdb.DuckDBPyConnection) -> sqlite3.Connection | None:

@@ -5,7 +5,7 @@ writes, so nothing the browser saves goes into the DuckDB store directly. It goe
 SQLite database beside the store (`<store>.web.sqlite`, WAL mode, 0600): the web process and the
 nightly can both open it at any time, SQLite serialises writers with a short busy wait, and a
 reader never blocks a writer. The nightly carries new reviews and link decisions into the store
-(`caseflags.web.carry`), so a review saved while the nightly runs is kept here and carried the
+(`caseflags.workspace.carry`), so a review saved while the nightly runs is kept here and carried the
 next night; it is never lost and the nightly never waits for the web.
 """
 

@@ -1,6 +1,6 @@
 """The audit work done in the browser, carried into the store's audit tables.
 
-`carry_web_audit(con)` runs in the nightly (outputs stage, beside `carry_web_reviews`) and at the
+`carry_web_audit(con)` runs in the nightly (its carry step, after `carry_web_reviews`) and at the
 start of every `caseflags sample` command that opens the store, so later samples' "audited
 recently" exclusion and `import-outcomes` see what was done in the browser. In order:
 
@@ -26,8 +26,8 @@ from caseflags.audit.model import SampleError, record_sample, result_from_json
 from caseflags.store.database import ensure_store
 from caseflags.audit.outcomes import mark_audited
 from caseflags.resources import sql_text
-from caseflags.web.carry import WEB_SOURCE, open_workspace
-from caseflags.web.workspace import utc_now
+from caseflags.workspace.carry import WEB_SOURCE, open_workspace
+from caseflags.workspace.database import utc_now
 
 
 def _sql(name: str) -> str:
