@@ -18,7 +18,7 @@ class WorkingDays:
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self.bank_holidays
 
-    @lru_cache(maxsize=65536)
+    @lru_cache(maxsize=65536)  # noqa: B019 (one calendar per generator run)
     def add(self, day: date, count: int) -> date:
         """The count-th working day after `day` (`day` itself not counted); negative goes back."""
         step = ONE_DAY if count >= 0 else -ONE_DAY

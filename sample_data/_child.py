@@ -914,7 +914,7 @@ class ChildBuilder:
                                                   "last_review_date": None, "end_date": None})
 
     def ehcp(self):
-        p, rng, D = self.p, self.rng, self.D
+        p, D = self.p, self.D
         if not p.has_ehcp:
             self.facts.send_flag = False if p.kind == "cin" else None
             return

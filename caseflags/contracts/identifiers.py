@@ -7,8 +7,12 @@ lists the identifier in `identifier_issues`, and linkage never uses it.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import nhs_number
+
+if TYPE_CHECKING:  # annotations only
+    import polars as pl
 
 UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _UPN_SHAPE = re.compile(r"^[A-Z][0-9]{11}[0-9A-Z]$")

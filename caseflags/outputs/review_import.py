@@ -225,7 +225,7 @@ def import_review(
         # The rule for removed rows: none may be removed. A row the officer wants gone is
         # reviewed instead (RESOLVED_AT_SOURCE, FALSE_POSITIVE ...); deleting it would silently
         # drop an exception from the review record.
-        for sheet, (check_id, ids) in sorted(written.items()):
+        for sheet, (_check_id, ids) in sorted(written.items()):
             if sheet not in sheet_names:
                 continue
             removed = sorted(i for i in ids if (sheet, i) not in ids_on_sheets)
