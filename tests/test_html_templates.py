@@ -14,9 +14,16 @@ from html.parser import HTMLParser
 from importlib.resources import files as package_files
 from pathlib import Path
 
-from caseflags.audit.model import ChronologyEvent, ExceptionSource, OpenException, SampleChild, SampleResult
+from caseflags.audit.model import (
+    ChronologyEvent,
+    ExceptionSource,
+    OpenException,
+    SampleChild,
+    SampleResult,
+)
 from caseflags.audit.pack import pack_body, render_pack
 from caseflags.outputs.report import render_page, report_page
+from caseflags.region.outputs import render_region_page
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_AT = date(2026, 11, 24)
@@ -158,8 +165,6 @@ def test_every_template_file_is_package_data():
 
 def test_a_hostile_authority_name_is_escaped_in_the_region_report():
     """The regional report.html escapes names from the manifest and values from the data, loading nothing."""
-    from caseflags.region.outputs import render_region_page
-
     name = '<script>alert("x")</script> "Borough" & O\'Brien'
     values = {"as_at": AS_AT, "region": name, "codes": ["801", name], "previous": None,
               "status_rows": [["801", name, "FAILED", PAYLOAD, "exceptions", 3, "12"]],
