@@ -14,9 +14,16 @@ from html.parser import HTMLParser
 from importlib.resources import files as package_files
 from pathlib import Path
 
-from caseflags.audit.model import ChronologyEvent, ExceptionSource, OpenException, SampleChild, SampleResult
+from caseflags.audit.model import (
+    ChronologyEvent,
+    ExceptionSource,
+    OpenException,
+    SampleChild,
+    SampleResult,
+)
 from caseflags.audit.pack import pack_body, render_pack
 from caseflags.outputs.report import render_page, report_page
+from caseflags.region.outputs import render_region_page
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_AT = date(2026, 11, 24)
@@ -148,8 +155,30 @@ def test_every_template_file_is_package_data():
     """A non-editable install carries each template, style sheet and script the pages need."""
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     for package, folder in (("caseflags.outputs", ROOT / "caseflags" / "outputs"),
-                            ("caseflags.audit", ROOT / "caseflags" / "audit")):
+                            ("caseflags.audit", ROOT / "caseflags" / "audit"),
+                            ("caseflags.region", ROOT / "caseflags" / "region")):
         names = [p.relative_to(folder).as_posix() for p in (folder / "templates").iterdir()]
         assert names
         for name in names:
             assert any(fnmatch.fnmatch(name, pattern) for pattern in package_data[package]), (package, name)
+
+
+def test_a_hostile_authority_name_is_escaped_in_the_region_report():
+    """The regional report.html escapes names from the manifest and values from the data, loading nothing."""
+    name = '<script>alert("x")</script> "Borough" & O\'Brien'
+    values = {"as_at": AS_AT, "region": name, "codes": ["801", name], "previous": None,
+              "status_rows": [["801", name, "FAILED", PAYLOAD, "exceptions", 3, "12"]],
+              "side_by_side": [["GP_NOT_KNOWN", "2 (+1)", "no run"]],
+              "by_authority": [{"la_code": name, "rows": [["GP_NOT_KNOWN", "HIGH", name, "", f"{name}/P1", PAYLOAD]]}],
+              "links_by_method": '{"<script>": 1}', "possible_matches": 0}
+    text = render_region_page(values)
+    page = Page(text)
+    assert page.named("script") == [] and page.named("img") == []
+    assert not any(name.startswith("on") for _, attrs in page.tags for name in attrs)
+    assert [tag for tag, attrs in page.tags if {"src", "href"} & set(attrs)] == []
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &quot;Borough&quot; &amp; O&#x27;Brien" in text
+    shown = "".join(page.text)
+    assert shown.count(name) >= 6 and shown.count(PAYLOAD) == 2
+    # Its style is the package file, inlined whole.
+    css = package_files("caseflags.region").joinpath("templates", "region.css").read_text()
+    assert f"<style>\n{css}</style>" in text

@@ -3,7 +3,9 @@
 exceptions.csv has the usual columns (OUTPUTS.md) plus `la_code`: every cross-border exception
 once per authority it is routed to, then the exception lists of the authorities whose sharing
 basis is "exceptions". The report puts the authorities side by side (status, counts per check,
-change since the previous regional run) and lists the cross-border exceptions by authority.
+change since the previous regional run) and lists the cross-border exceptions by authority; it is
+templates/region_report.html.j2 (caseflags.outputs.templating: every value escaped, the style sheet
+templates/region.css inlined, nothing loaded).
 Per-authority reports are not touched. Every file is owner-only.
 """
 
@@ -15,10 +17,12 @@ from pathlib import Path
 
 import duckdb
 
-from caseflags.outputs.files import escape, write_csv, write_text
+from caseflags.outputs.files import write_csv, write_text
 from caseflags.outputs.lifecycle import CONTRACT_CSV_COLUMNS, update_lifecycle
+from caseflags.outputs.templating import environment, inline_asset
 from caseflags.private_files import private_dir
 
+_PACKAGE = "caseflags.region"
 REGION_CSV_COLUMNS = (*CONTRACT_CSV_COLUMNS, "la_code")  # no priority or owner: those are each authority's
 
 
@@ -51,15 +55,18 @@ def write_region_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_at: dat
     return run_dir
 
 
-def _table(headers: list[str], rows: list[list], empty: str = "None.") -> str:
-    if not rows:
-        return f"<p>{escape(empty)}</p>"
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def render_region_report(con: duckdb.DuckDBPyConnection, as_at: date, crossing: list[dict], record: dict) -> str:
+    return render_region_page(region_report_values(con, as_at, crossing, record))
+
+
+def render_region_page(values: dict) -> str:
+    """report.html from its values (`region_report_values`): templates/region_report.html.j2, style inlined."""
+    return environment(_PACKAGE).get_template("region_report.html.j2").render(
+        values, css=inline_asset(_PACKAGE, "region.css"))
+
+
+def region_report_values(con: duckdb.DuckDBPyConnection, as_at: date, crossing: list[dict], record: dict) -> dict:
+    """What the region's report.html shows, as plain values (the template escapes them)."""
     authorities = _rows(con, "SELECT * FROM region_authorities ORDER BY la_code")
     codes = [a["la_code"] for a in authorities]
     previous = con.execute("SELECT max(as_at) FROM region_check_counts WHERE as_at < ?", [as_at]).fetchone()[0]
@@ -83,27 +90,11 @@ def render_region_report(con: duckdb.DuckDBPyConnection, as_at: date, crossing: 
                 trend = "" if before is None or before["exception_count"] is None else f" ({now['exception_count'] - before['exception_count']:+d})"
                 line.append(f"{now['exception_count']}{trend}")
         side_by_side.append(line)
-    by_authority = []
-    for code in codes:
-        mine = [r for r in crossing if r["la_code"] == code]
-        by_authority.append(f"<h3>{escape(code)}: {len(mine)} cross-border exceptions</h3>" + _table(
-            ["check", "severity", "owner", "id here", "entity", "detail"],
-            [[r["check_id"], r["severity"], r["agency"], r["person_id"] or "", r["entity_id"], r["detail"]] for r in mine]))
+    by_authority = [{"la_code": code, "rows": [
+        [r["check_id"], r["severity"], r["agency"], r["person_id"] or "", r["entity_id"], r["detail"]]
+        for r in crossing if r["la_code"] == code]} for code in codes]
     links = record.get("linkage", {})
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>caseflags region {escape(as_at.isoformat())}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:1em}}
-td,th{{border:1px solid #bbb;padding:3px 6px;text-align:left;font-size:90%}}th{{background:#eee}}</style></head>
-<body>
-<h1>{escape(record.get("region", "Region"))}: as at {escape(as_at.isoformat())}</h1>
-<h2>Authorities</h2>
-{_table(["LA", "name", "run", "reason", "sharing", "people shared", "seconds"], status_rows)}
-<h2>Exceptions per check, side by side</h2>
-<p>Change since the previous regional run ({escape(str(previous) if previous else "none")}) in brackets.</p>
-{_table(["check", *codes], side_by_side)}
-<h2>Cross-border children</h2>
-<p>Links across authorities by method: {escape(json.dumps(links.get("links_by_method", {})))};
-possible matches for officers: {escape(str(links.get("possible_matches", 0)))}.</p>
-{"".join(by_authority)}
-</body></html>
-"""
+    return {"as_at": as_at, "region": record.get("region", "Region"), "status_rows": status_rows, "codes": codes,
+            "previous": previous, "side_by_side": side_by_side, "by_authority": by_authority,
+            "links_by_method": json.dumps(links.get("links_by_method", {})),
+            "possible_matches": links.get("possible_matches", 0)}
