@@ -74,13 +74,19 @@ def stage_csv_in_engine(con: duckdb.DuckDBPyConnection, path: Path, table: str, 
               "max_line_size": max(scan.max_line_bytes + 2, 2_097_152), **query.params}
     staged = f'"{STAGED_PREFIX}{table}"'
     create_staged_table(con, table, STAGED_PREFIX + table)
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
     try:
+        # One thread keeps the records in delivery order in the staged table (several may not,
+        # whatever preserve_insertion_order says): a staged row's id + 2 is its line.
+        con.execute("SET threads = 1")
         con.execute(sql_text("ingest/engine_stage.sql").format(staged=staged, typed=query.typed()), params)
     except duckdb.Error:
         # A value that is not clean, ragged rows, damaged quoting, invalid UTF-8: the exact reader
         # says which line (the failed statement staged nothing).
         con.execute(f"DROP TABLE IF EXISTS {staged}")
         return None
+    finally:
+        con.execute(f"SET threads = {int(threads)}")
     loaded = con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0]
     # With no quoted line break and no blank line, line n holds record n - 1 (after the header).
     if not loaded or loaded != scan.lines - 1 or _repeated_keys(con, spec, staged):
@@ -157,17 +163,17 @@ class _Query:
             typed, plain = f"cf_date({v}, $sentinels)", "true"
         elif col.kind == "flag":
             self.params.update(flag_true=sorted(FLAG_TRUE), flag_false=sorted(FLAG_FALSE))
-            typed, plain = f"cf_flag({v}, $flag_true, $flag_false)", f"cf_ascii({v})"
+            typed, plain = f"cf_flag({v}, $flag_true, $flag_false)", "true"
         elif col.kind == "integer":
             typed, plain = f"cf_integer({v})", "true"
         elif col.kind == "code":
-            plain = f"cf_ascii({v})"
+            plain = "true"
             self.params[f"codes_{i}"] = list(col.codes)
             if "SOCIAL_CARE" in col.codes and self._aliases[0]:
                 self.params.update(alias_from=self._aliases[0], alias_to=self._aliases[1])
-                typed = f"cf_code({v}, $codes_{i}, $alias_from, $alias_to)"
+                typed = f"cf_aliased_code({v}, $codes_{i}, $alias_from, $alias_to)"
             else:
-                typed = f"cf_code({v}, $codes_{i}, []::VARCHAR[], []::VARCHAR[])"
+                typed = f"cf_code({v}, $codes_{i})"
         elif col.kind in ("id", "nhs_number", "upn"):
             typed = {"id": "cf_id", "nhs_number": "cf_nhs_number", "upn": "cf_upn"}[col.kind] + f"({v})"
         else:  # text

@@ -16,10 +16,6 @@ CREATE OR REPLACE TEMP MACRO cf_plain(v) AS
 CREATE OR REPLACE TEMP MACRO cf_plain_ascii(v) AS
     v IS NULL OR (regexp_full_match(v, '[!#-~](?:[ !#-~]*[!#-~])?') AND v NOT IN ('NULL', 'SSD_PH'));
 
--- A coded value: ASCII (case mapping of other scripts is left to the exact reader). A code or
--- flag found in its list has no padding.
-CREATE OR REPLACE TEMP MACRO cf_ascii(v) AS v IS NULL OR strlen(v) = length(v);
-
 -- The typed value when the delivered one is clean (`typed` NULL only for a blank optional value);
 -- otherwise the statement fails and nothing is loaded.
 CREATE OR REPLACE TEMP MACRO cf_clean(typed, v, plain, required) AS CASE
@@ -55,7 +51,11 @@ END;
 CREATE OR REPLACE TEMP MACRO cf_aliased(v, alias_from, alias_to) AS
     coalesce(alias_to[list_position(alias_from, upper(v))], upper(v));
 
-CREATE OR REPLACE TEMP MACRO cf_code(v, codes, alias_from, alias_to) AS CASE
+-- A code or flag found in its list is plain (no padding; the lists are ASCII, and DuckDB's
+-- simple case mapping turns no other script into ASCII that polars' full mapping would not).
+CREATE OR REPLACE TEMP MACRO cf_code(v, codes) AS CASE WHEN list_contains(codes, upper(v)) THEN upper(v) END;
+
+CREATE OR REPLACE TEMP MACRO cf_aliased_code(v, codes, alias_from, alias_to) AS CASE
     WHEN list_contains(codes, cf_aliased(v, alias_from, alias_to)) THEN cf_aliased(v, alias_from, alias_to)
 END;
 
