@@ -11,6 +11,7 @@ import os
 import resource
 import sys
 import threading
+from typing import Self
 
 MIB = 2**20
 
@@ -40,7 +41,7 @@ class PeakRss:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> Self:
         self._mark = high_water_bytes()
         self.sampled = resident_bytes()
         self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)

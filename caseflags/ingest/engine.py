@@ -19,8 +19,8 @@ record of it unchanged; `stage_csv_in_engine` says None otherwise.
 from __future__ import annotations
 
 import csv
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -28,7 +28,13 @@ import polars as pl
 
 from caseflags.contracts.identifiers import nhs_number_valid_expr, upn_valid_expr
 from caseflags.contracts.keys import KEYS_IGNORING_ROWS_WITH_MISSING_PART, UNIQUE_KEYS
-from caseflags.contracts.schema import NHS_NUMBER_COLUMNS, UPN_COLUMNS, ColumnSpec, TableSpec, load_contract
+from caseflags.contracts.schema import (
+    NHS_NUMBER_COLUMNS,
+    UPN_COLUMNS,
+    ColumnSpec,
+    TableSpec,
+    load_contract,
+)
 from caseflags.ingest.common import LINE, ExtractRefused, header_map, unused_columns
 from caseflags.ingest.csv_reader import ROWS_AFFECTED, is_underline
 from caseflags.ingest.extracts import (
