@@ -1,5 +1,6 @@
 """The ingest stage alone on a generated delivery: `stage_delivery` into an in-memory store, one
-fresh process per run, this tree and (with --before) another source tree interleaved.
+fresh process per run (or a fresh store file: --store-file), this tree and (with --before) another
+source tree interleaved.
 
     python bench/bench_ingest_stage.py --profile la --repeats 3 --before /tmp/main-tree
 
@@ -29,7 +30,7 @@ import duckdb
 from caseflags.config import load_config
 from caseflags.ingest.stage import stage_delivery
 from caseflags.store.database import ensure_store
-con = duckdb.connect()
+con = duckdb.connect(sys.argv[2] if len(sys.argv) > 2 else ":memory:")
 ensure_store(con)
 config = load_config()
 after_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -43,11 +44,13 @@ print(json.dumps({"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "rss_after_i
 """
 
 
-def one_run(delivery: Path, tree: Path | None) -> dict:
+def one_run(delivery: Path, tree: Path | None, store: Path | None = None) -> dict:
     env = dict(os.environ)
+    if store is not None and store.exists():
+        store.unlink()
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
-    out = subprocess.run([sys.executable, "-c", ONE_RUN, str(delivery)], env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", ONE_RUN, str(delivery), *([str(store)] if store else [])], env=env, capture_output=True, text=True,
                          check=True, cwd="/tmp" if tree is not None else None)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["load_avg"] = round(os.getloadavg()[0], 1)
@@ -60,6 +63,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--before", type=Path, help="another source tree to compare with, interleaved")
     parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--store-file", type=Path, help="a store file (removed before each run) instead of an in-memory store")
     args = parser.parse_args()
     from deliveries import ensure_data
 
@@ -69,7 +73,7 @@ def main() -> None:
     runs: dict[str, list[dict]] = {v: [] for v in variants}
     for _ in range(args.repeats):
         for name, tree in variants.items():
-            runs[name].append(one_run(delivery, tree))
+            runs[name].append(one_run(delivery, tree, args.store_file))
             print(name, runs[name][-1], flush=True)
     print(f"\n{args.profile}: {size / 1e6:.0f} MB of CSV")
     print("| code | median wall s | median CPU s | median peak RSS MiB | peak / input | runs (wall s) | load avg |")
