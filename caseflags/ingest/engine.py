@@ -237,7 +237,9 @@ def _as_parsed(frame: pl.DataFrame) -> pl.DataFrame:
 @dataclass
 class EngineExtract(ParsedExtract):
     """A ParsedExtract whose rows are already in the staged table: nothing to stage, and its
-    rows are read back from the store only if a later rule needs them (`data`)."""
+    rows are read back from the store only if a later rule needs them (`data`). A copy given
+    other rows (`dataclasses.replace(..., data=...)`: a child's dependent rows quarantined) is
+    staged like any other."""
 
     con: duckdb.DuckDBPyConnection | None = None
     staged_name: str = ""
@@ -253,16 +255,19 @@ class EngineExtract(ParsedExtract):
     @data.setter
     def data(self, value: pl.DataFrame | None) -> None:
         self._data = value if isinstance(value, pl.DataFrame) else None
+        self._replaced = self._data is not None
 
     @property
     def staged(self) -> bool:
         """Its rows are in the staged table as loaded."""
-        return True
+        return not self._replaced
 
     @property
     def rows_loaded(self) -> int:
-        return self.loaded
+        return self.loaded if self.staged else self.data.height
 
     def ledger(self) -> list[dict]:
+        if not self.staged:
+            return super().ledger()
         return [{"file": self.file, "table": self.table, "read": self.rows_read, "loaded": self.loaded,
                  "quarantined": 0, "balanced": self.rows_read == self.loaded}]

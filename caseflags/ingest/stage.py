@@ -227,7 +227,7 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
                                          float(config.ingest.get("min_loaded_fraction", 0.5)))
     if untrustworthy:
         return _refused_untrustworthy(table, names, parsed, untrustworthy, content_sha256, problems, delivery)
-    if not isinstance(parsed, EngineExtract):  # the engine's rows are staged already
+    if not (isinstance(parsed, EngineExtract) and parsed.staged):  # the engine's rows are staged already
         stage_table(con, table, parsed.rows())
     # fetchall: a result left half-read (fetchone) makes DuckDB refuse the next relation query
     # on this connection (an UNCHANGED table after a LOADED one: `_unchanged` → ResourceInUse).
