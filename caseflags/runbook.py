@@ -43,6 +43,7 @@ from caseflags.linkage.stage import LINKAGE_INPUTS, changed_share, retrain_linka
 from caseflags.linkage.stage import link as link_people
 from caseflags.outputs.reuse import ReusedResults, forget_results, record_results, results_basis, reusable_results
 from caseflags.outputs.stage import write_outputs
+from caseflags.peak_memory import PeakRss
 from caseflags.private_files import private_file
 from caseflags.store.changes import detect_row_changes
 from caseflags.store.database import ensure_store
@@ -73,6 +74,7 @@ class RunState:
     unused_files: list[dict] = field(default_factory=list)
     returns: list[dict] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
+    stage_peak_rss_mib: dict[str, float] = field(default_factory=dict)  # each stage's peak resident memory
     contract_summary: dict = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
     linkage: dict = field(default_factory=dict)
@@ -247,10 +249,13 @@ def timed_step(stage: Stage, con: duckdb.DuckDBPyConnection, state: RunState, co
 def timed(state: RunState, stage: str) -> Iterator[None]:
     fault_point(f"before:{stage}")
     start = time.perf_counter()
+    peak = PeakRss()
     try:
-        yield
+        with peak:
+            yield
     finally:
         state.stages[stage] = round(time.perf_counter() - start, 3)
+        state.stage_peak_rss_mib[stage] = peak.mib
 
 
 def run_stages(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, call: StageCaller = timed_step) -> dict:
@@ -375,6 +380,7 @@ def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
         "unused_files": state.unused_files,
         "returns": state.returns,
         "stage_seconds": state.stages,
+        "stage_peak_rss_mib": state.stage_peak_rss_mib,
         "data_contracts": state.contract_summary,
         "linkage": state.linkage,
         "retention_pruned": state.retention,

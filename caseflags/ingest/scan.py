@@ -58,6 +58,7 @@ class FileScan:
     ends_with_newline: bool
     lines: int  # line breaks in the file
     damaged_utf8: bool  # UTF-8 file with some bytes that are not UTF-8 (lines quarantined)
+    commas: int = 0  # comma characters in the file (the engine's check that no record has extra fields)
 
     @property
     def plain_utf8(self) -> bool:
@@ -161,6 +162,7 @@ def scan_file(path: Path) -> FileScan:
     current = 0  # length of the line still open at the end of the previous block
     has_nul = False
     quotes = 0
+    commas = 0
     lines = 0
     last_byte = b""
     only_blank = True
@@ -176,6 +178,7 @@ def scan_file(path: Path) -> FileScan:
             counter.feed(block)
             has_nul = has_nul or b"\x00" in block
             quotes += block.count(b'"')
+            commas += block.count(b",")
             lines += block.count(b"\n")
             if only_blank and block.strip():
                 only_blank = False
@@ -214,4 +217,5 @@ def scan_file(path: Path) -> FileScan:
         ends_with_newline=last_byte == b"\n",
         lines=lines,
         damaged_utf8=damaged,
+        commas=commas,
     )

@@ -25,6 +25,7 @@ from caseflags.faults import fault_point
 from caseflags.ingest.common import ExtractRefused
 from caseflags.ingest.database_source import DatabaseDelivery
 from caseflags.ingest.delivery import discover_delivery, no_delivery_files
+from caseflags.ingest.engine import EngineExtract, stage_csv_in_engine
 from caseflags.ingest.extracts import combine, parse_extract, parse_source
 from caseflags.ingest.merge_people import (
     PeopleOutcome,
@@ -189,8 +190,12 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
             if source is path and not isinstance(path, Path):
                 parts.append(path.parsed(config.agencies, content_sha256=hashes[0], limits=limits))
             elif source == path:
-                parts.append(parse_extract(path, table, config.agencies, content_sha256=hashes[0], scan=scan,
-                                           limits=limits, role_codes=config.roles))
+                # The common night: a clean CSV typed by DuckDB straight into its staged table;
+                # anything else (or a table also given by a return) through the exact reader.
+                engine = None if return_paths else stage_csv_in_engine(con, path, table, scan, limits, config.agencies,
+                                                                        hashes[0])
+                parts.append(engine or parse_extract(path, table, config.agencies, content_sha256=hashes[0], scan=scan,
+                                                     limits=limits, role_codes=config.roles))
             else:
                 parts.append(returns.parsed(source, table, config, limits))
         except RunAborted:
@@ -222,7 +227,8 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
                                          float(config.ingest["min_loaded_fraction"]))
     if untrustworthy:
         return _refused_untrustworthy(table, names, parsed, untrustworthy, content_sha256, problems, delivery)
-    stage_table(con, table, parsed.rows())
+    if not (isinstance(parsed, EngineExtract) and parsed.staged):  # the engine's rows are staged already
+        stage_table(con, table, parsed.rows())
     # fetchall: a result left half-read (fetchone) makes DuckDB refuse the next relation query
     # on this connection (an UNCHANGED table after a LOADED one: `_unchanged` → ResourceInUse).
     staged_rows = con.execute(f'SELECT count(*) FROM "{STAGED_PREFIX}{table}"').fetchall()[0][0]
