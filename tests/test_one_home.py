@@ -122,11 +122,12 @@ def test_attendance_code_lists_are_written_once():
 @pytest.mark.parametrize("statement", ["CREATE TABLE", "CREATE OR REPLACE TABLE", "CREATE VIEW", "CREATE MACRO",
                                        "CREATE OR REPLACE MACRO", "ADD COLUMN"])
 def test_no_store_ddl_in_python(statement):
-    # TEMP working tables of one connection are not the store's. Not the store: the web workspace is
-    # SQLite (workspace.py); the snapshot's own tables (snapshot.py) move with issue 29.1.
+    # TEMP working tables of one connection are not the store's. Not the store: the officers'
+    # workspace is SQLite (workspace/database.py adds the columns a newer version declares).
     pattern = re.compile(re.escape(statement) + r"\s+(?!TEMP|IF NOT EXISTS exception_agency_rows)", re.IGNORECASE)
     found = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
-             if p.name not in ("snapshot.py", "workspace.py") and pattern.search(p.read_text(encoding="utf-8"))]
+             if p.relative_to(PACKAGE).as_posix() != "workspace/database.py"
+             and pattern.search(p.read_text(encoding="utf-8"))]
     assert found == ["store/database.py"] if statement in ("CREATE TABLE", "CREATE OR REPLACE TABLE") else not found
 
 
