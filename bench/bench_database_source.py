@@ -31,9 +31,9 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 from deliveries import ensure_data  # noqa: E402
 from pg_cluster import start_cluster  # noqa: E402
 
-from caseflags.settings import load_config  # noqa: E402
 from caseflags.ingest.database_source import open_database  # noqa: E402
 from caseflags.ingest.stage import stage_delivery  # noqa: E402
+from caseflags.settings import load_config  # noqa: E402
 from caseflags.store.database import connect, ensure_store  # noqa: E402
 
 ECLIPSE_DDL = BENCH.parent / "tests" / "fixtures" / "database" / "ssd_eclipse_v1_4_5.sql"
@@ -102,7 +102,9 @@ def first_night(store: Path, folder: Path | None, source: str, config, as_at: da
 
     con = connect(store, create=True)
     try:
-        state = runbook.new_run(con, as_at, folder, store.parent / "bench-database-source-reports", store, source=source)
+        state = runbook.new_run(
+            con, as_at, folder, store.parent / "bench-database-source-reports", store, source=source
+        )
         runbook.ingest(con, state, config)
         runbook.contracts(con, state, config)
     finally:
@@ -130,8 +132,11 @@ def main() -> None:
     try:
         ssd_rows, ssd_seconds = load_delivery(cluster, delivery, "ssd", only_ssd=True)
         rows, load_seconds = load_delivery(cluster, delivery, "everything", only_ssd=False)
-        print(f"loaded {ssd_rows:,} SSD rows ({ssd_seconds:.1f} s) and all {rows:,} rows ({load_seconds:.1f} s) "
-              "into PostgreSQL", flush=True)
+        print(
+            f"loaded {ssd_rows:,} SSD rows ({ssd_seconds:.1f} s) and all {rows:,} rows ({load_seconds:.1f} s) "
+            "into PostgreSQL",
+            flush=True,
+        )
         import os
 
         os.environ["PGUSER"] = "cf_admin"  # over the unix socket (trusted): no password in the bench
@@ -158,8 +163,10 @@ def main() -> None:
         unchanged, unchanged_statuses = ingest(partners, _socket_url("ssd"), config, store)
         assert set(unchanged_statuses.values()) <= {"UNCHANGED", "NOT_DELIVERED"}, unchanged_statuses
         store.unlink(missing_ok=True)
-        print(f"\n{delivery.name} ingest stage ({rows:,} rows, {size_mb:.0f} MB of CSV; {ssd_rows:,} of the rows "
-              f"in SSD tables), median of {args.repeats}:")
+        print(
+            f"\n{delivery.name} ingest stage ({rows:,} rows, {size_mb:.0f} MB of CSV; {ssd_rows:,} of the rows "
+            f"in SSD tables), median of {args.repeats}:"
+        )
         for kind, values in times.items():
             print(f"  {kind:<36} {statistics.median(values):6.1f} s   ({', '.join(f'{v:.1f}' for v in values)})")
         print(f"  {'unchanged night, SSD from PostgreSQL':<36} {unchanged:6.1f} s   (every table UNCHANGED)")

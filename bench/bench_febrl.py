@@ -48,10 +48,15 @@ def load_delivery(con: duckdb.DuckDBPyConnection, folder: Path) -> dict:
         con.unregister("_rows")
         if parsed.warnings.height:
             con.register("_dq", parsed.warnings)
-            con.execute(f"INSERT INTO data_quality_warnings BY NAME SELECT 'bench' AS run_id, '{table}' AS table_name, * FROM _dq")
+            con.execute(
+                f"INSERT INTO data_quality_warnings BY NAME SELECT 'bench' AS run_id, '{table}' AS table_name, * FROM _dq"
+            )
             con.unregister("_dq")
-        counts[table] = {"loaded": parsed.rows_loaded, "quarantined": parsed.rows_quarantined,
-                         "warnings": parsed.warnings.height}
+        counts[table] = {
+            "loaded": parsed.rows_loaded,
+            "quarantined": parsed.rows_quarantined,
+            "warnings": parsed.warnings.height,
+        }
     con.execute(
         "CREATE OR REPLACE TABLE truth_links AS SELECT agency, agency_record_id, nullif(person_id, '') AS person_id "
         "FROM read_csv(?, header = true, all_varchar = true)",
@@ -73,10 +78,13 @@ def caseflags_quality(con: duckdb.DuckDBPyConnection) -> dict:
         """
     ).fetchone()
     return {
-        "true_links": true_links, "links": links, "correct": correct,
+        "true_links": true_links,
+        "links": links,
+        "correct": correct,
         "precision": round(correct / links, 5) if links else None,
         "recall": round(correct / true_links, 5),
-        "review_queue_records": queue, "review_queue_pairs": con.execute("SELECT count(*) FROM link_candidates").fetchone()[0],
+        "review_queue_records": queue,
+        "review_queue_pairs": con.execute("SELECT count(*) FROM link_candidates").fetchone()[0],
         "recall_with_review_queue": round((correct + in_queue) / true_links, 5),
     }
 
@@ -91,8 +99,12 @@ def at_equal_precision(pairs: list[tuple[float, bool]], true_links: int, precisi
             best = (probability, count, correct)
     if best is None:
         return None
-    return {"threshold": round(best[0], 5), "links": best[1], "precision": round(best[2] / best[1], 5),
-            "recall": round(best[2] / true_links, 5)}
+    return {
+        "threshold": round(best[0], 5),
+        "links": best[1],
+        "precision": round(best[2] / best[1], 5),
+        "recall": round(best[2] / true_links, 5),
+    }
 
 
 def caseflags_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[float, bool]]:
@@ -113,7 +125,9 @@ def caseflags_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[float, bool]]:
 def caseflags_blocking_recall(con: duckdb.DuckDBPyConnection) -> dict:
     linkage.prepare_inputs(con)
     try:
-        con.execute("CREATE OR REPLACE TEMP VIEW linkage_true_pairs AS SELECT * FROM truth_links WHERE person_id IS NOT NULL")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW linkage_true_pairs AS SELECT * FROM truth_links WHERE person_id IS NOT NULL"
+        )
         return blocking_recall(con, "linkage_children", "linkage_records", "linkage_true_pairs")
     finally:
         linkage.drop_work_tables(con)
@@ -127,8 +141,11 @@ def plain_splink(folder: Path, caseflags_precision: float | None, seed: int = 1)
 
     with_postcode = (folder / "ssd_address.csv").exists()
     with quiet_splink(), duckdb.connect() as work:
-        addresses = (f"read_csv('{folder / 'ssd_address.csv'}', all_varchar = true)" if with_postcode else
-                     "(SELECT NULL::VARCHAR AS addr_person_id, NULL::VARCHAR AS addr_address_postcode)")
+        addresses = (
+            f"read_csv('{folder / 'ssd_address.csv'}', all_varchar = true)"
+            if with_postcode
+            else "(SELECT NULL::VARCHAR AS addr_person_id, NULL::VARCHAR AS addr_address_postcode)"
+        )
         children = work.sql(
             f"""
             SELECT p.pers_person_id AS unique_id, nullif(lower(p.pers_forename), '') AS forename,
@@ -159,7 +176,9 @@ def plain_splink(folder: Path, caseflags_precision: float | None, seed: int = 1)
                 *([cl.PostcodeComparison("postcode")] if with_postcode else []),
             ],
             blocking_rules_to_generate_predictions=[
-                block_on("forename"), block_on("surname"), block_on("dob"),
+                block_on("forename"),
+                block_on("surname"),
+                block_on("dob"),
                 *([block_on("postcode")] if with_postcode else []),
             ],
             retain_intermediate_calculation_columns=False,
@@ -168,7 +187,8 @@ def plain_splink(folder: Path, caseflags_precision: float | None, seed: int = 1)
         db_api = DuckDBAPI(work)
         linker = Linker(
             [db_api.register(children, table_name="a_children"), db_api.register(records, table_name="b_records")],
-            settings, log_level=None,
+            settings,
+            log_level=None,
         )
         linker.training.estimate_probability_two_random_records_match(
             [block_on("forename", "surname", "dob")], recall=0.7
@@ -192,9 +212,12 @@ def plain_splink(folder: Path, caseflags_precision: float | None, seed: int = 1)
     def at(threshold):
         chosen = [t for p, t, _, _ in pairs if p >= threshold]
         correct = sum(chosen)
-        return {"threshold": threshold, "links": len(chosen),
-                "precision": round(correct / len(chosen), 5) if chosen else None,
-                "recall": round(correct / true_links, 5)}
+        return {
+            "threshold": threshold,
+            "links": len(chosen),
+            "precision": round(correct / len(chosen), 5) if chosen else None,
+            "recall": round(correct / true_links, 5),
+        }
 
     def one_to_one(threshold):
         """Greedy one-to-one: best pairs first, a record and a child used once."""
@@ -205,15 +228,23 @@ def plain_splink(folder: Path, caseflags_precision: float | None, seed: int = 1)
                 used_children.add(child)
                 chosen.append(t)
         correct = sum(chosen)
-        return {"threshold": threshold, "links": len(chosen),
-                "precision": round(correct / len(chosen), 5) if chosen else None,
-                "recall": round(correct / true_links, 5)}
+        return {
+            "threshold": threshold,
+            "links": len(chosen),
+            "precision": round(correct / len(chosen), 5) if chosen else None,
+            "recall": round(correct / true_links, 5),
+        }
 
-    result = {"seconds": round(seconds, 1), "at_0.99": at(0.99), "at_0.80": at(0.80),
-              "one_to_one_at_0.99": one_to_one(0.99)}
+    result = {
+        "seconds": round(seconds, 1),
+        "at_0.99": at(0.99),
+        "at_0.80": at(0.80),
+        "one_to_one_at_0.99": one_to_one(0.99),
+    }
     if caseflags_precision is not None:
-        result["at_equal_precision"] = at_equal_precision([(p, t) for p, t, _, _ in pairs], true_links,
-                                                          caseflags_precision)
+        result["at_equal_precision"] = at_equal_precision(
+            [(p, t) for p, t, _, _ in pairs], true_links, caseflags_precision
+        )
     return result
 
 
@@ -235,12 +266,19 @@ def run_set(number: str, limit: int | None, use_em: bool, with_plain: bool = Tru
         quality = caseflags_quality(con)
         if quality["precision"] is not None:
             quality["at_equal_precision"] = at_equal_precision(
-                caseflags_pairs(con), quality["true_links"], quality["precision"])
+                caseflags_pairs(con), quality["true_links"], quality["precision"]
+            )
         result = {
-            "set": "names and DOB" if number == "nd" else f"FEBRL{number}", "conversion": conversion, "loaded": loaded,
-            "caseflags": {**quality, "seconds": round(seconds, 1), "model": summary.model,
-                          "training": con.execute("SELECT any_value(training_method) FROM linkage_model").fetchone()[0],
-                          "blocking": caseflags_blocking_recall(con)},
+            "set": "names and DOB" if number == "nd" else f"FEBRL{number}",
+            "conversion": conversion,
+            "loaded": loaded,
+            "caseflags": {
+                **quality,
+                "seconds": round(seconds, 1),
+                "model": summary.model,
+                "training": con.execute("SELECT any_value(training_method) FROM linkage_model").fetchone()[0],
+                "blocking": caseflags_blocking_recall(con),
+            },
         }
         con.close()
         if with_plain:
@@ -250,8 +288,12 @@ def run_set(number: str, limit: int | None, use_em: bool, with_plain: bool = Tru
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", nargs="+", default=[*map(str, FEBRL_SETS), "4", "nd"],
-                        help="FEBRL 1 2 3 4, and nd: the names-and-DOB set of children among strangers")
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        default=[*map(str, FEBRL_SETS), "4", "nd"],
+        help="FEBRL 1 2 3 4, and nd: the names-and-DOB set of children among strangers",
+    )
     parser.add_argument("--limit", type=int, help="first N originals only (a quick look)")
     parser.add_argument("--no-em", action="store_true", help="train without EM (labels / priors only)")
     parser.add_argument("--no-plain", action="store_true", help="skip plain splink")

@@ -52,12 +52,18 @@ def measure_tables(con, tables: list[str], as_at: date, previous: dict[str, int]
         for table in tables:
             clock.update(sql=0.0, statements=0)
             t0 = time.perf_counter()
-            results = suites.run_contract_suites(con, [table], as_at, previous_row_counts=previous,
-                                                 trust_table_definition=trust)
+            results = suites.run_contract_suites(
+                con, [table], as_at, previous_row_counts=previous, trust_table_definition=trust
+            )
             wall = time.perf_counter() - t0
-            out[table] = {"expectations": len(results), "statements": clock["statements"], "seconds": wall,
-                          "sql_seconds": clock["sql"], "gx_seconds": wall - clock["sql"],
-                          "failed": sum(not r.success for r in results)}
+            out[table] = {
+                "expectations": len(results),
+                "statements": clock["statements"],
+                "seconds": wall,
+                "sql_seconds": clock["sql"],
+                "gx_seconds": wall - clock["sql"],
+                "failed": sum(not r.success for r in results),
+            }
     finally:
         event.remove(Engine, "before_cursor_execute", before)
         event.remove(Engine, "after_cursor_execute", after)
@@ -102,19 +108,28 @@ def main(argv: list[str] | None = None) -> int:
         return statistics.median(r[table][key] for r in runs[config])
 
     report = {"import_seconds": statistics.median(imports), "imports": imports, "tables": {}}
-    lines = [f"`import great_expectations`: median {report['import_seconds']:.2f} s "
-             f"({', '.join(f'{x:.2f}' for x in imports)})", "",
-             "| table | rows | exp. all → trusted | statements | s all | s trusted | of which DuckDB | of which GX |",
-             "|---|---:|---|---|---:|---:|---:|---:|"]
+    lines = [
+        f"`import great_expectations`: median {report['import_seconds']:.2f} s "
+        f"({', '.join(f'{x:.2f}' for x in imports)})",
+        "",
+        "| table | rows | exp. all → trusted | statements | s all | s trusted | of which DuckDB | of which GX |",
+        "|---|---:|---|---|---:|---:|---:|---:|",
+    ]
     totals = {k: 0.0 for k in ("all", "trusted", "sql", "gx")}
     count = {"all": 0, "trusted": 0}
     for table in tables:
         a, t = runs["all"][0][table], runs["trusted"][0][table]
-        row = {"rows": previous[table], "expectations_all": a["expectations"], "expectations_trusted": t["expectations"],
-               "statements_all": a["statements"], "statements_trusted": t["statements"],
-               "seconds_all": med("all", table, "seconds"), "seconds_trusted": med("trusted", table, "seconds"),
-               "sql_seconds_trusted": med("trusted", table, "sql_seconds"),
-               "gx_seconds_trusted": med("trusted", table, "gx_seconds")}
+        row = {
+            "rows": previous[table],
+            "expectations_all": a["expectations"],
+            "expectations_trusted": t["expectations"],
+            "statements_all": a["statements"],
+            "statements_trusted": t["statements"],
+            "seconds_all": med("all", table, "seconds"),
+            "seconds_trusted": med("trusted", table, "seconds"),
+            "sql_seconds_trusted": med("trusted", table, "sql_seconds"),
+            "gx_seconds_trusted": med("trusted", table, "gx_seconds"),
+        }
         report["tables"][table] = row
         totals["all"] += row["seconds_all"]
         totals["trusted"] += row["seconds_trusted"]
@@ -122,15 +137,22 @@ def main(argv: list[str] | None = None) -> int:
         totals["gx"] += row["gx_seconds_trusted"]
         count["all"] += a["expectations"]
         count["trusted"] += t["expectations"]
-        lines.append(f"| {table} | {previous[table]:,} | {a['expectations']} → {t['expectations']} | "
-                     f"{a['statements']} → {t['statements']} | {row['seconds_all']:.2f} | {row['seconds_trusted']:.2f} | "
-                     f"{row['sql_seconds_trusted']:.2f} | {row['gx_seconds_trusted']:.2f} |")
-    lines.append(f"| **total** | | {count['all']} → {count['trusted']} | | {totals['all']:.2f} | {totals['trusted']:.2f} | "
-                 f"{totals['sql']:.2f} | {totals['gx']:.2f} |")
+        lines.append(
+            f"| {table} | {previous[table]:,} | {a['expectations']} → {t['expectations']} | "
+            f"{a['statements']} → {t['statements']} | {row['seconds_all']:.2f} | {row['seconds_trusted']:.2f} | "
+            f"{row['sql_seconds_trusted']:.2f} | {row['gx_seconds_trusted']:.2f} |"
+        )
+    lines.append(
+        f"| **total** | | {count['all']} → {count['trusted']} | | {totals['all']:.2f} | {totals['trusted']:.2f} | "
+        f"{totals['sql']:.2f} | {totals['gx']:.2f} |"
+    )
     per_exp_all = totals["all"] / max(count["all"], 1)
     per_exp_trusted = totals["trusted"] / max(count["trusted"], 1)
-    lines += ["", f"Per expectation: {per_exp_all * 1000:.0f} ms (all), {per_exp_trusted * 1000:.0f} ms (trusted); "
-              f"per table: {totals['all'] / len(tables):.2f} s (all), {totals['trusted'] / len(tables):.2f} s (trusted)."]
+    lines += [
+        "",
+        f"Per expectation: {per_exp_all * 1000:.0f} ms (all), {per_exp_trusted * 1000:.0f} ms (trusted); "
+        f"per table: {totals['all'] / len(tables):.2f} s (all), {totals['trusted'] / len(tables):.2f} s (trusted).",
+    ]
     report["totals"] = totals
     report["expectations"] = count
     text = "\n".join(lines) + "\n"

@@ -35,26 +35,32 @@ STAGES = ("ingest", "contracts", "link", "checks", "outputs")
 
 def child(args) -> None:
     """One night in this process: prints its stage seconds (and, asked, what it linked) as JSON."""
-    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
+    from caseflags.settings import load_config
     from caseflags.store.database import connect
 
     store = Path(args.store)
     con = connect(store)
     started = time.perf_counter()
-    record = run_without_prefect(con, Path(args.data), date.fromisoformat(args.as_at), Path(args.reports),
-                                 load_config(), db_path=store)
-    result = {"seconds": round(time.perf_counter() - started, 3), "stages": record["stage_seconds"],
-              "linkage_model": record["linkage"].get("model"), "row_changes": "row_changes" in record}
+    record = run_without_prefect(
+        con, Path(args.data), date.fromisoformat(args.as_at), Path(args.reports), load_config(), db_path=store
+    )
+    result = {
+        "seconds": round(time.perf_counter() - started, 3),
+        "stages": record["stage_seconds"],
+        "linkage_model": record["linkage"].get("model"),
+        "row_changes": "row_changes" in record,
+    }
     if args.keys:
         result["keys"] = {
             "person_links": con.execute("SELECT * FROM person_links ORDER BY ALL").fetchall(),
             "link_candidates": con.execute(
-                "SELECT agency, agency_record_id, person_id, match_probability, kind FROM link_candidates "
-                "ORDER BY ALL").fetchall(),
+                "SELECT agency, agency_record_id, person_id, match_probability, kind FROM link_candidates ORDER BY ALL"
+            ).fetchall(),
             "exceptions": con.execute(
                 "SELECT check_id, person_id, agency, entity_id, detail FROM exceptions WHERE run_id = ? ORDER BY ALL",
-                [args.as_at]).fetchall(),
+                [args.as_at],
+            ).fetchall(),
         }
     con.close()
     print(json.dumps(result, default=str))
@@ -64,8 +70,19 @@ def night(variant: dict, data: Path, as_at: date, store: Path, reports: Path, ke
     env = dict(os.environ)
     if variant["pythonpath"]:
         env["PYTHONPATH"] = variant["pythonpath"]
-    command = [sys.executable, __file__, "--child", "--data", str(data), "--as-at", as_at.isoformat(),
-               "--store", str(store), "--reports", str(reports)] + (["--keys"] if keys else [])
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--data",
+        str(data),
+        "--as-at",
+        as_at.isoformat(),
+        "--store",
+        str(store),
+        "--reports",
+        str(reports),
+    ] + (["--keys"] if keys else [])
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 

@@ -56,7 +56,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 50, 200], help="field sizes in MiB")
     args = parser.parse_args()
-    print("| field | file | wall s | RSS after imports | peak RSS | loaded | quarantined | raw_length | raw_line kept |")
+    print(
+        "| field | file | wall s | RSS after imports | peak RSS | loaded | quarantined | raw_length | raw_line kept |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:
@@ -64,9 +66,11 @@ def main() -> None:
             file_size = write_case(path, size)
             out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {size} MiB | {file_size / 1e6:.1f} MB | {r['seconds']} | {r['after_imports_kib'] // 1024} MiB | "
-              f"{r['peak_kib'] // 1024} MiB | {r['loaded']} | {r['quarantined']} | {r['raw_length']:,} | "
-              f"{r['raw_prefix']} chars |")
+        print(
+            f"| {size} MiB | {file_size / 1e6:.1f} MB | {r['seconds']} | {r['after_imports_kib'] // 1024} MiB | "
+            f"{r['peak_kib'] // 1024} MiB | {r['loaded']} | {r['quarantined']} | {r['raw_length']:,} | "
+            f"{r['raw_prefix']} chars |"
+        )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,14 @@ def one_run(delivery: Path, tree: Path | None, store: Path | None = None) -> dic
         store.unlink()
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
-    out = subprocess.run([sys.executable, "-c", ONE_RUN, str(delivery), *([str(store)] if store else [])], env=env, capture_output=True, text=True,
-                         check=True, cwd="/tmp" if tree is not None else None)
+    out = subprocess.run(
+        [sys.executable, "-c", ONE_RUN, str(delivery), *([str(store)] if store else [])],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/tmp" if tree is not None else None,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["load_avg"] = round(os.getloadavg()[0], 1)
     return result
@@ -63,7 +69,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--before", type=Path, help="another source tree to compare with, interleaved")
     parser.add_argument("--data", type=Path, default=HERE / "data")
-    parser.add_argument("--store-file", type=Path, help="a store file (removed before each run) instead of an in-memory store")
+    parser.add_argument(
+        "--store-file", type=Path, help="a store file (removed before each run) instead of an in-memory store"
+    )
     args = parser.parse_args()
     from deliveries import ensure_data
 
@@ -80,9 +88,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for name, results in runs.items():
         peak = median(r["peak_rss_mib"] for r in results)
-        print(f"| {name} | {median(r['wall_s'] for r in results):.2f} | {median(r['cpu_s'] for r in results):.2f} | "
-              f"{peak:.0f} | {peak * 2**20 / size:.2f} | {', '.join(str(r['wall_s']) for r in results)} | "
-              f"{', '.join(str(r['load_avg']) for r in results)} |")
+        print(
+            f"| {name} | {median(r['wall_s'] for r in results):.2f} | {median(r['cpu_s'] for r in results):.2f} | "
+            f"{peak:.0f} | {peak * 2**20 / size:.2f} | {', '.join(str(r['wall_s']) for r in results)} | "
+            f"{', '.join(str(r['load_avg']) for r in results)} |"
+        )
 
 
 if __name__ == "__main__":

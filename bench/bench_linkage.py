@@ -40,10 +40,13 @@ def load_tables(con: duckdb.DuckDBPyConnection, folder: Path, tables=LINKAGE_INP
     """
     for table in tables:
         path = folder / f"{table}.csv"
-        columns = [row[0] for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-            [table],
-        ).fetchall()]
+        columns = [
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        ]
         select = ", ".join(f'"{c}"' for c in columns)
         con.execute(
             f"INSERT INTO {table} ({select}) SELECT {select} FROM read_csv(?, header = true, all_varchar = true)",
@@ -157,7 +160,9 @@ def measure_blocking(con: duckdb.DuckDBPyConnection) -> dict:
     (all of them, and those no identifier settles, which only the model can find)."""
     linkage.prepare_inputs(con)
     try:
-        con.execute("CREATE OR REPLACE TEMP VIEW linkage_bench_true AS SELECT * FROM truth_links WHERE person_id IS NOT NULL")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW linkage_bench_true AS SELECT * FROM truth_links WHERE person_id IS NOT NULL"
+        )
         con.execute(
             "CREATE OR REPLACE TEMP VIEW linkage_bench_true_unsettled AS SELECT t.* FROM linkage_bench_true AS t "
             "SEMI JOIN linkage_unresolved_records USING (agency, agency_record_id)"
@@ -227,19 +232,28 @@ def main(argv=None) -> int:
             started, cpu_started = time.perf_counter(), time.process_time()
             summary = linkage.link_people(con, retrain=retrain)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        results["runs"].append({
-            "run": label, "seconds": round(elapsed, 1), "cpu_seconds": round(cpu, 1),
-            "peak_rss_mib": round(rss.peak / 2**20),
-            "model": summary.model, "links_by_method": summary.links_by_method,
-            "possible_matches": summary.possible_matches, "conflicts": summary.conflicts,
-        })
+        results["runs"].append(
+            {
+                "run": label,
+                "seconds": round(elapsed, 1),
+                "cpu_seconds": round(cpu, 1),
+                "peak_rss_mib": round(rss.peak / 2**20),
+                "model": summary.model,
+                "links_by_method": summary.links_by_method,
+                "possible_matches": summary.possible_matches,
+                "conflicts": summary.conflicts,
+            }
+        )
     results["quality"] = link_quality(con)
     results["blocking"] = measure_blocking(con)
     model = describe_model(con)
     if model is not None:
         results["model"] = {k: model[k] for k in ("training_method", "labelled_pairs", "label_weight", "em_sessions")}
         results["expected_quality"] = [
-            {k: q[k] for k in ("threshold_name", "threshold", "labelled_pairs", "expected_precision", "expected_recall")}
+            {
+                k: q[k]
+                for k in ("threshold_name", "threshold", "labelled_pairs", "expected_precision", "expected_recall")
+            }
             for q in model["expected_quality"]
         ]
     con.close()

@@ -51,13 +51,21 @@ def against_truth(out: Path, region_dir: Path) -> dict:
 
     def keys(path: Path, only_cross_border: bool) -> set[tuple]:
         with open(path, newline="", encoding="utf-8") as handle:
-            return {(r["check_id"], r["la_code"], r["agency"], r["entity_id"]) for r in csv.DictReader(handle)
-                    if not only_cross_border or r["check_id"].startswith("CROSS_BORDER_")}
+            return {
+                (r["check_id"], r["la_code"], r["agency"], r["entity_id"])
+                for r in csv.DictReader(handle)
+                if not only_cross_border or r["check_id"].startswith("CROSS_BORDER_")
+            }
 
     truth = keys(out / "ground_truth" / "truth.csv", False)
     found = keys(region_dir / "exceptions.csv", True)
-    return {"truth": len(truth), "found": len(found), "matched": len(truth & found),
-            "missed": sorted(truth - found)[:10], "unexpected": sorted(found - truth)[:10]}
+    return {
+        "truth": len(truth),
+        "found": len(found),
+        "matched": len(truth & found),
+        "missed": sorted(truth - found)[:10],
+        "unexpected": sorted(found - truth)[:10],
+    }
 
 
 def run_mode(out: Path, workers: int) -> dict:
@@ -66,15 +74,27 @@ def run_mode(out: Path, workers: int) -> dict:
         shutil.rmtree(out / name, ignore_errors=True)
     manifest = out / f"bench-{workers}.toml"
     manifest.write_text((out / "region.toml").read_text().replace("workers = 2", f"workers = {workers}"))
-    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="WARNING",
-               PREFECT_HOME=str(out / ".prefect"))
+    env = dict(
+        os.environ,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_HOME=str(out / ".prefect"),
+    )
     env.pop("PREFECT_API_URL", None)
-    code = ("import json, sys; from datetime import date; from caseflags.flows.region import run_region; "
-            f"r = run_region(sys.argv[1], date.fromisoformat('{AS_AT}'), new_store=True); print('RESULT ' + json.dumps(r, default=str))")
+    code = (
+        "import json, sys; from datetime import date; from caseflags.flows.region import run_region; "
+        f"r = run_region(sys.argv[1], date.fromisoformat('{AS_AT}'), new_store=True); print('RESULT ' + json.dumps(r, default=str))"
+    )
     load_start = os.getloadavg()[0]
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", code, str(manifest)], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(manifest)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     peak = 0
     stop = threading.Event()
 
@@ -135,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     results["speed_up_whole"] = round(serial["wall_s"] / cluster["wall_s"], 2)
     results["speed_up_authorities"] = round(serial["authorities_phase_s"] / cluster["authorities_phase_s"], 2)
     (out / "bench-region.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"speed-up: whole region {results['speed_up_whole']}x, authorities' phase {results['speed_up_authorities']}x; "
-          f"peak RSS {cluster['tree_peak_rss_mb']} MiB on {args.workers} workers vs {serial['tree_peak_rss_mb']} MiB on 1")
+    print(
+        f"speed-up: whole region {results['speed_up_whole']}x, authorities' phase {results['speed_up_authorities']}x; "
+        f"peak RSS {cluster['tree_peak_rss_mb']} MiB on {args.workers} workers vs {serial['tree_peak_rss_mb']} MiB on 1"
+    )
     return 0
 
 

@@ -73,10 +73,17 @@ def write_census(path: Path, children: int) -> None:
         for n in range(children):
             need = "N99" if n % 25 == 12 else f"N{n % 10}"  # one in 25: unknown code, a warning
             dob = "2015-02-30" if n % 50 == 49 else f"{2008 + n % 15}-0{1 + n % 9}-1{n % 10}"  # one in 50: quarantined
-            handle.write(CHILD.format(
-                child_id=f"C{n:07d}", upn_digits=f"{803000000000 + n:012d}", dob=dob,
-                sex="MF"[n % 2], disability=("COMM", "AUT", "NONE")[n % 3], month=1 + n % 12, need=need,
-            ))
+            handle.write(
+                CHILD.format(
+                    child_id=f"C{n:07d}",
+                    upn_digits=f"{803000000000 + n:012d}",
+                    dob=dob,
+                    sex="MF"[n % 2],
+                    disability=("COMM", "AUT", "NONE")[n % 3],
+                    month=1 + n % 12,
+                    need=need,
+                )
+            )
         handle.write("  </Children>\n</Message>\n")
 
 
@@ -127,9 +134,16 @@ def main() -> None:
     written = time.perf_counter() - started
     result = subprocess.run([sys.executable, "-c", READER, str(path)], capture_output=True, text=True, check=True)
     figures = json.loads(result.stdout)
-    figures.update({"children": args.children, "file_mb": round(path.stat().st_size / 1e6, 1),
-                    "write_seconds": round(written, 2), "python": sys.version.split()[0],
-                    "load_average_1m": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()})
+    figures.update(
+        {
+            "children": args.children,
+            "file_mb": round(path.stat().st_size / 1e6, 1),
+            "write_seconds": round(written, 2),
+            "python": sys.version.split()[0],
+            "load_average_1m": round(os.getloadavg()[0], 1),
+            "cpus": os.cpu_count(),
+        }
+    )
     print(json.dumps(figures))
     if not args.keep:
         path.unlink()

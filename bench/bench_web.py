@@ -34,12 +34,12 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from run import DATA_DIR, DEFAULT_AS_AT, ensure_data  # noqa: E402  (bench/run.py, beside this file)
 
-from caseflags.settings import load_config  # noqa: E402
 from caseflags.outputs.organisations import record_agency_rows  # noqa: E402
+from caseflags.outputs.snapshot import publish_snapshot  # noqa: E402
 from caseflags.runbook import run_without_prefect  # noqa: E402
+from caseflags.settings import load_config  # noqa: E402
 from caseflags.store.database import connect  # noqa: E402
 from caseflags.web.accounts import add_user, get_user  # noqa: E402
-from caseflags.outputs.snapshot import publish_snapshot  # noqa: E402
 from caseflags.workspace.database import connect_workspace, workspace_path  # noqa: E402
 
 OFFICER = ("bench.officer", "bench-officer-pass")
@@ -78,17 +78,25 @@ def sample_ids(db: Path) -> dict:
     try:
         practice, gp_child = con.execute(
             """SELECT organisation, min(person_id) FROM web_exceptions WHERE agency = 'GP' AND organisation IS NOT NULL
-               AND person_id IS NOT NULL GROUP BY organisation ORDER BY count(*) DESC LIMIT 1""").fetchall()[0]
+               AND person_id IS NOT NULL GROUP BY organisation ORDER BY count(*) DESC LIMIT 1"""
+        ).fetchall()[0]
         busiest_child = con.execute(
             "SELECT person_id FROM web_exceptions WHERE person_id IS NOT NULL GROUP BY person_id ORDER BY count(*) DESC LIMIT 1"
         ).fetchall()[0][0]
         exception_id, check_id = con.execute(
-            "SELECT exception_id, check_id FROM web_exceptions ORDER BY exception_id LIMIT 1").fetchall()[0]
+            "SELECT exception_id, check_id FROM web_exceptions ORDER BY exception_id LIMIT 1"
+        ).fetchall()[0]
         listed = con.execute("SELECT count(*) FROM web_exceptions").fetchall()[0][0]
     finally:
         con.close()
-    return {"practice": practice, "gp_child": gp_child, "child": busiest_child, "exception_id": exception_id,
-            "check_id": check_id, "listed": listed}
+    return {
+        "practice": practice,
+        "gp_child": gp_child,
+        "child": busiest_child,
+        "exception_id": exception_id,
+        "check_id": check_id,
+        "listed": listed,
+    }
 
 
 def users(db: Path, practice: str) -> None:
@@ -136,9 +144,14 @@ def measure(client: httpx.Client, url: str, repeats: int) -> dict:
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
     times.sort()
-    return {"url": url, "bytes": len(first.content), "min_ms": round(times[0], 1),
-            "median_ms": round(statistics.median(times), 1),
-            "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1), "max_ms": round(times[-1], 1)}
+    return {
+        "url": url,
+        "bytes": len(first.content),
+        "min_ms": round(times[0], 1),
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1),
+        "max_ms": round(times[-1], 1),
+    }
 
 
 def main() -> None:
@@ -157,8 +170,12 @@ def main() -> None:
     ids = sample_ids(db)
     users(db, ids["practice"])
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "caseflags", "web", "--db", str(db), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "caseflags", "web", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -168,7 +185,9 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"caseflags web did not start: {server.communicate()[0] if server.poll() is not None else ''}")
+                    raise SystemExit(
+                        f"caseflags web did not start: {server.communicate()[0] if server.poll() is not None else ''}"
+                    )
                 time.sleep(0.2)
         officer = logged_in(base, *OFFICER)
         gp = logged_in(base, *GP_USER)
@@ -198,14 +217,26 @@ def main() -> None:
             result = measure(client, url, args.requests)
             result["user"] = who
             results.append(result)
-            print(f"{who:12} {url[:60]:60} median {result['median_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms", flush=True)
+            print(
+                f"{who:12} {url[:60]:60} median {result['median_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms",
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
     load_after = os.getloadavg()
-    record = {"load_average_1min_before_after": [round(load_before[0], 1), round(load_after[0], 1)],
-              "cpus": os.cpu_count(), "profile": args.profile, "seed": args.seed, "requests": args.requests, "listed_exceptions": ids["listed"],
-              "timings": timings, "pages": results, "python": platform.python_version(), "machine": platform.machine()}
+    record = {
+        "load_average_1min_before_after": [round(load_before[0], 1), round(load_after[0], 1)],
+        "cpus": os.cpu_count(),
+        "profile": args.profile,
+        "seed": args.seed,
+        "requests": args.requests,
+        "listed_exceptions": ids["listed"],
+        "timings": timings,
+        "pages": results,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
     (folder / "results.json").write_text(json.dumps(record, indent=2))
     print()
     print(f"load average (1 min) before / after: {record['load_average_1min_before_after']} on {os.cpu_count()} cores")
@@ -215,7 +246,9 @@ def main() -> None:
         url = re.sub(r"^/audit/[^/]+/children/[^/]+", "/audit/<sample>/children/<child> (pack)", r["url"])
         url = re.sub(r"^/children/[^?]+", "/children/<busiest child>", url)
         url = re.sub(r"/exceptions/[0-9a-f]{16}", "/exceptions/<id>", url)
-        print(f"| {r['user']} | `{url}` | {r['bytes']:,} | {r['min_ms']} | {r['median_ms']} | {r['p95_ms']} | {r['max_ms']} |")
+        print(
+            f"| {r['user']} | `{url}` | {r['bytes']:,} | {r['min_ms']} | {r['median_ms']} | {r['p95_ms']} | {r['max_ms']} |"
+        )
     print()
     print(json.dumps(timings))
 

@@ -65,8 +65,11 @@ def cut_children(source: Path, out: Path, as_at: date, n: int) -> dict[str, int]
     ids = set(people.get_column("pers_person_id").to_list())
     upns = set(people.get_column("pers_upn").drop_nulls().to_list())
     links = pl.read_csv(source / "ground_truth" / "truth_links.csv", infer_schema=False).filter(
-        pl.col("person_id").is_in(list(ids)))
-    records = read("agency_records.csv").join(links.select("agency", "agency_record_id"), on=["agency", "agency_record_id"])
+        pl.col("person_id").is_in(list(ids))
+    )
+    records = read("agency_records.csv").join(
+        links.select("agency", "agency_record_id"), on=["agency", "agency_record_id"]
+    )
     upns |= set(records.get_column("upn").drop_nulls().to_list())
     nhs = set(records.get_column("nhs_number").drop_nulls().to_list())
     kept: dict[str, pl.DataFrame] = {"ssd_person.csv": people, "agency_records.csv": records}
@@ -88,12 +91,16 @@ def cut_children(source: Path, out: Path, as_at: date, n: int) -> dict[str, int]
     kept["meeting_invitations.csv"] = kept["meeting_invitations.csv"].filter(pl.col("meeting_id").is_in(list(meetings)))
     assessments = set(kept["ssd_cin_assessments.csv"].get_column("cina_assessment_id").to_list())
     kept["ssd_assessment_factors.csv"] = kept["ssd_assessment_factors.csv"].filter(
-        pl.col("cinf_assessment_id").is_in(list(assessments)))
+        pl.col("cinf_assessment_id").is_in(list(assessments))
+    )
     for name, frame in kept.items():
         frame.write_csv(out / name)
     counts = {name: frame.height for name, frame in kept.items()}
-    (out / "manifest.json").write_text(json.dumps({"as_at": as_at.isoformat(), "children": n,
-                                                   "derived_from": str(source), "row_counts": counts}, indent=2))
+    (out / "manifest.json").write_text(
+        json.dumps(
+            {"as_at": as_at.isoformat(), "children": n, "derived_from": str(source), "row_counts": counts}, indent=2
+        )
+    )
     return counts
 
 

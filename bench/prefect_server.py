@@ -31,12 +31,15 @@ class PrefectServer:
         self.process: subprocess.Popen | None = None
         self.started_in: float | None = None
 
-    def __enter__(self) -> "PrefectServer":
+    def __enter__(self) -> PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.startup_seconds
         while True:

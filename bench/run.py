@@ -99,17 +99,31 @@ def machine() -> dict:
     import pandas
     import polars
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal"))
-    prefect_version = subprocess.run([sys.executable, "-c", "import prefect; print(prefect.__version__)"],
-                                     capture_output=True, text=True).stdout.strip()
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kib = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    prefect_version = subprocess.run(
+        [sys.executable, "-c", "import prefect; print(prefect.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
     return {
-        "cpus": os.cpu_count(), "cpu_model": model, "memory_gib": round(mem_kib / 2**20, 1),
-        "python": platform.python_version(), "duckdb": duckdb.__version__, "polars": polars.__version__,
-        "pandas": pandas.__version__, "great_expectations": great_expectations.__version__,
-        "prefect": prefect_version, "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "polars": polars.__version__,
+        "pandas": pandas.__version__,
+        "great_expectations": great_expectations.__version__,
+        "prefect": prefect_version,
+        "kernel": platform.release(),
     }
 
 
@@ -132,16 +146,20 @@ def summarise(runs: list[dict]) -> dict:
             "max_peak_rss_mib": max(r.get("peak_rss_mib", 0.0) for r in results),
         }
         if "stage_seconds" in results[0]:
-            entry["median_stage_seconds"] = {s: median([r["stage_seconds"].get(s, 0.0) for r in results]) for s in STAGES}
+            entry["median_stage_seconds"] = {
+                s: median([r["stage_seconds"].get(s, 0.0) for r in results]) for s in STAGES
+            }
             entry["max_stage_peak_rss_mib"] = {
                 s: max(r.get("stage_peak_rss_mib", {}).get(s, 0.0) for r in results) for s in STAGES
             }
         if "phase_seconds" in results[0]:
-            entry["median_phase_seconds"] = {p: median([r["phase_seconds"][p] for r in results])
-                                             for p in results[0]["phase_seconds"]}
+            entry["median_phase_seconds"] = {
+                p: median([r["phase_seconds"][p] for r in results]) for p in results[0]["phase_seconds"]
+            }
         if "per_check_seconds" in results[0]:
-            entry["median_per_check_seconds"] = {c: median([r["per_check_seconds"][c] for r in results])
-                                                 for c in results[0]["per_check_seconds"]}
+            entry["median_per_check_seconds"] = {
+                c: median([r["per_check_seconds"][c] for r in results]) for c in results[0]["per_check_seconds"]
+            }
         if "import_seconds" in results[0]:
             entry["median_import_seconds"] = median([r["import_seconds"] for r in results])
         summary[variant] = entry
@@ -154,8 +172,13 @@ def compare_rows(checks4: dict, gx: dict) -> dict:
     for check_id, rows in checks4["rows"].items():
         sql_keys = {tuple(r) for r in rows}
         gx_keys = {tuple(r) for r in gx["rows"].get(check_id, [])}
-        comparison[check_id] = {"checks": len(sql_keys), "gx_only": len(gx_keys), "equal": sql_keys == gx_keys,
-                                "only_checks": sorted(sql_keys - gx_keys)[:20], "only_gx": sorted(gx_keys - sql_keys)[:20]}
+        comparison[check_id] = {
+            "checks": len(sql_keys),
+            "gx_only": len(gx_keys),
+            "equal": sql_keys == gx_keys,
+            "only_checks": sorted(sql_keys - gx_keys)[:20],
+            "only_gx": sorted(gx_keys - sql_keys)[:20],
+        }
     return comparison
 
 
@@ -170,8 +193,11 @@ def ratios(summary: dict, input_bytes: int | None) -> dict:
         "typical_night_over_scan": _ratio(med("typical"), med("floor_next")),
         "rerun_over_scan": _ratio(med("rerun"), med("floor")),
         "prefect_over_direct": _ratio(med("prefect"), med("nightly"), 3),
-        "prefect_minus_direct_s": (round(med("prefect") - med("nightly"), 2)
-                                   if med("prefect") is not None and med("nightly") is not None else None),
+        "prefect_minus_direct_s": (
+            round(med("prefect") - med("nightly"), 2)
+            if med("prefect") is not None and med("nightly") is not None
+            else None
+        ),
         "twelve_children_served_s": med("twelve_served"),
         "twelve_children_served_trigger_s": med("twelve_served", "median_process_seconds"),
         "twelve_children_direct_s": med("twelve_direct", "median_process_seconds"),
@@ -180,13 +206,17 @@ def ratios(summary: dict, input_bytes: int | None) -> dict:
         "gx_only_over_checks4": _ratio(med("gx_only"), med("checks4"), 1),
     }
     if out["twelve_children_cli_server_s"] is not None and out["twelve_children_direct_s"] is not None:
-        out["twelve_children_prefect_server_s"] = round(out["twelve_children_cli_server_s"] - out["twelve_children_direct_s"], 2)
+        out["twelve_children_prefect_server_s"] = round(
+            out["twelve_children_cli_server_s"] - out["twelve_children_direct_s"], 2
+        )
     if out["twelve_children_cli_ephemeral_s"] is not None and out["twelve_children_direct_s"] is not None:
         out["twelve_children_prefect_ephemeral_s"] = round(
-            out["twelve_children_cli_ephemeral_s"] - out["twelve_children_direct_s"], 2)
+            out["twelve_children_cli_ephemeral_s"] - out["twelve_children_direct_s"], 2
+        )
     if "gx_only" in summary and "checks4" in summary:
-        out["gx_validate_only_over_checks4"] = _ratio(summary["gx_only"]["median_phase_seconds"]["validate"],
-                                                      med("checks4"), 1)
+        out["gx_validate_only_over_checks4"] = _ratio(
+            summary["gx_only"]["median_phase_seconds"]["validate"], med("checks4"), 1
+        )
     peaks = [summary[v]["max_peak_rss_mib"] for v in ("nightly", "rerun", "typical") if v in summary]
     if peaks and input_bytes:
         out["peak_rss_mib"] = max(peaks)
@@ -221,53 +251,107 @@ def markdown(results: dict) -> str:
         "|---|---:|---|---:|---:|---|",
     ]
     for variant, entry in s.items():
-        loads = ", ".join(f"{r['loadavg_start'][0]:.1f}→{r['loadavg_end'][0]:.1f}" for r in results["runs"]
-                          if r["variant"] == variant)
-        lines.append(f"| {variant} | {entry['median_seconds']:.2f} | {', '.join(f'{x:.2f}' for x in entry['seconds'])} | "
-                     f"{entry['median_process_seconds']:.2f} | {entry['max_peak_rss_mib']:.0f} | {loads} |")
-    staged = [v for v in ("nightly", "rerun", "typical", "scratch_next", "prefect", "twelve_direct", "twelve_served")
-              if v in s and "median_stage_seconds" in s[v]]
+        loads = ", ".join(
+            f"{r['loadavg_start'][0]:.1f}→{r['loadavg_end'][0]:.1f}" for r in results["runs"] if r["variant"] == variant
+        )
+        lines.append(
+            f"| {variant} | {entry['median_seconds']:.2f} | {', '.join(f'{x:.2f}' for x in entry['seconds'])} | "
+            f"{entry['median_process_seconds']:.2f} | {entry['max_peak_rss_mib']:.0f} | {loads} |"
+        )
+    staged = [
+        v
+        for v in ("nightly", "rerun", "typical", "scratch_next", "prefect", "twelve_direct", "twelve_served")
+        if v in s and "median_stage_seconds" in s[v]
+    ]
     if staged:
-        lines += ["", "| stage (median s; peak RSS MiB) | " + " | ".join(staged) + " |",
-                  "|---|" + "---:|" * len(staged)]
+        lines += [
+            "",
+            "| stage (median s; peak RSS MiB) | " + " | ".join(staged) + " |",
+            "|---|" + "---:|" * len(staged),
+        ]
         for stage in STAGES:
-            lines.append(f"| {stage} | " + " | ".join(
-                f"{s[v]['median_stage_seconds'][stage]:.2f}; {s[v]['max_stage_peak_rss_mib'][stage]:.0f}" for v in staged)
-                + " |")
+            lines.append(
+                f"| {stage} | "
+                + " | ".join(
+                    f"{s[v]['median_stage_seconds'][stage]:.2f}; {s[v]['max_stage_peak_rss_mib'][stage]:.0f}"
+                    for v in staged
+                )
+                + " |"
+            )
     lines += ["", "Ratios: " + ", ".join(f"{k} = {v}" for k, v in results["ratios"].items())]
     lines += ["", "| goal | value | goal | met |", "|---|---:|---:|---|"]
-    lines += [f"| {k} | {v['value']} | {v['goal']} | {'yes' if v['met'] else 'NO'} |" for k, v in results["goals"].items()]
+    lines += [
+        f"| {k} | {v['value']} | {v['goal']} | {'yes' if v['met'] else 'NO'} |" for k, v in results["goals"].items()
+    ]
     if results.get("typical_equals_scratch") is not None:
-        lines += ["", "Typical night's exceptions equal the from-scratch run's on the same data: "
-                  + ("yes" if results["typical_equals_scratch"]["equal"] else "NO")
-                  + f" ({results['typical_equals_scratch']['typical']} / {results['typical_equals_scratch']['scratch']} rows)"]
+        lines += [
+            "",
+            "Typical night's exceptions equal the from-scratch run's on the same data: "
+            + ("yes" if results["typical_equals_scratch"]["equal"] else "NO")
+            + f" ({results['typical_equals_scratch']['typical']} / {results['typical_equals_scratch']['scratch']} rows)",
+        ]
     if results.get("typical_links_equal_scratch") is not None:
         links = results["typical_links_equal_scratch"]
-        lines += ["", "Typical night's links (person_links: agency, record, child, method) equal the from-scratch "
-                  "run's: " + ("yes" if links["equal"] else "NO") + f" ({links['typical']} / {links['scratch']} links)"]
+        lines += [
+            "",
+            "Typical night's links (person_links: agency, record, child, method) equal the from-scratch "
+            "run's: " + ("yes" if links["equal"] else "NO") + f" ({links['typical']} / {links['scratch']} links)",
+        ]
     if results.get("rows_equal") is not None:
-        lines += ["", "GX-only rows equal to the checks' rows: " + ("yes" if results["rows_equal"] else "NO") + " — "
-                  + ", ".join(f"{c} {v['checks']}/{v['gx_only']}" for c, v in results["row_comparison"].items())]
+        lines += [
+            "",
+            "GX-only rows equal to the checks' rows: "
+            + ("yes" if results["rows_equal"] else "NO")
+            + " — "
+            + ", ".join(f"{c} {v['checks']}/{v['gx_only']}" for c, v in results["row_comparison"].items()),
+        ]
     if results.get("agreement"):
         from caseflags.sample_data.compare_truth import CheckAgreement, markdown_table
 
-        lines += ["", "Agreement of the first night with ground truth:", "",
-                  markdown_table([CheckAgreement(a["check_id"], a["truth"], a["found"], a["matched"],
-                                                 tuple(map(tuple, a["missed"])), tuple(map(tuple, a["unexpected"])))
-                                  for a in results["agreement"]])]
+        lines += [
+            "",
+            "Agreement of the first night with ground truth:",
+            "",
+            markdown_table(
+                [
+                    CheckAgreement(
+                        a["check_id"],
+                        a["truth"],
+                        a["found"],
+                        a["matched"],
+                        tuple(map(tuple, a["missed"])),
+                        tuple(map(tuple, a["unexpected"])),
+                    )
+                    for a in results["agreement"]
+                ]
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
 def cli_supports(option: str, env: dict) -> bool:
-    completed = subprocess.run([sys.executable, "-m", "caseflags", "run", "--help"], env=env, capture_output=True,
-                               text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", "caseflags", "run", "--help"], env=env, capture_output=True, text=True
+    )
     return option in completed.stdout
 
 
 def run_cli(variant: str, env: dict, delivery: Path, as_at: date, store: Path, reports: Path, new_store: bool) -> dict:
     """`caseflags run` as an operator types it: whole process wall time."""
-    command = [sys.executable, "-m", "caseflags", "run", "--extracts", str(delivery), "--as-at", as_at.isoformat(),
-               "--db", str(store), "--out", str(reports)] + (["--new-store"] if new_store else [])
+    command = [
+        sys.executable,
+        "-m",
+        "caseflags",
+        "run",
+        "--extracts",
+        str(delivery),
+        "--as-at",
+        as_at.isoformat(),
+        "--db",
+        str(store),
+        "--out",
+        str(reports),
+    ] + (["--new-store"] if new_store else [])
     load = os.getloadavg()
     started = time.perf_counter()
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -275,27 +359,64 @@ def run_cli(variant: str, env: dict, delivery: Path, as_at: date, store: Path, r
     if completed.returncode != 0:
         sys.stderr.write(completed.stdout[-2000:] + completed.stderr[-4000:])
         raise RuntimeError(f"{variant}: caseflags run failed with exit status {completed.returncode}")
-    return {"variant": variant, "seconds": wall, "process_seconds": wall, "loadavg_start": [round(x, 2) for x in load],
-            "loadavg_end": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "variant": variant,
+        "seconds": wall,
+        "process_seconds": wall,
+        "loadavg_start": [round(x, 2) for x in load],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
-def assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve, rows_equal, row_comparison,
-             typical_vs_scratch, agreement_rows, machine_info, links_vs_scratch=None, served=None) -> dict:
+def assemble(
+    args,
+    runs,
+    as_at,
+    next_at,
+    started,
+    load_start,
+    server,
+    first,
+    nxt,
+    twelve,
+    rows_equal,
+    row_comparison,
+    typical_vs_scratch,
+    agreement_rows,
+    machine_info,
+    links_vs_scratch=None,
+    served=None,
+) -> dict:
     summary = summarise(runs)
     input_bytes = next((r["bytes"] for r in runs if r["variant"] == "floor"), None)
     ratio = ratios(summary, input_bytes)
     return {
-        "profile": args.profile, "seed": args.seed, "as_at": as_at.isoformat(), "next_as_at": next_at.isoformat(),
-        "repeats": len({r["repeat"] for r in runs}), "session_seconds": round(time.perf_counter() - started, 1),
-        "machine": machine_info, "loadavg_start": load_start, "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "profile": args.profile,
+        "seed": args.seed,
+        "as_at": as_at.isoformat(),
+        "next_as_at": next_at.isoformat(),
+        "repeats": len({r["repeat"] for r in runs}),
+        "session_seconds": round(time.perf_counter() - started, 1),
+        "machine": machine_info,
+        "loadavg_start": load_start,
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         "prefect_server_start_seconds": round(server.started_in, 2) if server is not None else None,
         "serve_ready_seconds": round(served.ready_in, 2) if served is not None else None,
-        "deliveries": {"first": str(first), "next": str(nxt), "twelve": str(twelve) if twelve else None,
-                       "next_churn": json.loads((nxt / "manifest.json").read_text()).get("churn")},
-        "summary": summary, "ratios": ratio, "goals": goals(ratio), "rows_equal": rows_equal,
-        "row_comparison": row_comparison, "typical_equals_scratch": typical_vs_scratch,
+        "deliveries": {
+            "first": str(first),
+            "next": str(nxt),
+            "twelve": str(twelve) if twelve else None,
+            "next_churn": json.loads((nxt / "manifest.json").read_text()).get("churn"),
+        },
+        "summary": summary,
+        "ratios": ratio,
+        "goals": goals(ratio),
+        "rows_equal": rows_equal,
+        "row_comparison": row_comparison,
+        "typical_equals_scratch": typical_vs_scratch,
         "typical_links_equal_scratch": links_vs_scratch,
-        "agreement": agreement_rows, "runs": runs,
+        "agreement": agreement_rows,
+        "runs": runs,
     }
 
 
@@ -322,9 +443,14 @@ def session(args) -> int:
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    env = {**os.environ, "PREFECT_HOME": str(work / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "False",
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(work / "prefect-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
     env.pop("PREFECT_API_URL", None)
     new_store = bool(args.fixed_repeats) and cli_supports("--new-store", env)
     runs: list[dict] = []
@@ -348,14 +474,18 @@ def session(args) -> int:
             def record(result: dict) -> dict:
                 result["repeat"] = repeat
                 runs.append(result)
-                print(f"[{args.profile} #{repeat}] {result['variant']}: {result['seconds']:.2f} s "
-                      f"(process {result['process_seconds']:.2f} s), peak {result.get('peak_rss_mib', 0):.0f} MiB"
-                      f" (load {result['loadavg_start'][0]:.1f})", flush=True)
+                print(
+                    f"[{args.profile} #{repeat}] {result['variant']}: {result['seconds']:.2f} s "
+                    f"(process {result['process_seconds']:.2f} s), peak {result.get('peak_rss_mib', 0):.0f} MiB"
+                    f" (load {result['loadavg_start'][0]:.1f})",
+                    flush=True,
+                )
                 return result
 
             def measure(variant: str, data: Path, at: date, run_env: dict = env, **options) -> dict:
-                result = run_worker(variant, work / f"{variant}-{repeat}.json", run_env, data=str(data),
-                                    as_at=at.isoformat(), **options)
+                result = run_worker(
+                    variant, work / f"{variant}-{repeat}.json", run_env, data=str(data), as_at=at.isoformat(), **options
+                )
                 return record(result)
 
             measure("floor", first, as_at)
@@ -366,15 +496,31 @@ def session(args) -> int:
             measure("rerun", first, as_at, store=store, reports=reports)
             typical = measure("typical", nxt, next_at, store=store, reports=reports, keys=1 if repeat == 0 else None)
             if repeat == 0 and not args.skip_scratch:
-                scratch = measure("scratch_next", nxt, next_at, store=work / "scratch-next.duckdb",
-                                  reports=work / "scratch-reports", keys=1,
-                                  model=str(store.with_suffix(".linkage-model.json")))
+                scratch = measure(
+                    "scratch_next",
+                    nxt,
+                    next_at,
+                    store=work / "scratch-next.duckdb",
+                    reports=work / "scratch-reports",
+                    keys=1,
+                    model=str(store.with_suffix(".linkage-model.json")),
+                )
                 a, b = ({tuple(k) for k in r.pop("exception_keys")} for r in (typical, scratch))
-                typical_vs_scratch = {"equal": a == b, "typical": len(a), "scratch": len(b),
-                                      "only_typical": sorted(a - b)[:20], "only_scratch": sorted(b - a)[:20]}
+                typical_vs_scratch = {
+                    "equal": a == b,
+                    "typical": len(a),
+                    "scratch": len(b),
+                    "only_typical": sorted(a - b)[:20],
+                    "only_scratch": sorted(b - a)[:20],
+                }
                 a, b = ({tuple(k) for k in r.pop("link_keys")} for r in (typical, scratch))
-                links_vs_scratch = {"equal": a == b, "typical": len(a), "scratch": len(b),
-                                    "only_typical": sorted(a - b)[:20], "only_scratch": sorted(b - a)[:20]}
+                links_vs_scratch = {
+                    "equal": a == b,
+                    "typical": len(a),
+                    "scratch": len(b),
+                    "only_typical": sorted(a - b)[:20],
+                    "only_scratch": sorted(b - a)[:20],
+                }
             typical.pop("exception_keys", None)
             typical.pop("link_keys", None)
             if not args.skip_gx:
@@ -387,26 +533,78 @@ def session(args) -> int:
                 checks4.pop("rows")
                 gx.pop("rows")
             if repeat < args.prefect_repeats:
-                measure("prefect", first, as_at, server_env, store=work / f"prefect-{repeat}.duckdb",
-                        reports=work / f"prefect-reports-{repeat}")
+                measure(
+                    "prefect",
+                    first,
+                    as_at,
+                    server_env,
+                    store=work / f"prefect-{repeat}.duckdb",
+                    reports=work / f"prefect-reports-{repeat}",
+                )
             if served is not None and repeat < args.served_repeats:
-                record(served.run("twelve_served", DEFAULT_AS_AT, work / f"twelve-served-{repeat}.duckdb",
-                                  work / f"twelve-served-reports-{repeat}"))
+                record(
+                    served.run(
+                        "twelve_served",
+                        DEFAULT_AS_AT,
+                        work / f"twelve-served-{repeat}.duckdb",
+                        work / f"twelve-served-reports-{repeat}",
+                    )
+                )
             if twelve is not None and repeat < args.fixed_repeats:
-                measure("twelve_direct", twelve, DEFAULT_AS_AT, store=work / f"twelve-direct-{repeat}.duckdb",
-                        reports=work / f"twelve-direct-reports-{repeat}")
-                record(run_cli("twelve_cli_server", server_env, twelve, DEFAULT_AS_AT,
-                               work / f"twelve-server-{repeat}.duckdb", work / f"twelve-server-reports-{repeat}",
-                               new_store))
+                measure(
+                    "twelve_direct",
+                    twelve,
+                    DEFAULT_AS_AT,
+                    store=work / f"twelve-direct-{repeat}.duckdb",
+                    reports=work / f"twelve-direct-reports-{repeat}",
+                )
+                record(
+                    run_cli(
+                        "twelve_cli_server",
+                        server_env,
+                        twelve,
+                        DEFAULT_AS_AT,
+                        work / f"twelve-server-{repeat}.duckdb",
+                        work / f"twelve-server-reports-{repeat}",
+                        new_store,
+                    )
+                )
                 if repeat < args.ephemeral_repeats:
-                    record(run_cli("twelve_cli_ephemeral", env, twelve, DEFAULT_AS_AT,
-                                   work / f"twelve-ephemeral-{repeat}.duckdb",
-                                   work / f"twelve-ephemeral-reports-{repeat}", new_store))
+                    record(
+                        run_cli(
+                            "twelve_cli_ephemeral",
+                            env,
+                            twelve,
+                            DEFAULT_AS_AT,
+                            work / f"twelve-ephemeral-{repeat}.duckdb",
+                            work / f"twelve-ephemeral-reports-{repeat}",
+                            new_store,
+                        )
+                    )
             # Figures so far, after every repeat: a session cut short still leaves its medians.
-            write_results(out, assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve,
-                                        rows_equal, row_comparison, typical_vs_scratch, agreement_rows, None,
-                                        links_vs_scratch, served),
-                          final=False)
+            write_results(
+                out,
+                assemble(
+                    args,
+                    runs,
+                    as_at,
+                    next_at,
+                    started,
+                    load_start,
+                    server,
+                    first,
+                    nxt,
+                    twelve,
+                    rows_equal,
+                    row_comparison,
+                    typical_vs_scratch,
+                    agreement_rows,
+                    None,
+                    links_vs_scratch,
+                    served,
+                ),
+                final=False,
+            )
             if repeat < args.repeats - 1:  # keep the last store for inspection; the others are large
                 for pattern in (f"store-{repeat}.*", f"prefect-{repeat}.*", "scratch-next.*"):
                     for path in work.glob(pattern):
@@ -417,8 +615,25 @@ def session(args) -> int:
         if server is not None:
             server.__exit__()
 
-    results = assemble(args, runs, as_at, next_at, started, load_start, server, first, nxt, twelve, rows_equal,
-                       row_comparison, typical_vs_scratch, agreement_rows, machine(), links_vs_scratch, served)
+    results = assemble(
+        args,
+        runs,
+        as_at,
+        next_at,
+        started,
+        load_start,
+        server,
+        first,
+        nxt,
+        twelve,
+        rows_equal,
+        row_comparison,
+        typical_vs_scratch,
+        agreement_rows,
+        machine(),
+        links_vs_scratch,
+        served,
+    )
     write_results(out, results, final=True)
     print(markdown(results))
     status = 0
@@ -442,10 +657,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--prefect-repeats", type=int, default=3, help="repeats of the Prefect flow (0: no server)")
     parser.add_argument("--fixed-repeats", type=int, default=3, help="repeats of the 12-child delivery runs")
-    parser.add_argument("--ephemeral-repeats", type=int, default=3,
-                        help="of those, repeats of `caseflags run` without a server")
-    parser.add_argument("--served-repeats", type=int, default=3,
-                        help="repeats of the 12-child delivery as a night of `caseflags serve` (0: none)")
+    parser.add_argument(
+        "--ephemeral-repeats", type=int, default=3, help="of those, repeats of `caseflags run` without a server"
+    )
+    parser.add_argument(
+        "--served-repeats",
+        type=int,
+        default=3,
+        help="repeats of the 12-child delivery as a night of `caseflags serve` (0: none)",
+    )
     parser.add_argument("--skip-gx", action="store_true", help="leave out the checks4 / gx_only comparison")
     parser.add_argument("--skip-scratch", action="store_true", help="leave out the from-scratch next night")
     parser.add_argument("--out", default=str(BENCH_DIR / "out"))

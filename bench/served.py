@@ -19,7 +19,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-TRIGGER = r'''
+TRIGGER = r"""
 import asyncio, json, sys, time
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
@@ -45,7 +45,7 @@ async def main(parameters):
                                   "total_run_time": flow_run.total_run_time.total_seconds(), "wall": wall}))
 
 asyncio.run(main(json.loads(sys.argv[1])))
-'''
+"""
 
 
 class ServedNightly:
@@ -58,13 +58,29 @@ class ServedNightly:
         self.output: list[str] = []
         self.ready_in: float | None = None
 
-    def __enter__(self) -> "ServedNightly":
+    def __enter__(self) -> ServedNightly:
         self.work.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "caseflags", "serve", "--extracts", str(self.delivery),
-             "--db", str(self.work / "served-base.duckdb"), "--new-store", "--out", str(self.work / "served-reports")],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "caseflags",
+                "serve",
+                "--extracts",
+                str(self.delivery),
+                "--db",
+                str(self.work / "served-base.duckdb"),
+                "--new-store",
+                "--out",
+                str(self.work / "served-reports"),
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         ready = threading.Event()
 
         def read() -> None:
@@ -84,8 +100,13 @@ class ServedNightly:
     def run(self, variant: str, as_at: date, store: Path, reports: Path) -> dict:
         parameters = {"as_at": as_at.isoformat(), "db": str(store), "out": str(reports), "new_store": True}
         load = os.getloadavg()
-        completed = subprocess.run([sys.executable, "-c", TRIGGER, json.dumps(parameters)], env=self.env,
-                                   capture_output=True, text=True, check=False)
+        completed = subprocess.run(
+            [sys.executable, "-c", TRIGGER, json.dumps(parameters)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         line = next((x for x in completed.stdout.splitlines() if x.startswith("RESULT ")), None)
         if completed.returncode != 0 or line is None:
             sys.stderr.write(completed.stderr[-4000:] + "".join(self.output)[-2000:])
@@ -94,9 +115,14 @@ class ServedNightly:
         if result["state"] != "COMPLETED":
             raise RuntimeError(f"{variant}: the served night ended {result['state']}")
         record = json.loads((reports / as_at.isoformat() / "run.json").read_text())
-        return {"variant": variant, "seconds": result["flow_seconds"], "process_seconds": result["wall"],
-                "stage_seconds": record.get("stage_seconds") or {}, "loadavg_start": [round(x, 2) for x in load],
-                "loadavg_end": [round(x, 2) for x in os.getloadavg()]}
+        return {
+            "variant": variant,
+            "seconds": result["flow_seconds"],
+            "process_seconds": result["wall"],
+            "stage_seconds": record.get("stage_seconds") or {},
+            "loadavg_start": [round(x, 2) for x in load],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        }
 
     def __exit__(self, *exc) -> None:
         if self.process is None or self.process.poll() is not None:

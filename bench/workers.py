@@ -43,7 +43,7 @@ class RssSampler:
         if rss > self.peaks.get(key, 0):
             self.peaks[key] = rss
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 
@@ -92,10 +92,16 @@ def worker_floor(args, sampler: RssSampler) -> dict:
     rows = {}
     started = time.perf_counter()
     for path in extract_files(Path(args.data)):
-        reader = "read_parquet(?)" if path.suffix.lower() == ".parquet" else "read_csv(?, header = true, all_varchar = true)"
+        reader = (
+            "read_parquet(?)" if path.suffix.lower() == ".parquet" else "read_csv(?, header = true, all_varchar = true)"
+        )
         rows[path.name] = con.execute(f"SELECT count(*) FROM {reader}", [str(path)]).fetchone()[0]
-    return {"seconds": time.perf_counter() - started, "rows": rows, "total_rows": sum(rows.values()),
-            "bytes": sum(p.stat().st_size for p in extract_files(Path(args.data)))}
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": rows,
+        "total_rows": sum(rows.values()),
+        "bytes": sum(p.stat().st_size for p in extract_files(Path(args.data))),
+    }
 
 
 def _summary(record: dict) -> dict:
@@ -117,9 +123,9 @@ def worker_nightly(args, sampler: RssSampler) -> dict:
     """`run_without_prefect` on the store (first night: a fresh store; rerun / typical night: the
     store the earlier variants left). With --model, the linkage model file is copied beside the
     store first (a from-scratch run sharing the first night's model)."""
-    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.sample_data.compare_truth import run_exceptions
+    from caseflags.settings import load_config
     from caseflags.store.database import connect
 
     config = load_config(None)
@@ -130,13 +136,18 @@ def worker_nightly(args, sampler: RssSampler) -> dict:
         started = time.perf_counter()
         con = connect(db_path)
         try:
-            record = run_without_prefect(con, Path(args.data), date.fromisoformat(args.as_at), Path(args.reports),
-                                         config, db_path=db_path)
+            record = run_without_prefect(
+                con, Path(args.data), date.fromisoformat(args.as_at), Path(args.reports), config, db_path=db_path
+            )
             seconds = time.perf_counter() - started
             keys = sorted(run_exceptions(con, args.as_at)) if args.keys else None
-            links = con.execute(
-                "SELECT agency, agency_record_id, person_id, method FROM person_links ORDER BY ALL").fetchall() \
-                if args.keys else None
+            links = (
+                con.execute(
+                    "SELECT agency, agency_record_id, person_id, method FROM person_links ORDER BY ALL"
+                ).fetchall()
+                if args.keys
+                else None
+            )
         finally:
             con.close()
     result = {"seconds": seconds, **_summary(record)}
@@ -162,16 +173,26 @@ def agreement(store: Path, delivery: Path, as_at: str) -> list[dict]:
         con.close()
     rows = []
     for a in compare(read_truth(delivery), found, sorted(load_registry())):
-        rows.append({"check_id": a.check_id, "truth": a.truth, "found": a.found, "matched": a.matched,
-                     "precision": a.precision, "recall": a.recall,
-                     "missed": [list(k) for k in a.missed], "unexpected": [list(k) for k in a.unexpected]})
+        rows.append(
+            {
+                "check_id": a.check_id,
+                "truth": a.truth,
+                "found": a.found,
+                "matched": a.matched,
+                "precision": a.precision,
+                "recall": a.recall,
+                "missed": [list(k) for k in a.missed],
+                "unexpected": [list(k) for k in a.unexpected],
+            }
+        )
     return rows
 
 
 def worker_checks4(args, sampler: RssSampler) -> dict:
     from gx_only import FOUR_CHECKS  # bench/ is the script folder, first on sys.path
-    from caseflags.settings import load_config
+
     from caseflags.checking.runner import run_all_checks
+    from caseflags.settings import load_config
     from caseflags.store.database import connect
 
     config = load_config(None)
@@ -179,8 +200,9 @@ def worker_checks4(args, sampler: RssSampler) -> dict:
     con = connect(Path(args.store))
     try:
         started = time.perf_counter()
-        outcomes = run_all_checks(con, run_id, date.fromisoformat(args.as_at), thresholds_by_check=config.checks,
-                                  check_ids=list(FOUR_CHECKS))
+        outcomes = run_all_checks(
+            con, run_id, date.fromisoformat(args.as_at), thresholds_by_check=config.checks, check_ids=list(FOUR_CHECKS)
+        )
         seconds = time.perf_counter() - started
         rows = con.execute(
             "SELECT check_id, coalesce(person_id, ''), agency, entity_id FROM exceptions WHERE run_id = ?", [run_id]
@@ -192,27 +214,37 @@ def worker_checks4(args, sampler: RssSampler) -> dict:
     by_check: dict[str, list] = {c: [] for c in FOUR_CHECKS}
     for check_id, *key in rows:
         by_check[check_id].append(key)
-    return {"seconds": seconds, "per_check_seconds": {o.check_id: o.duration_s for o in outcomes},
-            "statuses": {o.check_id: o.status for o in outcomes}, "rows": by_check}
+    return {
+        "seconds": seconds,
+        "per_check_seconds": {o.check_id: o.duration_s for o in outcomes},
+        "statuses": {o.check_id: o.status for o in outcomes},
+        "rows": by_check,
+    }
 
 
 def worker_gx_only(args, sampler: RssSampler) -> dict:
     import duckdb
-
     import gx_only
+
     from caseflags.settings import load_config
 
     thresholds = gx_only.default_thresholds(load_config(None).checks)
     started = time.perf_counter()
     import great_expectations  # noqa: F401  (import time is part of what a GX-only run pays)
+
     imported = time.perf_counter() - started
     con = duckdb.connect(args.store, read_only=True)
     try:
         result = gx_only.run(con, date.fromisoformat(args.as_at), thresholds)
     finally:
         con.close()
-    return {"seconds": result.seconds["total"], "phase_seconds": result.seconds, "gx_import_seconds": imported,
-            "frame_rows": result.frame_rows, "rows": {c: sorted(list(k) for k in v) for c, v in result.rows.items()}}
+    return {
+        "seconds": result.seconds["total"],
+        "phase_seconds": result.seconds,
+        "gx_import_seconds": imported,
+        "frame_rows": result.frame_rows,
+        "rows": {c: sorted(list(k) for k in v) for c, v in result.rows.items()},
+    }
 
 
 def worker_prefect(args, sampler: RssSampler) -> dict:
@@ -223,12 +255,17 @@ def worker_prefect(args, sampler: RssSampler) -> dict:
 
     imported = time.perf_counter()
     with stage_labels(sampler):
-        run_dir = nightly_flow.nightly(extracts=args.data, as_at=date.fromisoformat(args.as_at), db=args.store,
-                                       out=args.reports, new_store=True)
+        run_dir = nightly_flow.nightly(
+            extracts=args.data, as_at=date.fromisoformat(args.as_at), db=args.store, out=args.reports, new_store=True
+        )
     finished = time.perf_counter()
     record = json.loads((Path(run_dir) / "run.json").read_text())
-    return {"seconds": finished - imported, "import_seconds": imported - started, **_summary(record),
-            "server": os.environ.get("PREFECT_API_URL") or "ephemeral"}
+    return {
+        "seconds": finished - imported,
+        "import_seconds": imported - started,
+        **_summary(record),
+        "server": os.environ.get("PREFECT_API_URL") or "ephemeral",
+    }
 
 
 WORKERS = {
@@ -249,11 +286,13 @@ def worker_main(args) -> None:
     load_start = os.getloadavg()
     with RssSampler() as sampler:
         result = WORKERS[args.worker](args, sampler)
-    result.update({
-        "variant": args.worker,
-        "peak_rss_mib": peak_rss_mib(),
-        "stage_peak_rss_mib": sampler.peaks_mib(),
-        "loadavg_start": [round(x, 2) for x in load_start],
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-    })
+    result.update(
+        {
+            "variant": args.worker,
+            "peak_rss_mib": peak_rss_mib(),
+            "stage_peak_rss_mib": sampler.peaks_mib(),
+            "loadavg_start": [round(x, 2) for x in load_start],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        }
+    )
     Path(args.result).write_text(json.dumps(result))

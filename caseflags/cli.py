@@ -21,44 +21,51 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated
 
 import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from caseflags.audit.outcomes import import_audit_outcomes, mark_audited
 from caseflags.audit.model import children_text
+from caseflags.audit.outcomes import import_audit_outcomes, mark_audited
 from caseflags.audit.sampling import choose_sample
 from caseflags.audit.workbook import write_sample
 from caseflags.checking.registry import load_registry
-from caseflags.settings import load_config
 from caseflags.environment import prepare_process, quiet_environment
 from caseflags.failures import check_writable_folder, fail_each, foreseen_failures
-from caseflags.ingest.database_source import parse_source_url
 from caseflags.failures import debug as debug_mode
 from caseflags.failures import fail as _fail  # (the name commands use)
+from caseflags.ingest.database_source import parse_source_url
 from caseflags.outputs.review_import import ReviewImportError, import_review
-from caseflags.store.retention import archived_deliveries
+from caseflags.outputs.snapshot import SnapshotUnavailable, publish_snapshot
+from caseflags.settings import load_config
 from caseflags.store.database import check_store_path, connect, ensure_store
 from caseflags.store.locking import store_lock
+from caseflags.store.retention import archived_deliveries
 from caseflags.web.accounts import AccountError, add_user, disable_user, list_users, set_password
 from caseflags.workspace.carry_audit import carry_web_audit
-from caseflags.outputs.snapshot import SnapshotUnavailable, publish_snapshot
 from caseflags.workspace.database import connect_workspace, utc_now, workspace_path
 
 quiet_environment()  # also when the app is driven without main() (tests, typer's runner)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Nightly multi-agency checks for children in need with an EHCP.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Nightly multi-agency checks for children in need with an EHCP.",
+)
 review_app = typer.Typer(no_args_is_help=True, help="Officers' review of exceptions.")
 app.add_typer(review_app, name="review")
 sample_app = typer.Typer(help="The next audit sample, chosen from the findings.")
-links_app = typer.Typer(no_args_is_help=True, help="Possible matches between agency records and children, for officers to decide.")
+links_app = typer.Typer(
+    no_args_is_help=True, help="Possible matches between agency records and children, for officers to decide."
+)
 app.add_typer(links_app, name="links")
 app.add_typer(sample_app, name="sample")
 region_app = typer.Typer(no_args_is_help=True, help="Several authorities at once, with children who cross the border.")
@@ -68,7 +75,7 @@ console = Console()
 err = Console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store (must exist; see `run --new-store`).")]
-ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="A caseflags TOML file overriding the defaults.")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="A caseflags TOML file overriding the defaults.")]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Print tracebacks and library logs (for a developer).")]
 
 
@@ -87,10 +94,15 @@ def _load_config(path: Path | None):
 
 # --- run ---------------------------------------------------------------------------------------
 
-SourceOption = Annotated[Optional[str], typer.Option(
-    "--source", help="The authority's database: postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA (no password: "
-                     "libpq's PGPASSFILE/.pgpass, PGPASSWORD or PGSERVICE; docs/EXTRACTS.md). Tables it lacks "
-                     "come from --extracts.")]
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="The authority's database: postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA (no password: "
+        "libpq's PGPASSFILE/.pgpass, PGPASSWORD or PGSERVICE; docs/EXTRACTS.md). Tables it lacks "
+        "come from --extracts.",
+    ),
+]
 
 
 def _check_source(source: str | None, extracts: Path | None) -> None:
@@ -100,18 +112,41 @@ def _check_source(source: str | None, extracts: Path | None) -> None:
     if source is not None:
         parse_source_url(source)  # SourceRefused: one line, exit 2 (a RunAborted)
 
+
 @app.command()
 def run(
-    extracts: Annotated[Optional[Path], typer.Option("--extracts", help="Delivery folder (required unless --source); with --from/--to, the archive of dated delivery folders.")] = None,
+    extracts: Annotated[
+        Path | None,
+        typer.Option(
+            "--extracts",
+            help="Delivery folder (required unless --source); with --from/--to, the archive of dated delivery folders.",
+        ),
+    ] = None,
     source: SourceOption = None,
-    as_at: Annotated[Optional[str], typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
+    as_at: Annotated[str | None, typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
     db: DbOption = Path("caseflags.duckdb"),
-    out: Annotated[Path, typer.Option("--out", help="Reports folder; the run writes <out>/<as-at>/.")] = Path("reports"),
+    out: Annotated[Path, typer.Option("--out", help="Reports folder; the run writes <out>/<as-at>/.")] = Path(
+        "reports"
+    ),
     config: ConfigOption = None,
-    date_from: Annotated[Optional[str], typer.Option("--from", help="Backfill: first as-at date (archive folders named YYYY-MM-DD).")] = None,
-    date_to: Annotated[Optional[str], typer.Option("--to", help="Backfill: last as-at date.")] = None,
-    new_store: Annotated[bool, typer.Option("--new-store", help="Create the store at --db when it does not exist (otherwise a missing store is an error).")] = False,
-    retrain_linkage: Annotated[bool, typer.Option("--retrain-linkage", help="Train the linkage model again tonight (otherwise only when linkage.retrain_changed_share of its rows changed).")] = False,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Backfill: first as-at date (archive folders named YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Backfill: last as-at date.")] = None,
+    new_store: Annotated[
+        bool,
+        typer.Option(
+            "--new-store",
+            help="Create the store at --db when it does not exist (otherwise a missing store is an error).",
+        ),
+    ] = False,
+    retrain_linkage: Annotated[
+        bool,
+        typer.Option(
+            "--retrain-linkage",
+            help="Train the linkage model again tonight (otherwise only when linkage.retrain_changed_share of its rows changed).",
+        ),
+    ] = False,
     debug: DebugOption = False,
 ) -> None:
     """Load a delivery, check it and write the night's exception lists (or backfill a date range)."""
@@ -146,8 +181,13 @@ def run(
         for run_date, folder in runs:
             with _progress(f"caseflags run {run_date}"):
                 run_dir = nightly(
-                    extracts=str(folder) if folder is not None else None, as_at=run_date, db=str(db), out=str(out),
-                    config_path=str(config) if config else None, new_store=new_store, source=source,
+                    extracts=str(folder) if folder is not None else None,
+                    as_at=run_date,
+                    db=str(db),
+                    out=str(out),
+                    config_path=str(config) if config else None,
+                    new_store=new_store,
+                    source=source,
                     retrain_linkage=retrain_linkage,
                 )
             _print_run_summary(Path(run_dir))
@@ -222,21 +262,34 @@ def _print_run_summary(run_dir: Path) -> None:
     for unused in record.get("unused_files") or []:
         console.print(f"not used {unused['file']}: {unused['reason']}", highlight=False)
     for loaded in record.get("returns") or []:
-        console.print(f"return {loaded['file']} ({loaded['collection']} {loaded['census_year']}): "
-                      f"{loaded['records_read']} read, {loaded['records_loaded']} loaded, "
-                      f"{loaded['records_quarantined']} quarantined, {loaded['warnings']} warnings"
-                      + (f" ({loaded['records_merged']} merged with the same child from another source)"
-                         if loaded.get("records_merged") else ""), highlight=False)
+        console.print(
+            f"return {loaded['file']} ({loaded['collection']} {loaded['census_year']}): "
+            f"{loaded['records_read']} read, {loaded['records_loaded']} loaded, "
+            f"{loaded['records_quarantined']} quarantined, {loaded['warnings']} warnings"
+            + (
+                f" ({loaded['records_merged']} merged with the same child from another source)"
+                if loaded.get("records_merged")
+                else ""
+            ),
+            highlight=False,
+        )
     _print_ssd_notes(record)
     quarantined = sum(e["rows_quarantined"] for e in record["extracts"].values())
     delivery = record.get("delivery") or {}
     if delivery:
-        console.print(f"delivery {delivery['folder']} ({delivery['files']} files, sha256 {delivery['digest'][:12]})", highlight=False)
+        console.print(
+            f"delivery {delivery['folder']} ({delivery['files']} files, sha256 {delivery['digest'][:12]})",
+            highlight=False,
+        )
     console.print(f"{quarantined} rows quarantined; reports in {run_dir}", highlight=False)
     reused = record.get("reused_results")
     if reused:
-        console.print(f"[yellow]kept[/] checks and report files of the run completed at {reused['from_run_completed_at']}: "
-                      f"{reused['reason']}", markup=True, highlight=False)
+        console.print(
+            f"[yellow]kept[/] checks and report files of the run completed at {reused['from_run_completed_at']}: "
+            f"{reused['reason']}",
+            markup=True,
+            highlight=False,
+        )
 
 
 def _print_ssd_notes(record: dict) -> None:
@@ -248,19 +301,29 @@ def _print_ssd_notes(record: dict) -> None:
     for table, extract in record["extracts"].items():
         if extract["status"] == "REFUSED" and str(extract.get("reason") or "").startswith("untrustworthy"):
             kept = "previous data kept (stale)" if extract.get("stale") else "no earlier data"
-            console.print(f"[bold red]NOT A GOOD NIGHT[/] {table} refused: {escape(extract['reason'])}; {kept}; "
-                          f"{not_evaluated} checks not evaluated", markup=True, highlight=False)
+            console.print(
+                f"[bold red]NOT A GOOD NIGHT[/] {table} refused: {escape(extract['reason'])}; {kept}; "
+                f"{not_evaluated} checks not evaluated",
+                markup=True,
+                highlight=False,
+            )
     for entry in record.get("ledger", []):
         for literal, columns in (entry.get("missing_literals") or {}).items():
             counts = ", ".join(f"{c} {n}" for c, n in columns.items())
-            console.print(f"{escape(entry['file'])}: {sum(columns.values())} {literal} values loaded as missing ({counts})",
-                          highlight=False)
+            console.print(
+                f"{escape(entry['file'])}: {sum(columns.values())} {literal} values loaded as missing ({counts})",
+                highlight=False,
+            )
         for column, n in (entry.get("worker_names") or {}).items():
-            console.print(f"[yellow]{escape(entry['file'])}[/]: {column} holds {n} worker names, not ids: loaded as missing",
-                          markup=True, highlight=False)
+            console.print(
+                f"[yellow]{escape(entry['file'])}[/]: {column} holds {n} worker names, not ids: loaded as missing",
+                markup=True,
+                highlight=False,
+            )
         if entry.get("not_used_columns"):
-            console.print(f"{escape(entry['file'])}: not used: {escape(', '.join(entry['not_used_columns']))}",
-                          highlight=False)
+            console.print(
+                f"{escape(entry['file'])}: not used: {escape(', '.join(entry['not_used_columns']))}", highlight=False
+            )
 
 
 def _print_ledger(record: dict) -> None:
@@ -274,25 +337,41 @@ def _print_ledger(record: dict) -> None:
     if entries:
         ledger = Table(title="ledger: records read = loaded + quarantined (+ withheld)", show_lines=False)
         for column in ("file", "table", "status", "read", "loaded", "quarantined", "withheld"):
-            ledger.add_column(column, justify="right" if column in ("read", "loaded", "quarantined", "withheld") else "left")
+            ledger.add_column(
+                column, justify="right" if column in ("read", "loaded", "quarantined", "withheld") else "left"
+            )
         for e in entries:
             mark = "" if e["balanced"] else " [bold red]UNBALANCED[/]"
-            ledger.add_row(escape(e["file"]), e["table"], e["status"] + mark, str(e["read"]), str(e["loaded"]),
-                           str(e["quarantined"]), str(e["withheld"] or 0))
+            ledger.add_row(
+                escape(e["file"]),
+                e["table"],
+                e["status"] + mark,
+                str(e["read"]),
+                str(e["loaded"]),
+                str(e["quarantined"]),
+                str(e["withheld"] or 0),
+            )
         console.print(ledger)
     for problem in record.get("refused_files") or []:
-        console.print(f"[yellow]refused[/] {escape(problem['file'])}: {escape(problem['reason'])}", markup=True,
-                      highlight=False)
+        console.print(
+            f"[yellow]refused[/] {escape(problem['file'])}: {escape(problem['reason'])}", markup=True, highlight=False
+        )
     for table, extract in record["extracts"].items():
         if extract["status"] == "FAILED_CONTRACT":
             kept = "previous data kept (stale)" if extract["stale"] else "no earlier data"
-            console.print(f"[yellow]failed its data contract[/] {table} ({escape(extract['file'])}): "
-                          f"{escape(extract['reason'])}; {kept}",
-                          markup=True, highlight=False)
+            console.print(
+                f"[yellow]failed its data contract[/] {table} ({escape(extract['file'])}): "
+                f"{escape(extract['reason'])}; {kept}",
+                markup=True,
+                highlight=False,
+            )
         elif extract["status"] == "REFUSED" and extract["stale"]:
-            console.print(f"[yellow]stale[/] {table}: previous data kept ({escape(extract['file'])} refused: "
-                          f"{escape(extract['reason'])})",
-                          markup=True, highlight=False)
+            console.print(
+                f"[yellow]stale[/] {table}: previous data kept ({escape(extract['file'])} refused: "
+                f"{escape(extract['reason'])})",
+                markup=True,
+                highlight=False,
+            )
         elif extract["status"] == "NOT_DELIVERED" and extract["stale"]:
             console.print(f"[yellow]stale[/] {table}: not delivered; previous data kept", markup=True, highlight=False)
     for e in record.get("ledger", []):
@@ -330,8 +409,9 @@ def _print_inspection(result) -> None:
 
     table = Table(title=f"caseflags inspect {escape(result.folder)}", show_lines=True)
     for column in ("file", "recognised as", "verdict", "read", "would load", "quarantined", "dates", "details"):
-        table.add_column(column, justify="right" if column in ("read", "would load", "quarantined") else "left",
-                         overflow="fold")
+        table.add_column(
+            column, justify="right" if column in ("read", "would load", "quarantined") else "left", overflow="fold"
+        )
     for f in result.files:
         details = []
         if f.reason:
@@ -347,14 +427,24 @@ def _print_inspection(result) -> None:
         details += f.notes
         colour = {"WOULD LOAD": "green", "WOULD BE REFUSED": "bold red", "NOT USED": "dim"}[f.verdict]
         counted = f.verdict != "NOT USED" and (f.rows_read or f.verdict == "WOULD LOAD")
-        table.add_row(escape(f.file), escape(f.recognised_as), f"[{colour}]{f.verdict}[/]",
-                      str(f.rows_read) if counted else "", str(f.would_load) if counted else "",
-                      str(f.would_quarantine) if counted else "",
-                      " to ".join(f.date_range) if f.date_range else "", escape("\n".join(details)))
+        table.add_row(
+            escape(f.file),
+            escape(f.recognised_as),
+            f"[{colour}]{f.verdict}[/]",
+            str(f.rows_read) if counted else "",
+            str(f.would_load) if counted else "",
+            str(f.would_quarantine) if counted else "",
+            " to ".join(f.date_range) if f.date_range else "",
+            escape("\n".join(details)),
+        )
     console.print(table)
     for name in result.missing_required:
         console.print(f"[bold red]missing[/] {name}: no file or return delivers it", markup=True, highlight=False)
-    verdict = "[green]the delivery would load[/]" if result.would_load else "[bold red]the delivery would not load as it is[/]"
+    verdict = (
+        "[green]the delivery would load[/]"
+        if result.would_load
+        else "[bold red]the delivery would not load as it is[/]"
+    )
     console.print(verdict + " (nothing was loaded or written)", markup=True, highlight=False)
 
 
@@ -363,11 +453,24 @@ def generate(
     profile: Annotated[str, typer.Option("--profile", help="small | la | large")] = "small",
     seed: Annotated[int, typer.Option("--seed")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Folder for the synthetic delivery.")] = Path("extracts/synthetic"),
-    bad: Annotated[bool, typer.Option("--bad", help="Also plant malformed rows, a Windows-1252 file and UK dates.")] = False,
-    returns: Annotated[bool, typer.Option("--returns", help="Also write the authority as a CIN census and SEN2 return (<out>/as_returns/).")] = False,
-    as_at: Annotated[str, typer.Option("--as-at", help="As-at date the planted exceptions are relative to.")] = "2026-11-24",
+    bad: Annotated[
+        bool, typer.Option("--bad", help="Also plant malformed rows, a Windows-1252 file and UK dates.")
+    ] = False,
+    returns: Annotated[
+        bool,
+        typer.Option("--returns", help="Also write the authority as a CIN census and SEN2 return (<out>/as_returns/)."),
+    ] = False,
+    as_at: Annotated[
+        str, typer.Option("--as-at", help="As-at date the planted exceptions are relative to.")
+    ] = "2026-11-24",
     config: ConfigOption = None,
-    region: Annotated[Optional[int], typer.Option("--region", help="Write N neighbouring authorities under <out>/<LA code>/ with cross-border children, regional truth and <out>/region.toml.")] = None,
+    region: Annotated[
+        int | None,
+        typer.Option(
+            "--region",
+            help="Write N neighbouring authorities under <out>/<LA code>/ with cross-border children, regional truth and <out>/region.toml.",
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic local authority's extracts with planted exceptions and ground truth."""
     from caseflags.sample_data.generator import generate as generate_authority
@@ -383,8 +486,11 @@ def generate(
             summary = generate_region(region, profile, seed, out, as_at=_parse_date(as_at))
         except ValueError as exc:
             _fail(str(exc))
-        console.print(f"wrote a region of {region} {profile} authorities {summary['authorities']} (seed {seed}) to {out}; "
-                      f"manifest {out / 'region.toml'}", highlight=False)
+        console.print(
+            f"wrote a region of {region} {profile} authorities {summary['authorities']} (seed {seed}) to {out}; "
+            f"manifest {out / 'region.toml'}",
+            highlight=False,
+        )
         return
     generate_authority(profile, seed, out, variant="bad" if bad else "clean", as_at=_parse_date(as_at))
     console.print(f"wrote {profile} authority (seed {seed}) to {out}", highlight=False)
@@ -392,14 +498,22 @@ def generate(
         from caseflags.sample_data.returns_writer import write_returns
 
         written = write_returns(out, out / "as_returns", collection_year=_parse_date(as_at).year)
-        console.print(f"wrote the CIN census ({written['cin_children']} children) and SEN2 ({written['sen2_persons']} persons) returns to {out / 'as_returns'}", highlight=False)
+        console.print(
+            f"wrote the CIN census ({written['cin_children']} children) and SEN2 ({written['sen2_persons']} persons) returns to {out / 'as_returns'}",
+            highlight=False,
+        )
 
 
 @region_app.command("run")
 def region_run(
-    manifest: Annotated[Path, typer.Option("--manifest", help="The region manifest (TOML): authorities, stores, outputs, sharing.")],
-    as_at: Annotated[Optional[str], typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
-    new_store: Annotated[bool, typer.Option("--new-store", help="Create the regional store and any authority store that does not exist yet.")] = False,
+    manifest: Annotated[
+        Path, typer.Option("--manifest", help="The region manifest (TOML): authorities, stores, outputs, sharing.")
+    ],
+    as_at: Annotated[str | None, typer.Option("--as-at", help="As-at date YYYY-MM-DD (default: today).")] = None,
+    new_store: Annotated[
+        bool,
+        typer.Option("--new-store", help="Create the regional store and any authority store that does not exist yet."),
+    ] = False,
 ) -> None:
     """Run every authority's night on Dask, link children across borders and write the regional outputs.
 
@@ -445,9 +559,9 @@ def list_checks(config: ConfigOption = None) -> None:
         table.add_column(column, overflow="fold")
     for check in load_registry().values():
         values = check.threshold_values(settings.thresholds_for(check.id))
-        thresholds = "\n".join(
-            f"{name} = {values[name]} {t.unit} ({t.source})" for name, t in check.thresholds.items()
-        ) or "—"
+        thresholds = (
+            "\n".join(f"{name} = {values[name]} {t.unit} ({t.source})" for name, t in check.thresholds.items()) or "—"
+        )
         table.add_row(check.id, check.concern, check.owner, check.severity_rule, thresholds)
     console.print(table)
 
@@ -464,8 +578,9 @@ def review_import(
         _fail(f"review file not found: {file}")
     with _open_store(db) as con:
         try:
-            summary = import_review(con, file, now=utc_now(), expiry_days=settings.outputs["annotation_expiry_days"],
-                                    limits=settings.limits)
+            summary = import_review(
+                con, file, now=utc_now(), expiry_days=settings.outputs["annotation_expiry_days"], limits=settings.limits
+            )
         except ReviewImportError as exc:
             for problem in exc.problems:  # every problem, one line each; nothing was applied
                 typer.echo(f"caseflags: {' '.join(problem.split())}", err=True)
@@ -476,12 +591,17 @@ def review_import(
 
 @app.command()
 def serve(
-    extracts: Annotated[Optional[Path], typer.Option("--extracts", help="The folder each night's delivery arrives in (required unless --source).")] = None,
+    extracts: Annotated[
+        Path | None,
+        typer.Option("--extracts", help="The folder each night's delivery arrives in (required unless --source)."),
+    ] = None,
     source: SourceOption = None,
     db: DbOption = Path("caseflags.duckdb"),
     out: Annotated[Path, typer.Option("--out", help="Reports folder.")] = Path("reports"),
     config: ConfigOption = None,
-    new_store: Annotated[bool, typer.Option("--new-store", help="Let the first scheduled run create the store at --db.")] = False,
+    new_store: Annotated[
+        bool, typer.Option("--new-store", help="Let the first scheduled run create the store at --db.")
+    ] = False,
 ) -> None:
     """Serve the `nightly` deployment on a Prefect server, on the cron of the configuration's schedule section (default 02:00 Europe/London).
 
@@ -501,25 +621,42 @@ def serve(
             _fail(str(exc))
         from caseflags.flows.nightly import serve_nightly  # Prefect: slow to import
 
-        console.print(f"caseflags serve: warm worker ready (libraries loaded in {warm_seconds:.1f} s); serving the "
-                      f"nightly deployment on {settings.schedule['cron']} {settings.schedule['timezone']}",
-                      highlight=False, markup=False, soft_wrap=True)
+        console.print(
+            f"caseflags serve: warm worker ready (libraries loaded in {warm_seconds:.1f} s); serving the "
+            f"nightly deployment on {settings.schedule['cron']} {settings.schedule['timezone']}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
         console.file.flush()
         serve_nightly(
-            extracts=str(extracts.resolve()) if extracts is not None else None, source=source,
-            db=str(db.resolve()), out=str(out.resolve()),
+            extracts=str(extracts.resolve()) if extracts is not None else None,
+            source=source,
+            db=str(db.resolve()),
+            out=str(out.resolve()),
             config_path=str(config.resolve()) if config else None,
-            cron=settings.schedule["cron"], timezone=settings.schedule["timezone"], new_store=new_store,
+            cron=settings.schedule["cron"],
+            timezone=settings.schedule["timezone"],
+            new_store=new_store,
         )
 
 
 @sample_app.callback(invoke_without_command=True)
 def sample(
     ctx: typer.Context,
-    size: Annotated[Optional[int], typer.Option("--size", min=1, help="How many children (default: size in the sample section of the configuration).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for a reproducible draw.")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Reports folder; the sample goes to <out>/samples/<sample_id>/.")] = Path("reports"),
-    as_at: Annotated[Optional[str], typer.Option("--as-at", help="Sample from the latest run on or before this date (default: today).")] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            "--size", min=1, help="How many children (default: size in the sample section of the configuration)."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for a reproducible draw.")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Reports folder; the sample goes to <out>/samples/<sample_id>/.")
+    ] = Path("reports"),
+    as_at: Annotated[
+        str | None, typer.Option("--as-at", help="Sample from the latest run on or before this date (default: today).")
+    ] = None,
     db: DbOption = Path("caseflags.duckdb"),
     config: ConfigOption = None,
 ) -> None:
@@ -532,7 +669,10 @@ def sample(
     with _open_store(db) as con:
         carry_web_audit(con)  # samples and audit dates recorded in the web workspace count here too
         result = choose_sample(
-            con, run_date, size=size or settings.sample["size"], seed=seed,
+            con,
+            run_date,
+            size=size or settings.sample["size"],
+            seed=seed,
             controls=settings.sample["controls"],
             exclude_audited_within_days=settings.sample["exclude_audited_within_days"],
             cohort=settings.sample["cohort"],
@@ -541,13 +681,16 @@ def sample(
         publish_snapshot(con)  # the workspace's Audit sample page shows it at once
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
-    console.print(f"sample {result.sample_id} (seed {result.seed}): {children_text(len(result.children))} -> {path}", highlight=False)
+    console.print(
+        f"sample {result.sample_id} (seed {result.seed}): {children_text(len(result.children))} -> {path}",
+        highlight=False,
+    )
 
 
 @sample_app.command("mark-audited")
 def sample_mark_audited(
     sample_id: Annotated[str, typer.Argument(help="The sample id printed by `caseflags sample`.")],
-    on: Annotated[Optional[str], typer.Option("--on", help="Audit date (default: today).")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="Audit date (default: today).")] = None,
     db: DbOption = Path("caseflags.duckdb"),
     config: ConfigOption = None,
 ) -> None:
@@ -589,17 +732,28 @@ def links_list(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = N
     for column in ("agency", "agency record", "LA child", "kind", "probability", "evidence"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        kind = "possible sibling (probably a different child)" if row["kind"] == "POSSIBLE_SIBLING" else "possible match"
-        table.add_row(row["agency"], row["agency_record_id"], row["person_id"], kind,
-                      f"{row['match_probability']:.3f}", row["evidence"] or "")
+        kind = (
+            "possible sibling (probably a different child)" if row["kind"] == "POSSIBLE_SIBLING" else "possible match"
+        )
+        table.add_row(
+            row["agency"],
+            row["agency_record_id"],
+            row["person_id"],
+            kind,
+            f"{row['match_probability']:.3f}",
+            row["evidence"] or "",
+        )
     console.print(table)
 
 
 @links_app.command("why")
-def links_why(agency: Annotated[str, typer.Argument(help="Agency code of the record, e.g. GP.")],
-              record: Annotated[str, typer.Argument(help="The agency's record id.")],
-              person: Annotated[str, typer.Argument(help="The LA child id (pers_person_id).")],
-              db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
+def links_why(
+    agency: Annotated[str, typer.Argument(help="Agency code of the record, e.g. GP.")],
+    record: Annotated[str, typer.Argument(help="The agency's record id.")],
+    person: Annotated[str, typer.Argument(help="The LA child id (pers_person_id).")],
+    db: DbOption = Path("caseflags.duckdb"),
+    config: ConfigOption = None,
+) -> None:
     """Why a record is linked to (or offered for) a child: each field's match weight, and the
     records the child already has."""
     from caseflags.linkage.people import why_linked
@@ -608,12 +762,16 @@ def links_why(agency: Annotated[str, typer.Argument(help="Agency code of the rec
     with _open_store(db) as con:
         why = why_linked(con, agency, record, person)
     if why["link"]:
-        console.print(f"linked by {why['link']['method']}, probability {why['link']['match_probability']:.3f}",
-                      highlight=False)
+        console.print(
+            f"linked by {why['link']['method']}, probability {why['link']['match_probability']:.3f}", highlight=False
+        )
     elif why["candidate"]:
         kind = why["candidate"]["kind"]
-        console.print(f"{'possible sibling (probably a different child)' if kind == 'POSSIBLE_SIBLING' else 'possible match'}, "
-                      f"probability {why['candidate']['match_probability']:.3f}", highlight=False)
+        console.print(
+            f"{'possible sibling (probably a different child)' if kind == 'POSSIBLE_SIBLING' else 'possible match'}, "
+            f"probability {why['candidate']['match_probability']:.3f}",
+            highlight=False,
+        )
     else:
         _fail("that record is neither linked to nor offered for that child")
     if why["weights"]:
@@ -628,7 +786,9 @@ def links_why(agency: Annotated[str, typer.Argument(help="Agency code of the rec
     console.print(f"the child's other records: {records or 'none'}", highlight=False)
 
 
-def _decide(decision: str, agency: str, record: str, person: str, note: str | None, db: Path, config: Path | None) -> None:
+def _decide(
+    decision: str, agency: str, record: str, person: str, note: str | None, db: Path, config: Path | None
+) -> None:
     import getpass
 
     from caseflags.linkage.people import record_link_decision
@@ -645,19 +805,31 @@ def _decide(decision: str, agency: str, record: str, person: str, note: str | No
 AgencyArg = Annotated[str, typer.Argument(help="Agency code of the record, e.g. GP.")]
 RecordArg = Annotated[str, typer.Argument(help="The agency's record id.")]
 PersonArg = Annotated[str, typer.Argument(help="The LA child id (pers_person_id).")]
-NoteOption = Annotated[Optional[str], typer.Option("--note", help="Why (kept with the decision).")]
+NoteOption = Annotated[str | None, typer.Option("--note", help="Why (kept with the decision).")]
 
 
 @links_app.command("confirm")
-def links_confirm(agency: AgencyArg, record: RecordArg, person: PersonArg, note: NoteOption = None,
-                  db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
+def links_confirm(
+    agency: AgencyArg,
+    record: RecordArg,
+    person: PersonArg,
+    note: NoteOption = None,
+    db: DbOption = Path("caseflags.duckdb"),
+    config: ConfigOption = None,
+) -> None:
     """Confirm that an agency record is this child (wins over the model on later runs)."""
     _decide("CONFIRMED", agency, record, person, note, db, config)
 
 
 @links_app.command("reject")
-def links_reject(agency: AgencyArg, record: RecordArg, person: PersonArg, note: NoteOption = None,
-                 db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = None) -> None:
+def links_reject(
+    agency: AgencyArg,
+    record: RecordArg,
+    person: PersonArg,
+    note: NoteOption = None,
+    db: DbOption = Path("caseflags.duckdb"),
+    config: ConfigOption = None,
+) -> None:
     """Reject a proposed match: the pair is never linked or proposed again."""
     _decide("REJECTED", agency, record, person, note, db, config)
 
@@ -671,8 +843,12 @@ app.add_typer(users_app, name="users")
 @app.command()
 def web(
     db: DbOption = Path("caseflags.duckdb"),
-    host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port (default: web.port, 8080).")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port (default: web.port, 8080).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Serve the officers' workspace: Today, Exceptions, Child, reviews, possible matches."""
@@ -685,24 +861,35 @@ def web(
         if not db.is_file():
             _fail(f"store not found: {db}")
         web_settings = settings.web
-        app_ = create_app(Settings(
-            db_path=db.resolve(), review_due_days=web_settings["review_due_days"], page_size=web_settings["page_size"],
-            session_hours=web_settings["session_hours"], secure_cookies=web_settings["secure_cookies"],
-            annotation_expiry_days=settings.outputs["annotation_expiry_days"], sample=dict(settings.sample),
-            trusted_proxies=tuple(web_settings.get("trusted_proxies", ())),
-            confirm_note_below=float(settings.linkage["confirm_note_below"]),
-        ))
+        app_ = create_app(
+            Settings(
+                db_path=db.resolve(),
+                review_due_days=web_settings["review_due_days"],
+                page_size=web_settings["page_size"],
+                session_hours=web_settings["session_hours"],
+                secure_cookies=web_settings["secure_cookies"],
+                annotation_expiry_days=settings.outputs["annotation_expiry_days"],
+                sample=dict(settings.sample),
+                trusted_proxies=tuple(web_settings.get("trusted_proxies", ())),
+                confirm_note_below=float(settings.linkage["confirm_note_below"]),
+            )
+        )
     if app_.state.ctx.startup_problem:
         err.print(f"warning: {app_.state.ctx.startup_problem}", markup=False, highlight=False)
     bind_host, bind_port = host or web_settings["host"], port or web_settings["port"]
     shown_host = f"[{bind_host}]" if ":" in bind_host else bind_host
-    console.print(f"caseflags web: serving {db} at http://{shown_host}:{bind_port}/ (Ctrl+C stops it)",
-                  highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        f"caseflags web: serving {db} at http://{shown_host}:{bind_port}/ (Ctrl+C stops it)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     console.file.flush()  # seen at once even when standard output is a pipe (a service manager's log)
     # proxy_headers off: uvicorn would believe X-Forwarded-For from loopback; the workspace reads it
     # itself, only from web.trusted_proxies (caseflags.web.pages.client_address).
-    uvicorn.run(app_, host=bind_host, port=bind_port, log_level="warning", proxy_headers=False,
-                access_log=False)  # the workspace keeps its own access log, without ids or search text
+    uvicorn.run(
+        app_, host=bind_host, port=bind_port, log_level="warning", proxy_headers=False, access_log=False
+    )  # the workspace keeps its own access log, without ids or search text
 
 
 def _password_from_input(prompt: str) -> str:
@@ -736,10 +923,17 @@ def _workspace(db: Path):
 def users_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
     role: Annotated[str, typer.Option("--role", help="officer (sees everything) or agency (its own rows only).")],
-    agency: Annotated[Optional[str], typer.Option("--agency", help="Agency code, e.g. GP or EDUCATION.")] = None,
-    org: Annotated[Optional[str], typer.Option("--org", help="Only this organisation: a GP practice code or a school URN.")] = None,
-    professional: Annotated[Optional[str], typer.Option(
-        "--professional", help="The worker this login is (a professional id such as PRF00142): the 'mine' and 'my team' filters.")] = None,
+    agency: Annotated[str | None, typer.Option("--agency", help="Agency code, e.g. GP or EDUCATION.")] = None,
+    org: Annotated[
+        str | None, typer.Option("--org", help="Only this organisation: a GP practice code or a school URN.")
+    ] = None,
+    professional: Annotated[
+        str | None,
+        typer.Option(
+            "--professional",
+            help="The worker this login is (a professional id such as PRF00142): the 'mine' and 'my team' filters.",
+        ),
+    ] = None,
     db: DbOption = Path("caseflags.duckdb"),
 ) -> None:
     """Add a user; the password is asked (or read from standard input when it is not a terminal)."""
@@ -755,7 +949,9 @@ def users_add(
         professional = professional.strip().upper()
         found = find_professional(db, professional)
         if found is None:
-            err.print(f"warning: {professional} not checked: the store {db} cannot be read now", markup=False, highlight=False)
+            err.print(
+                f"warning: {professional} not checked: the store {db} cannot be read now", markup=False, highlight=False
+            )
         elif not found[0]:
             _fail(f"no professional {professional} in the store {db}")
         else:
@@ -770,9 +966,14 @@ def users_add(
 @users_app.command("edit")
 def users_edit(
     name: Annotated[str, typer.Argument()],
-    role: Annotated[Optional[str], typer.Option("--role", help="officer or agency (default: unchanged).")] = None,
-    agency: Annotated[Optional[str], typer.Option("--agency", help="New agency code (clears the organisation unless --org is given).")] = None,
-    org: Annotated[Optional[str], typer.Option("--org", help='New organisation (GP practice code or school URN); "" for the whole agency.')] = None,
+    role: Annotated[str | None, typer.Option("--role", help="officer or agency (default: unchanged).")] = None,
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="New agency code (clears the organisation unless --org is given).")
+    ] = None,
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help='New organisation (GP practice code or school URN); "" for the whole agency.'),
+    ] = None,
     db: DbOption = Path("caseflags.duckdb"),
 ) -> None:
     """Re-scope a user: role, agency or organisation, checked against the store; takes effect at once."""
@@ -802,8 +1003,14 @@ def users_list(db: DbOption = Path("caseflags.duckdb")) -> None:
     for column in ("user", "role", "agency", "organisation", "worker", "state"):
         table.add_column(column)
     for user in users:
-        table.add_row(user.username, user.role, user.agency or "", user.org or "", user.professional or "",
-                      "disabled" if user.disabled else "active")
+        table.add_row(
+            user.username,
+            user.role,
+            user.agency or "",
+            user.org or "",
+            user.professional or "",
+            "disabled" if user.disabled else "active",
+        )
     console.print(table)
 
 
@@ -848,17 +1055,25 @@ def links_model(db: DbOption = Path("caseflags.duckdb"), config: ConfigOption = 
         table.add_column(column, overflow="fold")
     for level in model["levels"]:
         weight = level["match_weight"]
-        table.add_row(level["comparison"], level["label"] or str(level["gamma"]), f"{level['m_probability']:.4f}",
-                      f"{level['u_probability']:.6f}", "" if weight is None else f"{weight:+.2f}")
+        table.add_row(
+            level["comparison"],
+            level["label"] or str(level["gamma"]),
+            f"{level['m_probability']:.4f}",
+            f"{level['u_probability']:.6f}",
+            "" if weight is None else f"{weight:+.2f}",
+        )
     console.print(table)
     quality = Table(title="expected quality at the thresholds")
     for column in ("threshold", "precision", "recall", "labelled pairs", "basis"):
         quality.add_column(column, overflow="fold")
     for row in model["expected_quality"]:
-        quality.add_row(f"{row['threshold_name']} {row['threshold']}",
-                        "-" if row["expected_precision"] is None else f"{row['expected_precision']:.4f}",
-                        "-" if row["expected_recall"] is None else f"{row['expected_recall']:.4f}",
-                        str(row["labelled_pairs"]), row["basis"])
+        quality.add_row(
+            f"{row['threshold_name']} {row['threshold']}",
+            "-" if row["expected_precision"] is None else f"{row['expected_precision']:.4f}",
+            "-" if row["expected_recall"] is None else f"{row['expected_recall']:.4f}",
+            str(row["labelled_pairs"]),
+            row["basis"],
+        )
     console.print(quality)
 
 

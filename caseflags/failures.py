@@ -14,9 +14,10 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, NoReturn
+from typing import NoReturn
 
 import click
 import duckdb
@@ -24,8 +25,8 @@ import typer
 
 from caseflags.audit.model import AuditImportError, SampleError
 from caseflags.config import ConfigError
-from caseflags.outputs.review_import import ReviewImportError
 from caseflags.errors import RunAborted
+from caseflags.outputs.review_import import ReviewImportError
 from caseflags.store.database import StoreError
 from caseflags.store.locking import StoreLocked
 
@@ -101,7 +102,9 @@ def foreseen_failures() -> Iterator[None]:
     except duckdb.Error as exc:
         _debug_traceback()
         message = _duckdb_failure(exc)
-        fail(message) if message else fail(f"unexpected store error ({type(exc).__name__}: {exc}); rerun with --debug", 1)
+        fail(message) if message else fail(
+            f"unexpected store error ({type(exc).__name__}: {exc}); rerun with --debug", 1
+        )
     except Exception as exc:  # noqa: BLE001 (the last resort: still one line, traceback on --debug)
         _debug_traceback()
         cause = _os_error_in_chain(exc)  # a library wrapping a failed write (e.g. xlsxwriter)

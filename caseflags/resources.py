@@ -5,7 +5,7 @@ installation, never from the working directory.
 """
 
 import tomllib
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -14,13 +14,13 @@ CATALOGUE_DIR = Path(str(files("caseflags.catalogue")))
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "config" / "defaults.toml"
 
 
-@lru_cache(maxsize=None)
+@cache
 def sql_text(relative_path: str) -> str:
     """The text of one SQL file under `sql/` (e.g. "outputs/views.sql"), read once."""
     return (SQL_DIR / relative_path).read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _defaults() -> dict:
     with DEFAULT_CONFIG.open("rb") as handle:
         return tomllib.load(handle)

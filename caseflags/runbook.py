@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import duckdb
 
@@ -42,21 +42,29 @@ from caseflags.linkage.people import MODEL_SUFFIX
 from caseflags.linkage.stage import LINKAGE_INPUTS, changed_share, retrain_linkage_reason
 from caseflags.linkage.stage import link as link_people
 from caseflags.outputs.reuse import ReusedResults, forget_results, record_results, results_basis, reusable_results
+from caseflags.outputs.snapshot import publish_snapshot, remove_orphaned_temp_files, snapshot_is_current
 from caseflags.outputs.stage import write_outputs
 from caseflags.peak_memory import PeakRss
 from caseflags.private_files import private_file
 from caseflags.store.changes import detect_row_changes
-from caseflags.store.database import ensure_store
+from caseflags.store.database import ensure_store, store_path
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery, run_ledger, unbalanced
 from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
 from caseflags.store.retention import apply_retention, archive_delivery, archived_deliveries
-from caseflags.store.database import store_path
 from caseflags.workspace.carry import carry_link_decisions, carry_web_assignments, carry_web_reviews, workspace_marks
 from caseflags.workspace.carry_audit import carry_web_audit
-from caseflags.outputs.snapshot import publish_snapshot, remove_orphaned_temp_files, snapshot_is_current
 
-__all__ = ["FAULT_ENV", "RunAborted", "RunFailed", "RunState", "STAGES", "archived_deliveries", "new_run", "run_stages",
-           "run_without_prefect"]
+__all__ = [
+    "FAULT_ENV",
+    "RunAborted",
+    "RunFailed",
+    "RunState",
+    "STAGES",
+    "archived_deliveries",
+    "new_run",
+    "run_stages",
+    "run_without_prefect",
+]
 
 
 @dataclass
@@ -103,7 +111,11 @@ class RunState:
 
 
 def new_run(
-    con: duckdb.DuckDBPyConnection, as_at: date, extracts_dir: Path | None, out_dir: Path, db_path: Path | None = None,
+    con: duckdb.DuckDBPyConnection,
+    as_at: date,
+    extracts_dir: Path | None,
+    out_dir: Path,
+    db_path: Path | None = None,
     source: str | None = None,
 ) -> RunState:
     ensure_store(con)
@@ -116,7 +128,7 @@ def new_run(
         as_at=as_at,
         extracts_dir=extracts_dir,
         out_dir=out_dir,
-        started_at=datetime.now(timezone.utc).replace(tzinfo=None),
+        started_at=datetime.now(UTC).replace(tzinfo=None),
         db_path=db_path,
         source=source,
     )
@@ -134,8 +146,9 @@ def new_run(
 def ingest(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
     if state.source is not None:  # one read-only REPEATABLE READ transaction for every table
         with open_database(state.source, config.ingest) as database:
-            delivery = stage_delivery(con, state.extracts_dir, config, on_first_change=import_gx_in_background,
-                                      database=database)
+            delivery = stage_delivery(
+                con, state.extracts_dir, config, on_first_change=import_gx_in_background, database=database
+            )
         state.delivery = source_digest(database.describe(), state.extracts_dir)
     else:
         delivery = stage_delivery(con, state.extracts_dir, config, on_first_change=import_gx_in_background)
@@ -145,7 +158,9 @@ def ingest(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> N
 
 def contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
     loaded = [table for table, outcome in state.extracts.items() if outcome.status == "LOADED"]
-    verdict = check_contracts(con, state.run_id, state.as_at, loaded, config.contracts["min_row_fraction"], STAGED_PREFIX)
+    verdict = check_contracts(
+        con, state.run_id, state.as_at, loaded, config.contracts["min_row_fraction"], STAGED_PREFIX
+    )
     if loaded:
         state.contract_summary = verdict.summary
     for table, reason in verdict.failed.items():
@@ -153,6 +168,7 @@ def contracts(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -
         outcome.status = "FAILED_CONTRACT"
         outcome.reason = reason if not outcome.reason else f"{outcome.reason}; {reason}"
         outcome.withhold()  # nothing of it is published: its rows are withheld, not loaded
+
     def count_row_changes() -> None:
         state.row_changes = detect_row_changes(con, state.run_id, state.extracts, UNIQUE_KEYS)
 
@@ -187,8 +203,9 @@ def link(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> Non
 
 
 def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
-    state.results_basis = results_basis(con, state.run_id, state.as_at, state.extracts, state.out_dir, config,
-                                        state.workspace_marks)
+    state.results_basis = results_basis(
+        con, state.run_id, state.as_at, state.extracts, state.out_dir, config, state.workspace_marks
+    )
     state.reused = reusable_results(con, state.run_id, state.results_basis)
     if state.reused is not None:
         state.checks = state.reused.checks  # its exceptions rows are this run id's already
@@ -206,19 +223,36 @@ def checks(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> N
 
 def outputs(con: duckdb.DuckDBPyConnection, state: RunState, config: Config) -> None:
     if state.reused is not None:  # its files are intact (checked): archive and retention were done then
-        state.run_dir, state.retention, state.delivery = state.reused.run_dir, state.reused.retention, state.reused.delivery
+        state.run_dir, state.retention, state.delivery = (
+            state.reused.run_dir,
+            state.reused.retention,
+            state.reused.delivery,
+        )
         return
     retention = config.retention
     archive = Path(retention["archive_dir"]) if retention["archive_dir"] else None
     if archive is not None and state.extracts_dir is not None:  # the database keeps its own tables
         archive_delivery(state.extracts_dir, state.as_at, archive)
     state.retention = apply_retention(
-        con, state.as_at, state.out_dir, retention["keep_runs_days"], archive, retention["keep_deliveries_days"],
-        current_run_id=state.run_id, keep_last_runs=retention["keep_last_runs"],
+        con,
+        state.as_at,
+        state.out_dir,
+        retention["keep_runs_days"],
+        archive,
+        retention["keep_deliveries_days"],
+        current_run_id=state.run_id,
+        keep_last_runs=retention["keep_last_runs"],
     )
     state.delivery = state.delivery or delivery_digest(state.extracts_dir)
-    state.run_dir = write_outputs(con, state.run_id, state.as_at, state.out_dir, delivery=state.delivery,
-                                  refused_files=state.refused_files, priority=config.priority)
+    state.run_dir = write_outputs(
+        con,
+        state.run_id,
+        state.as_at,
+        state.out_dir,
+        delivery=state.delivery,
+        refused_files=state.refused_files,
+        priority=config.priority,
+    )
 
 
 @dataclass(frozen=True)
@@ -295,8 +329,11 @@ def mark_failed(con: duckdb.DuckDBPyConnection, state: RunState, stage: str, exc
         drop_staged_tables(con)
         con.execute(
             "UPDATE runs SET finished_at = ?, status = 'FAILED', stages_json = ? WHERE run_id = ?",
-            [datetime.now(timezone.utc).replace(tzinfo=None),
-             json.dumps({**state.stages, "failed_stage": stage, "error": type(exc).__name__}), state.run_id],
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                json.dumps({**state.stages, "failed_stage": stage, "error": type(exc).__name__}),
+                state.run_id,
+            ],
         )
     except Exception:  # noqa: BLE001 - nothing more can be recorded; the CLI still says why
         pass
@@ -324,11 +361,12 @@ def delivery_digest(folder: Path) -> dict:
     folder = Path(folder).resolve()
     digest = hashlib.sha256()
     files = sorted(
-        p for p in folder.rglob("*")
+        p
+        for p in folder.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     for path in files:
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode("utf-8"))
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode())
     return {"folder": str(folder), "files": len(files), "digest": digest.hexdigest()}
 
 
@@ -396,12 +434,13 @@ def finish_run(con: duckdb.DuckDBPyConnection, state: RunState, status: str = "C
     """Complete the night: record its results, publish the web snapshot, then run.json and the
     run row. The run is COMPLETED only once its snapshot is in place: killed or out of disk while
     publishing, the row still says RUNNING (or FAILED) and the rerun publishes again."""
-    finished_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    finished_at = datetime.now(UTC).replace(tzinfo=None)
     record = run_record(state, finished_at, status)
     if status == "COMPLETED":
         if state.reused is None and state.results_basis is not None:
-            record_results(con, state.run_id, state.results_basis, state.run_dir, state.checks, state.retention,
-                           record["delivery"])
+            record_results(
+                con, state.run_id, state.results_basis, state.run_dir, state.checks, state.retention, record["delivery"]
+            )
         # The web workspace reads this copy, never the store itself. Reused results are in it
         # already unless it is older than the last completed run (missing, or a publish that
         # did not finish): then, and after any fresh results, it is published again.
@@ -412,7 +451,12 @@ def finish_run(con: duckdb.DuckDBPyConnection, state: RunState, status: str = "C
         json.dump(record, handle, indent=2)
     con.execute(
         "UPDATE runs SET finished_at = ?, status = ?, stages_json = ?, extracts_json = ? WHERE run_id = ?",
-        [finished_at, status, json.dumps({**state.stages, "row_changes": state.row_changes}),
-         json.dumps(record["extracts"]), state.run_id],
+        [
+            finished_at,
+            status,
+            json.dumps({**state.stages, "row_changes": state.row_changes}),
+            json.dumps(record["extracts"]),
+            state.run_id,
+        ],
     )
     return record

@@ -37,7 +37,13 @@ def today_in(timezone: str) -> date:
 
 
 def serve_nightly(
-    extracts: str | None, db: str, out: str, config_path: str | None, cron: str, timezone: str, new_store: bool = False,
+    extracts: str | None,
+    db: str,
+    out: str,
+    config_path: str | None,
+    cron: str,
+    timezone: str,
+    new_store: bool = False,
     source: str | None = None,
 ) -> None:
     """Register the `nightly` deployment on the Prefect server (PREFECT_API_URL) and run its schedule.
@@ -48,8 +54,14 @@ def serve_nightly(
     nightly.serve(
         name="nightly",
         schedules=[Cron(cron, timezone=timezone)],
-        parameters={"extracts": extracts, "db": db, "out": out, "config_path": config_path, "new_store": new_store,
-                    "source": source},
+        parameters={
+            "extracts": extracts,
+            "db": db,
+            "out": out,
+            "config_path": config_path,
+            "new_store": new_store,
+            "source": source,
+        },
         description="caseflags nightly run: ingest, contracts, carry, link, checks, outputs.",
         print_starting_message=False,
     )
@@ -89,7 +101,9 @@ def nightly(
     """
     origin = warm_origin()
     if origin is not None:  # under `caseflags serve`: say so in the run's log (no data, a process id)
-        get_run_logger().info("started in the warm worker (libraries loaded once by process %s)", origin["template_pid"])
+        get_run_logger().info(
+            "started in the warm worker (libraries loaded once by process %s)", origin["template_pid"]
+        )
     config = load_config(config_path)
     if retrain_linkage:
         config = replace(config, linkage={**config.linkage, "retrain": True})
@@ -98,8 +112,7 @@ def nightly(
     with store_lock(db_path):
         con = connect(db_path, create=new_store)
         try:
-            state = runbook.new_run(con, as_at, Path(extracts) if extracts else None, Path(out), db_path,
-                                    source=source)
+            state = runbook.new_run(con, as_at, Path(extracts) if extracts else None, Path(out), db_path, source=source)
             runbook.run_stages(con, state, config, call=run_as_task)
             return str(state.run_dir)
         finally:

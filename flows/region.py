@@ -16,10 +16,10 @@ import logging
 import os
 import resource
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 from caseflags.environment import quiet_environment
 
@@ -47,16 +47,29 @@ def mute_console_logs() -> None:
 
 
 @task(name="authority-nightly", **TASK_OPTIONS)
-def authority_nightly(la_code: str, extracts: str | None, db: str, out: str, config_path: str | None, as_at: date,
-                      new_store: bool = False, quiet_console: bool = False, source: str | None = None) -> dict:
+def authority_nightly(
+    la_code: str,
+    extracts: str | None,
+    db: str,
+    out: str,
+    config_path: str | None,
+    as_at: date,
+    new_store: bool = False,
+    quiet_console: bool = False,
+    source: str | None = None,
+) -> dict:
     """One authority's night, as the `nightly` subflow, on whichever Dask worker runs it."""
     if quiet_console:
         mute_console_logs()
     started = time.perf_counter()
-    run_dir = nightly(extracts=extracts, as_at=as_at, db=db, out=out, config_path=config_path, new_store=new_store,
-                      source=source)
-    return {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - started, 3),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    run_dir = nightly(
+        extracts=extracts, as_at=as_at, db=db, out=out, config_path=config_path, new_store=new_store, source=source
+    )
+    return {
+        "run_dir": str(run_dir),
+        "seconds": round(time.perf_counter() - started, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 @flow(name="region", log_prints=False, persist_result=False, validate_parameters=True)
@@ -65,8 +78,16 @@ def region(manifest_path: str, as_at: date, new_store: bool = False, quiet_conso
     manifest = load_manifest(manifest_path)
     futures = {
         a.la_code: authority_nightly.submit(
-            a.la_code, str(a.extracts) if a.extracts else None, str(a.store), str(a.out),
-            str(a.config) if a.config else None, as_at, new_store, quiet_console, a.source)
+            a.la_code,
+            str(a.extracts) if a.extracts else None,
+            str(a.store),
+            str(a.out),
+            str(a.config) if a.config else None,
+            as_at,
+            new_store,
+            quiet_console,
+            a.source,
+        )
         for a in manifest.authorities
     }
     outcomes = []
@@ -75,8 +96,11 @@ def region(manifest_path: str, as_at: date, new_store: bool = False, quiet_conso
         state = future.state
         if state.is_completed():
             result = future.result()
-            outcomes.append(AuthorityOutcome(la_code, "COMPLETED", None, result["run_dir"], result["seconds"],
-                                             result["peak_rss_mb"]))
+            outcomes.append(
+                AuthorityOutcome(
+                    la_code, "COMPLETED", None, result["run_dir"], result["seconds"], result["peak_rss_mb"]
+                )
+            )
         else:
             problem = future.result(raise_on_failure=False)
             reason = failure_reason(problem) if isinstance(problem, BaseException) else f"run ended {state.type.value}"
@@ -88,8 +112,14 @@ def task_runner_for(manifest: Manifest) -> DaskTaskRunner:
     """The manifest's Dask scheduler, or a local cluster of `workers` single-threaded processes."""
     if manifest.scheduler:
         return DaskTaskRunner(address=manifest.scheduler)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": manifest.workers, "threads_per_worker": 1,
-                                          "processes": True, "dashboard_address": None})
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": manifest.workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
 
 
 @contextmanager
@@ -138,4 +168,5 @@ def run_region(manifest_path: str | Path, as_at: date, new_store: bool = False, 
     manifest = load_manifest(manifest_path)
     with prefect_api():
         return region.with_options(task_runner=task_runner_for(manifest))(
-            manifest_path=str(manifest.path), as_at=as_at, new_store=new_store, quiet_console=quiet_console)
+            manifest_path=str(manifest.path), as_at=as_at, new_store=new_store, quiet_console=quiet_console
+        )

@@ -70,7 +70,8 @@ def start_template(timeout: float = 600.0) -> tuple[multiprocessing.context.Base
         if probe.exitcode is None:
             probe.kill()
         raise WarmWorkerUnavailable(
-            f"the warm worker did not load its libraries ({TEMPLATE_MODULE}; exit {probe.exitcode})")
+            f"the warm worker did not load its libraries ({TEMPLATE_MODULE}; exit {probe.exitcode})"
+        )
     return context, round(time.perf_counter() - started, 2)
 
 
@@ -81,7 +82,8 @@ def install(context: multiprocessing.context.BaseContext, engine: ModuleType | N
     if getattr(engine, "multiprocessing", None) is not multiprocessing or not hasattr(engine, "run_flow_in_subprocess"):
         raise WarmWorkerUnavailable(
             "this Prefect version does not start flow runs through multiprocessing as caseflags expects: "
-            "the warm worker cannot be installed")
+            "the warm worker cannot be installed"
+        )
     engine.multiprocessing = _WarmContexts(context)
 
 

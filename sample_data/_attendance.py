@@ -6,7 +6,7 @@ of persistent and severe absence); planted pupils get exact counts. The counts t
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -49,16 +49,20 @@ class SessionGrid:
         return sorted({d for d in self.dates if d >= self.current_start})
 
 
-def pupil_sessions(grid: SessionGrid, upn: str, school_urn: str, plan: AttendancePlan,
-                   rng: np.random.Generator) -> tuple[list[str], dict[str, list[int]]]:
+def pupil_sessions(
+    grid: SessionGrid, upn: str, school_urn: str, plan: AttendancePlan, rng: np.random.Generator
+) -> tuple[list[str], dict[str, list[int]]]:
     """CSV lines for one pupil and {"current"|"previous": [rows, possible, missed]}."""
     n = len(grid.dates)
     on_roll = np.ones(n, dtype=bool)
     if plan.on_roll_from is not None:
         # joined this academic year; last year's sessions came from the previous school
         on_roll = ~grid.is_current | (grid.date_ordinals >= plan.on_roll_from.toordinal())
-    rates = np.where(grid.is_current, plan.absence_rate,
-                     plan.absence_rate if plan.previous_year_absence_rate is None else plan.previous_year_absence_rate)
+    rates = np.where(
+        grid.is_current,
+        plan.absence_rate,
+        plan.absence_rate if plan.previous_year_absence_rate is None else plan.previous_year_absence_rate,
+    )
     draw = rng.random(n)
     codes = grid.present_code.copy()
     absent = draw < rates
@@ -107,9 +111,16 @@ def summary_row(grid: SessionGrid, upn: str, school_urn: str, absence_rate: floa
     possible = 2 * len(days)
     missed = int(round(possible * absence_rate))
     unauthorised = int(round(missed * rng.uniform(0.1, 0.4)))
-    row = {"upn": upn, "school_urn": school_urn, "period_start": grid.current_start, "period_end": days[-1],
-           "possible_sessions": possible, "present_sessions": possible - missed,
-           "authorised_absence_sessions": missed - unauthorised, "unauthorised_absence_sessions": unauthorised}
+    row = {
+        "upn": upn,
+        "school_urn": school_urn,
+        "period_start": grid.current_start,
+        "period_end": days[-1],
+        "possible_sessions": possible,
+        "present_sessions": possible - missed,
+        "authorised_absence_sessions": missed - unauthorised,
+        "unauthorised_absence_sessions": unauthorised,
+    }
     return row, [1, possible, missed]
 
 

@@ -34,8 +34,12 @@ MALFORMED_ROWS = [
     ("information_sharing", "shared_date", "14.03.2026", "unparseable date"),
     ("ssd_person", "pers_send_flag", "2", "invalid flag"),
 ]
-IDENTIFIER_CHECKS = {"nhs_number": is_valid_nhs_number, "pers_single_unique_id": is_valid_nhs_number,
-                     "upn": is_valid_upn, "pers_upn": is_valid_upn}
+IDENTIFIER_CHECKS = {
+    "nhs_number": is_valid_nhs_number,
+    "pers_single_unique_id": is_valid_nhs_number,
+    "upn": is_valid_upn,
+    "pers_upn": is_valid_upn,
+}
 
 
 def _read(path: Path, encoding: str = "utf-8") -> list[list[str]]:
@@ -53,8 +57,11 @@ def _write(path: Path, rows: list[list[str]], encoding: str = "utf-8", suffix: s
 def _template_row(rows: list[list[str]], columns: list[str]) -> list[str]:
     """The last clean row whose identifiers are valid (so the bad row has one fault only)."""
     for row in reversed(rows[1:]):
-        if all(not row[columns.index(c)] or check(row[columns.index(c)].replace(" ", ""))
-               for c, check in IDENTIFIER_CHECKS.items() if c in columns):
+        if all(
+            not row[columns.index(c)] or check(row[columns.index(c)].replace(" ", ""))
+            for c, check in IDENTIFIER_CHECKS.items()
+            if c in columns
+        ):
             return list(row)
     raise ValueError("no template row")
 
@@ -66,7 +73,10 @@ def _to_uk(value: str) -> str:
 
 
 def make_bad_delivery(out: Path, seed: int) -> dict[str, int]:
-    tables = {table: _read(out / f"{table}.csv") for table in {t for t, *_ in MALFORMED_ROWS} | {BOM_TABLE, TRAILING_BLANK_LINES_TABLE}}
+    tables = {
+        table: _read(out / f"{table}.csv")
+        for table in {t for t, *_ in MALFORMED_ROWS} | {BOM_TABLE, TRAILING_BLANK_LINES_TABLE}
+    }
     clean = {table: list(rows) for table, rows in tables.items()}
     bad_rows = []
     for number, (table, column, value, reason) in enumerate(MALFORMED_ROWS):

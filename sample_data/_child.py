@@ -14,14 +14,26 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from ._attendance import AttendancePlan, SessionGrid, draw_absence_rate, exact_current_possible, pupil_sessions, summary_row
+from . import truth as planted_truth
+from ._attendance import (
+    AttendancePlan,
+    SessionGrid,
+    draw_absence_rate,
+    exact_current_possible,
+    pupil_sessions,
+    summary_row,
+)
 from ._calendar import add_months, age_in_years
 from ._identifiers import corrupt_nhs_number, corrupt_upn, is_valid_nhs_number, is_valid_upn, synthetic_nhs_number
-from ._names import (ACTIONS_BY_AGENCY, CLOSE_REASONS, DIFFERENCE_TOPICS, SOCIAL_WORKER_CHANGE_REASONS,
-                     VOICE_METHODS)
-from ._people import (SIBLING_NHS_SERIAL_BASE, Person, agency_record, give_shared_identifier, limit_identity_noise,
-                      swapped_day_month)
-from . import truth as planted_truth
+from ._names import ACTIONS_BY_AGENCY, CLOSE_REASONS, DIFFERENCE_TOPICS, SOCIAL_WORKER_CHANGE_REASONS, VOICE_METHODS
+from ._people import (
+    SIBLING_NHS_SERIAL_BASE,
+    Person,
+    agency_record,
+    give_shared_identifier,
+    limit_identity_noise,
+    swapped_day_month,
+)
 from ._truth import ChildFacts
 from ._world import INVITEE_ROLE, World, random_person_name, random_postcode
 
@@ -132,23 +144,56 @@ class ChildBuilder:
         if self.referral:
             referral_id = self.new_id("REF")
             plan_start = self.referral + timedelta(days=self.rng.randint(15, 40))
-            plan_end = self.D if "plan_ended_today" in self.s else min(self.D - DAY, plan_start + timedelta(days=self.rng.randint(90, 500)))
-            self.rows["ssd_cin_episodes"].append({"cine_referral_id": referral_id, "cine_person_id": p.person_id,
-                                                  "cine_referral_date": self.referral, "cine_cin_primary_need_code": self.rng.choice(NEED_CODES),
-                                                  "cine_close_date": plan_end, "cine_close_reason": self.rng.choice(CLOSE_REASONS)})
+            plan_end = (
+                self.D
+                if "plan_ended_today" in self.s
+                else min(self.D - DAY, plan_start + timedelta(days=self.rng.randint(90, 500)))
+            )
+            self.rows["ssd_cin_episodes"].append(
+                {
+                    "cine_referral_id": referral_id,
+                    "cine_person_id": p.person_id,
+                    "cine_referral_date": self.referral,
+                    "cine_cin_primary_need_code": self.rng.choice(NEED_CODES),
+                    "cine_close_date": plan_end,
+                    "cine_close_reason": self.rng.choice(CLOSE_REASONS),
+                }
+            )
             self.assessment(referral_id, self.referral, with_self_harm=False)
-            self.rows["ssd_cin_plans"].append({"cinp_cin_plan_id": self.new_id("CINP"), "cinp_referral_id": referral_id,
-                                               "cinp_person_id": p.person_id, "cinp_cin_plan_start_date": plan_start,
-                                               "cinp_cin_plan_end_date": plan_end})
+            self.rows["ssd_cin_plans"].append(
+                {
+                    "cinp_cin_plan_id": self.new_id("CINP"),
+                    "cinp_referral_id": referral_id,
+                    "cinp_person_id": p.person_id,
+                    "cinp_cin_plan_start_date": plan_start,
+                    "cinp_cin_plan_end_date": plan_end,
+                }
+            )
             for record in self.records.values():
-                self.rows["agency_flags"].append({"agency": record["agency"], "agency_record_id": record["agency_record_id"],
-                                                  "flag_type": "CIN", "flag_value": None, "start_date": plan_start + 5 * DAY,
-                                                  "end_date": plan_end + 10 * DAY, "recorded_date": plan_start + 5 * DAY})
+                self.rows["agency_flags"].append(
+                    {
+                        "agency": record["agency"],
+                        "agency_record_id": record["agency_record_id"],
+                        "flag_type": "CIN",
+                        "flag_value": None,
+                        "start_date": plan_start + 5 * DAY,
+                        "end_date": plan_end + 10 * DAY,
+                        "recorded_date": plan_start + 5 * DAY,
+                    }
+                )
         if p.has_ehcp and "EDUCATION" in self.records:
             record = self.records["EDUCATION"]
-            self.rows["agency_flags"].append({"agency": "EDUCATION", "agency_record_id": record["agency_record_id"],
-                                              "flag_type": "EHCP", "flag_value": None, "start_date": self.D - 400 * DAY,
-                                              "end_date": None, "recorded_date": self.D - 400 * DAY})
+            self.rows["agency_flags"].append(
+                {
+                    "agency": "EDUCATION",
+                    "agency_record_id": record["agency_record_id"],
+                    "flag_type": "EHCP",
+                    "flag_value": None,
+                    "start_date": self.D - 400 * DAY,
+                    "end_date": None,
+                    "recorded_date": self.D - 400 * DAY,
+                }
+            )
         self.transition_plans()
         self.ehcp()
         self.attendance()
@@ -161,9 +206,20 @@ class ChildBuilder:
     def plan_referral_and_plan(self):
         p, rng = self.p, self.rng
         roll = rng.random()
-        history_days = rng.randint(60, 180) if roll < 0.25 else rng.randint(180, 540) if roll < 0.7 else rng.randint(540, 1400)
-        if self.has("sw_three_in_year", "sw_two_in_year", "sw_back_to_first", "sw_unallocated", "sw_stale_flag",
-                    "sw_stale_edge", "review_overdue", "review_edge", "s47_nfa_old"):
+        history_days = (
+            rng.randint(60, 180) if roll < 0.25 else rng.randint(180, 540) if roll < 0.7 else rng.randint(540, 1400)
+        )
+        if self.has(
+            "sw_three_in_year",
+            "sw_two_in_year",
+            "sw_back_to_first",
+            "sw_unallocated",
+            "sw_stale_flag",
+            "sw_stale_edge",
+            "review_overdue",
+            "review_edge",
+            "s47_nfa_old",
+        ):
             history_days = rng.randint(430, 1200)
         self.referral = self.D - timedelta(days=history_days)
         self.plan_start = self.referral + timedelta(days=rng.randint(10, 40))
@@ -202,8 +258,15 @@ class ChildBuilder:
             members.append(("OTHER", False, False))
         for relationship, responsibility, lives_with in members:
             member_id = self.new_id("FM")
-            self.rows["family_members"].append({"person_id": p.person_id, "member_id": member_id, "relationship": relationship,
-                                                "parental_responsibility": responsibility, "lives_with_child": lives_with})
+            self.rows["family_members"].append(
+                {
+                    "person_id": p.person_id,
+                    "member_id": member_id,
+                    "relationship": relationship,
+                    "parental_responsibility": responsibility,
+                    "lives_with_child": lives_with,
+                }
+            )
             if relationship == "SIBLING":
                 self.siblings.append(member_id)
 
@@ -227,8 +290,9 @@ class ChildBuilder:
         practices = [pr.code for pr in self.world.practices]
         for number, (start, end) in enumerate(periods):
             code = p.practice_code if number == len(periods) - 1 else rng.choice(practices)
-            self.rows["gp_registrations"].append({"nhs_number": p.nhs, "practice_code": code,
-                                                  "registered_from": start, "registered_to": end})
+            self.rows["gp_registrations"].append(
+                {"nhs_number": p.nhs, "practice_code": code, "registered_from": start, "registered_to": end}
+            )
 
     # -- partners and their records -------------------------------------------------------------
 
@@ -243,8 +307,15 @@ class ChildBuilder:
                 partners.add("EDUCATION")
         if self.has("no_education_record", "no_education_age4"):
             partners.discard("EDUCATION")
-        for agency, chance, min_age in (("COMMUNITY_HEALTH", 0.75, 0), ("ACUTE_HEALTH", 0.3, 0), ("MENTAL_HEALTH", 0.35, 8),
-                                        ("POLICE", 0.25, 10), ("YJS", 0.1, 10), ("EDT", 0.1, 0), ("EARLY_HELP", 0.35, 0)):
+        for agency, chance, min_age in (
+            ("COMMUNITY_HEALTH", 0.75, 0),
+            ("ACUTE_HEALTH", 0.3, 0),
+            ("MENTAL_HEALTH", 0.35, 8),
+            ("POLICE", 0.25, 10),
+            ("YJS", 0.1, 10),
+            ("EDT", 0.1, 0),
+            ("EARLY_HELP", 0.35, 0),
+        ):
             if age >= min_age and rng.random() < chance:
                 partners.add(agency)
         if self.has("agency_not_on_plan", "visit_overload", "visit_load_joint", "visit_load_week_boundary"):
@@ -275,7 +346,9 @@ class ChildBuilder:
         candidates = [a for a in sorted(self.records) if a != "EDUCATION"] or sorted(self.records)
         if "dob_swapped" in self.s and candidates:
             # prefer a record that holds an identifier (the planted slip is then linked by it)
-            candidates = [a for a in candidates if self.records[a]["nhs_number"] or self.records[a]["la_person_id"]] or candidates
+            candidates = [
+                a for a in candidates if self.records[a]["nhs_number"] or self.records[a]["la_person_id"]
+            ] or candidates
             self.planted_identity_record = self.rng.choice(candidates)
             record = self.records[self.planted_identity_record]
             record["dob"] = swapped_day_month(p.dob) or date(p.dob.year + 1, p.dob.month, min(p.dob.day, 28))
@@ -307,26 +380,56 @@ class ChildBuilder:
             sex = rng.choice("MF")
             forename, _ = random_person_name(rng, sex)
             index = 10_000_000 + p.index * 4 + number
-            relative = Person(index, dob, sex, forename, p.surname, p.postcode,
-                              synthetic_nhs_number(SIBLING_NHS_SERIAL_BASE + p.index * 4 + number), None, None, p.practice_code)
+            relative = Person(
+                index,
+                dob,
+                sex,
+                forename,
+                p.surname,
+                p.postcode,
+                synthetic_nhs_number(SIBLING_NHS_SERIAL_BASE + p.index * 4 + number),
+                None,
+                None,
+                p.practice_code,
+            )
             record = agency_record(rng, "GP", relative, allow_dob_noise=False)
             record.update(forename=forename, surname=p.surname, dob=dob, postcode=p.postcode)
             if kind == "twin":
                 record["nhs_number"] = None
             self.extra["agency_records"].append(record)
             # Truth: this record is another child of the household (unknown to social care).
-            self.relatives_truth.append({"agency": record["agency"], "agency_record_id": record["agency_record_id"],
-                                         "person_id": p.person_id, "relationship": "TWIN" if kind == "twin" else "SIBLING",
-                                         "known_to_social_care": False})
+            self.relatives_truth.append(
+                {
+                    "agency": record["agency"],
+                    "agency_record_id": record["agency_record_id"],
+                    "person_id": p.person_id,
+                    "relationship": "TWIN" if kind == "twin" else "SIBLING",
+                    "known_to_social_care": False,
+                }
+            )
             if kind is None:
-                self.extra["gp_registrations"].append({"nhs_number": relative.nhs, "practice_code": p.practice_code,
-                                                       "registered_from": dob + 14 * DAY, "registered_to": None})
+                self.extra["gp_registrations"].append(
+                    {
+                        "nhs_number": relative.nhs,
+                        "practice_code": p.practice_code,
+                        "registered_from": dob + 14 * DAY,
+                        "registered_to": None,
+                    }
+                )
 
     def flag(self, agency: str, flag_type: str, start: date, end: date | None = None, value: str | None = None):
         record = self.records[agency]
-        self.rows["agency_flags"].append({"agency": agency, "agency_record_id": record["agency_record_id"],
-                                          "flag_type": flag_type, "flag_value": value, "start_date": start,
-                                          "end_date": end, "recorded_date": start})
+        self.rows["agency_flags"].append(
+            {
+                "agency": agency,
+                "agency_record_id": record["agency_record_id"],
+                "flag_type": flag_type,
+                "flag_value": value,
+                "start_date": start,
+                "end_date": end,
+                "recorded_date": start,
+            }
+        )
         if start <= self.D and (end is None or end > self.D):
             self.flagged.add(agency)
 
@@ -338,7 +441,12 @@ class ChildBuilder:
         if "agency_flag_closed" in self.s:
             no_flag_agencies.add("EARLY_HELP")
             closed_start = self.plan_start + 3 * DAY
-            self.flag("EARLY_HELP", "CIN", closed_start, closed_start + timedelta(days=max(1, (self.D - closed_start).days // 2)))
+            self.flag(
+                "EARLY_HELP",
+                "CIN",
+                closed_start,
+                closed_start + timedelta(days=max(1, (self.D - closed_start).days // 2)),
+            )
         if p.has_ehcp:
             if "ehcp_ceased_today" in self.s:
                 cin_partners = []
@@ -362,8 +470,13 @@ class ChildBuilder:
     def social_worker_flags(self, excluded: set[str]):
         """Partners that record the child's social worker, updated a few days after each change."""
         rng = self.rng
-        holders = [a for a in ("GP", "EDUCATION", "COMMUNITY_HEALTH") if a in self.records and a not in excluded
-                   and rng.random() < {"GP": 0.5, "EDUCATION": 0.6, "COMMUNITY_HEALTH": 0.4}[a]]
+        holders = [
+            a
+            for a in ("GP", "EDUCATION", "COMMUNITY_HEALTH")
+            if a in self.records
+            and a not in excluded
+            and rng.random() < {"GP": 0.5, "EDUCATION": 0.6, "COMMUNITY_HEALTH": 0.4}[a]
+        ]
         stale_plant = self.has("sw_stale_flag", "sw_stale_edge", "sw_never_allocated_flag")
         if stale_plant and not holders:
             holders = [a for a in sorted(self.records) if a not in excluded][:1]
@@ -386,7 +499,11 @@ class ChildBuilder:
                 is_previous = number == len(self.allocations) - 2
                 if agency == stale_holder and is_previous and self.has("sw_stale_flag", "sw_stale_edge"):
                     flag_end = None  # never updated
-                if agency == stale_holder and number == len(self.allocations) - 1 and self.has("sw_stale_flag", "sw_stale_edge"):
+                if (
+                    agency == stale_holder
+                    and number == len(self.allocations) - 1
+                    and self.has("sw_stale_flag", "sw_stale_edge")
+                ):
                     continue  # the new worker was never recorded
                 self.flag(agency, "SOCIAL_WORKER", flag_start, flag_end, worker)
         if "sw_never_allocated_flag" in self.s and stale_holder:
@@ -409,7 +526,9 @@ class ChildBuilder:
                 c3 = c2 + timedelta(days=(D - c2).days // 2)
                 spans = spans[:2] + [(pool[2], c2, c3), (pool[3], c3, None)]
         elif "sw_two_in_year" in self.s:
-            spans = [(pool[0], first, self.days_ago(60, 300)), ]
+            spans = [
+                (pool[0], first, self.days_ago(60, 300)),
+            ]
             spans.append((pool[1], spans[0][2], None))
         elif "sw_back_to_first" in self.s:
             c1, c2 = self.days_ago(200, 300), self.days_ago(30, 150)
@@ -427,30 +546,46 @@ class ChildBuilder:
             if current_start > first:
                 previous_start = first
                 if current_start > window_start:
-                    previous_start = max(first, min(current_start - timedelta(days=rng.randint(120, 600)), window_start - 10 * DAY))
+                    previous_start = max(
+                        first, min(current_start - timedelta(days=rng.randint(120, 600)), window_start - 10 * DAY)
+                    )
                 spans.insert(0, (pool[0], previous_start, current_start))
                 if previous_start > first:
                     spans.insert(0, (pool[2], first, previous_start))
         self.allocations = [(w, s, e) for w, s, e in spans if e is None or e > s]
         for worker, start, end in self.allocations:
-            self.rows["ssd_involvements"].append({
-                "invo_involvements_id": self.new_id("INV"), "invo_professional_id": worker,
-                "invo_person_id": self.p.person_id, "invo_professional_role_id": "CW",
-                "invo_involvement_start_date": start, "invo_involvement_end_date": end,
-                "invo_worker_change_reason": rng.choice(SOCIAL_WORKER_CHANGE_REASONS) if end else None})
+            self.rows["ssd_involvements"].append(
+                {
+                    "invo_involvements_id": self.new_id("INV"),
+                    "invo_professional_id": worker,
+                    "invo_person_id": self.p.person_id,
+                    "invo_professional_role_id": "CW",
+                    "invo_involvement_start_date": start,
+                    "invo_involvement_end_date": end,
+                    "invo_worker_change_reason": rng.choice(SOCIAL_WORKER_CHANGE_REASONS) if end else None,
+                }
+            )
 
     # -- social care case records ------------------------------------------------------------------
 
     def assessment(self, referral_id: str | None, start: date, with_self_harm: bool, factors: list[str] | None = None):
         assessment_id = self.new_id("ASM")
-        self.rows["ssd_cin_assessments"].append({
-            "cina_assessment_id": assessment_id, "cina_person_id": self.p.person_id, "cina_referral_id": referral_id,
-            "cina_assessment_start_date": start, "cina_assessment_auth_date": start + timedelta(days=self.rng.randint(10, 30)),
-            "cina_assessment_child_seen": True})
+        self.rows["ssd_cin_assessments"].append(
+            {
+                "cina_assessment_id": assessment_id,
+                "cina_person_id": self.p.person_id,
+                "cina_referral_id": referral_id,
+                "cina_assessment_start_date": start,
+                "cina_assessment_auth_date": start + timedelta(days=self.rng.randint(10, 30)),
+                "cina_assessment_child_seen": True,
+            }
+        )
         chosen = factors if factors is not None else sorted(set(self.rng.sample(FACTOR_POOL, self.rng.randint(1, 3))))
         if with_self_harm:
             chosen = sorted(set(chosen) | {"15A", "4A"})
-        self.rows["ssd_assessment_factors"].append({"cinf_assessment_id": assessment_id, "cinf_assessment_factors_json": chosen})
+        self.rows["ssd_assessment_factors"].append(
+            {"cinf_assessment_id": assessment_id, "cinf_assessment_factors_json": chosen}
+        )
 
     def episodes_assessments_and_plans(self):
         p, rng = self.p, self.rng
@@ -458,38 +593,86 @@ class ChildBuilder:
             earlier = self.referral - timedelta(days=rng.randint(400, 800))
             earlier_id = self.new_id("REF")
             closed = earlier + timedelta(days=rng.randint(120, 300))
-            self.rows["ssd_cin_episodes"].append({"cine_referral_id": earlier_id, "cine_person_id": p.person_id,
-                                                  "cine_referral_date": earlier, "cine_cin_primary_need_code": rng.choice(NEED_CODES),
-                                                  "cine_close_date": closed, "cine_close_reason": rng.choice(CLOSE_REASONS)})
+            self.rows["ssd_cin_episodes"].append(
+                {
+                    "cine_referral_id": earlier_id,
+                    "cine_person_id": p.person_id,
+                    "cine_referral_date": earlier,
+                    "cine_cin_primary_need_code": rng.choice(NEED_CODES),
+                    "cine_close_date": closed,
+                    "cine_close_reason": rng.choice(CLOSE_REASONS),
+                }
+            )
             self.assessment(earlier_id, earlier + DAY, with_self_harm=False)
-            self.rows["ssd_cin_plans"].append({"cinp_cin_plan_id": self.new_id("CINP"), "cinp_referral_id": earlier_id,
-                                               "cinp_person_id": p.person_id, "cinp_cin_plan_start_date": earlier + 20 * DAY,
-                                               "cinp_cin_plan_end_date": closed})
-        self.rows["ssd_cin_episodes"].append({"cine_referral_id": self.referral_id, "cine_person_id": p.person_id,
-                                              "cine_referral_date": self.referral,
-                                              "cine_cin_primary_need_code": "N2" if p.non_verbal else rng.choice(NEED_CODES),
-                                              "cine_close_date": None, "cine_close_reason": None})
+            self.rows["ssd_cin_plans"].append(
+                {
+                    "cinp_cin_plan_id": self.new_id("CINP"),
+                    "cinp_referral_id": earlier_id,
+                    "cinp_person_id": p.person_id,
+                    "cinp_cin_plan_start_date": earlier + 20 * DAY,
+                    "cinp_cin_plan_end_date": closed,
+                }
+            )
+        self.rows["ssd_cin_episodes"].append(
+            {
+                "cine_referral_id": self.referral_id,
+                "cine_person_id": p.person_id,
+                "cine_referral_date": self.referral,
+                "cine_cin_primary_need_code": "N2" if p.non_verbal else rng.choice(NEED_CODES),
+                "cine_close_date": None,
+                "cine_close_reason": None,
+            }
+        )
         self.assessment(self.referral_id, self.referral + timedelta(days=rng.randint(0, 3)), with_self_harm=False)
-        self.rows["ssd_cin_plans"].append({"cinp_cin_plan_id": self.plan_id, "cinp_referral_id": self.referral_id,
-                                           "cinp_person_id": p.person_id, "cinp_cin_plan_start_date": self.plan_start,
-                                           "cinp_cin_plan_end_date": None})
+        self.rows["ssd_cin_plans"].append(
+            {
+                "cinp_cin_plan_id": self.plan_id,
+                "cinp_referral_id": self.referral_id,
+                "cinp_person_id": p.person_id,
+                "cinp_cin_plan_start_date": self.plan_start,
+                "cinp_cin_plan_end_date": None,
+            }
+        )
         if "self_harm_factor_old" in self.s:
             self.assessment(self.referral_id, add_months(self.D, -14), with_self_harm=True)
 
-    def meeting(self, meeting_type: str, scheduled: date, status: str, invitees: list[tuple[str, str | None, str | None]],
-                minutes: date | None = None, cancelled: date | None = None, child_attended: bool | None = None) -> str:
+    def meeting(
+        self,
+        meeting_type: str,
+        scheduled: date,
+        status: str,
+        invitees: list[tuple[str, str | None, str | None]],
+        minutes: date | None = None,
+        cancelled: date | None = None,
+        child_attended: bool | None = None,
+    ) -> str:
         meeting_id = self.new_id("MTG")
-        self.rows["meetings"].append({"meeting_id": meeting_id, "person_id": self.p.person_id, "meeting_type": meeting_type,
-                                      "scheduled_date": scheduled, "status": status,
-                                      "held_date": scheduled if status == "HELD" else None,
-                                      "cancelled_date": cancelled, "minutes_shared_date": minutes,
-                                      "child_attended": child_attended})
+        self.rows["meetings"].append(
+            {
+                "meeting_id": meeting_id,
+                "person_id": self.p.person_id,
+                "meeting_type": meeting_type,
+                "scheduled_date": scheduled,
+                "status": status,
+                "held_date": scheduled if status == "HELD" else None,
+                "cancelled_date": cancelled,
+                "minutes_shared_date": minutes,
+                "child_attended": child_attended,
+            }
+        )
         invited = scheduled - timedelta(days=self.rng.randint(7, 14))
         for role, agency, professional in invitees:
             attended = None if status != "HELD" else self.rng.random() < (0.95 if role == "SOCIAL_WORKER" else 0.75)
-            self.rows["meeting_invitations"].append({"meeting_id": meeting_id, "invitee_role": role, "agency": agency,
-                                                     "professional_id": professional, "invited_date": invited,
-                                                     "attended": attended})
+            self.rows["meeting_invitations"].append(
+                {
+                    "meeting_id": meeting_id,
+                    "invitee_role": role,
+                    "agency": agency,
+                    "professional_id": professional,
+                    "invited_date": invited,
+                    "attended": attended,
+                }
+            )
         return meeting_id
 
     def professional_invitee(self, agency: str, day: date) -> tuple[str, str, str | None]:
@@ -537,8 +720,14 @@ class ChildBuilder:
         for number, held in enumerate(dates):
             meeting_type = "CIN_MEETING" if number == 0 or number % 3 else "CIN_REVIEW"
             attended = self.age_on(held) >= 10 and rng.random() < 0.4
-            meeting_id = self.meeting(meeting_type, held, "HELD", self.cin_meeting_invitees(held),
-                                      minutes=self.minutes_for(held), child_attended=attended)
+            meeting_id = self.meeting(
+                meeting_type,
+                held,
+                "HELD",
+                self.cin_meeting_invitees(held),
+                minutes=self.minutes_for(held),
+                child_attended=attended,
+            )
             held_ids.append(meeting_id)
             if attended and "no_child_voice" not in self.s and "child_voice_day_89" not in self.s:
                 self.voice_row(held, "SOCIAL_CARE", "CHILD_ATTENDED_MEETING", "At CiN meeting")
@@ -550,38 +739,75 @@ class ChildBuilder:
             if target["minutes_shared_date"] > D:
                 target["minutes_shared_date"] = None
         if "minutes_not_shared" in self.s:
-            self.meeting("CIN_MEETING", self.wd.previous_working_day(D - 30 * DAY), "HELD",
-                         self.cin_meeting_invitees(D - 30 * DAY), minutes=None, child_attended=False)
+            self.meeting(
+                "CIN_MEETING",
+                self.wd.previous_working_day(D - 30 * DAY),
+                "HELD",
+                self.cin_meeting_invitees(D - 30 * DAY),
+                minutes=None,
+                child_attended=False,
+            )
         if "minutes_bank_holiday_edge" in self.s:
             holiday = max(h for h in self.wd.bank_holidays if D - 330 * DAY <= h <= D - 20 * DAY)
             held = self.wd.previous_working_day(holiday - DAY)
-            self.meeting("CIN_MEETING", held, "HELD", self.cin_meeting_invitees(held), minutes=self.wd.add(held, 5), child_attended=False)
+            self.meeting(
+                "CIN_MEETING",
+                held,
+                "HELD",
+                self.cin_meeting_invitees(held),
+                minutes=self.wd.add(held, 5),
+                child_attended=False,
+            )
         if "minutes_pending" in self.s:
             held = self.wd.add(D, -2)
-            self.meeting("CIN_MEETING", held, "HELD", self.cin_meeting_invitees(held), minutes=None, child_attended=False)
+            self.meeting(
+                "CIN_MEETING", held, "HELD", self.cin_meeting_invitees(held), minutes=None, child_attended=False
+            )
         if "review_overdue" in self.s:
             cancelled_on = self.wd.previous_working_day(D - 35 * DAY)
-            self.meeting("CIN_REVIEW", cancelled_on + 2 * DAY, "CANCELLED", self.cin_meeting_invitees(cancelled_on), cancelled=cancelled_on)
+            self.meeting(
+                "CIN_REVIEW",
+                cancelled_on + 2 * DAY,
+                "CANCELLED",
+                self.cin_meeting_invitees(cancelled_on),
+                cancelled=cancelled_on,
+            )
         if "gp_meeting_cancelled" in self.s:
             cancelled_on = self.wd.previous_working_day(D - 42 * DAY)
             self.meeting("CIN_REVIEW", cancelled_on + 2 * DAY, "CANCELLED", [], cancelled=cancelled_on)
         next_day = self.working_day_near(max(day, D + timedelta(days=rng.randint(1, 30))))
         self.meeting("CIN_REVIEW", next_day, "SCHEDULED", self.cin_meeting_invitees(next_day))
         # GP left off the latest review: the planted GP_NOT_INVITED.
-        held = [m for m in self.rows["meetings"] if m["meeting_type"] in ("CIN_MEETING", "CIN_REVIEW") and m["status"] == "HELD"]
+        held = [
+            m
+            for m in self.rows["meetings"]
+            if m["meeting_type"] in ("CIN_MEETING", "CIN_REVIEW") and m["status"] == "HELD"
+        ]
         if "gp_not_invited" in self.s and held:
             latest = max(held, key=lambda m: (m["held_date"], m["meeting_id"]))
-            self.rows["meeting_invitations"] = [i for i in self.rows["meeting_invitations"]
-                                                if not (i["meeting_id"] == latest["meeting_id"] and i["invitee_role"] == "GP")]
+            self.rows["meeting_invitations"] = [
+                i
+                for i in self.rows["meeting_invitations"]
+                if not (i["meeting_id"] == latest["meeting_id"] and i["invitee_role"] == "GP")
+            ]
         if held:
             latest = max(held, key=lambda m: (m["held_date"], m["meeting_id"]))
-            self.last_cin_meeting_agencies = {i["agency"] for i in self.rows["meeting_invitations"]
-                                              if i["meeting_id"] == latest["meeting_id"] and i["agency"]}
+            self.last_cin_meeting_agencies = {
+                i["agency"]
+                for i in self.rows["meeting_invitations"]
+                if i["meeting_id"] == latest["meeting_id"] and i["agency"]
+            }
 
     def section_47(self):
         rng, D, s = self.rng, self.D, self.s
-        plants = {"icpc_cancelled_unshared": "cancelled", "icpc_share_late": "cancelled", "icpc_share_edge": "cancelled",
-                  "icpc_pending": "cancelled", "s47_nfa_unshared": "nfa", "s47_nfa_old": "nfa"}
+        plants = {
+            "icpc_cancelled_unshared": "cancelled",
+            "icpc_share_late": "cancelled",
+            "icpc_share_edge": "cancelled",
+            "icpc_pending": "cancelled",
+            "s47_nfa_unshared": "nfa",
+            "s47_nfa_old": "nfa",
+        }
         outcome = next((plants[name] for name in plants if name in s), None)
         if outcome is None:
             if rng.random() >= 0.10:
@@ -590,7 +816,9 @@ class ChildBuilder:
         earliest = max(self.referral + 5 * DAY, D - 330 * DAY)
         if (D - 30 * DAY - earliest).days < 5:
             earliest = D - 60 * DAY
-        strategy = self.wd.next_working_day(earliest + timedelta(days=rng.randint(0, max(0, (D - 30 * DAY - earliest).days))))
+        strategy = self.wd.next_working_day(
+            earliest + timedelta(days=rng.randint(0, max(0, (D - 30 * DAY - earliest).days)))
+        )
         if "s47_nfa_old" in s:
             strategy = self.wd.next_working_day(D - 420 * DAY)
         if "icpc_pending" in s:
@@ -601,11 +829,18 @@ class ChildBuilder:
             strategy = self.wd.add(cancel_on, -14)
         partners = ["POLICE"] + [a for a in ("GP", "EDUCATION", "COMMUNITY_HEALTH") if a in self.records]
         strategy_invitees = [self.professional_invitee("SOCIAL_CARE", strategy)] + [
-            (INVITEE_ROLE[a], a, self.staff(a)) for a in partners]
+            (INVITEE_ROLE[a], a, self.staff(a)) for a in partners
+        ]
         self.meeting("STRATEGY", strategy, "HELD", strategy_invitees, minutes=self.wd.add(strategy, 1))
         s47_id, start = self.new_id("S47"), strategy + timedelta(days=rng.randint(1, 2))
-        enquiry = {"s47e_s47_enquiry_id": s47_id, "s47e_referral_id": self.referral_id, "s47e_person_id": self.p.person_id,
-                   "s47e_s47_start_date": start, "s47e_s47_end_date": None, "s47e_s47_nfa": False}
+        enquiry = {
+            "s47e_s47_enquiry_id": s47_id,
+            "s47e_referral_id": self.referral_id,
+            "s47e_person_id": self.p.person_id,
+            "s47e_s47_start_date": start,
+            "s47e_s47_end_date": None,
+            "s47e_s47_nfa": False,
+        }
         self.rows["ssd_s47_enquiry"].append(enquiry)
         told_late = rng.choice(partners) if "icpc_share_late" in s else None
         never_told = rng.choice(partners) if self.has("icpc_cancelled_unshared", "s47_nfa_unshared") else None
@@ -629,9 +864,22 @@ class ChildBuilder:
                 tell(agency, "S47_OUTCOME", end, s47_id)
             return
         target = self.wd.add(strategy, 15)
-        icpc_invitees = strategy_invitees + [("MOTHER", None, None)] + ([(self.father_role, None, None)] if self.father_role and not self.has("father_no_voice", "father_voice_day_179") else [])
-        icpc_row = {"icpc_icpc_id": self.new_id("ICPC"), "icpc_s47_enquiry_id": s47_id, "icpc_person_id": self.p.person_id,
-                    "icpc_icpc_target_date": target, "icpc_icpc_date": None}
+        icpc_invitees = (
+            strategy_invitees
+            + [("MOTHER", None, None)]
+            + (
+                [(self.father_role, None, None)]
+                if self.father_role and not self.has("father_no_voice", "father_voice_day_179")
+                else []
+            )
+        )
+        icpc_row = {
+            "icpc_icpc_id": self.new_id("ICPC"),
+            "icpc_s47_enquiry_id": s47_id,
+            "icpc_person_id": self.p.person_id,
+            "icpc_icpc_target_date": target,
+            "icpc_icpc_date": None,
+        }
         if outcome == "icpc_held" and target <= D:
             meeting_id = self.meeting("ICPC", target, "HELD", icpc_invitees, minutes=self.minutes_for(target))
             icpc_row.update(icpc_icpc_meeting_id=meeting_id, icpc_icpc_date=target)
@@ -639,7 +887,9 @@ class ChildBuilder:
         else:
             cancel_on = self.wd.add(target, -rng.randint(1, 4))
             if "icpc_share_edge" in s:
-                cancel_on = self.wd.previous_working_day(max(h for h in self.wd.bank_holidays if D - 300 * DAY <= h <= D - 10 * DAY) - DAY)
+                cancel_on = self.wd.previous_working_day(
+                    max(h for h in self.wd.bank_holidays if D - 300 * DAY <= h <= D - 10 * DAY) - DAY
+                )
             if "icpc_pending" in s:
                 cancel_on = self.wd.add(D, -1)
             meeting_id = self.meeting("ICPC", target, "CANCELLED", icpc_invitees, cancelled=cancel_on)
@@ -649,10 +899,21 @@ class ChildBuilder:
                 tell(agency, "ICPC_CANCELLED", cancel_on, meeting_id)
         self.rows["ssd_initial_cp_conference"].append(icpc_row)
 
-    def share(self, from_agency: str, to_agency: str, topic: str, event: date, shared: date, related: str | None = None):
-        self.rows["information_sharing"].append({"share_id": self.new_id("SHR"), "person_id": self.p.person_id,
-                                                 "from_agency": from_agency, "to_agency": to_agency, "topic": topic,
-                                                 "event_date": event, "shared_date": shared, "related_id": related})
+    def share(
+        self, from_agency: str, to_agency: str, topic: str, event: date, shared: date, related: str | None = None
+    ):
+        self.rows["information_sharing"].append(
+            {
+                "share_id": self.new_id("SHR"),
+                "person_id": self.p.person_id,
+                "from_agency": from_agency,
+                "to_agency": to_agency,
+                "topic": topic,
+                "event_date": event,
+                "shared_date": shared,
+                "related_id": related,
+            }
+        )
 
     def perplexing_presentation(self):
         rng, D, s = self.rng, self.D, self.s
@@ -667,12 +928,18 @@ class ChildBuilder:
             if agency == untold:
                 continue
             sender = "ACUTE_HEALTH" if agency == "SOCIAL_CARE" else "SOCIAL_CARE"
-            self.share(sender, agency, "PERPLEXING_PRESENTATION", flagged_on, self.wd.add(flagged_on, rng.randint(1, 3)))
+            self.share(
+                sender, agency, "PERPLEXING_PRESENTATION", flagged_on, self.wd.add(flagged_on, rng.randint(1, 3))
+            )
         if self.has("pp_no_meeting", "pp_flag_recent"):
             return
         offset = 21 if "pp_meeting_late" in s else 20 if "pp_meeting_edge" in s else rng.randint(5, 18)
         held = self.wd.add(flagged_on, offset)
-        invitees = [self.professional_invitee(a, held) for a in ("SOCIAL_CARE", "ACUTE_HEALTH", "GP", "EDUCATION") if a == "SOCIAL_CARE" or a in self.records]
+        invitees = [
+            self.professional_invitee(a, held)
+            for a in ("SOCIAL_CARE", "ACUTE_HEALTH", "GP", "EDUCATION")
+            if a == "SOCIAL_CARE" or a in self.records
+        ]
         self.meeting("PP_CONSENSUS", held, "HELD", invitees, minutes=self.minutes_for(held))
 
     def self_harm(self):
@@ -689,8 +956,11 @@ class ChildBuilder:
             self.assessment(self.referral_id, known_on, with_self_harm=True)
         else:
             self.flag(source, "SELF_HARM", known_on)
-        recipients = [a for a in ["SOCIAL_CARE"] + sorted(self.records) if a != source
-                      and not ("self_harm_uninvolved_agency" in self.s and a == "EDT")]
+        recipients = [
+            a
+            for a in ["SOCIAL_CARE"] + sorted(self.records)
+            if a != source and not ("self_harm_uninvolved_agency" in self.s and a == "EDT")
+        ]
         untold = None
         if plant:
             involved = [a for a in recipients if a == "SOCIAL_CARE" or a in self.flagged]
@@ -711,20 +981,47 @@ class ChildBuilder:
         for agency in sorted(agencies):
             text, outcome, role = rng.choice(ACTIONS_BY_AGENCY[agency])
             professional = self.worker_on(D) if agency == "SOCIAL_CARE" else self.staff(agency)
-            actions.append({"owner_agency": agency, "owner_role": role, "owner_professional_id": professional,
-                            "action_text": text, "outcome_measure": outcome, "status": "OPEN",
-                            "due_date": D + timedelta(days=rng.randint(5, 90)), "completed_date": None})
+            actions.append(
+                {
+                    "owner_agency": agency,
+                    "owner_role": role,
+                    "owner_professional_id": professional,
+                    "action_text": text,
+                    "outcome_measure": outcome,
+                    "status": "OPEN",
+                    "due_date": D + timedelta(days=rng.randint(5, 90)),
+                    "completed_date": None,
+                }
+            )
             if rng.random() < 0.5:
                 done_on = self.days_ago(5, 120)
-                actions.append({"owner_agency": agency, "owner_role": role, "owner_professional_id": professional,
-                                "action_text": text, "outcome_measure": outcome, "status": "DONE",
-                                "due_date": done_on + timedelta(days=rng.randint(0, 10)), "completed_date": done_on})
+                actions.append(
+                    {
+                        "owner_agency": agency,
+                        "owner_role": role,
+                        "owner_professional_id": professional,
+                        "action_text": text,
+                        "outcome_measure": outcome,
+                        "status": "DONE",
+                        "due_date": done_on + timedelta(days=rng.randint(0, 10)),
+                        "completed_date": done_on,
+                    }
+                )
         open_actions = [a for a in actions if a["status"] == "OPEN"]
         target = rng.choice(open_actions)
         if "action_missing_owner" in self.s:
-            actions.append({"owner_agency": None, "owner_role": None, "owner_professional_id": None,
-                            "action_text": "Arrange a family group conference", "outcome_measure": "Conference held",
-                            "status": "OPEN", "due_date": D + 20 * DAY, "completed_date": None})
+            actions.append(
+                {
+                    "owner_agency": None,
+                    "owner_role": None,
+                    "owner_professional_id": None,
+                    "action_text": "Arrange a family group conference",
+                    "outcome_measure": "Conference held",
+                    "status": "OPEN",
+                    "due_date": D + 20 * DAY,
+                    "completed_date": None,
+                }
+            )
         if "action_missing_due" in self.s:
             target["due_date"] = None
         if "action_missing_outcome" in self.s:
@@ -734,9 +1031,18 @@ class ChildBuilder:
         if "action_overdue_edge" in self.s:
             target["due_date"] = self.wd.add(D, -10)
         if "dropped_action_incomplete" in self.s:
-            actions.append({"owner_agency": "SOCIAL_CARE", "owner_role": None, "owner_professional_id": None,
-                            "action_text": "Explore a nursery place", "outcome_measure": None, "status": "DROPPED",
-                            "due_date": None, "completed_date": None})
+            actions.append(
+                {
+                    "owner_agency": "SOCIAL_CARE",
+                    "owner_role": None,
+                    "owner_professional_id": None,
+                    "action_text": "Explore a nursery place",
+                    "outcome_measure": None,
+                    "status": "DROPPED",
+                    "due_date": None,
+                    "completed_date": None,
+                }
+            )
         for action in actions:
             action.update(action_id=self.new_id("ACT"), plan_id=self.plan_id, person_id=self.p.person_id)
             self.rows["plan_actions"].append(action)
@@ -744,13 +1050,25 @@ class ChildBuilder:
     # -- voice ------------------------------------------------------------------------------------
 
     def voice_row(self, day: date, agency: str, source: str, method: str | None = None):
-        self.rows["voice_records"].append({"voice_id": self.new_id("VOI"), "person_id": self.p.person_id, "recorded_date": day,
-                                           "agency": agency, "voice_source": source, "method": method or self.rng.choice(VOICE_METHODS)})
+        self.rows["voice_records"].append(
+            {
+                "voice_id": self.new_id("VOI"),
+                "person_id": self.p.person_id,
+                "recorded_date": day,
+                "agency": agency,
+                "voice_source": source,
+                "method": method or self.rng.choice(VOICE_METHODS),
+            }
+        )
 
     def voice_series(self, source: str, last: date, first: date, gap: tuple[int, int]):
         day = last
         while day >= first or day == last:  # the latest one even if it predates the plan
-            agency = "SOCIAL_CARE" if self.rng.random() < 0.8 else self.rng.choice(["EDUCATION", "COMMUNITY_HEALTH", "EARLY_HELP"])
+            agency = (
+                "SOCIAL_CARE"
+                if self.rng.random() < 0.8
+                else self.rng.choice(["EDUCATION", "COMMUNITY_HEALTH", "EARLY_HELP"])
+            )
             self.voice_row(day, agency, source)
             day -= timedelta(days=self.rng.randint(*gap))
 
@@ -782,7 +1100,11 @@ class ChildBuilder:
     def routine_shares(self):
         rng, D = self.rng, self.D
         for meeting in self.rows["meetings"]:
-            if meeting["meeting_type"] == "CIN_REVIEW" and meeting["status"] == "HELD" and meeting["held_date"] >= D - 364 * DAY:
+            if (
+                meeting["meeting_type"] == "CIN_REVIEW"
+                and meeting["status"] == "HELD"
+                and meeting["held_date"] >= D - 364 * DAY
+            ):
                 for agency in ("GP", "EDUCATION"):
                     if agency in self.records:
                         shared = self.wd.add(meeting["held_date"], rng.randint(1, 4))
@@ -800,13 +1122,28 @@ class ChildBuilder:
                 self.share("POLICE", "SOCIAL_CARE", "OTHER", event, self.wd.add(event, rng.randint(0, 2)))
         if "share_late" in self.s:
             event = self.wd.next_working_day(self.days_ago(30, 200))
-            self.share("SOCIAL_CARE", "GP" if "GP" in self.records else "EDUCATION", "PLAN", event, self.wd.add(event, 7), self.plan_id)
+            self.share(
+                "SOCIAL_CARE",
+                "GP" if "GP" in self.records else "EDUCATION",
+                "PLAN",
+                event,
+                self.wd.add(event, 7),
+                self.plan_id,
+            )
 
     def contact(self, day: date, agency: str, contact_type: str, joint: str | None = None):
         professional = self.worker_on(day) if agency == "SOCIAL_CARE" else self.staff(agency)
-        self.rows["family_contacts"].append({"contact_id": self.new_id("CON"), "person_id": self.p.person_id, "agency": agency,
-                                             "professional_id": professional, "contact_date": day,
-                                             "contact_type": contact_type, "joint_with_agency": joint})
+        self.rows["family_contacts"].append(
+            {
+                "contact_id": self.new_id("CON"),
+                "person_id": self.p.person_id,
+                "agency": agency,
+                "professional_id": professional,
+                "contact_date": day,
+                "contact_type": contact_type,
+                "joint_with_agency": joint,
+            }
+        )
 
     def visits_and_contacts(self):
         rng, D = self.rng, self.D
@@ -820,9 +1157,15 @@ class ChildBuilder:
         day = self.working_day_near(first + timedelta(days=rng.randint(3, 15)))
         while day <= D:  # statutory visits by the social worker, roughly every 2-4 weeks
             seen = rng.random() < 0.95
-            self.rows["ssd_cin_visits"].append({"cinv_cin_visit_id": self.new_id("VIS"), "cinv_person_id": self.p.person_id,
-                                                "cinv_cin_visit_date": day, "cinv_cin_visit_seen": seen,
-                                                "cinv_cin_visit_seen_alone": seen and self.age_on(day) >= 8 and rng.random() < 0.7})
+            self.rows["ssd_cin_visits"].append(
+                {
+                    "cinv_cin_visit_id": self.new_id("VIS"),
+                    "cinv_person_id": self.p.person_id,
+                    "cinv_cin_visit_date": day,
+                    "cinv_cin_visit_seen": seen,
+                    "cinv_cin_visit_seen_alone": seen and self.age_on(day) >= 8 and rng.random() < 0.7,
+                }
+            )
             kind = "HOME_VISIT" if rng.random() < 0.85 and not near_plant(day) else "SCHOOL_VISIT"
             self.contact(day, "SOCIAL_CARE", kind)
             if kind == "HOME_VISIT":
@@ -840,7 +1183,9 @@ class ChildBuilder:
                     self.contact(day, agency, "HOME_VISIT", joint)
                     home_visits_in_week[week] += 1
                 else:
-                    self.contact(day, agency, "CLINIC" if agency == "COMMUNITY_HEALTH" and rng.random() < 0.6 else "PHONE")
+                    self.contact(
+                        day, agency, "CLINIC" if agency == "COMMUNITY_HEALTH" and rng.random() < 0.6 else "PHONE"
+                    )
                 day = self.working_day_near(day + timedelta(days=rng.randint(*gap)))
         if planted_week is None:
             return
@@ -858,7 +1203,12 @@ class ChildBuilder:
 
     def professional_differences(self):
         rng, D, s = self.rng, self.D, self.s
-        plants = ("difference_stage0_stale", "difference_stage_stale", "difference_stage0_edge", "difference_stage_edge")
+        plants = (
+            "difference_stage0_stale",
+            "difference_stage_stale",
+            "difference_stage0_edge",
+            "difference_stage_edge",
+        )
         if not self.has(*plants) and rng.random() >= 0.06:
             return
         raised_by = rng.choice(sorted(self.records)) if self.records else "EDUCATION"
@@ -881,16 +1231,31 @@ class ChildBuilder:
             stage = rng.choice([0, 0, 1])
             stage_date = self.wd.add(raised, rng.randint(1, 4)) if stage else None
             resolved = self.wd.add(stage_date or raised, rng.randint(1, 4))
-        self.rows["professional_differences"].append({
-            "difference_id": self.new_id("DIF"), "person_id": self.p.person_id, "raised_by_agency": raised_by,
-            "about_agency": "SOCIAL_CARE" if raised_by != "SOCIAL_CARE" else "EDUCATION", "raised_date": raised,
-            "topic": rng.choice(DIFFERENCE_TOPICS), "current_stage": stage, "stage_date": stage_date, "resolved_date": resolved})
+        self.rows["professional_differences"].append(
+            {
+                "difference_id": self.new_id("DIF"),
+                "person_id": self.p.person_id,
+                "raised_by_agency": raised_by,
+                "about_agency": "SOCIAL_CARE" if raised_by != "SOCIAL_CARE" else "EDUCATION",
+                "raised_date": raised,
+                "topic": rng.choice(DIFFERENCE_TOPICS),
+                "current_stage": stage,
+                "stage_date": stage_date,
+                "resolved_date": resolved,
+            }
+        )
 
     # -- transitions, EHCP, attendance --------------------------------------------------------------
 
     def transition_plans(self):
         rng, D, p, s = self.rng, self.D, self.p, self.s
-        if self.has("transition_none", "transition_exact_age", "transition_one_day_young", "transition_ehcp_year9", "transition_year8_ehcp"):
+        if self.has(
+            "transition_none",
+            "transition_exact_age",
+            "transition_one_day_young",
+            "transition_ehcp_year9",
+            "transition_year8_ehcp",
+        ):
             return
         approaching_16 = add_months(p.dob, 186) <= D
         from_year_9 = p.has_ehcp and p.age_aug31 >= 13
@@ -906,12 +1271,27 @@ class ChildBuilder:
             plan_type = "HEALTH_TRANSITION"
         elif not needed:
             plan_type = "HEALTH_TRANSITION"
-        self.rows["transition_plans"].append({"plan_id": self.new_id("TRP"), "person_id": p.person_id, "plan_type": plan_type,
-                                              "start_date": start, "last_review_date": max(review, start), "end_date": None})
+        self.rows["transition_plans"].append(
+            {
+                "plan_id": self.new_id("TRP"),
+                "person_id": p.person_id,
+                "plan_type": plan_type,
+                "start_date": start,
+                "last_review_date": max(review, start),
+                "end_date": None,
+            }
+        )
         if p.non_verbal and plan_type != "HEALTH_TRANSITION" and rng.random() < 0.5:
-            self.rows["transition_plans"].append({"plan_id": self.new_id("TRP"), "person_id": p.person_id,
-                                                  "plan_type": "CARE_ACT_TRANSITION", "start_date": start,
-                                                  "last_review_date": None, "end_date": None})
+            self.rows["transition_plans"].append(
+                {
+                    "plan_id": self.new_id("TRP"),
+                    "person_id": p.person_id,
+                    "plan_type": "CARE_ACT_TRANSITION",
+                    "start_date": start,
+                    "last_review_date": None,
+                    "end_date": None,
+                }
+            )
 
     def ehcp(self):
         p, D = self.p, self.D
@@ -921,9 +1301,16 @@ class ChildBuilder:
         start = max(p.dob + timedelta(days=3 * 365 + 30), self.days_ago(200, 2500))
         ceased = D if "ehcp_ceased_today" in self.s else None
         review = max(start, self.days_ago(20, 330))
-        self.rows["ehcp_plans"].append({"ehcp_id": f"EHCP{p.index:07d}", "upn": p.upn, "named_plan_start_date": start,
-                                        "ceased_date": ceased, "last_review_date": review,
-                                        "school_urn": p.school.urn if p.school else None})
+        self.rows["ehcp_plans"].append(
+            {
+                "ehcp_id": f"EHCP{p.index:07d}",
+                "upn": p.upn,
+                "named_plan_start_date": start,
+                "ceased_date": ceased,
+                "last_review_date": review,
+                "school_urn": p.school.urn if p.school else None,
+            }
+        )
         if "EDUCATION" in self.records and review < D:
             invitees = [("SCHOOL", "EDUCATION", self.staff("EDUCATION")), ("MOTHER", None, None)]
             if p.kind == "cin":
@@ -984,17 +1371,38 @@ class ChildBuilder:
             nhs = None
         if "invalid_nhs_in_ssd" in self.s and gp and gp.get("nhs_number"):
             nhs = corrupt_nhs_number(p.nhs)
-        self.rows["ssd_person"].append({"pers_person_id": p.person_id, "pers_upn": upn, "pers_single_unique_id": nhs,
-                                        "pers_forename": p.forename, "pers_surname": p.surname, "pers_dob": p.dob,
-                                        "pers_sex": p.sex, "pers_send_flag": self.facts.send_flag})
+        self.rows["ssd_person"].append(
+            {
+                "pers_person_id": p.person_id,
+                "pers_upn": upn,
+                "pers_single_unique_id": nhs,
+                "pers_forename": p.forename,
+                "pers_surname": p.surname,
+                "pers_dob": p.dob,
+                "pers_sex": p.sex,
+                "pers_send_flag": self.facts.send_flag,
+            }
+        )
         moved = p.dob + timedelta(days=rng.randint(0, max(0, (D - p.dob).days - 30)))
         if rng.random() < 0.3 and moved > p.dob + 30 * DAY:
-            self.rows["ssd_address"].append({"addr_person_id": p.person_id, "addr_address_postcode": random_postcode(rng),
-                                             "addr_address_start_date": p.dob, "addr_address_end_date": moved})
+            self.rows["ssd_address"].append(
+                {
+                    "addr_person_id": p.person_id,
+                    "addr_address_postcode": random_postcode(rng),
+                    "addr_address_start_date": p.dob,
+                    "addr_address_end_date": moved,
+                }
+            )
         else:
             moved = p.dob
-        self.rows["ssd_address"].append({"addr_person_id": p.person_id, "addr_address_postcode": p.postcode,
-                                         "addr_address_start_date": moved, "addr_address_end_date": None})
+        self.rows["ssd_address"].append(
+            {
+                "addr_person_id": p.person_id,
+                "addr_address_postcode": p.postcode,
+                "addr_address_start_date": moved,
+                "addr_address_end_date": None,
+            }
+        )
         codes = ["COMM"] if p.non_verbal else []
         if rng.random() < 0.2 or p.has_ehcp:
             codes += rng.sample(["LD", "AUT", "BEH", "MOB", "HEAR", "VIS", "CON", "DDA"], rng.randint(1, 2))
@@ -1010,11 +1418,20 @@ class ChildBuilder:
         if "invalid_linked_identifier" in self.s:
             linked.append(("NHS Number", corrupt_nhs_number(p.nhs)))
         for kind, value in linked:
-            self.rows["ssd_linked_identifiers"].append({"link_person_id": p.person_id, "link_identifier_type": kind,
-                                                        "link_identifier_value": value,
-                                                        "link_valid_from_date": self.days_ago(100, 1500), "link_valid_to_date": None})
-        valid_keys = {value for value in (nhs, upn, *(v for _, v in linked))
-                      if value and (is_valid_nhs_number(value) or is_valid_upn(value))}
+            self.rows["ssd_linked_identifiers"].append(
+                {
+                    "link_person_id": p.person_id,
+                    "link_identifier_type": kind,
+                    "link_identifier_value": value,
+                    "link_valid_from_date": self.days_ago(100, 1500),
+                    "link_valid_to_date": None,
+                }
+            )
+        valid_keys = {
+            value
+            for value in (nhs, upn, *(v for _, v in linked))
+            if value and (is_valid_nhs_number(value) or is_valid_upn(value))
+        }
         self.keep_links_derivable(valid_keys)
 
     def keep_links_derivable(self, social_care_keys: set[str]):
@@ -1027,8 +1444,11 @@ class ChildBuilder:
         p = self.p
         for agency, record in self.records.items():
             nhs = (record["nhs_number"] or "").replace(" ", "")
-            shares_key = (nhs in social_care_keys or record["upn"] in social_care_keys
-                          or (record["la_person_id"] is not None and record["la_person_id"] == p.person_id))
+            shares_key = (
+                nhs in social_care_keys
+                or record["upn"] in social_care_keys
+                or (record["la_person_id"] is not None and record["la_person_id"] == p.person_id)
+            )
             if agency == self.planted_identity_record:
                 limit_identity_noise(self.rng, record, p, keep="dob")
                 if not shares_key:

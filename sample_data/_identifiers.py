@@ -32,8 +32,9 @@ def _synthetic_numbers():
     global _valid_synthetic_numbers
     if _valid_synthetic_numbers is None:
         import numpy as np
+
         bodies = (np.arange(1_000_000, dtype=np.int64) * 104729) % 1_000_000  # a permutation
-        digits = [np.full_like(bodies, 9)] * 3 + [(bodies // 10 ** power) % 10 for power in range(5, -1, -1)]
+        digits = [np.full_like(bodies, 9)] * 3 + [(bodies // 10**power) % 10 for power in range(5, -1, -1)]
         total = sum(digit * (10 - position) for position, digit in enumerate(digits))
         check = 11 - total % 11
         check[check == 11] = 0

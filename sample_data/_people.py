@@ -5,11 +5,20 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ._calendar import age_in_years
-from ._names import NICKNAMES, POSTCODE_DISTRICTS
+from ._names import NICKNAMES
 from ._world import RECORD_PREFIX, School, World, random_postcode
 
-NHS_HELD_BY = {"GP": 0.99, "COMMUNITY_HEALTH": 0.95, "ACUTE_HEALTH": 0.93, "MENTAL_HEALTH": 0.95,
-               "EDUCATION": 0.05, "POLICE": 0.0, "YJS": 0.1, "EDT": 0.0, "EARLY_HELP": 0.2}
+NHS_HELD_BY = {
+    "GP": 0.99,
+    "COMMUNITY_HEALTH": 0.95,
+    "ACUTE_HEALTH": 0.93,
+    "MENTAL_HEALTH": 0.95,
+    "EDUCATION": 0.05,
+    "POLICE": 0.0,
+    "YJS": 0.1,
+    "EDT": 0.0,
+    "EARLY_HELP": 0.2,
+}
 UPN_HELD_BY = {"EDUCATION": 0.99, "YJS": 0.4, "EARLY_HELP": 0.3}
 LA_ID_HELD_BY = {"EARLY_HELP": 0.7, "YJS": 0.6, "EDT": 0.8}
 SIBLING_NHS_SERIAL_BASE = 500_000  # beyond the largest profile's children
@@ -18,6 +27,7 @@ SIBLING_NHS_SERIAL_BASE = 500_000  # beyond the largest profile's children
 @dataclass
 class Person:
     """One real child. `person_id` is set only for children in social care's ssd_person."""
+
     index: int
     dob: date
     sex: str
@@ -44,8 +54,8 @@ def typo(name: str, rng: random.Random) -> str:
         return name + name[-1]
     position = rng.randint(1, len(name) - 2)
     if rng.random() < 0.5:
-        return name[:position] + name[position + 1] + name[position] + name[position + 2:]
-    return name[:position] + name[position + 1:]
+        return name[:position] + name[position + 1] + name[position] + name[position + 2 :]
+    return name[:position] + name[position + 1 :]
 
 
 def swapped_day_month(dob: date) -> date | None:
@@ -71,10 +81,18 @@ def agency_record(rng: random.Random, agency: str, person: Person, *, allow_dob_
     nhs = person.nhs if rng.random() < NHS_HELD_BY.get(agency, 0) else None
     upn = person.upn if person.upn and rng.random() < UPN_HELD_BY.get(agency, 0) else None
     la_id = person.person_id if person.person_id and rng.random() < LA_ID_HELD_BY.get(agency, 0) else None
-    return {"agency": agency, "agency_record_id": record_id(agency, person.index),
-            "nhs_number": nhs, "upn": upn, "la_person_id": la_id, "forename": forename,
-            "surname": surname, "dob": dob, "sex": person.sex if rng.random() > 0.01 else None,
-            "postcode": postcode}
+    return {
+        "agency": agency,
+        "agency_record_id": record_id(agency, person.index),
+        "nhs_number": nhs,
+        "upn": upn,
+        "la_person_id": la_id,
+        "forename": forename,
+        "surname": surname,
+        "dob": dob,
+        "sex": person.sex if rng.random() > 0.01 else None,
+        "postcode": postcode,
+    }
 
 
 IDENTITY_FIELDS = ("forename", "surname", "dob", "postcode", "sex")  # the fields a slip can touch

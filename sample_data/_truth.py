@@ -54,12 +54,17 @@ class CatalogueEvaluator:
     # -- shared derivations -------------------------------------------------------------------
 
     def is_cin(self, facts: ChildFacts) -> bool:
-        return any(is_open(p["cinp_cin_plan_start_date"], p["cinp_cin_plan_end_date"], self.as_at)
-                   for p in facts.rows["ssd_cin_plans"])
+        return any(
+            is_open(p["cinp_cin_plan_start_date"], p["cinp_cin_plan_end_date"], self.as_at)
+            for p in facts.rows["ssd_cin_plans"]
+        )
 
     def open_plans(self, facts: ChildFacts) -> list[dict]:
-        return [p for p in facts.rows["ssd_cin_plans"]
-                if is_open(p["cinp_cin_plan_start_date"], p["cinp_cin_plan_end_date"], self.as_at)]
+        return [
+            p
+            for p in facts.rows["ssd_cin_plans"]
+            if is_open(p["cinp_cin_plan_start_date"], p["cinp_cin_plan_end_date"], self.as_at)
+        ]
 
     def has_active_ehcp(self, facts: ChildFacts) -> bool:
         return any(is_open(e["named_plan_start_date"], e["ceased_date"], self.as_at) for e in facts.rows["ehcp_plans"])
@@ -68,9 +73,12 @@ class CatalogueEvaluator:
         return 5 <= age_in_years(facts.dob, last_31_august_before(self.as_at)) <= 15
 
     def open_flags(self, facts: ChildFacts, flag_type: str | None = None) -> list[dict]:
-        return [f for f in facts.rows["agency_flags"]
-                if is_open(f["start_date"], f["end_date"], self.as_at)
-                and (flag_type is None or f["flag_type"] == flag_type)]
+        return [
+            f
+            for f in facts.rows["agency_flags"]
+            if is_open(f["start_date"], f["end_date"], self.as_at)
+            and (flag_type is None or f["flag_type"] == flag_type)
+        ]
 
     def linked_agencies(self, facts: ChildFacts) -> set[str]:
         return {r["agency"] for r in facts.rows["agency_records"]}
@@ -79,8 +87,10 @@ class CatalogueEvaluator:
         return [i for i in facts.rows["ssd_involvements"] if i["invo_professional_role_id"] == "CW"]
 
     def open_involvement(self, facts: ChildFacts) -> bool:
-        return any(is_open(i["invo_involvement_start_date"], i["invo_involvement_end_date"], self.as_at)
-                   for i in facts.rows["ssd_involvements"])
+        return any(
+            is_open(i["invo_involvement_start_date"], i["invo_involvement_end_date"], self.as_at)
+            for i in facts.rows["ssd_involvements"]
+        )
 
     def invitations_by_meeting(self, facts: ChildFacts) -> dict[str, list[dict]]:
         grouped = defaultdict(list)
@@ -94,4 +104,3 @@ class CatalogueEvaluator:
 
     def gp_registered_on(self, facts, day: date) -> bool:
         return any(is_open(r["registered_from"], r["registered_to"], day) for r in facts.rows["gp_registrations"])
-

@@ -9,20 +9,53 @@ from ._names import BOY_NAMES, GIRL_NAMES, POSTCODE_DISTRICTS, POSTCODE_UNIT_LET
 
 LA_CODE = 803  # the UPN's LA number for this authority (pupils who moved in carry another)
 NEIGHBOUR_LA_CODES = [801, 802, 935]
-PARTNER_AGENCIES = ["EDUCATION", "GP", "COMMUNITY_HEALTH", "ACUTE_HEALTH", "MENTAL_HEALTH",
-                    "POLICE", "YJS", "EDT", "EARLY_HELP"]
-RECORD_PREFIX = {"EDUCATION": "ED", "GP": "GP", "COMMUNITY_HEALTH": "SIR", "ACUTE_HEALTH": "NBT",
-                 "MENTAL_HEALTH": "AWP", "POLICE": "ASP", "YJS": "YJ", "EDT": "EDT", "EARLY_HELP": "EH"}
+PARTNER_AGENCIES = [
+    "EDUCATION",
+    "GP",
+    "COMMUNITY_HEALTH",
+    "ACUTE_HEALTH",
+    "MENTAL_HEALTH",
+    "POLICE",
+    "YJS",
+    "EDT",
+    "EARLY_HELP",
+]
+RECORD_PREFIX = {
+    "EDUCATION": "ED",
+    "GP": "GP",
+    "COMMUNITY_HEALTH": "SIR",
+    "ACUTE_HEALTH": "NBT",
+    "MENTAL_HEALTH": "AWP",
+    "POLICE": "ASP",
+    "YJS": "YJ",
+    "EDT": "EDT",
+    "EARLY_HELP": "EH",
+}
 # Invitee role each partner agency sends to meetings (the contract's invitee_role list).
-INVITEE_ROLE = {"SOCIAL_CARE": "SOCIAL_WORKER", "EDUCATION": "SCHOOL", "GP": "GP",
-                "COMMUNITY_HEALTH": "SCHOOL_NURSE", "ACUTE_HEALTH": "PAEDIATRICIAN",
-                "MENTAL_HEALTH": "CAMHS", "POLICE": "POLICE", "YJS": "YJS", "EDT": "OTHER",
-                "EARLY_HELP": "EARLY_HELP"}
-JOB_TITLES = {"SOCIAL_CARE": "Social Worker", "EDUCATION": "Designated Safeguarding Lead",
-              "GP": "General Practitioner", "COMMUNITY_HEALTH": "School Nurse",
-              "ACUTE_HEALTH": "Consultant Paediatrician", "MENTAL_HEALTH": "CAMHS Practitioner",
-              "POLICE": "Police Safeguarding Officer", "YJS": "YJS Case Manager",
-              "EDT": "EDT Social Worker", "EARLY_HELP": "Family Support Worker"}
+INVITEE_ROLE = {
+    "SOCIAL_CARE": "SOCIAL_WORKER",
+    "EDUCATION": "SCHOOL",
+    "GP": "GP",
+    "COMMUNITY_HEALTH": "SCHOOL_NURSE",
+    "ACUTE_HEALTH": "PAEDIATRICIAN",
+    "MENTAL_HEALTH": "CAMHS",
+    "POLICE": "POLICE",
+    "YJS": "YJS",
+    "EDT": "OTHER",
+    "EARLY_HELP": "EARLY_HELP",
+}
+JOB_TITLES = {
+    "SOCIAL_CARE": "Social Worker",
+    "EDUCATION": "Designated Safeguarding Lead",
+    "GP": "General Practitioner",
+    "COMMUNITY_HEALTH": "School Nurse",
+    "ACUTE_HEALTH": "Consultant Paediatrician",
+    "MENTAL_HEALTH": "CAMHS Practitioner",
+    "POLICE": "Police Safeguarding Officer",
+    "YJS": "YJS Case Manager",
+    "EDT": "EDT Social Worker",
+    "EARLY_HELP": "Family Support Worker",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +96,7 @@ class Practice:
 @dataclass
 class World:
     """Everything fixed for a run: as-at date, calendars, pools of schools and professionals."""
+
     profile: Profile
     seed: int
     as_at: date
@@ -89,6 +123,7 @@ class World:
 
     def allocate_upn(self, la_code: int, establishment: int, year_allocated: int) -> str:
         from ._identifiers import make_upn
+
         key = (la_code, establishment, year_allocated % 100)
         serial = self.upn_serials.get(key, 0) + 1
         while serial > 999:  # a full allocation year: spill into the next establishment number
@@ -110,11 +145,25 @@ def random_postcode(rng: random.Random) -> str:
     return f"{rng.choice(POSTCODE_DISTRICTS)} {rng.randint(1, 9)}{rng.choice(POSTCODE_UNIT_LETTERS)}{rng.choice(POSTCODE_UNIT_LETTERS)}"
 
 
-def build_world(profile: Profile, seed: int, as_at: date, *, la_code: int = LA_CODE,
-                neighbour_la_codes: tuple[int, ...] = tuple(NEIGHBOUR_LA_CODES), nhs_offset: int = 0) -> World:
+def build_world(
+    profile: Profile,
+    seed: int,
+    as_at: date,
+    *,
+    la_code: int = LA_CODE,
+    neighbour_la_codes: tuple[int, ...] = tuple(NEIGHBOUR_LA_CODES),
+    nhs_offset: int = 0,
+) -> World:
     rng = random.Random(f"{seed}/world")
-    world = World(profile, seed, as_at, WorkingDays(as_at.year - 25, as_at.year + 2), la_code=la_code,
-                  neighbour_la_codes=tuple(neighbour_la_codes), nhs_offset=nhs_offset)
+    world = World(
+        profile,
+        seed,
+        as_at,
+        WorkingDays(as_at.year - 25, as_at.year + 2),
+        la_code=la_code,
+        neighbour_la_codes=tuple(neighbour_la_codes),
+        nhs_offset=nhs_offset,
+    )
     serial = 0
 
     def professional(agency: str, practice_code: str | None = None, title: str | None = None) -> str:
@@ -122,9 +171,15 @@ def build_world(profile: Profile, seed: int, as_at: date, *, la_code: int = LA_C
         serial += 1
         prof_id = f"PRF{serial:05d}"
         forename, surname = random_person_name(rng, rng.choice("MF"))
-        world.professionals.append({"prof_professional_id": prof_id, "prof_professional_name": f"{forename} {surname}",
-                                    "prof_professional_job_title": title or JOB_TITLES[agency],
-                                    "prof_agency": agency, "prof_practice_code": practice_code})
+        world.professionals.append(
+            {
+                "prof_professional_id": prof_id,
+                "prof_professional_name": f"{forename} {surname}",
+                "prof_professional_job_title": title or JOB_TITLES[agency],
+                "prof_agency": agency,
+                "prof_practice_code": practice_code,
+            }
+        )
         return prof_id
 
     for number in range(profile.schools):
@@ -154,5 +209,15 @@ def dob_for_age(rng: random.Random, world: World, age_aug31: int) -> date:
     return date.fromordinal(latest.toordinal() - rng.randint(0, 364))
 
 
-__all__ = ["PROFILES", "Profile", "World", "build_world", "random_person_name", "random_postcode",
-           "dob_for_age", "age_on_aug31", "add_months", "academic_year_start"]
+__all__ = [
+    "PROFILES",
+    "Profile",
+    "World",
+    "build_world",
+    "random_person_name",
+    "random_postcode",
+    "dob_for_age",
+    "age_on_aug31",
+    "add_months",
+    "academic_year_start",
+]

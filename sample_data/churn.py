@@ -47,8 +47,15 @@ GROWING: dict[str, str] = {
 CHANGEABLE_KINDS = ("date", "code", "flag")
 
 
-def next_night(first: Path, out: Path, as_at: date, seed: int = 1, changed: float = 0.01, added: float = 0.01,
-               new_children: int = 3) -> dict:
+def next_night(
+    first: Path,
+    out: Path,
+    as_at: date,
+    seed: int = 1,
+    changed: float = 0.01,
+    added: float = 0.01,
+    new_children: int = 3,
+) -> dict:
     """Write the delivery of the night after `first` into `out`; returns counts per file."""
     rng = random.Random(f"{seed}/next-night/{as_at.isoformat()}")
     contract = load_contract()
@@ -76,8 +83,15 @@ def next_night(first: Path, out: Path, as_at: date, seed: int = 1, changed: floa
         frame.write_csv(out / f"{table}.csv")
     manifest_path = first / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest.update({"as_at": as_at.isoformat(), "derived_from": str(first), "churn_seed": seed,
-                     "churn": counts, "row_counts": {name: c["rows"] for name, c in counts.items()}})
+    manifest.update(
+        {
+            "as_at": as_at.isoformat(),
+            "derived_from": str(first),
+            "churn_seed": seed,
+            "churn": counts,
+            "row_counts": {name: c["rows"] for name, c in counts.items()},
+        }
+    )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return counts
 
@@ -86,8 +100,9 @@ def _change_values(frame: pl.DataFrame, table: str, spec, rng: random.Random, fr
     """About `fraction` of the rows get one value (date, code or flag, outside the key) replaced
     by the value of another row of the same column."""
     key = set(KEYS.get(table, ()))
-    columns = [c.name for c in spec.columns if c.kind in CHANGEABLE_KINDS and c.name not in key
-               and c.name in frame.columns]
+    columns = [
+        c.name for c in spec.columns if c.kind in CHANGEABLE_KINDS and c.name not in key and c.name in frame.columns
+    ]
     if not columns or frame.height < 2:
         return frame, 0
     n = max(1, round(frame.height * fraction))
@@ -124,10 +139,12 @@ def _next_school_day(frame: pl.DataFrame) -> pl.DataFrame:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     pupils = frame.filter(pl.col("session_date") == last).unique(subset=["upn"], keep="first", maintain_order=True)
-    new = pl.concat([
-        pupils.with_columns(pl.lit(day.isoformat()).alias("session_date"), pl.lit(half).alias("session"))
-        for half in ("AM", "PM")
-    ]).sort(["upn", "session"], maintain_order=True)
+    new = pl.concat(
+        [
+            pupils.with_columns(pl.lit(day.isoformat()).alias("session_date"), pl.lit(half).alias("session"))
+            for half in ("AM", "PM")
+        ]
+    ).sort(["upn", "session"], maintain_order=True)
     return pl.concat([frame, new])
 
 
@@ -138,8 +155,10 @@ def _add_children(frames: dict[str, pl.DataFrame], rng: random.Random, n: int, a
     picks = rng.sample(range(people.height), min(n, people.height))
     new_ids = [f"N{stamp}{k:03d}" for k in range(len(picks))]
     children = people[picks].with_columns(
-        pl.Series("pers_person_id", new_ids), pl.lit(None, dtype=pl.Utf8).alias("pers_upn"),
-        pl.lit(None, dtype=pl.Utf8).alias("pers_single_unique_id"))
+        pl.Series("pers_person_id", new_ids),
+        pl.lit(None, dtype=pl.Utf8).alias("pers_upn"),
+        pl.lit(None, dtype=pl.Utf8).alias("pers_single_unique_id"),
+    )
     frames["ssd_person"] = pl.concat([people, children])
     counts["ssd_person.csv"]["added"] += len(picks)
     counts["ssd_person.csv"]["rows"] += len(picks)
@@ -148,9 +167,12 @@ def _add_children(frames: dict[str, pl.DataFrame], rng: random.Random, n: int, a
         template = episodes[[rng.randrange(episodes.height) for _ in new_ids]]
         referral = (as_at - timedelta(days=1)).isoformat()
         new = template.with_columns(
-            pl.Series("cine_referral_id", [f"R{i}" for i in new_ids]), pl.Series("cine_person_id", new_ids),
-            pl.lit(referral).alias("cine_referral_date"), pl.lit(None, dtype=pl.Utf8).alias("cine_close_date"),
-            pl.lit(None, dtype=pl.Utf8).alias("cine_close_reason"))
+            pl.Series("cine_referral_id", [f"R{i}" for i in new_ids]),
+            pl.Series("cine_person_id", new_ids),
+            pl.lit(referral).alias("cine_referral_date"),
+            pl.lit(None, dtype=pl.Utf8).alias("cine_close_date"),
+            pl.lit(None, dtype=pl.Utf8).alias("cine_close_reason"),
+        )
         frames["ssd_cin_episodes"] = pl.concat([episodes, new])
         counts["ssd_cin_episodes.csv"]["added"] += len(new_ids)
         counts["ssd_cin_episodes.csv"]["rows"] += len(new_ids)

@@ -38,8 +38,7 @@ def read_truth(delivery: Path) -> set[Key]:
 
     with (ground_truth(delivery) / "truth.csv").open(encoding="utf-8", newline="") as handle:
         return {
-            (row["check_id"], row["person_id"] or "", row["agency"], row["entity_id"])
-            for row in csv.DictReader(handle)
+            (row["check_id"], row["person_id"] or "", row["agency"], row["entity_id"]) for row in csv.DictReader(handle)
         }
 
 
@@ -57,8 +56,12 @@ def compare(truth: set[Key], found: set[Key], check_ids: list[str]) -> list[Chec
         got = {k for k in found if k[0] == check_id}
         result.append(
             CheckAgreement(
-                check_id, len(expected), len(got), len(expected & got),
-                tuple(sorted(expected - got)), tuple(sorted(got - expected)),
+                check_id,
+                len(expected),
+                len(got),
+                len(expected & got),
+                tuple(sorted(expected - got)),
+                tuple(sorted(got - expected)),
             )
         )
     return result

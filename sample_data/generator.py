@@ -17,7 +17,6 @@ import json
 import random
 import sys
 import time
-from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -32,19 +31,30 @@ from ._identifiers import corrupt_nhs_number, corrupt_upn, synthetic_nhs_number
 from ._people import Person, agency_record
 from ._tables import GROUND_TRUTH_DIR, TABLE_COLUMNS, TRUTH_COLUMNS, TableWriter, ground_truth
 from ._truth import CatalogueEvaluator
-from ._world import (LA_CODE, NEIGHBOUR_LA_CODES, PROFILES, World, age_on_aug31, build_world,
-                     dob_for_age, random_person_name, random_postcode)
+from ._world import (
+    LA_CODE,
+    NEIGHBOUR_LA_CODES,
+    PROFILES,
+    World,
+    age_on_aug31,
+    build_world,
+    dob_for_age,
+    random_person_name,
+    random_postcode,
+)
 from .truth import INCOMPATIBLE, PLANTED, SCENARIOS, SCENARIOS_BY_NAME
 
 DEFAULT_AS_AT = date(2026, 11, 24)
 # The authority's checks (the regional ones are planted by sample_data/region.py), in planting order.
-CHECK_IDS = [check_id for check_id in PLANTED
-             if check_id in {check.id for check in load_registry().values() if check.scope == "authority"}]
+CHECK_IDS = [
+    check_id
+    for check_id in PLANTED
+    if check_id in {check.id for check in load_registry().values() if check.scope == "authority"}
+]
 # Per-row truth that only the writer can key (file lines): INVALID_IDENTIFIER.
 ROW_TRUTH = [module.row_truth for module in PLANTED.values() if hasattr(module, "row_truth")]
 ATTENDANCE_TRUTH = [module.attendance_truth for module in PLANTED.values() if hasattr(module, "attendance_truth")]
 CIN_AGE_WEIGHTS = [6, 5, 5, 5, 5, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 6, 5, 3]  # ages 0-17 on 31 August
-
 
 
 class Delivery:
@@ -61,10 +71,19 @@ class Delivery:
     def write(self, table: str, row: dict, person_id: str | None = None, twin_of: str | None = None):
         line = self.tables[table].write(row)
         if table == "agency_records":
-            self.links.write({"agency": row["agency"], "agency_record_id": row["agency_record_id"], "person_id": person_id})
+            self.links.write(
+                {"agency": row["agency"], "agency_record_id": row["agency_record_id"], "person_id": person_id}
+            )
             if twin_of:  # truth: this record is also a twin's look-alike, and social care knows that twin
-                self.relatives.write({"agency": row["agency"], "agency_record_id": row["agency_record_id"],
-                                      "person_id": twin_of, "relationship": "TWIN", "known_to_social_care": True})
+                self.relatives.write(
+                    {
+                        "agency": row["agency"],
+                        "agency_record_id": row["agency_record_id"],
+                        "person_id": twin_of,
+                        "relationship": "TWIN",
+                        "known_to_social_care": True,
+                    }
+                )
         for row_truth in ROW_TRUTH:
             self.truth.extend(row_truth(table, row, line))
 
@@ -85,11 +104,23 @@ class Delivery:
 
 # -- the cast of LA children ---------------------------------------------------------------------
 
+
 def make_person(world: World, rng: random.Random, index: int, age: int, kind: str) -> Person:
     sex = "M" if rng.random() < 0.52 else "F"
     forename, surname = random_person_name(rng, sex)
-    person = Person(index, dob_for_age(rng, world, age), sex, forename, surname, random_postcode(rng),
-                    synthetic_nhs_number(world.nhs_offset + index), None, None, rng.choice(world.practices).code, kind=kind)
+    person = Person(
+        index,
+        dob_for_age(rng, world, age),
+        sex,
+        forename,
+        surname,
+        random_postcode(rng),
+        synthetic_nhs_number(world.nhs_offset + index),
+        None,
+        None,
+        rng.choice(world.practices).code,
+        kind=kind,
+    )
     refresh_school(world, rng, person)
     return person
 
@@ -161,17 +192,31 @@ def assign_scenarios(world: World, people: list[Person]) -> list[tuple]:
     near_misses = []
     for scenario in ordered:
         cohort = by_kind[scenario.cohort]
-        wanted = max(1, round(scenario.rate * len(by_kind["cin"]))) if scenario.cohort == "cin" else max(1, round(scenario.rate * len(cohort)))
-        pool = [p for p in cohort if scenario.group not in taken_groups[p.index] and len(p.scenarios) < 3
-                and (scenario.eligible is None or scenario.eligible(p))
-                and not any(frozenset((scenario.name, other)) in INCOMPATIBLE for other in p.scenarios)
-                and not any(SCENARIOS_BY_NAME[other].check_id == scenario.check_id
-                            and SCENARIOS_BY_NAME[other].near_miss != scenario.near_miss for other in p.scenarios)]
+        wanted = (
+            max(1, round(scenario.rate * len(by_kind["cin"])))
+            if scenario.cohort == "cin"
+            else max(1, round(scenario.rate * len(cohort)))
+        )
+        pool = [
+            p
+            for p in cohort
+            if scenario.group not in taken_groups[p.index]
+            and len(p.scenarios) < 3
+            and (scenario.eligible is None or scenario.eligible(p))
+            and not any(frozenset((scenario.name, other)) in INCOMPATIBLE for other in p.scenarios)
+            and not any(
+                SCENARIOS_BY_NAME[other].check_id == scenario.check_id
+                and SCENARIOS_BY_NAME[other].near_miss != scenario.near_miss
+                for other in p.scenarios
+            )
+        ]
         for person in rng.sample(pool, min(wanted, len(pool))):
             person.scenarios.add(scenario.name)
             taken_groups[person.index].add(scenario.group)
             apply_forced_facts(world, rng, person, scenario)
-            near_misses.append((scenario.check_id, person.person_id, scenario.name, scenario.near_miss, scenario.description))
+            near_misses.append(
+                (scenario.check_id, person.person_id, scenario.name, scenario.near_miss, scenario.description)
+            )
     return near_misses
 
 
@@ -186,8 +231,15 @@ def apply_forced_facts(world: World, rng: random.Random, person: Person, scenari
 
 # -- children known only to partner agencies ----------------------------------------------------------
 
-OTHER_AGENCY_CHANCES = [("COMMUNITY_HEALTH", 0.5, 0), ("ACUTE_HEALTH", 0.2, 0), ("MENTAL_HEALTH", 0.08, 8),
-                        ("POLICE", 0.05, 10), ("EARLY_HELP", 0.05, 0), ("YJS", 0.01, 10), ("EDT", 0.01, 0)]
+OTHER_AGENCY_CHANCES = [
+    ("COMMUNITY_HEALTH", 0.5, 0),
+    ("ACUTE_HEALTH", 0.2, 0),
+    ("MENTAL_HEALTH", 0.08, 8),
+    ("POLICE", 0.05, 10),
+    ("EARLY_HELP", 0.05, 0),
+    ("YJS", 0.01, 10),
+    ("EDT", 0.01, 0),
+]
 
 
 def write_other_children(world: World, grid: SessionGrid, delivery: Delivery, first_index: int, count: int):
@@ -213,33 +265,59 @@ def write_other_children(world: World, grid: SessionGrid, delivery: Delivery, fi
             delivery.write("agency_records", record)
             if agency == "MENTAL_HEALTH" and rng.random() < 0.1:
                 start = world.as_at - timedelta(days=rng.randint(10, 600))
-                delivery.write("agency_flags", {"agency": agency, "agency_record_id": record["agency_record_id"],
-                                                "flag_type": "SELF_HARM", "start_date": start, "recorded_date": start})
+                delivery.write(
+                    "agency_flags",
+                    {
+                        "agency": agency,
+                        "agency_record_id": record["agency_record_id"],
+                        "flag_type": "SELF_HARM",
+                        "start_date": start,
+                        "recorded_date": start,
+                    },
+                )
         if "GP" in agencies:
             nhs = corrupt_nhs_number(person.nhs) if number % 900 == 11 else person.nhs
-            delivery.write("gp_registrations", {"nhs_number": nhs, "practice_code": person.practice_code,
-                                                "registered_from": person.dob + timedelta(days=rng.randint(7, 60))})
+            delivery.write(
+                "gp_registrations",
+                {
+                    "nhs_number": nhs,
+                    "practice_code": person.practice_code,
+                    "registered_from": person.dob + timedelta(days=rng.randint(7, 60)),
+                },
+            )
         if person.upn and 4 <= age <= 17 and rng.random() < 0.03:
             ehcp_rows += 1
             upn = corrupt_upn(person.upn) if ehcp_rows % 40 == 2 else person.upn
             start = max(person.dob + timedelta(days=3 * 365 + 30), world.as_at - timedelta(days=rng.randint(100, 2500)))
-            delivery.write("ehcp_plans", {"ehcp_id": f"EHCP{person.index:07d}", "upn": upn, "named_plan_start_date": start,
-                                          "last_review_date": max(start, world.as_at - timedelta(days=rng.randint(10, 360))),
-                                          "school_urn": person.school.urn})
+            delivery.write(
+                "ehcp_plans",
+                {
+                    "ehcp_id": f"EHCP{person.index:07d}",
+                    "upn": upn,
+                    "named_plan_start_date": start,
+                    "last_review_date": max(start, world.as_at - timedelta(days=rng.randint(10, 360))),
+                    "school_urn": person.school.urn,
+                },
+            )
         if person.upn and 5 <= age <= 15 and "EDUCATION" in agencies:
             if attendance_pupils < profile.extra_attendance_pupils:
                 upn = corrupt_upn(person.upn) if attendance_pupils % 500 == 3 else person.upn
                 plan = AttendancePlan(draw_absence_rate(rng, child_in_need=False))
-                lines, _ = pupil_sessions(grid, upn, person.school.urn, plan, np.random.default_rng([world.seed, 2, person.index]))
+                lines, _ = pupil_sessions(
+                    grid, upn, person.school.urn, plan, np.random.default_rng([world.seed, 2, person.index])
+                )
                 delivery.write_attendance(lines)
                 attendance_pupils += 1
             elif summary_pupils < profile.summary_pupils:
-                row, _ = summary_row(grid, person.upn, person.school.urn, draw_absence_rate(rng, child_in_need=False), rng)
+                row, _ = summary_row(
+                    grid, person.upn, person.school.urn, draw_absence_rate(rng, child_in_need=False), rng
+                )
                 delivery.write("attendance_summaries", row)
                 summary_pupils += 1
 
 
 # -- the run ----------------------------------------------------------------------------------------------
+
 
 def write_la_child(world: World, grid: SessionGrid, delivery: Delivery, evaluator: CatalogueEvaluator, person: Person):
     builder = ChildBuilder(world, grid, person)
@@ -262,9 +340,17 @@ def write_csv(path: Path, columns: list[str], rows):
         writer.writerows(rows)
 
 
-def generate(profile: str, seed: int, out, variant: str = "clean", as_at: date = DEFAULT_AS_AT, *,
-             la_code: int = LA_CODE, neighbour_la_codes: tuple[int, ...] = tuple(NEIGHBOUR_LA_CODES),
-             nhs_offset: int = 0) -> dict:
+def generate(
+    profile: str,
+    seed: int,
+    out,
+    variant: str = "clean",
+    as_at: date = DEFAULT_AS_AT,
+    *,
+    la_code: int = LA_CODE,
+    neighbour_la_codes: tuple[int, ...] = tuple(NEIGHBOUR_LA_CODES),
+    nhs_offset: int = 0,
+) -> dict:
     """Write one delivery (every contract table) and its truth files into `out`; returns the manifest.
 
     `la_code`, `neighbour_la_codes` and `nhs_offset` place the authority in a generated region
@@ -276,8 +362,9 @@ def generate(profile: str, seed: int, out, variant: str = "clean", as_at: date =
         raise ValueError("variant must be 'clean' or 'bad'")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    world = build_world(PROFILES[profile], seed, as_at, la_code=la_code,
-                        neighbour_la_codes=neighbour_la_codes, nhs_offset=nhs_offset)
+    world = build_world(
+        PROFILES[profile], seed, as_at, la_code=la_code, neighbour_la_codes=neighbour_la_codes, nhs_offset=nhs_offset
+    )
     grid = SessionGrid(as_at, world.working_days)
     evaluator = CatalogueEvaluator(as_at, world.working_days)
     people = la_children(world)
@@ -304,26 +391,38 @@ def generate(profile: str, seed: int, out, variant: str = "clean", as_at: date =
     counts[beside + "near_misses.csv"], counts[beside + "planted.csv"] = len(near_misses), len(planted)
     if variant == "bad":
         from ._bad import make_bad_delivery
+
         counts.update(make_bad_delivery(out, seed))
-    manifest = {"profile": profile, "seed": seed, "as_at": as_at.isoformat(), "variant": variant,
-                "row_counts": dict(sorted(counts.items())),
-                "truth_by_check": {check: sum(1 for row in truth if row[0] == check) for check in CHECK_IDS}}
+    manifest = {
+        "profile": profile,
+        "seed": seed,
+        "as_at": as_at.isoformat(),
+        "variant": variant,
+        "row_counts": dict(sorted(counts.items())),
+        "truth_by_check": {check: sum(1 for row in truth if row[0] == check) for check in CHECK_IDS},
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m caseflags.sample_data.generator", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m caseflags.sample_data.generator", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--profile", default="small", choices=sorted(PROFILES))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--bad", action="store_true", help="add malformed rows, a Windows-1252 file and a UK-dates file")
+    parser.add_argument(
+        "--bad", action="store_true", help="add malformed rows, a Windows-1252 file and a UK-dates file"
+    )
     parser.add_argument("--as-at", type=date.fromisoformat, default=DEFAULT_AS_AT)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     manifest = generate(args.profile, args.seed, args.out, "bad" if args.bad else "clean", args.as_at)
-    print(f"generated profile {args.profile} seed {args.seed} as at {manifest['as_at']} "
-          f"({manifest['variant']}) in {time.perf_counter() - started:.1f}s -> {args.out}")
+    print(
+        f"generated profile {args.profile} seed {args.seed} as at {manifest['as_at']} "
+        f"({manifest['variant']}) in {time.perf_counter() - started:.1f}s -> {args.out}"
+    )
     print("truth rows per check:")
     for check, count in manifest["truth_by_check"].items():
         print(f"  {check:<38} {count}")

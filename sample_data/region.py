@@ -37,8 +37,14 @@ from .generator import DEFAULT_AS_AT, generate
 
 # Neighbouring authorities round South Gloucestershire (UPN LA numbers): the region's members.
 REGION_LA_CODES = (803, 801, 802, 800, 865, 916)
-REGION_NAMES = {803: "South Gloucestershire", 801: "Bristol", 802: "North Somerset",
-                800: "Bath and North East Somerset", 865: "Wiltshire", 916: "Gloucestershire"}
+REGION_NAMES = {
+    803: "South Gloucestershire",
+    801: "Bristol",
+    802: "North Somerset",
+    800: "Bath and North East Somerset",
+    865: "Wiltshire",
+    916: "Gloucestershire",
+}
 # Synthetic NHS number serials available below the generator's sibling range.
 NHS_SERIALS_FOR_PEOPLE = 500_000
 REGION_TRUTH_COLUMNS = ["check_id", "la_code", "person_id", "agency", "entity_id", "scenario"]
@@ -85,8 +91,15 @@ def generate_region(count: int, profile: str, seed: int, out, as_at: date = DEFA
     for position, code in enumerate(codes):
         # Moved-in pupils carry LA numbers of their own (9xx), never a region member's.
         outside = tuple(900 + position * 3 + k for k in range(3))
-        generate(profile, seed * 100 + position, out / str(code), as_at=as_at, la_code=code,
-                 neighbour_la_codes=outside, nhs_offset=position * people_per_authority)
+        generate(
+            profile,
+            seed * 100 + position,
+            out / str(code),
+            as_at=as_at,
+            la_code=code,
+            neighbour_la_codes=outside,
+            nhs_offset=position * people_per_authority,
+        )
     per_pair = max(1, PROFILES[profile].cin_children // 300)
     planted: list[Planted] = []
     for position, home in enumerate(codes):
@@ -96,12 +109,20 @@ def generate_region(count: int, profile: str, seed: int, out, as_at: date = DEFA
     truth_dir = out / GROUND_TRUTH_DIR
     truth_dir.mkdir(exist_ok=True)
     _write_csv(truth_dir / "truth.csv", REGION_TRUTH_COLUMNS, truth)
-    _write_csv(truth_dir / "planted.csv", list(Planted.__dataclass_fields__),
-               [[getattr(p, f) for f in Planted.__dataclass_fields__] for p in planted])
+    _write_csv(
+        truth_dir / "planted.csv",
+        list(Planted.__dataclass_fields__),
+        [[getattr(p, f) for f in Planted.__dataclass_fields__] for p in planted],
+    )
     (out / "region.toml").write_text(manifest_text(codes), encoding="utf-8")
-    summary = {"profile": profile, "seed": seed, "as_at": as_at.isoformat(), "authorities": list(codes),
-               "planted": len(planted),
-               "truth_by_check": {check: sum(1 for row in truth if row[0] == check) for check in CROSS_BORDER_CHECKS}}
+    summary = {
+        "profile": profile,
+        "seed": seed,
+        "as_at": as_at.isoformat(),
+        "authorities": list(codes),
+        "planted": len(planted),
+        "truth_by_check": {check: sum(1 for row in truth if row[0] == check) for check in CROSS_BORDER_CHECKS},
+    }
     (out / "region.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
@@ -113,7 +134,7 @@ def manifest_text(codes) -> str:
         'name = "Synthetic region"',
         'store = "stores/region.duckdb"',
         'out = "region-out"',
-        "# scheduler = \"tcp://scheduler:8786\"   # a running Dask cluster; default: a local cluster",
+        '# scheduler = "tcp://scheduler:8786"   # a running Dask cluster; default: a local cluster',
         "workers = 2",
         "",
     ]
@@ -143,32 +164,47 @@ def _read(folder: Path, table: str) -> pl.DataFrame:
 def _home_candidates(folder: Path, as_at: date) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(open CiN children, children not CiN and with no attendance at home), with identity fields."""
     person = _read(folder, "ssd_person").unique("pers_person_id", keep="first", maintain_order=True)
-    address = (_read(folder, "ssd_address").filter(pl.col("addr_address_end_date").is_null())
-               .unique("addr_person_id", keep="first", maintain_order=True)
-               .select(pl.col("addr_person_id").alias("pers_person_id"), pl.col("addr_address_postcode").alias("postcode")))
+    address = (
+        _read(folder, "ssd_address")
+        .filter(pl.col("addr_address_end_date").is_null())
+        .unique("addr_person_id", keep="first", maintain_order=True)
+        .select(pl.col("addr_person_id").alias("pers_person_id"), pl.col("addr_address_postcode").alias("postcode"))
+    )
     plans = _read(folder, "ssd_cin_plans").with_columns(
-        pl.col("cinp_cin_plan_start_date").str.to_date(), pl.col("cinp_cin_plan_end_date").str.to_date())
-    open_plans = plans.filter((pl.col("cinp_cin_plan_start_date") <= as_at)
-                              & (pl.col("cinp_cin_plan_end_date").is_null() | (pl.col("cinp_cin_plan_end_date") > as_at)))
+        pl.col("cinp_cin_plan_start_date").str.to_date(), pl.col("cinp_cin_plan_end_date").str.to_date()
+    )
+    open_plans = plans.filter(
+        (pl.col("cinp_cin_plan_start_date") <= as_at)
+        & (pl.col("cinp_cin_plan_end_date").is_null() | (pl.col("cinp_cin_plan_end_date") > as_at))
+    )
     settled = open_plans.group_by("cinp_person_id").agg(pl.col("cinp_cin_plan_start_date").min().alias("since"))
     long_open = settled.filter(pl.col("since") <= as_at - timedelta(days=MIN_DAYS_OPEN + 30))
     any_plan = set(open_plans.get_column("cinp_person_id").to_list())
     upns_with_attendance = set(_read(folder, "attendance_sessions").get_column("upn").unique().to_list())
     upns_with_attendance |= set(_read(folder, "attendance_summaries").get_column("upn").unique().to_list())
-    usable = (person.join(address, on="pers_person_id", how="inner")
-              .filter(pl.col("pers_upn").is_not_null() & pl.col("pers_forename").is_not_null()
-                      & pl.col("pers_surname").is_not_null() & pl.col("pers_sex").is_not_null()
-                      & pl.col("postcode").is_not_null())
-              .filter(pl.col("pers_upn").map_elements(is_valid_upn, return_dtype=pl.Boolean)))
+    usable = (
+        person.join(address, on="pers_person_id", how="inner")
+        .filter(
+            pl.col("pers_upn").is_not_null()
+            & pl.col("pers_forename").is_not_null()
+            & pl.col("pers_surname").is_not_null()
+            & pl.col("pers_sex").is_not_null()
+            & pl.col("postcode").is_not_null()
+        )
+        .filter(pl.col("pers_upn").map_elements(is_valid_upn, return_dtype=pl.Boolean))
+    )
     # One person row per id and one UPN per child, so the planted link is the only one.
     usable = usable.filter(pl.col("pers_upn").is_unique())
     cin = usable.filter(pl.col("pers_person_id").is_in(long_open.get_column("cinp_person_id").to_list()))
-    pupils = usable.filter(~pl.col("pers_person_id").is_in(list(any_plan))
-                           & ~pl.col("pers_upn").is_in(list(upns_with_attendance)))
+    pupils = usable.filter(
+        ~pl.col("pers_person_id").is_in(list(any_plan)) & ~pl.col("pers_upn").is_in(list(upns_with_attendance))
+    )
     return cin.sort("pers_person_id"), pupils.sort("pers_person_id")
 
 
-def plant_pair(out: Path, home: int, neighbour: int, profile: str, seed: int, as_at: date, per_pair: int) -> list[Planted]:
+def plant_pair(
+    out: Path, home: int, neighbour: int, profile: str, seed: int, as_at: date, per_pair: int
+) -> list[Planted]:
     rng = random.Random(f"{seed}/region/{home}/{neighbour}")
     home_dir, school_dir = out / str(home), out / str(neighbour)
     cin, pupils = _home_candidates(home_dir, as_at)
@@ -176,9 +212,14 @@ def plant_pair(out: Path, home: int, neighbour: int, profile: str, seed: int, as
     world = build_world(PROFILES[profile], seed, as_at)
     grid = SessionGrid(as_at, world.working_days)
     wanted = {"cin": [s for s in SCENARIOS if s[1] == "cin"], "pupil": [s for s in SCENARIOS if s[1] == "pupil"]}
-    chosen = {kind: (cin if kind == "cin" else pupils).sample(
-        n=min(per_pair * len(wanted[kind]), (cin if kind == "cin" else pupils).height), seed=rng.randint(0, 2**31), shuffle=True)
-        for kind in wanted}
+    chosen = {
+        kind: (cin if kind == "cin" else pupils).sample(
+            n=min(per_pair * len(wanted[kind]), (cin if kind == "cin" else pupils).height),
+            seed=rng.randint(0, 2**31),
+            shuffle=True,
+        )
+        for kind in wanted
+    }
     records, flags, sessions, planted = [], [], [], []
     serial = 0
     for kind, scenarios in wanted.items():
@@ -187,30 +228,66 @@ def plant_pair(out: Path, home: int, neighbour: int, profile: str, seed: int, as
             name, _, carries_upn, cin_flag, absence = scenarios[number % len(scenarios)]
             serial += 1
             record_id = f"XB{home}-{serial:05d}"
-            records.append({"agency": "EDUCATION", "agency_record_id": record_id, "nhs_number": None,
-                            "upn": row["pers_upn"] if carries_upn else None, "la_person_id": None,
-                            "forename": row["pers_forename"], "surname": row["pers_surname"], "dob": row["pers_dob"],
-                            "sex": row["pers_sex"], "postcode": row["postcode"]})
+            records.append(
+                {
+                    "agency": "EDUCATION",
+                    "agency_record_id": record_id,
+                    "nhs_number": None,
+                    "upn": row["pers_upn"] if carries_upn else None,
+                    "la_person_id": None,
+                    "forename": row["pers_forename"],
+                    "surname": row["pers_surname"],
+                    "dob": row["pers_dob"],
+                    "sex": row["pers_sex"],
+                    "postcode": row["postcode"],
+                }
+            )
             if cin_flag:
                 start = as_at - timedelta(days=rng.randint(40, 200))
-                flags.append({"agency": "EDUCATION", "agency_record_id": record_id, "flag_type": "CIN",
-                              "start_date": start, "recorded_date": start})
+                flags.append(
+                    {
+                        "agency": "EDUCATION",
+                        "agency_record_id": record_id,
+                        "flag_type": "CIN",
+                        "start_date": start,
+                        "recorded_date": start,
+                    }
+                )
             possible = missed = 0
             if absence is not None:
-                lines, counts = pupil_sessions(grid, row["pers_upn"], rng.choice(school_urns), AttendancePlan(absence),
-                                               np.random.default_rng([seed, home, neighbour, serial]))
+                lines, counts = pupil_sessions(
+                    grid,
+                    row["pers_upn"],
+                    rng.choice(school_urns),
+                    AttendancePlan(absence),
+                    np.random.default_rng([seed, home, neighbour, serial]),
+                )
                 sessions += lines
                 _, possible, missed = counts["current"]
-            planted.append(Planted(name, home, row["pers_person_id"], neighbour, record_id, kind == "cin", cin_flag,
-                                   False, possible, missed))
+            planted.append(
+                Planted(
+                    name,
+                    home,
+                    row["pers_person_id"],
+                    neighbour,
+                    record_id,
+                    kind == "cin",
+                    cin_flag,
+                    False,
+                    possible,
+                    missed,
+                )
+            )
     _append(school_dir, "agency_records", records)
     _append(school_dir, "agency_flags", flags)
     with open(school_dir / "attendance_sessions.csv", "a", encoding="utf-8", newline="") as handle:
         handle.writelines(sessions)
     with open(school_dir / GROUND_TRUTH_DIR / "truth_links.csv", "a", encoding="utf-8", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows([["EDUCATION", r["agency_record_id"], ""] for r in records])
-    _update_row_counts(school_dir, {"agency_records.csv": len(records), "agency_flags.csv": len(flags),
-                                    "attendance_sessions.csv": len(sessions)})
+    _update_row_counts(
+        school_dir,
+        {"agency_records.csv": len(records), "agency_flags.csv": len(flags), "attendance_sessions.csv": len(sessions)},
+    )
     return planted
 
 

@@ -36,19 +36,37 @@ from caseflags.ingest.returns.reader import (
 
 CIN_FILE = "cin_census.xml"
 SEN2_FILE = "sen2.xml"
-CIN_CARRIED = ("ssd_disability", "ssd_cin_episodes", "ssd_cin_assessments", "ssd_assessment_factors",
-               "ssd_cin_plans", "ssd_s47_enquiry", "ssd_initial_cp_conference")
+CIN_CARRIED = (
+    "ssd_disability",
+    "ssd_cin_episodes",
+    "ssd_cin_assessments",
+    "ssd_assessment_factors",
+    "ssd_cin_plans",
+    "ssd_s47_enquiry",
+    "ssd_initial_cp_conference",
+)
 NOT_CARRIED = {
-    "ssd_person": ["pers_single_unique_id (moved to ssd_linked_identifiers)", "pers_forename",
-                   "pers_surname", "pers_send_flag"],
+    "ssd_person": [
+        "pers_single_unique_id (moved to ssd_linked_identifiers)",
+        "pers_forename",
+        "pers_surname",
+        "pers_send_flag",
+    ],
     "ssd_cin_assessments": ["cina_assessment_child_seen"],
     "ssd_s47_enquiry": ["s47e_s47_end_date"],
     "ssd_initial_cp_conference": ["icpc_icpc_meeting_id"],
     "agency_records": ["nhs_number", "la_person_id (education records)", "a blank sex (SEN2 requires one: written U)"],
     "ehcp_plans": ["last_review_date of a ceased plan (SEN2 reports reviews of active plans only)"],
 }
-_DEFAULT_FIELDS = {"ssd_linked_identifiers": ["link_person_id", "link_identifier_type", "link_identifier_value",
-                                              "link_valid_from_date", "link_valid_to_date"]}
+_DEFAULT_FIELDS = {
+    "ssd_linked_identifiers": [
+        "link_person_id",
+        "link_identifier_type",
+        "link_identifier_value",
+        "link_valid_from_date",
+        "link_valid_to_date",
+    ]
+}
 
 
 def write_returns(csv_delivery: Path, out_dir: Path, collection_year: int = 2026) -> dict:
@@ -73,8 +91,13 @@ def write_returns(csv_delivery: Path, out_dir: Path, collection_year: int = 2026
     for person in tables.get("ssd_person", []):
         nhs = (person.get("pers_single_unique_id") or "").strip()
         if person["pers_person_id"] in census["children"] and nhs:
-            linked.append({"link_person_id": person["pers_person_id"], "link_identifier_type": "NHS Number",
-                           "link_identifier_value": nhs})
+            linked.append(
+                {
+                    "link_person_id": person["pers_person_id"],
+                    "link_identifier_type": "NHS Number",
+                    "link_identifier_value": nhs,
+                }
+            )
     remainder["ssd_linked_identifiers"] = linked
 
     written = [CIN_FILE, SEN2_FILE]
@@ -128,7 +151,11 @@ def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-_REFERENCES = {"plan_actions": ("plan_id",), "information_sharing": ("related_id",), "agency_flags": ("agency_record_id",)}
+_REFERENCES = {
+    "plan_actions": ("plan_id",),
+    "information_sharing": ("related_id",),
+    "agency_flags": ("agency_record_id",),
+}
 
 
 def _rekey(table: str, rows: list[dict], id_map: dict[str, str]) -> list[dict]:
@@ -218,9 +245,15 @@ def _write_cin(tables: dict[str, list[dict]], path: Path, year: int, id_map: dic
     for row in tables.get("ssd_cin_episodes", []):
         if row["cine_person_id"] in people and _iso(row["cine_referral_date"]):
             episodes[row["cine_person_id"]].append(row)
-    by_person = {t: _group(tables.get(t, []), c) for t, c in (
-        ("ssd_disability", "disa_person_id"), ("ssd_cin_assessments", "cina_person_id"),
-        ("ssd_cin_plans", "cinp_person_id"), ("ssd_s47_enquiry", "s47e_person_id"))}
+    by_person = {
+        t: _group(tables.get(t, []), c)
+        for t, c in (
+            ("ssd_disability", "disa_person_id"),
+            ("ssd_cin_assessments", "cina_person_id"),
+            ("ssd_cin_plans", "cinp_person_id"),
+            ("ssd_s47_enquiry", "s47e_person_id"),
+        )
+    }
     factors = {r["cinf_assessment_id"]: r for r in tables.get("ssd_assessment_factors", [])}
     icpcs = _group(tables.get("ssd_initial_cp_conference", []), "icpc_s47_enquiry_id")
     carried: set[int] = set()
@@ -251,7 +284,9 @@ def _write_cin(tables: dict[str, list[dict]], path: Path, year: int, id_map: dic
         xml.close("ChildIdentifiers")
         xml.open("ChildCharacteristics")
         xml.leaf("Ethnicity", "NOBT")  # not in the contract: "information not yet obtained"
-        disabilities = [r for r in by_person["ssd_disability"].get(person_id, []) if r["disa_disability_code"].upper() in DISABILITY]
+        disabilities = [
+            r for r in by_person["ssd_disability"].get(person_id, []) if r["disa_disability_code"].upper() in DISABILITY
+        ]
         if disabilities:
             xml.open("Disabilities")
             for row in disabilities:
@@ -309,8 +344,9 @@ def _derived(base: str, used: dict[str, int]) -> str:
     return base if used[base] == 1 else f"{base}#{used[base]}"
 
 
-def _write_episode(xml: _Xml, episode: dict, referral_id: str, parts: dict, factors: dict,
-                   icpcs: dict, id_map: dict, carried: set) -> None:
+def _write_episode(
+    xml: _Xml, episode: dict, referral_id: str, parts: dict, factors: dict, icpcs: dict, id_map: dict, carried: set
+) -> None:
     xml.open("CINdetails")
     xml.leaf("CINreferralDate", _iso(episode["cine_referral_date"]))
     xml.leaf("ReferralSource", "10")  # not in the contract: "unknown"
@@ -376,7 +412,9 @@ def _factor_codes(row: dict | None) -> list[str]:
 
 
 def _write_sen2(tables: dict[str, list[dict]], path: Path, year: int, id_map: dict[str, str]) -> dict:
-    plans = _group([r for r in tables.get("ehcp_plans", []) if r.get("upn") and _iso(r.get("named_plan_start_date"))], "upn")
+    plans = _group(
+        [r for r in tables.get("ehcp_plans", []) if r.get("upn") and _iso(r.get("named_plan_start_date"))], "upn"
+    )
     education = {}
     for row in tables.get("agency_records", []):
         if row.get("agency", "").upper() == "EDUCATION" and row.get("upn") in plans and row["upn"] not in education:

@@ -92,9 +92,9 @@ def sample_run(tmp_path_factory):
 def _run_sample(folder: Path):
     from datetime import date
 
+    from caseflags.runbook import run_without_prefect
     from caseflags.sample_data import SAMPLE_DELIVERY
     from caseflags.settings import load_config
-    from caseflags.runbook import run_without_prefect
     from caseflags.store.database import connect
 
     db = folder / "store.duckdb"

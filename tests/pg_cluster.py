@@ -25,8 +25,10 @@ ADMIN_PASSWORD = "admin-secret-for-tests"
 
 def postgres_bin() -> Path | None:
     """The newest installed server binaries (/usr/lib/postgresql/<version>/bin), or None."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name)
-                   if Path(p).parent.parent.name.isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+    )
     if found:
         return Path(found[-1]).parent
     on_path = shutil.which("initdb")
@@ -78,14 +80,36 @@ class Cluster:
             user = pwd.getpwnam(self.account)
             for path in (self.root, self.socket_dir, pwfile):
                 os.chown(path, user.pw_uid, user.pw_gid)
-        done = self._as_server(self.bin_dir / "initdb", "-D", data, "-U", ADMIN, f"--pwfile={pwfile}",
-                               "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                               "--locale=C", "--no-sync")
+        done = self._as_server(
+            self.bin_dir / "initdb",
+            "-D",
+            data,
+            "-U",
+            ADMIN,
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr.strip()[-500:]}")
         options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        done = self._as_server(self.bin_dir / "pg_ctl", "-D", data, "-o", options, "-l", self.root / "server.log",
-                               "-w", "-t", "60", "start")
+        done = self._as_server(
+            self.bin_dir / "pg_ctl",
+            "-D",
+            data,
+            "-o",
+            options,
+            "-l",
+            self.root / "server.log",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         if done.returncode != 0:
             log = (self.root / "server.log").read_text() if (self.root / "server.log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {done.stderr.strip()[-300:]} {log[-500:]}")
@@ -98,8 +122,9 @@ class Cluster:
         """A psycopg connection as the cluster's admin over the (trusted) unix socket."""
         import psycopg
 
-        return psycopg.connect(host=str(self.socket_dir), port=self.port, user=ADMIN, dbname=dbname,
-                               autocommit=autocommit)
+        return psycopg.connect(
+            host=str(self.socket_dir), port=self.port, user=ADMIN, dbname=dbname, autocommit=autocommit
+        )
 
 
 def start_cluster() -> Cluster:

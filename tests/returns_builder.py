@@ -21,12 +21,22 @@ def header(collection: str, year_text: str | None, reference: str | None) -> str
         parts.append(f"<Year>{year_text}</Year>")
     if reference is not None:
         parts.append(f"<ReferenceDate>{reference}</ReferenceDate>")
-    return ("<Header><CollectionDetails>" + "".join(parts) + "</CollectionDetails>"
-            "<Source><SourceLevel>L</SourceLevel><LEA>803</LEA></Source></Header>")
+    return (
+        "<Header><CollectionDetails>" + "".join(parts) + "</CollectionDetails>"
+        "<Source><SourceLevel>L</SourceLevel><LEA>803</LEA></Source></Header>"
+    )
 
 
-def cin_child(year: int, child_id: str = "C1", *, sex: str = "F", extra_ids: str = "", factor: str | None = None,
-              closure: str | None = None, source: str | None = None) -> str:
+def cin_child(
+    year: int,
+    child_id: str = "C1",
+    *,
+    sex: str = "F",
+    extra_ids: str = "",
+    factor: str | None = None,
+    closure: str | None = None,
+    source: str | None = None,
+) -> str:
     if year <= 2024:
         gender = f"<GenderCurrent>{ {'M': '1', 'F': '2'}.get(sex, '0') }</GenderCurrent>"
     else:
@@ -35,8 +45,14 @@ def cin_child(year: int, child_id: str = "C1", *, sex: str = "F", extra_ids: str
     source = source or ("5D" if year >= 2023 else "5C")
     closure = closure or ("RC9" if year >= 2023 else "RC8")
     plans = "<CINPlanDates><CINPlanStartDate>2019-11-01</CINPlanStartDate></CINPlanDates>" if year >= 2022 else ""
-    pre = ("<PreProceedingsandFGDM><PPStartDate>2026-09-09</PPStartDate><FGDMMeetingOffer>1</FGDMMeetingOffer>"
-           "<PPOutcome>A</PPOutcome></PreProceedingsandFGDM>") if year >= 2027 else ""
+    pre = (
+        (
+            "<PreProceedingsandFGDM><PPStartDate>2026-09-09</PPStartDate><FGDMMeetingOffer>1</FGDMMeetingOffer>"
+            "<PPOutcome>A</PPOutcome></PreProceedingsandFGDM>"
+        )
+        if year >= 2027
+        else ""
+    )
     return (
         f"<Child><ChildIdentifiers><LAchildID>{child_id}</LAchildID><UPN>A803123424001</UPN>"
         f"<PersonBirthDate>2012-05-06</PersonBirthDate>{gender}{extra_ids}</ChildIdentifiers>"
@@ -55,8 +71,9 @@ def cin_return(year: int, convention: str = "reference year", children: str | No
     'year before' (Year = year - 1, as the CIN validator's samples), 'Year only' (no
     ReferenceDate), 'none' (neither)."""
     reference = f"{year}-03-31"
-    year_text = {"reference year": str(year), "year before": str(year - 1), "Year only": str(year),
-                 "none": None}[convention]
+    year_text = {"reference year": str(year), "year before": str(year - 1), "Year only": str(year), "none": None}[
+        convention
+    ]
     if convention in ("Year only", "none"):
         reference = None
     body = children if children is not None else cin_child(year)
@@ -84,8 +101,10 @@ def sen2_return(year: int, convention: str = "reference year", persons: str | No
 
 def sen2_aggregate(year: int) -> str:
     """The pre-2023 SEN2: counts by age and setting, no persons."""
-    return (f'<?xml version="1.0" encoding="UTF-8"?><Message>{header("SEN2", str(year), f"{year}-01-17")}'
-            "<EHCPs><Age><AgeGroup>5-10</AgeGroup><Count>120</Count></Age></EHCPs></Message>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Message>{header("SEN2", str(year), f"{year}-01-17")}'
+        "<EHCPs><Age><AgeGroup>5-10</AgeGroup><Count>120</Count></Age></EHCPs></Message>"
+    )
 
 
 def write(path: Path, text: str) -> Path:

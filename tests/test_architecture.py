@@ -113,6 +113,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def _edges(graph: grimp.ImportGraph, depth: int | None) -> dict[str, set[str]]:
     """Imports between modules, or between packages `depth` names deep (2: caseflags.<package>)."""
+
     def node(module: str) -> str:
         return module if depth is None else ".".join(module.split(".")[:depth])
 
@@ -128,9 +129,19 @@ def test_the_import_contracts_of_pyproject_are_kept():
     """`make lint`'s check: the layers and no cycle between sibling packages (lint-imports)."""
     assert set(_contracts()) == {"layers", "acyclic"}
     completed = subprocess.run(
-        [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
-         "--no-cache", "--no-logo", "--config", str(PYPROJECT)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+            "--no-cache",
+            "--no-logo",
+            "--config",
+            str(PYPROJECT),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     assert "2 kept, 0 broken" in completed.stdout, completed.stdout[-4000:]

@@ -22,9 +22,20 @@ def _child(con, person_id, checks):
     add_cin_plan(con, person_id, f"P-{person_id}", date(2025, 1, 6))
     add_ehcp(con, f"UPN-{person_id}", date(2024, 9, 1))
     for number, check_id in enumerate(checks):
-        insert(con, "exceptions", run_id="R1", as_at=AS_AT, exception_id=f"{person_id}-{number}", check_id=check_id,
-               concern=f"concern {check_id}", severity="MEDIUM", person_id=person_id, agency="SOCIAL_CARE",
-               entity_type="child", entity_id=f"{person_id}-{number}")
+        insert(
+            con,
+            "exceptions",
+            run_id="R1",
+            as_at=AS_AT,
+            exception_id=f"{person_id}-{number}",
+            check_id=check_id,
+            concern=f"concern {check_id}",
+            severity="MEDIUM",
+            person_id=person_id,
+            agency="SOCIAL_CARE",
+            entity_type="child",
+            entity_id=f"{person_id}-{number}",
+        )
 
 
 @pytest.fixture
@@ -70,8 +81,11 @@ def test_outcome_sheet_lists_each_childs_concerns(sampled):
     _, result, workbook = sampled
     rows = _outcome_rows(workbook)
     flagged = [(r["person_id"], r["check_id"], r["exception_count"]) for r in rows if r["flagged"] == "Y"]
-    assert sorted(flagged) == [("A", "GP_NOT_INVITED", "2"), ("A", "VOICE_OF_CHILD_ABSENT", "1"),
-                               ("B", "GP_NOT_INVITED", "1")]
+    assert sorted(flagged) == [
+        ("A", "GP_NOT_INVITED", "2"),
+        ("A", "VOICE_OF_CHILD_ABSENT", "1"),
+        ("B", "GP_NOT_INVITED", "1"),
+    ]
     assert {r["sample_id"] for r in rows} == {result.sample_id}
     assert sorted(r["person_id"] for r in rows if r["flagged"] == "N") == ["A", "A", "B", "B", "C", "C", "D", "D"]
 
@@ -79,32 +93,49 @@ def test_outcome_sheet_lists_each_childs_concerns(sampled):
 def test_import_and_confirmation_rates(sampled, tmp_path):
     con, result, workbook = sampled
     filled = _filled(
-        _outcome_rows(workbook), tmp_path / "filled.xlsx",
-        {("A", "GP_NOT_INVITED"): "CONFIRMED", ("A", "VOICE_OF_CHILD_ABSENT"): "not a concern",
-         ("B", "GP_NOT_INVITED"): "NOT_A_CONCERN"},
+        _outcome_rows(workbook),
+        tmp_path / "filled.xlsx",
+        {
+            ("A", "GP_NOT_INVITED"): "CONFIRMED",
+            ("A", "VOICE_OF_CHILD_ABSENT"): "not a concern",
+            ("B", "GP_NOT_INVITED"): "NOT_A_CONCERN",
+        },
         extra=[("C", "FATHER_VOICE_ABSENT", "CONFIRMED")],  # found by auditors in a control
     )
     summary = import_audit_outcomes(con, filled, RECORDED_AT)
     assert (summary.rows_imported, summary.confirmed, summary.not_a_concern, summary.missed, summary.pending) == (
-        4, 1, 2, 1, 0)
+        4,
+        1,
+        2,
+        1,
+        0,
+    )
     assert "4 outcomes" in str(summary)
     rates = {row["check_id"]: row for row in confirmation_rates(con)}
     assert rates["GP_NOT_INVITED"]["confirmed"] == 1 and rates["GP_NOT_INVITED"]["not_a_concern"] == 1
     assert rates["GP_NOT_INVITED"]["rate"] == pytest.approx(0.5)
     assert rates["VOICE_OF_CHILD_ABSENT"]["rate"] == 0.0
     assert rates["FATHER_VOICE_ABSENT"] == {
-        "check_id": "FATHER_VOICE_ABSENT", "concern": rates["FATHER_VOICE_ABSENT"]["concern"], "confirmed": 0,
-        "not_a_concern": 0, "rate": None, "missed": 1, "samples": 1}
-    note = con.execute("SELECT auditor_note, recorded_at FROM audit_outcomes WHERE person_id = 'A' "
-                       "AND check_id = 'GP_NOT_INVITED'").fetchone()
+        "check_id": "FATHER_VOICE_ABSENT",
+        "concern": rates["FATHER_VOICE_ABSENT"]["concern"],
+        "confirmed": 0,
+        "not_a_concern": 0,
+        "rate": None,
+        "missed": 1,
+        "samples": 1,
+    }
+    note = con.execute(
+        "SELECT auditor_note, recorded_at FROM audit_outcomes WHERE person_id = 'A' AND check_id = 'GP_NOT_INVITED'"
+    ).fetchone()
     assert note == ("note on ('A', 'GP_NOT_INVITED')", RECORDED_AT)
 
 
 def test_reimport_replaces_and_blank_outcomes_are_pending(sampled, tmp_path):
     con, _, workbook = sampled
     rows = _outcome_rows(workbook)
-    import_audit_outcomes(con, _filled(rows, tmp_path / "first.xlsx", {("B", "GP_NOT_INVITED"): "NOT_A_CONCERN"}),
-                          RECORDED_AT)
+    import_audit_outcomes(
+        con, _filled(rows, tmp_path / "first.xlsx", {("B", "GP_NOT_INVITED"): "NOT_A_CONCERN"}), RECORDED_AT
+    )
     second = _filled(rows, tmp_path / "second.xlsx", {("B", "GP_NOT_INVITED"): "CONFIRMED"})
     summary = import_audit_outcomes(con, second, RECORDED_AT)
     assert summary.pending == 2  # A's two concerns still without an outcome

@@ -21,15 +21,29 @@ _exception_numbers = count()
 
 
 def add_run(con, run_id="R1", as_at=AS_AT, status="COMPLETED"):
-    insert(con, "runs", run_id=run_id, as_at=as_at, started_at=datetime.combine(as_at, datetime.min.time()),
-           status=status)
+    insert(
+        con, "runs", run_id=run_id, as_at=as_at, started_at=datetime.combine(as_at, datetime.min.time()), status=status
+    )
 
 
 def add_exception(con, person_id, check_id, severity="MEDIUM", run_id="R1", as_at=AS_AT):
     number = next(_exception_numbers)
-    insert(con, "exceptions", run_id=run_id, as_at=as_at, exception_id=f"X{number:05d}", check_id=check_id,
-           concern=f"concern of {check_id}", severity=severity, person_id=person_id, agency="SOCIAL_CARE",
-           entity_type="child", entity_id=f"{person_id}:{number}", detail="detail", locator="locator")
+    insert(
+        con,
+        "exceptions",
+        run_id=run_id,
+        as_at=as_at,
+        exception_id=f"X{number:05d}",
+        check_id=check_id,
+        concern=f"concern of {check_id}",
+        severity=severity,
+        person_id=person_id,
+        agency="SOCIAL_CARE",
+        entity_type="child",
+        entity_id=f"{person_id}:{number}",
+        detail="detail",
+        locator="locator",
+    )
 
 
 def add_cohort_child(con, person_id, age=10, need="N2", checks=(), severity="MEDIUM", ehcp=True, cin=True):
@@ -38,8 +52,14 @@ def add_cohort_child(con, person_id, age=10, need="N2", checks=(), severity="MED
     add_child(con, person_id, dob_for_age(AS_AT, age), upn=upn)
     if cin:
         add_cin_plan(con, person_id, f"P-{person_id}", date(2025, 1, 6))
-        insert(con, "ssd_cin_episodes", cine_referral_id=f"REF-{person_id}", cine_person_id=person_id,
-               cine_referral_date=date(2024, 12, 2), cine_cin_primary_need_code=need)
+        insert(
+            con,
+            "ssd_cin_episodes",
+            cine_referral_id=f"REF-{person_id}",
+            cine_person_id=person_id,
+            cine_referral_date=date(2024, 12, 2),
+            cine_cin_primary_need_code=need,
+        )
     if ehcp:
         add_ehcp(con, upn, date(2024, 9, 1))
     for check_id in checks:
@@ -57,8 +77,14 @@ def cohort(store):
     needs = ["N1", "N2", "N2", "N3", "N2", "N4"]
     for i in range(30):
         checks = [] if i % 3 == 0 else ["VOICE_OF_CHILD_ABSENT", "GP_NOT_KNOWN"][: 1 + i % 2]
-        add_cohort_child(store, f"C{i:02d}", age=3 + i % 16, need=needs[i % len(needs)], checks=checks,
-                         severity="HIGH" if i % 5 == 0 else "MEDIUM")
+        add_cohort_child(
+            store,
+            f"C{i:02d}",
+            age=3 + i % 16,
+            need=needs[i % len(needs)],
+            checks=checks,
+            severity="HIGH" if i % 5 == 0 else "MEDIUM",
+        )
     return store
 
 
@@ -252,12 +278,34 @@ def test_recently_audited_children_are_excluded(store):
 
 def _audited(con, sample_id, person_ids, audited_on):
     """A past sample of these children, audited on the given date."""
-    insert(con, "audit_samples", sample_id=sample_id, as_at=audited_on, seed=1, cohort="CIN", size=len(person_ids),
-           controls=0, exclude_audited_within_days=365, exceptions_source="test", audited_on=audited_on)
+    insert(
+        con,
+        "audit_samples",
+        sample_id=sample_id,
+        as_at=audited_on,
+        seed=1,
+        cohort="CIN",
+        size=len(person_ids),
+        controls=0,
+        exclude_audited_within_days=365,
+        exceptions_source="test",
+        audited_on=audited_on,
+    )
     for position, person_id in enumerate(person_ids, start=1):
-        insert(con, "audit_sample_children", sample_id=sample_id, person_id=person_id, position=position,
-               role=CONTROL, age_band="5-10", need_type="N2", weight=1, open_exceptions=0, distinct_concerns=0,
-               reasons="test")
+        insert(
+            con,
+            "audit_sample_children",
+            sample_id=sample_id,
+            person_id=person_id,
+            position=position,
+            role=CONTROL,
+            age_band="5-10",
+            need_type="N2",
+            weight=1,
+            open_exceptions=0,
+            distinct_concerns=0,
+            reasons="test",
+        )
 
 
 def test_exclusion_period_boundaries(store):
@@ -275,8 +323,10 @@ def test_exclusion_period_boundaries(store):
         choose_sample(store, AS_AT, size=3, controls=3, seed=1)
     longer = choose_sample(store, AS_AT, size=1, controls=1, seed=1, exclude_audited_within_days=366)
     assert set(ids(longer)) == {"C3"}
-    assert choose_sample(store, AS_AT, size=4, controls=4, seed=1,
-                         exclude_audited_within_days=0).excluded_recently_audited == 0
+    assert (
+        choose_sample(store, AS_AT, size=4, controls=4, seed=1, exclude_audited_within_days=0).excluded_recently_audited
+        == 0
+    )
     # A sample chosen but never marked audited excludes nobody.
     store.execute("UPDATE audit_samples SET audited_on = NULL")
     assert choose_sample(store, AS_AT, size=4, controls=4, seed=1).excluded_recently_audited == 0
@@ -290,8 +340,19 @@ def test_open_exceptions_read_the_latest_completed_run_on_or_before_as_at(store)
     add_exception(store, "C1", "A", run_id="OLD", as_at=AS_AT - timedelta(days=7))
     add_exception(store, "C1", "B", run_id="R1")
     add_exception(store, "C1", "C", run_id="FUTURE", as_at=AS_AT + timedelta(days=1))
-    insert(store, "exceptions", run_id="R1", as_at=AS_AT, exception_id="NOCHILD", check_id="INVALID_IDENTIFIER",
-           severity="LOW", person_id="", agency="GP", entity_type="nhs_number", entity_id="gp:2")
+    insert(
+        store,
+        "exceptions",
+        run_id="R1",
+        as_at=AS_AT,
+        exception_id="NOCHILD",
+        check_id="INVALID_IDENTIFIER",
+        severity="LOW",
+        person_id="",
+        agency="GP",
+        entity_type="nhs_number",
+        entity_id="gp:2",
+    )
     source = open_exceptions(store, AS_AT)
     assert (source.label, source.as_at, source.count) == ("exceptions run R1", AS_AT, 1)
     result = choose_sample(store, AS_AT, size=1, controls=0, seed=1)
@@ -315,14 +376,27 @@ def test_open_exceptions_use_the_exceptions_current_view_when_it_holds_the_run(s
     # Sampling as at an earlier run: the view holds a later run, so that run's exceptions are read.
     add_run(store, "EARLIER", as_at=AS_AT - timedelta(days=1))
     add_exception(store, "C1", "Z", run_id="EARLIER", as_at=AS_AT - timedelta(days=1))
-    store.execute("CREATE OR REPLACE VIEW exceptions_current AS SELECT *, 'OPEN' AS status FROM exceptions "
-                  "WHERE run_id = 'R1'")
+    store.execute(
+        "CREATE OR REPLACE VIEW exceptions_current AS SELECT *, 'OPEN' AS status FROM exceptions WHERE run_id = 'R1'"
+    )
     assert open_exceptions(store, AS_AT - timedelta(days=1)).label == "exceptions run EARLIER"
 
 
 def test_age_bands():
     assert [age_band(a) for a in (None, -1, 0, 4, 5, 10, 11, 15, 16, 18, 19, 25)] == [
-        "unknown", "0-4", "0-4", "0-4", "5-10", "5-10", "11-15", "11-15", "16-18", "16-18", "19+", "19+"]
+        "unknown",
+        "0-4",
+        "0-4",
+        "0-4",
+        "5-10",
+        "5-10",
+        "11-15",
+        "11-15",
+        "16-18",
+        "16-18",
+        "19+",
+        "19+",
+    ]
 
 
 def test_write_sample_records_it_and_writes_private_files(cohort, tmp_path):

@@ -17,15 +17,40 @@ def test_bench_runs_on_small_profile(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "DO_NOT_TRACK": "1"}
     completed = subprocess.run(
-        [sys.executable, str(BENCH), "--profile", "small", "--repeats", "1", "--prefect-repeats", "0", "--fixed-repeats", "0",
-         "--out", str(out), "--data-dir", str(tmp_path / "data")],
-        capture_output=True, text=True, env=env, timeout=900,
+        [
+            sys.executable,
+            str(BENCH),
+            "--profile",
+            "small",
+            "--repeats",
+            "1",
+            "--prefect-repeats",
+            "0",
+            "--fixed-repeats",
+            "0",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
 
     results = json.loads((out / "small" / "results.json").read_text())
-    assert set(results["summary"]) == {"floor", "floor_next", "nightly", "rerun", "typical", "scratch_next",
-                                       "checks4", "gx_only"}
+    assert set(results["summary"]) == {
+        "floor",
+        "floor_next",
+        "nightly",
+        "rerun",
+        "typical",
+        "scratch_next",
+        "checks4",
+        "gx_only",
+    }
     nightly = results["summary"]["nightly"]
     assert set(nightly["median_stage_seconds"]) == {"ingest", "contracts", "link", "checks", "outputs"}
     assert all(run["peak_rss_mib"] > 0 for run in results["runs"])
@@ -41,16 +66,26 @@ def test_bench_runs_on_small_profile(tmp_path):
     typical = next(run for run in results["runs"] if run["variant"] == "typical")
     assert typical["extract_statuses"].get("LOADED", 0) >= 20
     assert results["typical_equals_scratch"]["equal"] is True
-    assert set(results["goals"]) >= {"first_night_over_scan", "typical_night_over_scan", "rerun_over_scan",
-                                     "peak_rss_over_input", "gx_only_over_checks4"}
+    assert set(results["goals"]) >= {
+        "first_night_over_scan",
+        "typical_night_over_scan",
+        "rerun_over_scan",
+        "peak_rss_over_input",
+        "gx_only_over_checks4",
+    }
     # The GX-only baseline listed exactly the exceptions of the four SQL checks, and some.
     assert results["rows_equal"] is True
     assert sum(c["checks"] for c in results["row_comparison"].values()) > 0
     assert {a["check_id"] for a in results["agreement"]} >= {"CIN_EHCP_FLAG_MISSING", "SCHOOL_ATTENDANCE_LOW"}
     assert (out / "small" / "results.md").read_text().startswith("Profile `small`")
     # The goals table of every profile measured (bench/goals.py, what bench/RESULTS.md quotes)
-    goals = subprocess.run([sys.executable, str(BENCH.with_name("goals.py")), "--out", str(out), "small"],
-                           capture_output=True, text=True, env=env, timeout=60)
+    goals = subprocess.run(
+        [sys.executable, str(BENCH.with_name("goals.py")), "--out", str(out), "small"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert goals.returncode == 0, goals.stderr
     assert "| first night ÷ scan | ≤ 5× | " in goals.stdout and "`small`: 1 repeats" in goals.stdout
 

@@ -19,9 +19,13 @@ def _one(con, sql, **params):
 
 
 def test_weekends_and_bank_holidays_are_not_working_days(con):
-    rows = dict(con.execute("SELECT day, is_working_day FROM working_days WHERE day BETWEEN '2026-08-28' AND '2026-09-01'").fetchall())
+    rows = dict(
+        con.execute(
+            "SELECT day, is_working_day FROM working_days WHERE day BETWEEN '2026-08-28' AND '2026-09-01'"
+        ).fetchall()
+    )
     assert rows == {
-        date(2026, 8, 28): True,   # Friday
+        date(2026, 8, 28): True,  # Friday
         date(2026, 8, 29): False,  # Saturday
         date(2026, 8, 30): False,  # Sunday
         date(2026, 8, 31): False,  # Summer bank holiday
@@ -36,7 +40,9 @@ def test_weekends_and_bank_holidays_are_not_working_days(con):
 def test_working_day_number_counts_up_to_and_including_the_day(con):
     first = _one(con, "SELECT working_day_number FROM working_days WHERE day = '2022-01-01'")
     assert first == 0  # Saturday, first day of the calendar
-    assert _one(con, "SELECT working_day_number FROM working_days WHERE day = '2022-01-04'") == 1  # 3 Jan is a substitute holiday
+    assert (
+        _one(con, "SELECT working_day_number FROM working_days WHERE day = '2022-01-04'") == 1
+    )  # 3 Jan is a substitute holiday
 
 
 def test_add_working_days_skips_weekend_and_bank_holiday(con):

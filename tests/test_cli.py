@@ -26,16 +26,38 @@ def test_missing_extracts_folder_is_one_line_and_exit_2(tmp_path):
 
 
 def test_bad_as_at_date_is_one_line(tmp_path):
-    result = runner.invoke(app, ["run", "--extracts", str(tmp_path), "--as-at", "24/11/2026",
-                                 "--db", str(tmp_path / "s.duckdb"), "--new-store"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--extracts",
+            str(tmp_path),
+            "--as-at",
+            "24/11/2026",
+            "--db",
+            str(tmp_path / "s.duckdb"),
+            "--new-store",
+        ],
+    )
     assert "--as-at must be a date" in one_line_failure(result)
 
 
 def test_unknown_config_key_is_refused_at_start(tmp_path):
     config = tmp_path / "caseflags.toml"
     config.write_text("[linkage]\nmatch_treshold = 0.9\n")
-    result = runner.invoke(app, ["run", "--extracts", str(tmp_path), "--config", str(config),
-                                 "--db", str(tmp_path / "s.duckdb"), "--new-store"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--extracts",
+            str(tmp_path),
+            "--config",
+            str(config),
+            "--db",
+            str(tmp_path / "s.duckdb"),
+            "--new-store",
+        ],
+    )
     assert "unknown key linkage.match_treshold" in one_line_failure(result)
 
 

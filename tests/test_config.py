@@ -21,7 +21,10 @@ BAD = [
     ("[contracts]\nmax_days_after_as_at = -1\n", "contracts.max_days_after_as_at must be between"),
     ("[linkage]\nmatch_threshold = 5.0\n", "linkage.match_threshold must be between 0.5 and 1.0, got 5.0"),
     ("[linkage]\nreview_threshold = -0.2\n", "linkage.review_threshold must be between"),
-    ("[linkage]\nmatch_threshold = 0.9\nreview_threshold = 0.95\n", "review_threshold (0.95) must not be above linkage.match_threshold (0.9)"),
+    (
+        "[linkage]\nmatch_threshold = 0.9\nreview_threshold = 0.95\n",
+        "review_threshold (0.95) must not be above linkage.match_threshold (0.9)",
+    ),
     ("[outputs]\nannotation_expiry_days = -30\n", "outputs.annotation_expiry_days must be between 1 and 3650"),
     ("[sample]\nsize = -3\n", "sample.size must be between 1 and 1000"),
     ("[sample]\nsize = 0\n", "sample.size must be between 1 and 1000"),
@@ -37,10 +40,22 @@ BAD = [
     ("[retention]\nkeep_last_runs = 0\n", "retention.keep_last_runs must be between 1 and"),
     ("[retention]\nkeep_deliveries_days = -5\n", "retention.keep_deliveries_days must be between 1 and"),
     # issue 27: zero windows, huge thresholds and every [web] number
-    ("[checks.GP_NOT_INVITED]\nwindow_days = 0\n", "checks.GP_NOT_INVITED.window_days must be between 1 and 3660 (days), got 0"),
-    ("[checks.GP_NOT_INVITED]\nwindow_days = 9223372036854775807\n", "checks.GP_NOT_INVITED.window_days must be between 1 and 3660"),
-    ("[checks.CIN_REVIEW_OVERDUE]\nreview_interval_weeks = 0\n", "review_interval_weeks must be between 1 and 520 (weeks)"),
-    ("[checks.SCHOOL_ATTENDANCE_LOW]\npersistent_absence_pct = 101\n", "persistent_absence_pct must be between 1 and 100 (percent)"),
+    (
+        "[checks.GP_NOT_INVITED]\nwindow_days = 0\n",
+        "checks.GP_NOT_INVITED.window_days must be between 1 and 3660 (days), got 0",
+    ),
+    (
+        "[checks.GP_NOT_INVITED]\nwindow_days = 9223372036854775807\n",
+        "checks.GP_NOT_INVITED.window_days must be between 1 and 3660",
+    ),
+    (
+        "[checks.CIN_REVIEW_OVERDUE]\nreview_interval_weeks = 0\n",
+        "review_interval_weeks must be between 1 and 520 (weeks)",
+    ),
+    (
+        "[checks.SCHOOL_ATTENDANCE_LOW]\npersistent_absence_pct = 101\n",
+        "persistent_absence_pct must be between 1 and 100 (percent)",
+    ),
     ("[checks.COMMUNICATION_DELAYED]\nlimit_working_days = -1\n", "limit_working_days must be between 0 and 1000"),
     ("[web]\npage_size = 0\n", "web.page_size must be between 1 and 1000, got 0"),
     ("[web]\nsession_hours = -1\n", "web.session_hours must be between 1 and 720, got -1"),
@@ -66,8 +81,8 @@ def test_each_bad_value_is_refused_naming_the_key(tmp_path, text, message):
 def test_every_problem_is_listed_at_once_one_line_each_and_exit_2(tmp_path):
     config = tmp_path / "caseflags.toml"
     config.write_text(
-        "[linkage]\nmatch_threshold = 5.0\nmatch_treshold = 1\n[schedule]\ncron = \"every night\"\n"
-        "timezone = \"Mars/Olympus\"\n[retention]\nkeep_runs_days = -1\n[nonsense]\n"
+        '[linkage]\nmatch_threshold = 5.0\nmatch_treshold = 1\n[schedule]\ncron = "every night"\n'
+        'timezone = "Mars/Olympus"\n[retention]\nkeep_runs_days = -1\n[nonsense]\n'
     )
     with pytest.raises(ConfigError) as raised:
         load_config(config)
@@ -75,8 +90,19 @@ def test_every_problem_is_listed_at_once_one_line_each_and_exit_2(tmp_path):
 
     extracts = tmp_path / "extracts"
     extracts.mkdir()
-    result = CliRunner().invoke(app, ["run", "--extracts", str(extracts), "--config", str(config),
-                                      "--db", str(tmp_path / "s.duckdb"), "--new-store"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--extracts",
+            str(extracts),
+            "--config",
+            str(config),
+            "--db",
+            str(tmp_path / "s.duckdb"),
+            "--new-store",
+        ],
+    )
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 6 and all(line.startswith("caseflags: ") for line in lines), result.output
@@ -109,8 +135,13 @@ def test_every_number_has_a_range_beside_the_defaults_and_its_default_is_in_it()
     from caseflags.resources import DEFAULT_CONFIG
 
     defaults = tomllib.loads(DEFAULT_CONFIG.read_text())
-    numbers = {f"{section}.{key}": value for section, keys in defaults.items() if isinstance(keys, dict)
-               for key, value in keys.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    numbers = {
+        f"{section}.{key}": value
+        for section, keys in defaults.items()
+        if isinstance(keys, dict)
+        for key, value in keys.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
     assert set(numbers) == set(RANGES), set(numbers) ^ set(RANGES)
     for name, value in numbers.items():
         low, high = RANGES[name]
@@ -122,9 +153,16 @@ def test_every_number_has_a_range_beside_the_defaults_and_its_default_is_in_it()
                 assert low <= threshold.default <= high, (check.id, name)
 
 
-@pytest.mark.parametrize("text", ["[checks.GP_NOT_INVITED]\nwindow_days = 1\n", "[checks.GP_NOT_INVITED]\nwindow_days = 3660\n",
-                                  "[checks.COMMUNICATION_DELAYED]\nlimit_working_days = 0\n",
-                                  "[web]\nport = 1\npage_size = 1\nsession_hours = 1\n", "[web]\nport = 65535\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[checks.GP_NOT_INVITED]\nwindow_days = 1\n",
+        "[checks.GP_NOT_INVITED]\nwindow_days = 3660\n",
+        "[checks.COMMUNICATION_DELAYED]\nlimit_working_days = 0\n",
+        "[web]\nport = 1\npage_size = 1\nsession_hours = 1\n",
+        "[web]\nport = 65535\n",
+    ],
+)
 def test_values_at_the_bounds_are_accepted(tmp_path, text):
     config = tmp_path / "caseflags.toml"
     config.write_text(text)
@@ -136,16 +174,30 @@ def test_a_zero_window_is_refused_by_run_in_one_line_with_exit_2(tmp_path):
     config.write_text("[checks.GP_NOT_INVITED]\nwindow_days = 0\n")
     extracts = tmp_path / "extracts"
     extracts.mkdir()
-    result = CliRunner().invoke(app, ["run", "--extracts", str(extracts), "--config", str(config),
-                                      "--db", str(tmp_path / "s.duckdb"), "--new-store"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--extracts",
+            str(extracts),
+            "--config",
+            str(config),
+            "--db",
+            str(tmp_path / "s.duckdb"),
+            "--new-store",
+        ],
+    )
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        f"caseflags: {config}: checks.GP_NOT_INVITED.window_days must be between 1 and 3660 (days), got 0"]
+        f"caseflags: {config}: checks.GP_NOT_INVITED.window_days must be between 1 and 3660 (days), got 0"
+    ]
 
 
 def _add_run(con, run_id: str, as_at: date) -> None:
-    con.execute("INSERT INTO runs (run_id, as_at, started_at, status) VALUES (?, ?, ?::TIMESTAMP, 'COMPLETED')",
-                [run_id, as_at, f"{as_at} 02:00:00"])
+    con.execute(
+        "INSERT INTO runs (run_id, as_at, started_at, status) VALUES (?, ?, ?::TIMESTAMP, 'COMPLETED')",
+        [run_id, as_at, f"{as_at} 02:00:00"],
+    )
     con.execute(
         "INSERT INTO exceptions VALUES (?, ?, 'e1', 'GP_NOT_KNOWN', 'c', 'MEDIUM', 'P1', 'SOCIAL_CARE', 'child', 'P1', 'd', 'l')",
         [run_id, as_at],
@@ -162,8 +214,9 @@ def test_retention_never_prunes_the_current_run_or_the_last_n_whatever_the_ages(
         (tmp_path / "reports" / day.isoformat()).mkdir(parents=True)
     state = pipeline.new_run(con, date(2026, 11, 8), tmp_path / "delivery", tmp_path / "reports")
     (tmp_path / "reports" / "2026-11-08").mkdir()
-    pruned = apply_retention(con, state.as_at, state.out_dir, keep_runs_days=-10,
-                             current_run_id=state.run_id, keep_last_runs=3)
+    pruned = apply_retention(
+        con, state.as_at, state.out_dir, keep_runs_days=-10, current_run_id=state.run_id, keep_last_runs=3
+    )
     kept = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY 1").fetchall()]
     assert kept == ["2026-11-05", "2026-11-06", "2026-11-07", "2026-11-08"]
     assert pruned["runs"] == 4

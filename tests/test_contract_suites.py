@@ -72,9 +72,7 @@ def load_clean(con) -> None:
 
 
 def result(results, table, expectation, column=None):
-    matches = [
-        r for r in results if r.table_name == table and r.expectation == expectation and r.column_name == column
-    ]
+    matches = [r for r in results if r.table_name == table and r.expectation == expectation and r.column_name == column]
     assert len(matches) == 1, (table, expectation, column, results)
     return matches[0]
 
@@ -84,16 +82,22 @@ CLEAN_TABLES = ["ssd_person", "attendance_sessions", "meetings", "meeting_invita
 
 def test_clean_tables_pass_every_expectation(store):
     load_clean(store)
-    results = suites.run_contract_suites(
-        store, CLEAN_TABLES, AS_AT, previous_row_counts={"attendance_sessions": 300}
-    )
+    results = suites.run_contract_suites(store, CLEAN_TABLES, AS_AT, previous_row_counts={"attendance_sessions": 300})
     assert [r for r in results if not r.success] == []
     assert {r.table_name for r in results} == set(CLEAN_TABLES)
     summary = suites.summarise(results)
     assert all(s["contract_passed"] and s["failed"] == 0 for s in summary.values())
     # The typed tables enforce NOT NULL and the code lists themselves: GX does not re-check them.
-    assert not [r for r in results if r.expectation in (
-        "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_null", "expect_table_columns_to_match_set")]
+    assert not [
+        r
+        for r in results
+        if r.expectation
+        in (
+            "expect_column_values_to_be_in_set",
+            "expect_column_values_to_not_be_null",
+            "expect_table_columns_to_match_set",
+        )
+    ]
     # A passing expectation is reported without counts (none were asked of GX).
     assert result(results, "attendance_sessions", "expect_table_row_count_to_be_between").observed == (
         "at least 150 rows; previous delivery 300 rows; minimum 150 (0.5 of previous)"
@@ -175,7 +179,9 @@ def test_implausible_dates_warn_without_blocking(store):
             ('MT0004', 'PX100002', 'CIN_MEETING', DATE '2028-06-01', 'SCHEDULED', NULL, NULL, NULL, NULL)
         """
     )
-    store.execute("INSERT INTO ssd_person BY POSITION (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname, pers_dob, pers_sex, pers_send_flag) VALUES ('PX100003', NULL, NULL, NULL, NULL, DATE '2026-11-25', NULL, NULL)")
+    store.execute(
+        "INSERT INTO ssd_person BY POSITION (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname, pers_dob, pers_sex, pers_send_flag) VALUES ('PX100003', NULL, NULL, NULL, NULL, DATE '2026-11-25', NULL, NULL)"
+    )
     results = suites.run_contract_suites(store, ["meetings", "ssd_person"], AS_AT)
 
     # Scheduled dates may lie up to 400 days ahead; 2027-01-10 is fine, 2028-06-01 and 1850 are not.
@@ -249,7 +255,9 @@ def test_no_identifier_or_value_appears_in_results_or_store(store):
 def test_results_are_stored_per_run_and_summarised(store):
     load_clean(store)
     # Far smaller than the previous delivery: one blocking failure.
-    results = suites.run_contract_suites(store, ["ssd_person", "meetings"], AS_AT, previous_row_counts={"ssd_person": 100})
+    results = suites.run_contract_suites(
+        store, ["ssd_person", "meetings"], AS_AT, previous_row_counts={"ssd_person": 100}
+    )
     suites.store_contract_results(store, "run-1", results)
     suites.store_contract_results(store, "run-2", results)
     rows = store.execute(
@@ -267,9 +275,7 @@ def test_results_are_stored_per_run_and_summarised(store):
     ]
     # ssd_person: the row count and its three date ranges (dob, death, expected dob; columns,
     # NOT NULL and codes are the table's own).
-    assert summary["ssd_person"] == {
-        "expectations": 4, "failed": 1, "blocking_failures": 1, "contract_passed": False
-    }
+    assert summary["ssd_person"] == {"expectations": 4, "failed": 1, "blocking_failures": 1, "contract_passed": False}
 
 
 def test_gx_sql_path_returns_real_metrics_on_duckdb(store):
@@ -314,7 +320,9 @@ def test_refuses_to_run_inside_an_open_transaction_and_leaves_it_intact(store):
 
 def test_pandas_path_agrees_with_sql_path(store):
     load_clean(store)
-    store.execute("INSERT INTO ssd_person BY POSITION (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname, pers_dob, pers_sex, pers_send_flag) VALUES ('PX100001', NULL, NULL, NULL, NULL, DATE '1899-12-31', NULL, NULL)")
+    store.execute(
+        "INSERT INTO ssd_person BY POSITION (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname, pers_dob, pers_sex, pers_send_flag) VALUES ('PX100001', NULL, NULL, NULL, NULL, DATE '1899-12-31', NULL, NULL)"
+    )
     args = (store, ["ssd_person", "attendance_sessions"], AS_AT, {"ssd_person": 10})
     via_sql = suites.run_contract_suites(*args, execution_path="sql")
     via_pandas = suites.run_contract_suites(*args, execution_path="pandas")

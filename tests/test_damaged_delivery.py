@@ -15,10 +15,10 @@ import pytest
 
 from caseflags import runbook
 from caseflags.cli import _print_run_summary
-from caseflags.settings import load_config
 from caseflags.errors import RunAborted, RunFailed
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.sample_data._tables import RETURNS_ONLY_TABLES
+from caseflags.settings import load_config
 from caseflags.store.database import connect
 
 AS_AT = date(2026, 11, 24)
@@ -45,8 +45,9 @@ def damaged_sample(folder: Path) -> Path:
     possible[1] = math.inf
     authorised = [float(v) for v in summaries["authorised_absence_sessions"]]
     authorised[2] = math.nan
-    summaries.with_columns(pl.Series("possible_sessions", possible), pl.Series("authorised_absence_sessions", authorised)) \
-        .write_parquet(folder / "attendance_summaries.parquet")
+    summaries.with_columns(
+        pl.Series("possible_sessions", possible), pl.Series("authorised_absence_sessions", authorised)
+    ).write_parquet(folder / "attendance_summaries.parquet")
     # ehcp_plans as a corrupt Parquet file.
     (folder / "ehcp_plans.csv").unlink()
     (folder / "ehcp_plans.parquet").write_bytes(b"PAR1" + b"\x00" * 100 + b"PAR1")
@@ -71,10 +72,12 @@ def damaged_run(tmp_path_factory):
     extracts = damaged_sample(folder / "delivery")
     con = connect(folder / "store.duckdb")
     try:
-        record = runbook.run_without_prefect(con, extracts, AS_AT, folder / "reports", load_config(),
-                                             db_path=folder / "store.duckdb")
-        quarantine = con.execute("SELECT file, line, reason, raw_line, raw_length FROM quarantine WHERE run_id = ?",
-                                 [AS_AT.isoformat()]).fetchall()
+        record = runbook.run_without_prefect(
+            con, extracts, AS_AT, folder / "reports", load_config(), db_path=folder / "store.duckdb"
+        )
+        quarantine = con.execute(
+            "SELECT file, line, reason, raw_line, raw_length FROM quarantine WHERE run_id = ?", [AS_AT.isoformat()]
+        ).fetchall()
         counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in record["extracts"]}
         run_row = con.execute("SELECT status FROM runs").fetchall()
     finally:
@@ -120,7 +123,11 @@ def test_the_ledger_balances_for_every_file_and_reaches_run_json_and_the_console
     assert record["ledger_balanced"] is True
     entries = {(e["file"], e["table"]): e for e in record["ledger"]}
     person = entries[("ssd_person.csv", "ssd_person")]
-    assert (person["read"], person["loaded"], person["quarantined"]) == (counts["ssd_person"] + 2, counts["ssd_person"], 2)
+    assert (person["read"], person["loaded"], person["quarantined"]) == (
+        counts["ssd_person"] + 2,
+        counts["ssd_person"],
+        2,
+    )
     assert entries[("ehcp_plans.parquet", "ehcp_plans")]["status"] == "REFUSED"
     run_json = json.loads((folder / "reports" / AS_AT.isoformat() / "run.json").read_text())
     assert run_json["ledger"] == record["ledger"]
@@ -150,7 +157,9 @@ def test_a_failure_outside_reading_marks_the_run_failed_in_one_line(tmp_path, mo
     assert "\n" not in message and "checks stage" in message and "P123" not in message
     status, stages = con.execute("SELECT status, stages_json FROM runs").fetchone()
     assert status == "FAILED" and json.loads(stages)["failed_stage"] == "checks"
-    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_staged\\_%' ESCAPE '\\'").fetchone() == (0,)
+    assert con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_staged\\_%' ESCAPE '\\'"
+    ).fetchone() == (0,)
     con.close()  # (DuckDB's own write-ahead log goes with its connection)
     leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix not in (".duckdb", ".csv")]
     assert leftovers == []  # no temporary or half-written file (no run.json for a failed run)
@@ -180,7 +189,9 @@ def test_a_national_return_is_in_the_ledger_with_its_quarantined_records(tmp_pat
     assert (person["file"], person["read"], person["loaded"], person["quarantined"]) == ("census.xml", 7, 4, 3)
     assert all(e["balanced"] for e in entries.values())
     assert state.extracts["ssd_person"].rows_quarantined == 3
-    staged = {q["line"] for frame in state.staged.quarantine for q in frame.to_dicts() if q["table_name"] == "ssd_person"}
+    staged = {
+        q["line"] for frame in state.staged.quarantine for q in frame.to_dicts() if q["table_name"] == "ssd_person"
+    }
     assert {56, 73, 78} <= staged
 
 

@@ -17,18 +17,18 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from typer.testing import CliRunner
-
 from conftest import SAMPLE_AS_AT
 from pg_cluster import postgres_bin, start_cluster
+from typer.testing import CliRunner
 
 pytest.importorskip("psycopg", reason="psycopg is a dependency: `make setup` installs it")
 if postgres_bin() is None:
-    pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install -y postgresql "
-                "(.ci/run does)", allow_module_level=True)
+    pytest.skip(
+        "PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install -y postgresql (.ci/run does)",
+        allow_module_level=True,
+    )
 
 from caseflags.cli import app  # noqa: E402
-from caseflags.settings import load_config  # noqa: E402
 from caseflags.errors import RunAborted  # noqa: E402
 from caseflags.ingest.database_source import (  # noqa: E402
     PASSWORD_REFUSAL,
@@ -40,6 +40,7 @@ from caseflags.ingest.stage import stage_delivery  # noqa: E402
 from caseflags.runbook import run_without_prefect  # noqa: E402
 from caseflags.sample_data import SAMPLE_DELIVERY  # noqa: E402
 from caseflags.sample_data._tables import RETURNS_ONLY_TABLES  # noqa: E402
+from caseflags.settings import load_config  # noqa: E402
 from caseflags.store.database import connect, ensure_store  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "database"
@@ -111,8 +112,9 @@ def libpq_env(reporting):
 def night(db: Path, out: Path, source: str | None, folder: Path | None, config=None) -> dict:
     con = connect(db, create=True)
     try:
-        return run_without_prefect(con, folder, date.fromisoformat(SAMPLE_AS_AT), out, config or load_config(),
-                                   db_path=db, source=source)
+        return run_without_prefect(
+            con, folder, date.fromisoformat(SAMPLE_AS_AT), out, config or load_config(), db_path=db, source=source
+        )
     finally:
         con.close()
 
@@ -132,8 +134,10 @@ def exceptions(db: Path) -> pl.DataFrame:
 
 def live_counts(db: Path) -> dict:
     with duckdb.connect(str(db), read_only=True) as con:
-        return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                for t in ("ssd_person", "ssd_cin_visits", "agency_records")}
+        return {
+            t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+            for t in ("ssd_person", "ssd_cin_visits", "agency_records")
+        }
 
 
 # --- the sample from PostgreSQL plus the partner files = the file delivery -------------------------
@@ -146,15 +150,19 @@ def test_source_night_gives_the_file_deliverys_exceptions(sample_run, source_nig
     from_files, from_database = exceptions(file_db), exceptions(db)
     assert from_files.height > 100  # the sample's planted exceptions
     assert from_database.filter(pl.col("check_id") != "INVALID_IDENTIFIER").equals(
-        from_files.filter(pl.col("check_id") != "INVALID_IDENTIFIER"))
+        from_files.filter(pl.col("check_id") != "INVALID_IDENTIFIER")
+    )
     # An invalid identifier is located where it was read: a file's line, the table's row number
     # in primary-key order (the sample is in key order, so row = line - 1 for its header).
     located = from_database.filter(pl.col("check_id") == "INVALID_IDENTIFIER")
     social_care = located.filter(pl.col("entity_id").str.starts_with("ssd_")).get_column("detail")
     assert social_care.len() and all(" (ssd.ssd_" in d for d in social_care)
-    assert without_locator(located).equals(without_locator(from_files.filter(pl.col("check_id") == "INVALID_IDENTIFIER")))
+    assert without_locator(located).equals(
+        without_locator(from_files.filter(pl.col("check_id") == "INVALID_IDENTIFIER"))
+    )
     assert {c: v["status"] for c, v in record["checks"].items()} == {
-        c: v["status"] for c, v in file_record["checks"].items()}
+        c: v["status"] for c, v in file_record["checks"].items()
+    }
 
 
 def without_locator(frame: pl.DataFrame) -> pl.DataFrame:
@@ -170,7 +178,11 @@ def test_source_night_records_each_table_by_its_source(sample_run, source_night,
     for table, outcome in record["extracts"].items():
         expected = file_record["extracts"][table]
         assert (outcome["status"], outcome["rows_read"], outcome["rows_loaded"], outcome["rows_quarantined"]) == (
-            expected["status"], expected["rows_read"], expected["rows_loaded"], expected["rows_quarantined"]), table
+            expected["status"],
+            expected["rows_read"],
+            expected["rows_loaded"],
+            expected["rows_quarantined"],
+        ), table
         if table in RETURNS_ONLY_TABLES:  # filled by the CIN census alone: neither source delivers it
             continue
         assert outcome["file"] == (f"{SCHEMA}.{table}" if table.startswith("ssd_") else f"{table}.csv")
@@ -186,8 +198,9 @@ def test_source_night_records_each_table_by_its_source(sample_run, source_night,
 # --- change detection -------------------------------------------------------------------------------
 
 
-def test_unchanged_tables_are_not_parsed_again_and_a_changed_one_is(source_night, cluster, libpq_env, partner_folder,
-                                                                   tmp_path):
+def test_unchanged_tables_are_not_parsed_again_and_a_changed_one_is(
+    source_night, cluster, libpq_env, partner_folder, tmp_path
+):
     config, url = load_config(), source_url(cluster)
     store = tmp_path / "store.duckdb"
     store.write_bytes(source_night[0].read_bytes())  # the night loaded from the database is live
@@ -196,10 +209,13 @@ def test_unchanged_tables_are_not_parsed_again_and_a_changed_one_is(source_night
         with open_database(url, config.ingest) as database:
             again = stage_delivery(con, partner_folder, config, database=database)
         assert {t: o.status for t, o in again.outcomes.items() if t.startswith("ssd_")} == {
-            t: "UNCHANGED" for t in again.outcomes if t.startswith("ssd_")}
+            t: "UNCHANGED" for t in again.outcomes if t.startswith("ssd_")
+        }
         with cluster.admin(DATABASE) as admin:
-            admin.execute(f"UPDATE {SCHEMA}.ssd_cin_visits SET cinv_cin_visit_seen = 'N' "
-                          "WHERE cinv_cin_visit_id = (SELECT min(cinv_cin_visit_id) FROM ssd.ssd_cin_visits)")
+            admin.execute(
+                f"UPDATE {SCHEMA}.ssd_cin_visits SET cinv_cin_visit_seen = 'N' "
+                "WHERE cinv_cin_visit_id = (SELECT min(cinv_cin_visit_id) FROM ssd.ssd_cin_visits)"
+            )
         with open_database(url, config.ingest) as database:
             changed = stage_delivery(con, partner_folder, config, database=database)
         assert changed.outcomes["ssd_cin_visits"].status == "LOADED"
@@ -207,8 +223,10 @@ def test_unchanged_tables_are_not_parsed_again_and_a_changed_one_is(source_night
     finally:
         con.close()
         with cluster.admin(DATABASE) as admin:
-            admin.execute(f"UPDATE {SCHEMA}.ssd_cin_visits SET cinv_cin_visit_seen = 'Y' "
-                          "WHERE cinv_cin_visit_id = (SELECT min(cinv_cin_visit_id) FROM ssd.ssd_cin_visits)")
+            admin.execute(
+                f"UPDATE {SCHEMA}.ssd_cin_visits SET cinv_cin_visit_seen = 'Y' "
+                "WHERE cinv_cin_visit_id = (SELECT min(cinv_cin_visit_id) FROM ssd.ssd_cin_visits)"
+            )
 
 
 # --- per-row quarantine, refusals, one moment ---------------------------------------------------------
@@ -242,7 +260,12 @@ def test_rows_that_do_not_parse_are_quarantined_by_table_and_row(damaged, libpq_
         con.close()
     person = delivery.outcomes["ssd_person"]
     assert (person.status, person.file, person.rows_read, person.rows_loaded, person.rows_quarantined) == (
-        "LOADED", "damaged.ssd_person", 5, 3, 2)
+        "LOADED",
+        "damaged.ssd_person",
+        5,
+        3,
+        2,
+    )
     quarantine = pl.concat(delivery.staged.quarantine).filter(pl.col("file") == "damaged.ssd_person")
     # Rows are numbered in primary-key order: P2 is row 2, P4 row 4.
     assert quarantine.select("line", "column_name", "reason").rows() == [
@@ -252,7 +275,10 @@ def test_rows_that_do_not_parse_are_quarantined_by_table_and_row(damaged, libpq_
     assert quarantine.get_column("raw_line")[0].startswith("P2,")
     assert person.ledger[0]["balanced"] is True
     # The database's table is read; the folder's ssd_person.csv is named, not used.
-    assert {"file": "ssd_person.csv", "reason": f"not used: table ssd_person is read from {damaged}"} in delivery.refused_files
+    assert {
+        "file": "ssd_person.csv",
+        "reason": f"not used: table ssd_person is read from {damaged}",
+    } in delivery.refused_files
     visits = delivery.outcomes["ssd_cin_visits"]
     assert (visits.status, visits.reason) == ("REFUSED", "missing required column cinv_cin_visit_date")
     assert delivery.outcomes["ssd_disability"].status == "REFUSED"
@@ -273,8 +299,9 @@ def test_values_with_tabs_line_breaks_and_backslashes_arrive_whole(damaged, libp
 
 def test_a_libpq_service_names_the_server_user_and_password_file(cluster, reporting, tmp_path, monkeypatch):
     service = tmp_path / "pg_service.conf"
-    service.write_text(f"[caseflags]\nhost=127.0.0.1\nport={cluster.port}\nuser={READER}\n"
-                       f"passfile={reporting['PGPASSFILE']}\n")
+    service.write_text(
+        f"[caseflags]\nhost=127.0.0.1\nport={cluster.port}\nuser={READER}\npassfile={reporting['PGPASSFILE']}\n"
+    )
     monkeypatch.setenv("PGSERVICEFILE", str(service))
     for variable in ("PGPASSFILE", "PGUSER", "PGHOST", "PGPORT"):
         monkeypatch.delenv(variable, raising=False)
@@ -303,8 +330,9 @@ def test_every_table_is_read_in_one_read_only_repeatable_read_transaction(cluste
         try:
             after = database.table("ssd_person").rows().frame.height
             connection = database.snapshot.connection
-            settings = connection.execute("SELECT current_setting('transaction_isolation'), "
-                                          "current_setting('transaction_read_only')").fetchone()
+            settings = connection.execute(
+                "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
+            ).fetchone()
         finally:
             with cluster.admin(DATABASE) as admin:
                 admin.execute(f"DELETE FROM {SCHEMA}.ssd_person WHERE pers_person_id = 'ZZ-NEW'")
@@ -321,23 +349,42 @@ def test_a_password_in_the_url_is_refused_in_one_line_without_echoing_it(tmp_pat
     assert str(refused.value) == PASSWORD_REFUSAL
     with pytest.raises(SourceRefused):
         parse_source_url("postgresql://db.example/reporting?schema=ssd&password=hunter2")
-    result = CliRunner().invoke(app, ["run", "--source", "postgresql://u:hunter2@db.example/reporting?schema=ssd",
-                                      "--db", str(tmp_path / "s.duckdb"), "--new-store"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--source",
+            "postgresql://u:hunter2@db.example/reporting?schema=ssd",
+            "--db",
+            str(tmp_path / "s.duckdb"),
+            "--new-store",
+        ],
+    )
     assert result.exit_code == 2
     assert "hunter2" not in result.output and len(result.output.strip().splitlines()) == 1
     assert "holds a password" in result.output
 
 
-@pytest.mark.parametrize("url, problem", [
-    ("postgresql://127.0.0.1:{port}/reporting?schema=nowhere", "schema 'nowhere' not found in database 'reporting'"),
-    ("postgresql://127.0.0.1:{port}/reporting?schema=ssd&user=cf_intruder", "authentication failed"),
-    ("postgresql://127.0.0.1:{port}/reporting?schema=ssd&user=cf_reader&passfile=WRONG", "authentication failed"),
-    ("postgresql://127.0.0.1:{free}/reporting?schema=ssd", "could not connect to the server"),
-    ("postgresql://127.0.0.1:{port}/nodb?schema=ssd", "the database does not exist"),
-    ("postgresql://127.0.0.1:{port}/reporting?schema=public", "no contract table (ssd_person, …) that this login can read"),
-])
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        (
+            "postgresql://127.0.0.1:{port}/reporting?schema=nowhere",
+            "schema 'nowhere' not found in database 'reporting'",
+        ),
+        ("postgresql://127.0.0.1:{port}/reporting?schema=ssd&user=cf_intruder", "authentication failed"),
+        ("postgresql://127.0.0.1:{port}/reporting?schema=ssd&user=cf_reader&passfile=WRONG", "authentication failed"),
+        ("postgresql://127.0.0.1:{free}/reporting?schema=ssd", "could not connect to the server"),
+        ("postgresql://127.0.0.1:{port}/nodb?schema=ssd", "the database does not exist"),
+        (
+            "postgresql://127.0.0.1:{port}/reporting?schema=public",
+            "no contract table (ssd_person, …) that this login can read",
+        ),
+    ],
+)
 def test_an_unusable_source_ends_the_night_in_one_line_and_the_last_data_stays(
-        source_night, cluster, libpq_env, tmp_path, url, problem):
+    source_night, cluster, libpq_env, tmp_path, url, problem
+):
     db, _, _ = source_night
     store = tmp_path / "store.duckdb"
     store.write_bytes(db.read_bytes())
@@ -362,8 +409,7 @@ def test_an_unusable_source_ends_the_night_in_one_line_and_the_last_data_stays(
         assert con.execute("SELECT count(*) FROM exceptions").fetchone()[0] > 0  # last night's lists kept
 
 
-def test_a_connection_lost_mid_read_ends_the_night_in_one_line(source_night, cluster, libpq_env, tmp_path,
-                                                                  monkeypatch):
+def test_a_connection_lost_mid_read_ends_the_night_in_one_line(source_night, cluster, libpq_env, tmp_path, monkeypatch):
     from caseflags.ingest import database_source
 
     db, _, _ = source_night
@@ -379,7 +425,9 @@ def test_a_connection_lost_mid_read_ends_the_night_in_one_line(source_night, clu
         reads.append(table)
         if len(reads) == 3:  # the server ends the session between two tables
             with cluster.admin(DATABASE) as admin:
-                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'caseflags'")
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'caseflags'"
+                )
         return original(self, table, limits)
 
     monkeypatch.setattr(database_source.PostgresSnapshot, "read", read_then_lose_the_server)

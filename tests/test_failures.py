@@ -22,8 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from caseflags.cli import app
-from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.runbook import FAULT_ENV
+from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.store.database import connect, ensure_store
 
 AS_AT = "2026-11-24"
@@ -44,6 +44,7 @@ def private(path: Path) -> bool:
 
 # --- wrong paths -------------------------------------------------------------------------------
 
+
 def test_extracts_is_required(tmp_path):
     result = runner.invoke(app, ["run", "--db", str(tmp_path / "s.duckdb"), "--new-store"])
     assert result.exit_code == 2 and "--extracts" in result.output
@@ -52,8 +53,20 @@ def test_extracts_is_required(tmp_path):
 
 def test_a_typo_in_db_is_an_error_naming_it_and_creates_nothing(tmp_path):
     typo = tmp_path / "caseflgas.duckdb"
-    result = runner.invoke(app, ["run", "--extracts", str(SAMPLE_DELIVERY), "--db", str(typo),
-                                 "--out", str(tmp_path / "reports"), "--as-at", AS_AT])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--extracts",
+            str(SAMPLE_DELIVERY),
+            "--db",
+            str(typo),
+            "--out",
+            str(tmp_path / "reports"),
+            "--as-at",
+            AS_AT,
+        ],
+    )
     line = one_line_failure(result)
     assert f"store {typo} does not exist" in line and "--new-store" in line
     assert not typo.exists() and not (tmp_path / "reports").exists()
@@ -62,8 +75,11 @@ def test_a_typo_in_db_is_an_error_naming_it_and_creates_nothing(tmp_path):
 def test_a_folder_given_as_db_is_one_line(tmp_path):
     folder = tmp_path / "stores"
     folder.mkdir()
-    for args in (["run", "--extracts", str(SAMPLE_DELIVERY), "--new-store"], ["review", "import", str(folder)],
-                 ["sample", "mark-audited", "AS-1"]):
+    for args in (
+        ["run", "--extracts", str(SAMPLE_DELIVERY), "--new-store"],
+        ["review", "import", str(folder)],
+        ["sample", "mark-audited", "AS-1"],
+    ):
         result = runner.invoke(app, [*args, "--db", str(folder)])
         line = one_line_failure(result)
         assert str(folder) in line, line
@@ -93,8 +109,21 @@ def mounted_tmpfs(path: Path, size: str, read_only: bool = False):
 def test_a_read_only_output_folder_is_refused_before_ingest(tmp_path):
     with mounted_tmpfs(tmp_path / "ro", "1m", read_only=True) as out:
         db = tmp_path / "store.duckdb"
-        result = runner.invoke(app, ["run", "--extracts", str(SAMPLE_DELIVERY), "--db", str(db), "--new-store",
-                                     "--out", str(out / "reports"), "--as-at", AS_AT])
+        result = runner.invoke(
+            app,
+            [
+                "run",
+                "--extracts",
+                str(SAMPLE_DELIVERY),
+                "--db",
+                str(db),
+                "--new-store",
+                "--out",
+                str(out / "reports"),
+                "--as-at",
+                AS_AT,
+            ],
+        )
         line = one_line_failure(result)
         assert f"reports folder --out {out / 'reports'} is not writable" in line and "read-only" in line
         assert not db.exists()  # refused before the store was opened, let alone loaded
@@ -105,12 +134,26 @@ def test_a_read_only_output_folder_without_root_is_refused(tmp_path):
         pytest.skip("root writes into a 0500 folder; the read-only mount test covers root")
     out = tmp_path / "reports"
     out.mkdir(mode=0o500)
-    result = runner.invoke(app, ["run", "--extracts", str(SAMPLE_DELIVERY), "--db", str(tmp_path / "s.duckdb"),
-                                 "--new-store", "--out", str(out), "--as-at", AS_AT])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--extracts",
+            str(SAMPLE_DELIVERY),
+            "--db",
+            str(tmp_path / "s.duckdb"),
+            "--new-store",
+            "--out",
+            str(out),
+            "--as-at",
+            AS_AT,
+        ],
+    )
     assert "is not writable" in one_line_failure(result)
 
 
 # --- a full disk -------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def sampled_store(tmp_path):
@@ -134,8 +177,22 @@ def test_disk_full_while_writing_is_one_line_naming_the_file(sampled_store, tmp_
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final))
 
     monkeypatch.setattr(files, "temp_path", full_disk)
-    result = runner.invoke(app, ["sample", "--size", "2", "--seed", "1", "--as-at", AS_AT,
-                                 "--db", str(sampled_store), "--out", str(tmp_path / "reports")])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "--size",
+            "2",
+            "--seed",
+            "1",
+            "--as-at",
+            AS_AT,
+            "--db",
+            str(sampled_store),
+            "--out",
+            str(tmp_path / "reports"),
+        ],
+    )
     line = one_line_failure(result)
     assert "no space left on the disk" in line and str(tmp_path / "reports" / "samples") in line
 
@@ -143,8 +200,22 @@ def test_disk_full_while_writing_is_one_line_naming_the_file(sampled_store, tmp_
 def test_disk_full_on_a_real_full_file_system(sampled_store, tmp_path):
     with mounted_tmpfs(tmp_path / "tiny", "12k") as tiny:
         (tiny / "filler").write_bytes(b"x" * 8192)
-        result = runner.invoke(app, ["sample", "--size", "4", "--seed", "1", "--as-at", AS_AT,
-                                     "--db", str(sampled_store), "--out", str(tiny / "reports")])
+        result = runner.invoke(
+            app,
+            [
+                "sample",
+                "--size",
+                "4",
+                "--seed",
+                "1",
+                "--as-at",
+                AS_AT,
+                "--db",
+                str(sampled_store),
+                "--out",
+                str(tiny / "reports"),
+            ],
+        )
         line = one_line_failure(result)
         assert "no space left on the disk" in line and str(tiny) in line, line
 
@@ -158,8 +229,23 @@ def test_debug_prints_the_traceback_first(sampled_store, tmp_path, monkeypatch):
 
     monkeypatch.setattr(files, "temp_path", full_disk)
     monkeypatch.setitem(failures.debug, "on", False)
-    result = runner.invoke(app, ["--debug", "sample", "--size", "2", "--seed", "1", "--as-at", AS_AT,
-                                 "--db", str(sampled_store), "--out", str(tmp_path / "reports")])
+    result = runner.invoke(
+        app,
+        [
+            "--debug",
+            "sample",
+            "--size",
+            "2",
+            "--seed",
+            "1",
+            "--as-at",
+            AS_AT,
+            "--db",
+            str(sampled_store),
+            "--out",
+            str(tmp_path / "reports"),
+        ],
+    )
     assert result.exit_code == 2
     assert "Traceback (most recent call last)" in result.output
     assert result.output.strip().splitlines()[-1].startswith("caseflags: cannot write or read")
@@ -189,8 +275,13 @@ def test_wal_and_new_store_folder_are_private_after_a_kill(tmp_path):
     db = tmp_path / "new" / "stores" / "store.duckdb"
     env = {**os.environ, FAULT_ENV: "before:outputs"}
     os.umask(0o022)  # the test's own umask is permissive: the process must not rely on it
-    result = subprocess.run([sys.executable, "-c", KILLED_RUN, str(db), str(SAMPLE_DELIVERY), str(tmp_path / "out")],
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(db), str(SAMPLE_DELIVERY), str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
     wal = Path(f"{db}.wal")
     assert wal.exists() and wal.stat().st_size > 0, "the killed run left no WAL to check"
@@ -201,8 +292,10 @@ def test_wal_and_new_store_folder_are_private_after_a_kill(tmp_path):
 
 
 def test_the_cli_entry_point_sets_the_umask_first():
-    code = ("import os; from caseflags import cli; cli.app = lambda **kw: None; cli.main(); "
-            "print(oct(os.umask(0)), os.environ['DO_NOT_TRACK'], os.environ['PREFECT_SERVER_ANALYTICS_ENABLED'])")
+    code = (
+        "import os; from caseflags import cli; cli.app = lambda **kw: None; cli.main(); "
+        "print(oct(os.umask(0)), os.environ['DO_NOT_TRACK'], os.environ['PREFECT_SERVER_ANALYTICS_ENABLED'])"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("DO_NOT_TRACK", "PREFECT_SERVER_ANALYTICS_ENABLED")}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["0o77", "1", "false"], done.stderr[-2000:]
@@ -210,13 +303,25 @@ def test_the_cli_entry_point_sets_the_umask_first():
 
 # --- whole runs through the CLI (Prefect's temporary server) --------------------------------------
 
+
 def offline_env(home: Path) -> dict:
     """No network: every proxy points at a closed port; Prefect's own server stays local."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PREFECT_", "DO_NOT_TRACK", "GX_")) and k != FAULT_ENV}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DO_NOT_TRACK", "GX_")) and k != FAULT_ENV
+    }
     dead = "http://127.0.0.1:9"
-    env.update({"PREFECT_HOME": str(home), "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "ALL_PROXY": dead,
-                "http_proxy": dead, "https_proxy": dead, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "HTTP_PROXY": dead,
+            "HTTPS_PROXY": dead,
+            "ALL_PROXY": dead,
+            "http_proxy": dead,
+            "https_proxy": dead,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+    )
     return env
 
 
@@ -226,9 +331,25 @@ def test_the_readme_run_is_quiet_offline_and_private(tmp_path):
     db = tmp_path / "data" / "caseflags.duckdb"
     os.umask(0o022)
     result = subprocess.run(
-        [sys.executable, "-m", "caseflags", "run", "--extracts", str(SAMPLE_DELIVERY), "--new-store",
-         "--db", str(db), "--out", str(tmp_path / "reports"), "--as-at", AS_AT],
-        env=offline_env(home), capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "caseflags",
+            "run",
+            "--extracts",
+            str(SAMPLE_DELIVERY),
+            "--new-store",
+            "--db",
+            str(db),
+            "--out",
+            str(tmp_path / "reports"),
+            "--as-at",
+            AS_AT,
+        ],
+        env=offline_env(home),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ERROR" not in result.stderr + result.stdout
@@ -247,9 +368,25 @@ def test_the_readme_run_is_quiet_offline_and_private(tmp_path):
 def test_disk_full_during_a_run_is_one_line(tmp_path):
     with mounted_tmpfs(tmp_path / "tiny", "200k") as tiny:
         result = subprocess.run(
-            [sys.executable, "-m", "caseflags", "run", "--extracts", str(SAMPLE_DELIVERY), "--new-store",
-             "--db", str(tmp_path / "store.duckdb"), "--out", str(tiny / "reports"), "--as-at", AS_AT],
-            env=offline_env(tmp_path / "prefect-home"), capture_output=True, text=True, timeout=900,
+            [
+                sys.executable,
+                "-m",
+                "caseflags",
+                "run",
+                "--extracts",
+                str(SAMPLE_DELIVERY),
+                "--new-store",
+                "--db",
+                str(tmp_path / "store.duckdb"),
+                "--out",
+                str(tiny / "reports"),
+                "--as-at",
+                AS_AT,
+            ],
+            env=offline_env(tmp_path / "prefect-home"),
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
     assert result.returncode == 2, result.stderr[-3000:]
     lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]

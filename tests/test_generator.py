@@ -29,11 +29,14 @@ FLAG_WORDS = {"y", "n", "yes", "no", "1", "0", "true", "false"}
 
 # -- a light reading of the typed contract ------------------------------------------------------
 
+
 def read_schema() -> dict[str, list[tuple[str, str, bool]]]:
     """table -> [(column, type, not null)], ENUM types expanded to a frozenset of codes."""
     sql = re.sub(r"--[^\n]*", "", SCHEMA.read_text(encoding="utf-8"))
-    enums = {name: frozenset(re.findall(r"'([^']*)'", body))
-             for name, body in re.findall(r"CREATE TYPE (\w+) AS ENUM \((.*?)\);", sql, re.S)}
+    enums = {
+        name: frozenset(re.findall(r"'([^']*)'", body))
+        for name, body in re.findall(r"CREATE TYPE (\w+) AS ENUM \((.*?)\);", sql, re.S)
+    }
     tables = {}
     for name, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\);", sql, re.S):
         columns = []
@@ -116,6 +119,7 @@ def read_csv(path: Path) -> list[dict]:
 
 # -- generated deliveries (the internal `tiny` profile keeps this module fast) --------------------
 
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_seed1")
@@ -160,7 +164,9 @@ def test_clean_variant_passes_the_contract(folder, request):
 
 
 def test_bad_variant_rejects_exactly_the_listed_rows(tiny_bad):
-    listed = {(r["table"], int(r["line"]), r["column"]) for r in read_csv(generator.ground_truth(tiny_bad) / "bad_rows.csv")}
+    listed = {
+        (r["table"], int(r["line"]), r["column"]) for r in read_csv(generator.ground_truth(tiny_bad) / "bad_rows.csv")
+    }
     assert len(listed) >= 10
     assert contract_problems(tiny_bad, strict=False) == listed
 
@@ -172,16 +178,26 @@ def test_bad_variant_has_windows_1252_uk_dates_and_same_truth(tiny, tiny_bad):
     assert "Zoë" in raw.decode("cp1252")
     contacts = read_rows(tiny_bad / "family_contacts.csv")
     assert re.fullmatch(r"\d\d/\d\d/\d{4}", contacts[1][4])
-    assert (generator.ground_truth(tiny) / "truth.csv").read_bytes() == (generator.ground_truth(tiny_bad) / "truth.csv").read_bytes()
+    assert (generator.ground_truth(tiny) / "truth.csv").read_bytes() == (
+        generator.ground_truth(tiny_bad) / "truth.csv"
+    ).read_bytes()
     reasons = {r["reason"] for r in read_csv(generator.ground_truth(tiny_bad) / "bad_rows.csv")}
     assert reasons == {"blank required value", "unparseable date", "unknown code", "not an integer", "invalid flag"}
 
 
 def test_identifiers_are_valid_except_the_planted_invalid_ones(tiny):
-    invalid = {row["entity_id"] for row in read_csv(generator.ground_truth(tiny) / "truth.csv") if row["check_id"] == "INVALID_IDENTIFIER"}
+    invalid = {
+        row["entity_id"]
+        for row in read_csv(generator.ground_truth(tiny) / "truth.csv")
+        if row["check_id"] == "INVALID_IDENTIFIER"
+    }
     assert invalid, "some invalid identifiers are planted"
-    for table, columns in (("ssd_person", ("pers_upn", "pers_single_unique_id")), ("agency_records", ("nhs_number", "upn")),
-                           ("gp_registrations", ("nhs_number",)), ("ehcp_plans", ("upn",))):
+    for table, columns in (
+        ("ssd_person", ("pers_upn", "pers_single_unique_id")),
+        ("agency_records", ("nhs_number", "upn")),
+        ("gp_registrations", ("nhs_number",)),
+        ("ehcp_plans", ("upn",)),
+    ):
         for line, row in enumerate(read_csv(tiny / f"{table}.csv"), start=2):
             row_valid = True
             for column in columns:
@@ -204,12 +220,15 @@ def test_upn_check_letter_follows_the_dfe_algorithm():
 def test_every_agency_record_has_a_true_link(tiny):
     records = read_csv(tiny / "agency_records.csv")
     links = read_csv(generator.ground_truth(tiny) / "truth_links.csv")
-    assert [(r["agency"], r["agency_record_id"]) for r in records] == [(l["agency"], l["agency_record_id"]) for l in links]
+    assert [(r["agency"], r["agency_record_id"]) for r in records] == [
+        (l["agency"], l["agency_record_id"]) for l in links
+    ]
     people = {r["pers_person_id"] for r in read_csv(tiny / "ssd_person.csv")}
     linked = {l["person_id"] for l in links if l["person_id"]}
     assert linked <= people
-    assert sum(1 for l in links if not l["person_id"]) > len(links) / 2, "most indexed children are not known to social care"
-
+    assert sum(1 for l in links if not l["person_id"]) > len(links) / 2, (
+        "most indexed children are not known to social care"
+    )
 
 
 @pytest.mark.parametrize("folder", ["tiny", "small"])
@@ -218,15 +237,23 @@ def test_every_true_link_of_an_la_child_is_derivable(folder, request):
     identifier with social care has at most one name slip; a planted DOB record only that, and a key."""
     path = request.getfixturevalue("tiny") if folder == "tiny" else SMALL
     people = {r["pers_person_id"]: r for r in read_csv(path / "ssd_person.csv")}
-    postcode = {a["addr_person_id"]: a["addr_address_postcode"] for a in read_csv(path / "ssd_address.csv")
-                if not a["addr_address_end_date"]}
+    postcode = {
+        a["addr_person_id"]: a["addr_address_postcode"]
+        for a in read_csv(path / "ssd_address.csv")
+        if not a["addr_address_end_date"]
+    }
     keys = {pid: {v for v in (r["pers_single_unique_id"], r["pers_upn"]) if v} for pid, r in people.items()}
     for row in read_csv(path / "ssd_linked_identifiers.csv"):
         keys[row["link_person_id"]].add(row["link_identifier_value"])
     keys = {pid: {v for v in values if is_valid_nhs_number(v) or is_valid_upn(v)} for pid, values in keys.items()}
-    planted_dob = {r["person_id"] for r in read_csv(generator.ground_truth(path) / "planted.csv") if r["scenario"] == "dob_swapped"}
-    planted_dob |= {r["person_id"] for r in read_csv(generator.ground_truth(path) / "near_misses.csv")
-                    if r["description"].startswith("dob_blank:")}
+    planted_dob = {
+        r["person_id"] for r in read_csv(generator.ground_truth(path) / "planted.csv") if r["scenario"] == "dob_swapped"
+    }
+    planted_dob |= {
+        r["person_id"]
+        for r in read_csv(generator.ground_truth(path) / "near_misses.csv")
+        if r["description"].startswith("dob_blank:")
+    }
     links = read_csv(generator.ground_truth(path) / "truth_links.csv")
     unkeyed = with_planted_dob = 0
     for record, link in zip(read_csv(path / "agency_records.csv"), links, strict=True):
@@ -234,11 +261,18 @@ def test_every_true_link_of_an_la_child_is_derivable(folder, request):
         if not pid:
             continue
         child = people[pid]
-        slips = [field for field, own in (("forename", child["pers_forename"]), ("surname", child["pers_surname"]),
-                                          ("dob", child["pers_dob"]), ("sex", child["pers_sex"]), ("postcode", postcode[pid]))
-                 if record[field] != own]
-        shared = ({record["nhs_number"].replace(" ", ""), record["upn"]} & keys[pid]
-                  or record["la_person_id"] == pid)
+        slips = [
+            field
+            for field, own in (
+                ("forename", child["pers_forename"]),
+                ("surname", child["pers_surname"]),
+                ("dob", child["pers_dob"]),
+                ("sex", child["pers_sex"]),
+                ("postcode", postcode[pid]),
+            )
+            if record[field] != own
+        ]
+        shared = {record["nhs_number"].replace(" ", ""), record["upn"]} & keys[pid] or record["la_person_id"] == pid
         if pid in planted_dob and "dob" in slips:
             assert slips == ["dob"] and shared, (record["agency_record_id"], slips)
             with_planted_dob += 1
@@ -247,11 +281,18 @@ def test_every_true_link_of_an_la_child_is_derivable(folder, request):
             unkeyed += 1
     assert unkeyed > 0 and with_planted_dob > 0  # both arms are exercised
 
+
 # -- the committed small sample ----------------------------------------------------------------------
+
 
 def test_small_sample_is_the_committed_profile():
     manifest = json.loads((SMALL / "manifest.json").read_text())
-    assert (manifest["profile"], manifest["seed"], manifest["as_at"], manifest["variant"]) == ("small", 1, "2026-11-24", "clean")
+    assert (manifest["profile"], manifest["seed"], manifest["as_at"], manifest["variant"]) == (
+        "small",
+        1,
+        "2026-11-24",
+        "clean",
+    )
     size = sum(p.stat().st_size for p in SMALL.rglob("*") if p.is_file())
     assert size < 15 * 1024 * 1024
     for name, count in manifest["row_counts"].items():
@@ -259,7 +300,9 @@ def test_small_sample_is_the_committed_profile():
 
 
 def test_small_plants_every_check_with_an_exception_and_a_near_miss():
-    truth, planted, near = (read_csv(generator.ground_truth(SMALL) / f) for f in ("truth.csv", "planted.csv", "near_misses.csv"))
+    truth, planted, near = (
+        read_csv(generator.ground_truth(SMALL) / f) for f in ("truth.csv", "planted.csv", "near_misses.csv")
+    )
     for check in generator.CHECK_IDS:
         assert any(r["check_id"] == check for r in truth), f"{check}: no exception in truth"
         assert any(r["check_id"] == check for r in planted), f"{check}: nothing planted"
@@ -295,8 +338,8 @@ def test_small_attendance_has_a_realistic_spread():
 
 def stage(folder: Path, tmp_path: Path):
     """The project's own ingest over a generated delivery (stage only, nothing published)."""
-    from caseflags.settings import load_config
     from caseflags import runbook as pipeline
+    from caseflags.settings import load_config
     from caseflags.store.database import connect
 
     con = connect(tmp_path / "store.duckdb")
@@ -310,13 +353,16 @@ def test_ingest_loads_the_committed_sample_with_nothing_quarantined_or_refused(t
     state, staged = stage(SMALL, tmp_path)
     assert staged.quarantine == []
     assert {t: o.status for t, o in state.extracts.items() if o.status != "LOADED"} == {
-        table: "NOT_DELIVERED" for table in RETURNS_ONLY_TABLES}  # only the returns fill these
+        table: "NOT_DELIVERED" for table in RETURNS_ONLY_TABLES
+    }  # only the returns fill these
     assert [r["file"] for r in state.refused_files] == []
 
 
 def test_ingest_quarantines_exactly_the_bad_rows_of_the_bad_variant(tiny_bad, tmp_path):
     state, staged = stage(tiny_bad, tmp_path)
-    listed = {(r["table"], int(r["line"]), r["column"]) for r in read_csv(generator.ground_truth(tiny_bad) / "bad_rows.csv")}
+    listed = {
+        (r["table"], int(r["line"]), r["column"]) for r in read_csv(generator.ground_truth(tiny_bad) / "bad_rows.csv")
+    }
     quarantined = {
         (row["table_name"], row["line"], row["column_name"])
         for frame in staged.quarantine
@@ -324,8 +370,11 @@ def test_ingest_quarantines_exactly_the_bad_rows_of_the_bad_variant(tiny_bad, tm
     }
     # A partner record's unparseable DOB keeps its row (DOB missing) and is a data-quality warning.
     kept = {bad for bad in listed if (bad[0], bad[2]) in KEPT_WHEN_UNPARSEABLE}
-    warned = {(row["table_name"], row["line"], row["column_name"])
-              for frame in staged.warnings for row in frame.iter_rows(named=True)}
+    warned = {
+        (row["table_name"], row["line"], row["column_name"])
+        for frame in staged.warnings
+        for row in frame.iter_rows(named=True)
+    }
     assert quarantined == listed - kept
     assert warned == kept
     assert state.extracts["agency_records"].status == "LOADED"  # the Windows-1252 file
@@ -340,7 +389,10 @@ def test_twins_and_siblings_known_and_unknown_to_social_care_are_in_the_truth(ti
     for r in read_csv(tiny / "ssd_address.csv"):
         addresses.setdefault(r["addr_person_id"], set()).add(r["addr_address_postcode"])
     records = {(r["agency"], r["agency_record_id"]): r for r in read_csv(tiny / "agency_records.csv")}
-    truth = {(r["agency"], r["agency_record_id"]): r["person_id"] for r in read_csv(generator.ground_truth(tiny) / "truth_links.csv")}
+    truth = {
+        (r["agency"], r["agency_record_id"]): r["person_id"]
+        for r in read_csv(generator.ground_truth(tiny) / "truth_links.csv")
+    }
     relatives = read_csv(generator.ground_truth(tiny) / "truth_relatives.csv")
     known = [r for r in relatives if r["known_to_social_care"] == "Y"]
     assert known and all(r["relationship"] == "TWIN" for r in known)
@@ -357,7 +409,6 @@ def test_twins_and_siblings_known_and_unknown_to_social_care_are_in_the_truth(ti
     for r in unknown:
         assert truth[(r["agency"], r["agency_record_id"])] == ""  # nobody social care knows
         assert records[(r["agency"], r["agency_record_id"])]["surname"] == people[r["person_id"]]["pers_surname"]
-
 
 
 def test_generator_docs_list_every_planted_scenario():

@@ -19,13 +19,27 @@ def cin_child(con, person_id):
 
 
 def contact(con, contact_id, person_id, day, agency="SOCIAL_CARE", contact_type="HOME_VISIT", joint_with=None):
-    insert(con, "family_contacts", contact_id=contact_id, person_id=person_id, agency=agency, contact_date=day,
-           contact_type=contact_type, joint_with_agency=joint_with)
+    insert(
+        con,
+        "family_contacts",
+        contact_id=contact_id,
+        person_id=person_id,
+        agency=agency,
+        contact_date=day,
+        contact_type=contact_type,
+        joint_with_agency=joint_with,
+    )
 
 
 def cin_visit(con, visit_id, person_id, day):
-    insert(con, "ssd_cin_visits", cinv_cin_visit_id=visit_id, cinv_person_id=person_id, cinv_cin_visit_date=day,
-           cinv_cin_visit_seen=True)
+    insert(
+        con,
+        "ssd_cin_visits",
+        cinv_cin_visit_id=visit_id,
+        cinv_person_id=person_id,
+        cinv_cin_visit_date=day,
+        cinv_cin_visit_seen=True,
+    )
 
 
 def shown(rows, practice):
@@ -51,8 +65,10 @@ def test_joint_visits_shown_and_not_shown(store):
     rows = good_practice(store, AS_AT)
     assert shown(rows, "JOINT_VISITS") == ["JOINT"]
     [row] = [row for row in rows if row["practice"] == "JOINT_VISITS"]
-    assert row["evidence"] == ("1 joint visit(s) between 2026-08-27 and 2026-11-24, the latest on 2026-10-05 "
-                               "(SOCIAL_CARE with COMMUNITY_HEALTH).")
+    assert row["evidence"] == (
+        "1 joint visit(s) between 2026-08-27 and 2026-11-24, the latest on 2026-10-05 "
+        "(SOCIAL_CARE with COMMUNITY_HEALTH)."
+    )
 
 
 def test_child_attended_review_shown_and_not_shown(store):
@@ -63,8 +79,9 @@ def test_child_attended_review_shown_and_not_shown(store):
     cin_child(store, "NOT-A-REVIEW")
     add_meeting(store, "R3", "NOT-A-REVIEW", "STRATEGY", date(2026, 11, 2), child_attended=True)
     cin_child(store, "NOT-HELD")
-    add_meeting(store, "R4", "NOT-HELD", "EHCP_ANNUAL_REVIEW", date(2026, 11, 2), status="CANCELLED",
-                child_attended=True)
+    add_meeting(
+        store, "R4", "NOT-HELD", "EHCP_ANNUAL_REVIEW", date(2026, 11, 2), status="CANCELLED", child_attended=True
+    )
     cin_child(store, "TOO-EARLY")
     add_meeting(store, "R5", "TOO-EARLY", "CIN_REVIEW", WINDOW_START - timedelta(days=1), child_attended=True)
     rows = good_practice(store, AS_AT)
@@ -88,16 +105,16 @@ def test_non_verbal_voice_by_observation_shown_and_not_shown(store):
 
 
 def test_regular_family_contact_boundaries(store):
-    cin_child(store, "EVERY-28-DAYS")     # gaps of exactly 28 days, from either end too
+    cin_child(store, "EVERY-28-DAYS")  # gaps of exactly 28 days, from either end too
     for i, day in enumerate([date(2026, 9, 23), date(2026, 10, 21), date(2026, 11, 18)]):
         contact(store, f"E{i}", "EVERY-28-DAYS", day, agency="GP" if i == 1 else "SOCIAL_CARE")
-    cin_child(store, "LATE-START")        # first visit on the 29th day of the window
+    cin_child(store, "LATE-START")  # first visit on the 29th day of the window
     for i, day in enumerate([date(2026, 9, 24), date(2026, 10, 21), date(2026, 11, 18)]):
         contact(store, f"L{i}", "LATE-START", day)
-    cin_child(store, "STOPPED")           # nothing in the last 28 days
+    cin_child(store, "STOPPED")  # nothing in the last 28 days
     for i, day in enumerate([date(2026, 9, 1), date(2026, 9, 28), date(2026, 10, 27)]):
         contact(store, f"S{i}", "STOPPED", day)
-    cin_child(store, "CIN-VISITS")        # social care CiN visits count as visits
+    cin_child(store, "CIN-VISITS")  # social care CiN visits count as visits
     for i, day in enumerate([date(2026, 9, 10), date(2026, 10, 1), date(2026, 10, 29)]):
         cin_visit(store, f"CV{i}", "CIN-VISITS", day)
     contact(store, "CV-HOME", "CIN-VISITS", date(2026, 11, 20), agency="COMMUNITY_HEALTH")

@@ -64,22 +64,50 @@ class Page(HTMLParser):
 
 def _report_values(payload: str) -> dict:
     """A run's page values with `payload` as every text that comes from the data."""
-    check = {"check_id": "GP_NOT_KNOWN", "concern": payload, "status": "NOT_EVALUATED", "reason": payload,
-             "new": 1, "open": 2, "resolved": 0, "listed": 3}
+    check = {
+        "check_id": "GP_NOT_KNOWN",
+        "concern": payload,
+        "status": "NOT_EVALUATED",
+        "reason": payload,
+        "new": 1,
+        "open": 2,
+        "resolved": 0,
+        "listed": 3,
+    }
     summary = {
         "previous_run_id": payload,
         "totals": {"new": 1, "open": 2, "resolved": 0, "listed": 3},
         "counts_by_check": [check],
         "counts_by_agency": [{"agency": payload, "new": 1, "open": 2, "resolved": 0, "listed": 3}],
-        "children_first": [{"rank": 1, "person_id": payload, "priority": 9, "priority_reason": payload,
-                            "concerns": payload, "agencies": payload, "social_worker_name": payload}],
+        "children_first": [
+            {
+                "rank": 1,
+                "person_id": payload,
+                "priority": 9,
+                "priority_reason": payload,
+                "concerns": payload,
+                "agencies": payload,
+                "social_worker_name": payload,
+            }
+        ],
     }
     listed = [{"severity": "HIGH", "evaluated_as_at": AS_AT, "as_at": AS_AT, "review_status": None}]
-    load = {"table_name": payload, "file": payload, "status": "REFUSED", "reason": f"untrustworthy: {payload}",
-            "rows_read": 10, "rows_loaded": 0, "rows_quarantined": 0, "delivered_as_at": AS_AT}
+    load = {
+        "table_name": payload,
+        "file": payload,
+        "status": "REFUSED",
+        "reason": f"untrustworthy: {payload}",
+        "rows_read": 10,
+        "rows_loaded": 0,
+        "rows_quarantined": 0,
+        "delivered_as_at": AS_AT,
+    }
     unbalanced = {**load, "status": "LOADED", "reason": None, "rows_loaded": 3}
     return report_page(
-        "R1", AS_AT, summary, listed,
+        "R1",
+        AS_AT,
+        summary,
+        listed,
         [{"person_id": payload, "practice": payload, "evidence": payload}],
         {"folder": payload, "files": 2, "digest": payload},
         [{"file": payload, "reason": payload}],
@@ -88,21 +116,35 @@ def _report_values(payload: str) -> dict:
         quarantine=[{"table_name": payload, "file": payload, "column_name": payload, "reason": payload, "rows": 1}],
         loads=[load, unbalanced],
         contract_by_table=[{"table_name": payload, "expectations": 1, "failed": 1, "blocking_failed": 0}],
-        contract_failures=[{"table_name": payload, "expectation": payload, "column_name": payload, "blocking": False,
-                            "observed": payload}],
+        contract_failures=[
+            {
+                "table_name": payload,
+                "expectation": payload,
+                "column_name": payload,
+                "blocking": False,
+                "observed": payload,
+            }
+        ],
         warnings=[{"table_name": payload, "file": payload, "column_name": payload, "reason": payload, "warnings": 1}],
         linkage={"model": None, "warnings": None},
     )
 
 
 def _pack(person_id: str, detail: str, severity: str):
-    exception = OpenException("X1", "GP_NOT_KNOWN", detail, severity, detail, "child", person_id, detail, detail, detail)
+    exception = OpenException(
+        "X1", "GP_NOT_KNOWN", detail, severity, detail, "child", person_id, detail, detail, detail
+    )
     child = SampleChild(person_id, 1, "FLAGGED", 9, "5-9", "N2", detail, 1, 1, 3, 0.5, (detail,), (exception,))
-    result = SampleResult(detail, AS_AT, 1, "CIN_EHCP", 1, 0, 365, ExceptionSource(detail, AS_AT, 1), 1, 0, (), (),
-                          (child,))
+    result = SampleResult(
+        detail, AS_AT, 1, "CIN_EHCP", 1, 0, 365, ExceptionSource(detail, AS_AT, 1), 1, 0, (), (), (child,)
+    )
     events = [ChronologyEvent(date(2026, 1, 5), detail, "gp_registrations + " + detail, detail, detail)]
-    context = {"linked_records": [(detail, detail, detail)], "family_members": [(detail, detail, detail, detail)],
-               "allocated_social_worker": [(detail, date(2025, 1, 7))], "missing_sources": [detail]}
+    context = {
+        "linked_records": [(detail, detail, detail)],
+        "family_members": [(detail, detail, detail, detail)],
+        "allocated_social_worker": [(detail, date(2025, 1, 7))],
+        "missing_sources": [detail],
+    }
     return result, child, events, context
 
 
@@ -115,7 +157,7 @@ def test_every_value_in_report_html_is_escaped():
     # The data is there, as text, in every section that shows it.
     shown = "".join(page.text)
     assert shown.count(PAYLOAD) >= 20
-    assert '&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)' in text and "O&#x27;Brien" in text
+    assert "&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)" in text and "O&#x27;Brien" in text
     # The chart data block holds the payload as JSON that cannot end the block.
     data = text.split('id="report-data">', 1)[1].split("</script>", 1)[0]
     assert "<" not in data and "\\u003c/script\\u003e" in data
@@ -129,7 +171,8 @@ def test_every_value_in_the_audit_pack_is_escaped():
         assert not any(name.startswith("on") for _, attrs in page.tags for name in attrs)
         # A quote in the data stays inside its attribute.
         assert [attrs["class"] for attrs in page.named("div") if "exception" in attrs.get("class", "")] == [
-            f"exception {ATTRIBUTE_PAYLOAD}"]
+            f"exception {ATTRIBUTE_PAYLOAD}"
+        ]
         shown = "".join(page.text)
         assert f"child {PAYLOAD}" in shown and shown.count(PAYLOAD) >= 15
         assert "&lt;script&gt;alert(&quot;x&quot;)" in text
@@ -154,9 +197,11 @@ def test_report_html_is_one_file_that_loads_nothing():
 def test_every_template_file_is_package_data():
     """A non-editable install carries each template, style sheet and script the pages need."""
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    for package, folder in (("caseflags.outputs", ROOT / "caseflags" / "outputs"),
-                            ("caseflags.audit", ROOT / "caseflags" / "audit"),
-                            ("caseflags.region", ROOT / "caseflags" / "region")):
+    for package, folder in (
+        ("caseflags.outputs", ROOT / "caseflags" / "outputs"),
+        ("caseflags.audit", ROOT / "caseflags" / "audit"),
+        ("caseflags.region", ROOT / "caseflags" / "region"),
+    ):
         names = [p.relative_to(folder).as_posix() for p in (folder / "templates").iterdir()]
         assert names
         for name in names:
@@ -166,11 +211,17 @@ def test_every_template_file_is_package_data():
 def test_a_hostile_authority_name_is_escaped_in_the_region_report():
     """The regional report.html escapes names from the manifest and values from the data, loading nothing."""
     name = '<script>alert("x")</script> "Borough" & O\'Brien'
-    values = {"as_at": AS_AT, "region": name, "codes": ["801", name], "previous": None,
-              "status_rows": [["801", name, "FAILED", PAYLOAD, "exceptions", 3, "12"]],
-              "side_by_side": [["GP_NOT_KNOWN", "2 (+1)", "no run"]],
-              "by_authority": [{"la_code": name, "rows": [["GP_NOT_KNOWN", "HIGH", name, "", f"{name}/P1", PAYLOAD]]}],
-              "links_by_method": '{"<script>": 1}', "possible_matches": 0}
+    values = {
+        "as_at": AS_AT,
+        "region": name,
+        "codes": ["801", name],
+        "previous": None,
+        "status_rows": [["801", name, "FAILED", PAYLOAD, "exceptions", 3, "12"]],
+        "side_by_side": [["GP_NOT_KNOWN", "2 (+1)", "no run"]],
+        "by_authority": [{"la_code": name, "rows": [["GP_NOT_KNOWN", "HIGH", name, "", f"{name}/P1", PAYLOAD]]}],
+        "links_by_method": '{"<script>": 1}',
+        "possible_matches": 0,
+    }
     text = render_region_page(values)
     page = Page(text)
     assert page.named("script") == [] and page.named("img") == []

@@ -13,17 +13,17 @@ from pathlib import Path
 import fastexcel
 import pytest
 import xlsxwriter
+from test_audit_outcomes import RECORDED_AT, _outcome_rows, sampled  # noqa: F401 (fixture)
+from test_review_import import GP, NOW, SCHOOL, VOICE, edit_cells, exported, find_row  # noqa: F401 (fixture)
 
 from caseflags.audit.model import OUTCOME_COLUMNS, AuditImportError
 from caseflags.audit.outcomes import import_audit_outcomes
 from caseflags.config import MAX_TEXT_LENGTH
-from caseflags.settings import load_config
 from caseflags.outputs import workbook_guard
 from caseflags.outputs.review_import import ReviewImportError, import_review
+from caseflags.settings import load_config
 from caseflags.web import audit as web_audit
 from caseflags.web import reviews as web_reviews
-from test_audit_outcomes import RECORDED_AT, _outcome_rows, sampled  # noqa: F401 (fixture)
-from test_review_import import GP, NOW, SCHOOL, VOICE, edit_cells, exported, find_row  # noqa: F401 (fixture)
 
 SMALL = {"max_text_length": 2000, "max_workbook_bytes": 300_000, "max_workbook_cells": 10_000}
 
@@ -31,8 +31,10 @@ SMALL = {"max_text_length": 2000, "max_workbook_bytes": 300_000, "max_workbook_c
 @pytest.fixture
 def no_parsing(monkeypatch):
     """Fails the test if a spreadsheet library is asked to parse the file."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("the workbook was parsed")
+
     monkeypatch.setattr(fastexcel, "read_excel", refuse)
 
 
@@ -55,6 +57,7 @@ def _rewrite_part(path: Path, part_pattern: str, change) -> None:
 
 # --- one cap for free text -------------------------------------------------------------------
 
+
 def test_one_free_text_cap_for_the_web_and_both_imports():
     assert load_config().limits["max_text_length"] == MAX_TEXT_LENGTH == 2000
     assert web_reviews.MAX_NOTE_LENGTH == web_audit.MAX_NOTE_LENGTH == MAX_TEXT_LENGTH
@@ -67,8 +70,9 @@ def test_a_review_note_over_the_cap_is_refused_naming_the_cell(exported, tmp_pat
     edit_cells(returned, "GP_NOT_KNOWN", {("review_note", row): "x" * (MAX_TEXT_LENGTH + 1)})
     with pytest.raises(ReviewImportError) as refused:
         import_review(con, returned, now=NOW)
-    assert any(f"sheet 'GP not known' row {row} column N (review_note): 2,001 characters" in p
-               for p in refused.value.problems), refused.value.problems
+    assert any(
+        f"sheet 'GP not known' row {row} column N (review_note): 2,001 characters" in p for p in refused.value.problems
+    ), refused.value.problems
     edit_cells(returned, "GP_NOT_KNOWN", {("review_note", row): "x" * MAX_TEXT_LENGTH})
     assert import_review(con, returned, now=NOW).annotations_added == 1
 
@@ -104,6 +108,7 @@ def _outcomes_file(path: Path, rows: list[dict], note: str = "", formula: str | 
 
 # --- formulas --------------------------------------------------------------------------------
 
+
 def test_a_formula_in_auditor_note_is_refused_not_stored_as_its_value(sampled, tmp_path):  # noqa: F811
     con, _result, workbook = sampled
     path = _outcomes_file(tmp_path / "filled.xlsx", _outcome_rows(workbook), formula='=HYPERLINK("http://x","y")')
@@ -114,18 +119,26 @@ def test_a_formula_in_auditor_note_is_refused_not_stored_as_its_value(sampled, t
 
 # --- read-only columns -----------------------------------------------------------------------
 
+
 def test_edits_to_read_only_columns_are_refused_naming_the_cells(exported, tmp_path):
     con, out = exported
     returned = _returned(out, tmp_path)
     row = find_row(returned, "GP_NOT_KNOWN", GP["exception_id"])
-    edit_cells(returned, "GP_NOT_KNOWN", {("person_id", row): "C999", ("agency", row): "EDUCATION",
-                                          ("review_status", row): "IN_HAND"})
+    edit_cells(
+        returned,
+        "GP_NOT_KNOWN",
+        {("person_id", row): "C999", ("agency", row): "EDUCATION", ("review_status", row): "IN_HAND"},
+    )
     with pytest.raises(ReviewImportError) as refused:
         import_review(con, returned, now=NOW)
     problems = refused.value.problems
-    assert any(f"sheet 'GP not known' row {row} column E (person_id): read-only, was 'C2', now 'C999'" in p for p in problems), problems
-    assert any(f"sheet 'GP not known' row {row} column F (agency): read-only, was 'SOCIAL_CARE', now 'EDUCATION'" in p
-               for p in problems), problems
+    assert any(
+        f"sheet 'GP not known' row {row} column E (person_id): read-only, was 'C2', now 'C999'" in p for p in problems
+    ), problems
+    assert any(
+        f"sheet 'GP not known' row {row} column F (agency): read-only, was 'SOCIAL_CARE', now 'EDUCATION'" in p
+        for p in problems
+    ), problems
     assert con.execute("SELECT count(*) FROM annotations").fetchone()[0] == 0
 
 
@@ -147,13 +160,20 @@ def test_an_untouched_workbook_passes_the_read_only_check(exported, tmp_path):
 
 # --- size and cells, before parsing ------------------------------------------------------------
 
+
 def test_a_workbook_inflating_beyond_the_limit_is_refused_before_parsing(exported, tmp_path, no_parsing):
     con, out = exported
     returned = _returned(out, tmp_path)
     # a note of a million characters: a few KB on disk, a MB inflated
-    _rewrite_part(returned, r"xl/worksheets/sheet\d+\.xml",
-                  lambda xml: xml.replace(b"</sheetData>", b'<row r="999"><c r="A999" t="inlineStr"><is><t>'
-                                          + b"a" * 1_000_000 + b"</t></is></c></row></sheetData>", 1))
+    _rewrite_part(
+        returned,
+        r"xl/worksheets/sheet\d+\.xml",
+        lambda xml: xml.replace(
+            b"</sheetData>",
+            b'<row r="999"><c r="A999" t="inlineStr"><is><t>' + b"a" * 1_000_000 + b"</t></is></c></row></sheetData>",
+            1,
+        ),
+    )
     assert returned.stat().st_size < 50_000
     with pytest.raises(ReviewImportError, match=r"inflates to [\d,]+ bytes, more than the limit of 300,000"):
         import_review(con, returned, now=NOW, limits=SMALL)
@@ -167,7 +187,7 @@ def _understate_sizes(path: Path, size: int = 100) -> None:
     for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
         start = data.find(signature)
         while start != -1:
-            data[start + offset:start + offset + 4] = struct.pack("<I", size)
+            data[start + offset : start + offset + 4] = struct.pack("<I", size)
             start = data.find(signature, start + 4)
     path.write_bytes(bytes(data))
 
@@ -175,8 +195,11 @@ def _understate_sizes(path: Path, size: int = 100) -> None:
 def test_a_zip_whose_directory_understates_its_sizes_is_still_refused(exported, tmp_path, no_parsing):
     con, out = exported
     returned = _returned(out, tmp_path)
-    _rewrite_part(returned, r"xl/sharedStrings\.xml|xl/worksheets/sheet1\.xml",
-                  lambda xml: xml + b"<!--" + b"b" * 1_000_000 + b"-->")
+    _rewrite_part(
+        returned,
+        r"xl/sharedStrings\.xml|xl/worksheets/sheet1\.xml",
+        lambda xml: xml + b"<!--" + b"b" * 1_000_000 + b"-->",
+    )
     _understate_sizes(returned)
     problems = workbook_guard.workbook_problems(returned, SMALL)
     assert problems and "although its directory declares less" in problems[0], problems
@@ -187,8 +210,11 @@ def test_a_zip_whose_directory_understates_its_sizes_is_still_refused(exported, 
 def test_a_sheet_declaring_too_many_cells_is_refused_before_parsing(exported, tmp_path, no_parsing):
     con, out = exported
     returned = _returned(out, tmp_path)
-    _rewrite_part(returned, r"xl/worksheets/sheet2\.xml",
-                  lambda xml: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml))
+    _rewrite_part(
+        returned,
+        r"xl/worksheets/sheet2\.xml",
+        lambda xml: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml),
+    )
     with pytest.raises(ReviewImportError, match=r"declares 17,179,869,184 cells, more than the limit of 5,000,000"):
         import_review(con, returned, now=NOW)
 
@@ -201,6 +227,7 @@ def test_the_default_limits_let_an_ordinary_workbook_through(exported, tmp_path)
 
 # --- delivered workbooks too -----------------------------------------------------------------
 
+
 def test_a_delivered_workbook_declaring_too_many_cells_is_refused_by_name(tmp_path, no_parsing, monkeypatch):
     import polars as pl
 
@@ -211,8 +238,11 @@ def test_a_delivered_workbook_declaring_too_many_cells_is_refused_by_name(tmp_pa
     book = xlsxwriter.Workbook(str(path))
     book.add_worksheet("meetings").write_row(0, 0, ["meeting_id", "person_id"])
     book.close()
-    _rewrite_part(path, r"xl/worksheets/sheet1\.xml",
-                  lambda xml: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml))
+    _rewrite_part(
+        path,
+        r"xl/worksheets/sheet1\.xml",
+        lambda xml: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', xml),
+    )
     with pytest.raises(ExtractRefused) as refused:
         parse_extract(path, "meetings")
     assert "declares 17,179,869,184 cells" in str(refused.value) and "deliver it as CSV" in str(refused.value)

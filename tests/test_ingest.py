@@ -26,7 +26,11 @@ def test_utf8_bom_and_windows_1252_load_the_same_text(tmp_path):
     person_text = "pers_person_id,pers_forename,pers_dob\nP1,Zoë,2015-03-04\n"
     plain = write(tmp_path / "a" / "family_members.csv", text) if (tmp_path / "a").mkdir() is None else None
     results = {}
-    for name, encoding, prefix in [("utf8", "utf-8", b""), ("bom", "utf-8", b"\xef\xbb\xbf"), ("cp1252", "cp1252", b"")]:
+    for name, encoding, prefix in [
+        ("utf8", "utf-8", b""),
+        ("bom", "utf-8", b"\xef\xbb\xbf"),
+        ("cp1252", "cp1252", b""),
+    ]:
         folder = tmp_path / name
         folder.mkdir()
         (folder / "ssd_person.csv").write_bytes(prefix + person_text.encode(encoding))
@@ -54,10 +58,22 @@ def test_iso_and_uk_dates_parse_and_times_are_dropped(tmp_path):
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("Y", True), ("n", False), ("Yes", True), ("NO", False), ("1", True), ("0", False), ("True", True), ("false", False), ("", None)],
+    [
+        ("Y", True),
+        ("n", False),
+        ("Yes", True),
+        ("NO", False),
+        ("1", True),
+        ("0", False),
+        ("True", True),
+        ("false", False),
+        ("", None),
+    ],
 )
 def test_flag_variants(tmp_path, value, expected):
-    path = write(tmp_path / "family_members.csv", f"person_id,member_id,relationship,lives_with_child\nP1,F1,FATHER,{value}\n")
+    path = write(
+        tmp_path / "family_members.csv", f"person_id,member_id,relationship,lives_with_child\nP1,F1,FATHER,{value}\n"
+    )
     parsed = parse_extract(path, "family_members")
     assert parsed.quarantine.height == 0
     assert parsed.data["lives_with_child"].to_list() == [expected]
@@ -84,7 +100,9 @@ def test_bad_date_blank_required_and_unknown_code_are_quarantined_with_their_lin
     ]
     reasons = dict(zip(parsed.quarantine["line"], parsed.quarantine["reason"]))
     assert "date" in reasons[3] and "blank" in reasons[4] and "unknown code" in reasons[5]
-    assert parsed.quarantine.filter(pl.col("line") == 5)["raw_line"].item() == "M4,P2,COFFEE_MORNING,2026-01-05,HELD,,,,Y"
+    assert (
+        parsed.quarantine.filter(pl.col("line") == 5)["raw_line"].item() == "M4,P2,COFFEE_MORNING,2026-01-05,HELD,,,,Y"
+    )
 
 
 def test_line_numbers_stay_exact_with_quoted_newlines_blank_lines_and_ragged_rows(tmp_path):
@@ -107,9 +125,7 @@ def test_line_numbers_stay_exact_with_quoted_newlines_blank_lines_and_ragged_row
 def test_excel_decimal_ids_spaces_and_leading_zeros(tmp_path):
     path = write(
         tmp_path / "gp_registrations.csv",
-        "nhs_number,practice_code,registered_from\n"
-        "943 476 5919,L81001,2020-01-01\n"
-        "9434765919.0,007.0,2020-01-01\n",
+        "nhs_number,practice_code,registered_from\n943 476 5919,L81001,2020-01-01\n9434765919.0,007.0,2020-01-01\n",
     )
     parsed = parse_extract(path, "gp_registrations")
     assert parsed.data["nhs_number"].to_list() == ["9434765919", "9434765919"]
@@ -135,7 +151,8 @@ def test_unknown_file_is_refused_and_others_are_found(tmp_path):
         ("pets.csv", "not a table of the extract contract"),
     ]
     assert [(u.file, u.reason) for u in delivery.unused] == [
-        ("manifest.json", "neither an extract (.csv, .parquet, .xlsx) nor a DfE return (.xml, .xml.gz, .zip): not used")]
+        ("manifest.json", "neither an extract (.csv, .parquet, .xlsx) nor a DfE return (.xml, .xml.gz, .zip): not used")
+    ]
 
 
 def test_parquet_and_xlsx_load_with_row_numbers(tmp_path):
@@ -250,8 +267,14 @@ def test_column_validators_agree_with_the_reference_functions():
     nhs += ["9434765919", "943476591", "94347659190", "abcdefghij", "1000000010"]
     upns = []
     for _ in range(3000):
-        body = "".join(rng.choice("0123456789") for _ in range(11)) + rng.choice("0123456789" + UPN_CHECK_LETTERS + "IOS")
-        first = upn_check_letter(body) if rng.random() < 0.5 and body[-1] not in "IOS" else rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        body = "".join(rng.choice("0123456789") for _ in range(11)) + rng.choice(
+            "0123456789" + UPN_CHECK_LETTERS + "IOS"
+        )
+        first = (
+            upn_check_letter(body)
+            if rng.random() < 0.5 and body[-1] not in "IOS"
+            else rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        )
         upns.append(first + body)
     upns += ["", "A1", upns[0].lower()]
     got_nhs = pl.DataFrame({"v": nhs}).select(nhs_number_valid_expr(pl.col("v"))).to_series().to_list()

@@ -42,8 +42,9 @@ def con():
 def engine(con, path: Path, table: str):
     config = load_config()
     scan = scan_file(path)
-    return stage_csv_in_engine(con, path, table, scan, IngestLimits.from_config(config.ingest), config.agencies,
-                               scan.sha256)
+    return stage_csv_in_engine(
+        con, path, table, scan, IngestLimits.from_config(config.ingest), config.agencies, scan.sha256
+    )
 
 
 def staged(con, table: str) -> pl.DataFrame:
@@ -113,11 +114,14 @@ def test_a_file_the_engine_does_not_judge_goes_to_the_exact_reader_and_nothing_i
     assert not con.sql("SELECT * FROM duckdb_tables() WHERE table_name = '_staged_agency_records'").fetchall()
 
 
-@pytest.mark.parametrize("name, text", [
-    ("agency_records.csv", RECORDS_HEADER),  # header only: the exact reader refuses it
-    ("agency_records.csv", "agency,nhs_number\nGP,9434765919\n"),  # a required column missing
-    ("ssd_assessment_factors.csv", "cinf_assessment_id,cinf_assessment_factors\nA1,\"[\"\"1B\"\"]\"\n"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("agency_records.csv", RECORDS_HEADER),  # header only: the exact reader refuses it
+        ("agency_records.csv", "agency,nhs_number\nGP,9434765919\n"),  # a required column missing
+        ("ssd_assessment_factors.csv", 'cinf_assessment_id,cinf_assessment_factors\nA1,"[""1B""]"\n'),
+    ],
+)
 def test_refusals_and_tables_with_rules_of_their_own_are_the_exact_readers(tmp_path, con, name, text):
     path = tmp_path / name
     path.write_text(text)
@@ -135,7 +139,7 @@ def test_cp1252_and_utf16_files_are_the_exact_readers(tmp_path, con):
 def test_peak_rss_is_the_blocks_own():
     with PeakRss() as big:
         block = bytearray(96 * 2**20)
-        block[:: 4096] = b"x" * len(block[:: 4096])  # touch every page
+        block[::4096] = b"x" * len(block[::4096])  # touch every page
         del block
     with PeakRss() as small:
         pass

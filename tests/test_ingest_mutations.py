@@ -22,7 +22,7 @@ import csv
 import io
 import tempfile
 from collections import Counter
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -48,7 +48,11 @@ TABLES = {
 EXTRA_PERSON = "PZ9999,,,Zoë,Brontë,2015-03-04,F,Y,,,\n"  # non-ASCII text for the encodings
 
 CORPUS_SETTINGS = settings(
-    max_examples=120, deadline=None, derandomize=True, database=None, print_blob=True,
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -56,7 +60,7 @@ CORPUS_SETTINGS = settings(
 # --- the original delivery -----------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def original_text(table: str) -> str:
     lines = (SAMPLE_DELIVERY / f"{table}.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     text = "".join(lines[: RECORDS + 1])
@@ -67,7 +71,7 @@ def typed_rows(parsed) -> Counter:
     return Counter(tuple(tuple(v) if isinstance(v, list) else v for v in row) for row in parsed.rows().rows())
 
 
-@lru_cache(maxsize=None)
+@cache
 def original_rows(table: str) -> Counter:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{table}.csv"
@@ -77,13 +81,13 @@ def original_rows(table: str) -> Counter:
     return typed_rows(parsed)
 
 
-@lru_cache(maxsize=None)
+@cache
 def original_frame(table: str) -> pl.DataFrame:
     """The original as a text frame, for Parquet and XLSX copies."""
     return pl.read_csv(original_text(table).encode(), infer_schema=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def original_xlsx(table: str) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "book.xlsx"
@@ -121,7 +125,7 @@ def mutate_csv(table: str, kind: str, a: int, b: int) -> tuple[str, bytes]:
         if not quotes:
             return f"{table}.csv", data
         at = quotes[a % len(quotes)]
-        return f"{table}.csv", data[:at] + data[at + 1:]
+        return f"{table}.csv", data[:at] + data[at + 1 :]
     if kind == "nul":
         at = a % (len(data) + 1)
         return f"{table}.csv", data[:at] + b"\x00" + data[at:]
@@ -137,7 +141,7 @@ def mutate_csv(table: str, kind: str, a: int, b: int) -> tuple[str, bytes]:
         rows[row][0], rows[row][other] = rows[row][other], rows[row][0]
     elif kind == "reorder_columns":
         order = list(range(len(rows[0])))
-        order = order[a % len(order):] + order[: a % len(order)]
+        order = order[a % len(order) :] + order[: a % len(order)]
         rows = [[r[i] for i in order] for r in rows]
     elif kind == "duplicate_row":
         rows.insert(1 + b % (len(rows) - 1), list(rows[row]))
@@ -165,7 +169,9 @@ def mutate_parquet(table: str, kind: str, a: int, folder: Path) -> Path:
             target = dates[a % len(dates)]
             frame = frame.with_columns(pl.col(target).str.replace_all("-", "").cast(pl.Int64))
     elif kind in ("infinity", "nan_required"):
-        numbers = [c.name for c in load_contract()[table].columns if c.kind == "integer" and (kind == "infinity" or c.required)]
+        numbers = [
+            c.name for c in load_contract()[table].columns if c.kind == "integer" and (kind == "infinity" or c.required)
+        ]
         if numbers:
             target = numbers[a % len(numbers)]
             bad = float("inf") if kind == "infinity" else float("nan")
@@ -182,7 +188,7 @@ def mutate_xlsx(table: str, kind: str, a: int) -> bytes:
     at = a % len(data)
     if kind == "cut":
         return data[:at]
-    return data[:at] + b"\x00" * 64 + data[at + 64:]
+    return data[:at] + b"\x00" * 64 + data[at + 64 :]
 
 
 # --- the invariant -------------------------------------------------------------------------
@@ -211,8 +217,21 @@ def violations(table: str, outcome) -> list[str]:
     return found
 
 
-CSV_KINDS = ["truncate", "insert_quote", "delete_quote", "nul", "utf-8-sig", "cp1252", "utf-16", "extra_field",
-             "missing_field", "swap_fields", "reorder_columns", "duplicate_row", "duplicate_changed"]
+CSV_KINDS = [
+    "truncate",
+    "insert_quote",
+    "delete_quote",
+    "nul",
+    "utf-8-sig",
+    "cp1252",
+    "utf-16",
+    "extra_field",
+    "missing_field",
+    "swap_fields",
+    "reorder_columns",
+    "duplicate_row",
+    "duplicate_changed",
+]
 PARQUET_KINDS = ["struct", "binary", "date_as_number", "infinity", "nan_required"]
 XLSX_KINDS = ["cut", "overwrite"]
 MUTATIONS = st.one_of(
@@ -250,9 +269,13 @@ def test_mutation_corpus_never_crashes_balances_and_loads_only_intact_rows(table
 
 
 # A fixed slice of the corpus: every kind on every table, at a few offsets.
-FIXED = [(t, fmt, kind, a, 7) for t in sorted(TABLES)
-         for fmt, kinds in (("csv", CSV_KINDS), ("parquet", PARQUET_KINDS), ("xlsx", XLSX_KINDS))
-         for kind in kinds for a in (3, 1001)]
+FIXED = [
+    (t, fmt, kind, a, 7)
+    for t in sorted(TABLES)
+    for fmt, kinds in (("csv", CSV_KINDS), ("parquet", PARQUET_KINDS), ("xlsx", XLSX_KINDS))
+    for kind in kinds
+    for a in (3, 1001)
+]
 
 
 def test_the_fixed_slice_holds_the_invariant():
@@ -270,8 +293,14 @@ def test_the_invariant_catches_ingest_without_quarantine(monkeypatch):
         return typed, problems.clear()
 
     monkeypatch.setattr(extracts, "parse_frame", parse_without_quarantine)
-    monkeypatch.setattr(extracts, "resolve_duplicates", lambda table, data, columns, **_: (data, pl.DataFrame(
-        schema={"file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8})))
+    monkeypatch.setattr(
+        extracts,
+        "resolve_duplicates",
+        lambda table, data, columns, **_: (
+            data,
+            pl.DataFrame(schema={"file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8}),
+        ),
+    )
     broken = {case: found for case in FIXED if (found := run_mutation(*case))}
     kinds = {case[2] for case in broken}
     assert {"swap_fields", "duplicate_changed", "date_as_number"} <= kinds

@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from caseflags.cli import app
-from caseflags.settings import load_config
 from caseflags.ingest.inspect import inspect_delivery
+from caseflags.settings import load_config
 
 runner = CliRunner()
 
@@ -26,20 +26,25 @@ def snapshot(folder: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime for p in folder.rglob("*")}
 
 
-PERSON = ("pers_legacy_id,pers_person_id,pers_upn,pers_dob,pers_single_unique_id,pers_expected_dob\n"
-          "L1,P1,A123456789012,2014-01-01 00:00:00.000,9434765919,NULL\n"
-          "L2,P2,NULL,NULL,NULL,2027-01-20 00:00:00.000\n"
-          "L3,P3,BADUPN,2015-05-05,123,NULL\n"
-          "L4,P4,NULL,not a date,NULL,NULL\n")
+PERSON = (
+    "pers_legacy_id,pers_person_id,pers_upn,pers_dob,pers_single_unique_id,pers_expected_dob\n"
+    "L1,P1,A123456789012,2014-01-01 00:00:00.000,9434765919,NULL\n"
+    "L2,P2,NULL,NULL,NULL,2027-01-20 00:00:00.000\n"
+    "L3,P3,BADUPN,2015-05-05,123,NULL\n"
+    "L4,P4,NULL,not a date,NULL,NULL\n"
+)
 
 
 def test_inspect_describes_every_file_and_writes_nothing(tmp_path):
-    folder = delivery(tmp_path / "d", {
-        "ssd_person.csv": PERSON,
-        "ssd_cla_episodes.csv": "clae_cla_episode_id\nE1\n",
-        "notes.txt": "hello\n",
-        "mystery.csv": "a\n1\n",
-    })
+    folder = delivery(
+        tmp_path / "d",
+        {
+            "ssd_person.csv": PERSON,
+            "ssd_cla_episodes.csv": "clae_cla_episode_id\nE1\n",
+            "notes.txt": "hello\n",
+            "mystery.csv": "a\n1\n",
+        },
+    )
     before = snapshot(tmp_path)
     cwd = os.getcwd()
     os.chdir(tmp_path)
@@ -71,7 +76,10 @@ def test_inspect_exits_2_when_a_table_would_be_refused(tmp_path):
     result = runner.invoke(app, ["inspect", "--extracts", str(folder)], env={"COLUMNS": "200"})
     assert result.exit_code == 2
     assert "WOULD BE REFUSED" in result.output and "untrustworthy" in result.output
-    missing = delivery(tmp_path / "e", {"ssd_cin_plans.csv": "cinp_cin_plan_id,cinp_person_id,cinp_cin_plan_start_date\nC1,P1,2026-01-01\n"})
+    missing = delivery(
+        tmp_path / "e",
+        {"ssd_cin_plans.csv": "cinp_cin_plan_id,cinp_person_id,cinp_cin_plan_start_date\nC1,P1,2026-01-01\n"},
+    )
     result = runner.invoke(app, ["inspect", "--extracts", str(missing)], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "missing ssd_person" in result.output
     result = runner.invoke(app, ["inspect", "--extracts", str(tmp_path / "nowhere")])

@@ -18,10 +18,14 @@ from caseflags.store.database import connect, ensure_store
 
 pytestmark = pytest.mark.slow  # trains or applies a splink model on a population: not in `make check`
 
-FORENAMES = ("oliver amelia george isla harry ava noah mia jack ivy leo lily arthur freya muhammad grace "
-             "oscar willow charlie sophia thomas emily jacob poppy alfie evie henry ella").split()
-SURNAMES = ("smith jones taylor brown williams wilson johnson davies patel wright khan evans thomas roberts "
-            "walker white green hall wood clarke hughes edwards lewis hill moore clark").split()
+FORENAMES = (
+    "oliver amelia george isla harry ava noah mia jack ivy leo lily arthur freya muhammad grace "
+    "oscar willow charlie sophia thomas emily jacob poppy alfie evie henry ella"
+).split()
+SURNAMES = (
+    "smith jones taylor brown williams wilson johnson davies patel wright khan evans thomas roberts "
+    "walker white green hall wood clarke hughes edwards lewis hill moore clark"
+).split()
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -57,8 +61,7 @@ def new_store() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def add_person(con, person_id, dob, *, forename="Sam", surname="Example", sex="F", nhs=None, upn=None,
-               postcode=None):
+def add_person(con, person_id, dob, *, forename="Sam", surname="Example", sex="F", nhs=None, upn=None, postcode=None):
     con.execute(
         "INSERT INTO ssd_person (pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_surname, "
         "pers_dob, pers_sex) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -68,8 +71,20 @@ def add_person(con, person_id, dob, *, forename="Sam", surname="Example", sex="F
         con.execute("INSERT INTO ssd_address VALUES (?, ?, ?, NULL)", [person_id, postcode, date(2020, 1, 1)])
 
 
-def add_record(con, agency, record_id, *, nhs=None, upn=None, la_person_id=None, forename=None, surname=None,
-               dob=None, sex=None, postcode=None):
+def add_record(
+    con,
+    agency,
+    record_id,
+    *,
+    nhs=None,
+    upn=None,
+    la_person_id=None,
+    forename=None,
+    surname=None,
+    dob=None,
+    sex=None,
+    postcode=None,
+):
     con.execute(
         "INSERT INTO agency_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [agency, record_id, nhs, upn, la_person_id, forename, surname, dob, sex, postcode],
@@ -103,28 +118,43 @@ def populate(con, n_children=160, seed=7):
         sex = rng.choice("MF")
         postcode = f"BS{rng.randrange(1, 16)} {rng.randrange(1, 9)}{rng.choice('ABDEFG')}{rng.choice('HJLNPQ')}"
         nhs, upn = make_nhs(rng), make_upn(rng)
-        add_person(con, person_id, dob, forename=forename, surname=surname, sex=sex, nhs=nhs, upn=upn,
-                   postcode=postcode)
+        add_person(
+            con, person_id, dob, forename=forename, surname=surname, sex=sex, nhs=nhs, upn=upn, postcode=postcode
+        )
         for agency in ("GP", "EDUCATION"):
             record_id = f"{agency[:2]}{i:04d}"
             has_identifier = rng.random() < 0.8
             rec_forename, rec_surname, rec_dob = forename, surname, dob
             if rng.random() < 0.15:  # a typing slip in the forename
                 cut = rng.randrange(1, len(forename) - 1)
-                rec_forename = forename[:cut] + forename[cut + 1:]
+                rec_forename = forename[:cut] + forename[cut + 1 :]
             if rng.random() < 0.05 and dob.day <= 12 and dob.day != dob.month:  # day and month swapped
                 rec_dob = date(dob.year, dob.day, dob.month)
-            add_record(con, agency, record_id,
-                       nhs=nhs if has_identifier and agency == "GP" else None,
-                       upn=upn if has_identifier and agency == "EDUCATION" else None,
-                       forename=rec_forename, surname=rec_surname, dob=rec_dob, sex=sex,
-                       postcode=postcode if rng.random() < 0.85 else None)
+            add_record(
+                con,
+                agency,
+                record_id,
+                nhs=nhs if has_identifier and agency == "GP" else None,
+                upn=upn if has_identifier and agency == "EDUCATION" else None,
+                forename=rec_forename,
+                surname=rec_surname,
+                dob=rec_dob,
+                sex=sex,
+                postcode=postcode if rng.random() < 0.85 else None,
+            )
             truth.add((agency, record_id, person_id))
     for j in range(n_children // 2):  # children unknown to social care
-        add_record(con, rng.choice(("GP", "EDUCATION")), f"X{j:04d}", nhs=make_nhs(rng),
-                   forename=rng.choice(FORENAMES), surname=rng.choice(SURNAMES),
-                   dob=date(2009, 1, 1) + timedelta(days=rng.randrange(5500)), sex=rng.choice("MF"),
-                   postcode=f"BS{rng.randrange(1, 16)} 1AA")
+        add_record(
+            con,
+            rng.choice(("GP", "EDUCATION")),
+            f"X{j:04d}",
+            nhs=make_nhs(rng),
+            forename=rng.choice(FORENAMES),
+            surname=rng.choice(SURNAMES),
+            dob=date(2009, 1, 1) + timedelta(days=rng.randrange(5500)),
+            sex=rng.choice("MF"),
+            postcode=f"BS{rng.randrange(1, 16)} 1AA",
+        )
     return truth
 
 
@@ -145,10 +175,12 @@ def trained_model(tmp_path_factory):
 
 def test_sql_identifier_validity_agrees_with_python_rules():
     rng = random.Random(3)
-    nhs_values = [make_nhs(rng) for _ in range(200)] + ["".join(rng.choice("0123456789") for _ in range(10))
-                                                        for _ in range(800)]
-    upn_values = [make_upn(rng) for _ in range(200)] + [rng.choice("ABCDEFGHJKLMNPQRTUVWXYZ") + make_upn(rng)[1:]
-                                                        for _ in range(800)]
+    nhs_values = [make_nhs(rng) for _ in range(200)] + [
+        "".join(rng.choice("0123456789") for _ in range(10)) for _ in range(800)
+    ]
+    upn_values = [make_upn(rng) for _ in range(200)] + [
+        rng.choice("ABCDEFGHJKLMNPQRTUVWXYZ") + make_upn(rng)[1:] for _ in range(800)
+    ]
     upn_values += ["A12345678901I", "a12345678901", "1234567890123", ""]
     con = duckdb.connect()
     ensure_store(con)  # the linkage macros
@@ -197,12 +229,16 @@ def test_each_deterministic_method_links_and_social_care_links_itself():
         "WHERE method = 'LA_ID' ORDER BY person_id"
     ).fetchall() == [("SOCIAL_CARE", "C1", "C1", "LA_ID", 1.0), ("SOCIAL_CARE", "C2", "C2", "LA_ID", 1.0)]
     assert {p for (p,) in con.execute("SELECT DISTINCT match_probability FROM person_links").fetchall()} == {1.0}
-    assert summary.links_by_method == {"LA_ID": 2, "NHS_NUMBER": 2, "UPN": 1, "LINKED_IDENTIFIER": 2,
-                                       "LA_PERSON_ID": 1}
+    assert summary.links_by_method == {"LA_ID": 2, "NHS_NUMBER": 2, "UPN": 1, "LINKED_IDENTIFIER": 2, "LA_PERSON_ID": 1}
     assert summary.model == "not needed"  # every record settled without the model
-    assert sorted(con.execute("SELECT * FROM person_identifiers").fetchall()) == sorted([
-        ("C1", "NHS_NUMBER", nhs), ("C1", "UPN", upn), ("C1", "UPN", former_upn), ("C2", "NHS_NUMBER", linked_nhs),
-    ])
+    assert sorted(con.execute("SELECT * FROM person_identifiers").fetchall()) == sorted(
+        [
+            ("C1", "NHS_NUMBER", nhs),
+            ("C1", "UPN", upn),
+            ("C1", "UPN", former_upn),
+            ("C2", "NHS_NUMBER", linked_nhs),
+        ]
+    )
 
 
 def test_invalid_identifiers_never_link_and_are_not_person_identifiers():
@@ -252,7 +288,8 @@ def test_record_matching_two_children_is_a_conflict_and_not_linked():
     assert summary.conflicts == 2
     # The record's identifiers reach neither child: it is linked to no one.
     assert sorted(con.execute("SELECT * FROM person_identifiers").fetchall()) == [
-        ("A", "NHS_NUMBER", nhs_a), ("B", "UPN", upn_b),
+        ("A", "NHS_NUMBER", nhs_a),
+        ("B", "UPN", upn_b),
     ]
 
 
@@ -293,13 +330,21 @@ def test_probabilistic_match_with_typos_and_swapped_day_month(trained_model):
     con = new_store()
     populate(con)
     # A school record with no identifier: forename and surname mistyped, day and month swapped.
-    add_person(con, "T1", date(2013, 4, 9), forename="Katherine", surname="Montgomery", sex="F",
-               postcode="BS5 6HQ")
-    add_record(con, "EDUCATION", "NEW1", forename="Kathrine", surname="Montgommery", dob=date(2013, 9, 4),
-               sex="F", postcode="BS5 6HQ")
+    add_person(con, "T1", date(2013, 4, 9), forename="Katherine", surname="Montgomery", sex="F", postcode="BS5 6HQ")
+    add_record(
+        con,
+        "EDUCATION",
+        "NEW1",
+        forename="Kathrine",
+        surname="Montgommery",
+        dob=date(2013, 9, 4),
+        sex="F",
+        postcode="BS5 6HQ",
+    )
     # Same birthday and postcode, another child entirely: must not link to T1.
-    add_record(con, "EDUCATION", "NEW2", forename="Oscar", surname="Hughes", dob=date(2013, 4, 9), sex="M",
-               postcode="BS5 6HQ")
+    add_record(
+        con, "EDUCATION", "NEW2", forename="Oscar", surname="Hughes", dob=date(2013, 4, 9), sex="M", postcode="BS5 6HQ"
+    )
 
     summary = linkage.link_people(con, model_path=trained_model)
 
@@ -356,16 +401,14 @@ def test_store_file_gets_model_beside_it(tmp_path):
 def test_pairs_between_thresholds_become_possible_matches(trained_model):
     con = new_store()
     populate(con)
-    add_person(con, "T2", date(2011, 10, 20), forename="Rosalind", surname="Fairweather", sex="F",
-               postcode="BS7 8AB")
+    add_person(con, "T2", date(2011, 10, 20), forename="Rosalind", surname="Fairweather", sex="F", postcode="BS7 8AB")
     # A mistyped surname: the exact name-and-DOB rule does not settle it, the model scores it.
     add_record(con, "GP", "MAYBE", forename="Rosalind", surname="Fairwether", dob=date(2011, 10, 20))
     linkage.link_people(con, model_path=trained_model)
     p = probability(con, "GP", "MAYBE")
 
     # Raise the match threshold above this pair's probability: it becomes a possible match.
-    linkage.link_people(con, model_path=trained_model, match_threshold=min(1.0, p + (1 - p) / 2),
-                        review_threshold=0.5)
+    linkage.link_people(con, model_path=trained_model, match_threshold=min(1.0, p + (1 - p) / 2), review_threshold=0.5)
     assert ("GP", "MAYBE") not in links(con)
     [candidate] = [c for c in linkage.possible_matches(con) if c["agency_record_id"] == "MAYBE"]
     assert candidate["person_id"] == "T2" and candidate["match_probability"] == pytest.approx(p)
@@ -384,13 +427,15 @@ def test_officer_rejection_persists_across_runs(trained_model):
     con = new_store()
     populate(con)
     add_person(con, "T3", date(2010, 7, 15), forename="Beatrix", surname="Ashworth", sex="F", postcode="BS3 4PQ")
-    add_record(con, "GP", "WRONG", forename="Beatrix", surname="Ashwort", dob=date(2010, 7, 15), sex="F",
-               postcode="BS3 4PQ")
+    add_record(
+        con, "GP", "WRONG", forename="Beatrix", surname="Ashwort", dob=date(2010, 7, 15), sex="F", postcode="BS3 4PQ"
+    )
     linkage.link_people(con, model_path=trained_model)
     assert links(con)[("GP", "WRONG")] == ("T3", "PROBABILISTIC")
 
-    linkage.record_link_decision(con, "GP", "WRONG", "T3", "REJECTED", note="different child, same name",
-                                 decided_by="officer1")
+    linkage.record_link_decision(
+        con, "GP", "WRONG", "T3", "REJECTED", note="different child, same name", decided_by="officer1"
+    )
     for _ in range(2):  # and on every later run
         linkage.link_people(con, model_path=trained_model)
         assert ("GP", "WRONG") not in links(con)
@@ -436,10 +481,8 @@ def test_decision_must_name_a_real_record_child_and_decision():
 def test_no_personal_data_in_logs_or_output(trained_model, caplog, capsys):
     con = new_store()
     populate(con)
-    add_person(con, "T4", date(2012, 8, 30), forename="Zebedee", surname="Quartermaine", sex="M",
-               postcode="BS9 9ZZ")
-    add_record(con, "GP", "Z1", forename="Zebedee", surname="Quartermain", dob=date(2012, 8, 30),
-               postcode="BS9 9ZZ")
+    add_person(con, "T4", date(2012, 8, 30), forename="Zebedee", surname="Quartermaine", sex="M", postcode="BS9 9ZZ")
+    add_record(con, "GP", "Z1", forename="Zebedee", surname="Quartermain", dob=date(2012, 8, 30), postcode="BS9 9ZZ")
     with caplog.at_level(logging.DEBUG):
         linkage.link_people(con, model_path=trained_model)
         linkage.link_people(con, model_path=trained_model, retrain=True)
@@ -489,18 +532,31 @@ def small_authority(tmp_path_factory):
         generate("small", 1, folder, as_at=GENERATED_AS_AT)
     con = new_store()
     for table in GENERATED_TABLES:
-        header = con.execute("SELECT * FROM read_csv(?, header = true, all_varchar = true) LIMIT 0",
-                             [str(folder / f"{table}.csv")])
+        header = con.execute(
+            "SELECT * FROM read_csv(?, header = true, all_varchar = true) LIMIT 0", [str(folder / f"{table}.csv")]
+        )
         delivered = {d[0] for d in header.description}
-        columns = ", ".join(f'"{c}"' for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-            [table]).fetchall() if c in delivered)  # optional columns the sample does not carry stay NULL
-        con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM read_csv(?, header = true, "
-                    "all_varchar = true)", [str(folder / f"{table}.csv")])
-    con.execute("CREATE TABLE truth_links AS SELECT agency, agency_record_id, nullif(person_id, '') AS person_id "
-                "FROM read_csv(?, header = true, all_varchar = true)", [str(truth_file(folder, "truth_links.csv"))])
-    con.execute("CREATE TABLE truth AS SELECT * FROM read_csv(?, header = true, all_varchar = true)",
-                [str(truth_file(folder, "truth.csv"))])
+        columns = ", ".join(
+            f'"{c}"'
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+            if c in delivered
+        )  # optional columns the sample does not carry stay NULL
+        con.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM read_csv(?, header = true, all_varchar = true)",
+            [str(folder / f"{table}.csv")],
+        )
+    con.execute(
+        "CREATE TABLE truth_links AS SELECT agency, agency_record_id, nullif(person_id, '') AS person_id "
+        "FROM read_csv(?, header = true, all_varchar = true)",
+        [str(truth_file(folder, "truth_links.csv"))],
+    )
+    con.execute(
+        "CREATE TABLE truth AS SELECT * FROM read_csv(?, header = true, all_varchar = true)",
+        [str(truth_file(folder, "truth.csv"))],
+    )
     summary = linkage.link_people(con, model_path=tmp_path_factory.mktemp("small-model") / "model.json")
     yield con, summary
     con.close()
@@ -546,8 +602,9 @@ def test_small_authority_identity_checks_agree_with_truth(small_authority):
     con, _ = small_authority
     for check_id in ("IDENTITY_UNMATCHED", "IDENTITY_CONFLICT"):
         found = {(r["person_id"], r["agency"], r["entity_id"]) for r in run_check(con, check_id, GENERATED_AS_AT)}
-        expected = set(con.execute(
-            "SELECT person_id, agency, entity_id FROM truth WHERE check_id = ?", [check_id]).fetchall())
+        expected = set(
+            con.execute("SELECT person_id, agency, entity_id FROM truth WHERE check_id = ?", [check_id]).fetchall()
+        )
         assert found <= expected, (check_id, found - expected)  # nothing false
         assert len(found & expected) >= 0.8 * len(expected), check_id
 

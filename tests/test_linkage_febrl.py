@@ -54,8 +54,11 @@ def test_em_trained_model_links_a_public_benchmark(delivery):
     assert all(q["expected_precision"] is None for q in model["expected_quality"])
     # Damaged DOBs did not cost their records: loaded with the DOB missing, and warned about.
     assert loaded["agency_records"]["quarantined"] == 0
-    assert con.execute("SELECT count(*) FROM agency_records").fetchone()[0] == quality["true_links"] + (
-        con.execute("SELECT count(*) FROM truth_links WHERE person_id IS NULL").fetchone()[0])
+    assert (
+        con.execute("SELECT count(*) FROM agency_records").fetchone()[0]
+        == quality["true_links"]
+        + (con.execute("SELECT count(*) FROM truth_links WHERE person_id IS NULL").fetchone()[0])
+    )
     con.close()
 
 
@@ -91,8 +94,12 @@ def test_febrl4_with_raw_postcodes(tmp_path):
     quality = caseflags_quality(con)
     assert quality["precision"] >= 0.995 and quality["recall"] >= 0.95, quality
     assert summary.postcodes_not_uk_shaped.get("POLICE", 0) > 4000  # reported as data quality, not dropped
-    assert con.execute("SELECT count(*) FROM link_match_weights WHERE comparison = 'postcode' "
-                       "AND level = 'postcode same'").fetchone()[0] > 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM link_match_weights WHERE comparison = 'postcode' AND level = 'postcode same'"
+        ).fetchone()[0]
+        > 0
+    )
     con.close()
 
 
@@ -105,7 +112,8 @@ def test_names_and_dob_children_among_strangers(tmp_path):
     con, _, summary = linked(tmp_path)
     quality = caseflags_quality(con)
     assert quality["precision"] >= 0.995 and quality["recall"] >= 0.80, quality
-    dob_exact = con.execute("SELECT m_probability FROM linkage_model WHERE comparison = 'dob' "
-                            "ORDER BY gamma DESC LIMIT 1").fetchone()[0]
+    dob_exact = con.execute(
+        "SELECT m_probability FROM linkage_model WHERE comparison = 'dob' ORDER BY gamma DESC LIMIT 1"
+    ).fetchone()[0]
     assert dob_exact > 0.5
     con.close()

@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import pytest
 
-from caseflags.settings import load_config
 from caseflags.linkage.stage import LINKAGE_INPUTS, changed_share, retrain_linkage_reason
+from caseflags.settings import load_config
 
 
 def counts(new=0, changed=0, gone=0, unchanged=0, baseline=False) -> dict:
-    return {"keyed": True, "baseline": baseline, "rows_new": new, "rows_changed": changed, "rows_gone": gone,
-            "rows_unchanged": unchanged}
+    return {
+        "keyed": True,
+        "baseline": baseline,
+        "rows_new": new,
+        "rows_changed": changed,
+        "rows_gone": gone,
+        "rows_unchanged": unchanged,
+    }
 
 
 def test_the_share_is_of_the_rows_there_were_the_night_before():
-    row_changes = {"agency_records": counts(new=10, changed=5, gone=5, unchanged=90),
-                   "ssd_person": counts(changed=0, unchanged=100),
-                   "meetings": counts(new=1000)}  # not read by linkage
+    row_changes = {
+        "agency_records": counts(new=10, changed=5, gone=5, unchanged=90),
+        "ssd_person": counts(changed=0, unchanged=100),
+        "meetings": counts(new=1000),
+    }  # not read by linkage
     assert changed_share(row_changes, LINKAGE_INPUTS) == pytest.approx(20 / 200)
 
 

@@ -55,17 +55,30 @@ def _literal_defaults(package: Path = PACKAGE):
             pairs = []
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 positional = [*node.args.posonlyargs, *node.args.args]
-                pairs += zip(positional[len(positional) - len(node.args.defaults):], node.args.defaults)
+                pairs += zip(positional[len(positional) - len(node.args.defaults) :], node.args.defaults)
                 pairs += [(a, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
                 pairs = [(a.arg, d) for a, d in pairs]
             elif isinstance(node, ast.ClassDef):
-                pairs = [(s.target.id, s.value) for s in node.body
-                         if isinstance(s, ast.AnnAssign) and s.value is not None and isinstance(s.target, ast.Name)]
+                pairs = [
+                    (s.target.id, s.value)
+                    for s in node.body
+                    if isinstance(s, ast.AnnAssign) and s.value is not None and isinstance(s.target, ast.Name)
+                ]
             elif isinstance(node, ast.Module):  # module constants named as defaults
-                pairs = [(s.targets[0].id, s.value) for s in node.body if isinstance(s, ast.Assign)
-                         and isinstance(s.targets[0], ast.Name) and s.targets[0].id.startswith("DEFAULT_")]
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
-                  and len(node.args) == 2 and isinstance(node.args[0], ast.Constant)):
+                pairs = [
+                    (s.targets[0].id, s.value)
+                    for s in node.body
+                    if isinstance(s, ast.Assign)
+                    and isinstance(s.targets[0], ast.Name)
+                    and s.targets[0].id.startswith("DEFAULT_")
+                ]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and len(node.args) == 2
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 pairs = [(node.args[0].value, node.args[1])]  # a fallback for a configured key: config["key"]
             for name, default in pairs:
                 if isinstance(default, ast.Constant) and not isinstance(default.value, bool):
@@ -75,11 +88,14 @@ def _literal_defaults(package: Path = PACKAGE):
 
 def test_no_literal_default_copies_a_value_of_defaults_toml():
     configured = _configured_values()
-    copies = [f"caseflags/{module}:{line} {owner}({name}={value!r}) copies {', '.join(configured[value])}"
-              for module, owner, name, value, line in _literal_defaults()
-              if value in configured and (module, owner, name) not in NOT_A_COPY
-              # a .get fallback counts when its key is the configured one
-              and (owner != "<get>" or any(key.endswith("." + name) for key in configured[value]))]
+    copies = [
+        f"caseflags/{module}:{line} {owner}({name}={value!r}) copies {', '.join(configured[value])}"
+        for module, owner, name, value, line in _literal_defaults()
+        if value in configured
+        and (module, owner, name) not in NOT_A_COPY
+        # a .get fallback counts when its key is the configured one
+        and (owner != "<get>" or any(key.endswith("." + name) for key in configured[value]))
+    ]
     assert not copies, "read these from defaults.toml (config_default) or require them:\n" + "\n".join(copies)
 
 
@@ -114,20 +130,28 @@ def test_the_severity_order_is_written_once():
 def test_attendance_code_lists_are_written_once():
     # The unauthorised codes as a list: only the contract's ENUM and the attendance_class macro.
     code_list = re.compile(r"'G',\s*'N',\s*'O',\s*'U'")
-    found = sorted(p.relative_to(p.parents[1]).as_posix() for p in _sql_and_python_files()
-                   if code_list.search(p.read_text(encoding="utf-8")))
+    found = sorted(
+        p.relative_to(p.parents[1]).as_posix()
+        for p in _sql_and_python_files()
+        if code_list.search(p.read_text(encoding="utf-8"))
+    )
     assert found == ["sql/macros.sql", "sql/schema.sql"]
 
 
-@pytest.mark.parametrize("statement", ["CREATE TABLE", "CREATE OR REPLACE TABLE", "CREATE VIEW", "CREATE MACRO",
-                                       "CREATE OR REPLACE MACRO", "ADD COLUMN"])
+@pytest.mark.parametrize(
+    "statement",
+    ["CREATE TABLE", "CREATE OR REPLACE TABLE", "CREATE VIEW", "CREATE MACRO", "CREATE OR REPLACE MACRO", "ADD COLUMN"],
+)
 def test_no_store_ddl_in_python(statement):
     # TEMP working tables of one connection are not the store's. Not the store: the officers'
     # workspace is SQLite (workspace/database.py adds the columns a newer version declares).
     pattern = re.compile(re.escape(statement) + r"\s+(?!TEMP|IF NOT EXISTS exception_agency_rows)", re.IGNORECASE)
-    found = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
-             if p.relative_to(PACKAGE).as_posix() != "workspace/database.py"
-             and pattern.search(p.read_text(encoding="utf-8"))]
+    found = [
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if p.relative_to(PACKAGE).as_posix() != "workspace/database.py"
+        and pattern.search(p.read_text(encoding="utf-8"))
+    ]
     assert found == ["store/database.py"] if statement in ("CREATE TABLE", "CREATE OR REPLACE TABLE") else not found
 
 
@@ -143,7 +167,11 @@ def test_each_flow_sets_the_one_quiet_environment_before_prefect(flow_module):
     from caseflags.environment import QUIET_ENVIRONMENT
 
     env = {k: v for k, v in os.environ.items() if k not in QUIET_ENVIRONMENT}
-    probe = (f"import json, os, sys; import {flow_module}; "
-             f"print(json.dumps({{k: os.environ.get(k) for k in {sorted(QUIET_ENVIRONMENT)!r}}}))")
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300, check=True)
+    probe = (
+        f"import json, os, sys; import {flow_module}; "
+        f"print(json.dumps({{k: os.environ.get(k) for k in {sorted(QUIET_ENVIRONMENT)!r}}}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300, check=True
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == QUIET_ENVIRONMENT

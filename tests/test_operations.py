@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.runbook import FAULT_ENV, archived_deliveries
+from caseflags.sample_data import SAMPLE_DELIVERY
 
 AS_AT = "2026-11-24"
 pytestmark = pytest.mark.e2e  # whole runs in other processes: killed, locked, backfilled
@@ -57,7 +57,10 @@ def run_direct(db: Path, extracts: Path, out: Path, as_at: str = AS_AT, fault: s
         env[FAULT_ENV] = fault
     result = subprocess.run(
         [sys.executable, "-c", RUN_DIRECT, str(db), str(extracts), str(out), as_at],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if fault is None and result.returncode != 0:
         raise AssertionError(result.stderr[-3000:])
@@ -74,7 +77,8 @@ def store_snapshot(db: Path) -> dict[str, list[tuple]]:
         snapshot = {t: con.execute(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall() for t in tables}
         snapshot["exceptions"] = con.execute(
             "SELECT exception_id, check_id, severity, person_id, agency, entity_type, entity_id, detail, locator "
-            "FROM exceptions WHERE run_id = ? ORDER BY ALL", [AS_AT]
+            "FROM exceptions WHERE run_id = ? ORDER BY ALL",
+            [AS_AT],
         ).fetchall()
         snapshot["check_runs"] = con.execute(
             "SELECT check_id, status, reason, exception_count FROM check_runs WHERE run_id = ? ORDER BY ALL", [AS_AT]
@@ -102,7 +106,14 @@ def test_killed_run_leaves_store_consistent_and_rerun_equals_uninterrupted(tmp_p
     try:
         # Consistent: every contract table is either untouched (empty) or completely loaded.
         for table, rows in uninterrupted.items():
-            if table in ("exceptions", "check_runs", "quarantine", "person_links", "person_identifiers", "identifier_issues"):
+            if table in (
+                "exceptions",
+                "check_runs",
+                "quarantine",
+                "person_links",
+                "person_identifiers",
+                "identifier_issues",
+            ):
                 continue
             live = con.execute(f'SELECT * FROM "{table}" ORDER BY ALL').fetchall()
             assert live in ([], rows), f"{table} partially loaded after a kill at {fault}"
@@ -119,8 +130,11 @@ def test_second_run_against_a_locked_store_exits_non_zero_and_changes_nothing(tm
     db = tmp_path / "store.duckdb"
     ready = tmp_path / "ready"
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(
-            f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
             import time
             from pathlib import Path
             from caseflags.store.locking import store_lock
@@ -128,7 +142,8 @@ def test_second_run_against_a_locked_store_exits_non_zero_and_changes_nothing(tm
                 Path({str(ready)!r}).touch()
                 time.sleep(60)
             """
-        )],
+            ),
+        ],
     )
     try:
         deadline = time.monotonic() + 60
@@ -137,9 +152,22 @@ def test_second_run_against_a_locked_store_exits_non_zero_and_changes_nothing(tm
             assert holder.poll() is None, "lock holder died"
             time.sleep(0.1)
         result = subprocess.run(
-            [*CASEFLAGS, "run", "--extracts", str(SAMPLE_DELIVERY), "--db", str(db), "--new-store",
-             "--out", str(tmp_path / "reports"), "--as-at", AS_AT],
-            capture_output=True, text=True, timeout=120,
+            [
+                *CASEFLAGS,
+                "run",
+                "--extracts",
+                str(SAMPLE_DELIVERY),
+                "--db",
+                str(db),
+                "--new-store",
+                "--out",
+                str(tmp_path / "reports"),
+                "--as-at",
+                AS_AT,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     finally:
         holder.send_signal(signal.SIGTERM)

@@ -9,7 +9,8 @@ import itertools
 import re
 from datetime import date
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from caseflags.outputs import organisations
 from caseflags.outputs.agencies import agency_folder_name
@@ -34,8 +35,14 @@ def test_every_pair_of_codes_that_sanitise_alike_gets_its_own_folder():
     characters: each pair that an old-style sanitiser mapped to one name now differs."""
     codes = ["".join(chars) for n in range(4) for chars in itertools.product(ALPHABET, repeat=n)]
     _check_unique(codes)
-    pairs = [("L81010.", "L81010"), ("109019/", "109019"), ("l81010", "L81010"), ("GP X", "GP_X"),
-             ("_L81010", "L81010"), ("CON", "CON-" + "0" * 12)]
+    pairs = [
+        ("L81010.", "L81010"),
+        ("109019/", "109019"),
+        ("l81010", "L81010"),
+        ("GP X", "GP_X"),
+        ("_L81010", "L81010"),
+        ("CON", "CON-" + "0" * 12),
+    ]
     for a, b in pairs:
         assert safe_folder_name(a) != safe_folder_name(b), (a, b)
     assert safe_folder_name("L81010") == "L81010" and safe_folder_name("109019") == "109019"
@@ -54,7 +61,8 @@ def _alike(code: str) -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from([".", "/", "_", " ", "-", "\\", ".."]).map(lambda s: code + s),
         st.sampled_from([".", "/", "_", " ", "-"]).map(lambda s: s + code),
-        st.just(code.lower()), st.just(code.swapcase()),
+        st.just(code.lower()),
+        st.just(code.swapcase()),
         st.sampled_from(["/", " ", ".", ":"]).map(lambda s: code.replace("_", s)),
     )
 
@@ -75,11 +83,23 @@ def test_any_distinct_codes_get_distinct_safe_folders(codes):
 
 def test_two_practices_that_sanitise_alike_keep_their_own_rows(tmp_path, monkeypatch):
     """`L81010.` and `L81010` each get a folder holding exactly their own rows."""
+
     def row(exception_id, practice):
-        return {"exception_id": exception_id, "check_id": "GP_NOT_KNOWN", "agency": "GP", "organisation": practice,
-                "practice_code": practice, "detail": f"row of {practice}"}
-    grouped = {("GP", "L81010"): [row("E1", "L81010")], ("GP", "L81010."): [row("E2", "L81010.")],
-               ("EDUCATION", "109019"): [row("E3", "109019")], ("EDUCATION", "109019/"): [row("E4", "109019/")]}
+        return {
+            "exception_id": exception_id,
+            "check_id": "GP_NOT_KNOWN",
+            "agency": "GP",
+            "organisation": practice,
+            "practice_code": practice,
+            "detail": f"row of {practice}",
+        }
+
+    grouped = {
+        ("GP", "L81010"): [row("E1", "L81010")],
+        ("GP", "L81010."): [row("E2", "L81010.")],
+        ("EDUCATION", "109019"): [row("E3", "109019")],
+        ("EDUCATION", "109019/"): [row("E4", "109019/")],
+    }
     monkeypatch.setattr(organisations, "record_agency_rows", lambda con, run_id, as_at: None)
     monkeypatch.setattr(organisations, "organisation_rows", lambda con, run_id: grouped)
     monkeypatch.setattr(organisations, "central_queue_rows", lambda con, run_id: {})  # (no store here)

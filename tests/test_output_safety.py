@@ -15,6 +15,9 @@ from xml.etree import ElementTree
 
 import fastexcel
 import pytest
+from check_fixtures import insert
+from test_audit_sample import AS_AT, add_cohort_child, add_run
+from test_outputs_lifecycle import ALL_EVALUATED, DAY1, exc, record_run
 
 from caseflags.audit.outcomes import import_audit_outcomes
 from caseflags.audit.sampling import choose_sample
@@ -24,9 +27,6 @@ from caseflags.outputs.files import is_formula_like, neutralise, safe_file_stem
 from caseflags.outputs.lifecycle import update_lifecycle
 from caseflags.outputs.run_outputs import write_run_outputs
 from caseflags.outputs.stage import write_quarantine_csv
-from check_fixtures import insert
-from test_audit_sample import AS_AT, add_cohort_child, add_run
-from test_outputs_lifecycle import ALL_EVALUATED, DAY1, exc, record_run
 
 # One payload per dangerous first character (OWASP CSV injection), and an HTML one.
 PAYLOADS = [
@@ -51,7 +51,9 @@ NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 # The test's own reading of OWASP: after any whitespace, control or zero-width characters, a
 # formula prefix (or its full-width form); or a leading tab or carriage return.
-_DANGEROUS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r]")
+_DANGEROUS = re.compile(
+    r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r]"
+)
 
 
 def dangerous(text: str) -> bool:
@@ -97,11 +99,15 @@ def xlsx_cells(path: Path) -> list[dict]:
                 else:
                     text = value.text if value is not None else ""
                 text = re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), text or "")
-                cells.append({
-                    "sheet": name, "ref": c.get("r"), "text": text,
-                    "formula": c.find("m:f", NS) is not None,
-                    "quoted": quoted[int(c.get("s", "0"))],
-                })
+                cells.append(
+                    {
+                        "sheet": name,
+                        "ref": c.get("r"),
+                        "text": text,
+                        "formula": c.find("m:f", NS) is not None,
+                        "quoted": quoted[int(c.get("s", "0"))],
+                    }
+                )
         return cells
 
 
@@ -117,22 +123,57 @@ def assert_xlsx_neutralised(path: Path, payloads=PAYLOADS) -> None:
 
 # --- every output of a run --------------------------------------------------------------------
 
+
 def _run_with_payloads(store):
-    insert(store, "person_links", agency="GP", agency_record_id="GP-1", person_id="C1", method="NHS_NUMBER",
-           match_probability=1.0)
+    insert(
+        store,
+        "person_links",
+        agency="GP",
+        agency_record_id="GP-1",
+        person_id="C1",
+        method="NHS_NUMBER",
+        match_probability=1.0,
+    )
     rows = []
     for i, payload in enumerate(PAYLOADS):
         rows.append(exc("GP_NOT_KNOWN", f"C{i}", detail=payload, locator=payload))
-        rows.append(exc("SOCIAL_WORKER_STALE_IN_PARTNER", f"C{i}", agency="GP", entity_type="agency_record",
-                        entity_id=payload, detail=f"{payload}", locator=payload))
+        rows.append(
+            exc(
+                "SOCIAL_WORKER_STALE_IN_PARTNER",
+                f"C{i}",
+                agency="GP",
+                entity_type="agency_record",
+                entity_id=payload,
+                detail=f"{payload}",
+                locator=payload,
+            )
+        )
     rows.append(exc("IDENTITY_CONFLICT", "C1", detail=HTML_PAYLOAD, locator=HTML_PAYLOAD))
     record_run(store, "run-1", DAY1, rows, {**ALL_EVALUATED, **{r["check_id"]: "EVALUATED" for r in rows}})
     update_lifecycle(store, "run-1", DAY1)
-    insert(store, "quarantine", run_id="run-1", table_name="ssd_person", file="ssd_person.csv", line=7,
-           column_name="pers_dob", reason="not a date", raw_line=PAYLOADS[0])
+    insert(
+        store,
+        "quarantine",
+        run_id="run-1",
+        table_name="ssd_person",
+        file="ssd_person.csv",
+        line=7,
+        column_name="pers_dob",
+        reason="not a date",
+        raw_line=PAYLOADS[0],
+    )
     for i, payload in enumerate(PAYLOADS[1:], start=8):
-        insert(store, "quarantine", run_id="run-1", table_name="ssd_person", file=payload, line=i,
-               column_name="pers_dob", reason=payload, raw_line=payload)
+        insert(
+            store,
+            "quarantine",
+            run_id="run-1",
+            table_name="ssd_person",
+            file=payload,
+            line=i,
+            column_name="pers_dob",
+            reason=payload,
+            raw_line=payload,
+        )
 
 
 def test_formula_payloads_are_inert_in_every_file_of_a_run(store, tmp_path):
@@ -214,9 +255,22 @@ def test_file_stems_are_unique_for_ids_that_sanitise_alike():
 
 # --- masking by exact identity ------------------------------------------------------------------
 
-@pytest.mark.parametrize("hidden", [
-    "-NBT-77-", "(AWP)42", "NBT.1234.", "ID 42", "Ωμέγα-7", "ünï_çødé", "+44", "A\\B", "x.y*z", "[R1]",
-])
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "-NBT-77-",
+        "(AWP)42",
+        "NBT.1234.",
+        "ID 42",
+        "Ωμέγα-7",
+        "ünï_çødé",
+        "+44",
+        "A\\B",
+        "x.y*z",
+        "[R1]",
+    ],
+)
 def test_masking_hides_punctuated_spaced_and_unicode_ids(hidden):
     texts = [
         f"{hidden}",
@@ -243,14 +297,35 @@ def test_masking_leaves_longer_tokens_and_the_agencys_own_ids():
 def test_agency_files_never_show_punctuated_ids_of_other_agencies(store, tmp_path):
     records = {"SOCIAL_CARE": "-C.100-", "GP": "GP 55/01", "COMMUNITY_HEALTH": "(Sirona)ü-7", "ACUTE_HEALTH": "NBT.9."}
     for agency, record_id in records.items():
-        insert(store, "person_links", agency=agency, agency_record_id=record_id, person_id="-C.100-",
-               method="LA_ID" if agency == "SOCIAL_CARE" else "NHS_NUMBER", match_probability=1.0)
+        insert(
+            store,
+            "person_links",
+            agency=agency,
+            agency_record_id=record_id,
+            person_id="-C.100-",
+            method="LA_ID" if agency == "SOCIAL_CARE" else "NHS_NUMBER",
+            match_probability=1.0,
+        )
     mention = "; ".join(records.values())
     rows = [
-        exc("IDENTITY_CONFLICT", "-C.100-", agency="ACUTE_HEALTH", entity_type="agency_record", entity_id="NBT.9.",
-            detail=f"DOB on NBT.9. differs; also known as {mention}.", locator="(Sirona)ü-7"),
-        exc("GP_NOT_KNOWN", "-C.100-", agency="GP", entity_type="agency_record", entity_id="(Sirona)ü-7",
-            detail=f"-C.100- {mention}", locator="GP 55/01"),
+        exc(
+            "IDENTITY_CONFLICT",
+            "-C.100-",
+            agency="ACUTE_HEALTH",
+            entity_type="agency_record",
+            entity_id="NBT.9.",
+            detail=f"DOB on NBT.9. differs; also known as {mention}.",
+            locator="(Sirona)ü-7",
+        ),
+        exc(
+            "GP_NOT_KNOWN",
+            "-C.100-",
+            agency="GP",
+            entity_type="agency_record",
+            entity_id="(Sirona)ü-7",
+            detail=f"-C.100- {mention}",
+            locator="GP 55/01",
+        ),
     ]
     record_run(store, "run-1", DAY1, rows, {**ALL_EVALUATED, **{r["check_id"]: "EVALUATED" for r in rows}})
     update_lifecycle(store, "run-1", DAY1)
@@ -271,11 +346,27 @@ def test_organisation_rows_mask_punctuated_ids_exactly_like_the_agency_files(sto
 
     records = {"SOCIAL_CARE": "-C.100-", "GP": "GP 55/01", "COMMUNITY_HEALTH": "(Sirona)ü-7", "ACUTE_HEALTH": "NBT.9."}
     for agency, record_id in records.items():
-        insert(store, "person_links", agency=agency, agency_record_id=record_id, person_id="-C.100-",
-               method="LA_ID" if agency == "SOCIAL_CARE" else "NHS_NUMBER", match_probability=1.0)
+        insert(
+            store,
+            "person_links",
+            agency=agency,
+            agency_record_id=record_id,
+            person_id="-C.100-",
+            method="LA_ID" if agency == "SOCIAL_CARE" else "NHS_NUMBER",
+            match_probability=1.0,
+        )
     mention = "; ".join(records.values())
-    rows = [exc("GP_NOT_KNOWN", "-C.100-", agency="GP", entity_type="agency_record", entity_id="(Sirona)ü-7",
-                detail=f"-C.100- {mention}", locator="NBT.9. and GP 55/01")]
+    rows = [
+        exc(
+            "GP_NOT_KNOWN",
+            "-C.100-",
+            agency="GP",
+            entity_type="agency_record",
+            entity_id="(Sirona)ü-7",
+            detail=f"-C.100- {mention}",
+            locator="NBT.9. and GP 55/01",
+        )
+    ]
     record_run(store, "run-1", DAY1, rows, {**ALL_EVALUATED, **{r["check_id"]: "EVALUATED" for r in rows}})
     update_lifecycle(store, "run-1", DAY1)
     write_run_outputs(store, "run-1", DAY1, tmp_path)
@@ -292,6 +383,7 @@ def test_organisation_rows_mask_punctuated_ids_exactly_like_the_agency_files(sto
 
 # --- one neutraliser, one writer ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_the_one_neutraliser_catches_leading_whitespace_and_control_characters(payload):
     assert is_formula_like(payload) and neutralise(payload) == "'" + payload
@@ -307,7 +399,8 @@ THE_WRITER = Path(__file__).resolve().parent.parent / "caseflags" / "outputs" / 
 # A second neutraliser or a writer that bypasses the one in caseflags/outputs/files.py.
 BYPASSES = re.compile(
     r"""xlsxwriter\.Workbook\(|csv\.(?:writer|DictWriter)\(|["']=["']\s*,\s*["']\+["']|"'"\s*\+\s*\w+\s+if\b"""
-    r"""|quote_prefix|strings_to_formulas""")
+    r"""|quote_prefix|strings_to_formulas"""
+)
 
 
 def test_no_other_neutraliser_or_spreadsheet_writer_exists():

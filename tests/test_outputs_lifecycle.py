@@ -28,13 +28,27 @@ def exception_id(check_id: str, person_id: str, agency: str, entity_type: str, e
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def exc(check_id, person_id, agency="SOCIAL_CARE", entity_type="child", entity_id=None, detail=None, locator=None,
-        severity="HIGH", concern=None) -> dict:
+def exc(
+    check_id,
+    person_id,
+    agency="SOCIAL_CARE",
+    entity_type="child",
+    entity_id=None,
+    detail=None,
+    locator=None,
+    severity="HIGH",
+    concern=None,
+) -> dict:
     entity_id = entity_id or person_id
     return {
         "exception_id": exception_id(check_id, person_id, agency, entity_type, entity_id),
-        "check_id": check_id, "concern": concern or f"Concern of {check_id}", "severity": severity,
-        "person_id": person_id, "agency": agency, "entity_type": entity_type, "entity_id": entity_id,
+        "check_id": check_id,
+        "concern": concern or f"Concern of {check_id}",
+        "severity": severity,
+        "person_id": person_id,
+        "agency": agency,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
         "detail": detail or f"{check_id} raised for {entity_id}: act on it.",
         "locator": locator or f"record {entity_id}",
     }
@@ -89,8 +103,15 @@ STAYS = exc("VOICE_OF_CHILD_ABSENT", "C1")
 GOES = exc("GP_NOT_KNOWN", "C2")
 LATE = exc("GP_NOT_KNOWN", "C3")
 PAUSED = exc("SCHOOL_ATTENDANCE_LOW", "C4", agency="EDUCATION", severity="MEDIUM")
-ALL_EVALUATED = {"VOICE_OF_CHILD_ABSENT": "EVALUATED", "GP_NOT_KNOWN": "EVALUATED", "SCHOOL_ATTENDANCE_LOW": "EVALUATED"}
-RUN2_CHECKS = {**ALL_EVALUATED, "SCHOOL_ATTENDANCE_LOW": ("NOT_EVALUATED", "input table attendance_sessions: absent from the store")}
+ALL_EVALUATED = {
+    "VOICE_OF_CHILD_ABSENT": "EVALUATED",
+    "GP_NOT_KNOWN": "EVALUATED",
+    "SCHOOL_ATTENDANCE_LOW": "EVALUATED",
+}
+RUN2_CHECKS = {
+    **ALL_EVALUATED,
+    "SCHOOL_ATTENDANCE_LOW": ("NOT_EVALUATED", "input table attendance_sessions: absent from the store"),
+}
 
 
 def test_three_runs_new_open_resolved_with_annotation_carried(store, tmp_path):
@@ -103,8 +124,11 @@ def test_three_runs_new_open_resolved_with_annotation_carried(store, tmp_path):
 
     # An officer marks STAYS as in hand in run 1's workbook, then imports it.
     cell_row = find_row(out1.exceptions_xlsx, "VOICE_OF_CHILD_ABSENT", STAYS["exception_id"])
-    edit_cells(out1.exceptions_xlsx, "VOICE_OF_CHILD_ABSENT", {("review_status", cell_row): "IN_HAND",
-                                                               ("review_note", cell_row): "Voice work booked with school"})
+    edit_cells(
+        out1.exceptions_xlsx,
+        "VOICE_OF_CHILD_ABSENT",
+        {("review_status", cell_row): "IN_HAND", ("review_note", cell_row): "Voice work booked with school"},
+    )
     summary = import_review(store, out1.exceptions_xlsx, now=datetime(2026, 11, 23, 10, 30))
     assert summary.annotations_added == 1
 
@@ -215,8 +239,11 @@ def test_false_positive_stays_listed_marked_until_it_expires(store, tmp_path):
     update_lifecycle(store, "run-1", DAY1)
     out = write_run_outputs(store, "run-1", DAY1, tmp_path / "1")
     row = find_row(out.exceptions_xlsx, "VOICE_OF_CHILD_ABSENT", STAYS["exception_id"])
-    edit_cells(out.exceptions_xlsx, "VOICE_OF_CHILD_ABSENT", {("review_status", row): "FALSE_POSITIVE",
-                                                              ("review_note", row): "Child's voice recorded on paper file"})
+    edit_cells(
+        out.exceptions_xlsx,
+        "VOICE_OF_CHILD_ABSENT",
+        {("review_status", row): "FALSE_POSITIVE", ("review_note", row): "Child's voice recorded on paper file"},
+    )
     import_review(store, out.exceptions_xlsx, now=datetime(2026, 11, 23, 9, 0), expiry_days=2)
     assert store.execute("SELECT expires_on FROM annotations").fetchone()[0] == date(2026, 11, 25)
 
@@ -228,7 +255,9 @@ def test_false_positive_stays_listed_marked_until_it_expires(store, tmp_path):
     record_run(store, "run-3", DAY3, [STAYS], ALL_EVALUATED)
     update_lifecycle(store, "run-3", DAY3)
     _, rows = read_csv(write_run_outputs(store, "run-3", DAY3, tmp_path / "3").exceptions_csv)
-    assert [(r["review_status"], r["review_note"]) for r in rows] == [("UNREVIEWED", "Child's voice recorded on paper file")]
+    assert [(r["review_status"], r["review_note"]) for r in rows] == [
+        ("UNREVIEWED", "Child's voice recorded on paper file")
+    ]
 
 
 def test_files_are_owner_only(store, tmp_path):
@@ -250,15 +279,19 @@ def test_outputs_need_the_lifecycle_first(store, tmp_path):
 
 
 def test_csv_cells_that_spreadsheets_would_run_as_formulas_are_kept_as_text(store, tmp_path):
-    risky = exc("GP_NOT_KNOWN", "C9", detail="=HYPERLINK(\"http://x\")", locator="-1 record")
+    risky = exc("GP_NOT_KNOWN", "C9", detail='=HYPERLINK("http://x")', locator="-1 record")
     record_run(store, "run-1", DAY1, [risky], ALL_EVALUATED)
     update_lifecycle(store, "run-1", DAY1)
     _, rows = read_csv(write_run_outputs(store, "run-1", DAY1, tmp_path).exceptions_csv)
-    assert rows[0]["detail"] == "'=HYPERLINK(\"http://x\")" and rows[0]["locator"] == "'-1 record"
+    assert rows[0]["detail"] == '\'=HYPERLINK("http://x")' and rows[0]["locator"] == "'-1 record"
 
 
 def test_sheet_names_fit_excel_and_stay_stable():
-    long_ids = ["PERPLEXING_PRESENTATION_UNASSESSED", "PERPLEXING_PRESENTATION_UNASSESSED_2", "ICPC_CANCELLATION_NOT_COMMUNICATED"]
+    long_ids = [
+        "PERPLEXING_PRESENTATION_UNASSESSED",
+        "PERPLEXING_PRESENTATION_UNASSESSED_2",
+        "ICPC_CANCELLATION_NOT_COMMUNICATED",
+    ]
     names = [sheet_name_for(c) for c in long_ids]
     assert all(len(n) <= SHEET_NAME_LIMIT for n in names)
     assert len(set(names)) == len(names)
@@ -266,4 +299,7 @@ def test_sheet_names_fit_excel_and_stay_stable():
     # a catalogue check's sheet is its short name; a v1 workbook's names are kept for its import
     assert sheet_name_for("GP_NOT_KNOWN") == "GP not known"
     assert sheet_name_for("GP_NOT_KNOWN", LEGACY_WORKBOOK_FORMAT) == "GP_NOT_KNOWN"
-    assert sheet_name_for("ICPC_CANCELLATION_NOT_COMMUNICATED", LEGACY_WORKBOOK_FORMAT) == "ICPC_CANCELLATION_NOT_COMM~7555"
+    assert (
+        sheet_name_for("ICPC_CANCELLATION_NOT_COMMUNICATED", LEGACY_WORKBOOK_FORMAT)
+        == "ICPC_CANCELLATION_NOT_COMM~7555"
+    )

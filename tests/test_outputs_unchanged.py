@@ -18,8 +18,9 @@ OLD = 1_000_000_000  # an mtime long past: a file rewritten now cannot keep it
 
 
 def agency_files(run_dir: Path) -> dict[Path, int]:
-    return {p.relative_to(run_dir): p.stat().st_mtime_ns for p in sorted((run_dir / "agencies").rglob("*"))
-            if p.is_file()}
+    return {
+        p.relative_to(run_dir): p.stat().st_mtime_ns for p in sorted((run_dir / "agencies").rglob("*")) if p.is_file()
+    }
 
 
 def age(run_dir: Path) -> None:
@@ -46,9 +47,13 @@ def test_agency_files_are_rewritten_only_where_their_content_changed(sample_run,
         # One child's exception changes: only the files of the agency listing it are rewritten.
         agency, exception_id = con.execute(
             "SELECT agency, exception_id FROM exceptions WHERE run_id = ? AND agency = 'POLICE' "
-            "ORDER BY exception_id LIMIT 1", [SAMPLE_AS_AT]).fetchone()
-        con.execute("UPDATE exceptions SET detail = detail || ' Seen again.' WHERE run_id = ? AND exception_id = ?",
-                    [SAMPLE_AS_AT, exception_id])
+            "ORDER BY exception_id LIMIT 1",
+            [SAMPLE_AS_AT],
+        ).fetchone()
+        con.execute(
+            "UPDATE exceptions SET detail = detail || ' Seen again.' WHERE run_id = ? AND exception_id = ?",
+            [SAMPLE_AS_AT, exception_id],
+        )
         write_outputs(con, SAMPLE_AS_AT, as_at, tmp_path / "reports")
     finally:
         con.close()

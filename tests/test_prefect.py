@@ -128,9 +128,25 @@ def test_scan_finds_a_planted_value():
 def test_prefect_database_and_logs_hold_no_personal_data(tmp_path):
     home = tmp_path / "prefect-home"
     result = subprocess.run(
-        [sys.executable, "-m", "caseflags", "run", "--extracts", str(SAMPLE_DELIVERY),
-         "--db", str(tmp_path / "store.duckdb"), "--new-store", "--out", str(tmp_path / "reports"), "--as-at", AS_AT],
-        env=prefect_env(home), capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "caseflags",
+            "run",
+            "--extracts",
+            str(SAMPLE_DELIVERY),
+            "--db",
+            str(tmp_path / "store.duckdb"),
+            "--new-store",
+            "--out",
+            str(tmp_path / "reports"),
+            "--as-at",
+            AS_AT,
+        ],
+        env=prefect_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "reports" / AS_AT / "run.json").is_file()
@@ -153,19 +169,37 @@ def test_nightly_deployment_served_and_triggered_through_the_api(tmp_path):
     api_url = f"http://127.0.0.1:{port}/api"
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=prefect_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=prefect_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     served = None
     try:
         wait_for(f"{api_url}/health", 120)
         served = subprocess.Popen(
-            [sys.executable, "-m", "caseflags", "serve", "--extracts", str(SAMPLE_DELIVERY),
-             "--db", str(tmp_path / "store.duckdb"), "--new-store", "--out", str(tmp_path / "reports")],
-            env=prefect_env(home, api_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "caseflags",
+                "serve",
+                "--extracts",
+                str(SAMPLE_DELIVERY),
+                "--db",
+                str(tmp_path / "store.duckdb"),
+                "--new-store",
+                "--out",
+                str(tmp_path / "reports"),
+            ],
+            env=prefect_env(home, api_url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         trigger = subprocess.run(
             [sys.executable, "-c", TRIGGER_AND_WAIT, AS_AT],
-            env=prefect_env(home, api_url), capture_output=True, text=True, timeout=600,
+            env=prefect_env(home, api_url),
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert trigger.returncode == 0, trigger.stdout[-2000:] + trigger.stderr[-3000:]
         assert trigger.stdout.strip().splitlines()[-1] == "COMPLETED"
@@ -181,7 +215,7 @@ def test_nightly_deployment_served_and_triggered_through_the_api(tmp_path):
                     process.kill()
 
 
-TRIGGER_AND_WAIT = r'''
+TRIGGER_AND_WAIT = r"""
 import asyncio, sys, time
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
@@ -203,4 +237,4 @@ async def main(as_at):
     print(flow_run.state.type.value)
 
 asyncio.run(main(sys.argv[1]))
-'''
+"""

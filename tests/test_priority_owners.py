@@ -12,11 +12,11 @@ from check_fixtures import AS_AT, add_child, add_social_worker, insert
 
 from caseflags.checking.registry import SHORT_NAME_LIMIT, load_registry
 from caseflags.checking.runner import run_all_checks
-from caseflags.settings import ConfigError, load_config
 from caseflags.outputs.lifecycle import update_lifecycle
 from caseflags.outputs.organisations import record_agency_rows
 from caseflags.outputs.run_outputs import listed_rows
 from caseflags.outputs.triage import record_triage
+from caseflags.settings import ConfigError, load_config
 
 RUN = AS_AT.isoformat()
 
@@ -37,18 +37,34 @@ def test_planted_child_ranks_first_where_the_alphabet_puts_it_last(store):
         add_child(store, person, date(2012, 5, 1), cin_from=date(2026, 3, 2))
         add_social_worker(store, person, f"SW-{person}", date(2026, 3, 2))
     add_child(store, "Z9", date(2023, 2, 1), cin_from=date(2026, 9, 28))
-    insert(store, "plan_actions", action_id="ACT-Z9", plan_id="P-Z9", person_id="Z9", action_text="Nursery place",
-           owner_role="SW", due_date=date(2026, 12, 20), outcome_measure="attends", status="OPEN")
-    insert(store, "ssd_initial_cp_conference", icpc_icpc_id="ICPC-Z9", icpc_person_id="Z9",
-           icpc_icpc_date=date(2026, 10, 20))
+    insert(
+        store,
+        "plan_actions",
+        action_id="ACT-Z9",
+        plan_id="P-Z9",
+        person_id="Z9",
+        action_text="Nursery place",
+        owner_role="SW",
+        due_date=date(2026, 12, 20),
+        outcome_measure="attends",
+        status="OPEN",
+    )
+    insert(
+        store,
+        "ssd_initial_cp_conference",
+        icpc_icpc_id="ICPC-Z9",
+        icpc_person_id="Z9",
+        icpc_icpc_date=date(2026, 10, 20),
+    )
     _triage(store, ["CIN_PLAN_NOT_SMART", "SOCIAL_WORKER_UNALLOCATED"])
 
     rows = listed_rows(store, RUN)
     alphabetical = sorted(rows, key=lambda r: (r["check_id"], r["person_id"]))
     assert alphabetical[-1]["person_id"] == "Z9"  # the old order put it last
     assert rows[0]["person_id"] == "Z9"  # the files' order is priority
-    ranked = store.execute("SELECT person_id, priority_reason FROM child_priority WHERE run_id = ? ORDER BY rank",
-                           [RUN]).fetchall()
+    ranked = store.execute(
+        "SELECT person_id, priority_reason FROM child_priority WHERE run_id = ? ORDER BY rank", [RUN]
+    ).fetchall()
     assert [person for person, _ in ranked] == ["Z9", "A1", "A2", "A3"]  # ties broken by person_id
     reason = ranked[0][1]
     assert reason.startswith("HIGH; ")
@@ -117,13 +133,18 @@ def _texts(path):
 
 def test_sample_partner_files_name_no_worker_id_or_internal_name(sample_run):
     _, run_dir, _ = sample_run
-    partner_files = [p for p in (run_dir / "agencies").rglob("*") if p.is_file()
-                     and p.relative_to(run_dir / "agencies").parts[0] != "SOCIAL_CARE"]
+    partner_files = [
+        p
+        for p in (run_dir / "agencies").rglob("*")
+        if p.is_file() and p.relative_to(run_dir / "agencies").parts[0] != "SOCIAL_CARE"
+    ]
     assert len(partner_files) > 10
     for path in partner_files:
         for text in _texts(path):
             found = PARTNER_FORBIDDEN.search(text)
-            assert found is None, f"{path.relative_to(run_dir)}: {text[max(found.start() - 60, 0):found.end() + 20]!r}"
+            assert found is None, (
+                f"{path.relative_to(run_dir)}: {text[max(found.start() - 60, 0) : found.end() + 20]!r}"
+            )
 
 
 def test_sample_social_care_rows_name_their_owner_and_every_detail_an_action(sample_run):
@@ -152,7 +173,8 @@ def test_sample_rows_without_school_or_practice_go_to_the_central_queue(sample_r
             """SELECT count(*) FROM exceptions_current AS listed
                JOIN exception_agency_rows AS rows USING (exception_id)
                WHERE listed.agency IN ('GP', 'EDUCATION') AND rows.organisation IS NULL
-                 AND listed.central_queue_reason IS NULL""").fetchone()[0]
+                 AND listed.central_queue_reason IS NULL"""
+        ).fetchone()[0]
     finally:
         con.close()
     assert unrouted == 0
@@ -171,10 +193,13 @@ def test_sample_snapshot_has_child_priority(sample_run):
 
 # -- files people can keep -----------------------------------------------------------------------
 
+
 def _sheet_xml(path, sheet_name):
     with zipfile.ZipFile(path) as book:
         workbook = book.read("xl/workbook.xml").decode()
-        rel = re.search(rf'<sheet name="{re.escape(sheet_name)}" sheetId="\d+"(?: state="\w+")? r:id="(rId\d+)"', workbook).group(1)
+        rel = re.search(
+            rf'<sheet name="{re.escape(sheet_name)}" sheetId="\d+"(?: state="\w+")? r:id="(rId\d+)"', workbook
+        ).group(1)
         rels = book.read("xl/_rels/workbook.xml.rels").decode()
         target = re.search(rf'<Relationship Id="{rel}" Type="[^"]+" Target="([^"]+)"', rels).group(1)
         return book.read("xl/" + target.lstrip("/").removeprefix("xl/")).decode()
@@ -214,8 +239,10 @@ def test_web_export_file_name_says_as_at_and_filters():
     from caseflags.web.app import export_file_name
 
     assert export_file_name(date(2026, 11, 24), {}, "csv") == "exceptions-2026-11-24.csv"
-    assert export_file_name(date(2026, 11, 24), {"check": "GP_NOT_KNOWN", "severity": "HIGH"}, "xlsx") == \
-        "exceptions-2026-11-24-check_GP_NOT_KNOWN-severity_HIGH.xlsx"
+    assert (
+        export_file_name(date(2026, 11, 24), {"check": "GP_NOT_KNOWN", "severity": "HIGH"}, "xlsx")
+        == "exceptions-2026-11-24-check_GP_NOT_KNOWN-severity_HIGH.xlsx"
+    )
     # a filter value never breaks out of the name
     assert export_file_name(date(2026, 11, 24), {"q": 'a"b/../c'}, "csv") == "exceptions-2026-11-24-q_a_b_c.csv"
 

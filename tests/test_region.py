@@ -29,11 +29,17 @@ BROKEN = "802"
 
 
 def _cli(args: list[str], home: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-               PREFECT_LOGGING_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_LOGGING_LEVEL="WARNING",
+    )
     env.pop("PREFECT_API_URL", None)
-    return subprocess.run([sys.executable, "-m", "caseflags", *args], env=env, capture_output=True, text=True,
-                          timeout=1500)
+    return subprocess.run(
+        [sys.executable, "-m", "caseflags", *args], env=env, capture_output=True, text=True, timeout=1500
+    )
 
 
 def _csv(path: Path) -> list[dict]:
@@ -52,9 +58,9 @@ def region():
 
 
 def _run_region_and_alone(root: Path) -> dict:
-    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
     from caseflags.sample_data.region import generate_region
+    from caseflags.settings import load_config
     from caseflags.store.database import connect
 
     out = root / "region"
@@ -66,7 +72,8 @@ def _run_region_and_alone(root: Path) -> dict:
     # The same manifest with one authority's delivery missing, into a fresh regional store.
     broken_manifest = out / "broken.toml"
     broken_manifest.write_text(
-        (out / "region.toml").read_text()
+        (out / "region.toml")
+        .read_text()
         .replace(f'extracts = "{BROKEN}"', f'extracts = "{BROKEN}-never-delivered"')
         .replace('store = "stores/region.duckdb"', 'store = "stores/region-broken.duckdb"')
         .replace('out = "region-out"', 'out = "region-out-broken"')
@@ -78,8 +85,14 @@ def _run_region_and_alone(root: Path) -> dict:
     for code in CODES:
         con = connect(alone / f"{code}.duckdb")
         try:
-            run_without_prefect(con, out / code, date.fromisoformat(AS_AT), alone / code, load_config(),
-                                db_path=alone / f"{code}.duckdb")
+            run_without_prefect(
+                con,
+                out / code,
+                date.fromisoformat(AS_AT),
+                alone / code,
+                load_config(),
+                db_path=alone / f"{code}.duckdb",
+            )
         finally:
             con.close()
     return {"out": out, "alone": alone, "full": full, "broken": broken}
@@ -101,13 +114,19 @@ def _planted(out: Path) -> dict[str, tuple[str, str]]:
 
 def _truth(out: Path, without: str | None = None) -> set[tuple]:
     planted = _planted(out)
-    return {(r["check_id"], r["la_code"], r["agency"], r["entity_id"], r["person_id"])
-            for r in _csv(out / "ground_truth" / "truth.csv") if without not in planted[r["entity_id"]]}
+    return {
+        (r["check_id"], r["la_code"], r["agency"], r["entity_id"], r["person_id"])
+        for r in _csv(out / "ground_truth" / "truth.csv")
+        if without not in planted[r["entity_id"]]
+    }
 
 
 def _found(region_dir: Path) -> set[tuple]:
-    return {(r["check_id"], r["la_code"], r["agency"], r["entity_id"], r["person_id"])
-            for r in _csv(region_dir / "exceptions.csv") if r["check_id"].startswith("CROSS_BORDER_")}
+    return {
+        (r["check_id"], r["la_code"], r["agency"], r["entity_id"], r["person_id"])
+        for r in _csv(region_dir / "exceptions.csv")
+        if r["check_id"].startswith("CROSS_BORDER_")
+    }
 
 
 def test_each_authority_equals_its_stand_alone_run(region):
@@ -147,7 +166,9 @@ def test_planted_cross_border_exceptions_are_found_exactly(region):
     report = (region_dir / "report.html").read_text()
     assert all(code in report for code in CODES) and "CROSS_BORDER_SCHOOL_ATTENDANCE" in report
     # The "ids" authority's own exceptions stay with it; the others' are shared with their LA code.
-    shared = {r["la_code"] for r in _csv(region_dir / "exceptions.csv") if not r["check_id"].startswith("CROSS_BORDER_")}
+    shared = {
+        r["la_code"] for r in _csv(region_dir / "exceptions.csv") if not r["check_id"].startswith("CROSS_BORDER_")
+    }
     assert shared == {"803", "801"}
 
 

@@ -30,18 +30,24 @@ def test_generated_manifest_loads_with_paths_beside_it(tmp_path):
     assert manifest.scheduler is None and manifest.workers == 2
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda t: t.replace('sharing = "ids"', 'sharing = "everything"'), "sharing must be one of ids, exceptions"),
-    (lambda t: t.replace('la_code = "801"', 'la_code = "803"'), "two authorities share the la_code 803"),
-    (lambda t: t.replace('la_code = "801"', 'la_code = "Bristol"'), "la_code must be a three-digit LA number"),
-    (lambda t: t.replace('out = "region-out"', 'out = "region-out"\ncolour = "red"'), "region: unknown key colour"),
-    (lambda t: t.replace('store = "stores/801.duckdb"\n', ""), "authority 2: missing key store"),
-    (lambda t: t.replace('store = "stores/801.duckdb"', 'store = "stores/803.duckdb"'), "two authorities share the store"),
-    (lambda t: t.replace("workers = 2", "workers = 0"), "workers must be between 1 and"),
-    (lambda t: t.replace("workers = 2", 'workers = "two"'), "workers must be int"),
-    (lambda t: t.split("[[authority]]")[0], "no [[authority]] listed"),
-    (lambda t: t + "\n[extra]\n", "unknown section [extra]"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.replace('sharing = "ids"', 'sharing = "everything"'), "sharing must be one of ids, exceptions"),
+        (lambda t: t.replace('la_code = "801"', 'la_code = "803"'), "two authorities share the la_code 803"),
+        (lambda t: t.replace('la_code = "801"', 'la_code = "Bristol"'), "la_code must be a three-digit LA number"),
+        (lambda t: t.replace('out = "region-out"', 'out = "region-out"\ncolour = "red"'), "region: unknown key colour"),
+        (lambda t: t.replace('store = "stores/801.duckdb"\n', ""), "authority 2: missing key store"),
+        (
+            lambda t: t.replace('store = "stores/801.duckdb"', 'store = "stores/803.duckdb"'),
+            "two authorities share the store",
+        ),
+        (lambda t: t.replace("workers = 2", "workers = 0"), "workers must be between 1 and"),
+        (lambda t: t.replace("workers = 2", 'workers = "two"'), "workers must be int"),
+        (lambda t: t.split("[[authority]]")[0], "no [[authority]] listed"),
+        (lambda t: t + "\n[extra]\n", "unknown section [extra]"),
+    ],
+)
 def test_bad_manifest_is_refused_naming_the_key(tmp_path, change, message):
     path = _write(tmp_path, change(manifest_text((803, 801, 802))))
     with pytest.raises(ManifestError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -71,38 +77,68 @@ def _refusal(tmp_path, change) -> str:
     return str(refused.value)
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    # the regional out is an authority's own out: the regional files would overwrite its report
-    (lambda t: t.replace('out = "region-out"', 'out = "reports/803"'), "region out .* is the same path as authority 803 out"),
-    (lambda t: t.replace('out = "region-out"', 'out = "reports"'), "region out .* contains authority 803 out"),
-    # an authority's out equal to another's extracts
-    (lambda t: t.replace('out = "reports/801"', 'out = "803"'), "authority 803 extracts .* is the same path as authority 801 out"),
-    (lambda t: t.replace('out = "reports/801"', 'out = "803/reports"'), "authority 803 extracts .* contains authority 801 out"),
-    # an authority's out equal to its own extracts
-    (lambda t: t.replace('out = "reports/801"', 'out = "801"'), "authority 801 extracts .* is the same path as authority 801 out"),
-    # a store equal to another's web snapshot (or workspace, or linkage model)
-    (lambda t: t.replace('store = "stores/801.duckdb"', 'store = "stores/803.snapshot.duckdb"'),
-     "authority 803 web snapshot .* is the same path as authority 801 store"),
-    (lambda t: t.replace('store = "stores/801.duckdb"', 'store = "stores/803.web.sqlite"'),
-     "authority 803 web workspace .* is the same path as authority 801 store"),
-    # two store names whose companions coincide (`803.duckdb` and `803.db` share `803.snapshot.duckdb`)
-    (lambda t: t.replace('store = "stores/801.duckdb"', 'store = "stores/803.db"'),
-     "authority 803 web snapshot .* is the same path as authority 801 web snapshot"),
-    (lambda t: t.replace('store = "stores/region.duckdb"', 'store = "stores/802.snapshot.duckdb"'),
-     "region store .* is the same path as authority 802 web snapshot"),
-    # a store inside outputs or extracts
-    (lambda t: t.replace('store = "stores/801.duckdb"', 'store = "reports/801/store.duckdb"'),
-     "authority 801 store .* is inside authority 801 out"),
-    (lambda t: t.replace('store = "stores/801.duckdb"', 'store = "region-out/801.duckdb"'),
-     "region out .* contains authority 801 store"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # the regional out is an authority's own out: the regional files would overwrite its report
+        (
+            lambda t: t.replace('out = "region-out"', 'out = "reports/803"'),
+            "region out .* is the same path as authority 803 out",
+        ),
+        (lambda t: t.replace('out = "region-out"', 'out = "reports"'), "region out .* contains authority 803 out"),
+        # an authority's out equal to another's extracts
+        (
+            lambda t: t.replace('out = "reports/801"', 'out = "803"'),
+            "authority 803 extracts .* is the same path as authority 801 out",
+        ),
+        (
+            lambda t: t.replace('out = "reports/801"', 'out = "803/reports"'),
+            "authority 803 extracts .* contains authority 801 out",
+        ),
+        # an authority's out equal to its own extracts
+        (
+            lambda t: t.replace('out = "reports/801"', 'out = "801"'),
+            "authority 801 extracts .* is the same path as authority 801 out",
+        ),
+        # a store equal to another's web snapshot (or workspace, or linkage model)
+        (
+            lambda t: t.replace('store = "stores/801.duckdb"', 'store = "stores/803.snapshot.duckdb"'),
+            "authority 803 web snapshot .* is the same path as authority 801 store",
+        ),
+        (
+            lambda t: t.replace('store = "stores/801.duckdb"', 'store = "stores/803.web.sqlite"'),
+            "authority 803 web workspace .* is the same path as authority 801 store",
+        ),
+        # two store names whose companions coincide (`803.duckdb` and `803.db` share `803.snapshot.duckdb`)
+        (
+            lambda t: t.replace('store = "stores/801.duckdb"', 'store = "stores/803.db"'),
+            "authority 803 web snapshot .* is the same path as authority 801 web snapshot",
+        ),
+        (
+            lambda t: t.replace('store = "stores/region.duckdb"', 'store = "stores/802.snapshot.duckdb"'),
+            "region store .* is the same path as authority 802 web snapshot",
+        ),
+        # a store inside outputs or extracts
+        (
+            lambda t: t.replace('store = "stores/801.duckdb"', 'store = "reports/801/store.duckdb"'),
+            "authority 801 store .* is inside authority 801 out",
+        ),
+        (
+            lambda t: t.replace('store = "stores/801.duckdb"', 'store = "region-out/801.duckdb"'),
+            "region out .* contains authority 801 store",
+        ),
+    ],
+)
 def test_overlapping_places_are_refused_naming_both(tmp_path, change, expected):
     assert re.search(expected, _refusal(tmp_path, change)), _refusal(tmp_path, change)
 
 
 def test_every_overlap_is_reported_one_line_each_with_exit_2(tmp_path):
-    text = (manifest_text((803, 801, 802)).replace('out = "region-out"', 'out = "reports/803"')
-            .replace('out = "reports/801"', 'out = "802"'))
+    text = (
+        manifest_text((803, 801, 802))
+        .replace('out = "region-out"', 'out = "reports/803"')
+        .replace('out = "reports/801"', 'out = "802"')
+    )
     path = _write(tmp_path, text)
     result = runner.invoke(app, ["region", "run", "--manifest", str(path), "--as-at", "2026-11-24"])
     assert result.exit_code == 2
@@ -119,5 +155,7 @@ def test_worker_counts_out_of_range_are_refused(tmp_path, workers):
 
 def test_worker_counts_at_the_bounds_are_accepted(tmp_path):
     for workers in (1, max_workers()):
-        manifest = load_manifest(_write(tmp_path, manifest_text((803, 801)).replace("workers = 2", f"workers = {workers}")))
+        manifest = load_manifest(
+            _write(tmp_path, manifest_text((803, 801)).replace("workers = 2", f"workers = {workers}"))
+        )
         assert manifest.workers == workers

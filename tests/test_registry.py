@@ -21,10 +21,18 @@ from caseflags.store.database import ensure_store
 
 REGISTRY = load_registry()
 GROUP_A = [
-    "CIN_EHCP_FLAG_MISSING", "VOICE_OF_CHILD_ABSENT", "CIN_PLAN_NOT_SMART", "CIN_REVIEW_OVERDUE",
-    "COMMUNICATION_DELAYED", "SCHOOL_ATTENDANCE_LOW", "ATTENDANCE_DATA_MISSING",
-    "SOCIAL_WORKER_CHANGES_FREQUENT", "SOCIAL_WORKER_UNALLOCATED", "SOCIAL_WORKER_STALE_IN_PARTNER",
-    "GP_NOT_INVITED", "GP_NOT_KNOWN",
+    "CIN_EHCP_FLAG_MISSING",
+    "VOICE_OF_CHILD_ABSENT",
+    "CIN_PLAN_NOT_SMART",
+    "CIN_REVIEW_OVERDUE",
+    "COMMUNICATION_DELAYED",
+    "SCHOOL_ATTENDANCE_LOW",
+    "ATTENDANCE_DATA_MISSING",
+    "SOCIAL_WORKER_CHANGES_FREQUENT",
+    "SOCIAL_WORKER_UNALLOCATED",
+    "SOCIAL_WORKER_STALE_IN_PARTNER",
+    "GP_NOT_INVITED",
+    "GP_NOT_KNOWN",
 ]
 
 VALID_ENTRY = """
@@ -116,7 +124,9 @@ def test_duplicate_id_is_an_error_naming_the_file(tmp_path):
 
 def test_undeclared_sql_parameter_is_an_error(tmp_path):
     catalogue, sql_dir = _catalogue(tmp_path, sql="SELECT $as_at, $window_days, $grace -- $commented_out is fine")
-    with pytest.raises(RegistryError, match=r"MY_CHECK\.toml: MY_CHECK\.sql uses parameters not declared as thresholds: grace"):
+    with pytest.raises(
+        RegistryError, match=r"MY_CHECK\.toml: MY_CHECK\.sql uses parameters not declared as thresholds: grace"
+    ):
         load_registry(catalogue, sql_dir)
 
 
@@ -181,8 +191,9 @@ def test_a_catalogue_change_makes_the_docs_stale_until_regenerated(tmp_path):
     docs = tmp_path / "docs"
     shutil.copytree(DOCS_DIR, docs)
     changed = dict(REGISTRY)
-    changed["GP_NOT_KNOWN"] = replace(REGISTRY["GP_NOT_KNOWN"], severity_rule="HIGH always",
-                                      doc={**REGISTRY["GP_NOT_KNOWN"].doc, "key_agency": "GP"})
+    changed["GP_NOT_KNOWN"] = replace(
+        REGISTRY["GP_NOT_KNOWN"], severity_rule="HIGH always", doc={**REGISTRY["GP_NOT_KNOWN"].doc, "key_agency": "GP"}
+    )
     assert stale(docs, changed) == [docs / "CHECKS.md", docs / "ARCHITECTURE.md"]
     for path, text in rendered(docs, changed).items():
         path.write_text(text)

@@ -18,11 +18,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from check_fixtures import insert
+from test_outputs_lifecycle import exc, record_run
 
 from caseflags.outputs.lifecycle import update_lifecycle
 from caseflags.outputs.run_outputs import write_run_outputs
-from check_fixtures import insert
-from test_outputs_lifecycle import exc, record_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "report-screenshot.png"
@@ -41,14 +41,26 @@ AGENCY_OF = {"SCHOOL_ATTENDANCE_LOW": "EDUCATION", "SELF_HARM_NOT_SHARED": "GP"}
 
 def _raised(day: int, concerns: dict[str, str]) -> list[dict]:
     """A changing set of exceptions over the runs (numbers vary so the trend has a shape)."""
-    rows = [exc("VOICE_OF_CHILD_ABSENT", f"C{50 + n:03d}", concern=concerns["VOICE_OF_CHILD_ABSENT"]) for n in range(day % 4)]
+    rows = [
+        exc("VOICE_OF_CHILD_ABSENT", f"C{50 + n:03d}", concern=concerns["VOICE_OF_CHILD_ABSENT"])
+        for n in range(day % 4)
+    ]
     for n, check_id in enumerate(concerns):
         for child in range(1, 3 + (day * (n + 1)) % 7):
             agency = AGENCY_OF.get(check_id, "SOCIAL_CARE")
             entity_type = "child_agency" if check_id == "SELF_HARM_NOT_SHARED" else "child"
             entity_id = "MENTAL_HEALTH" if entity_type == "child_agency" else None
-            rows.append(exc(check_id, f"C{child:03d}", agency=agency, entity_type=entity_type, entity_id=entity_id,
-                            concern=concerns[check_id], severity=("HIGH", "MEDIUM", "LOW")[child % 3]))
+            rows.append(
+                exc(
+                    check_id,
+                    f"C{child:03d}",
+                    agency=agency,
+                    entity_type=entity_type,
+                    entity_id=entity_id,
+                    concern=concerns[check_id],
+                    severity=("HIGH", "MEDIUM", "LOW")[child % 3],
+                )
+            )
     return rows
 
 
@@ -61,25 +73,73 @@ def build_report(con, out_dir: Path, hostile: bool = False) -> Path:
         checks = {c: "EVALUATED" for c in CHECKS}
         raised = _raised(day, concerns)
         if day == 7:
-            checks["SCHOOL_ATTENDANCE_LOW"] = ("NOT_EVALUATED", "input table attendance_sessions: absent from the store")
+            checks["SCHOOL_ATTENDANCE_LOW"] = (
+                "NOT_EVALUATED",
+                "input table attendance_sessions: absent from the store",
+            )
             raised = [r for r in raised if r["check_id"] != "SCHOOL_ATTENDANCE_LOW"]
         record_run(con, f"run-{day}", as_at, raised, checks)
         update_lifecycle(con, f"run-{day}", as_at)
     run_id, as_at = "run-7", start + timedelta(days=49)
     for line in (4, 9, 12):
-        insert(con, "quarantine", run_id=run_id, table_name="ssd_person", file="ssd_person.csv", line=line,
-               column_name="pers_dob", reason="unparseable date (expected YYYY-MM-DD or DD/MM/YYYY)",
-               raw_line=f"P{line},SECRET-RAW-LINE-{line},2012-13-45")
-    insert(con, "extract_loads", run_id=run_id, table_name="ssd_person", file="ssd_person.csv", status="LOADED",
-           rows_read=120, rows_loaded=117, rows_quarantined=3)
-    insert(con, "extract_loads", run_id=run_id, table_name="attendance_sessions", status="ABSENT",
-           reason="no file delivered")
-    insert(con, "contract_results", run_id=run_id, table_name="ssd_person", expectation="expect_column_values_to_be_unique",
-           column_name="pers_person_id", success=True, blocking=True, observed="0 unexpected")
-    insert(con, "contract_results", run_id=run_id, table_name="meetings", expectation="expect_column_pair_values_a_to_be_greater_than_b",
-           column_name="held_date", success=False, blocking=False, observed="2 of 40 rows held before scheduled")
+        insert(
+            con,
+            "quarantine",
+            run_id=run_id,
+            table_name="ssd_person",
+            file="ssd_person.csv",
+            line=line,
+            column_name="pers_dob",
+            reason="unparseable date (expected YYYY-MM-DD or DD/MM/YYYY)",
+            raw_line=f"P{line},SECRET-RAW-LINE-{line},2012-13-45",
+        )
+    insert(
+        con,
+        "extract_loads",
+        run_id=run_id,
+        table_name="ssd_person",
+        file="ssd_person.csv",
+        status="LOADED",
+        rows_read=120,
+        rows_loaded=117,
+        rows_quarantined=3,
+    )
+    insert(
+        con,
+        "extract_loads",
+        run_id=run_id,
+        table_name="attendance_sessions",
+        status="ABSENT",
+        reason="no file delivered",
+    )
+    insert(
+        con,
+        "contract_results",
+        run_id=run_id,
+        table_name="ssd_person",
+        expectation="expect_column_values_to_be_unique",
+        column_name="pers_person_id",
+        success=True,
+        blocking=True,
+        observed="0 unexpected",
+    )
+    insert(
+        con,
+        "contract_results",
+        run_id=run_id,
+        table_name="meetings",
+        expectation="expect_column_pair_values_a_to_be_greater_than_b",
+        column_name="held_date",
+        success=False,
+        blocking=False,
+        observed="2 of 40 rows held before scheduled",
+    )
     good_practice = [
-        {"person_id": "C001", "practice": "joint visits used", "evidence": "joint home visit with health visitor on 2026-11-10"},
+        {
+            "person_id": "C001",
+            "practice": "joint visits used",
+            "evidence": "joint home visit with health visitor on 2026-11-10",
+        },
         {"person_id": "C002", "practice": "child attended their own review", "evidence": "CIN review on 2026-11-03"},
     ]
     return write_run_outputs(con, run_id, as_at, out_dir, good_practice_rows=good_practice).report_html
@@ -87,9 +147,19 @@ def build_report(con, out_dir: Path, hostile: bool = False) -> Path:
 
 # ---- content, no browser needed ---------------------------------------------------------------
 
+
 def test_report_sections_and_privacy(store, tmp_path):
     page = build_report(store, tmp_path, hostile=True).read_text(encoding="utf-8")
-    for section in ("summary", "trend", "by-concern", "by-agency", "good-practice", "not-evaluated", "quarantine", "data-contract"):
+    for section in (
+        "summary",
+        "trend",
+        "by-concern",
+        "by-agency",
+        "good-practice",
+        "not-evaluated",
+        "quarantine",
+        "data-contract",
+    ):
         assert f'<section id="{section}">' in page
     assert "input table attendance_sessions: absent from the store" in page
     assert "joint visits used" in page and "unparseable date" in page
@@ -105,16 +175,27 @@ def test_report_sections_and_privacy(store, tmp_path):
 
 # ---- headless Chromium --------------------------------------------------------------------
 
+
 def chromium(tmp_path: Path, url: str, *extra: str) -> tuple[str, list[str]]:
     """Run headless Chromium on url: (stdout, console lines from its log)."""
     profile = tmp_path / "chromium-profile"
     profile.mkdir(exist_ok=True)
     command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-        f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
         "--host-resolver-rules=MAP * ~NOTFOUND",  # a page that reached for the network would fail loudly
-        *extra, url,
+        *extra,
+        url,
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -122,7 +203,9 @@ def chromium(tmp_path: Path, url: str, *extra: str) -> tuple[str, list[str]]:
     return result.stdout, console
 
 
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed (/usr/bin/chromium; apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="headless Chromium not installed (/usr/bin/chromium; apt-get install chromium)"
+)
 
 
 @pytest.mark.browser
@@ -153,8 +236,14 @@ def test_harness_sees_a_page_error(tmp_path):
 def test_report_screenshot(store, tmp_path):
     report = build_report(store, tmp_path / "out")
     shot = tmp_path / "report.png"
-    _, console = chromium(tmp_path, report.as_uri(), f"--screenshot={shot}", "--window-size=1280,2000",
-                          "--hide-scrollbars", "--virtual-time-budget=2000")
+    _, console = chromium(
+        tmp_path,
+        report.as_uri(),
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        "--hide-scrollbars",
+        "--virtual-time-budget=2000",
+    )
     assert console == []
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

@@ -24,7 +24,9 @@ def test_xml_gz_and_a_gzip_named_xml_are_read(tmp_path):
     (tmp_path / "sen2.xml").write_bytes(gzip.compress(sen2_return(2025).encode()))  # compressed, misnamed
     found = find_returns(_files(tmp_path))
     assert [(s.name, s.collection, s.member.compression) for s in found.sources] == [
-        ("cin_2025.xml.gz", "CIN", "gzip"), ("sen2.xml", "SEN2", "gzip")]
+        ("cin_2025.xml.gz", "CIN", "gzip"),
+        ("sen2.xml", "SEN2", "gzip"),
+    ]
     assert found.unused == []
     read = read_returns(found)
     assert read.refused == []
@@ -42,11 +44,15 @@ def test_a_zip_with_several_returns_reads_each_and_names_the_rest(tmp_path):
         archive.writestr("notes.txt", "hello")
         archive.writestr("__MACOSX/._cin.xml", "junk")
     found = find_returns(_files(tmp_path))
-    assert [s.name for s in found.sources] == ["returns.zip:2024/cin.xml", "returns.zip:2025/cin.xml", "returns.zip:sen2.xml"]
+    assert [s.name for s in found.sources] == [
+        "returns.zip:2024/cin.xml",
+        "returns.zip:2025/cin.xml",
+        "returns.zip:sen2.xml",
+    ]
     assert dict(found.unused) == {
         "returns.zip:workforce.xml": "children's social work workforce census (CSWW): not a CIN census or SEN2 return, not used",
         "returns.zip:notes.txt": "not a CIN census or SEN2 return (only returns are read from an archive: "
-                                 "unpack extracts into the delivery folder)",
+        "unpack extracts into the delivery folder)",
     }
     read = read_returns(found)
     assert sorted(read.extracts) == [s.name for s in found.sources]
@@ -61,8 +67,10 @@ def test_the_same_return_twice_is_loaded_once_whatever_its_wrapping(tmp_path):
     (tmp_path / "cin.xml.gz").write_bytes(gzip.compress(text.encode()))
     found = find_returns(_files(tmp_path))
     assert [s.name for s in found.sources] == ["cin copy.xml"]
-    assert dict(found.unused) == {"cin.xml": "same content as cin copy.xml: loaded once",
-                                  "cin.xml.gz": "same content as cin copy.xml: loaded once"}
+    assert dict(found.unused) == {
+        "cin.xml": "same content as cin copy.xml: loaded once",
+        "cin.xml.gz": "same content as cin copy.xml: loaded once",
+    }
 
 
 def test_files_that_are_not_returns_are_named_with_the_reason(tmp_path):
@@ -99,8 +107,10 @@ def test_a_header_longer_than_64_kib_is_read_whole(tmp_path):
     comment = "<!-- " + "exported by the case-management system; " * 2000 + "-->"  # about 80 KiB
     assert len(comment) > 1 << 16
     write(tmp_path / "before_root.xml", text.replace("<Message>", comment + "<Message>"))
-    write(tmp_path / "in_header.xml", text.replace("<CollectionDetails>", comment + "<CollectionDetails>")
-          .replace("LONG1", "LONG2"))
+    write(
+        tmp_path / "in_header.xml",
+        text.replace("<CollectionDetails>", comment + "<CollectionDetails>").replace("LONG1", "LONG2"),
+    )
     found = find_returns(_files(tmp_path))
     assert found.unused == []
     assert [(s.name, s.collection) for s in found.sources] == [("before_root.xml", "CIN"), ("in_header.xml", "CIN")]
@@ -116,9 +126,9 @@ def test_collection_names_are_compared_without_regard_to_case(tmp_path):
     found = find_returns(_files(tmp_path))
     # Another collection in lower case is named for what it is, without contradicting itself.
     assert dict(found.unused) == {
-        "cla.xml": "SSDA903 (children looked after) return (ssda903): not a CIN census or SEN2 return, not used"}
+        "cla.xml": "SSDA903 (children looked after) return (ssda903): not a CIN census or SEN2 return, not used"
+    }
     assert [(s.name, s.collection) for s in found.sources] == [("cin.xml", "CIN"), ("sen2.xml", "SEN2")]
     read = read_returns(found)
     assert read.refused == []
     assert {row["file"]: row["collection"] for row in read.ledger()} == {"cin.xml": "CIN", "sen2.xml": "SEN2"}
-

@@ -11,8 +11,8 @@ import duckdb
 import pytest
 from returns_builder import cin_child, cin_return, sen2_person, sen2_return, write
 
-from caseflags.settings import load_config
 from caseflags.ingest.stage import stage_delivery
+from caseflags.settings import load_config
 from caseflags.store.database import ensure_store
 from caseflags.store.publish import STAGED_PREFIX
 
@@ -39,8 +39,9 @@ def _rows(con, table: str, columns: str) -> list[tuple]:
 
 
 def _ledger(delivery, table: str) -> dict[str, tuple]:
-    return {e["file"]: (e["read"], e["loaded"], e["quarantined"], e["balanced"])
-            for e in delivery.outcomes[table].ledger}
+    return {
+        e["file"]: (e["read"], e["loaded"], e["quarantined"], e["balanced"]) for e in delivery.outcomes[table].ledger
+    }
 
 
 def _quarantined(delivery) -> list[tuple]:
@@ -52,48 +53,71 @@ def _quarantined(delivery) -> list[tuple]:
 
 def test_a_csv_person_and_a_census_child_with_the_same_la_id_are_one_child(tmp_path):
     write(tmp_path / "ssd_person.csv", PERSON_HEADER + "C1,A803123424001,9434765919,Ann,Lee,2012-05-06,\n")
-    write(tmp_path / "cin.xml", cin_return(2026, children=cin_child(2026, "C1", extra_ids="<UPNunknown>UN1</UPNunknown>")))
+    write(
+        tmp_path / "cin.xml", cin_return(2026, children=cin_child(2026, "C1", extra_ids="<UPNunknown>UN1</UPNunknown>"))
+    )
     con, delivery = _stage(tmp_path)
     # Names and NHS number from the CSV, sex from the census: one child.
-    assert _rows(con, "ssd_person", "pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_dob::VARCHAR, pers_sex") == [
-        ("C1", "A803123424001", "9434765919", "Ann", "2012-05-06", "F")]
+    assert _rows(
+        con, "ssd_person", "pers_person_id, pers_upn, pers_single_unique_id, pers_forename, pers_dob::VARCHAR, pers_sex"
+    ) == [("C1", "A803123424001", "9434765919", "Ann", "2012-05-06", "F")]
     assert _quarantined(delivery) == []
     assert _ledger(delivery, "ssd_person") == {"ssd_person.csv": (1, 1, 0, True), "cin.xml": (1, 1, 0, True)}
     assert delivery.outcomes["ssd_person"].rows_read == 2
     assert delivery.outcomes["ssd_person"].rows_loaded + delivery.outcomes["ssd_person"].rows_quarantined == 2
     [census] = delivery.returns
-    assert (census["records_read"], census["records_loaded"], census["records_quarantined"], census["records_merged"]) == (1, 1, 0, 1)
+    assert (
+        census["records_read"],
+        census["records_loaded"],
+        census["records_quarantined"],
+        census["records_merged"],
+    ) == (1, 1, 0, 1)
     assert _rows(con, "ssd_cin_episodes", "cine_person_id") == [("C1",)]
 
 
 def test_two_census_years_of_the_same_child_are_one_child_with_the_later_state(tmp_path):
-    open_2025 = cin_child(2025, "C1").replace("<CINclosureDate>2019-12-01</CINclosureDate>", "").replace(
-        "<ReasonForClosure>RC9</ReasonForClosure>", "")
+    open_2025 = (
+        cin_child(2025, "C1")
+        .replace("<CINclosureDate>2019-12-01</CINclosureDate>", "")
+        .replace("<ReasonForClosure>RC9</ReasonForClosure>", "")
+    )
     former = "<FormerUPN>A803123424002</FormerUPN>"
     open_2025 = open_2025.replace("</PersonBirthDate>", "</PersonBirthDate>" + former)
     write(tmp_path / "cin_2025.xml", cin_return(2025, children=open_2025))
-    write(tmp_path / "cin_2026.xml", cin_return(2026, children=cin_child(2026, "C1").replace(
-        "</PersonBirthDate>", "</PersonBirthDate>" + former)))
+    write(
+        tmp_path / "cin_2026.xml",
+        cin_return(2026, children=cin_child(2026, "C1").replace("</PersonBirthDate>", "</PersonBirthDate>" + former)),
+    )
     con, delivery = _stage(tmp_path)
     assert _rows(con, "ssd_person", "pers_person_id") == [("C1",)]
     assert _rows(con, "ssd_linked_identifiers", "link_person_id, link_identifier_value") == [("C1", "A803123424002")]
     # The episode open at 31 March 2025 is closed in the 2025-26 census: the later state is kept.
     assert _rows(con, "ssd_cin_episodes", "cine_referral_id, cine_close_date::VARCHAR, cine_close_reason") == [
-        ("C1/2019-10-01", "2019-12-01", "RC9")]
+        ("C1/2019-10-01", "2019-12-01", "RC9")
+    ]
     assert _quarantined(delivery) == []
     for table in ("ssd_person", "ssd_cin_episodes", "ssd_cin_assessments", "ssd_cin_plans", "ssd_linked_identifiers"):
         assert _ledger(delivery, table) == {"cin_2025.xml": (1, 1, 0, True), "cin_2026.xml": (1, 1, 0, True)}, table
-    assert {r["file"]: (r["records_read"], r["records_loaded"], r["records_quarantined"]) for r in delivery.returns} == {
-        "cin_2025.xml": (1, 1, 0), "cin_2026.xml": (1, 1, 0)}
+    assert {
+        r["file"]: (r["records_read"], r["records_loaded"], r["records_quarantined"]) for r in delivery.returns
+    } == {"cin_2025.xml": (1, 1, 0), "cin_2026.xml": (1, 1, 0)}
 
 
-@pytest.mark.parametrize("csv_row, column", [
-    ("C1,A803123424001,,Ann,Lee,2012-05-07,F", "pers_dob"),
-    ("C1,A803123425001,,Ann,Lee,2012-05-06,F", "pers_upn"),
-])
-def test_a_csv_and_a_census_that_disagree_quarantine_the_child_and_its_rows_naming_the_column(tmp_path, csv_row, column):
+@pytest.mark.parametrize(
+    "csv_row, column",
+    [
+        ("C1,A803123424001,,Ann,Lee,2012-05-07,F", "pers_dob"),
+        ("C1,A803123425001,,Ann,Lee,2012-05-06,F", "pers_upn"),
+    ],
+)
+def test_a_csv_and_a_census_that_disagree_quarantine_the_child_and_its_rows_naming_the_column(
+    tmp_path, csv_row, column
+):
     write(tmp_path / "ssd_person.csv", PERSON_HEADER + csv_row + "\nC2,,,Bo,Ray,2015-01-01,M\n")
-    write(tmp_path / "ssd_cin_visits.csv", "cinv_cin_visit_id,cinv_person_id,cinv_cin_visit_date\nV1,C1,2019-11-01\nV2,C2,2019-11-01\n")
+    write(
+        tmp_path / "ssd_cin_visits.csv",
+        "cinv_cin_visit_id,cinv_person_id,cinv_cin_visit_date\nV1,C1,2019-11-01\nV2,C2,2019-11-01\n",
+    )
     write(tmp_path / "cin.xml", cin_return(2026, children=cin_child(2026, "C1") + cin_child(2026, "C3")))
     con, delivery = _stage(tmp_path)
     assert _rows(con, "ssd_person", "pers_person_id") == [("C2",), ("C3",)]
@@ -107,8 +131,12 @@ def test_a_csv_and_a_census_that_disagree_quarantine_the_child_and_its_rows_nami
     assert ("ssd_assessment_factors", "cin.xml", "cinf_assessment_id") in quarantined
     assert ("ssd_cin_plans", "cin.xml", "cinp_person_id") in quarantined
     assert ("ssd_cin_visits", "ssd_cin_visits.csv", "cinv_person_id") in quarantined
-    for table, column_ in (("ssd_cin_episodes", "cine_person_id"), ("ssd_cin_assessments", "cina_person_id"),
-                           ("ssd_cin_plans", "cinp_person_id"), ("ssd_cin_visits", "cinv_person_id")):
+    for table, column_ in (
+        ("ssd_cin_episodes", "cine_person_id"),
+        ("ssd_cin_assessments", "cina_person_id"),
+        ("ssd_cin_plans", "cinp_person_id"),
+        ("ssd_cin_visits", "cinv_person_id"),
+    ):
         assert "C1" not in {p for (p,) in _rows(con, table, column_)}, table
     assert _rows(con, "ssd_assessment_factors", "cinf_assessment_id") == [("C3/2019-10-01/A/2019-10-02",)]
     assert _ledger(delivery, "ssd_person") == {"ssd_person.csv": (2, 1, 1, True), "cin.xml": (2, 1, 1, True)}
@@ -119,7 +147,9 @@ def test_a_csv_and_a_census_that_disagree_quarantine_the_child_and_its_rows_nami
 
 
 def test_two_census_years_that_disagree_on_the_date_of_birth_quarantine_the_child(tmp_path):
-    write(tmp_path / "cin_2025.xml", cin_return(2025, children=cin_child(2025, "C1").replace("2012-05-06", "2012-06-05")))
+    write(
+        tmp_path / "cin_2025.xml", cin_return(2025, children=cin_child(2025, "C1").replace("2012-05-06", "2012-06-05"))
+    )
     write(tmp_path / "cin_2026.xml", cin_return(2026, children=cin_child(2026, "C1")))
     con, delivery = _stage(tmp_path)
     assert _rows(con, "ssd_person", "pers_person_id") == []
@@ -127,7 +157,9 @@ def test_two_census_years_that_disagree_on_the_date_of_birth_quarantine_the_chil
     assert ("ssd_person", "cin_2025.xml", "pers_dob") in _quarantined(delivery)
     assert _ledger(delivery, "ssd_cin_episodes") == {"cin_2025.xml": (1, 0, 1, True), "cin_2026.xml": (1, 0, 1, True)}
     assert {r["file"]: (r["records_loaded"], r["records_quarantined"]) for r in delivery.returns} == {
-        "cin_2025.xml": (0, 1), "cin_2026.xml": (0, 1)}
+        "cin_2025.xml": (0, 1),
+        "cin_2026.xml": (0, 1),
+    }
 
 
 def test_a_sex_not_known_in_one_census_gives_way_to_the_known_one(tmp_path):
@@ -149,8 +181,9 @@ def test_run_json_and_the_console_count_a_child_quarantined_for_disagreeing_sour
     delivery.mkdir()
     write(delivery / "ssd_person.csv", PERSON_HEADER + "C1,A803123424001,,Ann,Lee,2012-05-07,F\n")
     write(delivery / "cin.xml", cin_return(2026, children=cin_child(2026, "C1") + cin_child(2026, "C3")))
-    record = run_without_prefect(duckdb.connect(":memory:"), delivery, date(2026, 4, 30), tmp_path / "out",
-                                 _one_child_config(delivery))
+    record = run_without_prefect(
+        duckdb.connect(":memory:"), delivery, date(2026, 4, 30), tmp_path / "out", _one_child_config(delivery)
+    )
     [census] = record["returns"]
     assert (census["records_read"], census["records_loaded"], census["records_quarantined"]) == (2, 1, 1)
     assert record["ledger_balanced"] is True

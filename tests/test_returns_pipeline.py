@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 
 from caseflags.checking.registry import load_registry
 from caseflags.cli import app
-from caseflags.settings import load_config
 from caseflags.errors import RunAborted
 from caseflags.ingest.stage import stage_delivery
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
+from caseflags.settings import load_config
 from caseflags.store.database import ensure_store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "returns"
@@ -83,7 +83,10 @@ def test_sample_csvs_plus_any_return_evaluate_every_authority_check(tmp_path, ca
         assert refused == {named: "same content as returns.zip:cin_2026.xml: loaded once"}
         [ledger] = record["returns"]
         assert (ledger["file"], ledger["census_year"], ledger["year_convention"]) == (
-            "returns.zip:cin_2026.xml", 2026, "Year = year before")
+            "returns.zip:cin_2026.xml",
+            2026,
+            "Year = year before",
+        )
         assert (ledger["records_read"], ledger["records_loaded"], ledger["records_quarantined"]) == (3, 2, 1)
         person = record["extracts"]["ssd_person"]
         assert person["file"] == "ssd_person.csv + returns.zip:cin_2026.xml"
@@ -93,7 +96,10 @@ def test_sample_csvs_plus_any_return_evaluate_every_authority_check(tmp_path, ca
         assert ("returns.zip:cin_2026.xml", "impossible date") in quarantined
         warnings = (tmp_path / "out" / AS_AT.isoformat() / "warnings.csv").read_text().splitlines()
         assert warnings[0] == "file,line,column,reason,raw_value"
-        assert "returns.zip:cin_2026.xml,1,Message/Children/Child/ChildCharacteristics/Ethnicity,unknown code,ZZZZ" in warnings
+        assert (
+            "returns.zip:cin_2026.xml,1,Message/Children/Child/ChildCharacteristics/Ethnicity,unknown code,ZZZZ"
+            in warnings
+        )
         report = (tmp_path / "out" / AS_AT.isoformat() / "report.html").read_text()
         assert 'id="warnings"' in report and "ZZZZ" not in report  # counted; raw values stay in warnings.csv
     elif case is _truncated:
@@ -102,13 +108,13 @@ def test_sample_csvs_plus_any_return_evaluate_every_authority_check(tmp_path, ca
         assert refused == {
             named: "SSDA903 (children looked after) return (SSDA903): not a CIN census or SEN2 return, not used",
             "sen2_2021.xml.gz": "SEN2 2021 is the aggregate return (counts, no Persons): nothing per child to "
-                                "load; person-level SEN2 starts with January 2023",
+            "load; person-level SEN2 starts with January 2023",
         }
     assert {u["file"] for u in record["unused_files"]} == set()  # the CSV copies carry no side files
     # Every refused file is named in the report with its reason, as in run.json and the console.
     report = (tmp_path / "out" / AS_AT.isoformat() / "report.html").read_text()
-    section = report[report.index('<section id="refused-files">'):]
-    section = section[:section.index("</section>")]
+    section = report[report.index('<section id="refused-files">') :]
+    section = section[: section.index("</section>")]
     for file, reason in refused.items():
         assert f"<td>{html.escape(file)}</td><td>{html.escape(reason)}</td>" in section
 
@@ -131,8 +137,21 @@ def test_the_command_line_exits_2_with_the_reasons(tmp_path):
     delivery = tmp_path / "delivery"
     delivery.mkdir()
     write(delivery / "looked_after.xml", (FIXTURES / "school_census.xml").read_text())
-    result = CliRunner().invoke(app, ["run", "--extracts", str(delivery), "--db", str(tmp_path / "s.duckdb"), "--new-store",
-                                      "--out", str(tmp_path / "out"), "--as-at", "2026-11-24"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--extracts",
+            str(delivery),
+            "--db",
+            str(tmp_path / "s.duckdb"),
+            "--new-store",
+            "--out",
+            str(tmp_path / "out"),
+            "--as-at",
+            "2026-11-24",
+        ],
+    )
     assert result.exit_code == 2, result.output
     last = [line for line in result.output.splitlines() if line.strip()][-1]
     assert last.startswith("caseflags: no usable extract or return in ")

@@ -77,8 +77,11 @@ def test_people_disabilities_and_episodes_survive_the_census(as_returns):
     assert result["cin_children"] > 300
     people = ["pers_person_id", "pers_upn", "pers_dob", "pers_sex"]
     assert_same(csv_table(SMALL, "ssd_person"), returns_table(out, "ssd_person"), people)
-    assert_same(csv_table(SMALL, "ssd_disability"), returns_table(out, "ssd_disability"),
-                ["disa_person_id", "disa_disability_code"])
+    assert_same(
+        csv_table(SMALL, "ssd_disability"),
+        returns_table(out, "ssd_disability"),
+        ["disa_person_id", "disa_disability_code"],
+    )
     episodes = mapped(csv_table(SMALL, "ssd_cin_episodes"), result["id_map"], "cine_referral_id")
     # cine_referral_nfa is not in the sample CSV; the census always says true or false.
     episode_columns = [c for c in load_contract()["ssd_cin_episodes"].column_names if c != "cine_referral_nfa"]
@@ -89,12 +92,21 @@ def test_assessments_factors_and_plans_survive_the_census(as_returns):
     out, result = as_returns
     ids = result["id_map"]
     assessments = mapped(csv_table(SMALL, "ssd_cin_assessments"), ids, "cina_assessment_id", "cina_referral_id")
-    assert_same(assessments, returns_table(out, "ssd_cin_assessments"),
-                ["cina_assessment_id", "cina_person_id", "cina_referral_id", "cina_assessment_start_date",
-                 "cina_assessment_auth_date"])
+    assert_same(
+        assessments,
+        returns_table(out, "ssd_cin_assessments"),
+        [
+            "cina_assessment_id",
+            "cina_person_id",
+            "cina_referral_id",
+            "cina_assessment_start_date",
+            "cina_assessment_auth_date",
+        ],
+    )
     factors = mapped(csv_table(SMALL, "ssd_assessment_factors"), ids, "cinf_assessment_id")
-    assert_same(factors, returns_table(out, "ssd_assessment_factors"),
-                ["cinf_assessment_id", "cinf_assessment_factors_json"])
+    assert_same(
+        factors, returns_table(out, "ssd_assessment_factors"), ["cinf_assessment_id", "cinf_assessment_factors_json"]
+    )
     plans = mapped(csv_table(SMALL, "ssd_cin_plans"), ids, "cinp_cin_plan_id", "cinp_referral_id")
     assert_same(plans, returns_table(out, "ssd_cin_plans"), load_contract()["ssd_cin_plans"].column_names)
 
@@ -104,11 +116,17 @@ def test_section_47_and_conferences_survive_the_census(as_returns):
     ids = result["id_map"]
     s47 = mapped(csv_table(SMALL, "ssd_s47_enquiry"), ids, "s47e_s47_enquiry_id", "s47e_referral_id")
     s47 = s47.with_columns(pl.col("s47e_s47_nfa").fill_null(False))  # ICPCnotRequired is mandatory
-    assert_same(s47, returns_table(out, "ssd_s47_enquiry"),
-                ["s47e_s47_enquiry_id", "s47e_referral_id", "s47e_person_id", "s47e_s47_start_date", "s47e_s47_nfa"])
+    assert_same(
+        s47,
+        returns_table(out, "ssd_s47_enquiry"),
+        ["s47e_s47_enquiry_id", "s47e_referral_id", "s47e_person_id", "s47e_s47_start_date", "s47e_s47_nfa"],
+    )
     icpc = mapped(csv_table(SMALL, "ssd_initial_cp_conference"), ids, "icpc_icpc_id", "icpc_s47_enquiry_id")
-    assert_same(icpc, returns_table(out, "ssd_initial_cp_conference"),
-                ["icpc_icpc_id", "icpc_s47_enquiry_id", "icpc_person_id", "icpc_icpc_target_date", "icpc_icpc_date"])
+    assert_same(
+        icpc,
+        returns_table(out, "ssd_initial_cp_conference"),
+        ["icpc_icpc_id", "icpc_s47_enquiry_id", "icpc_person_id", "icpc_icpc_target_date", "icpc_icpc_date"],
+    )
 
 
 def test_education_records_and_ehcp_plans_survive_sen2(as_returns):
@@ -119,19 +137,28 @@ def test_education_records_and_ehcp_plans_survive_sen2(as_returns):
     records = records.with_columns(
         pl.when(pl.col("agency") == "EDUCATION")
         .then(pl.col("agency_record_id").map_elements(lambda v: ids.get(f"EDUCATION:{v}", v), return_dtype=pl.Utf8))
-        .otherwise(pl.col("agency_record_id")).alias("agency_record_id")
+        .otherwise(pl.col("agency_record_id"))
+        .alias("agency_record_id")
     )
     carried = ["agency", "agency_record_id", "upn", "forename", "surname", "dob", "sex", "postcode"]
     education = pl.col("agency") == "EDUCATION"
     # Sex is mandatory in SEN2: a blank one is written as U (unknown).
     unknown_sex = pl.col("sex").fill_null("U")
-    assert_same(records.filter(education).with_columns(unknown_sex),
-                returns_table(out, "agency_records").filter(education).with_columns(unknown_sex), carried)
-    assert_same(records.filter(~education).drop("nhs_number", "la_person_id"),
-                returns_table(out, "agency_records").filter(~education), carried)
+    assert_same(
+        records.filter(education).with_columns(unknown_sex),
+        returns_table(out, "agency_records").filter(education).with_columns(unknown_sex),
+        carried,
+    )
+    assert_same(
+        records.filter(~education).drop("nhs_number", "la_person_id"),
+        returns_table(out, "agency_records").filter(~education),
+        carried,
+    )
     plans = mapped(csv_table(SMALL, "ehcp_plans"), ids, "ehcp_id")
     # SEN2 reports reviews of active plans only: a ceased plan's last review is not carried.
-    plans = plans.with_columns(pl.when(pl.col("ceased_date").is_null()).then(pl.col("last_review_date")).alias("last_review_date"))
+    plans = plans.with_columns(
+        pl.when(pl.col("ceased_date").is_null()).then(pl.col("last_review_date")).alias("last_review_date")
+    )
     xml_plans = returns_table(out, "ehcp_plans")
     assert_same(plans, xml_plans, load_contract()["ehcp_plans"].column_names)
 
@@ -141,8 +168,12 @@ def test_references_to_rekeyed_ids_are_rewritten(as_returns):
     plan_ids = set(returns_table(out, "ssd_cin_plans")["cinp_cin_plan_id"].to_list())
     actions = csv_table(out, "plan_actions")
     assert actions.height == csv_table(SMALL, "plan_actions").height
-    assert set(actions["plan_id"].to_list()) <= plan_ids | set(csv_table(SMALL, "plan_actions")["plan_id"].to_list()) - set(result["id_map"])
-    education_ids = set(returns_table(out, "agency_records").filter(pl.col("agency") == "EDUCATION")["agency_record_id"].to_list())
+    assert set(actions["plan_id"].to_list()) <= plan_ids | set(
+        csv_table(SMALL, "plan_actions")["plan_id"].to_list()
+    ) - set(result["id_map"])
+    education_ids = set(
+        returns_table(out, "agency_records").filter(pl.col("agency") == "EDUCATION")["agency_record_id"].to_list()
+    )
     flags = csv_table(out, "agency_flags").filter(pl.col("agency") == "EDUCATION")
     assert flags.height and set(flags["agency_record_id"].to_list()) <= education_ids
 
@@ -190,8 +221,8 @@ def exception_keys(con, id_map: dict[str, str] | None) -> dict[str, list[tuple]]
 def run_pipeline(extracts: Path, out: Path, as_at: date):
     import duckdb
 
-    from caseflags.settings import load_config
     from caseflags.runbook import run_without_prefect
+    from caseflags.settings import load_config
 
     con = duckdb.connect(":memory:")
     record = run_without_prefect(con, extracts, as_at, out, load_config())
@@ -207,8 +238,7 @@ def test_part2_returns_delivery_gives_the_same_exceptions_as_csv(as_returns, tmp
     as_at = date.fromisoformat(json.loads((SMALL / "manifest.json").read_text())["as_at"])
     csv_con, _ = run_pipeline(SMALL, tmp_path / "csv_out", as_at)
     xml_con, _ = run_pipeline(out, tmp_path / "xml_out", as_at)
-    loaded_from = dict(xml_con.execute(
-        "SELECT table_name, file FROM extract_loads WHERE status = 'LOADED'").fetchall())
+    loaded_from = dict(xml_con.execute("SELECT table_name, file FROM extract_loads WHERE status = 'LOADED'").fetchall())
     assert loaded_from.get("ssd_cin_episodes") == CIN_FILE  # the census, not a CSV, fed the table
     expected = exception_keys(csv_con, result["id_map"])
     actual = exception_keys(xml_con, None)

@@ -13,10 +13,10 @@ from datetime import date
 import pytest
 from conftest import SAMPLE_AS_AT
 
-from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.sample_data.compare_truth import run_exceptions
+from caseflags.settings import load_config
 from caseflags.store.database import connect
 from caseflags.web.reviews import save_reviews
 from caseflags.workspace.database import connect_workspace, workspace_path
@@ -35,8 +35,11 @@ def run(db, delivery, reports, config=None):
 
 def folder_state(run_dir):
     """Every file of the run folder but run.json: content and modification time."""
-    return {p.relative_to(run_dir).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != "run.json"}
+    return {
+        p.relative_to(run_dir).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.name != "run.json"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +180,8 @@ def test_a_rerun_that_keeps_its_results_still_carries_audit_work_from_the_browse
     rerun keeps its results and carries them all the same, and republishes the web snapshot."""
     import duckdb
 
-    from caseflags.web.audit import draw, record_outcome
     from caseflags.outputs.snapshot import snapshot_path
+    from caseflags.web.audit import draw, record_outcome
 
     db, reports, _, _ = first_night
     snapshot = snapshot_path(db)
@@ -189,8 +192,16 @@ def test_a_rerun_that_keeps_its_results_still_carries_audit_work_from_the_browse
     try:
         result = draw(ws, cur, AS_AT, size=4, seed=7, settings=settings, drawn_by="officer1")
         child = next(c for c in result.children if c.exceptions)
-        record_outcome(ws, result, child.person_id, child.exceptions[0].check_id, "CONFIRMED", "seen in the file",
-                       recorded_by="officer1", known_checks=set())
+        record_outcome(
+            ws,
+            result,
+            child.person_id,
+            child.exceptions[0].check_id,
+            "CONFIRMED",
+            "seen in the file",
+            recorded_by="officer1",
+            known_checks=set(),
+        )
     finally:
         cur.close()
         ws.close()
@@ -200,9 +211,12 @@ def test_a_rerun_that_keeps_its_results_still_carries_audit_work_from_the_browse
     assert record["reused_results"] is not None
     con = duckdb.connect(str(db), read_only=True)
     try:
-        assert con.execute("SELECT count(*) FROM audit_samples WHERE sample_id = ?", [result.sample_id]).fetchall() == [(1,)]
+        assert con.execute("SELECT count(*) FROM audit_samples WHERE sample_id = ?", [result.sample_id]).fetchall() == [
+            (1,)
+        ]
         assert con.execute("SELECT outcome FROM audit_outcomes WHERE sample_id = ?", [result.sample_id]).fetchall() == [
-            ("CONFIRMED",)]
+            ("CONFIRMED",)
+        ]
     finally:
         con.close()
     assert snapshot.stat().st_mtime_ns > published

@@ -17,12 +17,12 @@ from xml.sax.saxutils import escape
 import fastexcel
 import pytest
 import xlsxwriter
+from test_outputs_lifecycle import ALL_EVALUATED, DAY1, DAY2, exc, read_csv, record_run
 
 from caseflags.outputs.lifecycle import update_lifecycle
 from caseflags.outputs.review_import import ReviewImportError, import_review
 from caseflags.outputs.run_outputs import write_run_outputs
 from caseflags.outputs.workbook import EXPORTED_NOTE_COLUMN, sheet_name_for
-from test_outputs_lifecycle import ALL_EVALUATED, DAY1, DAY2, exc, read_csv, record_run
 
 NOW = datetime(2026, 11, 23, 14, 5)
 VOICE = exc("VOICE_OF_CHILD_ABSENT", "C1")
@@ -31,6 +31,7 @@ SCHOOL = exc("SCHOOL_ATTENDANCE_LOW", "C3", agency="EDUCATION", severity="MEDIUM
 
 
 # ---- helpers: read a sheet, edit cells in place ---------------------------------------------
+
 
 def _sheet(path: Path, sheet: str) -> tuple[list[str], list[dict]]:
     """A sheet's machine column names (its first row, hidden on check sheets) and its rows; a
@@ -56,7 +57,9 @@ def find_row(path: Path, check_id: str, exception_id: str) -> int:
 
 def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str:
     workbook = archive.read("xl/workbook.xml").decode()
-    rel_id = re.search(rf'<sheet name="{re.escape(escape(sheet))}" sheetId="\d+"(?: state="\w+")? r:id="(rId\d+)"', workbook).group(1)
+    rel_id = re.search(
+        rf'<sheet name="{re.escape(escape(sheet))}" sheetId="\d+"(?: state="\w+")? r:id="(rId\d+)"', workbook
+    ).group(1)
     rels = archive.read("xl/_rels/workbook.xml.rels").decode()
     target = re.search(rf'<Relationship Id="{rel_id}" Type="[^"]+" Target="([^"]+)"', rels).group(1)
     return "xl/" + target.lstrip("/").removeprefix("xl/")
@@ -97,23 +100,40 @@ def exported(store, tmp_path):
 
 # ---- round trip -----------------------------------------------------------------------------
 
+
 def test_annotation_round_trip_through_xlsx(exported, tmp_path):
     con, out = exported
     returned = tmp_path / "returned.xlsx"
     shutil.copy(out.exceptions_xlsx, returned)
     voice_row = find_row(returned, "VOICE_OF_CHILD_ABSENT", VOICE["exception_id"])
     gp_row = find_row(returned, "GP_NOT_KNOWN", GP["exception_id"])
-    edit_cells(returned, "VOICE_OF_CHILD_ABSENT", {("review_status", voice_row): "FALSE_POSITIVE",
-                                                   ("review_note", voice_row): "Seen alone 12/11, recorded on paper"})
+    edit_cells(
+        returned,
+        "VOICE_OF_CHILD_ABSENT",
+        {
+            ("review_status", voice_row): "FALSE_POSITIVE",
+            ("review_note", voice_row): "Seen alone 12/11, recorded on paper",
+        },
+    )
     edit_cells(returned, "GP_NOT_KNOWN", {("review_status", gp_row): "in_hand"})  # any case is accepted
 
     summary = import_review(con, returned, now=NOW, expiry_days=90)
     assert (summary.rows_read, summary.annotations_added, summary.unchanged) == (3, 2, 1)
     assert summary.added_by_status == {"FALSE_POSITIVE": 1, "IN_HAND": 1}
-    assert _annotations(con) == sorted([
-        (GP["exception_id"], "IN_HAND", None, NOW, "returned.xlsx", None, 1),
-        (VOICE["exception_id"], "FALSE_POSITIVE", "Seen alone 12/11, recorded on paper", NOW, "returned.xlsx", date(2027, 2, 21), 1),
-    ])
+    assert _annotations(con) == sorted(
+        [
+            (GP["exception_id"], "IN_HAND", None, NOW, "returned.xlsx", None, 1),
+            (
+                VOICE["exception_id"],
+                "FALSE_POSITIVE",
+                "Seen alone 12/11, recorded on paper",
+                NOW,
+                "returned.xlsx",
+                date(2027, 2, 21),
+                1,
+            ),
+        ]
+    )
 
     # The next run's files carry the reviews, in the workbook as well as the CSV.
     record_run(con, "run-2", DAY2, [VOICE, GP, SCHOOL], ALL_EVALUATED)
@@ -127,7 +147,10 @@ def test_annotation_round_trip_through_xlsx(exported, tmp_path):
         SCHOOL["exception_id"]: ("UNREVIEWED", ""),
     }
     _, sheet_rows = _sheet(out2.exceptions_xlsx, sheet_name_for("VOICE_OF_CHILD_ABSENT"))
-    assert (sheet_rows[0]["review_status"], sheet_rows[0]["review_note"]) == ("FALSE_POSITIVE", "Seen alone 12/11, recorded on paper")
+    assert (sheet_rows[0]["review_status"], sheet_rows[0]["review_note"]) == (
+        "FALSE_POSITIVE",
+        "Seen alone 12/11, recorded on paper",
+    )
     assert sheet_rows[0]["last_review"] == "FALSE_POSITIVE on 2026-11-23, expires 2027-02-21"
 
     # Importing the same file again, or the untouched run-2 workbook, adds nothing.
@@ -143,11 +166,15 @@ def test_latest_annotation_wins(exported, tmp_path):
     row = find_row(out.exceptions_xlsx, "GP_NOT_KNOWN", GP["exception_id"])
     edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("review_status", row): "IN_HAND"})
     import_review(con, out.exceptions_xlsx, now=NOW)
-    edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("review_status", row): "RESOLVED_AT_SOURCE",
-                                                      ("review_note", row): "Registered with practice"})
+    edit_cells(
+        out.exceptions_xlsx,
+        "GP_NOT_KNOWN",
+        {("review_status", row): "RESOLVED_AT_SOURCE", ("review_note", row): "Registered with practice"},
+    )
     import_review(con, out.exceptions_xlsx, now=datetime(2026, 11, 23, 16, 0))
-    assert con.execute("SELECT review_status, review_note FROM exceptions_current WHERE exception_id = $e",
-                       {"e": GP["exception_id"]}).fetchone() == ("RESOLVED_AT_SOURCE", "Registered with practice")
+    assert con.execute(
+        "SELECT review_status, review_note FROM exceptions_current WHERE exception_id = $e", {"e": GP["exception_id"]}
+    ).fetchone() == ("RESOLVED_AT_SOURCE", "Registered with practice")
     assert len(_annotations(con)) == 2
 
 
@@ -160,6 +187,7 @@ def test_an_agency_workbook_can_be_returned(exported):
 
 
 # ---- bad workbooks change nothing -----------------------------------------------------------
+
 
 @pytest.fixture
 def reviewed(exported):
@@ -185,8 +213,12 @@ def test_unknown_exception_id_rejects_the_whole_file(reviewed):
     con, out, voice_row = reviewed
     before = _annotations(con)
     edit_cells(out.exceptions_xlsx, "GP_NOT_KNOWN", {("exception_id", 3): "deadbeefdeadbeef"})
-    _assert_nothing_applied(con, before, out.exceptions_xlsx,
-                            r"sheet 'GP not known' row 3 column A \(exception_id\): unknown exception id 'deadbeefdeadbeef'")
+    _assert_nothing_applied(
+        con,
+        before,
+        out.exceptions_xlsx,
+        r"sheet 'GP not known' row 3 column A \(exception_id\): unknown exception id 'deadbeefdeadbeef'",
+    )
 
 
 def test_unknown_status_rejects_the_whole_file(reviewed):
@@ -195,8 +227,12 @@ def test_unknown_status_rejects_the_whole_file(reviewed):
     header, _ = _sheet(out.exceptions_xlsx, sheet_name_for("SCHOOL_ATTENDANCE_LOW"))
     edit_cells(out.exceptions_xlsx, "SCHOOL_ATTENDANCE_LOW", {("review_status", 3): "Done"})
     column = _letter(header.index("review_status"))
-    _assert_nothing_applied(con, before, out.exceptions_xlsx,
-                            rf"sheet 'Low school attendance' row 3 column {column} \(review_status\): unknown status 'Done'")
+    _assert_nothing_applied(
+        con,
+        before,
+        out.exceptions_xlsx,
+        rf"sheet 'Low school attendance' row 3 column {column} \(review_status\): unknown status 'Done'",
+    )
 
 
 def test_exception_on_the_wrong_check_sheet_is_rejected(reviewed):
@@ -256,6 +292,7 @@ def test_hidden_export_columns_are_in_every_check_sheet(exported):
 
 # ---- tampering: the import is against the exact workbook written (issue 16) -----------------
 
+
 def _rewrite_part(path: Path, part: str, change) -> None:
     with zipfile.ZipFile(path) as archive:
         entries = {info.filename: archive.read(info.filename) for info in archive.infolist()}
@@ -283,9 +320,12 @@ def test_a_deleted_row_rejects_the_whole_file(reviewed):
 def test_a_renamed_sheet_rejects_the_whole_file(reviewed):
     con, out, _ = reviewed
     before = _annotations(con)
-    _rewrite_part(out.exceptions_xlsx, "xl/workbook.xml",
-                  lambda xml: xml.replace('name="GP not known"', 'name="GP done"'))
-    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"sheet 'GP done' is not a caseflags exceptions sheet")
+    _rewrite_part(
+        out.exceptions_xlsx, "xl/workbook.xml", lambda xml: xml.replace('name="GP not known"', 'name="GP done"')
+    )
+    error = _assert_nothing_applied(
+        con, before, out.exceptions_xlsx, r"sheet 'GP done' is not a caseflags exceptions sheet"
+    )
     assert any("sheet 'GP not known' of check GP_NOT_KNOWN is missing" in p for p in error.problems)
 
 
@@ -295,8 +335,9 @@ def test_a_run_the_store_does_not_hold_rejects_the_whole_file(reviewed):
     _, meta = _sheet(out.exceptions_xlsx, "_caseflags")
     row = next(i + 2 for i, r in enumerate(meta) if r["key"] == "run_id")
     edit_cells(out.exceptions_xlsx, "_caseflags", {("value", row): "run-from-elsewhere"})
-    _assert_nothing_applied(con, before, out.exceptions_xlsx,
-                            r"names run run-from-elsewhere, which this store does not hold")
+    _assert_nothing_applied(
+        con, before, out.exceptions_xlsx, r"names run run-from-elsewhere, which this store does not hold"
+    )
 
 
 def test_a_formula_is_never_imported_as_its_cached_value(reviewed):
@@ -306,9 +347,16 @@ def test_a_formula_is_never_imported_as_its_cached_value(reviewed):
     ref = f"{_letter(header.index('review_note'))}{voice_row}"
     with zipfile.ZipFile(out.exceptions_xlsx) as archive:
         part = _sheet_part(archive, sheet_name_for("VOICE_OF_CHILD_ABSENT"))
-    _rewrite_part(out.exceptions_xlsx, part, lambda xml: re.sub(
-        rf'<c r="{ref}"(?: [^>]*)?(?:/>|>.*?</c>)', f'<c r="{ref}"><f>1-1</f><v>0</v></c>', xml, count=1, flags=re.S))
-    error = _assert_nothing_applied(con, before, out.exceptions_xlsx, rf"sheet 'Child not heard' cell {ref}: holds a formula")
+    _rewrite_part(
+        out.exceptions_xlsx,
+        part,
+        lambda xml: re.sub(
+            rf'<c r="{ref}"(?: [^>]*)?(?:/>|>.*?</c>)', f'<c r="{ref}"><f>1-1</f><v>0</v></c>', xml, count=1, flags=re.S
+        ),
+    )
+    error = _assert_nothing_applied(
+        con, before, out.exceptions_xlsx, rf"sheet 'Child not heard' cell {ref}: holds a formula"
+    )
     assert len(error.problems) == 1
 
 
@@ -317,8 +365,11 @@ def test_every_tamper_is_listed_at_once(reviewed):
     before = _annotations(con)
     with zipfile.ZipFile(out.exceptions_xlsx) as archive:
         gp_part = _sheet_part(archive, sheet_name_for("GP_NOT_KNOWN"))
-    _rewrite_part(out.exceptions_xlsx, gp_part, lambda xml: re.sub(r'<row r="3".*?</row>', "", xml, count=1, flags=re.S))
-    _rewrite_part(out.exceptions_xlsx, "xl/workbook.xml",
-                  lambda xml: xml.replace('name="Low school attendance"', 'name="School"'))
+    _rewrite_part(
+        out.exceptions_xlsx, gp_part, lambda xml: re.sub(r'<row r="3".*?</row>', "", xml, count=1, flags=re.S)
+    )
+    _rewrite_part(
+        out.exceptions_xlsx, "xl/workbook.xml", lambda xml: xml.replace('name="Low school attendance"', 'name="School"')
+    )
     error = _assert_nothing_applied(con, before, out.exceptions_xlsx, r"more problem")
     assert len(error.problems) == 3  # the removed row, the unknown sheet, the missing sheet

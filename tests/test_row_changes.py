@@ -10,9 +10,9 @@ from datetime import date, timedelta
 
 from conftest import SAMPLE_AS_AT
 
-from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
+from caseflags.settings import load_config
 from caseflags.store.database import connect
 
 NEXT_AS_AT = date.fromisoformat(SAMPLE_AS_AT) + timedelta(days=1)
@@ -39,38 +39,57 @@ def test_next_night_counts_new_changed_and_gone_rows_per_table(sample_run, tmp_p
     delivery = tmp_path / "night2"
     shutil.copytree(SAMPLE_DELIVERY, delivery)
     # meetings (keyed by meeting_id): one row changed, one gone, one new.
-    edit_lines(delivery / "meetings.csv", lambda lines: [
-        lines[0],
-        lines[1].replace(",Y\n", ",N\n"),          # MTG...01: child_attended Y -> N
-        *lines[3:],                                 # MTG...02 gone
-        lines[3].replace("MTG0000000003", "MTG9999999999"),  # a new meeting
-    ])
+    edit_lines(
+        delivery / "meetings.csv",
+        lambda lines: [
+            lines[0],
+            lines[1].replace(",Y\n", ",N\n"),  # MTG...01: child_attended Y -> N
+            *lines[3:],  # MTG...02 gone
+            lines[3].replace("MTG0000000003", "MTG9999999999"),  # a new meeting
+        ],
+    )
     # ssd_address (no key): a row gone, a row changed (a row gone and one new), a row new.
-    edit_lines(delivery / "ssd_address.csv", lambda lines: [
-        lines[0],                                      # line 1 gone
-        lines[2],
-        lines[3].replace("GL12 2TT", "GL12 2TU"),      # changed postcode
-        *lines[4:],
-        lines[1].replace("2014-01-01", "2015-01-01"),  # new (another history row)
-    ])
+    edit_lines(
+        delivery / "ssd_address.csv",
+        lambda lines: [
+            lines[0],  # line 1 gone
+            lines[2],
+            lines[3].replace("GL12 2TT", "GL12 2TU"),  # changed postcode
+            *lines[4:],
+            lines[1].replace("2014-01-01", "2015-01-01"),  # new (another history row)
+        ],
+    )
     db = tmp_path / "store.duckdb"
     shutil.copy(first_db, db)
     con = connect(db)
     try:
         record = run_without_prefect(con, delivery, NEXT_AS_AT, tmp_path / "reports", load_config(), db_path=db)
-        stages_json = json.loads(con.execute("SELECT stages_json FROM runs WHERE run_id = ?",
-                                             [NEXT_AS_AT.isoformat()]).fetchone()[0])
+        stages_json = json.loads(
+            con.execute("SELECT stages_json FROM runs WHERE run_id = ?", [NEXT_AS_AT.isoformat()]).fetchone()[0]
+        )
     finally:
         con.close()
     changes = record["row_changes"]
     meetings = record["extracts"]["meetings"]
     assert meetings["status"] == "LOADED"
-    assert changes["meetings"] == {"keyed": True, "baseline": False, "rows_new": 1, "rows_changed": 1,
-                                   "rows_gone": 1, "rows_unchanged": meetings["rows_loaded"] - 2}
+    assert changes["meetings"] == {
+        "keyed": True,
+        "baseline": False,
+        "rows_new": 1,
+        "rows_changed": 1,
+        "rows_gone": 1,
+        "rows_unchanged": meetings["rows_loaded"] - 2,
+    }
     address = record["extracts"]["ssd_address"]
     assert address["status"] == "LOADED"
-    assert changes["ssd_address"] == {"keyed": False, "baseline": False, "rows_new": 2, "rows_changed": 0,
-                                      "rows_gone": 2, "rows_unchanged": address["rows_loaded"] - 2}
+    assert changes["ssd_address"] == {
+        "keyed": False,
+        "baseline": False,
+        "rows_new": 2,
+        "rows_changed": 0,
+        "rows_gone": 2,
+        "rows_unchanged": address["rows_loaded"] - 2,
+    }
     # Every other file is byte-identical: not read again, all its rows unchanged.
     unchanged = {t: e for t, e in record["extracts"].items() if e["status"] == "UNCHANGED"}
     assert len(unchanged) >= 20

@@ -12,17 +12,17 @@ from datetime import date
 
 import duckdb
 import pytest
+from conftest import SAMPLE_AS_AT
+from test_operations import run_direct
+from test_reused_results import first_night, first_night_kept, run  # noqa: F401 (fixtures)
 
 from caseflags.faults import DISK_FULL, FAULT_ENV
+from caseflags.outputs.snapshot import orphaned_temp_files, snapshot_is_current, snapshot_path
 from caseflags.runbook import new_run
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.store.database import connect
 from caseflags.web.reviews import save_reviews
-from caseflags.outputs.snapshot import orphaned_temp_files, snapshot_is_current, snapshot_path
 from caseflags.workspace.database import connect_workspace, workspace_path
-from conftest import SAMPLE_AS_AT
-from test_operations import run_direct
-from test_reused_results import first_night, first_night_kept, run  # noqa: F401 (fixtures)
 
 
 def _status(db) -> str:
@@ -59,8 +59,9 @@ def _save_a_review(db) -> None:
     """A review in the browser: the next run computes its results again, and publishes."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        exception_id = con.execute("SELECT exception_id FROM exceptions WHERE run_id = ? ORDER BY exception_id LIMIT 1",
-                                   [SAMPLE_AS_AT]).fetchone()[0]
+        exception_id = con.execute(
+            "SELECT exception_id FROM exceptions WHERE run_id = ? ORDER BY exception_id LIMIT 1", [SAMPLE_AS_AT]
+        ).fetchone()[0]
     finally:
         con.close()
     ws = connect_workspace(workspace_path(db))

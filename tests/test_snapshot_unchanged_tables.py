@@ -8,17 +8,18 @@ import shutil
 
 import duckdb
 
-from caseflags.store.database import connect
 from caseflags.outputs import snapshot as snapshot_module
 from caseflags.outputs.snapshot import publish_snapshot, snapshot_path
 from caseflags.outputs.snapshot_reuse import NOT_PUBLISHED
+from caseflags.store.database import connect
 
 
 def contents(path, tables) -> dict:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.execute(f'SELECT count(*), sum(hash(*COLUMNS(*))::HUGEINT) FROM "{t}"').fetchone()
-                for t in tables}
+        return {
+            t: con.execute(f'SELECT count(*), sum(hash(*COLUMNS(*))::HUGEINT) FROM "{t}"').fetchone() for t in tables
+        }
     finally:
         con.close()
 
@@ -29,8 +30,9 @@ def test_only_changed_tables_are_rewritten_and_the_snapshot_equals_the_store(sam
     shutil.copy(first_db, db)
     outcomes = []
     update = snapshot_module.update_changed_tables
-    monkeypatch.setattr(snapshot_module, "update_changed_tables",
-                        lambda *args: outcomes.append(update(*args)) or outcomes[-1])
+    monkeypatch.setattr(
+        snapshot_module, "update_changed_tables", lambda *args: outcomes.append(update(*args)) or outcomes[-1]
+    )
     con = connect(db)
     try:
         publish_snapshot(con)  # the first: a whole copy (the sample run's snapshot is not here)
@@ -40,8 +42,12 @@ def test_only_changed_tables_are_rewritten_and_the_snapshot_equals_the_store(sam
         con.execute("DELETE FROM meetings WHERE meeting_id = (SELECT min(meeting_id) FROM meetings)")
         publish_snapshot(con)
         assert outcomes[-1]["rewritten"] == 2
-        tables = [t for (t,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary").fetchall()]
+        tables = [
+            t
+            for (t,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary"
+            ).fetchall()
+        ]
     finally:
         con.close()
     published = [t for t in tables if t not in NOT_PUBLISHED and t != "runs"]

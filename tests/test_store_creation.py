@@ -23,28 +23,39 @@ from caseflags.store.database import (
 PACKAGE = Path(__file__).resolve().parents[1] / "caseflags"
 # DDL files that are not the store's: the web workspace (SQLite), and what the nightly derives
 # into the store or the web snapshot from a run's results (filled as they are made).
-NOT_STORE_DDL = {"web/workspace_schema.sql", "web/snapshot_tables.sql", "web/priority_owner_tables.sql",
-                 "web/exception_agency_rows.sql"}
+NOT_STORE_DDL = {
+    "web/workspace_schema.sql",
+    "web/snapshot_tables.sql",
+    "web/priority_owner_tables.sql",
+    "web/exception_agency_rows.sql",
+}
 
 
 def _objects(con, kind: str) -> set[str]:
     if kind == "macro":
         query = "SELECT function_name FROM duckdb_functions() WHERE function_type IN ('macro', 'table_macro') AND NOT internal"
     else:
-        query = "SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal"
+        query = (
+            "SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal"
+        )
     return {row[0] for row in con.execute(query).fetchall()}
 
 
 def _declared(relative_path: str, kind: str) -> set[str]:
-    pattern = {"table": r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)",
-               "macro": r"CREATE\s+(?:OR\s+REPLACE\s+)?MACRO\s+(\w+)"}[kind]
+    pattern = {
+        "table": r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)",
+        "macro": r"CREATE\s+(?:OR\s+REPLACE\s+)?MACRO\s+(\w+)",
+    }[kind]
     code = "\n".join(line.split("--", 1)[0] for line in (SQL_DIR / relative_path).read_text().splitlines())
     return set(re.findall(pattern, code, re.IGNORECASE))
 
 
 def test_every_ddl_file_of_the_store_is_run_once_by_ensure_store():
-    ddl_files = {p.relative_to(SQL_DIR).as_posix() for p in SQL_DIR.rglob("*.sql")
-                 if re.search(r"CREATE\s+(TABLE|OR REPLACE VIEW)", p.read_text(), re.IGNORECASE)}
+    ddl_files = {
+        p.relative_to(SQL_DIR).as_posix()
+        for p in SQL_DIR.rglob("*.sql")
+        if re.search(r"CREATE\s+(TABLE|OR REPLACE VIEW)", p.read_text(), re.IGNORECASE)
+    }
     listed = [*STORE_DDL, *REGIONAL_DDL]
     assert len(listed) == len(set(listed))  # none twice
     assert ddl_files - NOT_STORE_DDL == set(listed) | {"schema.sql"}
@@ -79,7 +90,9 @@ def test_an_existing_store_keeps_its_rows_and_gains_the_macros(tmp_path):
     path = tmp_path / "store.duckdb"
     con = connect(path)
     ensure_store(con)
-    con.execute("INSERT INTO runs (run_id, as_at, started_at, status) VALUES ('R1', DATE '2026-11-24', now(), 'COMPLETED')")
+    con.execute(
+        "INSERT INTO runs (run_id, as_at, started_at, status) VALUES ('R1', DATE '2026-11-24', now(), 'COMPLETED')"
+    )
     con.execute("DROP MACRO severity_rank")  # a store made before the macro existed
     con.close()
     again = connect(path)
@@ -103,9 +116,12 @@ def test_the_calendar_table_is_the_store_s_and_filled_for_the_run():
 
 def test_no_module_runs_a_store_ddl_file_itself():
     names = {Path(p).name for p in (*STORE_DDL, *REGIONAL_DDL, *STORE_MACROS)} | {"schema.sql"}
-    readers = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
-               if p.name != "resources.py"  # its docstring's example path
-               and any(re.search(rf'["/]{re.escape(name)}"', p.read_text(encoding="utf-8")) for name in names)]
+    readers = [
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "resources.py"  # its docstring's example path
+        and any(re.search(rf'["/]{re.escape(name)}"', p.read_text(encoding="utf-8")) for name in names)
+    ]
     assert readers == ["store/database.py"]
 
 

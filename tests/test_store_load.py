@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from caseflags.settings import load_config
 from caseflags import runbook as pipeline
+from caseflags.settings import load_config
 from caseflags.store import publish as publish_module
-from caseflags.store.publish import publish
 from caseflags.store.database import connect
+from caseflags.store.publish import publish
 
-PERSON_HEADER = "pers_person_id,pers_upn,pers_single_unique_id,pers_forename,pers_surname,pers_dob,pers_sex,pers_send_flag"
+PERSON_HEADER = (
+    "pers_person_id,pers_upn,pers_single_unique_id,pers_forename,pers_surname,pers_dob,pers_sex,pers_send_flag"
+)
 PLANS_HEADER = "cinp_cin_plan_id,cinp_referral_id,cinp_person_id,cinp_cin_plan_start_date,cinp_cin_plan_end_date"
 
 
@@ -152,10 +154,13 @@ def test_the_contract_library_starts_loading_only_when_a_table_changed(tmp_path)
 
     con = connect(tmp_path / "store.duckdb")
     ensure_store(con)
-    folder = delivery(tmp_path / "d1", {
-        "ssd_person.csv": PERSON_HEADER + "\nP1,,,A,B,2015-01-01,F,Y\n",
-        "ssd_cin_plans.csv": PLANS_HEADER + "\nPL1,R1,P1,2026-01-01,\n",
-    })
+    folder = delivery(
+        tmp_path / "d1",
+        {
+            "ssd_person.csv": PERSON_HEADER + "\nP1,,,A,B,2015-01-01,F,Y\n",
+            "ssd_cin_plans.csv": PLANS_HEADER + "\nPL1,R1,P1,2026-01-01,\n",
+        },
+    )
     calls = []
     first = stage_delivery(con, folder, load_config(), on_first_change=lambda: calls.append("changed"))
     assert calls == ["changed"] and first.outcomes["ssd_person"].status == "LOADED"
@@ -165,4 +170,3 @@ def test_the_contract_library_starts_loading_only_when_a_table_changed(tmp_path)
     again = stage_delivery(con, folder, load_config(), on_first_change=lambda: calls.append("changed"))
     assert calls == [] and again.outcomes["ssd_person"].status == "UNCHANGED"
     con.close()
-

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from caseflags.sample_data import SAMPLE_DELIVERY
-from caseflags.sample_data.compare_truth import compare, read_truth, run_exceptions
 
 from caseflags.checking.registry import load_registry
+from caseflags.sample_data import SAMPLE_DELIVERY
+from caseflags.sample_data.compare_truth import compare, read_truth, run_exceptions
 
 # The authority's own checks (the regional ones are tested on a generated region: test_region.py).
 CHECK_IDS = [check.id for check in load_registry().values() if check.scope == "authority"]

@@ -10,12 +10,12 @@ from datetime import date, timedelta
 
 from conftest import SAMPLE_AS_AT
 
-from caseflags.settings import load_config
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.sample_data._tables import RETURNS_ONLY_TABLES
 from caseflags.sample_data.churn import next_night
 from caseflags.sample_data.compare_truth import run_exceptions
+from caseflags.settings import load_config
 from caseflags.store.database import connect
 
 NEXT_AS_AT = date.fromisoformat(SAMPLE_AS_AT) + timedelta(days=1)
@@ -34,8 +34,10 @@ def links(db) -> dict[str, list]:
     """The person index a night left: links and candidates, every column."""
     con = connect(db, read_only=True)
     try:
-        return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
-                for table in ("person_links", "link_candidates", "link_conflicts", "person_identifiers")}
+        return {
+            table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+            for table in ("person_links", "link_candidates", "link_conflicts", "person_identifiers")
+        }
     finally:
         con.close()
 
@@ -81,7 +83,8 @@ def test_typical_night_exceptions_equal_a_run_from_scratch(sample_run, tmp_path)
     assert typical_exceptions
     assert typical_exceptions == scratch_exceptions
     assert {k: c["exceptions"] for k, c in typical["checks"].items()} == {
-        k: c["exceptions"] for k, c in scratch["checks"].items()}
+        k: c["exceptions"] for k, c in scratch["checks"].items()
+    }
     # …and it was not the first night again: the store also holds last night's run.
     assert sum(c["exceptions"] or 0 for c in first_record["checks"].values()) > 0
 

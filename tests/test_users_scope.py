@@ -8,13 +8,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from check_fixtures import insert
 from typer.testing import CliRunner
 
 from caseflags.cli import app
 from caseflags.store.database import connect, ensure_store
 from caseflags.web import accounts
 from caseflags.workspace.database import connect_workspace, workspace_path
-from check_fixtures import insert
 
 runner = CliRunner()
 PASSWORD = "a-long-password-1\n"
@@ -25,9 +25,23 @@ def store_knowing(path: Path, practice_code: str = "L81010", school_urn: str = "
     con = connect(path)
     try:
         ensure_store(con)
-        insert(con, "gp_registrations", nhs_number="9434765919", practice_code=practice_code, registered_from=date(2020, 1, 1))
-        insert(con, "attendance_summaries", upn="A123456789012", school_urn=school_urn, period_start=date(2026, 9, 1),
-               period_end=date(2026, 10, 31), possible_sessions=80, present_sessions=70)
+        insert(
+            con,
+            "gp_registrations",
+            nhs_number="9434765919",
+            practice_code=practice_code,
+            registered_from=date(2020, 1, 1),
+        )
+        insert(
+            con,
+            "attendance_summaries",
+            upn="A123456789012",
+            school_urn=school_urn,
+            period_start=date(2026, 9, 1),
+            period_end=date(2026, 10, 31),
+            possible_sessions=80,
+            present_sessions=70,
+        )
     finally:
         con.close()
     return path
@@ -50,13 +64,25 @@ def _user(db: Path, name: str) -> accounts.User | None:
         ws.close()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--role", "agency", "--agency", "NOT_AN_AGENCY", "--org", "ZZZ999"], "--agency NOT_AN_AGENCY is not an agency code"),
-    (["--role", "agency", "--agency", "GP", "--org", "ZZZ999"], "--org ZZZ999 is not a GP practice the store knows"),
-    (["--role", "agency", "--agency", "EDUCATION", "--org", "L81010"], "--org L81010 is not a school URN the store knows"),
-    (["--role", "agency", "--agency", "POLICE", "--org", "L81010"], "--org is only for EDUCATION and GP users"),
-    (["--role", "officer", "--agency", "GP"], "an officer sees every agency"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--role", "agency", "--agency", "NOT_AN_AGENCY", "--org", "ZZZ999"],
+            "--agency NOT_AN_AGENCY is not an agency code",
+        ),
+        (
+            ["--role", "agency", "--agency", "GP", "--org", "ZZZ999"],
+            "--org ZZZ999 is not a GP practice the store knows",
+        ),
+        (
+            ["--role", "agency", "--agency", "EDUCATION", "--org", "L81010"],
+            "--org L81010 is not a school URN the store knows",
+        ),
+        (["--role", "agency", "--agency", "POLICE", "--org", "L81010"], "--org is only for EDUCATION and GP users"),
+        (["--role", "officer", "--agency", "GP"], "an officer sees every agency"),
+    ],
+)
 def test_users_add_refuses_a_scope_the_store_does_not_know(db, args, message):
     result = _users(db, "add", "someone", *args, password=PASSWORD)
     assert result.exit_code == 2, result.output
@@ -65,15 +91,25 @@ def test_users_add_refuses_a_scope_the_store_does_not_know(db, args, message):
 
 
 def test_users_add_accepts_a_known_practice_and_school(db):
-    assert _users(db, "add", "gp1", "--role", "agency", "--agency", "gp", "--org", "l81010", password=PASSWORD).exit_code == 0
-    assert _users(db, "add", "sch1", "--role", "agency", "--agency", "EDUCATION", "--org", "109397",
-                  password=PASSWORD).exit_code == 0
+    assert (
+        _users(db, "add", "gp1", "--role", "agency", "--agency", "gp", "--org", "l81010", password=PASSWORD).exit_code
+        == 0
+    )
+    assert (
+        _users(
+            db, "add", "sch1", "--role", "agency", "--agency", "EDUCATION", "--org", "109397", password=PASSWORD
+        ).exit_code
+        == 0
+    )
     assert _users(db, "add", "pol", "--role", "agency", "--agency", "POLICE", password=PASSWORD).exit_code == 0
     assert (_user(db, "gp1").agency, _user(db, "gp1").org) == ("GP", "L81010")
 
 
 def test_a_user_can_be_rescoped_checked_against_the_store(db):
-    assert _users(db, "add", "ann", "--role", "agency", "--agency", "GP", "--org", "L81010", password=PASSWORD).exit_code == 0
+    assert (
+        _users(db, "add", "ann", "--role", "agency", "--agency", "GP", "--org", "L81010", password=PASSWORD).exit_code
+        == 0
+    )
     refused = _users(db, "edit", "ann", "--org", "ZZZ999")
     assert refused.exit_code == 2 and "--org ZZZ999 is not a GP practice the store knows" in refused.output
     assert _user(db, "ann").org == "L81010"
@@ -89,7 +125,10 @@ def test_a_user_can_be_rescoped_checked_against_the_store(db):
 
 
 def test_a_disabled_user_can_be_enabled_again(db):
-    assert _users(db, "add", "bob", "--role", "agency", "--agency", "GP", "--org", "L81010", password=PASSWORD).exit_code == 0
+    assert (
+        _users(db, "add", "bob", "--role", "agency", "--agency", "GP", "--org", "L81010", password=PASSWORD).exit_code
+        == 0
+    )
     assert _users(db, "disable", "bob").exit_code == 0
     assert _user(db, "bob").disabled
     enabled = _users(db, "enable", "bob")

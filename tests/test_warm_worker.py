@@ -9,21 +9,28 @@ import types
 
 import duckdb
 import pytest
+from test_prefect import AS_AT, free_port, prefect_env, wait_for
 
 from caseflags.flows import warm
 from caseflags.sample_data import SAMPLE_DELIVERY
 from caseflags.sample_data.compare_truth import run_exceptions
-from test_prefect import AS_AT, free_port, prefect_env, wait_for
 
 
 def _report_origin(queue) -> None:
     """In a child of the template: what it had loaded before doing anything, and who forked it."""
     import os
 
-    queue.put({"ppid": os.getppid(), "loaded": sorted(m for m in ("great_expectations", "splink", "polars",
-                                                                  "prefect.flow_engine", "caseflags.flows.nightly")
-                                                      if m in sys.modules),
-               "origin": warm.warm_origin()})
+    queue.put(
+        {
+            "ppid": os.getppid(),
+            "loaded": sorted(
+                m
+                for m in ("great_expectations", "splink", "polars", "prefect.flow_engine", "caseflags.flows.nightly")
+                if m in sys.modules
+            ),
+            "origin": warm.warm_origin(),
+        }
+    )
 
 
 def test_a_night_process_starts_from_the_template_with_the_libraries_loaded():
@@ -34,7 +41,13 @@ def test_a_night_process_starts_from_the_template_with_the_libraries_loaded():
     report = queue.get(timeout=300)
     child.join(60)
     assert child.exitcode == 0
-    assert report["loaded"] == ["caseflags.flows.nightly", "great_expectations", "polars", "prefect.flow_engine", "splink"]
+    assert report["loaded"] == [
+        "caseflags.flows.nightly",
+        "great_expectations",
+        "polars",
+        "prefect.flow_engine",
+        "splink",
+    ]
     origin = report["origin"]
     assert origin is not None and report["ppid"] == origin["template_pid"]  # forked by the template, not by us
     assert warm.warm_origin() is None  # this process never imports the template
@@ -60,7 +73,6 @@ def test_install_routes_the_spawn_context_to_the_warm_one():
     assert engine.multiprocessing.Queue is multiprocessing.Queue
 
 
-
 @pytest.mark.prefect
 def test_a_served_night_runs_in_the_warm_worker_with_the_direct_runs_exceptions(tmp_path, sample_run):
     home = tmp_path / "prefect-home"
@@ -68,19 +80,41 @@ def test_a_served_night_runs_in_the_warm_worker_with_the_direct_runs_exceptions(
     api_url = f"http://127.0.0.1:{port}/api"
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=prefect_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=prefect_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     served = None
     store = tmp_path / "served.duckdb"
     try:
         wait_for(f"{api_url}/health", 600)  # a shared machine can be slow to start the server
         served = subprocess.Popen(
-            [sys.executable, "-m", "caseflags", "serve", "--extracts", str(SAMPLE_DELIVERY),
-             "--db", str(store), "--new-store", "--out", str(tmp_path / "reports")],
-            env=prefect_env(home, api_url), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                "-m",
+                "caseflags",
+                "serve",
+                "--extracts",
+                str(SAMPLE_DELIVERY),
+                "--db",
+                str(store),
+                "--new-store",
+                "--out",
+                str(tmp_path / "reports"),
+            ],
+            env=prefect_env(home, api_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
-        trigger = subprocess.run([sys.executable, "-c", TRIGGER_AND_READ_LOGS, AS_AT], env=prefect_env(home, api_url),
-                                 capture_output=True, text=True, timeout=900, check=False)
+        trigger = subprocess.run(
+            [sys.executable, "-c", TRIGGER_AND_READ_LOGS, AS_AT],
+            env=prefect_env(home, api_url),
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         assert trigger.returncode == 0, trigger.stdout[-2000:] + trigger.stderr[-3000:]
         lines = trigger.stdout.strip().splitlines()
         assert lines[-1] == "COMPLETED"
@@ -105,7 +139,7 @@ def test_a_served_night_runs_in_the_warm_worker_with_the_direct_runs_exceptions(
     assert exceptions[0] and exceptions[0] == exceptions[1]
 
 
-TRIGGER_AND_READ_LOGS = r'''
+TRIGGER_AND_READ_LOGS = r"""
 import asyncio, sys, time
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
@@ -131,4 +165,4 @@ async def main(as_at):
     print(flow_run.state.type.value)
 
 asyncio.run(main(sys.argv[1]))
-'''
+"""

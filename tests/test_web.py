@@ -24,18 +24,18 @@ import duckdb
 import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
+from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices
 
 from caseflags.audit.chronology import build_chronology
 from caseflags.cli import app as cli_app
 from caseflags.config import ConfigError
+from caseflags.store.locking import store_lock
 from caseflags.web import accounts
 from caseflags.web.app import Settings, create_app
-from caseflags.workspace.carry import carry_link_decisions, carry_web_reviews
 from caseflags.web.queries import child_events
-from caseflags.store.locking import store_lock
 from caseflags.web.snapshot import nightly_running
+from caseflags.workspace.carry import carry_link_decisions, carry_web_reviews
 from caseflags.workspace.database import connect_workspace, workspace_path
-from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices
 
 NEXT_NIGHT = date(2026, 11, 25)
 
@@ -66,6 +66,7 @@ def _csv_rows(response) -> list[dict]:
 
 
 # -- accounts ----------------------------------------------------------------------------------
+
 
 def test_passwords_are_argon2_hashes(tmp_path):
     ws = connect_workspace(tmp_path / "w.web.sqlite")
@@ -129,8 +130,11 @@ def test_users_commands_read_the_password_from_standard_input(tmp_path):
     db = tmp_path / "store.duckdb"
     _store_with_school(db, "109397")  # an organisation is checked against the store (issue 27)
     runner = CliRunner()
-    added = runner.invoke(cli_app, ["users", "add", "sch1", "--role", "agency", "--agency", "EDUCATION", "--org", "109397",
-                                    "--db", str(db)], input="school-password-1\n")
+    added = runner.invoke(
+        cli_app,
+        ["users", "add", "sch1", "--role", "agency", "--agency", "EDUCATION", "--org", "109397", "--db", str(db)],
+        input="school-password-1\n",
+    )
     assert added.exit_code == 0, added.output
     ws = connect_workspace(workspace_path(db))
     assert accounts.authenticate(ws, "sch1", "school-password-1", "c") is not None
@@ -212,8 +216,12 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(web_store):
 
     def fail_from(c, forwarded: str):
         token = csrf_of(c.get("/login").text)
-        return c.post("/login", data={"username": "xff.officer", "password": "wrong", "csrf_token": token},
-                      headers={"X-Forwarded-For": forwarded}, follow_redirects=False).status_code
+        return c.post(
+            "/login",
+            data={"username": "xff.officer", "password": "wrong", "csrf_token": token},
+            headers={"X-Forwarded-For": forwarded},
+            follow_redirects=False,
+        ).status_code
 
     # Not configured: rotating the header from one peer (even loopback) does not make new clients.
     with TestClient(create_app(Settings(db_path=db)), client=("127.0.0.1", 5000)) as c:
@@ -231,6 +239,7 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(web_store):
 
 
 # -- pages and scope ---------------------------------------------------------------------------
+
 
 def test_officer_filters_sorts_pages_and_exports_the_filter(client):
     _officer(client)
@@ -260,7 +269,7 @@ def test_gp_practice_user_sees_only_that_practice(client, web_store):
     assert client.get(f"/children/{own_child}").status_code == 200
     assert client.get(f"/children/{other_child}").status_code == 404
     assert client.get(f"/exceptions/export.csv?org={other_practice}").status_code == 404
-    assert client.get(f"/exceptions/export.xlsx?agency=SOCIAL_CARE").status_code == 404
+    assert client.get("/exceptions/export.xlsx?agency=SOCIAL_CARE").status_code == 404
     assert client.get("/matches").status_code == 404
     page = client.get(f"/exceptions?org={other_practice}")
     assert "0 matching" in page.text
@@ -269,7 +278,9 @@ def test_gp_practice_user_sees_only_that_practice(client, web_store):
 def test_other_agencies_rows_and_ids_are_404_for_an_agency_user(client, web_store):
     db, _ = web_store
     snapshot = duckdb.connect(str(db.with_suffix(".snapshot.duckdb")), read_only=True)
-    social_care = snapshot.execute("SELECT exception_id FROM web_exceptions WHERE agency = 'SOCIAL_CARE' LIMIT 1").fetchone()[0]
+    social_care = snapshot.execute(
+        "SELECT exception_id FROM web_exceptions WHERE agency = 'SOCIAL_CARE' LIMIT 1"
+    ).fetchone()[0]
     snapshot.close()
     login(client, *GP_USER)
     assert client.get(f"/exceptions/{social_care}").status_code == 404
@@ -284,8 +295,10 @@ def test_a_post_without_the_csrf_token_is_refused(client, web_store):
     exception_id = _csv_rows(client.get("/exceptions/export.csv"))[0]["exception_id"]
     ws = connect_workspace(workspace_path(db))
     before = ws.execute("SELECT count(*) FROM reviews").fetchone()[0]
-    for data in ({"review_status": "IN_HAND", "review_note": "no token"},
-                 {"review_status": "IN_HAND", "review_note": "forged", "csrf_token": "forged"}):
+    for data in (
+        {"review_status": "IN_HAND", "review_note": "no token"},
+        {"review_status": "IN_HAND", "review_note": "forged", "csrf_token": "forged"},
+    ):
         assert client.post(f"/exceptions/{exception_id}/review", data=data).status_code == 403
     assert client.post("/login", data={"username": OFFICER[0], "password": OFFICER[1]}).status_code == 403
     assert ws.execute("SELECT count(*) FROM reviews").fetchone()[0] == before
@@ -308,11 +321,13 @@ def test_access_log_names_user_and_route_but_no_ids_or_search_text(client, web_s
 
 # -- reviews and the nightly -------------------------------------------------------------------
 
+
 def _review(client, exception_id: str, status: str, note: str):
     token = csrf_of(client.get(f"/exceptions/{exception_id}").text)
-    return client.post(f"/exceptions/{exception_id}/review",
-                       data={"review_status": status, "review_note": note, "csrf_token": token,
-                             "assign": "1", "assignee": OFFICER[0]})
+    return client.post(
+        f"/exceptions/{exception_id}/review",
+        data={"review_status": status, "review_note": note, "csrf_token": token, "assign": "1", "assignee": OFFICER[0]},
+    )
 
 
 NIGHTLY = """
@@ -335,8 +350,12 @@ with store_lock(db):
 
 
 def start_nightly(db: Path, as_at: date) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", NIGHTLY, str(db), as_at.isoformat()],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", NIGHTLY, str(db), as_at.isoformat()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_a_review_saved_while_the_nightly_runs_is_kept_and_carried(sample_run, tmp_path):
@@ -368,12 +387,18 @@ def test_a_review_saved_while_the_nightly_runs_is_kept_and_carried(sample_run, t
     try:
         carry_web_reviews(con)  # what the following night does first; carries only what is left
         assert carry_web_reviews(con) == 0
-        carried = dict(con.execute(
-            "SELECT exception_id, review_note FROM annotations WHERE source_file = 'caseflags web'").fetchall())
+        carried = dict(
+            con.execute(
+                "SELECT exception_id, review_note FROM annotations WHERE source_file = 'caseflags web'"
+            ).fetchall()
+        )
         assert carried == {before_night: "passed to the school", during_night: "the plan was held; data late"}
-        current = dict(con.execute(
-            "SELECT exception_id, review_status FROM exceptions_current WHERE exception_id IN (?, ?)",
-            [before_night, during_night]).fetchall())
+        current = dict(
+            con.execute(
+                "SELECT exception_id, review_status FROM exceptions_current WHERE exception_id IN (?, ?)",
+                [before_night, during_night],
+            ).fetchall()
+        )
         assert current[before_night] == "IN_HAND"
         reviewers = {r[0] for r in con.execute("SELECT reviewer FROM web_reviews_carried").fetchall()}
         assert reviewers == {OFFICER[0]}
@@ -387,11 +412,18 @@ def test_bulk_review_of_a_filtered_set(client, web_store):
     rows = _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))
     assert rows
     token = csrf_of(client.get("/exceptions?severity=LOW").text)
-    form = {"csrf_token": token, "apply_to": "all", "filter_query": "severity=LOW",
-            "review_status": "ACCEPTED_RISK", "review_note": "agreed at the partnership meeting"}
+    form = {
+        "csrf_token": token,
+        "apply_to": "all",
+        "filter_query": "severity=LOW",
+        "review_status": "ACCEPTED_RISK",
+        "review_note": "agreed at the partnership meeting",
+    }
     asked = client.post("/exceptions/bulk-review", data=form)
     assert asked.status_code == 200 and f'data-testid="bulk-count">{len(rows)}<' in asked.text
-    assert {r["review_status"] for r in _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))} != {"ACCEPTED_RISK"}
+    assert {r["review_status"] for r in _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))} != {
+        "ACCEPTED_RISK"
+    }
     wrong = client.post("/exceptions/bulk-review", data={**form, "confirm_count": str(len(rows) + 1)})
     assert wrong.status_code == 200 and 'data-testid="bulk-confirm"' in wrong.text  # asked again, with the count
     saved = client.post("/exceptions/bulk-review", data={**form, "confirm_count": str(len(rows))})
@@ -399,8 +431,12 @@ def test_bulk_review_of_a_filtered_set(client, web_store):
     after = _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))
     assert {r["review_status"] for r in after} == {"ACCEPTED_RISK"}
     ws = connect_workspace(workspace_path(db))
-    bulk_ids = {r[0] for r in ws.execute("SELECT bulk_id FROM reviews WHERE review_note = ?",
-                                        ("agreed at the partnership meeting",)).fetchall()}
+    bulk_ids = {
+        r[0]
+        for r in ws.execute(
+            "SELECT bulk_id FROM reviews WHERE review_note = ?", ("agreed at the partnership meeting",)
+        ).fetchall()
+    }
     assert len(bulk_ids) == 1 and (None not in bulk_ids or len(rows) == 1)
 
 
@@ -423,8 +459,10 @@ def test_organisation_folders_carry_the_agency_own_identifiers(sample_run):
 
 def test_audit_page_shows_the_drawn_sample_with_reasons(web_store, tmp_path):
     db, _ = web_store
-    drawn = CliRunner().invoke(cli_app, ["sample", "--db", str(db), "--as-at", "2026-11-24", "--seed", "3",
-                                         "--size", "4", "--out", str(tmp_path)])
+    drawn = CliRunner().invoke(
+        cli_app,
+        ["sample", "--db", str(db), "--as-at", "2026-11-24", "--seed", "3", "--size", "4", "--out", str(tmp_path)],
+    )
     assert drawn.exit_code == 0, drawn.output
     sample_id = re.search(r"^sample (\S+) \(seed", drawn.output, re.MULTILINE).group(1)
     with TestClient(create_app(Settings(db_path=db))) as c:
@@ -432,7 +470,9 @@ def test_audit_page_shows_the_drawn_sample_with_reasons(web_store, tmp_path):
         page = c.get("/audit")
         assert page.status_code == 200 and f"Sample {sample_id}" in page.text
         con = duckdb.connect(str(db.with_suffix(".snapshot.duckdb")), read_only=True)
-        children = con.execute("SELECT person_id, reasons FROM audit_sample_children WHERE sample_id = ?", [sample_id]).fetchall()
+        children = con.execute(
+            "SELECT person_id, reasons FROM audit_sample_children WHERE sample_id = ?", [sample_id]
+        ).fetchall()
         con.close()
         assert children and all(f'href="/children/{person}"' in page.text for person, _ in children)
         login(c, *GP_USER)
@@ -453,11 +493,28 @@ def test_link_decisions_are_recorded_with_the_officer_and_carried_before_linkage
         agency, record, person = pair[0]
         assert "differ" in page.text or "agree" in page.text
         token = csrf_of(page.text)
-        decided = c.post("/matches/decide", data={"csrf_token": token, "agency": agency, "agency_record_id": record,
-                                                  "person_id": person, "decision": "REJECTED", "note": "different DOB"})
+        decided = c.post(
+            "/matches/decide",
+            data={
+                "csrf_token": token,
+                "agency": agency,
+                "agency_record_id": record,
+                "person_id": person,
+                "decision": "REJECTED",
+                "note": "different DOB",
+            },
+        )
         assert decided.status_code == 200 and f"Different children (rejected) by {OFFICER[0]}" in decided.text
-        unknown = c.post("/matches/decide", data={"csrf_token": token, "agency": agency, "agency_record_id": "NOPE",
-                                                  "person_id": person, "decision": "CONFIRMED"})
+        unknown = c.post(
+            "/matches/decide",
+            data={
+                "csrf_token": token,
+                "agency": agency,
+                "agency_record_id": "NOPE",
+                "person_id": person,
+                "decision": "CONFIRMED",
+            },
+        )
         assert unknown.status_code == 404
     copy = tmp_path / "store.duckdb"
     shutil.copy2(db, copy)
@@ -469,7 +526,9 @@ def test_link_decisions_are_recorded_with_the_officer_and_carried_before_linkage
     try:
         assert carry_link_decisions(con) >= 1
         assert carry_link_decisions(con) == 0
-        rows = con.execute("SELECT decision, decided_by, note FROM link_decisions WHERE agency_record_id = ?", [record]).fetchall()
+        rows = con.execute(
+            "SELECT decision, decided_by, note FROM link_decisions WHERE agency_record_id = ?", [record]
+        ).fetchall()
         assert rows[-1] == ("REJECTED", OFFICER[0], "different DOB")
     finally:
         con.close()
@@ -480,9 +539,13 @@ def test_child_events_are_the_audit_chronology(web_store):
     db, _ = web_store
     con = duckdb.connect(str(db.with_suffix(".snapshot.duckdb")), read_only=True)
     try:
-        children = [r[0] for r in con.execute(
-            "SELECT person_id FROM web_exceptions WHERE person_id IS NOT NULL GROUP BY person_id "
-            "ORDER BY count(*) DESC, person_id LIMIT 5").fetchall()]
+        children = [
+            r[0]
+            for r in con.execute(
+                "SELECT person_id FROM web_exceptions WHERE person_id IS NOT NULL GROUP BY person_id "
+                "ORDER BY count(*) DESC, person_id LIMIT 5"
+            ).fetchall()
+        ]
         as_at = date(2026, 11, 24)
         for person in children:
             events = child_events(con, person, as_at)
@@ -510,6 +573,7 @@ def test_first_start_publishes_a_snapshot_unless_a_run_holds_the_store(sample_ru
 
 # -- issue 27: workspace hardening -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sort", ["child", "organisation", "assignee", "agency", "priority"])
 def test_every_sort_descending_works_on_the_page_and_in_the_export(client, sort):
     _officer(client)
@@ -530,14 +594,28 @@ def test_a_deep_link_comes_back_after_login_and_next_is_local_only(client):
     login_page = client.get(first.headers["location"])
     token = csrf_of(login_page.text)
     assert 'name="next" value="/exceptions?severity=HIGH&amp;sort=child&amp;dir=desc"' in login_page.text
-    done = client.post("/login", data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": token,
-                                       "next": wanted}, follow_redirects=False)
+    done = client.post(
+        "/login",
+        data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": token, "next": wanted},
+        follow_redirects=False,
+    )
     assert done.status_code == 303 and done.headers["location"] == wanted
-    for hostile in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
-                    "/%0d%0aSet-Cookie:x", "\\\\evil.example", " /exceptions", "/login?next=//evil.example"):
+    for hostile in (
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/%0d%0aSet-Cookie:x",
+        "\\\\evil.example",
+        " /exceptions",
+        "/login?next=//evil.example",
+    ):
         token = csrf_of(client.get("/login").text)
-        done = client.post("/login", data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": token,
-                                           "next": hostile}, follow_redirects=False)
+        done = client.post(
+            "/login",
+            data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": token, "next": hostile},
+            follow_redirects=False,
+        )
         assert done.headers["location"] in ("/", "/%0d%0aSet-Cookie:x"), hostile
 
 
@@ -556,16 +634,22 @@ def test_a_review_posted_after_the_session_expired_is_offered_again_after_login(
     before = ws.execute("SELECT count(*) FROM reviews").fetchone()[0]
     _expire_sessions(db, OFFICER[0])
     note = "Spoke to the school's DSL at length; plan agreed & <b>minuted</b>"
-    posted = client.post(f"/exceptions/{exception_id}/review", follow_redirects=False,
-                         data={"review_status": "IN_HAND", "review_note": note, "csrf_token": token})
+    posted = client.post(
+        f"/exceptions/{exception_id}/review",
+        follow_redirects=False,
+        data={"review_status": "IN_HAND", "review_note": note, "csrf_token": token},
+    )
     assert posted.status_code == 303
     location = posted.headers["location"]
     assert location.startswith("/login?") and "resume=" in location
     login_page = client.get(location)
     assert 'data-testid="resume-notice"' in login_page.text
     fields = dict(re.findall(r'<input type="hidden" name="(next|resume)" value="([^"]+)"', login_page.text))
-    done = client.post("/login", follow_redirects=False, data={
-        "username": OFFICER[0], "password": OFFICER[1], "csrf_token": csrf_of(login_page.text), **fields})
+    done = client.post(
+        "/login",
+        follow_redirects=False,
+        data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": csrf_of(login_page.text), **fields},
+    )
     assert done.headers["location"].startswith(f"/exceptions/{exception_id}?resume=")
     with TestClient(client.app) as other:  # the link alone, in another browser, shows nothing typed
         _officer(other)
@@ -592,11 +676,15 @@ def test_review_form_traps(client, web_store):
 
     def post(exception_id, **form):
         token = csrf_of(client.get(f"/exceptions/{exception_id}").text)
-        return client.post(f"/exceptions/{exception_id}/review", data={"csrf_token": token, **form}, follow_redirects=False)
+        return client.post(
+            f"/exceptions/{exception_id}/review", data={"csrf_token": token, **form}, follow_redirects=False
+        )
 
     def assignee_of(exception_id):
-        row = ws.execute("SELECT assignee FROM assignments WHERE exception_id = ? ORDER BY assignment_id DESC LIMIT 1",
-                         (exception_id,)).fetchone()
+        row = ws.execute(
+            "SELECT assignee FROM assignments WHERE exception_id = ? ORDER BY assignment_id DESC LIMIT 1",
+            (exception_id,),
+        ).fetchone()
         return row[0] if row else None
 
     for status in ("ACCEPTED_RISK", "FALSE_POSITIVE"):  # a HIGH exception closed without saying why
@@ -636,10 +724,20 @@ def _body_limited(app_, headers, chunks):
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/login", "raw_path": b"/login", "root_path": "", "query_string": b"",
-             "headers": [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded"), *headers],
-             "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/login",
+        "raw_path": b"/login",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded"), *headers],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
     asyncio.run(app_(scope, receive, send))
     return next(m["status"] for m in sent if m["type"] == "http.response.start"), pulled
 
@@ -663,7 +761,7 @@ def test_request_bodies_are_capped_before_they_are_read(web_store):
     db, _ = web_store
     app_ = create_app(Settings(db_path=db))
     gigabyte = _LazyChunks(16384)
-    status, pulled = _body_limited(app_, [(b"content-length", str(2 ** 30).encode())], gigabyte)
+    status, pulled = _body_limited(app_, [(b"content-length", str(2**30).encode())], gigabyte)
     assert (status, pulled) == (413, 0)  # refused on its Content-Length, not a byte read
     status, pulled = _body_limited(app_, [(b"transfer-encoding", b"chunked")], gigabyte)
     assert status == 413 and pulled == MAX_BODY_BYTES // 65536 + 1  # counted as it streams, stopped at the cap
@@ -678,14 +776,26 @@ def test_a_bulk_review_posted_after_the_session_expired_comes_back_ticked(client
     ids = [r["exception_id"] for r in _csv_rows(client.get("/exceptions/export.csv?severity=LOW"))][:2]
     token = csrf_of(client.get("/exceptions?severity=LOW").text)
     _expire_sessions(db, OFFICER[0])
-    posted = client.post("/exceptions/bulk-review", follow_redirects=False, data={
-        "csrf_token": token, "apply_to": "selected", "filter_query": "severity=LOW", "ids": ids,
-        "review_status": "IN_HAND", "review_note": "chased both schools"})
+    posted = client.post(
+        "/exceptions/bulk-review",
+        follow_redirects=False,
+        data={
+            "csrf_token": token,
+            "apply_to": "selected",
+            "filter_query": "severity=LOW",
+            "ids": ids,
+            "review_status": "IN_HAND",
+            "review_note": "chased both schools",
+        },
+    )
     login_page = client.get(posted.headers["location"])
     fields = dict(re.findall(r'<input type="hidden" name="(next|resume)" value="([^"]+)"', login_page.text))
     assert fields["next"] == "/exceptions?severity=LOW"
-    done = client.post("/login", follow_redirects=False, data={
-        "username": OFFICER[0], "password": OFFICER[1], "csrf_token": csrf_of(login_page.text), **fields})
+    done = client.post(
+        "/login",
+        follow_redirects=False,
+        data={"username": OFFICER[0], "password": OFFICER[1], "csrf_token": csrf_of(login_page.text), **fields},
+    )
     page = client.get(done.headers["location"]).text
     assert 'value="chased both schools"' in page and "<option selected>IN_HAND</option>" in page
     ticked = re.findall(r'name="ids" value="([^"]+)"[^>]*checked', page)

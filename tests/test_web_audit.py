@@ -17,22 +17,22 @@ import fastexcel
 import pytest
 import xlsxwriter
 from starlette.testclient import TestClient
+from test_review_import import edit_cells, find_row
 from typer.testing import CliRunner
+from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices
 
 from caseflags.audit.model import OUTCOME_COLUMNS, result_from_json, result_to_json
 from caseflags.audit.sampling import choose_sample
 from caseflags.cli import app as cli_app
-from caseflags.settings import load_config
+from caseflags.outputs.snapshot import publish_snapshot
 from caseflags.runbook import run_without_prefect
 from caseflags.sample_data import SAMPLE_DELIVERY
+from caseflags.settings import load_config
 from caseflags.store.database import connect
-from caseflags.web.app import Settings, create_app
 from caseflags.web import audit
+from caseflags.web.app import Settings, create_app
 from caseflags.workspace.carry_audit import carry_web_audit
-from caseflags.outputs.snapshot import publish_snapshot
 from caseflags.workspace.database import connect_workspace, utc_now, workspace_path
-from test_review_import import edit_cells, find_row
-from web_helpers import GP_USER, OFFICER, add_users, copy_store, csrf_of, login, practices
 
 AS_AT = date(2026, 11, 24)
 NEXT_NIGHT = date(2026, 11, 25)
@@ -51,8 +51,11 @@ def _officer(client):
 
 
 def _draw(client, token: str, size: int, seed: int | None) -> str:
-    drawn = client.post("/audit/draw", data={"csrf_token": token, "size": str(size), "seed": "" if seed is None else str(seed)},
-                        follow_redirects=False)
+    drawn = client.post(
+        "/audit/draw",
+        data={"csrf_token": token, "size": str(size), "seed": "" if seed is None else str(seed)},
+        follow_redirects=False,
+    )
     assert drawn.status_code == 303, drawn.text
     return drawn.headers["location"].split("drawn=", 1)[1]
 
@@ -66,8 +69,12 @@ def _workspace_rows(db: Path, sql: str, params=()) -> list[dict]:
 
 
 def _flagged_child(db: Path, sample_id: str) -> tuple[str, str]:
-    row = _workspace_rows(db, "SELECT person_id, check_id FROM audit_sample_concerns WHERE sample_id = ? "
-                              "ORDER BY person_id, check_id LIMIT 1", (sample_id,))[0]
+    row = _workspace_rows(
+        db,
+        "SELECT person_id, check_id FROM audit_sample_concerns WHERE sample_id = ? "
+        "ORDER BY person_id, check_id LIMIT 1",
+        (sample_id,),
+    )[0]
     return row["person_id"], row["check_id"]
 
 
@@ -77,8 +84,9 @@ def test_draw_open_pack_record_outcome_and_the_nightly_carries_them(store):
         sample_id = _draw(c, token, 4, 3)
         page = c.get("/audit")
         assert f"Sample {sample_id}" in page.text and f"drawn by {OFFICER[0]}" in page.text
-        children = _workspace_rows(store, "SELECT person_id, reasons FROM audit_sample_children WHERE sample_id = ?",
-                                   (sample_id,))
+        children = _workspace_rows(
+            store, "SELECT person_id, reasons FROM audit_sample_children WHERE sample_id = ?", (sample_id,)
+        )
         assert len(children) == 4 and all(c_["reasons"] for c_ in children)
         for child in children:  # reasons shown, each child's pack linked
             assert f'href="/audit/{sample_id}/children/{child["person_id"]}"' in page.text
@@ -93,18 +101,25 @@ def test_draw_open_pack_record_outcome_and_the_nightly_carries_them(store):
         assert download.text.startswith("<!DOCTYPE html>") and "<style>" in download.text
 
         for outcome, note in (("NOT_A_CONCERN", "first look"), ("CONFIRMED", "seen in the school file")):
-            saved = c.post(f"/audit/{sample_id}/children/{person}/outcome",
-                           data={"csrf_token": token, "check_id": check, "outcome": outcome, "note": note})
+            saved = c.post(
+                f"/audit/{sample_id}/children/{person}/outcome",
+                data={"csrf_token": token, "check_id": check, "outcome": outcome, "note": note},
+            )
             assert saved.status_code == 200 and "Outcome saved." in saved.text
-        missed = c.post(f"/audit/{sample_id}/children/{person}/outcome",
-                        data={"csrf_token": token, "check_id": "GP_NOT_INVITED", "outcome": "CONFIRMED", "note": "no invite"})
+        missed = c.post(
+            f"/audit/{sample_id}/children/{person}/outcome",
+            data={"csrf_token": token, "check_id": "GP_NOT_INVITED", "outcome": "CONFIRMED", "note": "no invite"},
+        )
         assert missed.status_code == 200 or check == "GP_NOT_INVITED"
-        bad = c.post(f"/audit/{sample_id}/children/{person}/outcome",
-                     data={"csrf_token": token, "check_id": check, "outcome": "MAYBE"})
+        bad = c.post(
+            f"/audit/{sample_id}/children/{person}/outcome",
+            data={"csrf_token": token, "check_id": check, "outcome": "MAYBE"},
+        )
         assert bad.status_code == 400
         # History kept: both outcomes, with the officer's name; the latest is the one shown on /audit.
-        history = _workspace_rows(store, "SELECT outcome, recorded_by FROM audit_outcomes WHERE check_id = ? ORDER BY outcome_id",
-                                  (check,))
+        history = _workspace_rows(
+            store, "SELECT outcome, recorded_by FROM audit_outcomes WHERE check_id = ? ORDER BY outcome_id", (check,)
+        )
         assert [h["outcome"] for h in history] == ["NOT_A_CONCERN", "CONFIRMED"]
         assert {h["recorded_by"] for h in history} == {OFFICER[0]}
         assert "first look" in c.get(f"/audit/{sample_id}/children/{person}").text
@@ -118,18 +133,27 @@ def test_draw_open_pack_record_outcome_and_the_nightly_carries_them(store):
     try:
         run_without_prefect(con, SAMPLE_DELIVERY, NEXT_NIGHT, store.parent / "reports", load_config(), db_path=store)
         assert con.execute("SELECT audited_on FROM audit_samples WHERE sample_id = ?", [sample_id]).fetchall() == [
-            (date(2026, 11, 30),)]
-        stored_children = {r[0] for r in con.execute(
-            "SELECT person_id FROM audit_sample_children WHERE sample_id = ?", [sample_id]).fetchall()}
+            (date(2026, 11, 30),)
+        ]
+        stored_children = {
+            r[0]
+            for r in con.execute(
+                "SELECT person_id FROM audit_sample_children WHERE sample_id = ?", [sample_id]
+            ).fetchall()
+        }
         assert stored_children == {c_["person_id"] for c_ in children}
         outcomes = con.execute(
             "SELECT person_id, check_id, flagged, outcome, auditor_note, source_file FROM audit_outcomes "
-            "WHERE sample_id = ? ORDER BY check_id", [sample_id]).fetchall()
+            "WHERE sample_id = ? ORDER BY check_id",
+            [sample_id],
+        ).fetchall()
         assert (person, check, True, "CONFIRMED", "seen in the school file", "caseflags web") in outcomes
         if check != "GP_NOT_INVITED":
             assert (person, "GP_NOT_INVITED", False, "CONFIRMED", "no invite", "caseflags web") in outcomes
         assert len([o for o in outcomes if o[1] == check]) == 1  # replaced, as a later import replaces
-        drawn_by = con.execute("SELECT drawn_by FROM web_audit_samples_carried WHERE sample_id = ?", [sample_id]).fetchall()
+        drawn_by = con.execute(
+            "SELECT drawn_by FROM web_audit_samples_carried WHERE sample_id = ?", [sample_id]
+        ).fetchall()
         assert drawn_by == [(OFFICER[0],)]
         assert carry_web_audit(con) == {"samples": 0, "marks": 0, "outcomes": 0, "marks_refused": 0}
     finally:
@@ -153,24 +177,55 @@ def test_a_web_draw_is_the_cli_sample_for_the_same_seed_with_the_same_pack(sampl
         result = json.loads(_workspace_rows(web_db, "SELECT result_json FROM audit_samples")[0]["result_json"])
         person = result["children"][0]["person_id"]
         web_pack = c.get(f"/audit/{sample_id}/children/{person}/pack.html").text
-    drawn = CliRunner().invoke(cli_app, ["sample", "--db", str(cli_db), "--as-at", AS_AT.isoformat(), "--seed", "7",
-                                         "--size", "5", "--out", str(tmp_path / "out")])
+    drawn = CliRunner().invoke(
+        cli_app,
+        [
+            "sample",
+            "--db",
+            str(cli_db),
+            "--as-at",
+            AS_AT.isoformat(),
+            "--seed",
+            "7",
+            "--size",
+            "5",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert drawn.exit_code == 0, drawn.output
     assert re.search(r"^sample (\S+) \(seed", drawn.output, re.MULTILINE).group(1) == sample_id
     con = duckdb.connect(str(cli_db), read_only=True)
     try:
-        cli_children = con.execute("SELECT person_id, position, role, reasons FROM audit_sample_children "
-                                   "WHERE sample_id = ? ORDER BY position", [sample_id]).fetchall()
-        cli_concerns = con.execute("SELECT person_id, check_id, severity, exception_count, exception_ids "
-                                   "FROM audit_sample_concerns WHERE sample_id = ? ORDER BY 1, 2", [sample_id]).fetchall()
+        cli_children = con.execute(
+            "SELECT person_id, position, role, reasons FROM audit_sample_children "
+            "WHERE sample_id = ? ORDER BY position",
+            [sample_id],
+        ).fetchall()
+        cli_concerns = con.execute(
+            "SELECT person_id, check_id, severity, exception_count, exception_ids "
+            "FROM audit_sample_concerns WHERE sample_id = ? ORDER BY 1, 2",
+            [sample_id],
+        ).fetchall()
     finally:
         con.close()
-    web_children = [tuple(r.values()) for r in _workspace_rows(
-        web_db, "SELECT person_id, position, role, reasons FROM audit_sample_children WHERE sample_id = ? ORDER BY position",
-        (sample_id,))]
-    web_concerns = [tuple(r.values()) for r in _workspace_rows(
-        web_db, "SELECT person_id, check_id, severity, exception_count, exception_ids FROM audit_sample_concerns "
-                "WHERE sample_id = ? ORDER BY 1, 2", (sample_id,))]
+    web_children = [
+        tuple(r.values())
+        for r in _workspace_rows(
+            web_db,
+            "SELECT person_id, position, role, reasons FROM audit_sample_children WHERE sample_id = ? ORDER BY position",
+            (sample_id,),
+        )
+    ]
+    web_concerns = [
+        tuple(r.values())
+        for r in _workspace_rows(
+            web_db,
+            "SELECT person_id, check_id, severity, exception_count, exception_ids FROM audit_sample_concerns "
+            "WHERE sample_id = ? ORDER BY 1, 2",
+            (sample_id,),
+        )
+    ]
     assert web_children == cli_children and web_concerns == cli_concerns
     cli_pack = next((tmp_path / "out" / "samples" / sample_id / "packs").glob(f"{person}-*.html")).read_text()
     assert web_pack == cli_pack
@@ -182,7 +237,10 @@ def test_a_web_draw_leaves_out_children_marked_audited_in_the_workspace(store):
         first = _draw(c, token, 4, 3)
         assert _draw(c, token, 4, 3) == first  # same seed, same data: the same sample, saved once
         # Audited after the run's as-at date: certainly recent, left out of a draw as at that date too.
-        assert c.post(f"/audit/{first}/mark-audited", data={"csrf_token": token, "audited_on": "2026-11-30"}).status_code == 200
+        assert (
+            c.post(f"/audit/{first}/mark-audited", data={"csrf_token": token, "audited_on": "2026-11-30"}).status_code
+            == 200
+        )
         second = _draw(c, token, 4, 3)  # the marks are not in the store yet: still excluded
     rows = _workspace_rows(store, "SELECT sample_id, person_id FROM audit_sample_children")
     first_children = {r["person_id"] for r in rows if r["sample_id"] == first}
@@ -204,12 +262,18 @@ def test_an_agency_user_gets_404_on_every_audit_url_and_post(store):
         c.post("/logout", data={"csrf_token": token})
         assert login(c, *GP_USER).status_code == 303
         gp_token = csrf_of(c.get("/exceptions").text)
-        for url in ("/audit", f"/audit/{sample_id}/children/{person}", f"/audit/{sample_id}/children/{person}/pack.html",
-                    "/audit/AS-NOPE/children/nobody"):
+        for url in (
+            "/audit",
+            f"/audit/{sample_id}/children/{person}",
+            f"/audit/{sample_id}/children/{person}/pack.html",
+            "/audit/AS-NOPE/children/nobody",
+        ):
             assert c.get(url).status_code == 404, url
-        posts = {"/audit/draw": {"size": "3", "seed": "9"},
-                 f"/audit/{sample_id}/children/{person}/outcome": {"check_id": check, "outcome": "CONFIRMED"},
-                 f"/audit/{sample_id}/mark-audited": {"audited_on": "2026-11-30"}}
+        posts = {
+            "/audit/draw": {"size": "3", "seed": "9"},
+            f"/audit/{sample_id}/children/{person}/outcome": {"check_id": check, "outcome": "CONFIRMED"},
+            f"/audit/{sample_id}/mark-audited": {"audited_on": "2026-11-30"},
+        }
         for url, data in posts.items():
             assert c.post(url, data={**data, "csrf_token": gp_token}).status_code == 404, url
     assert len(_workspace_rows(store, "SELECT * FROM audit_samples")) == 1
@@ -222,9 +286,11 @@ def test_audit_posts_without_the_csrf_token_are_refused_and_the_log_has_no_ids(s
         token = _officer(c)
         sample_id = _draw(c, token, 3, 5)
         person, check = _flagged_child(store, sample_id)
-        posts = {"/audit/draw": {"size": "3", "seed": "9"},
-                 f"/audit/{sample_id}/children/{person}/outcome": {"check_id": check, "outcome": "CONFIRMED"},
-                 f"/audit/{sample_id}/mark-audited": {"audited_on": "2026-11-30"}}
+        posts = {
+            "/audit/draw": {"size": "3", "seed": "9"},
+            f"/audit/{sample_id}/children/{person}/outcome": {"check_id": check, "outcome": "CONFIRMED"},
+            f"/audit/{sample_id}/mark-audited": {"audited_on": "2026-11-30"},
+        }
         for url, data in posts.items():
             assert c.post(url, data=data).status_code == 403, url
             assert c.post(url, data={**data, "csrf_token": "forged"}).status_code == 403, url
@@ -235,7 +301,8 @@ def test_audit_posts_without_the_csrf_token_are_refused_and_the_log_has_no_ids(s
     assert _workspace_rows(store, "SELECT * FROM audit_marks") == []
     log = _workspace_rows(store, "SELECT * FROM access_log WHERE route LIKE '/audit%'")
     assert {"/audit/draw", "/audit/{sample_id}/children/{person_id}", "/audit/{sample_id}/mark-audited"} <= {
-        r["route"] for r in log}
+        r["route"] for r in log
+    }
     text = json.dumps(log)
     assert sample_id not in text and person not in text and check not in text
 
@@ -254,18 +321,24 @@ def test_sample_commands_carry_web_samples_first(store):
         token = _officer(c)
         sample_id = _draw(c, token, 3, 5)
         person, check = _flagged_child(store, sample_id)
-        c.post(f"/audit/{sample_id}/children/{person}/outcome",
-               data={"csrf_token": token, "check_id": check, "outcome": "NOT_A_CONCERN", "note": "known to the school"})
+        c.post(
+            f"/audit/{sample_id}/children/{person}/outcome",
+            data={"csrf_token": token, "check_id": check, "outcome": "NOT_A_CONCERN", "note": "known to the school"},
+        )
     # A sample drawn in the browser is in the store for `caseflags sample mark-audited` at once.
-    marked = CliRunner().invoke(cli_app, ["sample", "mark-audited", sample_id, "--on", "2026-11-26", "--db", str(store)])
+    marked = CliRunner().invoke(
+        cli_app, ["sample", "mark-audited", sample_id, "--on", "2026-11-26", "--db", str(store)]
+    )
     assert marked.exit_code == 0, marked.output
     assert f"marked 3 children of sample {sample_id}" in marked.output
     con = duckdb.connect(str(store), read_only=True)
     try:
         assert con.execute("SELECT audited_on FROM audit_samples WHERE sample_id = ?", [sample_id]).fetchall() == [
-            (date(2026, 11, 26),)]
-        assert con.execute("SELECT outcome, auditor_note FROM audit_outcomes WHERE sample_id = ?", [sample_id]).fetchall() == [
-            ("NOT_A_CONCERN", "known to the school")]
+            (date(2026, 11, 26),)
+        ]
+        assert con.execute(
+            "SELECT outcome, auditor_note FROM audit_outcomes WHERE sample_id = ?", [sample_id]
+        ).fetchall() == [("NOT_A_CONCERN", "known to the school")]
     finally:
         con.close()
     with TestClient(create_app(Settings(db_path=store))) as c:  # the command republished the snapshot
@@ -274,14 +347,31 @@ def test_sample_commands_carry_web_samples_first(store):
 
 
 def test_a_cli_sample_has_packs_and_outcomes_in_the_workspace_too(store, tmp_path):
-    drawn = CliRunner().invoke(cli_app, ["sample", "--db", str(store), "--as-at", AS_AT.isoformat(), "--seed", "2",
-                                         "--size", "3", "--out", str(tmp_path / "out")])
+    drawn = CliRunner().invoke(
+        cli_app,
+        [
+            "sample",
+            "--db",
+            str(store),
+            "--as-at",
+            AS_AT.isoformat(),
+            "--seed",
+            "2",
+            "--size",
+            "3",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert drawn.exit_code == 0, drawn.output
     sample_id = re.search(r"^sample (\S+) \(seed", drawn.output, re.MULTILINE).group(1)
     con = duckdb.connect(str(store), read_only=True)
     try:
-        person, check = con.execute("SELECT person_id, check_id FROM audit_sample_concerns WHERE sample_id = ? "
-                                    "ORDER BY person_id, check_id LIMIT 1", [sample_id]).fetchall()[0]
+        person, check = con.execute(
+            "SELECT person_id, check_id FROM audit_sample_concerns WHERE sample_id = ? "
+            "ORDER BY person_id, check_id LIMIT 1",
+            [sample_id],
+        ).fetchall()[0]
     finally:
         con.close()
     with TestClient(create_app(Settings(db_path=store))) as c:
@@ -290,14 +380,17 @@ def test_a_cli_sample_has_packs_and_outcomes_in_the_workspace_too(store, tmp_pat
         pack = c.get(f"/audit/{sample_id}/children/{person}")
         assert pack.status_code == 200 and f'data-check="{check}"' in pack.text
         assert f"<strong>{check}</strong>" in pack.text.split('data-testid="pack"', 1)[1]  # its open exception
-        saved = c.post(f"/audit/{sample_id}/children/{person}/outcome",
-                       data={"csrf_token": token, "check_id": check, "outcome": "CONFIRMED", "note": "agreed"})
+        saved = c.post(
+            f"/audit/{sample_id}/children/{person}/outcome",
+            data={"csrf_token": token, "check_id": check, "outcome": "CONFIRMED", "note": "agreed"},
+        )
         assert saved.status_code == 200
     con = duckdb.connect(str(store))
     try:
         assert carry_web_audit(con)["outcomes"] == 1
-        assert con.execute("SELECT flagged, outcome, source_file FROM audit_outcomes WHERE sample_id = ?",
-                           [sample_id]).fetchall() == [(True, "CONFIRMED", "caseflags web")]
+        assert con.execute(
+            "SELECT flagged, outcome, source_file FROM audit_outcomes WHERE sample_id = ?", [sample_id]
+        ).fetchall() == [(True, "CONFIRMED", "caseflags web")]
     finally:
         con.close()
 
@@ -313,8 +406,22 @@ def in_paris(monkeypatch):
 
 
 def _cli_sample(db: Path, out: Path, seed: int = 2, size: int = 3) -> str:
-    drawn = CliRunner().invoke(cli_app, ["sample", "--db", str(db), "--as-at", AS_AT.isoformat(), "--seed", str(seed),
-                                         "--size", str(size), "--out", str(out)])
+    drawn = CliRunner().invoke(
+        cli_app,
+        [
+            "sample",
+            "--db",
+            str(db),
+            "--as-at",
+            AS_AT.isoformat(),
+            "--seed",
+            str(seed),
+            "--size",
+            str(size),
+            "--out",
+            str(out),
+        ],
+    )
     assert drawn.exit_code == 0, drawn.output
     return re.search(r"^sample (\S+) \(seed", drawn.output, re.MULTILINE).group(1)
 
@@ -322,8 +429,12 @@ def _cli_sample(db: Path, out: Path, seed: int = 2, size: int = 3) -> str:
 def test_cli_imports_stamp_utc_as_the_web_does(store, sample_run, tmp_path, in_paris):
     assert time.localtime().tm_gmtoff == 3600
     sample_id = _cli_sample(store, tmp_path / "out")
-    rows = fastexcel.read_excel(str(tmp_path / "out" / "samples" / sample_id / "audit_sample.xlsx")).load_sheet(
-        "Outcomes", dtypes="string").to_arrow().to_pylist()
+    rows = (
+        fastexcel.read_excel(str(tmp_path / "out" / "samples" / sample_id / "audit_sample.xlsx"))
+        .load_sheet("Outcomes", dtypes="string")
+        .to_arrow()
+        .to_pylist()
+    )
     flagged = next(r for r in rows if r["flagged"] == "Y")
     filled = tmp_path / "filled.xlsx"
     workbook = xlsxwriter.Workbook(str(filled))
@@ -342,8 +453,18 @@ def test_cli_imports_stamp_utc_as_the_web_does(store, sample_run, tmp_path, in_p
     with TestClient(create_app(Settings(db_path=store))) as c:
         token = _officer(c)
         url = f"/audit/{sample_id}/children/{flagged['person_id']}"
-        assert c.post(f"{url}/outcome", data={"csrf_token": token, "check_id": flagged["check_id"],
-                                               "outcome": "CONFIRMED", "note": "later, in the browser"}).status_code == 200
+        assert (
+            c.post(
+                f"{url}/outcome",
+                data={
+                    "csrf_token": token,
+                    "check_id": flagged["check_id"],
+                    "outcome": "CONFIRMED",
+                    "note": "later, in the browser",
+                },
+            ).status_code
+            == 200
+        )
         history = c.get(url).text.split('data-testid="outcome-history"', 1)[1]
     after = utc_now()
     assert history.index("later, in the browser") < history.index("filled.xlsx")  # newest first
@@ -351,10 +472,12 @@ def test_cli_imports_stamp_utc_as_the_web_does(store, sample_run, tmp_path, in_p
     _db, run_dir, _record = sample_run  # and a review import is stamped in UTC too
     con = duckdb.connect(str(store), read_only=True)
     try:
-        (recorded_at,) = con.execute("SELECT recorded_at FROM audit_outcomes WHERE sample_id = ? AND source_file = ?",
-                                     [sample_id, "filled.xlsx"]).fetchone()
-        exception_id, check_id = con.execute("SELECT exception_id, check_id FROM exceptions ORDER BY as_at DESC, "
-                                             "exception_id LIMIT 1").fetchone()
+        (recorded_at,) = con.execute(
+            "SELECT recorded_at FROM audit_outcomes WHERE sample_id = ? AND source_file = ?", [sample_id, "filled.xlsx"]
+        ).fetchone()
+        exception_id, check_id = con.execute(
+            "SELECT exception_id, check_id FROM exceptions ORDER BY as_at DESC, exception_id LIMIT 1"
+        ).fetchone()
     finally:
         con.close()
     assert before <= recorded_at <= after
@@ -380,7 +503,12 @@ def test_a_cli_correction_of_a_browser_mark_shows_and_counts_once_carried(store)
     with TestClient(create_app(Settings(db_path=store))) as c:
         token = _officer(c)
         sample_id = _draw(c, token, 4, 3)
-        assert c.post(f"/audit/{sample_id}/mark-audited", data={"csrf_token": token, "audited_on": "2026-11-30"}).status_code == 200
+        assert (
+            c.post(
+                f"/audit/{sample_id}/mark-audited", data={"csrf_token": token, "audited_on": "2026-11-30"}
+            ).status_code
+            == 200
+        )
         assert "audited 2026-11-30" in c.get(f"/audit/{sample_id}").text  # not carried yet: the workspace's mark
     # The officer corrects the date with the CLI (which carries the browser's mark first, then republishes).
     fixed = CliRunner().invoke(cli_app, ["sample", "mark-audited", sample_id, "--on", "2026-11-25", "--db", str(store)])
@@ -410,7 +538,9 @@ def test_every_sample_has_a_page_and_is_listed(store):
         oldest = next(s for s in drawn if f'data-sample="{s}"' not in page)
         one = c.get(f"/audit/{oldest}")
         assert one.status_code == 200 and f'data-sample="{oldest}"' in one.text
-        children = _workspace_rows(store, "SELECT person_id, reasons FROM audit_sample_children WHERE sample_id = ?", (oldest,))
+        children = _workspace_rows(
+            store, "SELECT person_id, reasons FROM audit_sample_children WHERE sample_id = ?", (oldest,)
+        )
         for child in children:
             assert f'href="/audit/{oldest}/children/{child["person_id"]}"' in one.text
             assert child["reasons"].split("\n")[0] in one.text
@@ -441,8 +571,10 @@ def test_confirmation_rates_on_the_audit_page_count_browser_outcomes_once(store)
         person, check = _flagged_child(store, sample_id)
         assert 'data-testid="rates"' not in c.get("/audit").text
         for outcome in ("NOT_A_CONCERN", "CONFIRMED"):  # the latest counts
-            c.post(f"/audit/{sample_id}/children/{person}/outcome",
-                   data={"csrf_token": token, "check_id": check, "outcome": outcome})
+            c.post(
+                f"/audit/{sample_id}/children/{person}/outcome",
+                data={"csrf_token": token, "check_id": check, "outcome": outcome},
+            )
         row = f'<tr data-check="{check}"><td>{check}</td><td>1</td><td>1</td><td>0</td><td>100%</td><td>0</td><td>1</td></tr>'
         assert row in c.get("/audit").text
     con = duckdb.connect(str(store))
@@ -461,13 +593,18 @@ def test_refused_outcomes_and_dates_show_on_their_page(store):
         token = _officer(c)
         sample_id = _draw(c, token, 3, 5)
         person, check = _flagged_child(store, sample_id)
-        bad = c.post(f"/audit/{sample_id}/children/{person}/outcome",
-                     data={"csrf_token": token, "check_id": check, "outcome": "MAYBE"})
+        bad = c.post(
+            f"/audit/{sample_id}/children/{person}/outcome",
+            data={"csrf_token": token, "check_id": check, "outcome": "MAYBE"},
+        )
         assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
         assert 'data-testid="error"' in bad.text and "outcome must be one of" in bad.text
         assert 'data-testid="outcome-forms"' in bad.text and 'data-testid="pack"' in bad.text
-        for value, message in (("2026-01-01", "before the sample&#39;s as-at date"), ("soon", "must be a date"),
-                               ("2999-01-01", "in the future")):
+        for value, message in (
+            ("2026-01-01", "before the sample&#39;s as-at date"),
+            ("soon", "must be a date"),
+            ("2999-01-01", "in the future"),
+        ):
             refused = c.post(f"/audit/{sample_id}/mark-audited", data={"csrf_token": token, "audited_on": value})
             assert refused.status_code == 400 and message in refused.text, value
             assert f'data-sample="{sample_id}"' in refused.text and 'data-testid="error"' in refused.text

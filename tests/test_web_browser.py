@@ -19,15 +19,21 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from test_web import NEXT_NIGHT, start_nightly
 from web_helpers import GP_USER, OFFICER, add_users, copy_store, practices
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 NOTE = "Called the practice manager; invite goes out today"
 
@@ -49,7 +55,9 @@ def server(sample_run, tmp_path_factory):
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "caseflags", "web", "--db", str(db), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -63,7 +71,13 @@ def server(sample_run, tmp_path_factory):
                 pytest.fail(f"caseflags web did not start: {process.communicate()[0]}")
             time.sleep(0.2)
     banner = process.stdout.readline().strip()  # printed before it starts listening
-    yield {"base": base, "banner": banner, "db": db, "practices": found, "shots": DOCS if os.environ.get("CASEFLAGS_UPDATE_SCREENSHOT") else folder}
+    yield {
+        "base": base,
+        "banner": banner,
+        "db": db,
+        "practices": found,
+        "shots": DOCS if os.environ.get("CASEFLAGS_UPDATE_SCREENSHOT") else folder,
+    }
     process.terminate()
     process.wait(timeout=20)
 
@@ -171,8 +185,9 @@ def test_a_post_without_the_csrf_token_is_refused(server, browser):
     context, page = _login(browser, base, *OFFICER)
     page.goto("/exceptions")
     exception_id = page.locator("tr[data-exception]").first.get_attribute("data-exception")
-    refused = context.request.post(f"/exceptions/{exception_id}/review",
-                                   form={"review_status": "FALSE_POSITIVE", "review_note": "forged"})
+    refused = context.request.post(
+        f"/exceptions/{exception_id}/review", form={"review_status": "FALSE_POSITIVE", "review_note": "forged"}
+    )
     assert refused.status == 403
     page.goto(f"/exceptions/{exception_id}")
     assert "forged" not in page.inner_text("[data-testid=history]")
@@ -212,8 +227,10 @@ def test_officer_draws_a_sample_opens_a_pack_and_records_an_outcome(server, brow
     page.set_viewport_size({"width": 1100, "height": 680})  # the outcomes and the pack's head; small
     page.screenshot(path=str(server["shots"] / "web-audit.png"))
     page.goto("/audit")
-    assert f"{check_id}: CONFIRMED (Seen at the strategy meeting)" in page.locator(
-        f"section[data-sample='{sample_id}']").inner_text()
+    assert (
+        f"{check_id}: CONFIRMED (Seen at the strategy meeting)"
+        in page.locator(f"section[data-sample='{sample_id}']").inner_text()
+    )
     context.close()
 
 
@@ -234,8 +251,11 @@ def _axe_problems(page) -> list[str]:
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE_SCRIPT)
     result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-            for v in result["violations"] if v["impact"] in ("critical", "serious")]
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("critical", "serious")
+    ]
 
 
 def _page_width(page) -> int:
@@ -257,9 +277,15 @@ def _pages(server, browser) -> dict[str, str]:
     pack = page.locator(f"section[data-sample='{sample_id}'] a.pack-link").first.get_attribute("href")
     context.close()
     return {
-        "today.html": "/", "exceptions.html": "/exceptions", "exception.html": f"/exceptions/{exception_id}",
-        "child.html": f"/children/{person_id}", "matches.html": "/matches", "audit.html": "/audit",
-        "audit_sample.html": f"/audit/{sample_id}", "audit_pack.html": pack, "error.html": "/children/no-such-child",
+        "today.html": "/",
+        "exceptions.html": "/exceptions",
+        "exception.html": f"/exceptions/{exception_id}",
+        "child.html": f"/children/{person_id}",
+        "matches.html": "/matches",
+        "audit.html": "/audit",
+        "audit_sample.html": f"/audit/{sample_id}",
+        "audit_pack.html": pack,
+        "error.html": "/children/no-such-child",
     }
 
 
@@ -295,7 +321,9 @@ def test_every_page_at_1366_and_390_px_has_no_serious_axe_violation_and_no_sidew
                 toggle.click()
             opened = page.locator("nav#site-nav a[href='/exceptions']").is_visible()
             page.goto("/exceptions")
-            display = page.locator("table.rows tbody tr[data-exception]").first.evaluate("r => getComputedStyle(r).display")
+            display = page.locator("table.rows tbody tr[data-exception]").first.evaluate(
+                "r => getComputedStyle(r).display"
+            )
             if not (collapsed and opened and display == "block"):
                 problems["narrow layout"] = {"menu collapsed": collapsed, "menu opens": opened, "row display": display}
             page.screenshot(path=str(server["shots"] / "web-exceptions-390.png"))
@@ -310,9 +338,12 @@ def test_a_one_gigabyte_login_post_is_refused_by_the_running_server(server):
     """The real server (uvicorn): 413 on the headers, with only a few KB sent of the announced 1 GB."""
     host, port = server["base"].removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as conn:
-        conn.sendall(b"POST /login HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
-                     b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1073741824\r\n\r\n"
-                     + b"username=" + b"a" * 4096)
+        conn.sendall(
+            b"POST /login HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1073741824\r\n\r\n"
+            + b"username="
+            + b"a" * 4096
+        )
         answer = conn.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413")
 
@@ -328,6 +359,11 @@ def test_the_running_server_ignores_a_rotated_x_forwarded_for(server):
         codes = []
         for n in range(FREE_FAILURES + 1):
             token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-            codes.append(client.post("/login", headers={"X-Forwarded-For": f"192.0.2.{n + 1}"},
-                                     data={"username": "xff.sprayed", "password": "guess", "csrf_token": token}).status_code)
+            codes.append(
+                client.post(
+                    "/login",
+                    headers={"X-Forwarded-For": f"192.0.2.{n + 1}"},
+                    data={"username": "xff.sprayed", "password": "guess", "csrf_token": token},
+                ).status_code
+            )
     assert codes == [401] * FREE_FAILURES + [429]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 from starlette.testclient import TestClient
-
-from caseflags.web.app import Settings, create_app
 from test_output_safety import PAYLOADS, assert_csv_neutralised, assert_xlsx_neutralised
 from web_helpers import OFFICER, add_users, copy_store, login, practices
+
+from caseflags.web.app import Settings, create_app
 
 
 @pytest.fixture(scope="module")
@@ -19,11 +19,17 @@ def payload_store(sample_run, tmp_path_factory):
     add_users(db, practices(db)[0][0])
     con = duckdb.connect(str(db.with_suffix(".snapshot.duckdb")))
     try:
-        ids = [r[0] for r in con.execute(
-            "SELECT exception_id FROM web_exceptions ORDER BY exception_id LIMIT ?", [len(PAYLOADS)]).fetchall()]
+        ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT exception_id FROM web_exceptions ORDER BY exception_id LIMIT ?", [len(PAYLOADS)]
+            ).fetchall()
+        ]
         for exception_id, payload in zip(ids, PAYLOADS):
-            con.execute("UPDATE web_exceptions SET detail = ?, locator = ? WHERE exception_id = ?",
-                        [payload, payload, exception_id])
+            con.execute(
+                "UPDATE web_exceptions SET detail = ?, locator = ? WHERE exception_id = ?",
+                [payload, payload, exception_id],
+            )
     finally:
         con.close()
     return db

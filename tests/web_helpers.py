@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from caseflags.web.accounts import add_user
 from caseflags.outputs.snapshot import publish_snapshot
+from caseflags.web.accounts import add_user
 from caseflags.workspace.database import connect_workspace, workspace_path
 
 OFFICER = ("officer.ann", "officer-password-1")
@@ -60,5 +60,6 @@ def csrf_of(html: str) -> str:
 
 def login(client, username: str, password: str):
     token = csrf_of(client.get("/login").text)
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
-                       follow_redirects=False)
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}, follow_redirects=False
+    )

@@ -15,9 +15,10 @@ Nothing here reads the clock: dates come in as parameters.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any, Mapping
+from typing import Any
 
 import duckdb
 
@@ -68,8 +69,18 @@ SAMPLE_FILE = "audit_sample.xlsx"
 SAMPLE_SHEET = "Sample"
 OUTCOME_SHEET = "Outcomes"
 OUTCOME_COLUMNS = (
-    "sample_id", "person_id", "role", "check_id", "concern", "flagged", "severity", "exception_count",
-    "owner_agencies", "exception_ids", "outcome", "auditor_note",
+    "sample_id",
+    "person_id",
+    "role",
+    "check_id",
+    "concern",
+    "flagged",
+    "severity",
+    "exception_count",
+    "owner_agencies",
+    "exception_ids",
+    "outcome",
+    "auditor_note",
 )
 EXTRA_ROWS_PER_CHILD = 2  # blank rows per child for concerns auditors find that no check raised
 
@@ -173,7 +184,7 @@ class ImportSummary:
 
 
 def children_text(count: int) -> str:
-    """"1 child", "3 children"."""
+    """ "1 child", "3 children"."""
     return f"{count} child" if count == 1 else f"{count} children"
 
 
@@ -215,27 +226,42 @@ def record_sample(con: duckdb.DuckDBPyConnection, result: SampleResult) -> None:
         con.execute(
             sql_text("audit/insert_sample.sql"),
             {
-                "sample_id": result.sample_id, "as_at": result.as_at, "seed": result.seed, "cohort": result.cohort,
-                "size": result.size, "controls": result.controls,
-                "exclude_days": result.exclude_audited_within_days, "source": result.exceptions_source.label,
-                "source_as_at": result.exceptions_source.as_at, "warnings": "\n".join(result.warnings) or None,
+                "sample_id": result.sample_id,
+                "as_at": result.as_at,
+                "seed": result.seed,
+                "cohort": result.cohort,
+                "size": result.size,
+                "controls": result.controls,
+                "exclude_days": result.exclude_audited_within_days,
+                "source": result.exceptions_source.label,
+                "source_as_at": result.exceptions_source.as_at,
+                "warnings": "\n".join(result.warnings) or None,
             },
         )
         for child in result.children:
             con.execute(
                 sql_text("audit/insert_sample_child.sql"),
                 {
-                    "sample_id": result.sample_id, "person_id": child.person_id, "position": child.position,
-                    "role": child.role, "age_band": child.age_band, "need_type": child.need_type,
-                    "weight": child.weight, "open": child.open_exception_count,
-                    "concerns": child.distinct_concerns, "reasons": "\n".join(child.reasons),
+                    "sample_id": result.sample_id,
+                    "person_id": child.person_id,
+                    "position": child.position,
+                    "role": child.role,
+                    "age_band": child.age_band,
+                    "need_type": child.need_type,
+                    "weight": child.weight,
+                    "open": child.open_exception_count,
+                    "concerns": child.distinct_concerns,
+                    "reasons": "\n".join(child.reasons),
                 },
             )
             for concern in child_concerns(child):
                 con.execute(
                     sql_text("audit/insert_sample_concern.sql"),
-                    {"sample_id": result.sample_id, "person_id": child.person_id,
-                     **{k: v for k, v in concern.items() if k != "agencies"}},
+                    {
+                        "sample_id": result.sample_id,
+                        "person_id": child.person_id,
+                        **{k: v for k, v in concern.items() if k != "agencies"},
+                    },
                 )
         con.execute("COMMIT")
     except Exception:
@@ -250,16 +276,17 @@ def child_concerns(child: SampleChild) -> list[dict]:
         by_check.setdefault(exception.check_id, []).append(exception)
     concerns = []
     for check_id, rows in sorted(by_check.items()):
-        concerns.append({
-            "check_id": check_id,
-            "concern": rows[0].concern,
-            "severity": max((r.severity for r in rows), key=lambda s: SEVERITY_POINTS.get(s, 1)),
-            "count": len(rows),
-            "ids": ", ".join(sorted(r.exception_id for r in rows)),
-            "agencies": ", ".join(sorted({r.agency for r in rows})),
-        })
+        concerns.append(
+            {
+                "check_id": check_id,
+                "concern": rows[0].concern,
+                "severity": max((r.severity for r in rows), key=lambda s: SEVERITY_POINTS.get(s, 1)),
+                "count": len(rows),
+                "ids": ", ".join(sorted(r.exception_id for r in rows)),
+                "agencies": ", ".join(sorted({r.agency for r in rows})),
+            }
+        )
     return concerns
-
 
 
 def result_to_json(result: SampleResult) -> str:
@@ -274,20 +301,28 @@ def result_from_json(text: str) -> SampleResult:
         return date.fromisoformat(value) if value else None
 
     children = tuple(
-        SampleChild(**{
-            **child,
-            "reasons": tuple(child["reasons"]),
-            "exceptions": tuple(OpenException(**{**x, "first_seen": day(x["first_seen"])}) for x in child["exceptions"]),
-        })
+        SampleChild(
+            **{
+                **child,
+                "reasons": tuple(child["reasons"]),
+                "exceptions": tuple(
+                    OpenException(**{**x, "first_seen": day(x["first_seen"])}) for x in child["exceptions"]
+                ),
+            }
+        )
         for child in data["children"]
     )
     source = data["exceptions_source"]
-    return SampleResult(**{
-        **data,
-        "as_at": day(data["as_at"]),
-        "exceptions_source": ExceptionSource(label=source["label"], as_at=day(source["as_at"]), count=source["count"]),
-        "strata_required": tuple(data["strata_required"]),
-        "strata_uncovered": tuple(data["strata_uncovered"]),
-        "children": children,
-        "warnings": tuple(data["warnings"]),
-    })
+    return SampleResult(
+        **{
+            **data,
+            "as_at": day(data["as_at"]),
+            "exceptions_source": ExceptionSource(
+                label=source["label"], as_at=day(source["as_at"]), count=source["count"]
+            ),
+            "strata_required": tuple(data["strata_required"]),
+            "strata_uncovered": tuple(data["strata_uncovered"]),
+            "children": children,
+            "warnings": tuple(data["warnings"]),
+        }
+    )

@@ -51,8 +51,11 @@ def _read_outcome_rows(xlsx_path: Path, limits: dict) -> list[dict]:
         raise AuditImportError("; ".join(too_big))
     formulas = formula_cells(xlsx_path)
     if formulas:
-        raise AuditImportError(f"{xlsx_path.name}: nothing imported: " + "; ".join(formulas[:10])
-                               + (f"; and {len(formulas) - 10} more" if len(formulas) > 10 else ""))
+        raise AuditImportError(
+            f"{xlsx_path.name}: nothing imported: "
+            + "; ".join(formulas[:10])
+            + (f"; and {len(formulas) - 10} more" if len(formulas) > 10 else "")
+        )
     try:
         reader = fastexcel.read_excel(str(xlsx_path))
     except Exception as exc:  # fastexcel raises its own error types for unreadable files
@@ -71,8 +74,9 @@ def _clean(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def import_audit_outcomes(con: duckdb.DuckDBPyConnection, xlsx_path: str | os.PathLike,
-                          recorded_at: datetime, limits: dict | None = None) -> ImportSummary:
+def import_audit_outcomes(
+    con: duckdb.DuckDBPyConnection, xlsx_path: str | os.PathLike, recorded_at: datetime, limits: dict | None = None
+) -> ImportSummary:
     """Read the auditors' outcomes from an audit_sample.xlsx into `audit_outcomes`.
 
     The whole file is validated first; on any problem AuditImportError lists them (with sheet
@@ -98,10 +102,18 @@ def import_audit_outcomes(con: duckdb.DuckDBPyConnection, xlsx_path: str | os.Pa
     sample_id = sample_ids[0]
     if con.execute("SELECT 1 FROM audit_samples WHERE sample_id = $id", {"id": sample_id}).fetchone() is None:
         raise AuditImportError(f"{path.name}: sample {sample_id} is not in this store")
-    children = {r[0] for r in con.execute(
-        "SELECT person_id FROM audit_sample_children WHERE sample_id = $id", {"id": sample_id}).fetchall()}
-    flagged_pairs = {(r[0], r[1]) for r in con.execute(
-        "SELECT person_id, check_id FROM audit_sample_concerns WHERE sample_id = $id", {"id": sample_id}).fetchall()}
+    children = {
+        r[0]
+        for r in con.execute(
+            "SELECT person_id FROM audit_sample_children WHERE sample_id = $id", {"id": sample_id}
+        ).fetchall()
+    }
+    flagged_pairs = {
+        (r[0], r[1])
+        for r in con.execute(
+            "SELECT person_id, check_id FROM audit_sample_concerns WHERE sample_id = $id", {"id": sample_id}
+        ).fetchall()
+    }
     known_checks = set(check_catalogue()) | {check for _, check in flagged_pairs}
 
     outcomes: dict[tuple[str, str], tuple[str, str | None]] = {}
@@ -113,8 +125,10 @@ def import_audit_outcomes(con: duckdb.DuckDBPyConnection, xlsx_path: str | os.Pa
         if not any([row_sample, person_id, check_id, outcome, note]):
             continue
         if note and len(note) > limits["max_text_length"]:
-            problems.append(f"row {line}: auditor_note has {len(note):,} characters, more than the limit of "
-                            f"{limits['max_text_length']:,} (limits.max_text_length)")
+            problems.append(
+                f"row {line}: auditor_note has {len(note):,} characters, more than the limit of "
+                f"{limits['max_text_length']:,} (limits.max_text_length)"
+            )
             continue
         if row_sample and row_sample != sample_id:
             problems.append(f"row {line}: sample_id {row_sample} is not {sample_id}")
@@ -166,7 +180,6 @@ def import_audit_outcomes(con: duckdb.DuckDBPyConnection, xlsx_path: str | os.Pa
     )
 
 
-
 def confirmation_rates(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Per check, over every recorded audit: how many of the concerns it raised auditors
     confirmed or found not to be a concern, the rate confirmed / (confirmed + not a concern)
@@ -174,15 +187,19 @@ def confirmation_rates(con: duckdb.DuckDBPyConnection) -> list[dict]:
     ensure_store(con)
     catalogue = check_catalogue()
     rates = []
-    for check_id, confirmed, not_a_concern, missed, samples in con.execute(sql_text("audit/confirmation_rates.sql")).fetchall():
+    for check_id, confirmed, not_a_concern, missed, samples in con.execute(
+        sql_text("audit/confirmation_rates.sql")
+    ).fetchall():
         judged = confirmed + not_a_concern
-        rates.append({
-            "check_id": check_id,
-            "concern": catalogue.get(check_id),
-            "confirmed": confirmed,
-            "not_a_concern": not_a_concern,
-            "rate": confirmed / judged if judged else None,
-            "missed": missed,
-            "samples": samples,
-        })
+        rates.append(
+            {
+                "check_id": check_id,
+                "concern": catalogue.get(check_id),
+                "confirmed": confirmed,
+                "not_a_concern": not_a_concern,
+                "rate": confirmed / judged if judged else None,
+                "missed": missed,
+                "samples": samples,
+            }
+        )
     return rates

@@ -14,8 +14,11 @@ _PACKAGE = "caseflags.audit"
 
 def render_pack(result: SampleResult, child: SampleChild, events: list[ChronologyEvent], context: dict) -> str:
     """One self-contained HTML page: the chronology, with the child's open exceptions beside it."""
-    return environment(_PACKAGE).get_template("pack.html.j2").render(
-        pack_values(result, child, events, context), css=inline_asset(_PACKAGE, "pack.css"))
+    return (
+        environment(_PACKAGE)
+        .get_template("pack.html.j2")
+        .render(pack_values(result, child, events, context), css=inline_asset(_PACKAGE, "pack.css"))
+    )
 
 
 def pack_body(result: SampleResult, child: SampleChild, events: list[ChronologyEvent], context: dict) -> str:

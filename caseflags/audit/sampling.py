@@ -185,8 +185,13 @@ def _min_cover(uncovered: frozenset[Value], cells: set[Cell]) -> float:
 COVER_SEARCH_STEPS = 20_000
 
 
-def _coverable(uncovered: frozenset[Value], flagged_cells: set[Cell], control_cells: set[Cell],
-               flagged_places: int, control_places: int) -> bool:
+def _coverable(
+    uncovered: frozenset[Value],
+    flagged_cells: set[Cell],
+    control_cells: set[Cell],
+    flagged_places: int,
+    control_places: int,
+) -> bool:
     """Whether the remaining places can still cover every uncovered value, each pool within its
     places: a search over the few control places (pairs first), the flagged pool covering the
     rest exactly by matching; pruned by the bound that ignores which pool a child is in."""
@@ -232,8 +237,9 @@ def _weighted_pick(rng: Random, candidates: list[_Candidate]) -> tuple[_Candidat
     raise AssertionError("weighted pick ran past the total")  # unreachable: point < total
 
 
-def _relax_strata(required: set[Value], eligible: list[_Candidate], flagged_places: int,
-                  control_places: int) -> list[Value]:
+def _relax_strata(
+    required: set[Value], eligible: list[_Candidate], flagged_places: int, control_places: int
+) -> list[Value]:
     """Drop the rarest strata until the rest can be covered; returns what was dropped."""
     flagged_cells = _cells([c for c in eligible if c.role == FLAGGED])
     control_cells = _cells([c for c in eligible if c.role == CONTROL])
@@ -246,10 +252,29 @@ def _relax_strata(required: set[Value], eligible: list[_Candidate], flagged_plac
     return dropped
 
 
-def _sample_id(as_at: date, seed: int, cohort: str, size: int, controls: int, exclude_days: int,
-               source: ExceptionSource, person_ids: list[str]) -> str:
-    key = "|".join([as_at.isoformat(), str(seed), cohort, str(size), str(controls), str(exclude_days),
-                    source.label, source.as_at.isoformat(), *person_ids])
+def _sample_id(
+    as_at: date,
+    seed: int,
+    cohort: str,
+    size: int,
+    controls: int,
+    exclude_days: int,
+    source: ExceptionSource,
+    person_ids: list[str],
+) -> str:
+    key = "|".join(
+        [
+            as_at.isoformat(),
+            str(seed),
+            cohort,
+            str(size),
+            str(controls),
+            str(exclude_days),
+            source.label,
+            source.as_at.isoformat(),
+            *person_ids,
+        ]
+    )
     return f"AS-{as_at:%Y%m%d}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 
@@ -306,8 +331,16 @@ def choose_sample(
     cohort_count = len(rows)
     excluded = sum(1 for row in rows if row[8])
     eligible = [
-        _Candidate(person_id=row[0], age_years=row[1], age_band=age_band(row[1]), need_type=row[2],
-                   disabilities=row[3], open_exceptions=row[4], distinct_concerns=row[5], weight=row[6])
+        _Candidate(
+            person_id=row[0],
+            age_years=row[1],
+            age_band=age_band(row[1]),
+            need_type=row[2],
+            disabilities=row[3],
+            open_exceptions=row[4],
+            distinct_concerns=row[5],
+            weight=row[6],
+        )
         for row in rows
         if not row[8]
     ]
@@ -365,8 +398,13 @@ def choose_sample(
             cells_left = {r: set(children_per_cell[r]) for r in remaining}
             if children_per_cell[role][cell] == 1:  # taking its only child empties the cell
                 cells_left[role].discard(cell)
-            if _coverable(uncovered - set(_values(cell)), cells_left[FLAGGED], cells_left[CONTROL],
-                          places[FLAGGED], places[CONTROL]):
+            if _coverable(
+                uncovered - set(_values(cell)),
+                cells_left[FLAGGED],
+                cells_left[CONTROL],
+                places[FLAGGED],
+                places[CONTROL],
+            ):
                 feasible_cells.add(cell)
         # Feasibility held before this draw, so some cell keeps it; the fallback only guards the invariant.
         allowed = [c for c in pool if c.cell in feasible_cells] or pool
@@ -403,13 +441,23 @@ def choose_sample(
                 f"this place was kept for {' and '.join(_value_text(v) for v in new_values)}, "
                 "so the sample spans every age band and need type"
             )
-        children.append(SampleChild(
-            person_id=candidate.person_id, position=position, role=candidate.role,
-            age_years=candidate.age_years, age_band=candidate.age_band, need_type=candidate.need_type,
-            disabilities=candidate.disabilities, open_exception_count=candidate.open_exceptions,
-            distinct_concerns=candidate.distinct_concerns, weight=candidate.draw_weight,
-            probability=probability, reasons=tuple(reasons), exceptions=tuple(exceptions),
-        ))
+        children.append(
+            SampleChild(
+                person_id=candidate.person_id,
+                position=position,
+                role=candidate.role,
+                age_years=candidate.age_years,
+                age_band=candidate.age_band,
+                need_type=candidate.need_type,
+                disabilities=candidate.disabilities,
+                open_exception_count=candidate.open_exceptions,
+                distinct_concerns=candidate.distinct_concerns,
+                weight=candidate.draw_weight,
+                probability=probability,
+                reasons=tuple(reasons),
+                exceptions=tuple(exceptions),
+            )
+        )
 
     uncovered_values = sorted(all_values - covered)
     if required - covered:  # only when the search gave up or a pool ran short: say so
@@ -418,11 +466,17 @@ def choose_sample(
         )
     return SampleResult(
         sample_id=_sample_id(as_at, seed, cohort, size, controls, exclude_audited_within_days, source, person_ids),
-        as_at=as_at, seed=seed, cohort=cohort, size=size, controls=controls,
-        exclude_audited_within_days=exclude_audited_within_days, exceptions_source=source,
-        cohort_count=cohort_count, excluded_recently_audited=excluded,
+        as_at=as_at,
+        seed=seed,
+        cohort=cohort,
+        size=size,
+        controls=controls,
+        exclude_audited_within_days=exclude_audited_within_days,
+        exceptions_source=source,
+        cohort_count=cohort_count,
+        excluded_recently_audited=excluded,
         strata_required=tuple(_value_text(v) for v in sorted(all_values)),
         strata_uncovered=tuple(_value_text(v) for v in uncovered_values),
-        children=tuple(children), warnings=tuple(warnings),
+        children=tuple(children),
+        warnings=tuple(warnings),
     )
-

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import duckdb
+
 from caseflags.audit.chronology import build_chronology, child_context, main_relations
 from caseflags.audit.model import (
     EXTRA_ROWS_PER_CHILD,
@@ -61,16 +62,38 @@ def _fill_workbook(workbook: SafeWorkbook, result: SampleResult) -> None:
     to_fill = workbook.add_format({"bg_color": "#FFF2CC", "border": 1, "valign": "top"})
 
     sheet = workbook.add_worksheet(SAMPLE_SHEET)
-    columns = ["position", "person_id", "role", "age_band", "need_type", "disabilities", "open_exceptions",
-               "distinct_concerns", "weight", "chance_at_draw", "reasons", "pack"]
+    columns = [
+        "position",
+        "person_id",
+        "role",
+        "age_band",
+        "need_type",
+        "disabilities",
+        "open_exceptions",
+        "distinct_concerns",
+        "weight",
+        "chance_at_draw",
+        "reasons",
+        "pack",
+    ]
     widths = [9, 16, 11, 9, 30, 16, 10, 10, 8, 10, 90, 22]
     for col, (name, width) in enumerate(zip(columns, widths)):
         sheet.write(0, col, name, header)
         sheet.set_column(col, col, width)
     for row, child in enumerate(result.children, start=1):
-        values = [child.position, child.person_id, child.role, child.age_band, need_label(child.need_type),
-                  child.disabilities, child.open_exception_count, child.distinct_concerns, child.weight,
-                  f"{child.probability:.0%}", "\n".join(child.reasons)]
+        values = [
+            child.position,
+            child.person_id,
+            child.role,
+            child.age_band,
+            need_label(child.need_type),
+            child.disabilities,
+            child.open_exception_count,
+            child.distinct_concerns,
+            child.weight,
+            f"{child.probability:.0%}",
+            "\n".join(child.reasons),
+        ]
         for col, value in enumerate(values):
             sheet.write(row, col, value, wrap if col == 10 else top)
         pack = f"packs/{pack_file_name(child.person_id)}"
@@ -87,9 +110,18 @@ def _fill_workbook(workbook: SafeWorkbook, result: SampleResult) -> None:
     for child in result.children:
         concerns = child_concerns(child)
         for concern in concerns:
-            values = [result.sample_id, child.person_id, child.role, concern["check_id"],
-                      concern["concern"] or catalogue.get(concern["check_id"], ""), "Y", concern["severity"],
-                      concern["count"], concern["agencies"], concern["ids"]]
+            values = [
+                result.sample_id,
+                child.person_id,
+                child.role,
+                concern["check_id"],
+                concern["concern"] or catalogue.get(concern["check_id"], ""),
+                "Y",
+                concern["severity"],
+                concern["count"],
+                concern["agencies"],
+                concern["ids"],
+            ]
             for col, value in enumerate(values):
                 outcomes.write(row, col, value, top)
             outcomes.write_blank(row, 10, None, to_fill)
@@ -104,10 +136,18 @@ def _fill_workbook(workbook: SafeWorkbook, result: SampleResult) -> None:
             outcomes.write_blank(row, 11, None, to_fill)
             row += 1
     last_row = max(row - 1, 1)
-    outcomes.data_validation(1, 10, last_row, 10, {
-        "validate": "list", "source": list(OUTCOMES),
-        "error_title": "Outcome", "error_message": "Choose CONFIRMED or NOT_A_CONCERN",
-    })
+    outcomes.data_validation(
+        1,
+        10,
+        last_row,
+        10,
+        {
+            "validate": "list",
+            "source": list(OUTCOMES),
+            "error_title": "Outcome",
+            "error_message": "Choose CONFIRMED or NOT_A_CONCERN",
+        },
+    )
     check_ids = sorted(catalogue) or sorted({c.check_id for child in result.children for c in child.exceptions})
     lists = workbook.add_worksheet("Lists")
     lists.write(0, 0, "check_id", header)
@@ -115,10 +155,18 @@ def _fill_workbook(workbook: SafeWorkbook, result: SampleResult) -> None:
         lists.write(index, 0, check_id)
     lists.hide()
     if check_ids:
-        outcomes.data_validation(1, 3, last_row, 3, {
-            "validate": "list", "source": f"=Lists!$A$2:$A${len(check_ids) + 1}",
-            "error_title": "Check", "error_message": "Choose a check id from the list",
-        })
+        outcomes.data_validation(
+            1,
+            3,
+            last_row,
+            3,
+            {
+                "validate": "list",
+                "source": f"=Lists!$A$2:$A${len(check_ids) + 1}",
+                "error_title": "Check",
+                "error_message": "Choose a check id from the list",
+            },
+        )
     outcomes.freeze_panes(1, 4)
     outcomes.autofilter(0, 0, last_row, len(OUTCOME_COLUMNS) - 1)
 
@@ -133,18 +181,22 @@ def _fill_workbook(workbook: SafeWorkbook, result: SampleResult) -> None:
         ("size", str(result.size)),
         ("controls (quota / chosen)", f"{result.controls} / {result.controls_chosen}"),
         ("children in cohort", str(result.cohort_count)),
-        ("excluded: audited within", f"{result.exclude_audited_within_days} days ({children_text(result.excluded_recently_audited)})"),
+        (
+            "excluded: audited within",
+            f"{result.exclude_audited_within_days} days ({children_text(result.excluded_recently_audited)})",
+        ),
         ("open exceptions from", f"{result.exceptions_source.label} (run as at {result.exceptions_source.as_at})"),
         ("strata in the cohort", "; ".join(result.strata_required)),
         ("strata not in the sample", "; ".join(result.strata_uncovered) or "none"),
         ("warnings", "\n".join(result.warnings) or "none"),
-        ("how to record the audit",
-         "In the Outcomes sheet set outcome to CONFIRMED or NOT_A_CONCERN for each concern raised "
-         "(flagged = Y). For a concern you found that no check raised, pick its check_id on a blank row of "
-         "the child and set CONFIRMED. Then import the file with `caseflags sample import-outcomes FILE` "
-         f"and record the audit date with `caseflags sample mark-audited {result.sample_id}`."),
+        (
+            "how to record the audit",
+            "In the Outcomes sheet set outcome to CONFIRMED or NOT_A_CONCERN for each concern raised "
+            "(flagged = Y). For a concern you found that no check raised, pick its check_id on a blank row of "
+            "the child and set CONFIRMED. Then import the file with `caseflags sample import-outcomes FILE` "
+            f"and record the audit date with `caseflags sample mark-audited {result.sample_id}`.",
+        ),
     ]
     for index, (name, value) in enumerate(facts):
         about.write(index, 0, name, header)
         about.write(index, 1, value, wrap)
-

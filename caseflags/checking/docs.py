@@ -44,8 +44,10 @@ def entity_type(check: Check) -> str:
 def check_section(check: Check, interpreted: bool) -> str:
     lines = [f"### `{check.id}`", ""]
     if check.scope != "authority":
-        lines.append(f"- **Scope**: `{check.scope}` (catalogue key `scope = \"{check.scope}\"`): run by `caseflags region run` "
-                     "on the regional store, never by an authority's own run (docs/SCALE.md)")
+        lines.append(
+            f'- **Scope**: `{check.scope}` (catalogue key `scope = "{check.scope}"`): run by `caseflags region run` '
+            "on the regional store, never by an authority's own run (docs/SCALE.md)"
+        )
     lines.append(f"- **Audit concern**: {check.concern}")
     if "contract_rule" in check.doc:
         lines.append(f"- **CHECKS.md rule**: {check.doc['contract_rule']}")
@@ -63,8 +65,10 @@ def check_section(check: Check, interpreted: bool) -> str:
         lines.append(f"- **Action**: {check.action_by}: {check.action}")
     if check.thresholds:
         lines.append("- **Thresholds**:")
-        lines += [f"  - `{name}` = {t.default} ({t.unit}): {t.description}. Source: {t.source}"
-                  for name, t in check.thresholds.items()]
+        lines += [
+            f"  - `{name}` = {t.default} ({t.unit}): {t.description}. Source: {t.source}"
+            for name, t in check.thresholds.items()
+        ]
     else:
         lines.append("- **Thresholds**: none")
     if interpreted:
@@ -76,16 +80,21 @@ def checks_region(registry: dict[str, Check], hand_written: str) -> str:
     """Authority checks first, then the regional ones; each in id order."""
     ordered = sorted(registry.values(), key=lambda check: (check.scope != "authority", check.id))
     # "Notes" points to the hand-written interpretations when a bold heading there names the check.
-    interpreted = {check_id for heading in re.findall(r"\*\*([^*]+)\*\*", hand_written)
-                   for check_id in re.findall(r"\b[A-Z][A-Z0-9_]+\b", heading)}
+    interpreted = {
+        check_id
+        for heading in re.findall(r"\*\*([^*]+)\*\*", hand_written)
+        for check_id in re.findall(r"\b[A-Z][A-Z0-9_]+\b", heading)
+    }
     return "\n\n".join(check_section(check, check.id in interpreted) for check in ordered)
 
 
 def keys_region(registry: dict[str, Check]) -> str:
     rows = ["| check_id | entity_type | entity_id | person_id | agency (owner) |", "|---|---|---|---|---|"]
     for check in sorted(registry.values(), key=lambda check: (check.scope != "authority", check.id)):
-        rows.append(f"| `{check.id}` | {entity_type(check)} | {_need(check, 'key_entity_id')} | "
-                    f"{check.doc.get('key_person_id', 'child')} | {_need(check, 'key_agency')} |")
+        rows.append(
+            f"| `{check.id}` | {entity_type(check)} | {_need(check, 'key_entity_id')} | "
+            f"{check.doc.get('key_person_id', 'child')} | {_need(check, 'key_agency')} |"
+        )
     return "\n".join(rows)
 
 
@@ -96,7 +105,9 @@ def _pattern(region: str) -> re.Pattern:
 def replace_region(text: str, region: str, body: str, where: str) -> str:
     pattern = _pattern(region)
     if not pattern.search(text):
-        raise DocsError(f"{where}: no generated region {region!r} (<!-- BEGIN GENERATED {region} ... --> ... <!-- END GENERATED {region} -->)")
+        raise DocsError(
+            f"{where}: no generated region {region!r} (<!-- BEGIN GENERATED {region} ... --> ... <!-- END GENERATED {region} -->)"
+        )
     return pattern.sub(lambda m: m.group(1) + "\n" + body + "\n\n" + m.group(3), text, count=1)
 
 
@@ -108,8 +119,9 @@ def rendered(docs_dir: Path = DOCS_DIR, registry: dict[str, Check] | None = None
     hand_written = _pattern(CHECKS_REGION).sub("", text)
     return {
         checks_md: replace_region(text, CHECKS_REGION, checks_region(registry, hand_written), "docs/CHECKS.md"),
-        architecture_md: replace_region(architecture_md.read_text(encoding="utf-8"), KEYS_REGION, keys_region(registry),
-                                        "docs/ARCHITECTURE.md"),
+        architecture_md: replace_region(
+            architecture_md.read_text(encoding="utf-8"), KEYS_REGION, keys_region(registry), "docs/ARCHITECTURE.md"
+        ),
     }
 
 

@@ -11,8 +11,8 @@ from datetime import date
 
 import duckdb
 
-from caseflags.resources import SQL_DIR
 from caseflags.checking.calendar import ensure_working_days
+from caseflags.resources import SQL_DIR
 
 GOOD_PRACTICE_SQL = SQL_DIR / "good_practice.sql"
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from caseflags.config import THRESHOLD_RANGES
-from caseflags.resources import CATALOGUE_DIR, SQL_DIR
-
+from caseflags.resources import CATALOGUE_DIR
 
 CHECKS_SQL_DIR = CATALOGUE_DIR  # each check's SQL sits beside its TOML
 
@@ -203,7 +203,9 @@ def load_check(path: Path, sql_dir: Path = CHECKS_SQL_DIR) -> Check:
     )
     undeclared = sorted(check.parameters() - set(thresholds) - set(RUN_PARAMETERS))
     if undeclared:
-        raise RegistryError(f"{where}: {sql_path.name} uses parameters not declared as thresholds: {', '.join(undeclared)}")
+        raise RegistryError(
+            f"{where}: {sql_path.name} uses parameters not declared as thresholds: {', '.join(undeclared)}"
+        )
     return check
 
 
@@ -238,13 +240,17 @@ def threshold_problems(sections: Mapping[str, Any], source: str) -> list[str]:
                 problems.append(f"{source}: unknown threshold checks.{check_id}.{name}")
                 continue
             default = known[name].default
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                isinstance(default, int) and not isinstance(default, bool) and not isinstance(value, int)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or (isinstance(default, int) and not isinstance(default, bool) and not isinstance(value, int))
             ):
                 problems.append(f"{source}: checks.{check_id}.{name} must be a number like {default!r}")
             else:
                 low, high = THRESHOLD_RANGES[known[name].unit]
                 if not low <= value <= high:
-                    problems.append(f"{source}: checks.{check_id}.{name} must be between {low} and {high} "
-                                    f"({known[name].unit}), got {value}")
+                    problems.append(
+                        f"{source}: checks.{check_id}.{name} must be between {low} and {high} "
+                        f"({known[name].unit}), got {value}"
+                    )
     return problems

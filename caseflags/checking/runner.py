@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
 from caseflags.checking.calendar import ensure_working_days
+from caseflags.checking.registry import MAGNITUDE_COLUMNS, OUTPUT_COLUMNS, Check, load_registry
 from caseflags.store.database import create_store_objects, ensure_store
-from caseflags.checking.registry import MAGNITUDE_COLUMNS, OUTPUT_COLUMNS, RUN_PARAMETERS, Check, load_registry
-
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ class _PreparedConnection:
         self.unusable_tables = unusable_tables
         self.shadows: list[str] = []
 
-    def __enter__(self) -> "_PreparedConnection":
+    def __enter__(self) -> _PreparedConnection:
         ensure_store(self.con)  # the shared macros; they read a shadowing TEMP table by its name
         ensure_working_days(self.con, self.as_at)
         wanted = sorted(self.unusable_tables - _temp_tables(self.con))
@@ -134,8 +133,10 @@ def _unusable_store_tables(con: duckdb.DuckDBPyConnection, unavailable_tables: d
     present = _main_tables(con)
     # The runner's own output tables are never stood in for: rows must reach the store.
     return {
-        t for t in _store_table_names(con)
-        if (t not in present or t in unavailable_tables) and t not in ("exceptions", "check_runs", "exception_magnitudes")
+        t
+        for t in _store_table_names(con)
+        if (t not in present or t in unavailable_tables)
+        and t not in ("exceptions", "check_runs", "exception_magnitudes")
     }
 
 
@@ -161,8 +162,8 @@ def _result_query(check: Check, with_magnitude: bool = False) -> str:
     magnitude = (
         "CAST(magnitude AS DOUBLE) AS magnitude, CAST(threshold AS DOUBLE) AS threshold, "
         "CAST(magnitude_unit AS VARCHAR) AS magnitude_unit"
-        if with_magnitude else
-        "CAST(NULL AS DOUBLE) AS magnitude, CAST(NULL AS DOUBLE) AS threshold, CAST(NULL AS VARCHAR) AS magnitude_unit"
+        if with_magnitude
+        else "CAST(NULL AS DOUBLE) AS magnitude, CAST(NULL AS DOUBLE) AS threshold, CAST(NULL AS VARCHAR) AS magnitude_unit"
     )
     return f"""
         SELECT
@@ -250,7 +251,9 @@ def run_all_checks(
     selected = {"run_id": run_id, "check_ids": list(registry)}
     con.execute("DELETE FROM exceptions WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
     con.execute("DELETE FROM check_runs WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
-    con.execute("DELETE FROM exception_magnitudes WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected)
+    con.execute(
+        "DELETE FROM exception_magnitudes WHERE run_id = $run_id AND list_contains($check_ids, check_id)", selected
+    )
 
     outcomes: list[CheckOutcome] = []
     with _PreparedConnection(con, as_at, _unusable_store_tables(con, unavailable_tables)):
@@ -286,8 +289,11 @@ def run_all_checks(
                     # Only the error's type is kept: DuckDB messages can quote data values.
                     log.error("check %s failed with %s; recorded as not evaluated", check.id, type(exc).__name__)
                     outcome = CheckOutcome(
-                        check.id, NOT_EVALUATED, f"check failed ({type(exc).__name__}); see the run log",
-                        0, time.perf_counter() - started,
+                        check.id,
+                        NOT_EVALUATED,
+                        f"check failed ({type(exc).__name__}); see the run log",
+                        0,
+                        time.perf_counter() - started,
                     )
                 else:
                     count = con.execute(
@@ -297,7 +303,13 @@ def run_all_checks(
                     outcome = CheckOutcome(check.id, EVALUATED, None, count, time.perf_counter() - started)
             con.execute(
                 "INSERT INTO check_runs (run_id, check_id, status, reason, exception_count) VALUES ($run_id, $check_id, $status, $reason, $count)",
-                {"run_id": run_id, "check_id": check.id, "status": outcome.status, "reason": outcome.reason, "count": outcome.exception_count},
+                {
+                    "run_id": run_id,
+                    "check_id": check.id,
+                    "status": outcome.status,
+                    "reason": outcome.reason,
+                    "count": outcome.exception_count,
+                },
             )
             outcomes.append(outcome)
         con.execute("DROP TABLE IF EXISTS temp._check_rows")

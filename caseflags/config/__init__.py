@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -66,8 +67,21 @@ class Config:
         return dict(self.checks.get(check_id, {}))
 
 
-_SECTIONS = ("ingest", "contracts", "linkage", "agencies", "checks", "outputs", "sample", "schedule", "retention", "web",
-             "limits", "roles", "priority")
+_SECTIONS = (
+    "ingest",
+    "contracts",
+    "linkage",
+    "agencies",
+    "checks",
+    "outputs",
+    "sample",
+    "schedule",
+    "retention",
+    "web",
+    "limits",
+    "roles",
+    "priority",
+)
 RANGES_FILE = DEFAULT_CONFIG.parent / "ranges.toml"
 
 
@@ -126,8 +140,11 @@ def read_config(path: str | Path | None, rules: Sequence[Rule]) -> Config:
     problems += _validate_values(merged, source)
     for rule in rules:
         problems += rule(merged, source)
-    problems += [f"{source}: roles.{local} maps to {code!r}: a role code is letters, digits and _ (e.g. CW)"
-                 for local, code in merged["roles"].items() if not re.fullmatch(r"[A-Z0-9_]{1,20}", code)]
+    problems += [
+        f"{source}: roles.{local} maps to {code!r}: a role code is letters, digits and _ (e.g. CW)"
+        for local, code in merged["roles"].items()
+        if not re.fullmatch(r"[A-Z0-9_]{1,20}", code)
+    ]
     if problems:
         raise ConfigError(problems)
     return Config(source=source, **merged)
@@ -183,7 +200,9 @@ def _validate_values(merged: dict, source: str) -> list[str]:
         )
     sample = merged["sample"]
     if sample["controls"] > sample["size"]:
-        problems.append(f"{source}: sample.controls ({sample['controls']}) must not be above sample.size ({sample['size']})")
+        problems.append(
+            f"{source}: sample.controls ({sample['controls']}) must not be above sample.size ({sample['size']})"
+        )
     try:
         earliest = date.fromisoformat(merged["contracts"]["earliest_plausible_date"])
         if earliest < EARLIEST_DATE_FLOOR:
@@ -206,7 +225,9 @@ def _validate_schedule(schedule: dict, source: str) -> list[str]:
     try:
         ZoneInfo(schedule["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"{source}: schedule.timezone {schedule['timezone']!r} is not a known timezone (e.g. Europe/London)")
+        problems.append(
+            f"{source}: schedule.timezone {schedule['timezone']!r} is not a known timezone (e.g. Europe/London)"
+        )
     return problems
 
 

@@ -64,7 +64,8 @@ def is_valid_upn(value: str | None) -> bool:
 
 # --- the same rules as column expressions, for whole extracts at once ----------------------------
 
-def nhs_number_valid_expr(value: "pl.Expr") -> "pl.Expr":
+
+def nhs_number_valid_expr(value: pl.Expr) -> pl.Expr:
     """Polars form of `is_valid_nhs_number` for values already normalised to digits."""
     import polars as pl
 
@@ -74,7 +75,7 @@ def nhs_number_valid_expr(value: "pl.Expr") -> "pl.Expr":
     return (value.str.contains(r"^\d{10}$") & (check == digits[9])).fill_null(False)
 
 
-def upn_valid_expr(value: "pl.Expr") -> "pl.Expr":
+def upn_valid_expr(value: pl.Expr) -> pl.Expr:
     """Polars form of `is_valid_upn` (DfE check letter; a temporary UPN may end in a letter)."""
     import polars as pl
 
@@ -83,9 +84,12 @@ def upn_valid_expr(value: "pl.Expr") -> "pl.Expr":
 
     def char_value(position: int) -> pl.Expr:
         char = upn.str.slice(position, 1)
-        return pl.when(char.str.contains(r"^\d$")).then(char).otherwise(
-            char.replace_strict(letter_values, default=None)
-        ).cast(pl.Int32, strict=False)
+        return (
+            pl.when(char.str.contains(r"^\d$"))
+            .then(char)
+            .otherwise(char.replace_strict(letter_values, default=None))
+            .cast(pl.Int32, strict=False)
+        )
 
     total = pl.sum_horizontal([char_value(position) * (position + 1) for position in range(1, 13)])
     expected = pl.lit(list(UPN_CHECK_LETTERS)).list.get(total % 23, null_on_oob=True)
@@ -93,27 +97,30 @@ def upn_valid_expr(value: "pl.Expr") -> "pl.Expr":
     return (shaped & (upn.str.slice(0, 1) == expected)).fill_null(False)
 
 
-def upn_problem_expr(value: "pl.Expr") -> "pl.Expr":
+def upn_problem_expr(value: pl.Expr) -> pl.Expr:
     """Why a UPN is invalid, most basic first: its length, its shape, then the check letter."""
     import polars as pl
 
     upn = value.str.to_uppercase()
     length = upn.str.len_chars()
     return (
-        pl.when(length != 13).then(pl.format("UPN has {} characters, not 13", length))
+        pl.when(length != 13)
+        .then(pl.format("UPN has {} characters, not 13", length))
         .when(~upn.str.contains(r"^[A-Z][0-9]{11}[0-9A-Z]$"))
         .then(pl.lit("UPN is not a letter, 11 digits and a digit or letter"))
         .otherwise(pl.lit("UPN fails its DfE check letter"))
     )
 
 
-def nhs_number_problem_expr(value: "pl.Expr") -> "pl.Expr":
+def nhs_number_problem_expr(value: pl.Expr) -> pl.Expr:
     """Why an NHS number is invalid: its length, non-digits, then the modulus-11 check."""
     import polars as pl
 
     length = value.str.len_chars()
     return (
-        pl.when(length != 10).then(pl.format("NHS number has {} characters, not 10", length))
-        .when(~value.str.contains(r"^[0-9]{10}$")).then(pl.lit("NHS number is not 10 digits"))
+        pl.when(length != 10)
+        .then(pl.format("NHS number has {} characters, not 10", length))
+        .when(~value.str.contains(r"^[0-9]{10}$"))
+        .then(pl.lit("NHS number is not 10 digits"))
         .otherwise(pl.lit("NHS number fails its modulus-11 check digit"))
     )

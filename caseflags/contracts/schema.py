@@ -8,9 +8,10 @@ Only identifier handling (which columns hold NHS numbers or UPNs) is declared he
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 import duckdb
 
@@ -28,8 +29,13 @@ UPN_COLUMNS = {
     ("attendance_summaries", "upn"),
 }
 # ssd_linked_identifiers holds either kind; its type column says which.
-LINKED_IDENTIFIER_TYPES = {"nhs number": "NHS_NUMBER", "unique pupil number": "UPN", "upn": "UPN",
-                           "former upn": "UPN", "former unique pupil number": "UPN"}
+LINKED_IDENTIFIER_TYPES = {
+    "nhs number": "NHS_NUMBER",
+    "unique pupil number": "UPN",
+    "upn": "UPN",
+    "former upn": "UPN",
+    "former unique pupil number": "UPN",
+}
 
 # Which agency supplies a table (for identifier exceptions); agency_records says per row.
 TABLE_AGENCY = {

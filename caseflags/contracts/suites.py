@@ -95,16 +95,18 @@ KEYS_IGNORING_ROWS_WITH_MISSING_PART = keys.KEYS_IGNORING_ROWS_WITH_MISSING_PART
 # Dates of birth: never after the as-at date.
 DOB_COLUMNS = frozenset({("ssd_person", "pers_dob"), ("agency_records", "dob")})
 # Dates that may legitimately lie ahead (bookings, deadlines, planned ends).
-SCHEDULED_DATE_COLUMNS = frozenset({
-    ("ssd_initial_cp_conference", "icpc_icpc_target_date"),
-    ("ssd_initial_cp_conference", "icpc_icpc_date"),
-    ("ssd_linked_identifiers", "link_valid_to_date"),
-    ("meetings", "scheduled_date"),
-    ("plan_actions", "due_date"),
-    ("transition_plans", "end_date"),
-    ("agency_flags", "end_date"),
-    ("attendance_summaries", "period_end"),
-})
+SCHEDULED_DATE_COLUMNS = frozenset(
+    {
+        ("ssd_initial_cp_conference", "icpc_icpc_target_date"),
+        ("ssd_initial_cp_conference", "icpc_icpc_date"),
+        ("ssd_linked_identifiers", "link_valid_to_date"),
+        ("meetings", "scheduled_date"),
+        ("plan_actions", "due_date"),
+        ("transition_plans", "end_date"),
+        ("agency_flags", "end_date"),
+        ("attendance_summaries", "period_end"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,9 @@ class StoreGuarantees:
     not_null: frozenset[str] = frozenset()
     enum_codes: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    def proves(self, kind: str, column: str | None = None, columns: Sequence[str] = (),
-               codes: Sequence[str] = ()) -> bool:
+    def proves(
+        self, kind: str, column: str | None = None, columns: Sequence[str] = (), codes: Sequence[str] = ()
+    ) -> bool:
         if kind == "columns":
             return set(columns) <= self.columns
         if kind == "not_null":
@@ -220,10 +223,7 @@ def _unexpected_of_rows(result: dict | None) -> str:
 def _describe_row_count(previous: int, minimum: int, fraction: float):
     def describe(result: dict | None) -> str:
         observed = f"at least {minimum}" if result is None else result.get("observed_value")
-        return (
-            f"{observed} rows; previous delivery {previous} rows; "
-            f"minimum {minimum} ({fraction:g} of previous)"
-        )
+        return f"{observed} rows; previous delivery {previous} rows; minimum {minimum} ({fraction:g} of previous)"
 
     return describe
 
@@ -289,13 +289,19 @@ def build_suite(
         if guaranteed.proves("in_set", column, codes=codes):
             continue
         planned.append(
-            _Planned(E.ExpectColumnValuesToBeInSet(column=column, value_set=list(codes)), column, True, _unexpected_of_rows)
+            _Planned(
+                E.ExpectColumnValuesToBeInSet(column=column, value_set=list(codes)), column, True, _unexpected_of_rows
+            )
         )
     for (range_table, column), (low, high) in INTEGER_RANGES.items():
         if range_table == table:
             planned.append(
-                _Planned(E.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high), column, True,
-                         _unexpected_of_rows)
+                _Planned(
+                    E.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high),
+                    column,
+                    True,
+                    _unexpected_of_rows,
+                )
             )
     for column in contract.date_columns:
         planned.append(
@@ -449,12 +455,17 @@ def _validate_table(gx, batch, table: str, planned: list[_Planned]) -> list[Cont
     again with counts (a good delivery pays for no counts and no unexpected-value queries)."""
     suite = gx.ExpectationSuite(name=f"contract_{table}", expectations=[p.expectation for p in planned])
     first = _outcomes(table, planned, batch.validate(suite, result_format=_PASS_FAIL_FORMAT))
-    failed = [p for p in planned if not first[_expectation_key(p.expectation.configuration)].success
-              and not _raised(first[_expectation_key(p.expectation.configuration)])]
+    failed = [
+        p
+        for p in planned
+        if not first[_expectation_key(p.expectation.configuration)].success
+        and not _raised(first[_expectation_key(p.expectation.configuration)])
+    ]
     detailed: dict[tuple, Any] = {}
     if failed:
-        again = gx.ExpectationSuite(name=f"contract_{table}_failed",
-                                    expectations=[p.expectation.copy() for p in failed])
+        again = gx.ExpectationSuite(
+            name=f"contract_{table}_failed", expectations=[p.expectation.copy() for p in failed]
+        )
         detailed = _outcomes(table, failed, batch.validate(again, result_format=_RESULT_FORMAT))
     return _to_results(table, planned, first, detailed)
 
@@ -528,7 +539,7 @@ def run_contract_suites(
         raise RuntimeError("commit the ingest transaction before running the contract suites")
     previous_row_counts = previous_row_counts or {}
     present = _tables_in_store(con)
-    guarantees = (all_store_guarantees(con, [table_prefix + t for t in tables]) if trust_table_definition else {})
+    guarantees = all_store_guarantees(con, [table_prefix + t for t in tables]) if trust_table_definition else {}
 
     results: list[ContractResult] = []
     with warnings.catch_warnings():
@@ -555,8 +566,9 @@ def run_contract_suites(
                 physical = table_prefix + table
                 if physical not in present:
                     results.append(
-                        ContractResult(table, "expect_table_columns_to_match_set", None, False, True,
-                                       "table absent from the store")
+                        ContractResult(
+                            table, "expect_table_columns_to_match_set", None, False, True, "table absent from the store"
+                        )
                     )
                     continue
                 guaranteed = guarantees.get(physical, NOTHING_GUARANTEED)

@@ -31,10 +31,16 @@ def column_key(name) -> str:
 def unused_columns(header: list[str], spec: TableSpec) -> list[str]:
     """The delivered columns caseflags does not read (run.json: "not used")."""
     used = set(spec.column_names)
-    return [str(n).strip().lstrip("\ufeff").strip() for n in header
-            if column_key(n) and column_key(n) not in used
-            and not (COLUMN_ALIASES.get(column_key(n)) in used and COLUMN_ALIASES[column_key(n)] not in
-                     {column_key(h) for h in header})]
+    return [
+        str(n).strip().lstrip("\ufeff").strip()
+        for n in header
+        if column_key(n)
+        and column_key(n) not in used
+        and not (
+            COLUMN_ALIASES.get(column_key(n)) in used
+            and COLUMN_ALIASES[column_key(n)] not in {column_key(h) for h in header}
+        )
+    ]
 
 
 def header_map(header: list[str], spec: TableSpec, file: str, header_out: list[str] | None = None) -> dict[str, int]:

@@ -28,10 +28,14 @@ NO_RECORDS = "header row only: no records"
 # sqlcmd writes a dash underline under its header and "(N rows affected)" after the rows: layout,
 # not records (docs/EXTRACTS.md, "From the SSD").
 ROWS_AFFECTED = re.compile(r"^\(\d+ rows? affected\)$")
-UNQUOTED_TEXT = ("a value holding a comma written without quoting (SSMS's default, sqlcmd) cannot be read "
-                 "unambiguously; export with quoting (docs/EXTRACTS.md, \"From the SSD\")")
-UNQUOTED_JSON = ("unquoted value with commas (a JSON list or text exported without quoting): the row cannot be "
-                 "read unambiguously; export with quoting (docs/EXTRACTS.md, \"From the SSD\")")
+UNQUOTED_TEXT = (
+    "a value holding a comma written without quoting (SSMS's default, sqlcmd) cannot be read "
+    'unambiguously; export with quoting (docs/EXTRACTS.md, "From the SSD")'
+)
+UNQUOTED_JSON = (
+    "unquoted value with commas (a JSON list or text exported without quoting): the row cannot be "
+    'read unambiguously; export with quoting (docs/EXTRACTS.md, "From the SSD")'
+)
 
 
 def is_underline(text: str) -> bool:
@@ -90,13 +94,19 @@ def unquoted_record(text: str, fields: int) -> list[str] | None:
     return out if len(out) == fields else None
 
 
-def read_csv_text(path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits,
-                  header_out: list[str] | None = None) -> tuple[pl.DataFrame, list[dict]]:
+def read_csv_text(
+    path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits, header_out: list[str] | None = None
+) -> tuple[pl.DataFrame, list[dict]]:
     """All contract columns as text plus `_line`, and the records that could not be read
     (`header_out`, when given, receives the delivered header)."""
     fast = None
-    if (scan.plain_utf8 and not scan.has_nul and not scan.quotes and scan.ends_with_newline
-            and scan.max_line_bytes <= min(limits.max_field_size, limits.max_record_size)):
+    if (
+        scan.plain_utf8
+        and not scan.has_nul
+        and not scan.quotes
+        and scan.ends_with_newline
+        and scan.max_line_bytes <= min(limits.max_field_size, limits.max_record_size)
+    ):
         fast = _read_csv_fast(path.read_bytes(), spec, path.name, header_out)
     if fast is not None:
         frame, unreadable = fast, []
@@ -118,9 +128,11 @@ def _read_csv_fast(raw: bytes, spec: TableSpec, file: str, header_out: list[str]
     if raw.find(b"\r\n\r\n" if crlf else b"\n\n", 0, end) != -1:
         return None  # blank lines: line numbers need the csv module
     second_end = raw.find(b"\n", header_end + 1)
-    if header_end != -1 and is_underline(raw[header_end + 1: second_end if second_end != -1 else end].decode("utf-8", "replace")):
+    if header_end != -1 and is_underline(
+        raw[header_end + 1 : second_end if second_end != -1 else end].decode("utf-8", "replace")
+    ):
         return None  # sqlcmd's dash underline: the exact path skips it
-    if ROWS_AFFECTED.match(raw[raw.rfind(b"\n", 0, end) + 1: end].decode("utf-8", "replace").strip()):
+    if ROWS_AFFECTED.match(raw[raw.rfind(b"\n", 0, end) + 1 : end].decode("utf-8", "replace").strip()):
         return None  # sqlcmd's "(N rows affected)" trailer
     header_text = raw[: header_end if header_end != -1 else len(raw)].decode("utf-8")
     header = next(csv.reader([header_text.lstrip("\ufeff").rstrip("\r")]), [])
@@ -129,7 +141,11 @@ def _read_csv_fast(raw: bytes, spec: TableSpec, file: str, header_out: list[str]
     body = raw if raw[end:] in (b"", b"\n", b"\r\n") else raw[:end]  # polars reads blank tails as rows
     try:
         frame = pl.read_csv(
-            body, infer_schema=False, has_header=True, raise_if_empty=False, columns=wanted,
+            body,
+            infer_schema=False,
+            has_header=True,
+            raise_if_empty=False,
+            columns=wanted,
             truncate_ragged_lines=False,
         )
     except Exception:  # ragged rows, damaged quoting and friends: the exact path says which line
@@ -141,10 +157,16 @@ def _read_csv_fast(raw: bytes, spec: TableSpec, file: str, header_out: list[str]
     # every comma is a delimiter, so the commas of the body say whether every row is whole.
     if raw.count(b",", header_end + 1, end) != (len(header) - 1) * frame.height:
         return None
-    return frame.select(
-        [pl.col(by_position[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
-         for c in spec.column_names]
-    ).with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
+    return (
+        frame.select(
+            [
+                pl.col(by_position[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.Utf8).alias(c)
+                for c in spec.column_names
+            ]
+        )
+        .with_row_index(LINE, offset=2)
+        .with_columns(pl.col(LINE).cast(pl.Int64))
+    )
 
 
 class PhysicalLines:
@@ -183,7 +205,9 @@ class PhysicalLines:
                 if self.number == 1 and self.bom:
                     data = data[3:]
                 if len(data) > self.limit and not data.endswith(b"\n"):
-                    self.heads[self.number] = data[: 4 * self.head_chars].decode(self.encoding, errors="replace")[: self.head_chars]
+                    self.heads[self.number] = data[: 4 * self.head_chars].decode(self.encoding, errors="replace")[
+                        : self.head_chars
+                    ]
                     self.oversize[self.number] = self._skip_rest(handle, data)
                     self.record.append("\n")
                     yield "\n"
@@ -218,8 +242,9 @@ def _csv_error_reason(exc: csv.Error, limits: IngestLimits) -> str:
     return "unreadable record (damaged quoting or line breaks)"
 
 
-def _read_csv_exact(path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits,
-                    header_out: list[str] | None = None) -> tuple[pl.DataFrame, list[dict]]:
+def _read_csv_exact(
+    path: Path, scan: FileScan, spec: TableSpec, limits: IngestLimits, header_out: list[str] | None = None
+) -> tuple[pl.DataFrame, list[dict]]:
     """csv-module path, streaming: exact line numbers with quoted newlines, blank lines, ragged
     rows, damaged quoting, over-long fields and records, NUL bytes and a cut-off last line."""
     file = path.name
@@ -277,7 +302,10 @@ def _read_records(path, scan, spec, limits, file, header_out=None):
         spanned = range(line, end + 1)
         oversize = [lines.oversize[n] for n in spanned if n in lines.oversize]
         if oversize:
-            problem(line, f"record longer than max_record_size ({limits.max_record_size} characters): {max(oversize)} characters")
+            problem(
+                line,
+                f"record longer than max_record_size ({limits.max_record_size} characters): {max(oversize)} characters",
+            )
             continue
         if not record or (len(record) <= 1 and all(not v.strip() for v in record)):
             continue  # blank line

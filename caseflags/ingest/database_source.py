@@ -49,10 +49,22 @@ from caseflags.resources import config_default, sql_text
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 # libpq connection settings a URL may carry besides `schema` (never a password).
-POSTGRES_URL_SETTINGS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "service", "user", "application_name",
-                         "connect_timeout", "target_session_attrs", "options")
-PASSWORD_REFUSAL = ("the --source URL holds a password: remove it and let libpq find it (PGPASSFILE or ~/.pgpass, "
-                    "PGPASSWORD, PGSERVICE, or ingest.database_passfile); nothing was read")
+POSTGRES_URL_SETTINGS = (
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "service",
+    "user",
+    "application_name",
+    "connect_timeout",
+    "target_session_attrs",
+    "options",
+)
+PASSWORD_REFUSAL = (
+    "the --source URL holds a password: remove it and let libpq find it (PGPASSFILE or ~/.pgpass, "
+    "PGPASSWORD, PGSERVICE, or ingest.database_passfile); nothing was read"
+)
 NO_ROWS = "table has no rows"
 DEFAULT_BATCH_BYTES = config_default("ingest", "database_batch_bytes")
 # Values as COPY's text format writes them: one row per line, fields split by tabs, \N for NULL.
@@ -96,17 +108,23 @@ def parse_source_url(url: str) -> SourceLocation:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise SourceRefused("--source is not a URL of the form postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA") from None
+        raise SourceRefused(
+            "--source is not a URL of the form postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA"
+        ) from None
     query = parse_qsl(parts.query, keep_blank_values=True)
     if parts.password is not None or any(key.lower() == "password" for key, _ in query):
         raise SourceRefused(PASSWORD_REFUSAL)
     scheme = parts.scheme.lower()
     if scheme in ("mssql", "sqlserver"):
-        raise SourceRefused("--source: SQL Server is not built yet (docs/EXTRACTS.md says how it plugs in); "
-                            "use postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA")
+        raise SourceRefused(
+            "--source: SQL Server is not built yet (docs/EXTRACTS.md says how it plugs in); "
+            "use postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA"
+        )
     if scheme not in POSTGRES_SCHEMES:
-        raise SourceRefused(f"--source: unknown database kind {parts.scheme or '(none)'!r}; "
-                            "use postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA")
+        raise SourceRefused(
+            f"--source: unknown database kind {parts.scheme or '(none)'!r}; "
+            "use postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA"
+        )
     database = parts.path.lstrip("/")
     if not database or "/" in database:
         raise SourceRefused("--source names no database: postgresql://HOST[:PORT]/DATABASE?schema=SCHEMA")
@@ -116,7 +134,9 @@ def parse_source_url(url: str) -> SourceLocation:
         raise SourceRefused("--source names no schema: add ?schema=SCHEMA (the schema holding the ssd_* tables)")
     unknown = sorted(set(settings) - set(POSTGRES_URL_SETTINGS))
     if unknown:
-        raise SourceRefused(f"--source: unknown setting {unknown[0]!r} (known: schema, {', '.join(POSTGRES_URL_SETTINGS)})")
+        raise SourceRefused(
+            f"--source: unknown setting {unknown[0]!r} (known: schema, {', '.join(POSTGRES_URL_SETTINGS)})"
+        )
     if parts.username:
         settings.setdefault("user", parts.username)
     return SourceLocation("postgresql", parts.hostname, port, database, schema, tuple(sorted(settings.items())))
@@ -179,12 +199,14 @@ class DatabaseTable:
     def sha256(self) -> str:
         return self.rows().sha256
 
-    def parsed(self, agency_aliases: dict[str, str] | None, content_sha256: str,
-               limits: IngestLimits = DEFAULT_LIMITS) -> ParsedExtract:
+    def parsed(
+        self, agency_aliases: dict[str, str] | None, content_sha256: str, limits: IngestLimits = DEFAULT_LIMITS
+    ) -> ParsedExtract:
         rows = self.rows()
         self._rows = None  # the text frame is not needed again: let it go once typed
-        return parse_source(self.table, self, rows.frame, rows.unreadable, agency_aliases,
-                            content_sha256=content_sha256, limits=limits)
+        return parse_source(
+            self.table, self, rows.frame, rows.unreadable, agency_aliases, content_sha256=content_sha256, limits=limits
+        )
 
 
 @dataclass
@@ -206,15 +228,16 @@ class DatabaseDelivery:
         return set(self.found)
 
     def table(self, table: str) -> DatabaseTable:
-        return DatabaseTable(table, f"{self.location.schema}.{self.found[table]}", self.snapshot, self.limits,
-                             self.digests)
+        return DatabaseTable(
+            table, f"{self.location.schema}.{self.found[table]}", self.snapshot, self.limits, self.digests
+        )
 
     def describe(self) -> dict:
         """What run.json and the report say was read: the source (no credentials), its tables and
         one SHA-256 over each table's name and row digest."""
         digest = hashlib.sha256()
         for name, sha in sorted(self.digests.items()):
-            digest.update(f"{name}\0{sha}\n".encode("utf-8"))
+            digest.update(f"{name}\0{sha}\n".encode())
         return {"source": self.name, "tables": len(self.found), "tables_digest": digest.hexdigest()}
 
 
@@ -223,14 +246,19 @@ def open_database(url: str, ingest: dict) -> Iterator[DatabaseDelivery]:
     """The source named by `url`, connected, inside its read-only REPEATABLE READ transaction."""
     location = parse_source_url(url)
     limits = IngestLimits.from_config(ingest)
-    source = PostgresSource(location, passfile=ingest.get("database_passfile") or None,
-                            connect_timeout=int(ingest["database_connect_timeout"]),
-                            batch_bytes=int(ingest["database_batch_bytes"]))
+    source = PostgresSource(
+        location,
+        passfile=ingest.get("database_passfile") or None,
+        connect_timeout=int(ingest["database_connect_timeout"]),
+        batch_bytes=int(ingest["database_batch_bytes"]),
+    )
     with source.snapshot() as snapshot:
         found = snapshot.tables()
         if not found:  # a schema without one SSD table is a wrong schema (or missing grants), not a quiet night
-            raise DatabaseUnavailable(f"database source {location.describe()}: no contract table (ssd_person, …) "
-                                      f"that this login can read in schema {location.schema!r}")
+            raise DatabaseUnavailable(
+                f"database source {location.describe()}: no contract table (ssd_person, …) "
+                f"that this login can read in schema {location.schema!r}"
+            )
         yield DatabaseDelivery(location, snapshot, limits, found=found)
 
 
@@ -240,8 +268,13 @@ def open_database(url: str, ingest: dict) -> Iterator[DatabaseDelivery]:
 class PostgresSource:
     """A PostgreSQL schema (SSD for Eclipse) read with psycopg's COPY TO STDOUT."""
 
-    def __init__(self, location: SourceLocation, passfile: str | None = None, connect_timeout: int = config_default("ingest", "database_connect_timeout"),
-                 batch_bytes: int = DEFAULT_BATCH_BYTES):
+    def __init__(
+        self,
+        location: SourceLocation,
+        passfile: str | None = None,
+        connect_timeout: int = config_default("ingest", "database_connect_timeout"),
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+    ):
         self.location = location
         self.passfile = passfile
         self.connect_timeout = connect_timeout
@@ -252,8 +285,9 @@ class PostgresSource:
 
         settings = dict(self.location.settings)
         # ISO dates whatever the server's DateStyle; UTF-8 text whatever the database's encoding.
-        options = " ".join(filter(None, [settings.pop("options", ""), "-c DateStyle=ISO,YMD",
-                                          "-c client_encoding=UTF8"]))
+        options = " ".join(
+            filter(None, [settings.pop("options", ""), "-c DateStyle=ISO,YMD", "-c client_encoding=UTF8"])
+        )
         keywords = {"dbname": self.location.database, "options": options, **settings}
         keywords.setdefault("connect_timeout", str(self.connect_timeout))
         keywords.setdefault("application_name", "caseflags")
@@ -266,7 +300,7 @@ class PostgresSource:
         return make_conninfo("", **keywords)
 
     @contextmanager
-    def snapshot(self) -> Iterator["PostgresSnapshot"]:
+    def snapshot(self) -> Iterator[PostgresSnapshot]:
         import psycopg
 
         where = self.location.describe()
@@ -296,8 +330,10 @@ def _connect_failure(exc: Exception) -> str:
     state = getattr(exc, "sqlstate", None) or ""
     text = str(exc).lower()
     if state in ("28P01", "28000") or "authentication failed" in text or "no password supplied" in text:
-        return ("authentication failed (check the user and PGPASSFILE/.pgpass, PGPASSWORD, PGSERVICE or "
-                "ingest.database_passfile)")
+        return (
+            "authentication failed (check the user and PGPASSFILE/.pgpass, PGPASSWORD, PGSERVICE or "
+            "ingest.database_passfile)"
+        )
     if state == "3D000" or ("database" in text and "does not exist" in text):
         return "the database does not exist"
     if "timeout" in text:
@@ -331,8 +367,10 @@ class PostgresSnapshot:
         with self.connection.cursor() as cursor:
             cursor.execute(sql_text("sources/postgresql/schema_exists.sql"), {"schema": self.location.schema})
             if cursor.fetchone()[0] == 0:
-                raise DatabaseUnavailable(f"database source {self.location.describe()}: schema "
-                                          f"{self.location.schema!r} not found in database {self.location.database!r}")
+                raise DatabaseUnavailable(
+                    f"database source {self.location.describe()}: schema "
+                    f"{self.location.schema!r} not found in database {self.location.database!r}"
+                )
 
     def _columns(self) -> dict[str, list[tuple[str, str, int | None]]]:
         if self._catalog is None:
@@ -392,16 +430,24 @@ class PostgresSnapshot:
             next_line += frame.height + len(rejected)
             frames.append(frame)
             unreadable.extend(rejected)
-        text = pl.concat(frames) if frames else pl.DataFrame(schema={**{c: pl.Utf8 for c in chosen_names}, LINE: pl.Int64})
+        text = (
+            pl.concat(frames) if frames else pl.DataFrame(schema={**{c: pl.Utf8 for c in chosen_names}, LINE: pl.Int64})
+        )
         if text.height == 0 and not unreadable:
             raise ExtractRefused(name, NO_ROWS)
         booleans = {columns[i][0] for i in chosen if columns[i][1] == "boolean"}
         padded = {columns[i][0] for i in chosen if columns[i][1] == "character"}
         source_column = {c: columns[i][0] for c, i in positions.items()}
         frame = text.select(
-            [_as_delivered(pl.col(source_column[c]), source_column[c] in booleans, source_column[c] in padded).alias(c)
-             if c in source_column else pl.lit(None, pl.Utf8).alias(c)
-             for c in spec.column_names] + [pl.col(LINE)]
+            [
+                _as_delivered(pl.col(source_column[c]), source_column[c] in booleans, source_column[c] in padded).alias(
+                    c
+                )
+                if c in source_column
+                else pl.lit(None, pl.Utf8).alias(c)
+                for c in spec.column_names
+            ]
+            + [pl.col(LINE)]
         )
         return TableRows(frame, unreadable, digest.hexdigest())
 
@@ -427,8 +473,11 @@ def _copy_batches(connection, statement, batch_bytes: int, digest) -> Iterator[b
     pgconn.send_query(statement.as_bytes(connection))
     started = pgconn.get_result()
     if started is None or started.status != pq.ExecStatus.COPY_OUT:
-        raise errors.error_from_result(started, encoding="utf-8") if started is not None else \
-            errors.OperationalError("COPY did not start")
+        raise (
+            errors.error_from_result(started, encoding="utf-8")
+            if started is not None
+            else errors.OperationalError("COPY did not start")
+        )
     get_row = pgconn.get_copy_data
     pending: list[bytes] = []
     size = 0
@@ -452,27 +501,43 @@ def _copy_batches(connection, statement, batch_bytes: int, digest) -> Iterator[b
         yield batch
 
 
-def _copy_text_frame(batch: bytes, columns: list[str], first_line: int,
-                     limits: IngestLimits) -> tuple[pl.DataFrame, list[dict]]:
+def _copy_text_frame(
+    batch: bytes, columns: list[str], first_line: int, limits: IngestLimits
+) -> tuple[pl.DataFrame, list[dict]]:
     """One batch of COPY text rows as a text frame numbered from `first_line`; a row holding a
     value longer than max_field_size is not kept (listed as unreadable, as a file's would be)."""
     expected = batch.count(b"\n")
-    frame = pl.read_csv(batch, has_header=False, separator="\t", quote_char=None, infer_schema=False,
-                        new_columns=columns, null_values="\\N",
-                        raise_if_empty=False, truncate_ragged_lines=False)
+    frame = pl.read_csv(
+        batch,
+        has_header=False,
+        separator="\t",
+        quote_char=None,
+        infer_schema=False,
+        new_columns=columns,
+        null_values="\\N",
+        raise_if_empty=False,
+        truncate_ragged_lines=False,
+    )
     if frame.height != expected:  # a row polars read otherwise than COPY wrote it: never silently
         raise ValueError("COPY text rows and parsed rows differ")
-    frame = frame.with_columns(
-        [_unescaped(frame, c) for c in columns]
-    ).with_row_index(LINE, offset=first_line).with_columns(pl.col(LINE).cast(pl.Int64))
+    frame = (
+        frame.with_columns([_unescaped(frame, c) for c in columns])
+        .with_row_index(LINE, offset=first_line)
+        .with_columns(pl.col(LINE).cast(pl.Int64))
+    )
     too_long = pl.any_horizontal([pl.col(c).str.len_chars() > limits.max_field_size for c in columns])
     long_rows = frame.filter(too_long.fill_null(False))
     unreadable = []
     if long_rows.height:
         for row in long_rows.iter_rows(named=True):
             column = next(c for c in columns if row[c] is not None and len(row[c]) > limits.max_field_size)
-            unreadable.append({"line": row[LINE], "column_name": column,
-                               "reason": f"field longer than max_field_size ({limits.max_field_size} characters)"})
+            unreadable.append(
+                {
+                    "line": row[LINE],
+                    "column_name": column,
+                    "reason": f"field longer than max_field_size ({limits.max_field_size} characters)",
+                }
+            )
         frame = frame.filter(~too_long.fill_null(False))
     return frame, unreadable
 
@@ -482,7 +547,12 @@ def _unescaped(frame: pl.DataFrame, column: str) -> pl.Expr:
     values = pl.col(column)
     if not frame.get_column(column).str.contains("\\", literal=True).any():
         return values
-    return pl.when(values.str.contains("\\", literal=True)).then(
-        values.map_elements(lambda v: _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), v),
-                            return_dtype=pl.Utf8)
-    ).otherwise(values)
+    return (
+        pl.when(values.str.contains("\\", literal=True))
+        .then(
+            values.map_elements(
+                lambda v: _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), v), return_dtype=pl.Utf8
+            )
+        )
+        .otherwise(values)
+    )

@@ -12,10 +12,10 @@ from caseflags.ingest.common import ExtractRefused
 from caseflags.ingest.extracts import EXTRACT_SUFFIXES
 from caseflags.ingest.returns.sources import FoundReturns, find_returns, is_return_candidate
 
-
 # The tables of the SSD v1.4.5 scripts (SystemC, Eclipse, Mosaic) that caseflags does not read: a
 # full SSD export is expected to hold them, so they are named "not used", never refused.
-SSD_TABLES = frozenset("""
+SSD_TABLES = frozenset(
+    """
 ssd_api_data_staging ssd_care_leavers ssd_cla_care_plan ssd_cla_convictions ssd_cla_episodes
 ssd_cla_health ssd_cla_immunisations ssd_cla_placement ssd_cla_previous_permanence ssd_cla_reviews
 ssd_cla_substance_misuse ssd_cla_visits ssd_cohort ssd_contacts ssd_cp_plans ssd_cp_reviews ssd_cp_visits
@@ -23,7 +23,8 @@ ssd_department ssd_dim_date ssd_early_help_episodes ssd_ehcp_active_plans ssd_eh
 ssd_ehcp_named_plan ssd_ehcp_requests ssd_family ssd_immigration_status ssd_legal_status ssd_missing
 ssd_mother ssd_permanence ssd_pre_cla_care_plan ssd_pre_proceedings ssd_s251_finance ssd_sdq_scores
 ssd_sen_need ssd_send ssd_version_log ssd_voice_of_child
-""".split())
+""".split()
+)
 NOT_USED_SSD_TABLE = "not used: SSD table"
 
 
@@ -53,8 +54,12 @@ def discover_delivery(extracts_dir: Path) -> DeliveryFiles:
             if is_return_candidate(path):
                 candidates.append(path)
             else:  # manifests, truth files, notes travel with deliveries: named, not refused
-                unused.append(ExtractRefused(path.name, "neither an extract (.csv, .parquet, .xlsx) nor a DfE "
-                                                        "return (.xml, .xml.gz, .zip): not used"))
+                unused.append(
+                    ExtractRefused(
+                        path.name,
+                        "neither an extract (.csv, .parquet, .xlsx) nor a DfE return (.xml, .xml.gz, .zip): not used",
+                    )
+                )
             continue
         table = path.stem.lower()
         if table not in contract and table in SSD_TABLES:

@@ -30,21 +30,25 @@ def resolve_duplicates(
     # Cheap first look (one hash per row, no copy of the rows): most deliveries have no duplicate.
     if not data.lazy().select(pl.struct(key).hash().is_duplicated().any()).collect().item():
         return data, no_problems
-    keyed = pl.all_horizontal([pl.col(k).is_not_null() for k in key]) if table in KEYS_IGNORING_ROWS_WITH_MISSING_PART else pl.lit(True)
-    order = "\x00order"
-    marked = data.with_row_index(order).with_columns(
-        (keyed & (pl.len().over(key) > 1)).alias("\x00dup")
+    keyed = (
+        pl.all_horizontal([pl.col(k).is_not_null() for k in key])
+        if table in KEYS_IGNORING_ROWS_WITH_MISSING_PART
+        else pl.lit(True)
     )
+    order = "\x00order"
+    marked = data.with_row_index(order).with_columns((keyed & (pl.len().over(key) > 1)).alias("\x00dup"))
     if SOURCE not in marked.columns:
         marked = marked.with_columns(pl.lit(source, pl.Utf8).alias(SOURCE))
     if not marked.get_column("\x00dup").any():
         return data, no_problems
-    dups = marked.filter(pl.col("\x00dup")).with_columns(
-        pl.struct(columns).hash().alias("\x00content")
-    ).with_columns(
-        (pl.col("\x00content").n_unique().over(key) == 1).alias("\x00identical"),
-        pl.col(order).min().over(key).alias("\x00first"),
-        pl.len().over(key).alias("\x00count"),
+    dups = (
+        marked.filter(pl.col("\x00dup"))
+        .with_columns(pl.struct(columns).hash().alias("\x00content"))
+        .with_columns(
+            (pl.col("\x00content").n_unique().over(key) == 1).alias("\x00identical"),
+            pl.col(order).min().over(key).alias("\x00first"),
+            pl.len().over(key).alias("\x00count"),
+        )
     )
     first = dups.filter(pl.col(order) == pl.col("\x00first")).select(
         *key, pl.col(LINE).alias("\x00first_line"), pl.col(SOURCE).alias("\x00first_file")
@@ -53,11 +57,14 @@ def resolve_duplicates(
     label = ", ".join(key)
     identical = pl.format(
         f"duplicate key ({label}): identical to line {{}} of {{}}, loaded once",
-        pl.col("\x00first_line"), pl.col("\x00first_file"),
+        pl.col("\x00first_line"),
+        pl.col("\x00first_file"),
     )
     different = pl.format(
         f"duplicate key ({label}): {{}} rows with this key differ, none loaded (first at line {{}} of {{}})",
-        pl.col("\x00count"), pl.col("\x00first_line"), pl.col("\x00first_file"),
+        pl.col("\x00count"),
+        pl.col("\x00first_line"),
+        pl.col("\x00first_file"),
     )
     rejected = dups.filter(~pl.col("\x00identical") | (pl.col(order) != pl.col("\x00first")))
     problems = rejected.select(

@@ -59,9 +59,15 @@ OWN_RULES = {"ssd_linked_identifiers"} | {t for t in WORKER_ID_COLUMNS}
 TAIL_BYTES = 4096  # enough to hold sqlcmd's "(N rows affected)" trailer line
 
 
-def stage_csv_in_engine(con: duckdb.DuckDBPyConnection, path: Path, table: str, scan: FileScan,
-                        limits: IngestLimits, agency_aliases: dict[str, str] | None,
-                        content_sha256: str) -> EngineExtract | None:
+def stage_csv_in_engine(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    scan: FileScan,
+    limits: IngestLimits,
+    agency_aliases: dict[str, str] | None,
+    content_sha256: str,
+) -> EngineExtract | None:
     """The extract typed into `_staged_<table>` by DuckDB, or None when it is not a clean CSV the
     engine can load whole (the exact reader then reads it; nothing is left staged)."""
     spec = load_contract()[table]
@@ -76,8 +82,12 @@ def stage_csv_in_engine(con: duckdb.DuckDBPyConnection, path: Path, table: str, 
         return None  # the exact reader refuses it, naming why
     con.execute(sql_text("ingest/engine_macros.sql"))
     query = _Query(spec, positions, agency_aliases or {})
-    params = {"path": str(path), "columns": {f"c{i}": "VARCHAR" for i in range(len(header))},
-              "max_line_size": max(scan.max_line_bytes + 2, 2_097_152), **query.params}
+    params = {
+        "path": str(path),
+        "columns": {f"c{i}": "VARCHAR" for i in range(len(header))},
+        "max_line_size": max(scan.max_line_bytes + 2, 2_097_152),
+        **query.params,
+    }
     staged = f'"{STAGED_PREFIX}{table}"'
     create_staged_table(con, table, STAGED_PREFIX + table)
     threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
@@ -96,9 +106,12 @@ def stage_csv_in_engine(con: duckdb.DuckDBPyConnection, path: Path, table: str, 
     try:
         loaded = con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0]
         # With no quoted line break and no blank line, line n holds record n - 1 (after the header).
-        whole = (loaded and loaded == scan.lines - 1
-                 and _commas_in_values(con, scan, params) == scan.commas - (len(header) - 1) * scan.lines
-                 and not _repeated_keys(con, spec, staged))
+        whole = (
+            loaded
+            and loaded == scan.lines - 1
+            and _commas_in_values(con, scan, params) == scan.commas - (len(header) - 1) * scan.lines
+            and not _repeated_keys(con, spec, staged)
+        )
         issues = _identifier_issues(con, table, path.name, staged) if whole else None
     except duckdb.Error:
         whole = False
@@ -106,13 +119,20 @@ def stage_csv_in_engine(con: duckdb.DuckDBPyConnection, path: Path, table: str, 
         con.execute(f"DROP TABLE IF EXISTS {staged}")
         return None
     return EngineExtract(
-        table=table, file=path.name, content_sha256=content_sha256, rows_read=loaded,
-        data=None, quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        table=table,
+        file=path.name,
+        content_sha256=content_sha256,
+        rows_read=loaded,
+        data=None,
+        quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
         identifier_issues=issues,
-        reads={path.name: loaded}, rejected={path.name: 0},
+        reads={path.name: loaded},
+        rejected={path.name: 0},
         unused_columns=unused_columns(header, spec),
         delivered_columns=[str(c).strip().lstrip("\ufeff").strip() for c in header],
-        con=con, staged_name=staged, loaded=loaded,
+        con=con,
+        staged_name=staged,
+        loaded=loaded,
     )
 
 
@@ -122,7 +142,9 @@ def _commas_in_values(con: duckdb.DuckDBPyConnection, scan: FileScan, params: di
     of the file must be a delimiter, (columns - 1) per line."""
     if not scan.quotes:
         return 0
-    counted = " + ".join(f"coalesce(strlen(c{i}) - strlen(replace(c{i}, ',', '')), 0)" for i in range(len(params["columns"])))
+    counted = " + ".join(
+        f"coalesce(strlen(c{i}) - strlen(replace(c{i}, ',', '')), 0)" for i in range(len(params["columns"]))
+    )
     read = {k: params[k] for k in ("path", "columns", "max_line_size")}
     return con.execute(sql_text("ingest/engine_commas.sql").format(counted=counted), read).fetchall()[0][0] or 0
 
@@ -135,16 +157,23 @@ def _repeated_keys(con: duckdb.DuckDBPyConnection, spec: TableSpec, staged: str)
     keyed = "true"
     if spec.name in KEYS_IGNORING_ROWS_WITH_MISSING_PART:
         keyed = " AND ".join(f'"{c}" IS NOT NULL' for c in key)
-    sql = sql_text("ingest/engine_repeated_keys.sql").format(key=", ".join(f'"{c}"' for c in key), staged=staged,
-                                                            keyed=keyed)
+    sql = sql_text("ingest/engine_repeated_keys.sql").format(
+        key=", ".join(f'"{c}"' for c in key), staged=staged, keyed=keyed
+    )
     return con.execute(sql).fetchall()[0][0] > 0
 
 
 def _plain_csv(path: Path, spec: TableSpec, scan: FileScan, limits: IngestLimits) -> bool:
-    return (path.suffix.lower() == ".csv" and scan.plain_utf8 and not scan.has_nul and scan.ends_with_newline
-            and scan.max_line_bytes <= min(limits.max_field_size, limits.max_record_size)
-            and scan.lines >= 2 and spec.name not in OWN_RULES
-            and not any(c.kind == "code_list" or c.name in ROLE_COLUMNS for c in spec.columns))
+    return (
+        path.suffix.lower() == ".csv"
+        and scan.plain_utf8
+        and not scan.has_nul
+        and scan.ends_with_newline
+        and scan.max_line_bytes <= min(limits.max_field_size, limits.max_record_size)
+        and scan.lines >= 2
+        and spec.name not in OWN_RULES
+        and not any(c.kind == "code_list" or c.name in ROLE_COLUMNS for c in spec.columns)
+    )
 
 
 def _layout_header(path: Path, limits: IngestLimits) -> list[str] | None:
@@ -155,7 +184,7 @@ def _layout_header(path: Path, limits: IngestLimits) -> list[str] | None:
         second = handle.readline(limits.max_record_size + 1).decode("utf-8", "replace")
         handle.seek(max(0, path.stat().st_size - TAIL_BYTES))
         tail = handle.read().rstrip(b"\r\n").decode("utf-8", "replace")
-    if '"' in first or is_underline(second) or ROWS_AFFECTED.match(tail[tail.rfind("\n") + 1:].strip()):
+    if '"' in first or is_underline(second) or ROWS_AFFECTED.match(tail[tail.rfind("\n") + 1 :].strip()):
         return None
     return next(csv.reader([first.lstrip("\ufeff").rstrip("\r\n")]), [])
 
@@ -220,8 +249,11 @@ def _identifier_issues(con: duckdb.DuckDBPyConnection, table: str, file: str, st
         invalid = distinct.filter(~valid(pl.col(column))).get_column(column).to_list()
         if invalid:
             where = f'WHERE "{column}" IN (SELECT unnest($values))'
-            frames.append(con.sql(sql_text("ingest/engine_rows.sql").format(staged=staged, where=where),
-                                  params={"values": invalid}).pl())
+            frames.append(
+                con.sql(
+                    sql_text("ingest/engine_rows.sql").format(staged=staged, where=where), params={"values": invalid}
+                ).pl()
+            )
     if not frames:
         return pl.DataFrame(schema=IDENTIFIER_ISSUE_SCHEMA)
     rows = pl.concat(frames).unique(LINE, keep="first").sort(LINE)
@@ -230,8 +262,9 @@ def _identifier_issues(con: duckdb.DuckDBPyConnection, table: str, file: str, st
 
 def _as_parsed(frame: pl.DataFrame) -> pl.DataFrame:
     """Staged rows as the exact reader types them: code columns as text (DuckDB gives ENUMs)."""
-    return frame.with_columns([pl.col(c).cast(pl.Utf8) for c, t in frame.schema.items()
-                               if isinstance(t, (pl.Enum, pl.Categorical))])
+    return frame.with_columns(
+        [pl.col(c).cast(pl.Utf8) for c, t in frame.schema.items() if isinstance(t, (pl.Enum, pl.Categorical))]
+    )
 
 
 @dataclass
@@ -269,5 +302,13 @@ class EngineExtract(ParsedExtract):
     def ledger(self) -> list[dict]:
         if not self.staged:
             return super().ledger()
-        return [{"file": self.file, "table": self.table, "read": self.rows_read, "loaded": self.loaded,
-                 "quarantined": 0, "balanced": self.rows_read == self.loaded}]
+        return [
+            {
+                "file": self.file,
+                "table": self.table,
+                "read": self.rows_read,
+                "loaded": self.loaded,
+                "quarantined": 0,
+                "balanced": self.rows_read == self.loaded,
+            }
+        ]

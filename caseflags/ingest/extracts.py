@@ -21,6 +21,12 @@ from pathlib import Path
 
 import polars as pl
 
+from caseflags.contracts.identifiers import (
+    nhs_number_problem_expr,
+    nhs_number_valid_expr,
+    upn_problem_expr,
+    upn_valid_expr,
+)
 from caseflags.contracts.schema import (
     LINKED_IDENTIFIER_TYPES,
     TABLE_AGENCY,
@@ -28,23 +34,34 @@ from caseflags.contracts.schema import (
     TableSpec,
     load_contract,
 )
-from caseflags.contracts.identifiers import (
-    nhs_number_problem_expr,
-    nhs_number_valid_expr,
-    upn_problem_expr,
-    upn_valid_expr,
-)
 from caseflags.digests import file_sha256
 from caseflags.ingest.common import LINE, SOURCE, ExtractRefused, bounded, unused_columns
 from caseflags.ingest.csv_reader import raw_lines as csv_raw_lines
 from caseflags.ingest.csv_reader import read_csv_text
 from caseflags.ingest.duplicates import resolve_duplicates
-from caseflags.ingest.scan import (DEFAULT_LIMITS, KIND_REASONS, DecodedText, FileScan, IngestLimits, scan_file,
-                                   utf16_bom)
+from caseflags.ingest.scan import (
+    DEFAULT_LIMITS,
+    KIND_REASONS,
+    DecodedText,
+    FileScan,
+    IngestLimits,
+    scan_file,
+    utf16_bom,
+)
 from caseflags.ingest.tabular import joined_values, read_tabular_text
 
-__all__ = ["LINE", "SOURCE", "ExtractRefused", "IngestLimits", "ParsedExtract", "parse_extract", "parse_source",
-           "combine", "file_sha256", "scan_file"]
+__all__ = [
+    "LINE",
+    "SOURCE",
+    "ExtractRefused",
+    "IngestLimits",
+    "ParsedExtract",
+    "parse_extract",
+    "parse_source",
+    "combine",
+    "file_sha256",
+    "scan_file",
+]
 
 EXTRACT_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
@@ -69,8 +86,11 @@ SENTINEL_DATES = ("1900-01-01", "1899-12-30", "1753-01-01")
 SENTINEL_REASON = "sentinel date (a placeholder for no date): loaded as missing"
 # The sentinel dates as delivered (ISO or UK, with or without a time): one anchored regex, cheaper
 # than parsing every date twice.
-SENTINEL_TEXT = "^(?:" + "|".join(
-    [d for iso in SENTINEL_DATES for d in (iso, "/".join(reversed(iso.split("-"))))]) + r")(?:[ T][0-9:.]*)?$"
+SENTINEL_TEXT = (
+    "^(?:"
+    + "|".join([d for iso in SENTINEL_DATES for d in (iso, "/".join(reversed(iso.split("-"))))])
+    + r")(?:[ T][0-9:.]*)?$"
+)
 
 
 def sentinel_warnings(file: str, frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
@@ -80,10 +100,18 @@ def sentinel_warnings(file: str, frame: pl.DataFrame, spec: TableSpec) -> pl.Dat
         if col.kind != "date" or col.name not in frame.columns:
             continue
         text = _blank_to_null(pl.col(col.name))
-        hit = frame.lazy().filter(text.str.contains(SENTINEL_TEXT)).select(
-            pl.lit(file).alias("file"), pl.col(LINE).alias("line"), pl.lit(col.name).alias("column_name"),
-            pl.lit(SENTINEL_REASON).alias("reason"), pl.col(col.name).str.strip_chars().alias("raw_value"),
-        ).collect()
+        hit = (
+            frame.lazy()
+            .filter(text.str.contains(SENTINEL_TEXT))
+            .select(
+                pl.lit(file).alias("file"),
+                pl.col(LINE).alias("line"),
+                pl.lit(col.name).alias("column_name"),
+                pl.lit(SENTINEL_REASON).alias("reason"),
+                pl.col(col.name).str.strip_chars().alias("raw_value"),
+            )
+            .collect()
+        )
         if hit.height:
             frames.append(hit)
     return pl.concat(frames).cast(WARNING_SCHEMA) if frames else pl.DataFrame(schema=WARNING_SCHEMA)
@@ -133,9 +161,13 @@ class ParsedExtract:
             loaded = {self.file: self.data.height}
         entries = []
         for source, read in self.reads.items():
-            entry = {"file": source, "table": self.table, "read": read,
-                     "loaded": loaded.get(source, 0) + self.merged.get(source, 0),
-                     "quarantined": self.rejected.get(source, 0)}
+            entry = {
+                "file": source,
+                "table": self.table,
+                "read": read,
+                "loaded": loaded.get(source, 0) + self.merged.get(source, 0),
+                "quarantined": self.rejected.get(source, 0),
+            }
             if self.merged.get(source):
                 entry["merged"] = self.merged[source]
             entry["balanced"] = entry["read"] == entry["loaded"] + entry["quarantined"]
@@ -168,7 +200,10 @@ IDENTIFIER_ISSUE_SCHEMA = {
 
 
 def read_text_frame(
-    path: Path, spec: TableSpec, scan: FileScan | None = None, limits: IngestLimits = DEFAULT_LIMITS,
+    path: Path,
+    spec: TableSpec,
+    scan: FileScan | None = None,
+    limits: IngestLimits = DEFAULT_LIMITS,
     header_out: list[str] | None = None,
 ) -> tuple[pl.DataFrame, list[dict], dict[int, str] | None]:
     """All contract columns as text plus `_line`; the records unreadable as records; and for
@@ -209,9 +244,12 @@ def missing_literal_counts(frame: pl.DataFrame, spec: TableSpec) -> dict[str, di
     columns = [c for c in spec.column_names if c in frame.columns and frame.schema[c] == pl.Utf8]
     if not columns or not frame.height:
         return {}
-    padded = frame.lazy().select(
-        [(pl.col(c).str.ends_with(" ") | pl.col(c).str.starts_with(" ")).any().alias(c) for c in columns]
-    ).collect().row(0, named=True)
+    padded = (
+        frame.lazy()
+        .select([(pl.col(c).str.ends_with(" ") | pl.col(c).str.starts_with(" ")).any().alias(c) for c in columns])
+        .collect()
+        .row(0, named=True)
+    )
     exprs = []
     for literal in (NULL_LITERAL, PLACEHOLDER):
         for c in columns:
@@ -241,7 +279,9 @@ def _parse_date(expr: pl.Expr) -> pl.Expr:
 
 def _parse_flag(expr: pl.Expr) -> pl.Expr:
     upper = expr.str.to_uppercase()
-    return pl.when(upper.is_in(list(FLAG_TRUE))).then(True).when(upper.is_in(list(FLAG_FALSE))).then(False).otherwise(None)
+    return (
+        pl.when(upper.is_in(list(FLAG_TRUE))).then(True).when(upper.is_in(list(FLAG_FALSE))).then(False).otherwise(None)
+    )
 
 
 def _parse_code_list(value: str | None) -> list[str] | None:
@@ -331,7 +371,9 @@ def parse_frame(
         if failure_reason is not None:
             # Parsed once: a value present in the text but null once typed did not parse.
             problems.append(
-                pl.when(present & pl.col(col.name).is_null()).then(pl.lit(failure_reason)).otherwise(None)
+                pl.when(present & pl.col(col.name).is_null())
+                .then(pl.lit(failure_reason))
+                .otherwise(None)
                 .alias(f"{col.name}\x00bad")
             )
     # Lazy, so polars evaluates each column's shared sub-expressions once and in parallel.
@@ -340,9 +382,12 @@ def parse_frame(
     if not problems:
         return typed_frame, no_problems
     judged = pl.concat([typed_frame, frame.lazy().select(presence).collect()], how="horizontal")
-    flagged = judged.lazy().select([pl.col(LINE), *problems]).filter(
-        pl.any_horizontal([pl.col(p.meta.output_name()).is_not_null() for p in problems])
-    ).collect()
+    flagged = (
+        judged.lazy()
+        .select([pl.col(LINE), *problems])
+        .filter(pl.any_horizontal([pl.col(p.meta.output_name()).is_not_null() for p in problems]))
+        .collect()
+    )
     if not flagged.height:
         return typed_frame, no_problems
     long = (
@@ -378,7 +423,9 @@ def _parse_column(col: ColumnSpec, text: pl.Expr, aliases: dict[str, str]) -> tu
             parsed = _strip_excel_decimal(text)
         # A line break, tab or NUL inside an identifier is damage (a quote gone astray), not data.
         damaged = text.str.contains(r"[\x00-\x1f\x7f]")
-        return pl.when(damaged).then(None).otherwise(parsed), "control character (line break, tab, NUL) in an identifier"
+        return pl.when(damaged).then(None).otherwise(
+            parsed
+        ), "control character (line break, tab, NUL) in an identifier"
     return text, None
 
 
@@ -397,11 +444,14 @@ def find_identifier_issues(table: str, file: str, data: pl.DataFrame) -> pl.Data
         if t == table:
             checks.append((c, "UPN", pl.col(c)))
     frames = []
-    for column, id_type, expr in checks:
+    for column, id_type, _expr in checks:
         frames.append(_invalid_rows(table, file, data, column, id_type, None))
     if table == "ssd_linked_identifiers" and data.height:
-        kind = pl.col("link_identifier_type").str.strip_chars().str.to_lowercase().replace_strict(
-            LINKED_IDENTIFIER_TYPES, default=None
+        kind = (
+            pl.col("link_identifier_type")
+            .str.strip_chars()
+            .str.to_lowercase()
+            .replace_strict(LINKED_IDENTIFIER_TYPES, default=None)
         )
         typed = data.with_columns(kind.alias("_id_type"))
         for id_type in ("NHS_NUMBER", "UPN"):
@@ -414,8 +464,12 @@ def find_identifier_issues(table: str, file: str, data: pl.DataFrame) -> pl.Data
 
 
 _PERSON_COLUMN = {"ssd_person": "pers_person_id", "ssd_linked_identifiers": "link_person_id"}
-_RECORD_KEY = {"ssd_person": "pers_person_id", "agency_records": "agency_record_id", "ehcp_plans": "ehcp_id",
-               "ssd_linked_identifiers": "link_person_id"}
+_RECORD_KEY = {
+    "ssd_person": "pers_person_id",
+    "agency_records": "agency_record_id",
+    "ehcp_plans": "ehcp_id",
+    "ssd_linked_identifiers": "link_person_id",
+}
 
 
 def _invalid_rows(table: str, file: str, data: pl.DataFrame, column: str, id_type: str, _unused) -> pl.DataFrame:
@@ -429,7 +483,9 @@ def _invalid_rows(table: str, file: str, data: pl.DataFrame, column: str, id_typ
     if table == "attendance_sessions":
         # One issue per pupil, not per session: its first line locates it.
         rows = rows.sort(LINE).unique(subset=[column], keep="first", maintain_order=True)
-    agency = pl.col("agency").cast(pl.Utf8) if table == "agency_records" else pl.lit(TABLE_AGENCY.get(table, "SOCIAL_CARE"))
+    agency = (
+        pl.col("agency").cast(pl.Utf8) if table == "agency_records" else pl.lit(TABLE_AGENCY.get(table, "SOCIAL_CARE"))
+    )
     person = pl.col(_PERSON_COLUMN[table]) if table in _PERSON_COLUMN else pl.lit(None, pl.Utf8)
     key = pl.col(_RECORD_KEY[table]) if table in _RECORD_KEY else pl.lit(None, pl.Utf8)
     # The most basic reason first: a 14-character UPN is the wrong length, not a wrong letter.
@@ -470,6 +526,7 @@ def parse_extract(
     header: list[str] = []
     frame, unreadable, faulty = read_text_frame(path, spec, scan, limits, header_out=header)
     if faulty is not None:  # Parquet / XLSX: raw lines are the delivered values, comma-joined
+
         def raw_for(wanted: set[int]) -> dict[int, str]:
             found = dict(faulty)
             missing = wanted - set(found)
@@ -477,10 +534,21 @@ def parse_extract(
                 found.update(joined_values(frame.filter(pl.col(LINE).is_in(list(missing)))))
             return found
     else:
+
         def raw_for(wanted: set[int]):
             return csv_raw_lines(path, scan, wanted, limits)
-    parsed = parse_source(table, path, frame, unreadable, agency_aliases, content_sha256=content_sha256,
-                          raw_for=raw_for, limits=limits, role_codes=role_codes)
+
+    parsed = parse_source(
+        table,
+        path,
+        frame,
+        unreadable,
+        agency_aliases,
+        content_sha256=content_sha256,
+        raw_for=raw_for,
+        limits=limits,
+        role_codes=role_codes,
+    )
     parsed.unused_columns = unused_columns(header, spec)
     parsed.delivered_columns = [str(c).strip().lstrip("\ufeff").strip() for c in header]
     return parsed
@@ -522,9 +590,14 @@ def parse_source(
     file = path.name
     literals = missing_literal_counts(frame, spec)
     sentinels = sentinel_warnings(file, frame, spec)
-    typed, problems = parse_frame(frame, spec, agency_aliases, role_codes,
-                                  literal_columns={c for counts in literals.values() for c in counts},
-                                  sentinel_columns=set(sentinels.get_column("column_name").to_list()))
+    typed, problems = parse_frame(
+        frame,
+        spec,
+        agency_aliases,
+        role_codes,
+        literal_columns={c for counts in literals.values() for c in counts},
+        sentinel_columns=set(sentinels.get_column("column_name").to_list()),
+    )
     problems = _needs_one_of(table, typed, problems)
     typed, names = worker_names(table, typed)
     problems, warnings = _kept_problems(table, path, frame, problems)
@@ -537,11 +610,15 @@ def parse_source(
     unreadable_records = {u.get("record", u["line"]) for u in unreadable} - {None}
     good, duplicates = resolve_duplicates(table, good, spec.column_names, source=file)
     rows = (
-        [{"line": line, "column_name": column, "reason": reason}
-         for line, column, reason in problems.select(LINE, "column_name", "reason").iter_rows()]
+        [
+            {"line": line, "column_name": column, "reason": reason}
+            for line, column, reason in problems.select(LINE, "column_name", "reason").iter_rows()
+        ]
         + [{"line": u["line"], "column_name": u.get("column_name"), "reason": u["reason"]} for u in unreadable]
-        + [{"line": line, "column_name": None, "reason": reason}
-           for line, reason in duplicates.select("line", "reason").iter_rows()]
+        + [
+            {"line": line, "column_name": None, "reason": reason}
+            for line, reason in duplicates.select("line", "reason").iter_rows()
+        ]
     )
     wanted = {r["line"] for r in rows}
     if raw_lines is not None:
@@ -576,11 +653,14 @@ def _needs_one_of(table: str, typed: pl.DataFrame, problems: pl.DataFrame) -> pl
     if not columns or not all(c in typed.columns for c in columns):
         return problems
     lacking = typed.filter(pl.all_horizontal([pl.col(c).is_null() for c in columns])).select(
-        pl.col(LINE), pl.lit(columns[0]).alias("column_name"),
+        pl.col(LINE),
+        pl.lit(columns[0]).alias("column_name"),
         pl.lit(f"blank required value: neither {' nor '.join(columns)}").alias("reason"),
     )
     if problems.height:  # a date given but unparseable is that date's problem, not this one
-        lacking = lacking.join(problems.filter(pl.col("column_name").is_in(list(columns))).select(LINE), on=LINE, how="anti")
+        lacking = lacking.join(
+            problems.filter(pl.col("column_name").is_in(list(columns))).select(LINE), on=LINE, how="anti"
+        )
     if not lacking.height:
         return problems
     return pl.concat([problems, lacking.cast(problems.schema)]).sort([LINE, "column_name"])
@@ -620,19 +700,24 @@ def combine(parts: list[ParsedExtract], limits: IngestLimits = DEFAULT_LIMITS) -
         return parts[0]
     table = parts[0].table
     spec = load_contract()[table]
-    data = pl.concat([p.data if SOURCE in p.data.columns else p.data.with_columns(pl.lit(p.file).alias(SOURCE))
-                      for p in parts])
+    data = pl.concat(
+        [p.data if SOURCE in p.data.columns else p.data.with_columns(pl.lit(p.file).alias(SOURCE)) for p in parts]
+    )
     kept, clashes = resolve_duplicates(table, data, spec.column_names)
     quarantine = [p.quarantine for p in parts]
     rejected = rejected_by_source(parts)
     issues = pl.concat([p.identifier_issues for p in parts])
     if clashes.height:
         values = data.join(clashes.select(pl.col("file").alias(SOURCE), pl.col("line").alias(LINE)), on=[SOURCE, LINE])
-        raw = {(r[SOURCE], r[LINE]): ",".join("" if r[c] is None else str(r[c]) for c in spec.column_names)
-               for r in values.iter_rows(named=True)}
+        raw = {
+            (r[SOURCE], r[LINE]): ",".join("" if r[c] is None else str(r[c]) for c in spec.column_names)
+            for r in values.iter_rows(named=True)
+        }
         for source, group in clashes.group_by("file"):
             rows = group.select("line", "column_name", "reason").to_dicts()
-            quarantine.append(_quarantine_frame(source[0], rows, {r["line"]: raw.get((source[0], r["line"])) for r in rows}, limits))
+            quarantine.append(
+                _quarantine_frame(source[0], rows, {r["line"]: raw.get((source[0], r["line"])) for r in rows}, limits)
+            )
             rejected[source[0]] = rejected.get(source[0], 0) + group.height
         issues = issues.join(clashes.select("file", "line"), on=["file", "line"], how="anti")
     return ParsedExtract(
@@ -657,6 +742,14 @@ def _quarantine_frame(file: str, rows: list[dict], raw: dict, limits: IngestLimi
     for r in sorted(rows, key=lambda r: (r["line"], r["column_name"] or "")):
         found = raw.get(r["line"])
         text, length = found if isinstance(found, tuple) else (found, None if found is None else len(found))
-        records.append({"file": file, "line": r["line"], "column_name": r["column_name"], "reason": r["reason"],
-                        "raw_line": bounded(text, limits.raw_line_prefix), "raw_length": length})
+        records.append(
+            {
+                "file": file,
+                "line": r["line"],
+                "column_name": r["column_name"],
+                "reason": r["reason"],
+                "raw_line": bounded(text, limits.raw_line_prefix),
+                "raw_length": length,
+            }
+        )
     return pl.DataFrame(records, schema=QUARANTINE_SCHEMA)

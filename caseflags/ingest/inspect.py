@@ -16,8 +16,8 @@ from pathlib import Path
 import polars as pl
 
 from caseflags.config import Config
-from caseflags.contracts.schema import LINKED_IDENTIFIER_TYPES, NHS_NUMBER_COLUMNS, UPN_COLUMNS, load_contract
 from caseflags.contracts.identifiers import nhs_number_valid_expr, upn_valid_expr
+from caseflags.contracts.schema import LINKED_IDENTIFIER_TYPES, NHS_NUMBER_COLUMNS, UPN_COLUMNS, load_contract
 from caseflags.ingest.common import COLUMN_ALIASES, ExtractRefused
 from caseflags.ingest.delivery import discover_delivery
 from caseflags.ingest.extracts import LINE, parse_extract
@@ -61,7 +61,8 @@ class DeliveryInspection:
     @property
     def would_load(self) -> bool:
         return not self.missing_required and not any(
-            f.verdict == "WOULD BE REFUSED" and f.recognised_as in load_contract() for f in self.files)
+            f.verdict == "WOULD BE REFUSED" and f.recognised_as in load_contract() for f in self.files
+        )
 
 
 def inspect_delivery(folder: Path, config: Config) -> DeliveryInspection:
@@ -81,11 +82,17 @@ def inspect_delivery(folder: Path, config: Config) -> DeliveryInspection:
     for name, reason in read.refused:
         files.append(FileInspection(name, "DfE return", "WOULD BE REFUSED", reason))
     for entry in read.ledger():
-        files.append(FileInspection(
-            entry["file"], f"{entry['collection']} return {entry['census_year']}", "WOULD LOAD",
-            rows_read=entry["records_read"], would_load=entry["records_loaded"],
-            would_quarantine=entry["records_quarantined"],
-            notes=[f"{entry['warnings']} warnings"] if entry["warnings"] else []))
+        files.append(
+            FileInspection(
+                entry["file"],
+                f"{entry['collection']} return {entry['census_year']}",
+                "WOULD LOAD",
+                rows_read=entry["records_read"],
+                would_load=entry["records_loaded"],
+                would_quarantine=entry["records_quarantined"],
+                notes=[f"{entry['warnings']} warnings"] if entry["warnings"] else [],
+            )
+        )
     delivered = set(found.files) | read.tables()
     missing = [t for t in REQUIRED_TABLES if t not in delivered]
     return DeliveryInspection(str(folder), sorted(files, key=lambda f: f.file), missing)
@@ -102,13 +109,17 @@ def _inspect_extract(path: Path, table: str, config: Config, limits: IngestLimit
     ignored = set(parsed.unused_columns)
     header = parsed.delivered_columns
     delivered = {c.strip().lower() for c in header}
-    used = [c for c in spec.column_names if c in delivered or any(
-        COLUMN_ALIASES.get(d) == c for d in delivered)]
+    used = [c for c in spec.column_names if c in delivered or any(COLUMN_ALIASES.get(d) == c for d in delivered)]
     inspection = FileInspection(
-        path.name, table, "WOULD LOAD",
-        used=used, ignored=[c for c in header if c.strip() in ignored],
+        path.name,
+        table,
+        "WOULD LOAD",
+        used=used,
+        ignored=[c for c in header if c.strip() in ignored],
         missing=[c for c in spec.column_names if c not in used],
-        rows_read=parsed.rows_read, would_load=parsed.rows_loaded, would_quarantine=parsed.rows_quarantined,
+        rows_read=parsed.rows_read,
+        would_load=parsed.rows_loaded,
+        would_quarantine=parsed.rows_quarantined,
         top_reasons=_top_reasons(parsed.quarantine),
         date_range=_date_range(parsed.rows(), spec),
         identifiers=_identifiers(table, parsed.rows()),
@@ -130,7 +141,8 @@ def _top_reasons(quarantine: pl.DataFrame) -> list[tuple[str, int]]:
         return []
     labels = Counter(
         f"{column}: {reason}" if column else reason
-        for column, reason in quarantine.select("column_name", "reason").iter_rows())
+        for column, reason in quarantine.select("column_name", "reason").iter_rows()
+    )
     return labels.most_common(TOP_REASONS)
 
 
@@ -138,8 +150,10 @@ def _date_range(rows: pl.DataFrame, spec) -> tuple[str, str] | None:
     dates = [c.name for c in spec.columns if c.kind == "date" and c.name in rows.columns]
     if not dates or not rows.height:
         return None
-    bounds = rows.select(pl.min_horizontal([pl.col(c).min() for c in dates]).alias("low"),
-                         pl.max_horizontal([pl.col(c).max() for c in dates]).alias("high")).row(0)
+    bounds = rows.select(
+        pl.min_horizontal([pl.col(c).min() for c in dates]).alias("low"),
+        pl.max_horizontal([pl.col(c).max() for c in dates]).alias("high"),
+    ).row(0)
     if bounds[0] is None:
         return None
     return bounds[0].isoformat(), bounds[1].isoformat()
@@ -153,8 +167,12 @@ def _identifiers(table: str, rows: pl.DataFrame) -> list[dict]:
     for column, kind in columns:
         found.append(_coverage(rows, column, kind, rows.height))
     if table == "ssd_linked_identifiers" and rows.height:
-        kind = pl.col("link_identifier_type").str.strip_chars().str.to_lowercase().replace_strict(
-            LINKED_IDENTIFIER_TYPES, default=None)
+        kind = (
+            pl.col("link_identifier_type")
+            .str.strip_chars()
+            .str.to_lowercase()
+            .replace_strict(LINKED_IDENTIFIER_TYPES, default=None)
+        )
         typed = rows.with_columns(kind.alias("_kind"))
         for id_type in ("NHS_NUMBER", "UPN"):
             subset = typed.filter(pl.col("_kind") == id_type)

@@ -35,8 +35,15 @@ from caseflags.ingest.scan import DEFAULT_LIMITS, IngestLimits
 PERSON_KEY = "pers_person_id"
 # Who the child is: sources that disagree here are two accounts of a child that caseflags
 # cannot settle. Compared after trimming (UPN and names also without regard to case).
-IDENTITY_COLUMNS = ("pers_upn", "pers_dob", "pers_sex", "pers_single_unique_id", "pers_forename", "pers_surname",
-                    "pers_death_date")
+IDENTITY_COLUMNS = (
+    "pers_upn",
+    "pers_dob",
+    "pers_sex",
+    "pers_single_unique_id",
+    "pers_forename",
+    "pers_surname",
+    "pers_death_date",
+)
 UNKNOWN_SEX = {"U"}
 # Tables whose rows hang on a person by another table's key, not a person column.
 DEPENDENT_BY_KEY = {"ssd_assessment_factors": ("cinf_assessment_id", "ssd_cin_assessments", "cina_assessment_id")}
@@ -74,8 +81,9 @@ def _normalised(column: str, dtype: pl.DataType) -> pl.Expr:
     return pl.when(expr == "").then(None).otherwise(expr)
 
 
-def combine_people(parts: list[ParsedExtract], ranks: dict[str, int],
-                   limits: IngestLimits = DEFAULT_LIMITS) -> tuple[ParsedExtract, PeopleOutcome]:
+def combine_people(
+    parts: list[ParsedExtract], ranks: dict[str, int], limits: IngestLimits = DEFAULT_LIMITS
+) -> tuple[ParsedExtract, PeopleOutcome]:
     """`ssd_person` from several sources (each already free of its own duplicate ids), with each
     child given by more than one source merged or, when the sources disagree, quarantined.
     `ranks`: order of trust per source name (lower first)."""
@@ -85,21 +93,27 @@ def combine_people(parts: list[ParsedExtract], ranks: dict[str, int],
     data = pl.concat(frames, how="vertical_relaxed")
     shared = pl.col(SOURCE).n_unique().over(PERSON_KEY) > 1
     single = data.filter(~shared)
-    several = data.filter(shared).with_columns(
-        pl.col(SOURCE).replace_strict(ranks, default=len(ranks), return_dtype=pl.Int64).alias("\x00rank")
-    ).sort("\x00rank", LINE)
+    several = (
+        data.filter(shared)
+        .with_columns(pl.col(SOURCE).replace_strict(ranks, default=len(ranks), return_dtype=pl.Int64).alias("\x00rank"))
+        .sort("\x00rank", LINE)
+    )
     merged: dict[str, int] = {}
     conflict_rows: dict[str, list[dict]] = {}
     merged_frame = None
     if several.height:
         normal = {c: f"\x00n_{c}" for c in IDENTITY_COLUMNS}
         several = several.with_columns(_normalised(c, several.schema[c]).alias(n) for c, n in normal.items())
-        differing = several.group_by(PERSON_KEY).agg(
-            (pl.col(n).drop_nulls().n_unique() > 1).alias(c) for c, n in normal.items()
-        ).filter(pl.any_horizontal(IDENTITY_COLUMNS))
+        differing = (
+            several.group_by(PERSON_KEY)
+            .agg((pl.col(n).drop_nulls().n_unique() > 1).alias(c) for c, n in normal.items())
+            .filter(pl.any_horizontal(IDENTITY_COLUMNS))
+        )
         conflicted = several.filter(pl.col(PERSON_KEY).is_in(differing.get_column(PERSON_KEY).implode()))
         agreeing = several.filter(~pl.col(PERSON_KEY).is_in(differing.get_column(PERSON_KEY).implode()))
-        columns_of = {row[PERSON_KEY]: [c for c in IDENTITY_COLUMNS if row[c]] for row in differing.iter_rows(named=True)}
+        columns_of = {
+            row[PERSON_KEY]: [c for c in IDENTITY_COLUMNS if row[c]] for row in differing.iter_rows(named=True)
+        }
         for _key, group in conflicted.group_by(PERSON_KEY, maintain_order=True):
             rows = group.select(*columns, SOURCE, LINE).to_dicts()
             differ = columns_of[rows[0][PERSON_KEY]]
@@ -107,20 +121,31 @@ def combine_people(parts: list[ParsedExtract], ranks: dict[str, int],
             for row in rows:
                 others = "; ".join(f"{o[SOURCE]} line {o[LINE]}" for o in rows if o is not row)
                 for column in differ:
-                    conflict_rows.setdefault(row[SOURCE], []).append({
-                        "line": row[LINE], "column_name": column,
-                        "reason": f"the same child ({PERSON_KEY}) is given with a different {column} by "
-                                  f"{others}: none of them loaded, nor the rows that depend on the child",
-                        "raw": ",".join("" if row[c] is None else str(row[c]) for c in columns),
-                    })
+                    conflict_rows.setdefault(row[SOURCE], []).append(
+                        {
+                            "line": row[LINE],
+                            "column_name": column,
+                            "reason": f"the same child ({PERSON_KEY}) is given with a different {column} by "
+                            f"{others}: none of them loaded, nor the rows that depend on the child",
+                            "raw": ",".join("" if row[c] is None else str(row[c]) for c in columns),
+                        }
+                    )
         if agreeing.height:
             # Column by column, the first value given in order of trust; a known sex before `U`.
             known_sex = pl.when(pl.col(normal["pers_sex"]).is_not_null()).then(pl.col("pers_sex"))
-            merged_frame = agreeing.group_by(PERSON_KEY, maintain_order=True).agg(
-                *[pl.col(c).drop_nulls().first() for c in columns if c not in (PERSON_KEY, "pers_sex")],
-                pl.coalesce(known_sex.drop_nulls().first(), pl.col("pers_sex").drop_nulls().first()).alias("pers_sex"),
-                pl.col(SOURCE).first(), pl.col(LINE).first(),
-            ).select(data.columns).cast(data.schema)
+            merged_frame = (
+                agreeing.group_by(PERSON_KEY, maintain_order=True)
+                .agg(
+                    *[pl.col(c).drop_nulls().first() for c in columns if c not in (PERSON_KEY, "pers_sex")],
+                    pl.coalesce(known_sex.drop_nulls().first(), pl.col("pers_sex").drop_nulls().first()).alias(
+                        "pers_sex"
+                    ),
+                    pl.col(SOURCE).first(),
+                    pl.col(LINE).first(),
+                )
+                .select(data.columns)
+                .cast(data.schema)
+            )
             later = agreeing.filter(pl.int_range(pl.len()).over(PERSON_KEY) > 0)
             merged = dict(later.group_by(SOURCE).len().iter_rows())
     kept = pl.concat([single, merged_frame]) if merged_frame is not None else single
@@ -130,8 +155,10 @@ def combine_people(parts: list[ParsedExtract], ranks: dict[str, int],
     for source, rows in conflict_rows.items():
         quarantine.append(_quarantine_frame(source, rows, {r["line"]: r["raw"] for r in rows}, limits))
         rejected[source] = rejected.get(source, 0) + len({r["line"] for r in rows})
-        lines = pl.DataFrame({"file": [source] * len(rows), "line": [r["line"] for r in rows]},
-                             schema={"file": pl.Utf8, "line": pl.Int64}).unique()
+        lines = pl.DataFrame(
+            {"file": [source] * len(rows), "line": [r["line"] for r in rows]},
+            schema={"file": pl.Utf8, "line": pl.Int64},
+        ).unique()
         issues = issues.join(lines, on=["file", "line"], how="anti")
     parsed = ParsedExtract(
         table="ssd_person",
@@ -149,8 +176,9 @@ def combine_people(parts: list[ParsedExtract], ranks: dict[str, int],
     return parsed, outcome
 
 
-def quarantine_dependents(parsed: ParsedExtract, outcome: PeopleOutcome,
-                          limits: IngestLimits = DEFAULT_LIMITS) -> ParsedExtract:
+def quarantine_dependents(
+    parsed: ParsedExtract, outcome: PeopleOutcome, limits: IngestLimits = DEFAULT_LIMITS
+) -> ParsedExtract:
     """Rows of `parsed` that hang on a child quarantined for disagreeing sources: quarantined
     too, naming the column that points at the child."""
     if not outcome.conflicts:
@@ -159,8 +187,10 @@ def quarantine_dependents(parsed: ParsedExtract, outcome: PeopleOutcome,
     column = person_column(table)
     if column is not None:
         hit = pl.col(column).is_in(list(outcome.conflicts))
-        reason_of = {pid: f"its child ({column}) was quarantined: the sources disagree on {cols}"
-                     for pid, cols in outcome.conflicts.items()}
+        reason_of = {
+            pid: f"its child ({column}) was quarantined: the sources disagree on {cols}"
+            for pid, cols in outcome.conflicts.items()
+        }
     elif table in DEPENDENT_BY_KEY:
         column, parent, _parent_key = DEPENDENT_BY_KEY[table]
         withheld = outcome.withheld_keys.get(parent, set())
@@ -183,8 +213,11 @@ def quarantine_dependents(parsed: ParsedExtract, outcome: PeopleOutcome,
     for (source,), group in dropped.group_by(SOURCE, maintain_order=True):
         rows, raw = [], {}
         for row in group.iter_rows(named=True):
-            reason = (reason_of[row[column]] if reason_of is not None else
-                      f"its assessment ({column}) was quarantined with its child, whose sources disagree")
+            reason = (
+                reason_of[row[column]]
+                if reason_of is not None
+                else f"its assessment ({column}) was quarantined with its child, whose sources disagree"
+            )
             rows.append({"line": row[LINE], "column_name": column, "reason": reason})
             raw[row[LINE]] = ",".join("" if row[c] is None else str(row[c]) for c in columns)
         quarantine.append(_quarantine_frame(source, rows, raw, limits))
@@ -195,8 +228,9 @@ def quarantine_dependents(parsed: ParsedExtract, outcome: PeopleOutcome,
     return replace(parsed, data=kept, quarantine=pl.concat(quarantine), identifier_issues=issues, rejected=rejected)
 
 
-def supersede_earlier_census(parts: list[ParsedExtract], ranks: dict[str, int],
-                             outcome: PeopleOutcome | None = None) -> tuple[list[ParsedExtract], dict[str, int]]:
+def supersede_earlier_census(
+    parts: list[ParsedExtract], ranks: dict[str, int], outcome: PeopleOutcome | None = None
+) -> tuple[list[ParsedExtract], dict[str, int]]:
     """The same record (same key: an episode, assessment, plan, ... of the same child on the same
     date) given by returns of several census years: the latest census's row is kept (it holds the
     later state, e.g. the episode's closure); the earlier ones are merged into it, counted as
@@ -211,11 +245,18 @@ def supersede_earlier_census(parts: list[ParsedExtract], ranks: dict[str, int],
         return parts, {}
     column = person_column(table)
     conflicted = list(outcome.conflicts) if outcome is not None and column is not None else []
-    keyed = pl.concat([p.data.select(*key).with_columns(pl.lit(ranks[p.file], pl.Int64).alias("\x00rank"),
-                                                         pl.lit(p.file).alias(SOURCE))
-                       for p in returns], how="vertical_relaxed")
-    best = keyed.group_by(key).agg(pl.col("\x00rank").min().alias("\x00best"),
-                                   pl.col(SOURCE).n_unique().alias("\x00sources"))
+    keyed = pl.concat(
+        [
+            p.data.select(*key).with_columns(
+                pl.lit(ranks[p.file], pl.Int64).alias("\x00rank"), pl.lit(p.file).alias(SOURCE)
+            )
+            for p in returns
+        ],
+        how="vertical_relaxed",
+    )
+    best = keyed.group_by(key).agg(
+        pl.col("\x00rank").min().alias("\x00best"), pl.col(SOURCE).n_unique().alias("\x00sources")
+    )
     shared = best.filter(pl.col("\x00sources") > 1)
     if not shared.height:
         return parts, {}

@@ -34,7 +34,7 @@ class IngestLimits:
     raw_line_prefix: int = config_default("ingest", "raw_line_prefix")
 
     @classmethod
-    def from_config(cls, ingest: dict) -> "IngestLimits":
+    def from_config(cls, ingest: dict) -> IngestLimits:
         return cls(
             max_field_size=int(ingest.get("max_field_size", cls.max_field_size)),
             max_record_size=int(ingest.get("max_record_size", cls.max_record_size)),
@@ -68,7 +68,7 @@ class FileScan:
 KIND_REASONS = {
     "empty": "empty file (0 bytes)",
     "blank": "blank file: no header row",
-    "utf16": "UTF-16 encoded text without a byte-order mark: save it as UTF-8 CSV (or SSMS \"Unicode\", which has one)",
+    "utf16": 'UTF-16 encoded text without a byte-order mark: save it as UTF-8 CSV (or SSMS "Unicode", which has one)',
     "gzip": "compressed file (gzip): deliver the file uncompressed",
     "zip": "a ZIP archive or XLSX workbook, not CSV text",
     "parquet": "a Parquet file, not CSV text",
@@ -85,8 +85,11 @@ def kind_of(head: bytes, size: int) -> str:
         return "empty"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf16"
-    if head.startswith(b"\x1f\x8b") or head.startswith(b"BZh") or head.startswith(b"\xfd7zXZ\x00") or head.startswith(
-        b"(\xb5/\xfd"
+    if (
+        head.startswith(b"\x1f\x8b")
+        or head.startswith(b"BZh")
+        or head.startswith(b"\xfd7zXZ\x00")
+        or head.startswith(b"(\xb5/\xfd")
     ):
         return "gzip" if head.startswith(b"\x1f\x8b") else "compressed"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):

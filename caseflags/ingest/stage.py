@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import polars as pl
@@ -33,8 +33,8 @@ from caseflags.ingest.merge_people import (
     quarantine_dependents,
     supersede_earlier_census,
 )
-from caseflags.ingest.scan import DEFAULT_LIMITS, IngestLimits, scan_file
 from caseflags.ingest.returns.sources import PRIMARY_TABLE, ReadReturns, ReturnSource, read_returns
+from caseflags.ingest.scan import DEFAULT_LIMITS, IngestLimits, scan_file
 from caseflags.store.database import SCHEMA_SQL
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery, describe_unbalanced, ledger_entry, live_fingerprints
 from caseflags.store.publish import STAGED_PREFIX, stage_table
@@ -62,9 +62,13 @@ class Delivery:
             log.warning("refused %s", problem)
 
 
-def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path | None, config: Config,
-                   on_first_change: Callable[[], None] | None = None,
-                   database: DatabaseDelivery | None = None) -> Delivery:
+def stage_delivery(
+    con: duckdb.DuckDBPyConnection,
+    extracts_dir: Path | None,
+    config: Config,
+    on_first_change: Callable[[], None] | None = None,
+    database: DatabaseDelivery | None = None,
+) -> Delivery:
     """Parse every extract of `extracts_dir` into its staged table.
 
     `on_first_change` is called once, before the first table whose data changed is parsed (the
@@ -116,8 +120,20 @@ def stage_delivery(con: duckdb.DuckDBPyConnection, extracts_dir: Path | None, co
         if path is None and not return_paths:
             delivery.outcomes[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
             continue
-        outcome = _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits,
-                                   parser_version, live, on_first_change, people)
+        outcome = _stage_one_table(
+            con,
+            table,
+            path,
+            return_paths,
+            returns,
+            delivery,
+            config,
+            limits,
+            parser_version,
+            live,
+            on_first_change,
+            people,
+        )
         delivery.outcomes[table] = outcome
         for entry in outcome.ledger:
             if entry["balanced"] is False:
@@ -162,8 +178,20 @@ def _read_failure(file: str, exc: Exception) -> ExtractRefused:
     return ExtractRefused(file, f"unreadable: reading failed ({type(exc).__name__})")
 
 
-def _stage_one_table(con, table, path, return_paths, returns, delivery, config, limits, parser_version, live,
-                     on_first_change, people: PeopleOutcome | None = None):
+def _stage_one_table(
+    con,
+    table,
+    path,
+    return_paths,
+    returns,
+    delivery,
+    config,
+    limits,
+    parser_version,
+    live,
+    on_first_change,
+    people: PeopleOutcome | None = None,
+):
     sources = ([path] if path else []) + return_paths
     names = " + ".join(p.name for p in sources)
     try:
@@ -192,10 +220,23 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
             elif source == path:
                 # The common night: a clean CSV typed by DuckDB straight into its staged table;
                 # anything else (or a table also given by a return) through the exact reader.
-                engine = None if return_paths else stage_csv_in_engine(con, path, table, scan, limits, config.agencies,
-                                                                        hashes[0])
-                parts.append(engine or parse_extract(path, table, config.agencies, content_sha256=hashes[0], scan=scan,
-                                                     limits=limits, role_codes=config.roles))
+                engine = (
+                    None
+                    if return_paths
+                    else stage_csv_in_engine(con, path, table, scan, limits, config.agencies, hashes[0])
+                )
+                parts.append(
+                    engine
+                    or parse_extract(
+                        path,
+                        table,
+                        config.agencies,
+                        content_sha256=hashes[0],
+                        scan=scan,
+                        limits=limits,
+                        role_codes=config.roles,
+                    )
+                )
             else:
                 parts.append(returns.parsed(source, table, config, limits))
         except RunAborted:
@@ -223,8 +264,9 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         parsed.merged = merged
         if people is not None:
             parsed = quarantine_dependents(parsed, people, limits)
-    untrustworthy = untrustworthy_reason(parsed.rows_read, parsed.rows_loaded + sum(parsed.merged.values()),
-                                         float(config.ingest["min_loaded_fraction"]))
+    untrustworthy = untrustworthy_reason(
+        parsed.rows_read, parsed.rows_loaded + sum(parsed.merged.values()), float(config.ingest["min_loaded_fraction"])
+    )
     if untrustworthy:
         return _refused_untrustworthy(table, names, parsed, untrustworthy, content_sha256, problems, delivery)
     if not (isinstance(parsed, EngineExtract) and parsed.staged):  # the engine's rows are staged already
@@ -241,7 +283,9 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
         log.info("%s: %d values loaded as missing (data-quality warnings)", names, parsed.warnings.height)
     ledger = []
     for e in parsed.ledger():
-        ledger.append(_with_extras(ledger_entry(e["file"], table, "LOADED", e["read"], e["loaded"], e["quarantined"]), parts))
+        ledger.append(
+            _with_extras(ledger_entry(e["file"], table, "LOADED", e["read"], e["loaded"], e["quarantined"]), parts)
+        )
         if e.get("merged"):
             ledger[-1]["merged"] = e["merged"]  # loaded as part of another source's row of the same child
     ledger += [ledger_entry(p.file, table, "REFUSED", reason=p.reason) for p in problems]
@@ -266,8 +310,10 @@ def _stage_one_table(con, table, path, return_paths, returns, delivery, config, 
 def untrustworthy_reason(read: int, loaded: int, min_fraction: float) -> str | None:
     """Why a table whose rows were read but almost none loaded cannot be trusted (None when it can)."""
     if read and loaded < min_fraction * read:
-        return (f"untrustworthy: only {loaded} of {read} rows loaded (under {min_fraction:g} of those read; "
-                f"[ingest] min_loaded_fraction); the rest are quarantined")
+        return (
+            f"untrustworthy: only {loaded} of {read} rows loaded (under {min_fraction:g} of those read; "
+            f"[ingest] min_loaded_fraction); the rest are quarantined"
+        )
     return None
 
 
@@ -299,9 +345,18 @@ def _refused_untrustworthy(table, names, parsed, reason, content_sha256, problem
         entry["balanced"] = e["read"] == e["loaded"] + e["quarantined"]
         ledger.append(entry)
     ledger += [ledger_entry(p.file, table, "REFUSED", reason=p.reason) for p in problems]
-    return ExtractOutcome(table, names, "REFUSED", reason, rows_read=parsed.rows_read, rows_loaded=0,
-                          rows_quarantined=parsed.rows_quarantined, rows_withheld=parsed.rows_loaded + sum(parsed.merged.values()),
-                          content_sha256=content_sha256, ledger=ledger)
+    return ExtractOutcome(
+        table,
+        names,
+        "REFUSED",
+        reason,
+        rows_read=parsed.rows_read,
+        rows_loaded=0,
+        rows_quarantined=parsed.rows_quarantined,
+        rows_withheld=parsed.rows_loaded + sum(parsed.merged.values()),
+        content_sha256=content_sha256,
+        ledger=ledger,
+    )
 
 
 def _refused(table, names, reason, content_sha256, problems) -> ExtractOutcome:
@@ -337,12 +392,27 @@ class NationalReturns:
         raw_lines = {line: f"{source.name}: element at line {line}" for line in frame.get_column("_line").to_list()}
         unreadable = []
         if table == PRIMARY_TABLE[extract.collection]:
-            unreadable = [{"line": q["line"], "column_name": q["column_name"], "reason": q["reason"],
-                           "record": q.get("record_line")} for q in extract.quarantine]
+            unreadable = [
+                {
+                    "line": q["line"],
+                    "column_name": q["column_name"],
+                    "reason": q["reason"],
+                    "record": q.get("record_line"),
+                }
+                for q in extract.quarantine
+            ]
             raw_lines.update({q["line"]: q["raw_line"] for q in extract.quarantine})
         # Named by the return (an archive member keeps its `archive.zip:member` name).
-        return parse_source(table, _Named(source.name), frame, unreadable, config.agencies,
-                            content_sha256=source.sha256, raw_lines=raw_lines, limits=limits)
+        return parse_source(
+            table,
+            _Named(source.name),
+            frame,
+            unreadable,
+            config.agencies,
+            content_sha256=source.sha256,
+            raw_lines=raw_lines,
+            limits=limits,
+        )
 
 
 class _Named:
@@ -352,12 +422,17 @@ class _Named:
         self.name = name
 
 
-
 def parser_fingerprint(config: Config) -> str:
     """What else decides the loaded rows besides the file: the contract and the agency mapping."""
-    basis = json.dumps({"schema": SCHEMA_SQL.read_text(), "agencies": sorted(config.agencies.items()),
-                        "roles": sorted(config.roles.items()), "ingest": INGEST_VERSION,
-                        "min_loaded_fraction": config.ingest.get("min_loaded_fraction")})
+    basis = json.dumps(
+        {
+            "schema": SCHEMA_SQL.read_text(),
+            "agencies": sorted(config.agencies.items()),
+            "roles": sorted(config.roles.items()),
+            "ingest": INGEST_VERSION,
+            "min_loaded_fraction": config.ingest.get("min_loaded_fraction"),
+        }
+    )
     return hashlib.sha256(basis.encode()).hexdigest()
 
 
@@ -372,8 +447,14 @@ def _unchanged(con, table: str, names: str, previous: dict, staged: StagedDelive
         staged.quarantine.append(carried)
     read, loaded, quarantined = (previous[k] or 0 for k in ("rows_read", "rows_loaded", "rows_quarantined"))
     return ExtractOutcome(
-        table, names, "UNCHANGED", "content unchanged since the last load",
-        rows_read=read, rows_loaded=loaded, rows_quarantined=quarantined, content_sha256=previous["content_sha256"],
+        table,
+        names,
+        "UNCHANGED",
+        "content unchanged since the last load",
+        rows_read=read,
+        rows_loaded=loaded,
+        rows_quarantined=quarantined,
+        content_sha256=previous["content_sha256"],
         load_fingerprint=previous["load_fingerprint"],
         ledger=[ledger_entry(names, table, "UNCHANGED", read, loaded, quarantined)],
     )

@@ -39,8 +39,9 @@ def read_tabular_text(
     elif suffix == ".xlsx":
         too_big = workbook_problems(path)  # [limits]: before calamine holds it in memory
         if too_big:
-            raise ExtractRefused(file, too_big[0].removeprefix(f"{file}: ").replace("; nothing was read", "")
-                                 + ": deliver it as CSV")
+            raise ExtractRefused(
+                file, too_big[0].removeprefix(f"{file}: ").replace("; nothing was read", "") + ": deliver it as CSV"
+            )
         try:
             raw = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=0)
         except Exception as exc:  # damaged workbook
@@ -66,13 +67,21 @@ def read_tabular_text(
         fault = pl.when(too_long).then(reason).otherwise(fault) if fault is not None else pl.when(too_long).then(reason)
         faults.append(fault.alias(f"{c}{_PROBLEM}"))
     try:
-        frame = raw.lazy().select([*texts, *faults]).collect().with_row_index(LINE, offset=first_row).with_columns(
-            pl.col(LINE).cast(pl.Int64)
+        frame = (
+            raw.lazy()
+            .select([*texts, *faults])
+            .collect()
+            .with_row_index(LINE, offset=first_row)
+            .with_columns(pl.col(LINE).cast(pl.Int64))
         )
     except Exception as exc:
         raise ExtractRefused(file, f"unreadable values ({type(exc).__name__})") from None
     fault_columns = [f for f in frame.columns if f.endswith(_PROBLEM)]
-    flagged = frame.filter(pl.any_horizontal([pl.col(f).is_not_null() for f in fault_columns])) if fault_columns else frame.clear()
+    flagged = (
+        frame.filter(pl.any_horizontal([pl.col(f).is_not_null() for f in fault_columns]))
+        if fault_columns
+        else frame.clear()
+    )
     unreadable = []
     for row in flagged.select(LINE, *fault_columns).iter_rows(named=True):
         for name in fault_columns:
@@ -102,8 +111,10 @@ def _as_text(series: pl.Series, kind: str, file: str, column: str) -> tuple[pl.E
         # Excel and pandas turn identifiers into floats: 12.0 -> "12"; NaN is pandas' blank.
         whole = col.is_finite() & (col == col.floor()) & (col.abs() < 2.0**53)
         text = (
-            pl.when(col.is_nan()).then(None)
-            .when(whole).then(col.cast(pl.Int64, strict=False).cast(pl.Utf8))
+            pl.when(col.is_nan())
+            .then(None)
+            .when(whole)
+            .then(col.cast(pl.Int64, strict=False).cast(pl.Utf8))
             .otherwise(col.cast(pl.Utf8))
         )
         return text, pl.when(col.is_infinite()).then(pl.lit("not a finite number (infinity)")).otherwise(None)

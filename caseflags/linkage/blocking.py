@@ -29,13 +29,23 @@ import duckdb
 BLOCKING_RULES: tuple[tuple[str, str], ...] = (
     ("dob", "l.dob = r.dob"),
     ("dob_swapped", "l.dob = r.dob_swapped"),
-    ("names_birth_year", "l.forename = r.forename AND l.surname = r.surname AND substr(l.dob, 1, 4) = substr(r.dob, 1, 4)"),
-    ("names_birth_day_month", "l.forename = r.forename AND l.surname = r.surname AND substr(l.dob, 6, 5) = substr(r.dob, 6, 5)"),
+    (
+        "names_birth_year",
+        "l.forename = r.forename AND l.surname = r.surname AND substr(l.dob, 1, 4) = substr(r.dob, 1, 4)",
+    ),
+    (
+        "names_birth_day_month",
+        "l.forename = r.forename AND l.surname = r.surname AND substr(l.dob, 6, 5) = substr(r.dob, 6, 5)",
+    ),
     ("names_no_record_dob", "l.forename = r.forename AND l.surname = r.surname AND r.dob IS NULL"),
-    ("nickname_surname_birth_year",
-     "l.forename_formal = r.forename_formal AND l.surname = r.surname AND substr(l.dob, 1, 4) = substr(r.dob, 1, 4)"),
-    ("names_postcode_district",
-     "l.forename = r.forename AND l.surname = r.surname AND l.postcode_district = r.postcode_district"),
+    (
+        "nickname_surname_birth_year",
+        "l.forename_formal = r.forename_formal AND l.surname = r.surname AND substr(l.dob, 1, 4) = substr(r.dob, 1, 4)",
+    ),
+    (
+        "names_postcode_district",
+        "l.forename = r.forename AND l.surname = r.surname AND l.postcode_district = r.postcode_district",
+    ),
     ("forename_postcode", "l.forename = r.forename AND l.postcode = r.postcode"),
     ("surname_postcode", "l.surname = r.surname AND l.postcode = r.postcode"),
     ("names_swapped", "l.forename = r.surname AND l.surname = r.forename"),
@@ -62,7 +72,7 @@ def blocking_recall(con: duckdb.DuckDBPyConnection, children: str, records: str,
     model columns, `true_pairs` agency, agency_record_id, person_id (table or view names, not
     data). Returns counts only: {"true_pairs", "reached", "recall", "by_rule": {name: reached}}.
     """
-    flags = ",\n".join(f"coalesce(({condition}), false) AS \"{name}\"" for name, condition in BLOCKING_RULES)
+    flags = ",\n".join(f'coalesce(({condition}), false) AS "{name}"' for name, condition in BLOCKING_RULES)
     rows = con.execute(
         f"""
         WITH judged AS (
@@ -71,8 +81,8 @@ def blocking_recall(con: duckdb.DuckDBPyConnection, children: str, records: str,
             JOIN {children} AS l ON l.person_id = t.person_id
             JOIN {records} AS r ON r.agency = t.agency AND r.agency_record_id = t.agency_record_id
         )
-        SELECT count(*), {', '.join(f'count(*) FILTER (WHERE "{name}")' for name, _ in BLOCKING_RULES)},
-               count(*) FILTER (WHERE {' OR '.join(f'"{name}"' for name, _ in BLOCKING_RULES)})
+        SELECT count(*), {", ".join(f'count(*) FILTER (WHERE "{name}")' for name, _ in BLOCKING_RULES)},
+               count(*) FILTER (WHERE {" OR ".join(f'"{name}"' for name, _ in BLOCKING_RULES)})
         FROM judged
         """
     ).fetchone()

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from caseflags.linkage.blocking import EM_TRAINING_RULES, splink_blocking_rules
@@ -27,8 +27,18 @@ from caseflags.linkage.blocking import EM_TRAINING_RULES, splink_blocking_rules
 log = logging.getLogger(__name__)
 
 # The model's input: the same columns on both sides (children and partner records).
-MODEL_COLUMNS = ("forename", "forename_forms", "forename_formal", "surname", "dob", "dob_swapped", "sex", "postcode",
-                 "postcode_sector", "postcode_district")
+MODEL_COLUMNS = (
+    "forename",
+    "forename_forms",
+    "forename_formal",
+    "surname",
+    "dob",
+    "dob_swapped",
+    "sex",
+    "postcode",
+    "postcode_sector",
+    "postcode_district",
+)
 
 # Below this many labelled pairs, m comes from EM alone; from LABELS_FOR_FULL_WEIGHT up, from
 # the labels alone (EM is then not run); in between, a weighted mean of the two.
@@ -227,7 +237,7 @@ def train_model(db_api, children, labelled_records, seed: int, *, use_em: bool =
     model = with_probability_floors(model)
     model["caseflags_training"] = {
         "method": method,
-        "trained_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
+        "trained_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
         "seed": seed,
         "children": children_count,
         "records": records.num_rows,
@@ -245,8 +255,7 @@ def _levels(comparison: dict) -> list[dict]:
 
 def m_probabilities(model: dict) -> dict[str, tuple[float | None, ...]]:
     return {
-        c["output_column_name"]: tuple(level.get("m_probability") for level in _levels(c))
-        for c in model["comparisons"]
+        c["output_column_name"]: tuple(level.get("m_probability") for level in _levels(c)) for c in model["comparisons"]
     }
 
 

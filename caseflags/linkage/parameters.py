@@ -8,7 +8,7 @@ Parameters and counts only: nothing here holds a name, date of birth or identifi
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -28,20 +28,22 @@ def record_model(con: duckdb.DuckDBPyConnection, model: dict) -> None:
         for position, level in enumerate(levels):
             m, u = level.get("m_probability"), level.get("u_probability")
             weight = math.log2(m / u) if m and u else None
-            rows.append((
-                datetime.fromisoformat(trained_at) if trained_at else None,
-                training.get("method", "UNKNOWN"),
-                training.get("labelled_pairs"),
-                training.get("label_weight"),
-                " | ".join(training.get("em_sessions", [])),
-                model.get("probability_two_random_records_match"),
-                comparison["output_column_name"],
-                len(levels) - 1 - position,
-                level.get("label_for_charts"),
-                m,
-                u,
-                weight,
-            ))
+            rows.append(
+                (
+                    datetime.fromisoformat(trained_at) if trained_at else None,
+                    training.get("method", "UNKNOWN"),
+                    training.get("labelled_pairs"),
+                    training.get("label_weight"),
+                    " | ".join(training.get("em_sessions", [])),
+                    model.get("probability_two_random_records_match"),
+                    comparison["output_column_name"],
+                    len(levels) - 1 - position,
+                    level.get("label_for_charts"),
+                    m,
+                    u,
+                    weight,
+                )
+            )
     con.execute("DELETE FROM linkage_model")
     con.executemany("INSERT INTO linkage_model VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
@@ -83,8 +85,11 @@ def assess_expected_quality(
                     db_api.register(children, table_name="linkage_children_input"),
                     db_api.register(labelled.drop(["label", "carries_identifier"]), table_name="linkage_records_input"),
                 ],
-                {**splink_model(model), "retain_matching_columns": True,
-                 "retain_intermediate_calculation_columns": True},
+                {
+                    **splink_model(model),
+                    "retain_matching_columns": True,
+                    "retain_intermediate_calculation_columns": True,
+                },
                 log_level=None,
             )
             predictions = linker.inference.predict(threshold_match_probability=0.01, warning_mode="never")
@@ -121,22 +126,36 @@ def assess_expected_quality(
             ).fetchone()
             precision = round(found / (found + wrong), 5) if found + wrong else None
             recall = round(found / true_pairs, 5)
-        results.append({
-            "threshold_name": name,
-            "threshold": threshold,
-            "labelled_pairs": true_pairs,
-            "labelled_non_matches": non_matches,
-            "expected_precision": precision,
-            "expected_recall": recall,
-            "basis": "identifier-settled pairs and officers' decisions, scored by the model"
-            if true_pairs else "no clerical labels: not estimated",
-        })
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+        results.append(
+            {
+                "threshold_name": name,
+                "threshold": threshold,
+                "labelled_pairs": true_pairs,
+                "labelled_non_matches": non_matches,
+                "expected_precision": precision,
+                "expected_recall": recall,
+                "basis": "identifier-settled pairs and officers' decisions, scored by the model"
+                if true_pairs
+                else "no clerical labels: not estimated",
+            }
+        )
+    now = datetime.now(UTC).replace(tzinfo=None)
     con.execute("DELETE FROM linkage_expected_quality")
     con.executemany(
         "INSERT INTO linkage_expected_quality VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(now, r["threshold_name"], r["threshold"], r["labelled_pairs"], r["labelled_non_matches"],
-          r["expected_precision"], r["expected_recall"], r["basis"]) for r in results],
+        [
+            (
+                now,
+                r["threshold_name"],
+                r["threshold"],
+                r["labelled_pairs"],
+                r["labelled_non_matches"],
+                r["expected_precision"],
+                r["expected_recall"],
+                r["basis"],
+            )
+            for r in results
+        ],
     )
     return results
 
@@ -177,8 +196,21 @@ def describe_model(con: duckdb.DuckDBPyConnection) -> dict | None:
             for row in levels
         ],
         "expected_quality": [
-            dict(zip(("threshold_name", "threshold", "labelled_pairs", "labelled_non_matches",
-                      "expected_precision", "expected_recall", "basis", "assessed_at"), row))
+            dict(
+                zip(
+                    (
+                        "threshold_name",
+                        "threshold",
+                        "labelled_pairs",
+                        "labelled_non_matches",
+                        "expected_precision",
+                        "expected_recall",
+                        "basis",
+                        "assessed_at",
+                    ),
+                    row,
+                )
+            )
             for row in quality
         ],
     }

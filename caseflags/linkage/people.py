@@ -23,7 +23,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -46,8 +46,16 @@ MAX_ASSIGNMENT_ROUNDS = 20  # each round settles every mutually best pair; a few
 # overestimate (EM on a small authority) would lift every lone candidate.
 RECORD_SHARE_CAP = 0.9
 
-METHODS = ("LA_ID", "OFFICER_CONFIRMED", "NHS_NUMBER", "UPN", "LINKED_IDENTIFIER", "LA_PERSON_ID", "NAME_DOB",
-           "PROBABILISTIC")
+METHODS = (
+    "LA_ID",
+    "OFFICER_CONFIRMED",
+    "NHS_NUMBER",
+    "UPN",
+    "LINKED_IDENTIFIER",
+    "LA_PERSON_ID",
+    "NAME_DOB",
+    "PROBABILISTIC",
+)
 DECISIONS = ("CONFIRMED", "REJECTED")
 DEFAULT_MATCH_THRESHOLD = config_default("linkage", "match_threshold")
 DEFAULT_REVIEW_THRESHOLD = config_default("linkage", "review_threshold")
@@ -81,9 +89,7 @@ class LinkSummary:
 
 def default_model_path(con: duckdb.DuckDBPyConnection) -> Path | None:
     """`<store>.linkage-model.json` beside the store file; None for an in-memory store."""
-    rows = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
     if not rows or not rows[0][0]:
         return None
     return Path(rows[0][0]).resolve().with_suffix(MODEL_SUFFIX)
@@ -127,8 +133,13 @@ def link_people(
         has_records = _count(con, "linkage_records") > 0
         if _count(con, "linkage_children") and (_count(con, "linkage_unresolved_records") or (retrain and has_records)):
             scores, model_status, model, scored = score_unresolved_records(
-                con, model_path=model_path, retrain=retrain, seed=seed, review_threshold=review_threshold,
-                use_em=train_with_em, incremental=incremental,
+                con,
+                model_path=model_path,
+                retrain=retrain,
+                seed=seed,
+                review_threshold=review_threshold,
+                use_em=train_with_em,
+                incremental=incremental,
             )
             con.register("linkage_scores_arrow", scores)
             con.execute("INSERT INTO linkage_scores SELECT * FROM linkage_scores_arrow")
@@ -141,8 +152,9 @@ def link_people(
         thresholds = {"match_threshold": float(match_threshold), "review_threshold": float(review_threshold)}
         household = household_parameters(model, _count(con, "linkage_children"))
         household["record_share"] = min(household["record_share"], observed_record_share(con, model))
-        _run_sql_file(con, RESOLVE_SQL, {**thresholds, **household,
-                                         "match_weight_threshold": match_weight(match_threshold)})
+        _run_sql_file(
+            con, RESOLVE_SQL, {**thresholds, **household, "match_weight_threshold": match_weight(match_threshold)}
+        )
         _assign_one_to_one(con)
         _run_sql_file(con, OUTPUTS_SQL, {**thresholds, "offer_contradicted": bool(offer_contradicted)})
         _replace_outputs(con)
@@ -151,12 +163,18 @@ def link_people(
         _drop_work_tables(con)
     log.info(
         "linkage: %d children, %d partner records, links by method %s, %d possible matches, %d conflicts, model %s",
-        summary.children, summary.agency_records, summary.links_by_method, summary.possible_matches,
-        summary.conflicts, summary.model,
+        summary.children,
+        summary.agency_records,
+        summary.links_by_method,
+        summary.possible_matches,
+        summary.conflicts,
+        summary.model,
     )
     if summary.postcodes_not_uk_shaped:
-        log.warning("linkage: postcodes not in a UK shape (compared as delivered), by agency: %s",
-                    summary.postcodes_not_uk_shaped)
+        log.warning(
+            "linkage: postcodes not in a UK shape (compared as delivered), by agency: %s",
+            summary.postcodes_not_uk_shaped,
+        )
     return summary
 
 
@@ -170,14 +188,19 @@ def household_parameters(model: dict | None, children: int) -> dict:
     records with a true child (the prior x children, at most 1) and how often a true match
     carries a clearly different forename (m of the forename's lowest level)."""
     if model is None:
-        return {"record_share": 0.5, "m_forename_differs": PRIOR_M_PROBABILITIES["forename"][-1],
-                "prior_probability": 0.5}
+        return {
+            "record_share": 0.5,
+            "m_forename_differs": PRIOR_M_PROBABILITIES["forename"][-1],
+            "prior_probability": 0.5,
+        }
     prior = model.get("probability_two_random_records_match") or 0.0
     forename = next(c for c in model["comparisons"] if c["output_column_name"] == "forename")
     levels = [level for level in forename["comparison_levels"] if not level.get("is_null_level")]
-    return {"record_share": min(max(prior * children, 1e-6), RECORD_SHARE_CAP),
-            "m_forename_differs": float(levels[-1].get("m_probability") or PRIOR_M_PROBABILITIES["forename"][-1]),
-            "prior_probability": min(max(prior, 1e-12), 0.5)}
+    return {
+        "record_share": min(max(prior * children, 1e-6), RECORD_SHARE_CAP),
+        "m_forename_differs": float(levels[-1].get("m_probability") or PRIOR_M_PROBABILITIES["forename"][-1]),
+        "prior_probability": min(max(prior, 1e-12), 0.5),
+    }
 
 
 def observed_record_share(con: duckdb.DuckDBPyConnection, model: dict | None) -> float:
@@ -191,7 +214,8 @@ def observed_record_share(con: duckdb.DuckDBPyConnection, model: dict | None) ->
     settled = con.execute(
         "SELECT count(DISTINCT (agency, agency_record_id)) FROM (SELECT agency, agency_record_id FROM "
         "linkage_deterministic WHERE children_for_record = 1 UNION ALL SELECT agency, agency_record_id "
-        "FROM linkage_confirmed WHERE children_for_record = 1)").fetchall()[0][0]
+        "FROM linkage_confirmed WHERE children_for_record = 1)"
+    ).fetchall()[0][0]
     exact = 1.0
     for comparison in model["comparisons"]:
         if comparison["output_column_name"] in ("forename", "surname", "dob"):
@@ -260,17 +284,23 @@ def why_linked(con: duckdb.DuckDBPyConnection, agency: str, agency_record_id: st
     key = {"agency": agency.strip().upper(), "record": agency_record_id, "person": person_id}
     link = con.execute(
         "SELECT method, match_probability FROM person_links "
-        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person", key).fetchone()
+        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person",
+        key,
+    ).fetchone()
     candidate = con.execute(
         "SELECT kind, match_probability, raw_probability FROM link_candidates "
-        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person", key).fetchone()
+        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person",
+        key,
+    ).fetchone()
     weights = con.execute(
         "SELECT comparison, level, match_weight FROM link_match_weights "
-        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person ORDER BY position", key
+        "WHERE agency = $agency AND agency_record_id = $record AND person_id = $person ORDER BY position",
+        key,
     ).fetchall()
     others = con.execute(
         "SELECT agency, agency_record_id, method FROM person_links WHERE person_id = $person AND method <> 'LA_ID' "
-        "AND NOT (agency = $agency AND agency_record_id = $record) ORDER BY agency, agency_record_id", key
+        "AND NOT (agency = $agency AND agency_record_id = $record) ORDER BY agency, agency_record_id",
+        key,
     ).fetchall()
     return {
         "link": dict(zip(("method", "match_probability"), link)) if link else None,
@@ -322,7 +352,7 @@ def record_link_decision(
             "record": agency_record_id,
             "person": person_id,
             "decision": decision,
-            "decided_at": decided_at or datetime.now(timezone.utc).replace(tzinfo=None),
+            "decided_at": decided_at or datetime.now(UTC).replace(tzinfo=None),
             "decided_by": decided_by,
             "note": note,
         },
@@ -367,10 +397,16 @@ def _write_outputs(con) -> None:
     for target, source, columns in (
         ("person_links", "linkage_links", "agency, agency_record_id, person_id, method, match_probability"),
         ("person_identifiers", "linkage_person_identifiers", "person_id, identifier_type, identifier_value"),
-        ("link_candidates", "linkage_possible_matches",
-         "agency, agency_record_id, person_id, match_probability, evidence, kind, raw_probability, match_weight"),
-        ("link_match_weights", "linkage_match_weights",
-         "agency, agency_record_id, person_id, position, comparison, level, match_weight"),
+        (
+            "link_candidates",
+            "linkage_possible_matches",
+            "agency, agency_record_id, person_id, match_probability, evidence, kind, raw_probability, match_weight",
+        ),
+        (
+            "link_match_weights",
+            "linkage_match_weights",
+            "agency, agency_record_id, person_id, position, comparison, level, match_weight",
+        ),
         ("link_conflicts", "linkage_conflicts", "agency, agency_record_id, person_id, conflict_types"),
     ):
         con.execute(f"DELETE FROM {target}")
@@ -396,9 +432,12 @@ def _summary(con, model_status: str, model_path: Path | None, scored: dict) -> L
         model=model_status,
         model_path=str(model_path) if model_path is not None else None,
         scored=scored,
-        postcodes_not_uk_shaped={agency: n for agency, n in con.execute(
-            "SELECT agency, not_uk_shaped FROM linkage_postcode_quality WHERE not_uk_shaped > 0 ORDER BY agency"
-        ).fetchall()},
+        postcodes_not_uk_shaped={
+            agency: n
+            for agency, n in con.execute(
+                "SELECT agency, not_uk_shaped FROM linkage_postcode_quality WHERE not_uk_shaped > 0 ORDER BY agency"
+            ).fetchall()
+        },
     )
 
 

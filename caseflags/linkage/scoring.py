@@ -27,32 +27,49 @@ from caseflags.resources import SQL_DIR
 # Keys are splink's gamma values: -1 is "missing on one side", then levels from best down to 0.
 EVIDENCE_LEVELS = {
     "forename": {
-        -1: "forename missing", 5: "forename same", 4: "forename near", 3: "forename a nickname",
-        2: "forename is the other surname", 1: "forename similar", 0: "forename differs",
+        -1: "forename missing",
+        5: "forename same",
+        4: "forename near",
+        3: "forename a nickname",
+        2: "forename is the other surname",
+        1: "forename similar",
+        0: "forename differs",
     },
     "surname": {
-        -1: "surname missing", 4: "surname same", 3: "surname near", 2: "surname is the other forename",
-        1: "surname similar", 0: "surname differs",
+        -1: "surname missing",
+        4: "surname same",
+        3: "surname near",
+        2: "surname is the other forename",
+        1: "surname similar",
+        0: "surname differs",
     },
     "dob": {
-        -1: "DOB missing", 3: "DOB same", 2: "DOB day/month swapped", 1: "DOB one character apart", 0: "DOB differs",
+        -1: "DOB missing",
+        3: "DOB same",
+        2: "DOB day/month swapped",
+        1: "DOB one character apart",
+        0: "DOB differs",
     },
     "sex": {-1: "sex missing", 1: "sex same", 0: "sex differs"},
     "postcode": {
-        -1: "postcode missing", 3: "postcode same", 2: "postcode sector same",
-        1: "postcode district same", 0: "postcode differs",
+        -1: "postcode missing",
+        3: "postcode same",
+        2: "postcode sector same",
+        1: "postcode district same",
+        0: "postcode differs",
     },
 }
 
 CHILDREN_SQL = f"SELECT person_id AS unique_id, {', '.join(MODEL_COLUMNS)}, person_id AS label FROM linkage_children"
-UNRESOLVED_SQL = (f"SELECT agency || '|' || agency_record_id AS unique_id, {', '.join(MODEL_COLUMNS)} "
-                  "FROM linkage_unresolved_records")
+UNRESOLVED_SQL = (
+    f"SELECT agency || '|' || agency_record_id AS unique_id, {', '.join(MODEL_COLUMNS)} FROM linkage_unresolved_records"
+)
 SCORE_PLAN_SQL = SQL_DIR / "linkage" / "score_plan.sql"
 KEEP_SCORES_SQL = SQL_DIR / "linkage" / "keep_scores.sql"
 
 TRAINING_RECORDS_SQL = f"""
 SELECT record.agency || '|' || record.agency_record_id AS unique_id,
-       {', '.join('record.' + c for c in MODEL_COLUMNS)},
+       {", ".join("record." + c for c in MODEL_COLUMNS)},
        coalesce(confirmed.person_id, deterministic.person_id) AS label,
        (record.nhs_number IS NOT NULL OR record.upn IS NOT NULL
         OR record.la_person_id IS NOT NULL) AS carries_identifier
@@ -90,26 +107,37 @@ def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold
             model = train_model(DuckDBAPI(work), children, labelled, seed, use_em=use_em)
             status = "trained"
         if TERM_FREQUENCIES not in model:
-            model[TERM_FREQUENCIES] = term_frequencies(con.sql(CHILDREN_SQL).to_arrow_table(),
-                                                       con.sql(UNRESOLVED_SQL).to_arrow_table())
+            model[TERM_FREQUENCIES] = term_frequencies(
+                con.sql(CHILDREN_SQL).to_arrow_table(), con.sql(UNRESOLVED_SQL).to_arrow_table()
+            )
             if model_path is not None:
                 save_model(model, model_path)
         key = model_key(model, review_threshold)
         _run_sql_file(con, SCORE_PLAN_SQL, {"model_key": key if incremental else ""})
         plan = [  # (children, records) to score
-            (con.sql(CHILDREN_SQL).to_arrow_table(),
-             con.sql(UNRESOLVED_SQL + " SEMI JOIN linkage_records_to_score USING (agency, agency_record_id)")
-             .to_arrow_table()),
-            (con.sql(CHILDREN_SQL + " SEMI JOIN linkage_children_to_score USING (person_id)").to_arrow_table(),
-             con.sql(UNRESOLVED_SQL + " ANTI JOIN linkage_records_to_score USING (agency, agency_record_id)")
-             .to_arrow_table()),
+            (
+                con.sql(CHILDREN_SQL).to_arrow_table(),
+                con.sql(
+                    UNRESOLVED_SQL + " SEMI JOIN linkage_records_to_score USING (agency, agency_record_id)"
+                ).to_arrow_table(),
+            ),
+            (
+                con.sql(CHILDREN_SQL + " SEMI JOIN linkage_children_to_score USING (person_id)").to_arrow_table(),
+                con.sql(
+                    UNRESOLVED_SQL + " ANTI JOIN linkage_records_to_score USING (agency, agency_record_id)"
+                ).to_arrow_table(),
+            ),
         ]
         parts = [con.sql("SELECT * FROM linkage_kept_scores").to_arrow_table()]
         for children, records in plan:
             if children.num_rows and records.num_rows:
                 parts.append(_predict(model, children, records, review_threshold))
-        counts = {"records_scored": plan[0][1].num_rows, "children_rescored": plan[1][0].num_rows,
-                  "pairs_kept": parts[0].num_rows, "model_key": key}
+        counts = {
+            "records_scored": plan[0][1].num_rows,
+            "children_rescored": plan[1][0].num_rows,
+            "pairs_kept": parts[0].num_rows,
+            "model_key": key,
+        }
     scores = pa.concat_tables([part.cast(parts[0].schema) for part in parts])
     return scores, status, model, counts
 
@@ -126,8 +154,7 @@ def _predict_in(work, model: dict, children, records, review_threshold: float):
 
     # Intermediate columns: each field's match weight (and name frequency adjustment), kept
     # as the pair's per-field match weights (splink's waterfall) for "why linked".
-    settings = {**splink_model(model), "retain_matching_columns": True,
-                "retain_intermediate_calculation_columns": True}
+    settings = {**splink_model(model), "retain_matching_columns": True, "retain_intermediate_calculation_columns": True}
     db_api = DuckDBAPI(work)
     linker = Linker(
         [
@@ -141,9 +168,7 @@ def _predict_in(work, model: dict, children, records, review_threshold: float):
         linker.table_management.register_term_frequency_lookup(db_api.register(lookup), column)
     # The exact review threshold is applied in SQL; splink only needs to drop the bulk of pairs
     # (it cannot take a threshold of 1).
-    predictions = linker.inference.predict(
-        threshold_match_probability=min(review_threshold, 0.5), warning_mode="never"
-    )
+    predictions = linker.inference.predict(threshold_match_probability=min(review_threshold, 0.5), warning_mode="never")
     return work.sql(scores_sql(predictions.physical_name)).to_arrow_table()
 
 
@@ -164,9 +189,14 @@ def _term_frequencies_in(work, children, records) -> dict[str, dict[str, float]]
     from splink import DuckDBAPI, Linker
 
     db_api = DuckDBAPI(work)
-    linker = Linker([db_api.register(children.drop(["label"]), table_name="linkage_children_input"),
-                     db_api.register(records, table_name="linkage_records_input")],
-                    settings_dict(0.001), log_level=None)
+    linker = Linker(
+        [
+            db_api.register(children.drop(["label"]), table_name="linkage_children_input"),
+            db_api.register(records, table_name="linkage_records_input"),
+        ],
+        settings_dict(0.001),
+        log_level=None,
+    )
     frequencies = {}
     for column in TF_COLUMNS:
         table = linker.table_management.compute_tf_table(column)
@@ -182,16 +212,25 @@ def frozen_lookups(work, model: dict, children, records) -> dict:
     lookups = {}
     for column in TF_COLUMNS:
         frequencies = model[TERM_FREQUENCIES][column]
-        known = pa.table({"digest": pa.array(list(frequencies), pa.string()),
-                          "tf": pa.array(list(frequencies.values()), pa.float64())})
-        names = pa.concat_arrays([children.column(column).combine_chunks().cast(pa.string()),
-                                  records.column(column).combine_chunks().cast(pa.string())])
+        known = pa.table(
+            {
+                "digest": pa.array(list(frequencies), pa.string()),
+                "tf": pa.array(list(frequencies.values()), pa.float64()),
+            }
+        )
+        names = pa.concat_arrays(
+            [
+                children.column(column).combine_chunks().cast(pa.string()),
+                records.column(column).combine_chunks().cast(pa.string()),
+            ]
+        )
         work.register("linkage_tf_known", known)
         work.register("linkage_tf_names", pa.table({"name": names}))
         try:
             lookups[column] = work.sql(
                 f"SELECT DISTINCT names.name AS {column}, known.tf AS tf_{column} FROM linkage_tf_names AS names "
-                "JOIN linkage_tf_known AS known ON known.digest = md5(names.name)").to_arrow_table()
+                "JOIN linkage_tf_known AS known ON known.digest = md5(names.name)"
+            ).to_arrow_table()
         finally:
             work.unregister("linkage_tf_known")
             work.unregister("linkage_tf_names")
@@ -201,8 +240,11 @@ def frozen_lookups(work, model: dict, children, records) -> dict:
 def model_key(model: dict, review_threshold: float) -> str:
     """What a pair's score depends on besides the pair: the model (its frozen frequencies too),
     the threshold splink drops pairs below, and this code's version of the scores."""
-    basis = json.dumps({"model": model, "threshold": min(review_threshold, 0.5), "version": SCORING_VERSION},
-                       sort_keys=True, default=str)
+    basis = json.dumps(
+        {"model": model, "threshold": min(review_threshold, 0.5), "version": SCORING_VERSION},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(basis.encode()).hexdigest()
 
 
@@ -210,7 +252,8 @@ COMPARISONS = tuple(EVIDENCE_LEVELS)
 SCORE_COLUMNS = (
     "agency VARCHAR, agency_record_id VARCHAR, person_id VARCHAR, match_probability DOUBLE, evidence VARCHAR, "
     "agrees_on_identity BOOLEAN, forenames_close BOOLEAN, match_weight DOUBLE, "
-    + ", ".join(f"gamma_{c} INTEGER" for c in COMPARISONS) + ", "
+    + ", ".join(f"gamma_{c} INTEGER" for c in COMPARISONS)
+    + ", "
     + ", ".join(f"weight_{c} DOUBLE" for c in COMPARISONS)
 )
 
@@ -243,7 +286,7 @@ def scores_sql(predictions_table: str | None, *, with_weights: bool = True) -> s
                 CASE WHEN source_dataset_l = 'linkage_children_input' THEN unique_id_r ELSE unique_id_l END AS record_key,
                 CASE WHEN source_dataset_l = 'linkage_children_input' THEN unique_id_l ELSE unique_id_r END AS person_id,
                 match_probability, match_weight,
-                concat_ws('; ', {', '.join(evidence_parts)}) AS evidence,
+                concat_ws('; ', {", ".join(evidence_parts)}) AS evidence,
                 {agrees} AS agrees_on_identity,
                 -- One edit apart ("Iy" for "Ivy"): a slip, not clearly another child's forename.
                 coalesce(damerau_levenshtein(forename_l, forename_r) <= 1, false) AS forenames_close,
@@ -254,7 +297,7 @@ def scores_sql(predictions_table: str | None, *, with_weights: bool = True) -> s
         SELECT split_part(record_key, '|', 1) AS agency,
                substr(record_key, strpos(record_key, '|') + 1) AS agency_record_id,
                person_id, match_probability, evidence, agrees_on_identity, forenames_close, match_weight,
-               {gammas}, {', '.join(f'weight_{c}' for c in COMPARISONS)}
+               {gammas}, {", ".join(f"weight_{c}" for c in COMPARISONS)}
         FROM pairs
     """
 

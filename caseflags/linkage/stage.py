@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -27,7 +27,9 @@ def link(
     confirm / reject decisions are in `link_decisions` already (the runbook's carry step)."""
     thresholds = (match_threshold, review_threshold)
     fingerprint = linkage_fingerprint(con, thresholds, model_path)
-    previous = con.execute("SELECT fingerprint, summary_json FROM linkage_state ORDER BY linked_at DESC LIMIT 1").fetchone()
+    previous = con.execute(
+        "SELECT fingerprint, summary_json FROM linkage_state ORDER BY linked_at DESC LIMIT 1"
+    ).fetchone()
     if fingerprint is not None and previous and previous[0] == fingerprint and not retrain:
         return {**json.loads(previous[1]), "model": "unchanged inputs: previous links kept"}
     summary = link_people(
@@ -41,20 +43,23 @@ def link(
     con.execute("DELETE FROM linkage_state")
     con.execute(
         "INSERT INTO linkage_state VALUES (?, ?, ?)",
-        [linkage_fingerprint(con, thresholds, model_path), datetime.now(timezone.utc).replace(tzinfo=None),
-         json.dumps(record)],
+        [linkage_fingerprint(con, thresholds, model_path), datetime.now(UTC).replace(tzinfo=None), json.dumps(record)],
     )
     return record
 
 
-def linkage_fingerprint(con: duckdb.DuckDBPyConnection, thresholds: tuple[float, float], model_path: Path | None) -> str | None:
+def linkage_fingerprint(
+    con: duckdb.DuckDBPyConnection, thresholds: tuple[float, float], model_path: Path | None
+) -> str | None:
     """The live inputs' load fingerprints, officers' decisions, thresholds and model file; None
     when an input's provenance is unknown (then linkage always runs)."""
     live = live_fingerprints(con)
     if any(table not in live for table in LINKAGE_INPUTS):
         return None
     decisions = con.execute("SELECT count(*), max(decision_seq) FROM link_decisions").fetchone()
-    model = hashlib.sha256(model_path.read_bytes()).hexdigest() if model_path is not None and model_path.exists() else None
+    model = (
+        hashlib.sha256(model_path.read_bytes()).hexdigest() if model_path is not None and model_path.exists() else None
+    )
     basis = {
         "inputs": [live[t]["load_fingerprint"] for t in LINKAGE_INPUTS],
         "decisions": list(decisions),

@@ -6,7 +6,7 @@ services), and never shows another agency's record id for the same child.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import duckdb
 

@@ -28,9 +28,10 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import xlsxwriter
 from xlsxwriter.format import Format
@@ -155,10 +156,11 @@ def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 
 # XLSX -------------------------------------------------------------------------------------------
 
+
 class SafeWorksheet(Worksheet):
     """Every string goes through `_write_string`; formula-like text gets the quote prefix."""
 
-    safe_book: "SafeWorkbook"
+    safe_book: SafeWorkbook
 
     def _write_string(self, row, col, string, cell_format=None):  # noqa: D401 (xlsxwriter's hook)
         if isinstance(string, str) and is_formula_like(string):
@@ -169,12 +171,14 @@ class SafeWorksheet(Worksheet):
 class SafeWorkbook(xlsxwriter.Workbook):
     """xlsxwriter with formulas, URLs and numbers-from-strings off, and SafeWorksheet sheets."""
 
-    def __init__(self, filename: "str | io.BytesIO"):
+    def __init__(self, filename: str | io.BytesIO):
         self._format_props: dict[int, dict] = {}  # before xlsxwriter adds its default format
         self._quoted: dict[int | None, Format] = {}
         # in_memory: no per-sheet temp files in /tmp (1,400 of them on `la`, about 1 s of a night).
-        super().__init__(filename, {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-                                    "in_memory": True})
+        super().__init__(
+            filename,
+            {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False, "in_memory": True},
+        )
 
     def add_format(self, properties: dict | None = None) -> Format:
         cell_format = super().add_format(properties)
@@ -222,6 +226,7 @@ def workbook_bytes(build) -> bytes:
 
 # HTML and plain text ---------------------------------------------------------------------------
 
+
 def escape(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
@@ -264,7 +269,6 @@ def safe_folder_name(code: str) -> str:
     hash of the exact code (`safe_file_stem`). A plain name never looks like a hashed one, and
     hashed names carry the hash of the exact code, so two different codes never share a folder,
     even on a case-insensitive file system."""
-    if (_PLAIN_FOLDER_NAME.fullmatch(code) and code not in _RESERVED_NAMES
-            and not _HASHED_STEM.fullmatch(code.lower())):
+    if _PLAIN_FOLDER_NAME.fullmatch(code) and code not in _RESERVED_NAMES and not _HASHED_STEM.fullmatch(code.lower()):
         return code
     return safe_file_stem(code)

@@ -11,14 +11,13 @@ the views of `sql/outputs/views.sql` (`annotations_latest`, `exceptions_listed`,
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterator
 
 import duckdb
 
-from caseflags.resources import sql_text
-from caseflags.resources import config_default
+from caseflags.resources import config_default, sql_text
 from caseflags.store.database import ensure_store
 
 LIFECYCLE_STATUSES = ("NEW", "OPEN", "RESOLVED")
@@ -31,8 +30,21 @@ DEFAULT_EXPIRY_DAYS = config_default("outputs", "annotation_expiry_days")
 # exceptions.csv, in this order (OUTPUTS.md): the contract's columns, then the extension (issue 25,
 # docs/OUTPUTS.md "Priority and owners"): risk and who acts.
 CONTRACT_CSV_COLUMNS = (
-    "exception_id", "check_id", "concern", "severity", "person_id", "agency", "entity_type",
-    "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note", "as_at",
+    "exception_id",
+    "check_id",
+    "concern",
+    "severity",
+    "person_id",
+    "agency",
+    "entity_type",
+    "entity_id",
+    "detail",
+    "locator",
+    "first_seen",
+    "status",
+    "review_status",
+    "review_note",
+    "as_at",
 )
 CSV_COLUMNS = (*CONTRACT_CSV_COLUMNS, "priority", "priority_reason", "owner_name", "owner_team", "central_queue_reason")
 
@@ -77,7 +89,9 @@ def update_lifecycle(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date) -
         ).fetchone()
         if existing:
             seq, previous_run_id = existing
-            con.execute("UPDATE lifecycle_runs SET as_at = $as_at WHERE run_id = $run_id", {"run_id": run_id, "as_at": as_at})
+            con.execute(
+                "UPDATE lifecycle_runs SET as_at = $as_at WHERE run_id = $run_id", {"run_id": run_id, "as_at": as_at}
+            )
         else:
             last = con.execute("SELECT seq, run_id FROM lifecycle_runs ORDER BY seq DESC LIMIT 1").fetchone()
             seq = (last[0] + 1) if last else 1
@@ -95,4 +109,3 @@ def update_lifecycle(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date) -
             sql_text("outputs/lifecycle_counts.sql"), {"run_id": run_id}
         ).fetchone()
     return LifecycleCounts(run_id, previous_run_id, new, open_, resolved, carried)
-

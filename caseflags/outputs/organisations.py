@@ -38,11 +38,45 @@ ORGANISATION_AGENCIES = {"GP": "GP_PRACTICE", "EDUCATION": "SCHOOL"}
 # extension (issue 25): risk, and whom to call in social care (by name and team, never an id)
 PARTNER_EXTRA_COLUMNS = ("priority", "priority_reason", "social_worker_name", "social_worker_team")
 ORG_COLUMNS = {
-    "GP": ("exception_id", "check_id", "concern", "severity", "practice_code", "agency_record_ids", "nhs_number",
-           "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note", "as_at", *PARTNER_EXTRA_COLUMNS),
-    "EDUCATION": ("exception_id", "check_id", "concern", "severity", "school_urn", "person_id", "agency_record_ids", "upn",
-                  "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note",
-                  "as_at", *PARTNER_EXTRA_COLUMNS),
+    "GP": (
+        "exception_id",
+        "check_id",
+        "concern",
+        "severity",
+        "practice_code",
+        "agency_record_ids",
+        "nhs_number",
+        "entity_type",
+        "entity_id",
+        "detail",
+        "locator",
+        "first_seen",
+        "status",
+        "review_status",
+        "review_note",
+        "as_at",
+        *PARTNER_EXTRA_COLUMNS,
+    ),
+    "EDUCATION": (
+        "exception_id",
+        "check_id",
+        "concern",
+        "severity",
+        "school_urn",
+        "person_id",
+        "agency_record_ids",
+        "upn",
+        "entity_type",
+        "entity_id",
+        "detail",
+        "locator",
+        "first_seen",
+        "status",
+        "review_status",
+        "review_note",
+        "as_at",
+        *PARTNER_EXTRA_COLUMNS,
+    ),
 }
 
 
@@ -62,8 +96,9 @@ def record_agency_rows(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date)
     """Fill `exception_agency_rows` for the run's listed exceptions (idempotent per run)."""
     con.execute("BEGIN TRANSACTION")
     try:
-        run_sql_file(con, AGENCY_ROWS_SQL, {"run_id": run_id, "as_at": as_at,
-                                            "la_child_id_agencies": list(LA_CHILD_ID_AGENCIES)})
+        run_sql_file(
+            con, AGENCY_ROWS_SQL, {"run_id": run_id, "as_at": as_at, "la_child_id_agencies": list(LA_CHILD_ID_AGENCIES)}
+        )
         _mask_by_exact_identity(con, run_id)
         con.execute("COMMIT")
     except BaseException:
@@ -75,12 +110,18 @@ def _mask_by_exact_identity(con: duckdb.DuckDBPyConnection, run_id: str) -> None
     """Replace detail, locator and entity_id by the agency files' own masked values (mask_ids:
     exact identity, no pattern), so organisation files, agency files and the web agree."""
     masked = [
-        {"exception_id": row["exception_id"], "detail": row["detail"], "locator": row["locator"],
-         "entity_id": row["entity_id"]}
-        for rows in agency_rows(con, run_id).values() for row in rows
+        {
+            "exception_id": row["exception_id"],
+            "detail": row["detail"],
+            "locator": row["locator"],
+            "entity_id": row["entity_id"],
+        }
+        for rows in agency_rows(con, run_id).values()
+        for row in rows
     ]
-    frame = pl.DataFrame(masked, schema={"exception_id": pl.Utf8, "detail": pl.Utf8, "locator": pl.Utf8,
-                                         "entity_id": pl.Utf8})
+    frame = pl.DataFrame(
+        masked, schema={"exception_id": pl.Utf8, "detail": pl.Utf8, "locator": pl.Utf8, "entity_id": pl.Utf8}
+    )
     con.register("_masked_rows", frame)
     try:
         con.execute(
@@ -125,13 +166,17 @@ def _write_xlsx(path: Path, columns: tuple[str, ...], rows: list[dict], title: s
         for r, row in enumerate(rows, start=1):
             for col, name in enumerate(columns):
                 value = row.get(name)
-                sheet.write_string(r, col, "" if value is None else (value.isoformat() if isinstance(value, date) else str(value)))
+                sheet.write_string(
+                    r, col, "" if value is None else (value.isoformat() if isinstance(value, date) else str(value))
+                )
         sheet.freeze_panes(1, 1)
         sheet.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
         sheet.set_header(title)
 
 
-def write_organisation_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, run_dir: str | os.PathLike) -> dict:
+def write_organisation_outputs(
+    con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, run_dir: str | os.PathLike
+) -> dict:
     """`agencies/<AGENCY>/<ORG>/exceptions.csv` and `.xlsx` for each school and GP practice with
     listed rows; call after `write_run_outputs` (which rebuilds `agencies/`). Returns the paths."""
     record_agency_rows(con, run_id, as_at)
@@ -142,15 +187,21 @@ def write_organisation_outputs(con: duckdb.DuckDBPyConnection, run_id: str, as_a
             columns = ORG_COLUMNS[agency]
             folder = private_dir(private_dir(agencies / agency_folder_name(agency)) / folder_name(organisation))
             write_csv(folder / "exceptions.csv", columns, rows)
-            _write_xlsx(folder / "exceptions.xlsx", columns, rows, f"{agency} {organisation} as at {as_at.isoformat()}",
-                        as_at)
+            _write_xlsx(
+                folder / "exceptions.xlsx", columns, rows, f"{agency} {organisation} as at {as_at.isoformat()}", as_at
+            )
             written[(agency, organisation)] = folder
         for agency, rows in central_queue_rows(con, run_id).items():
             columns = ORG_COLUMNS[agency] + ("central_queue_reason",)
             folder = private_dir(agencies / folder_name(agency))
             write_csv(folder / f"{CENTRAL_QUEUE_STEM}.csv", columns, rows)
-            _write_xlsx(folder / f"{CENTRAL_QUEUE_STEM}.xlsx", columns, rows, f"{agency} central queue as at {as_at.isoformat()}",
-                        as_at)
+            _write_xlsx(
+                folder / f"{CENTRAL_QUEUE_STEM}.xlsx",
+                columns,
+                rows,
+                f"{agency} central queue as at {as_at.isoformat()}",
+                as_at,
+            )
             written[(agency, CENTRAL_QUEUE_STEM)] = folder
         remove_stale_organisations(agencies, written)
     return written

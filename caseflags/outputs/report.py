@@ -55,14 +55,20 @@ def render_report(
     refused_files: list[dict] | None = None,
 ) -> str:
     """report.html for the run: the store's facts, the page's values, then the template."""
-    return render_page(report_page(run_id, as_at, summary, listed_rows, good_practice_rows, delivery, refused_files,
-                                   **store_facts(con, run_id)))
+    return render_page(
+        report_page(
+            run_id, as_at, summary, listed_rows, good_practice_rows, delivery, refused_files, **store_facts(con, run_id)
+        )
+    )
 
 
 def render_page(page: dict) -> str:
     """The page from its values (`report_page`), style and script inlined: one file that loads nothing."""
-    return environment(_PACKAGE).get_template("report.html.j2").render(
-        page, css=inline_asset(_PACKAGE, "report.css"), script=inline_asset(_PACKAGE, "report.js"))
+    return (
+        environment(_PACKAGE)
+        .get_template("report.html.j2")
+        .render(page, css=inline_asset(_PACKAGE, "report.css"), script=inline_asset(_PACKAGE, "report.js"))
+    )
 
 
 def store_facts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
@@ -116,54 +122,122 @@ def report_page(
         "marked": sum(1 for r in listed_rows if r["review_status"] in ("FALSE_POSITIVE", "ACCEPTED_RISK")),
         "act_first": Table(
             ("rank", "child", "priority", "why", "open concerns", "agencies", "social worker"),
-            [[c["rank"], c["person_id"], c["priority"], c["priority_reason"], c["concerns"], c["agencies"],
-              c["social_worker_name"] or "no allocated worker"] for c in summary.get("children_first", [])],
-            {0, 2}, "No child has a listed exception."),
-        "trend": Table(("as at", "run", "NEW", "OPEN", "RESOLVED"),
-                       [[t["as_at"], t["run_id"], t["new"], t["open"], t["resolved"]] for t in trend], {2, 3, 4}),
-        "by_concern": Table(("concern", "checks", "NEW", "OPEN", "RESOLVED"),
-                            [[i["label"], ", ".join(i["checks"]), i["NEW"], i["OPEN"], i["RESOLVED"]] for i in concern_items],
-                            {2, 3, 4}, "No exceptions listed."),
-        "by_agency": Table(("agency", "NEW", "OPEN", "RESOLVED"),
-                           [[i["label"], i["NEW"], i["OPEN"], i["RESOLVED"]] for i in agency_items],
-                           {1, 2, 3}, "No exceptions listed."),
-        "by_check": Table(("check", "concern", "status", "NEW", "OPEN", "RESOLVED", "listed"),
-                          [[c["check_id"], c["concern"], c["status"], c["new"], c["open"], c["resolved"], c["listed"]]
-                           for c in summary["counts_by_check"]],
-                          {3, 4, 5, 6}, "No check results recorded."),
+            [
+                [
+                    c["rank"],
+                    c["person_id"],
+                    c["priority"],
+                    c["priority_reason"],
+                    c["concerns"],
+                    c["agencies"],
+                    c["social_worker_name"] or "no allocated worker",
+                ]
+                for c in summary.get("children_first", [])
+            ],
+            {0, 2},
+            "No child has a listed exception.",
+        ),
+        "trend": Table(
+            ("as at", "run", "NEW", "OPEN", "RESOLVED"),
+            [[t["as_at"], t["run_id"], t["new"], t["open"], t["resolved"]] for t in trend],
+            {2, 3, 4},
+        ),
+        "by_concern": Table(
+            ("concern", "checks", "NEW", "OPEN", "RESOLVED"),
+            [[i["label"], ", ".join(i["checks"]), i["NEW"], i["OPEN"], i["RESOLVED"]] for i in concern_items],
+            {2, 3, 4},
+            "No exceptions listed.",
+        ),
+        "by_agency": Table(
+            ("agency", "NEW", "OPEN", "RESOLVED"),
+            [[i["label"], i["NEW"], i["OPEN"], i["RESOLVED"]] for i in agency_items],
+            {1, 2, 3},
+            "No exceptions listed.",
+        ),
+        "by_check": Table(
+            ("check", "concern", "status", "NEW", "OPEN", "RESOLVED", "listed"),
+            [
+                [c["check_id"], c["concern"], c["status"], c["new"], c["open"], c["resolved"], c["listed"]]
+                for c in summary["counts_by_check"]
+            ],
+            {3, 4, 5, 6},
+            "No check results recorded.",
+        ),
         "good_practice": good_practice(good_practice_rows),
-        "not_evaluated": Table(("check", "concern", "why", "exceptions carried"),
-                               [[c["check_id"], c["concern"], c["reason"], c["listed"]] for c in not_evaluated],
-                               {3}, "Every check was evaluated."),
+        "not_evaluated": Table(
+            ("check", "concern", "why", "exceptions carried"),
+            [[c["check_id"], c["concern"], c["reason"], c["listed"]] for c in not_evaluated],
+            {3},
+            "Every check was evaluated.",
+        ),
         "ledger": ledger(loads),
-        "refused_files": None if refused_files is None else Table(
-            ("file", "reason"), [[r["file"], r["reason"]] for r in refused_files],
-            empty="None: every delivered file was read."),
+        "refused_files": None
+        if refused_files is None
+        else Table(
+            ("file", "reason"),
+            [[r["file"], r["reason"]] for r in refused_files],
+            empty="None: every delivered file was read.",
+        ),
         "quarantined": sum(q["rows"] for q in quarantine),
-        "quarantine": Table(("table", "file", "column", "reason", "rows"),
-                            [[q["table_name"], q["file"], q["column_name"], q["reason"], q["rows"]] for q in quarantine],
-                            {4}, "No rows quarantined."),
-        "loads": Table(("table", "file", "status", "reason", "read", "loaded", "quarantined", "data as at"),
-                       [[l["table_name"], l["file"], l["status"], l["reason"], l["rows_read"], l["rows_loaded"],
-                         l["rows_quarantined"], l["delivered_as_at"]] for l in loads],
-                       {4, 5, 6}, "No extract load records for this run."),
-        "contract_by_table": Table(("table", "expectations", "failed", "blocking failed"),
-                                   [[c["table_name"], c["expectations"], c["failed"], c["blocking_failed"]]
-                                    for c in contract_by_table],
-                                   {1, 2, 3}, "No data-contract results recorded for this run."),
+        "quarantine": Table(
+            ("table", "file", "column", "reason", "rows"),
+            [[q["table_name"], q["file"], q["column_name"], q["reason"], q["rows"]] for q in quarantine],
+            {4},
+            "No rows quarantined.",
+        ),
+        "loads": Table(
+            ("table", "file", "status", "reason", "read", "loaded", "quarantined", "data as at"),
+            [
+                [
+                    l["table_name"],
+                    l["file"],
+                    l["status"],
+                    l["reason"],
+                    l["rows_read"],
+                    l["rows_loaded"],
+                    l["rows_quarantined"],
+                    l["delivered_as_at"],
+                ]
+                for l in loads
+            ],
+            {4, 5, 6},
+            "No extract load records for this run.",
+        ),
+        "contract_by_table": Table(
+            ("table", "expectations", "failed", "blocking failed"),
+            [[c["table_name"], c["expectations"], c["failed"], c["blocking_failed"]] for c in contract_by_table],
+            {1, 2, 3},
+            "No data-contract results recorded for this run.",
+        ),
         # Failed expectations are listed only when the run has contract results at all.
-        "contract_failures": Table(("table", "expectation", "column", "blocking", "observed"),
-                                   [[f["table_name"], f["expectation"], f["column_name"], "yes" if f["blocking"] else "no",
-                                     f["observed"]] for f in contract_failures],
-                                   empty="Every expectation passed.") if contract_by_table else None,
+        "contract_failures": Table(
+            ("table", "expectation", "column", "blocking", "observed"),
+            [
+                [f["table_name"], f["expectation"], f["column_name"], "yes" if f["blocking"] else "no", f["observed"]]
+                for f in contract_failures
+            ],
+            empty="Every expectation passed.",
+        )
+        if contract_by_table
+        else None,
         "linkage": linkage,
         "warnings_total": sum(r["warnings"] for r in warnings),
-        "warnings": Table(("table", "file", "element", "reason", "warnings"),
-                          [[r["table_name"], r["file"], r["column_name"], r["reason"], r["warnings"]] for r in warnings],
-                          {4}, "No data-quality warnings."),
+        "warnings": Table(
+            ("table", "file", "element", "reason", "warnings"),
+            [[r["table_name"], r["file"], r["column_name"], r["reason"], r["warnings"]] for r in warnings],
+            {4},
+            "No data-quality warnings.",
+        ),
         "chart_data": {
-            "trend": [{"as_at": t["as_at"].isoformat(), "NEW": t["new"] or 0, "OPEN": t["open"] or 0,
-                       "RESOLVED": t["resolved"] or 0} for t in trend],
+            "trend": [
+                {
+                    "as_at": t["as_at"].isoformat(),
+                    "NEW": t["new"] or 0,
+                    "OPEN": t["open"] or 0,
+                    "RESOLVED": t["resolved"] or 0,
+                }
+                for t in trend
+            ],
             "by_concern": [{"label": i["label"], "NEW": i["NEW"], "OPEN": i["OPEN"]} for i in concern_items],
             "by_agency": [{"label": i["label"], "NEW": i["NEW"], "OPEN": i["OPEN"]} for i in agency_items],
         },
@@ -184,8 +258,11 @@ def _chart_items(summary: dict) -> tuple[list[dict], list[dict]]:
         (i for i in by_concern.values() if i["NEW"] + i["OPEN"]), key=lambda i: (-(i["NEW"] + i["OPEN"]), i["label"])
     )
     agency_items = sorted(
-        ({"label": a["agency"], "NEW": a["new"], "OPEN": a["open"], "RESOLVED": a["resolved"]}
-         for a in summary["counts_by_agency"] if a["listed"]),
+        (
+            {"label": a["agency"], "NEW": a["new"], "OPEN": a["open"], "RESOLVED": a["resolved"]}
+            for a in summary["counts_by_agency"]
+            if a["listed"]
+        ),
         key=lambda i: (-(i["NEW"] + i["OPEN"]), i["label"]),
     )
     return concern_items, agency_items
@@ -210,10 +287,24 @@ def ledger(loads: list[dict]) -> dict:
         balanced = read == loaded + quarantined + withheld and withheld >= 0
         if not balanced:
             unbalanced.append(load)
-        rows.append([load["table_name"], load["file"], load["status"], read, loaded, quarantined, withheld,
-                     "yes" if balanced else "NO"])
-    table = Table(("table", "file", "status", "read", "loaded", "quarantined", "withheld", "balanced"), rows,
-                  {3, 4, 5, 6}, "No extract was read this run.")
+        rows.append(
+            [
+                load["table_name"],
+                load["file"],
+                load["status"],
+                read,
+                loaded,
+                quarantined,
+                withheld,
+                "yes" if balanced else "NO",
+            ]
+        )
+    table = Table(
+        ("table", "file", "status", "read", "loaded", "quarantined", "withheld", "balanced"),
+        rows,
+        {3, 4, 5, 6},
+        "No extract was read this run.",
+    )
     return {"table": table, "unbalanced": unbalanced}
 
 
@@ -227,11 +318,26 @@ def good_practice(good_practice_rows: list[dict] | None) -> dict | None:
         by_practice.setdefault(str(g.get("practice")), []).append(g)
     practices = sorted(by_practice.items())
     return {
-        "summary": Table(("practice", "children"), [[p, len(v)] for p, v in practices], {1},
-                         "No good practice found in the data for this run."),
-        "details": [(p, len(items), Table(("child", "evidence"), [[g.get("person_id"), g.get("evidence")]
-                                                                   for g in sorted(items, key=lambda g: str(g.get("person_id")))]))
-                    for p, items in practices],
+        "summary": Table(
+            ("practice", "children"),
+            [[p, len(v)] for p, v in practices],
+            {1},
+            "No good practice found in the data for this run.",
+        ),
+        "details": [
+            (
+                p,
+                len(items),
+                Table(
+                    ("child", "evidence"),
+                    [
+                        [g.get("person_id"), g.get("evidence")]
+                        for g in sorted(items, key=lambda g: str(g.get("person_id")))
+                    ],
+                ),
+            )
+            for p, items in practices
+        ],
     }
 
 
@@ -245,21 +351,48 @@ def linkage_facts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     facts: dict = {"model": None, "warnings": None}
     if model is not None:
         facts["model"] = {
-            "trained_at": model["trained_at"], "training_method": model["training_method"],
-            "labelled_pairs": model["labelled_pairs"], "label_weight": model["label_weight"],
+            "trained_at": model["trained_at"],
+            "training_method": model["training_method"],
+            "labelled_pairs": model["labelled_pairs"],
+            "label_weight": model["label_weight"],
             "em_sessions": "; ".join(model["em_sessions"]) or "none",
-            "quality": Table(("threshold", "expected precision", "expected recall", "labelled pairs", "basis"),
-                             [[f"{q['threshold_name']} {q['threshold']}", q["expected_precision"], q["expected_recall"],
-                               q["labelled_pairs"], q["basis"]] for q in model["expected_quality"]], {1, 2, 3}),
-            "levels": Table(("comparison", "level", "m", "u", "match weight"),
-                            [[lv["comparison"], lv["label"], round(lv["m_probability"], 4), round(lv["u_probability"], 6),
-                              None if lv["match_weight"] is None else round(lv["match_weight"], 2)]
-                             for lv in model["levels"]], {2, 3, 4}),
+            "quality": Table(
+                ("threshold", "expected precision", "expected recall", "labelled pairs", "basis"),
+                [
+                    [
+                        f"{q['threshold_name']} {q['threshold']}",
+                        q["expected_precision"],
+                        q["expected_recall"],
+                        q["labelled_pairs"],
+                        q["basis"],
+                    ]
+                    for q in model["expected_quality"]
+                ],
+                {1, 2, 3},
+            ),
+            "levels": Table(
+                ("comparison", "level", "m", "u", "match weight"),
+                [
+                    [
+                        lv["comparison"],
+                        lv["label"],
+                        round(lv["m_probability"], 4),
+                        round(lv["u_probability"], 6),
+                        None if lv["match_weight"] is None else round(lv["match_weight"], 2),
+                    ]
+                    for lv in model["levels"]
+                ],
+                {2, 3, 4},
+            ),
         }
     if "data_quality_warnings" in tables:
         warnings = con.execute(sql_text("linkage/warnings_by_reason.sql"), {"run_id": run_id}).fetchall()
-        facts["warnings"] = Table(("table", "column", "reason", "rows"), [list(w) for w in warnings], {3},
-                                  "None: every value loaded as delivered.")
+        facts["warnings"] = Table(
+            ("table", "column", "reason", "rows"),
+            [list(w) for w in warnings],
+            {3},
+            "None: every value loaded as delivered.",
+        )
     return facts
 
 

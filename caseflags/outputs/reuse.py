@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, is_dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,9 +50,10 @@ class ReusedResults:
     delivery: dict
 
     def describe(self) -> dict:
-        return {"from_run_completed_at": self.completed_at.isoformat(timespec="seconds") + "Z",
-                "reason": "inputs, reviews, configuration and code unchanged since that run; its checks and "
-                          "files stand"}
+        return {
+            "from_run_completed_at": self.completed_at.isoformat(timespec="seconds") + "Z",
+            "reason": "inputs, reviews, configuration and code unchanged since that run; its checks and files stand",
+        }
 
 
 @lru_cache(maxsize=1)
@@ -88,7 +89,8 @@ def results_basis(
     ensure_store(con)
     live = live_fingerprints(con)
     tables = {
-        table: ["current", live.get(table, {}).get("load_fingerprint")] if outcome.status in _CURRENT
+        table: ["current", live.get(table, {}).get("load_fingerprint")]
+        if outcome.status in _CURRENT
         else [outcome.status, outcome.reason, outcome.stale]
         for table, outcome in sorted(extracts.items())
     }
@@ -119,15 +121,29 @@ def folder_manifest(run_dir: Path) -> dict[str, str]:
     return manifest
 
 
-def record_results(con: duckdb.DuckDBPyConnection, run_id: str, basis: str, run_dir: Path, checks: list[dict],
-                   retention: dict, delivery: dict) -> None:
+def record_results(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    basis: str,
+    run_dir: Path,
+    checks: list[dict],
+    retention: dict,
+    delivery: dict,
+) -> None:
     """Remember what a completed run computed its results from, and the files it wrote."""
     con.execute("DELETE FROM run_results WHERE run_id = ?", [run_id])
     con.execute(
         "INSERT INTO run_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [run_id, basis, str(run_dir), json.dumps(folder_manifest(run_dir)), json.dumps(checks, default=str),
-         json.dumps(retention, default=str), json.dumps(delivery, default=str),
-         datetime.now(timezone.utc).replace(tzinfo=None)],
+        [
+            run_id,
+            basis,
+            str(run_dir),
+            json.dumps(folder_manifest(run_dir)),
+            json.dumps(checks, default=str),
+            json.dumps(retention, default=str),
+            json.dumps(delivery, default=str),
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
     )
 
 
@@ -149,5 +165,10 @@ def reusable_results(con: duckdb.DuckDBPyConnection, run_id: str, basis: str) ->
     run_dir = Path(run_dir)
     if not run_dir.is_dir() or folder_manifest(run_dir) != json.loads(files_json):
         return None  # a file was removed, added or edited since: write them all again
-    return ReusedResults(completed_at=completed_at, run_dir=run_dir, checks=json.loads(checks_json),
-                         retention=json.loads(retention_json or "{}"), delivery=json.loads(delivery_json or "{}"))
+    return ReusedResults(
+        completed_at=completed_at,
+        run_dir=run_dir,
+        checks=json.loads(checks_json),
+        retention=json.loads(retention_json or "{}"),
+        delivery=json.loads(delivery_json or "{}"),
+    )

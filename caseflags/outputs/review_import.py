@@ -15,6 +15,7 @@ import duckdb
 import fastexcel
 import pyarrow as pa
 
+from caseflags.config import default_limits
 from caseflags.outputs.lifecycle import DEFAULT_EXPIRY_DAYS, REVIEW_STATUSES, transaction
 from caseflags.outputs.workbook import (
     EXPORTED_NOTE_COLUMN,
@@ -28,7 +29,6 @@ from caseflags.outputs.workbook import (
     column_letter,
     sheet_name_for,
 )
-from caseflags.config import default_limits
 from caseflags.outputs.workbook_guard import formula_cells, workbook_problems
 from caseflags.resources import sql_text
 from caseflags.store.database import ensure_store
@@ -207,14 +207,14 @@ def import_review(
         file_ids = pa.table({"exception_id": list(edits)})
         con.register("review_file_ids", file_ids)
         try:
-            known = dict(
-                con.execute(sql_text("outputs/review_known_ids.sql")).fetchall()
-            )
+            known = dict(con.execute(sql_text("outputs/review_known_ids.sql")).fetchall())
         finally:
             con.unregister("review_file_ids")
         for exception_id, edit in edits.items():
             if exception_id not in known:
-                problems.append(f"{edit['where']} column {edit['id_column']} (exception_id): unknown exception id '{exception_id}'")
+                problems.append(
+                    f"{edit['where']} column {edit['id_column']} (exception_id): unknown exception id '{exception_id}'"
+                )
             elif edit["check_id"] is not None and edit["check_id"] != known[exception_id]:
                 problems.append(
                     f"{edit['where']} column {edit['check_column']} (check_id): exception {exception_id} "
@@ -239,7 +239,9 @@ def import_review(
         raise ReviewImportError(problems)
 
     officer_changed = [
-        e for e in edits.values() if (e["review_status"], e["review_note"]) != (e["exported_status"], e["exported_note"])
+        e
+        for e in edits.values()
+        if (e["review_status"], e["review_note"]) != (e["exported_status"], e["exported_note"])
     ]
     candidates = pa.table(
         {
@@ -273,7 +275,15 @@ def import_review(
 
 # Columns an officer may change, and columns derived from the reviews (they change with every
 # import, so an older file's differ without anyone editing them).
-_NOT_COMPARED = {"review_status", "review_note", "last_review", "reviewer", "assignee", EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN}
+_NOT_COMPARED = {
+    "review_status",
+    "review_note",
+    "last_review",
+    "reviewer",
+    "assignee",
+    EXPORTED_STATUS_COLUMN,
+    EXPORTED_NOTE_COLUMN,
+}
 
 
 def _as_written(value) -> str | None:
@@ -289,7 +299,13 @@ def _as_written(value) -> str | None:
 def _as_read(value, expected: str | None) -> str | None:
     text = _cell_text(value)
     # a date cell reads back as "2026-11-24 00:00:00"
-    if text and expected and len(expected) == 10 and text.startswith(expected) and text[10:].strip() in ("", "00:00:00"):
+    if (
+        text
+        and expected
+        and len(expected) == 10
+        and text.startswith(expected)
+        and text[10:].strip() in ("", "00:00:00")
+    ):
         return expected
     return text
 
@@ -302,8 +318,13 @@ def _same_number(got: str | None, want: str | None) -> bool:
         return False
 
 
-def _read_only_edits(con: duckdb.DuckDBPyConnection, meta: dict, headers: dict[str, list[str]],
-                     rows_by_sheet: dict[str, list[dict]], first_data_row: int = 2) -> list[str]:
+def _read_only_edits(
+    con: duckdb.DuckDBPyConnection,
+    meta: dict,
+    headers: dict[str, list[str]],
+    rows_by_sheet: dict[str, list[dict]],
+    first_data_row: int = 2,
+) -> list[str]:
     """Every cell of a read-only column (person_id, agency, detail, ...) whose value differs from
     what caseflags wrote for that exception, named by sheet, row and column."""
     from caseflags.outputs.agencies import agency_rows
@@ -341,9 +362,11 @@ def _written_workbook(
     """The check sheets of the workbook caseflags wrote for the run and scope named in its
     `_caseflags` sheet: sheet name -> (check id, exception ids). None when the run is unknown."""
     run_id, scope = meta.get("run_id"), meta.get("scope") or "ALL"
-    known = con.execute(
-        "SELECT as_at FROM lifecycle_runs WHERE run_id = $run_id", {"run_id": run_id}
-    ).fetchone() if run_id else None
+    known = (
+        con.execute("SELECT as_at FROM lifecycle_runs WHERE run_id = $run_id", {"run_id": run_id}).fetchone()
+        if run_id
+        else None
+    )
     if known is None:
         problems.append(
             f"{file_name}: sheet '{META_SHEET}' names run {run_id or '(none)'}, which this store does not hold "
@@ -351,7 +374,9 @@ def _written_workbook(
         )
         return None
     if meta.get("as_at") not in (None, known[0].isoformat()):
-        problems.append(f"{file_name}: sheet '{META_SHEET}' says as at {meta.get('as_at')}, run {run_id} is as at {known[0]}")
+        problems.append(
+            f"{file_name}: sheet '{META_SHEET}' says as at {meta.get('as_at')}, run {run_id} is as at {known[0]}"
+        )
     rows = con.execute(
         sql_text("outputs/review_written_rows.sql"), {"run_id": run_id, "agency": None if scope == "ALL" else scope}
     ).fetchall()

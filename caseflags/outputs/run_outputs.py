@@ -68,7 +68,6 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, agency
     }
 
 
-
 @dataclass(frozen=True)
 class RunOutputs:
     exceptions_csv: Path
@@ -127,10 +126,10 @@ def write_run_outputs(
             agency_files[agency] = (agency_csv, agency_xlsx)
 
         report_path = out / "report.html"
-        write_text(report_path, render_report(con, run_id, as_at, summary, rows, good_practice_rows, delivery,
-                                                 refused_files))
+        write_text(
+            report_path, render_report(con, run_id, as_at, summary, rows, good_practice_rows, delivery, refused_files)
+        )
     return RunOutputs(csv_path, xlsx_path, report_path, agency_files)
-
 
 
 def remove_entries_except(folder: Path, keep: set[str]) -> None:

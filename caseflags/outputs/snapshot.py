@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from caseflags.faults import fault_point
 from caseflags.outputs.organisations import AGENCY_ROWS_SQL, LA_CHILD_ID_AGENCIES, run_sql_file, statements
-from caseflags.outputs.snapshot_reuse import NOT_PUBLISHED, record_all_digests, start_from_previous, update_changed_tables
+from caseflags.outputs.snapshot_reuse import (
+    NOT_PUBLISHED,
+    record_all_digests,
+    start_from_previous,
+    update_changed_tables,
+)
 from caseflags.private_files import FILE_MODE, owner_only
 from caseflags.resources import SQL_DIR, sql_text
 from caseflags.store.database import store_path
@@ -55,8 +60,11 @@ def orphaned_temp_files(db_path: str | os.PathLike) -> list[Path]:
     final = snapshot_path(db_path)
     if not final.parent.is_dir():
         return []
-    return sorted(p for p in final.parent.glob(f".{final.name}.*.tmp*")
-                  if p.name.endswith((".tmp", ".tmp.wal")) and p.is_file() and not p.is_symlink())
+    return sorted(
+        p
+        for p in final.parent.glob(f".{final.name}.*.tmp*")
+        if p.name.endswith((".tmp", ".tmp.wal")) and p.is_file() and not p.is_symlink()
+    )
 
 
 def remove_orphaned_temp_files(db_path: str | os.PathLike) -> list[Path]:
@@ -96,7 +104,9 @@ def sql_literal(text: str) -> str:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}).fetchall()[0][0])
+    return bool(
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}).fetchall()[0][0]
+    )
 
 
 def publish_snapshot(con: duckdb.DuckDBPyConnection, completing_run: tuple[str, datetime] | None = None) -> Path | None:
@@ -125,8 +135,9 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, completing_run: tuple[str, 
     return final
 
 
-def _publish_to(con: duckdb.DuckDBPyConnection, completing_run: tuple[str, datetime] | None, temp: Path,
-                final: Path | None = None) -> None:
+def _publish_to(
+    con: duckdb.DuckDBPyConnection, completing_run: tuple[str, datetime] | None, temp: Path, final: Path | None = None
+) -> None:
     for leftover in (temp, Path(f"{temp}.wal")):
         leftover.unlink(missing_ok=True)
     database = con.execute("SELECT current_database()").fetchall()[0][0]
@@ -139,8 +150,11 @@ def _publish_to(con: duckdb.DuckDBPyConnection, completing_run: tuple[str, datet
     with owner_only():
         con.execute(f"ATTACH {sql_literal(str(temp))} AS {SNAPSHOT_ALIAS} (READ_WRITE)")
         try:
-            if not updating or update_changed_tables(con, database, SNAPSHOT_ALIAS, _store_tables(con, database),
-                                                     SORTED_TABLES) is None:
+            if (
+                not updating
+                or update_changed_tables(con, database, SNAPSHOT_ALIAS, _store_tables(con, database), SORTED_TABLES)
+                is None
+            ):
                 if updating:  # another schema: the whole store again, into an empty file
                     con.execute(f"DETACH {SNAPSHOT_ALIAS}")
                     temp.unlink()
@@ -153,11 +167,15 @@ def _publish_to(con: duckdb.DuckDBPyConnection, completing_run: tuple[str, datet
             try:
                 if agency_rows is not None:
                     run_sql_file(con, AGENCY_ROWS_SQL, agency_rows)
-                published_at = datetime.now(timezone.utc).replace(tzinfo=None)
+                published_at = datetime.now(UTC).replace(tzinfo=None)
                 for statement in [*statements(PRIORITY_OWNER_SQL), *statements(SNAPSHOT_TABLES_SQL)]:
-                    con.execute(statement, {"published_at": published_at} if "$published_at" in statement else {}).fetchall()
+                    con.execute(
+                        statement, {"published_at": published_at} if "$published_at" in statement else {}
+                    ).fetchall()
                 if completing_run is not None:
-                    run_sql_file(con, COMPLETING_RUN_SQL, {"run_id": completing_run[0], "finished_at": completing_run[1]})
+                    run_sql_file(
+                        con, COMPLETING_RUN_SQL, {"run_id": completing_run[0], "finished_at": completing_run[1]}
+                    )
             finally:
                 con.execute(f"USE {_quoted(database)}").fetchall()
         finally:
@@ -183,21 +201,29 @@ def _copy_store(con: duckdb.DuckDBPyConnection, database: str) -> None:
         if table in NOT_PUBLISHED:  # the nightly's own caches (snapshot_reuse): published empty
             continue
         order = f" ORDER BY {SORTED_TABLES[table]}" if table in SORTED_TABLES else ""
-        con.execute(f"INSERT INTO {SNAPSHOT_ALIAS}.{_quoted(table)} SELECT * FROM {_quoted(database)}.{_quoted(table)}{order}").fetchall()
+        con.execute(
+            f"INSERT INTO {SNAPSHOT_ALIAS}.{_quoted(table)} SELECT * FROM {_quoted(database)}.{_quoted(table)}{order}"
+        ).fetchall()
 
 
 def _store_tables(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
-    return [name for (name,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = $database AND schema_name = 'main' "
-        "AND NOT temporary ORDER BY table_name",
-        {"database": database},
-    ).fetchall()]
+    return [
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = $database AND schema_name = 'main' "
+            "AND NOT temporary ORDER BY table_name",
+            {"database": database},
+        ).fetchall()
+    ]
 
 
 def _latest_run_parameters(con: duckdb.DuckDBPyConnection) -> dict:
     """The parameters of sql/web/exception_agency_rows.sql for the store's latest run."""
-    found = con.execute("SELECT run_id, as_at FROM lifecycle_runs ORDER BY seq DESC LIMIT 1").fetchall() if _has_table(
-        con, "lifecycle_runs") else []
+    found = (
+        con.execute("SELECT run_id, as_at FROM lifecycle_runs ORDER BY seq DESC LIMIT 1").fetchall()
+        if _has_table(con, "lifecycle_runs")
+        else []
+    )
     if not found:
         raise SnapshotUnavailable("the store has no run yet: run the nightly first")
     run_id, as_at = found[0]

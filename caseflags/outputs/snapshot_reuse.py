@@ -57,8 +57,9 @@ def kept_digests(con: duckdb.DuckDBPyConnection, snapshot: str) -> dict[str, str
     return dict(rows)
 
 
-def update_changed_tables(con: duckdb.DuckDBPyConnection, database: str, snapshot: str,
-                          tables: list[str], sorted_tables: dict[str, str]) -> dict | None:
+def update_changed_tables(
+    con: duckdb.DuckDBPyConnection, database: str, snapshot: str, tables: list[str], sorted_tables: dict[str, str]
+) -> dict | None:
     """Replace the rows of the snapshot tables whose store content changed; None (nothing done)
     when the snapshot cannot be updated in place (no digests kept, or another schema)."""
     kept = kept_digests(con, snapshot)

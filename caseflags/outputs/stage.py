@@ -9,17 +9,22 @@ from pathlib import Path
 import duckdb
 
 from caseflags.checking.good_practice import good_practice
-from caseflags.outputs.lifecycle import update_lifecycle
-from caseflags.outputs.run_outputs import write_run_outputs
 from caseflags.outputs.files import write_csv_rows
+from caseflags.outputs.lifecycle import update_lifecycle
 from caseflags.outputs.organisations import record_agency_rows, write_organisation_outputs
+from caseflags.outputs.run_outputs import write_run_outputs
 from caseflags.outputs.triage import record_triage
 from caseflags.private_files import private_dir
 
 
 def write_outputs(
-    con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, out_dir: Path, delivery: dict | None = None,
-    refused_files: list[dict] | None = None, priority: dict | None = None,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    as_at: date,
+    out_dir: Path,
+    delivery: dict | None = None,
+    refused_files: list[dict] | None = None,
+    priority: dict | None = None,
 ) -> Path:
     """`delivery`: the folder loaded and the digest of its files, shown in the report;
     `refused_files`: the delivered files refused whole (file, reason), listed in the report;
@@ -30,8 +35,9 @@ def write_outputs(
     record_agency_rows(con, run_id, as_at)  # each row's school or practice, which owns it
     record_triage(con, run_id, as_at, priority)  # priority and owners, read by every file below
     practice = good_practice(con, as_at)
-    write_run_outputs(con, run_id, as_at, run_dir, good_practice_rows=practice, delivery=delivery,
-                      refused_files=refused_files)
+    write_run_outputs(
+        con, run_id, as_at, run_dir, good_practice_rows=practice, delivery=delivery, refused_files=refused_files
+    )
     write_organisation_outputs(con, run_id, as_at, run_dir)
     write_quarantine_csv(con, run_id, run_dir)
     write_warnings_csv(con, run_id, run_dir)

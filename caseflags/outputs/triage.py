@@ -19,9 +19,19 @@ from caseflags.resources import SQL_DIR, config_default
 
 TRIAGE_SQL = SQL_DIR / "outputs" / "triage.sql"
 PRIORITY_KEYS = (
-    "weight_high", "weight_medium", "weight_low", "weight_magnitude", "magnitude_cap_multiple",
-    "weight_week_open", "days_open_cap_points", "weight_child_protection", "weight_child_in_need",
-    "weight_ehcp", "weight_under_5", "weight_harm_or_exploitation", "weight_other_concern",
+    "weight_high",
+    "weight_medium",
+    "weight_low",
+    "weight_magnitude",
+    "magnitude_cap_multiple",
+    "weight_week_open",
+    "days_open_cap_points",
+    "weight_child_protection",
+    "weight_child_in_need",
+    "weight_ehcp",
+    "weight_under_5",
+    "weight_harm_or_exploitation",
+    "weight_other_concern",
     "other_concerns_cap_points",
 )
 
@@ -37,8 +47,11 @@ def record_triage(con: duckdb.DuckDBPyConnection, run_id: str, as_at: date, weig
     registry = load_registry()
     ensure_working_days(con, as_at)  # and the store, with its macros: they read the calendar
     parameters = {
-        "run_id": run_id, "as_at": as_at, **values,
-        "check_ids": list(registry), "check_titles": [check.title for check in registry.values()],
+        "run_id": run_id,
+        "as_at": as_at,
+        **values,
+        "check_ids": list(registry),
+        "check_titles": [check.title for check in registry.values()],
     }
     con.execute("BEGIN TRANSACTION")
     try:

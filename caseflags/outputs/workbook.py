@@ -27,7 +27,14 @@ META_SHEET = "_caseflags"
 # tell an officer's edit from an untouched row of an older file.
 EXPORTED_STATUS_COLUMN = "_exported_review_status"
 EXPORTED_NOTE_COLUMN = "_exported_review_note"
-IMPORT_KEY_COLUMNS = ("exception_id", "check_id", "review_status", "review_note", EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN)
+IMPORT_KEY_COLUMNS = (
+    "exception_id",
+    "check_id",
+    "review_status",
+    "review_note",
+    EXPORTED_STATUS_COLUMN,
+    EXPORTED_NOTE_COLUMN,
+)
 SHEET_NAME_LIMIT = 31  # Excel's limit on a worksheet name
 
 
@@ -40,13 +47,12 @@ def column_letter(index: int) -> str:
     return letters
 
 
-
 def legacy_sheet_name_for(check_id: str) -> str:
     """A v1 workbook's sheet name: the id itself, or (over Excel's 31 characters) a stable shortening."""
     if len(check_id) <= SHEET_NAME_LIMIT:
         return check_id
     digest = hashlib.sha1(check_id.encode()).hexdigest()[:4]
-    return f"{check_id[:SHEET_NAME_LIMIT - 5]}~{digest}"
+    return f"{check_id[: SHEET_NAME_LIMIT - 5]}~{digest}"
 
 
 def sheet_name_for(check_id: str, workbook_format: str = WORKBOOK_FORMAT) -> str:
@@ -60,16 +66,35 @@ def sheet_name_for(check_id: str, workbook_format: str = WORKBOOK_FORMAT) -> str
 
 # Plain headers, shown above the machine names' hidden row.
 PLAIN_HEADERS = {
-    "exception_id": "Exception id", "check_id": "Check", "concern": "Concern", "severity": "Severity",
-    "person_id": "Child (LA id)", "agency_record_ids": "Your record ids", "agency": "Agency that acts",
-    "entity_type": "Record type", "entity_id": "Record", "detail": "What is wrong and what to do",
-    "locator": "Where to find it", "first_seen": "First seen", "status": "New or open",
-    "review_status": "Review status (choose)", "review_note": "Review note (type)", "as_at": "As at",
-    "priority": "Priority", "priority_reason": "Why this priority", "owner_name": "Owner",
-    "owner_team": "Owner's team", "central_queue_reason": "Why in the central queue",
-    "social_worker_name": "Social worker", "social_worker_team": "Social worker's team",
-    "reviewer": "Last reviewed by", "assignee": "Assigned to", "evaluated_as_at": "Checked as at",
-    "last_review": "Last review", EXPORTED_STATUS_COLUMN: "(exported status)", EXPORTED_NOTE_COLUMN: "(exported note)",
+    "exception_id": "Exception id",
+    "check_id": "Check",
+    "concern": "Concern",
+    "severity": "Severity",
+    "person_id": "Child (LA id)",
+    "agency_record_ids": "Your record ids",
+    "agency": "Agency that acts",
+    "entity_type": "Record type",
+    "entity_id": "Record",
+    "detail": "What is wrong and what to do",
+    "locator": "Where to find it",
+    "first_seen": "First seen",
+    "status": "New or open",
+    "review_status": "Review status (choose)",
+    "review_note": "Review note (type)",
+    "as_at": "As at",
+    "priority": "Priority",
+    "priority_reason": "Why this priority",
+    "owner_name": "Owner",
+    "owner_team": "Owner's team",
+    "central_queue_reason": "Why in the central queue",
+    "social_worker_name": "Social worker",
+    "social_worker_team": "Social worker's team",
+    "reviewer": "Last reviewed by",
+    "assignee": "Assigned to",
+    "evaluated_as_at": "Checked as at",
+    "last_review": "Last review",
+    EXPORTED_STATUS_COLUMN: "(exported status)",
+    EXPORTED_NOTE_COLUMN: "(exported note)",
 }
 
 
@@ -91,12 +116,33 @@ def _sheet_columns(for_agency: str | None) -> tuple[str, ...]:
 
 
 _WIDTHS = {
-    "exception_id": 18, "check_id": 30, "concern": 40, "severity": 9, "person_id": 14,
-    "agency_record_ids": 20, "agency": 16, "entity_type": 16, "entity_id": 22, "detail": 90,
-    "locator": 40, "first_seen": 11, "status": 8, "review_status": 20, "review_note": 40,
-    "as_at": 11, "evaluated_as_at": 15, "last_review": 34, "priority": 9, "priority_reason": 45,
-    "owner_name": 22, "owner_team": 22, "central_queue_reason": 36, "social_worker_name": 22,
-    "social_worker_team": 22, "reviewer": 18, "assignee": 18,
+    "exception_id": 18,
+    "check_id": 30,
+    "concern": 40,
+    "severity": 9,
+    "person_id": 14,
+    "agency_record_ids": 20,
+    "agency": 16,
+    "entity_type": 16,
+    "entity_id": 22,
+    "detail": 90,
+    "locator": 40,
+    "first_seen": 11,
+    "status": 8,
+    "review_status": 20,
+    "review_note": 40,
+    "as_at": 11,
+    "evaluated_as_at": 15,
+    "last_review": 34,
+    "priority": 9,
+    "priority_reason": 45,
+    "owner_name": 22,
+    "owner_team": 22,
+    "central_queue_reason": 36,
+    "social_worker_name": 22,
+    "social_worker_team": 22,
+    "reviewer": 18,
+    "assignee": 18,
 }
 WRAPPED = ("detail", "priority_reason", "locator", "review_note", "central_queue_reason")
 HEADER_ROWS = 2  # the hidden machine names, then the plain headers
@@ -117,8 +163,12 @@ def write_workbook(
 
 def _fill_workbook(workbook: SafeWorkbook, rows: list[dict], summary: dict, for_agency: str | None) -> None:
     columns = _sheet_columns(for_agency)
-    fmt_header = workbook.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1, "text_wrap": True, "valign": "top"})
-    fmt_editable_header = workbook.add_format({"bold": True, "bg_color": "#FFE699", "border": 1, "text_wrap": True, "valign": "top"})
+    fmt_header = workbook.add_format(
+        {"bold": True, "bg_color": "#DDE4EE", "border": 1, "text_wrap": True, "valign": "top"}
+    )
+    fmt_editable_header = workbook.add_format(
+        {"bold": True, "bg_color": "#FFE699", "border": 1, "text_wrap": True, "valign": "top"}
+    )
     fmt_editable = workbook.add_format({"bg_color": "#FFF7D6", "locked": False})
     fmt_date = workbook.add_format({"num_format": "yyyy-mm-dd"})
     fmt_marked = workbook.add_format({"font_color": "#7F7F7F", "italic": True})
@@ -145,8 +195,12 @@ def _fill_workbook(workbook: SafeWorkbook, rows: list[dict], summary: dict, for_
         for col, name in enumerate(columns):
             editable = name in ("review_status", "review_note")
             sheet.write_string(0, col, name)
-            sheet.write_string(1, col, PLAIN_HEADERS.get(name, name.replace("_", " ").capitalize()),
-                               fmt_editable_header if editable else fmt_header)
+            sheet.write_string(
+                1,
+                col,
+                PLAIN_HEADERS.get(name, name.replace("_", " ").capitalize()),
+                fmt_editable_header if editable else fmt_header,
+            )
             hidden = name in (EXPORTED_STATUS_COLUMN, EXPORTED_NOTE_COLUMN)
             cell_format = fmt_editable if editable else (fmt_wrap if name in WRAPPED else None)
             sheet.set_column(col, col, _WIDTHS.get(name, 14), cell_format, {"hidden": hidden})
@@ -172,7 +226,10 @@ def _fill_workbook(workbook: SafeWorkbook, rows: list[dict], summary: dict, for_
         sheet.freeze_panes(HEADER_ROWS, 1)
         sheet.autofilter(1, 0, max(last_row, HEADER_ROWS), len(columns) - 1)
         sheet.data_validation(
-            HEADER_ROWS, status_col, max(last_row, HEADER_ROWS), status_col,
+            HEADER_ROWS,
+            status_col,
+            max(last_row, HEADER_ROWS),
+            status_col,
             {
                 "validate": "list",
                 "source": list(REVIEW_STATUSES),
@@ -182,7 +239,10 @@ def _fill_workbook(workbook: SafeWorkbook, rows: list[dict], summary: dict, for_
         )
         # FALSE_POSITIVE / ACCEPTED_RISK stay listed, greyed, until the review expires.
         sheet.conditional_format(
-            HEADER_ROWS, 0, max(last_row, HEADER_ROWS), len(columns) - 1,
+            HEADER_ROWS,
+            0,
+            max(last_row, HEADER_ROWS),
+            len(columns) - 1,
             {
                 "type": "formula",
                 "criteria": f'=OR(${status_letter}{first}="FALSE_POSITIVE",${status_letter}{first}="ACCEPTED_RISK")',
@@ -192,7 +252,10 @@ def _fill_workbook(workbook: SafeWorkbook, rows: list[dict], summary: dict, for_
         )
         # HIGH rows stand out.
         sheet.conditional_format(
-            HEADER_ROWS, 0, max(last_row, HEADER_ROWS), len(columns) - 1,
+            HEADER_ROWS,
+            0,
+            max(last_row, HEADER_ROWS),
+            len(columns) - 1,
             {"type": "formula", "criteria": f'=${severity_letter}{first}="HIGH"', "format": fmt_high},
         )
 
@@ -265,8 +328,22 @@ def _write_summary_sheet(workbook, summary, rows, for_agency, fmt_title, fmt_bol
     if summary.get("children_first"):
         sheet.write_string(r, 0, "Children to act on first (highest priority; why; open concerns)", fmt_bold)
         r += 1
-        sheet.write_row(r, 0, ["rank", "child (LA id)", "priority", "why", "open concerns", "concerns", "agencies",
-                               "social worker", "team"], fmt_header)
+        sheet.write_row(
+            r,
+            0,
+            [
+                "rank",
+                "child (LA id)",
+                "priority",
+                "why",
+                "open concerns",
+                "concerns",
+                "agencies",
+                "social worker",
+                "team",
+            ],
+            fmt_header,
+        )
         r += 1
         for child in summary["children_first"]:
             sheet.write_number(r, 0, child["rank"])
@@ -289,4 +366,3 @@ def _write_summary_sheet(workbook, summary, rows, for_agency, fmt_title, fmt_bol
         sheet.write_row(r, 1, [a["new"], a["open"], a["resolved"], a["listed"]])
         r += 1
     sheet.activate()
-

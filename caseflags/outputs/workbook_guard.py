@@ -117,14 +117,18 @@ def workbook_problems(path: Path, limits: dict | None = None) -> list[str]:
             infos = archive.infolist()
             declared = sum(info.file_size for info in infos)
             if declared > max_bytes:
-                return [f"{path.name}: the workbook inflates to {declared:,} bytes, more than the limit of "
-                        f"{max_bytes:,} (limits.max_workbook_bytes); nothing was read"]
+                return [
+                    f"{path.name}: the workbook inflates to {declared:,} bytes, more than the limit of "
+                    f"{max_bytes:,} (limits.max_workbook_bytes); nothing was read"
+                ]
             inflated = 0
             for info in infos:
                 inflated += _inflated_size(archive, info, max_bytes - inflated)
                 if inflated > max_bytes:
-                    return [f"{path.name}: the workbook inflates to more than the limit of {max_bytes:,} bytes "
-                            "(limits.max_workbook_bytes) although its directory declares less; nothing was read"]
+                    return [
+                        f"{path.name}: the workbook inflates to more than the limit of {max_bytes:,} bytes "
+                        "(limits.max_workbook_bytes) although its directory declares less; nothing was read"
+                    ]
             problems = []
             try:
                 parts = sheet_parts(archive)
@@ -135,8 +139,10 @@ def workbook_problems(path: Path, limits: dict | None = None) -> list[str]:
                     continue
                 cells = _declared_cells(archive, part)
                 if cells is not None and cells > max_cells:
-                    problems.append(f"{path.name}: sheet '{sheet}' declares {cells:,} cells, more than the limit of "
-                                    f"{max_cells:,} (limits.max_workbook_cells); nothing was read")
+                    problems.append(
+                        f"{path.name}: sheet '{sheet}' declares {cells:,} cells, more than the limit of "
+                        f"{max_cells:,} (limits.max_workbook_cells); nothing was read"
+                    )
             return problems
     except (zipfile.BadZipFile, OSError, zlib.error, EOFError):
         return []  # not a readable zip: the reader reports it as not a workbook

@@ -40,7 +40,9 @@ class RegionLinkSummary:
     authorities_linked: int
 
 
-def link_region(region: duckdb.DuckDBPyConnection, match_threshold: float, review_threshold: float) -> RegionLinkSummary:
+def link_region(
+    region: duckdb.DuckDBPyConnection, match_threshold: float, review_threshold: float
+) -> RegionLinkSummary:
     """Rebuild region_links and region_possible_matches from region_people."""
     people = region.sql(
         "SELECT la_code, local_id, source, nhs_number, upn, forename, surname, dob, sex, postcode FROM region_people"
@@ -71,9 +73,13 @@ def link_region(region: duckdb.DuckDBPyConnection, match_threshold: float, revie
     except BaseException:
         region.execute("ROLLBACK")
         raise
-    by_method = dict(region.execute("SELECT method, count(*) FROM region_links GROUP BY method ORDER BY method").fetchall())
+    by_method = dict(
+        region.execute("SELECT method, count(*) FROM region_links GROUP BY method ORDER BY method").fetchall()
+    )
     summary = RegionLinkSummary(by_method, candidate_frame.height, len(links))
-    log.info("region linkage: links by method %s, %d possible matches", summary.links_by_method, summary.possible_matches)
+    log.info(
+        "region linkage: links by method %s, %d possible matches", summary.links_by_method, summary.possible_matches
+    )
     return summary
 
 
@@ -81,8 +87,9 @@ def _empty(columns) -> pl.DataFrame:
     return pl.DataFrame(schema={c: (pl.Float64 if c == "match_probability" else pl.Utf8) for c in columns})
 
 
-def _link_home(home: str, children: pl.DataFrame, others: pl.DataFrame, match_threshold: float,
-               review_threshold: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _link_home(
+    home: str, children: pl.DataFrame, others: pl.DataFrame, match_threshold: float, review_threshold: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     with duckdb.connect() as work:
         ensure_store(work)
         work.register("_children", children)
@@ -103,8 +110,13 @@ def _link_home(home: str, children: pl.DataFrame, others: pl.DataFrame, match_th
                FROM _others"""
         )
         work.unregister("_others")
-        link_people(work, match_threshold=match_threshold, review_threshold=review_threshold, model_path=None,
-                    offer_contradicted=True)
+        link_people(
+            work,
+            match_threshold=match_threshold,
+            review_threshold=review_threshold,
+            model_path=None,
+            offer_contradicted=True,
+        )
         work.execute(CONTRADICTED_SQL.read_text())
         found = work.sql(
             """SELECT $home AS home_la, person_id AS home_person_id, split_part(agency_record_id, '/', 1) AS other_la,

@@ -41,8 +41,16 @@ from caseflags.ingest.database_source import SourceRefused, parse_source_url
 SHARING_BASES = ("ids", "exceptions")
 REGION_KEYS = {"name": str, "store": str, "out": str, "scheduler": str, "workers": int, "config": str}
 REGION_REQUIRED = ("store", "out")
-AUTHORITY_KEYS = {"la_code": str, "name": str, "extracts": str, "store": str, "out": str, "config": str, "sharing": str,
-                  "source": str}
+AUTHORITY_KEYS = {
+    "la_code": str,
+    "name": str,
+    "extracts": str,
+    "store": str,
+    "out": str,
+    "config": str,
+    "sharing": str,
+    "source": str,
+}
 AUTHORITY_REQUIRED = ("la_code", "store", "out", "sharing")  # and extracts, source or both
 LA_CODE_PATTERN = re.compile(r"^[0-9]{3}$")
 # A local Dask cluster of more single-threaded processes than this per core only costs memory.
@@ -73,7 +81,7 @@ def overlap_problems(places: list[tuple[str, str, Path]]) -> list[str]:
     same path or one inside the other."""
     problems = []
     for i, (owner_a, what_a, a) in enumerate(places):
-        for owner_b, what_b, b in places[i + 1:]:
+        for owner_b, what_b, b in places[i + 1 :]:
             if not _overlaps(a, b):
                 continue
             if a == b:
@@ -86,7 +94,7 @@ def overlap_problems(places: list[tuple[str, str, Path]]) -> list[str]:
     return problems
 
 
-def _places(store: Path, out: Path, authorities: list["Authority"]) -> list[tuple[str, str, Path]]:
+def _places(store: Path, out: Path, authorities: list[Authority]) -> list[tuple[str, str, Path]]:
     places = [("region", what, path) for what, path in store_files(store).items()]
     places.append(("region", "out", out))
     for authority in authorities:
@@ -168,8 +176,10 @@ def load_manifest(path: str | Path) -> Manifest:
     region = _checked(data.get("region", {}), REGION_KEYS, REGION_REQUIRED, f"{path}: region")
     workers = region.get("workers", 2)
     if not 1 <= workers <= max_workers():
-        raise ManifestError(f"{path}: region.workers must be between 1 and {max_workers()} "
-                            f"({WORKERS_PER_CORE} per core on this machine), got {workers}")
+        raise ManifestError(
+            f"{path}: region.workers must be between 1 and {max_workers()} "
+            f"({WORKERS_PER_CORE} per core on this machine), got {workers}"
+        )
     authorities_raw = data.get("authority", [])
     if not isinstance(authorities_raw, list) or not authorities_raw:
         raise ManifestError(f"{path}: no [[authority]] listed")
@@ -190,12 +200,18 @@ def load_manifest(path: str | Path) -> Manifest:
                 raise ManifestError(f"{where}.source: {exc}") from None
         if entry["sharing"] not in SHARING_BASES:
             raise ManifestError(f"{where}.sharing must be one of {', '.join(SHARING_BASES)}, got {entry['sharing']!r}")
-        authorities.append(Authority(
-            la_code=entry["la_code"], name=entry.get("name", entry["la_code"]), extracts=where_is(entry["extracts"]) if "extracts" in entry else None,
-            store=where_is(entry["store"]), out=where_is(entry["out"]),
-            config=where_is(entry["config"]) if entry.get("config") else None, sharing=entry["sharing"],
-            source=entry.get("source"),
-        ))
+        authorities.append(
+            Authority(
+                la_code=entry["la_code"],
+                name=entry.get("name", entry["la_code"]),
+                extracts=where_is(entry["extracts"]) if "extracts" in entry else None,
+                store=where_is(entry["store"]),
+                out=where_is(entry["out"]),
+                config=where_is(entry["config"]) if entry.get("config") else None,
+                sharing=entry["sharing"],
+                source=entry.get("source"),
+            )
+        )
     for attribute in ("la_code", "store", "out"):
         values = [getattr(a, attribute) for a in authorities]
         duplicates = sorted({str(v) for v in values if values.count(v) > 1})
@@ -209,7 +225,12 @@ def load_manifest(path: str | Path) -> Manifest:
     if problems:
         raise ManifestError("\n".join(f"{path}: {problem}" for problem in problems))
     return Manifest(
-        path=path, name=region.get("name", path.stem), store=store, out=out,
-        scheduler=region.get("scheduler") or None, workers=workers,
-        config=where_is(region["config"]) if region.get("config") else None, authorities=tuple(authorities),
+        path=path,
+        name=region.get("name", path.stem),
+        store=store,
+        out=out,
+        scheduler=region.get("scheduler") or None,
+        workers=workers,
+        config=where_is(region["config"]) if region.get("config") else None,
+        authorities=tuple(authorities),
     )

@@ -13,12 +13,12 @@ from dataclasses import asdict
 from datetime import date
 
 from caseflags.checking.runner import run_all_checks
-from caseflags.settings import load_config
+from caseflags.errors import RunAborted
 from caseflags.region.linkage import link_region
 from caseflags.region.manifest import Manifest
 from caseflags.region.outputs import write_region_outputs
 from caseflags.region.store import AuthorityOutcome, open_region_store, record_share
-from caseflags.errors import RunAborted
+from caseflags.settings import load_config
 from caseflags.store.database import StoreError
 from caseflags.store.locking import StoreLocked, store_lock
 
@@ -57,8 +57,10 @@ def regional_stage(manifest: Manifest, as_at: date, outcomes: list[AuthorityOutc
                 "as_at": as_at.isoformat(),
                 "authorities": {o.la_code: {k: v for k, v in asdict(o).items() if k != "la_code"} for o in outcomes},
                 "linkage": asdict(linkage),
-                "checks": {c.check_id: {"status": c.status, "reason": c.reason, "exceptions": c.exception_count}
-                           for c in checks},
+                "checks": {
+                    c.check_id: {"status": c.status, "reason": c.reason, "exceptions": c.exception_count}
+                    for c in checks
+                },
                 "stage_seconds": stages,
             }
             mark = time.perf_counter()
@@ -69,6 +71,12 @@ def regional_stage(manifest: Manifest, as_at: date, outcomes: list[AuthorityOutc
     record["run_dir"] = str(run_dir)
     record["seconds"] = round(time.perf_counter() - started, 3)
     failed = [o.la_code for o in outcomes if o.status != "COMPLETED"]
-    log.info("region %s: %d authorities, %d failed %s; cross-border exceptions %s", as_at, len(outcomes), len(failed),
-             failed, {k: v["exceptions"] for k, v in record["checks"].items()})
+    log.info(
+        "region %s: %d authorities, %d failed %s; cross-border exceptions %s",
+        as_at,
+        len(outcomes),
+        len(failed),
+        failed,
+        {k: v["exceptions"] for k, v in record["checks"].items()},
+    )
     return record

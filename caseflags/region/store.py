@@ -22,8 +22,22 @@ from caseflags.resources import SQL_DIR
 from caseflags.store.database import connect, ensure_store
 
 SHARE_SQL = SQL_DIR / "region/share.sql"
-EXCEPTION_COLUMNS = ("exception_id", "check_id", "concern", "severity", "person_id", "agency", "entity_type",
-                     "entity_id", "detail", "locator", "first_seen", "status", "review_status", "review_note")
+EXCEPTION_COLUMNS = (
+    "exception_id",
+    "check_id",
+    "concern",
+    "severity",
+    "person_id",
+    "agency",
+    "entity_type",
+    "entity_id",
+    "detail",
+    "locator",
+    "first_seen",
+    "status",
+    "review_status",
+    "review_note",
+)
 
 
 @dataclass(frozen=True)
@@ -55,8 +69,9 @@ def read_share(authority: Authority, as_at: date) -> pl.DataFrame:
         con.close()
 
 
-def record_share(region: duckdb.DuckDBPyConnection, authority: Authority, outcome: AuthorityOutcome,
-                 as_at: date) -> None:
+def record_share(
+    region: duckdb.DuckDBPyConnection, authority: Authority, outcome: AuthorityOutcome, as_at: date
+) -> None:
     """Replace the authority's share (completed run) or record its failure (previous share kept)."""
     region.execute("BEGIN TRANSACTION")
     try:
@@ -71,14 +86,24 @@ def record_share(region: duckdb.DuckDBPyConnection, authority: Authority, outcom
             region.unregister("_share")
             run_dir = Path(outcome.run_dir)
             _record_counts(region, authority.la_code, as_at, run_dir)
-            region.execute("DELETE FROM region_authority_exceptions WHERE la_code = ? AND as_at = ?",
-                           [authority.la_code, as_at])
+            region.execute(
+                "DELETE FROM region_authority_exceptions WHERE la_code = ? AND as_at = ?", [authority.la_code, as_at]
+            )
             if authority.shares_exceptions:
                 exceptions_shared = _record_exceptions(region, authority.la_code, as_at, run_dir)
         region.execute(
             "INSERT INTO region_authorities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [authority.la_code, authority.name, authority.sharing, as_at, outcome.status, outcome.reason,
-             outcome.seconds, people, exceptions_shared],
+            [
+                authority.la_code,
+                authority.name,
+                authority.sharing,
+                as_at,
+                outcome.status,
+                outcome.reason,
+                outcome.seconds,
+                people,
+                exceptions_shared,
+            ],
         )
         region.execute("COMMIT")
     except BaseException:
@@ -88,8 +113,10 @@ def record_share(region: duckdb.DuckDBPyConnection, authority: Authority, outcom
 
 def _record_counts(region, la_code: str, as_at: date, run_dir: Path) -> None:
     record = json.loads((run_dir / "run.json").read_text())
-    rows = [(la_code, as_at, check_id, result["status"], result["exceptions"])
-            for check_id, result in record["checks"].items()]
+    rows = [
+        (la_code, as_at, check_id, result["status"], result["exceptions"])
+        for check_id, result in record["checks"].items()
+    ]
     region.execute("DELETE FROM region_check_counts WHERE la_code = ? AND as_at = ?", [la_code, as_at])
     if rows:
         region.executemany("INSERT INTO region_check_counts VALUES (?, ?, ?, ?, ?)", rows)
@@ -97,7 +124,9 @@ def _record_counts(region, la_code: str, as_at: date, run_dir: Path) -> None:
 
 def _record_exceptions(region, la_code: str, as_at: date, run_dir: Path) -> int:
     listed = pl.read_csv(run_dir / "exceptions.csv", infer_schema=False)
-    listed = listed.select([pl.col(c) if c in listed.columns else pl.lit(None, pl.Utf8).alias(c) for c in EXCEPTION_COLUMNS])
+    listed = listed.select(
+        [pl.col(c) if c in listed.columns else pl.lit(None, pl.Utf8).alias(c) for c in EXCEPTION_COLUMNS]
+    )
     listed = listed.with_columns(pl.lit(la_code).alias("la_code"), pl.lit(as_at).alias("as_at"))
     region.register("_listed", listed)
     region.execute("INSERT INTO region_authority_exceptions BY NAME SELECT * FROM _listed")

@@ -43,9 +43,12 @@ def hash_basis(table: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def detect_row_changes(con: duckdb.DuckDBPyConnection, run_id: str,
-                       outcomes: dict[str, ExtractOutcome],
-                       unique_keys: dict[str, tuple[str, ...]]) -> dict[str, dict]:
+def detect_row_changes(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    outcomes: dict[str, ExtractOutcome],
+    unique_keys: dict[str, tuple[str, ...]],
+) -> dict[str, dict]:
     """`unique_keys`: each table's business key (contracts.keys.UNIQUE_KEYS; a table without one is
     compared by row hash). Compare each published (LOADED) table with its kept hashes, keep tonight's, and record the
     counts of every LOADED or UNCHANGED table for `run_id`. Runs inside the caller's transaction
@@ -62,8 +65,11 @@ def detect_row_changes(con: duckdb.DuckDBPyConnection, run_id: str,
             changes = RowChanges(table in unique_keys, False, 0, 0, 0, kept)
         else:
             changes = _compare(con, table, comparable, tuple(unique_keys.get(table, ())))
-        _run(con, "record_row_changes.sql", {"run_id": run_id, "table_name": table, "hash_basis": basis,
-                                             **asdict(changes)})
+        _run(
+            con,
+            "record_row_changes.sql",
+            {"run_id": run_id, "table_name": table, "hash_basis": basis, **asdict(changes)},
+        )
         counts[table] = asdict(changes)
     return counts
 
@@ -71,14 +77,17 @@ def detect_row_changes(con: duckdb.DuckDBPyConnection, run_id: str,
 def _compare(con: duckdb.DuckDBPyConnection, table: str, comparable: bool, key: tuple[str, ...]) -> RowChanges:
     keys = list(key)
     _run(con, "current_row_hashes.sql", {"table_name": table, "keyed": bool(keys), "key_columns": keys})
-    new, changed, gone, unchanged = con.execute(_sql("compare_row_hashes.sql")[0],
-                                                {"table_name": table, "comparable": comparable}).fetchone()
+    new, changed, gone, unchanged = con.execute(
+        _sql("compare_row_hashes.sql")[0], {"table_name": table, "comparable": comparable}
+    ).fetchone()
     _run(con, "replace_row_hashes.sql", {"table_name": table})
     return RowChanges(bool(keys), not comparable, int(new), int(changed), int(gone), int(unchanged))
 
 
 def _sql(name: str) -> list[str]:
-    text = "\n".join(line for line in (CHANGES_SQL / name).read_text().splitlines() if not line.lstrip().startswith("--"))
+    text = "\n".join(
+        line for line in (CHANGES_SQL / name).read_text().splitlines() if not line.lstrip().startswith("--")
+    )
     return [s.strip() for s in text.split(";") if s.strip()]
 
 

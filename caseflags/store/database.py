@@ -20,14 +20,14 @@ SCHEMA_SQL = SQL_DIR / "schema.sql"
 # Every store's DDL after the contract's (sql/schema.sql), run in this order by ensure_store:
 # CREATE ... IF NOT EXISTS, and new columns added only if missing, so a store keeps its history.
 STORE_DDL = (
-    "store/tables.sql",             # run records, ledger, quarantine, person index, check results
-    "store/working_days.sql",       # the calendar (filled by caseflags.checking.calendar)
-    "linkage/tables.sql",           # candidates, conflicts, officers' decisions, the model
-    "audit/tables.sql",             # audit samples and outcomes
+    "store/tables.sql",  # run records, ledger, quarantine, person index, check results
+    "store/working_days.sql",  # the calendar (filled by caseflags.checking.calendar)
+    "linkage/tables.sql",  # candidates, conflicts, officers' decisions, the model
+    "audit/tables.sql",  # audit samples and outcomes
     "outputs/lifecycle_tables.sql",  # exception history and annotations
-    "outputs/triage_tables.sql",    # priority and owners
-    "web/carried_tables.sql",       # which workspace rows the nightly has carried
-    "outputs/views.sql",            # consumer views over the lifecycle (after its tables)
+    "outputs/triage_tables.sql",  # priority and owners
+    "web/carried_tables.sql",  # which workspace rows the nightly has carried
+    "outputs/views.sql",  # consumer views over the lifecycle (after its tables)
 )
 # The regional store's own tables (docs/SCALE.md), on top of a whole store.
 REGIONAL_DDL = ("region/tables.sql",)
@@ -114,13 +114,17 @@ def create_staged_table(con: duckdb.DuckDBPyConnection, table: str, staged_name:
     statement is re-issued under the staged name: the one place a DDL statement is renamed.
     """
     statement = contract_table_sql()[table]
-    con.execute(f'CREATE OR REPLACE TABLE "{staged_name}"' + statement[len(f"CREATE TABLE {table}"):])
+    con.execute(f'CREATE OR REPLACE TABLE "{staged_name}"' + statement[len(f"CREATE TABLE {table}") :])
 
 
 def create_contract_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the ENUM types and every (empty) contract table that does not exist yet."""
-    existing_types = {r[0] for r in con.execute(
-        "SELECT type_name FROM duckdb_types() WHERE NOT internal AND database_name = current_database()").fetchall()}
+    existing_types = {
+        r[0]
+        for r in con.execute(
+            "SELECT type_name FROM duckdb_types() WHERE NOT internal AND database_name = current_database()"
+        ).fetchall()
+    }
     for stmt in _statements(SCHEMA_SQL.read_text()):
         head = stmt.lstrip()
         if head.upper().startswith("CREATE TYPE"):

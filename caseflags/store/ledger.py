@@ -66,11 +66,26 @@ def live_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     return {row[0]: dict(zip(keys, row[1:])) for row in rows}
 
 
-def ledger_entry(file: str, table: str, status: str, read: int | None = None, loaded: int | None = None,
-                 quarantined: int | None = None, reason: str | None = None) -> dict:
+def ledger_entry(
+    file: str,
+    table: str,
+    status: str,
+    read: int | None = None,
+    loaded: int | None = None,
+    quarantined: int | None = None,
+    reason: str | None = None,
+) -> dict:
     """One file's account for one table. A refused file has no counts (nothing was read as rows)."""
-    entry = {"file": file, "table": table, "status": status, "read": read, "loaded": loaded,
-             "quarantined": quarantined, "withheld": 0 if read is not None else None, "reason": reason}
+    entry = {
+        "file": file,
+        "table": table,
+        "status": status,
+        "read": read,
+        "loaded": loaded,
+        "quarantined": quarantined,
+        "withheld": 0 if read is not None else None,
+        "reason": reason,
+    }
     entry["balanced"] = balances(entry)
     return entry
 
@@ -98,8 +113,10 @@ def unbalanced(entries: list[dict]) -> list[dict]:
 
 def describe_unbalanced(entry: dict) -> str:
     """One line, counts only."""
-    detail = (f"read {entry['read']}, loaded {entry['loaded']}, quarantined {entry['quarantined']}, "
-              f"withheld {entry['withheld']}")
+    detail = (
+        f"read {entry['read']}, loaded {entry['loaded']}, quarantined {entry['quarantined']}, "
+        f"withheld {entry['withheld']}"
+    )
     if entry.get("staged") is not None:
         detail += f"; the staged table holds {entry['staged']} rows"
     return f"LEDGER DOES NOT BALANCE: {entry['file']} ({entry['table']}): {detail}"

@@ -5,8 +5,8 @@ data in place."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Callable
 
 import duckdb
 import polars as pl
@@ -83,9 +83,19 @@ def publish(
             delivered = as_at if fresh else _last_delivered(con, outcome.table)
             con.execute(
                 """INSERT INTO extract_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [run_id, outcome.table, outcome.file, outcome.status, outcome.reason, outcome.rows_read,
-                 outcome.rows_loaded, outcome.rows_quarantined, outcome.content_sha256, outcome.load_fingerprint,
-                 delivered],
+                [
+                    run_id,
+                    outcome.table,
+                    outcome.file,
+                    outcome.status,
+                    outcome.reason,
+                    outcome.rows_read,
+                    outcome.rows_loaded,
+                    outcome.rows_quarantined,
+                    outcome.content_sha256,
+                    outcome.load_fingerprint,
+                    delivered,
+                ],
             )
         if before_commit is not None:
             before_commit()

@@ -13,9 +13,19 @@ import duckdb
 from caseflags.private_files import private_dir
 
 # Per-run history tables pruned by retention, and the column naming the run.
-RUN_HISTORY_TABLES = ("exceptions", "check_runs", "quarantine", "contract_results", "exception_history",
-                      "lifecycle_runs", "data_quality_warnings", "exception_agency_rows", "exception_magnitudes",
-                      "exception_triage", "child_priority")
+RUN_HISTORY_TABLES = (
+    "exceptions",
+    "check_runs",
+    "quarantine",
+    "contract_results",
+    "exception_history",
+    "lifecycle_runs",
+    "data_quality_warnings",
+    "exception_agency_rows",
+    "exception_magnitudes",
+    "exception_triage",
+    "child_priority",
+)
 
 
 def archived_deliveries(archive: Path, first: date, last: date) -> list[tuple[date, Path]]:
@@ -75,7 +85,8 @@ def apply_retention(
     runs_before = min([runs_before, as_at, *(run_as_at for _, run_as_at in protected)])
     keep = [run_id for run_id in (current_run_id, *(run_id for run_id, _ in protected)) if run_id is not None]
     old_runs = [
-        r[0] for r in con.execute(
+        r[0]
+        for r in con.execute(
             "SELECT run_id FROM runs WHERE as_at < ? AND NOT list_contains(?, run_id)", [runs_before, keep]
         ).fetchall()
     ]

@@ -75,8 +75,15 @@ def _user(row: sqlite3.Row | None) -> User | None:
     if row is None:
         return None
     professional = row["professional"] if "professional" in row.keys() else None
-    return User(row["username"], row["role"], row["agency"], row["org"], bool(row["disabled"]), row["password_changed_at"],
-                professional)
+    return User(
+        row["username"],
+        row["role"],
+        row["agency"],
+        row["org"],
+        bool(row["disabled"]),
+        row["password_changed_at"],
+        professional,
+    )
 
 
 def _check_password(password: str) -> None:
@@ -87,8 +94,15 @@ def _check_password(password: str) -> None:
 PROFESSIONAL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def add_user(con: sqlite3.Connection, username: str, password: str, role: str, agency: str | None, org: str | None,
-             professional: str | None = None) -> User:
+def add_user(
+    con: sqlite3.Connection,
+    username: str,
+    password: str,
+    role: str,
+    agency: str | None,
+    org: str | None,
+    professional: str | None = None,
+) -> User:
     if not USERNAME_PATTERN.match(username):
         raise AccountError("a user name is 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
     if role not in ROLES:
@@ -155,7 +169,8 @@ def throttle_wait(con: sqlite3.Connection, username: str, client: str, now: floa
     """Seconds this (user name, client) must still wait before trying a password; 0 to go ahead."""
     con.execute("DELETE FROM login_failures WHERE failed_at < ?", (now - PAIR_MEMORY_SECONDS,))
     pair_failures, pair_last = con.execute(
-        "SELECT count(*), max(failed_at) FROM login_failures WHERE username = ? AND client = ?", (username[:64], client),
+        "SELECT count(*), max(failed_at) FROM login_failures WHERE username = ? AND client = ?",
+        (username[:64], client),
     ).fetchone()
     wait = 0.0
     if pair_failures >= FREE_FAILURES:
@@ -171,7 +186,9 @@ def throttle_wait(con: sqlite3.Connection, username: str, client: str, now: floa
     return wait
 
 
-def authenticate(con: sqlite3.Connection, username: str, password: str, client: str, now: float | None = None) -> User | None:
+def authenticate(
+    con: sqlite3.Connection, username: str, password: str, client: str, now: float | None = None
+) -> User | None:
     """The user when name and password match and the account is enabled; None otherwise.
 
     Raises LoginRefused while this (user name, client) pair is backing off or this client has
@@ -197,6 +214,7 @@ def authenticate(con: sqlite3.Connection, username: str, password: str, client: 
 
 # -- sessions: kept in the workspace database; the cookie holds only a random id ---------------
 
+
 def _session_key(session_id: str) -> str:
     """What the table keeps: a hash of the id, so a copy of the database opens no session."""
     return hashlib.sha256(session_id.encode()).hexdigest()
@@ -208,7 +226,10 @@ def start_session(con: sqlite3.Connection, username: str, hours: float, now: flo
     session_id = secrets.token_urlsafe(32)
     with transaction(con):
         con.execute("DELETE FROM web_sessions WHERE expires_at <= ?", (now,))
-        con.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?)", (_session_key(session_id), username, now, now + hours * 3600))
+        con.execute(
+            "INSERT INTO web_sessions VALUES (?, ?, ?, ?)",
+            (_session_key(session_id), username, now, now + hours * 3600),
+        )
     return session_id
 
 
@@ -235,8 +256,15 @@ def end_user_sessions(con: sqlite3.Connection, username: str) -> int:
     return con.execute("DELETE FROM web_sessions WHERE username = ?", (username,)).rowcount
 
 
-def log_access(con: sqlite3.Connection, user: str | None, method: str, route: str, filters: list[str], status: int,
-               rows: int | None) -> None:
+def log_access(
+    con: sqlite3.Connection,
+    user: str | None,
+    method: str,
+    route: str,
+    filters: list[str],
+    status: int,
+    rows: int | None,
+) -> None:
     """One line per page or export: who, which route pattern, which filter names; no values."""
     con.execute(
         "INSERT INTO access_log VALUES (?, ?, ?, ?, ?, ?, ?)",

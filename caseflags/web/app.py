@@ -23,21 +23,25 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from caseflags.outputs.files import csv_text, workbook_bytes
-from caseflags.web import accounts, queries, reviews
-from caseflags.web import audit_pages  # noqa: F401  (imported for its @page handlers, which register themselves)
+from caseflags.web import (
+    accounts,
+    audit_pages,  # noqa: F401  (imported for its @page handlers, which register themselves)
+    queries,
+    reviews,
+)
 from caseflags.web.pages import (
     HERE,
-    client_address,
-    safe_next,
     SECURITY_HEADERS,
     SESSION_COOKIE,
     Context,
     Settings,
     check_csrf,
+    client_address,
     ctx_of,
     page,
     page_routes,
     render,
+    safe_next,
     snapshot_cursor,
     web_tables,
 )
@@ -53,6 +57,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 # -- login -----------------------------------------------------------------------------------
 
+
 async def healthz(request: Request) -> Response:
     ctx = ctx_of(request)
     try:
@@ -60,7 +65,9 @@ async def healthz(request: Request) -> Response:
         snapshot = {"run_id": info["run_id"], "as_at": info["as_at"].isoformat()}
     except SnapshotUnavailable:
         snapshot = None
-    return JSONResponse({"status": "ok", "snapshot": snapshot, "nightly_running": nightly_running(ctx.settings.db_path)})
+    return JSONResponse(
+        {"status": "ok", "snapshot": snapshot, "nightly_running": nightly_running(ctx.settings.db_path)}
+    )
 
 
 def _login_targets(request: Request, form=None) -> tuple[str, str | None]:
@@ -85,15 +92,23 @@ async def login(request: Request) -> Response:
         user = accounts.authenticate(ws, username, password, client_address(request))
     except accounts.LoginRefused as refused:
         accounts.log_access(ws, None, "POST", "/login", [], 429, None)
-        response = render(request, "login.html", None, 429, next_path=next_path, resume=resume,
-                          error=f"Too many failed attempts for this user name from here: try again in "
-                                f"{_duration(refused.retry_after)}.")
+        response = render(
+            request,
+            "login.html",
+            None,
+            429,
+            next_path=next_path,
+            resume=resume,
+            error=f"Too many failed attempts for this user name from here: try again in "
+            f"{_duration(refused.retry_after)}.",
+        )
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
     if user is None:
         accounts.log_access(ws, None, "POST", "/login", [], 401, None)
-        return render(request, "login.html", None, 401, next_path=next_path, resume=resume,
-                      error="Wrong user name or password.")
+        return render(
+            request, "login.html", None, 401, next_path=next_path, resume=resume, error="Wrong user name or password."
+        )
     accounts.end_session(ws, request.session.get("sid"))
     session_id = accounts.start_session(ws, user.username, ctx.settings.session_hours)
     stashed = request.session.get("resume")  # this browser's stashed form, if any
@@ -121,6 +136,7 @@ async def logout(request: Request, user, form) -> tuple[Response, None]:
 
 # -- pages -----------------------------------------------------------------------------------
 
+
 @page("/")
 async def today_page(request: Request, user) -> tuple[Response, int]:
     ctx = ctx_of(request)
@@ -143,11 +159,28 @@ def _exceptions_view(request: Request, user, params, status_code: int = 200, **e
         "export_csv": "/exceptions/export.csv?" + urlencode({**kept, "sort": query.sort, "dir": query.direction}),
         "export_xlsx": "/exceptions/export.xlsx?" + urlencode({**kept, "sort": query.sort, "dir": query.direction}),
         "page": lambda n: "/exceptions?" + urlencode({**kept, "sort": query.sort, "dir": query.direction, "page": n}),
-        "sort": lambda key: "/exceptions?" + urlencode({**kept, "sort": key, "dir": "desc" if query.sort == key and query.direction == "asc" else "asc"}),
+        "sort": lambda key: (
+            "/exceptions?"
+            + urlencode(
+                {**kept, "sort": key, "dir": "desc" if query.sort == key and query.direction == "asc" else "asc"}
+            )
+        ),
     }
-    return render(request, "exceptions.html", user, status_code, rows=rows, total=total, query=query, pages=pages,
-                  facets=queries.facets(cur, user), links=links, filter_query=urlencode(kept),
-                  assignable=_assignable(request, user, None), **extra), len(rows)
+    return render(
+        request,
+        "exceptions.html",
+        user,
+        status_code,
+        rows=rows,
+        total=total,
+        query=query,
+        pages=pages,
+        facets=queries.facets(cur, user),
+        links=links,
+        filter_query=urlencode(kept),
+        assignable=_assignable(request, user, None),
+        **extra,
+    ), len(rows)
 
 
 @page("/exceptions")
@@ -155,14 +188,54 @@ async def exceptions_page(request: Request, user) -> tuple[Response, int]:
     return _exceptions_view(request, user, request.query_params)
 
 
-EXPORT_COLUMNS_OFFICER = ("exception_id", "check_id", "concern", "severity", "priority", "priority_reason", "owner_name",
-                          "owner_team", "person_id", "agency", "organisation",
-                          "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
-                          "review_note", "assignee", "as_at", "central_queue_reason")
-EXPORT_COLUMNS_AGENCY = ("exception_id", "check_id", "concern", "severity", "priority", "priority_reason", "owner_name",
-                         "owner_team", "agency_record_ids", "organisation",
-                         "entity_type", "entity_id", "detail", "locator", "first_seen", "status", "review_status",
-                         "review_note", "assignee", "as_at", "social_worker_name", "social_worker_team")
+EXPORT_COLUMNS_OFFICER = (
+    "exception_id",
+    "check_id",
+    "concern",
+    "severity",
+    "priority",
+    "priority_reason",
+    "owner_name",
+    "owner_team",
+    "person_id",
+    "agency",
+    "organisation",
+    "entity_type",
+    "entity_id",
+    "detail",
+    "locator",
+    "first_seen",
+    "status",
+    "review_status",
+    "review_note",
+    "assignee",
+    "as_at",
+    "central_queue_reason",
+)
+EXPORT_COLUMNS_AGENCY = (
+    "exception_id",
+    "check_id",
+    "concern",
+    "severity",
+    "priority",
+    "priority_reason",
+    "owner_name",
+    "owner_team",
+    "agency_record_ids",
+    "organisation",
+    "entity_type",
+    "entity_id",
+    "detail",
+    "locator",
+    "first_seen",
+    "status",
+    "review_status",
+    "review_note",
+    "assignee",
+    "as_at",
+    "social_worker_name",
+    "social_worker_team",
+)
 
 
 _FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -188,8 +261,14 @@ def _export_rows(rows: list[dict], user: accounts.User) -> tuple[tuple[str, ...]
     columns = EXPORT_COLUMNS_OFFICER if user.is_officer else EXPORT_COLUMNS_AGENCY
     out = []
     for row in rows:
-        values = {**row, "detail": row["shown_detail"], "entity_id": row["shown_entity_id"], "locator": row["shown_locator"],
-                  "review_status": row["eff_review_status"], "review_note": row["eff_review_note"]}
+        values = {
+            **row,
+            "detail": row["shown_detail"],
+            "entity_id": row["shown_entity_id"],
+            "locator": row["shown_locator"],
+            "review_status": row["eff_review_status"],
+            "review_note": row["eff_review_note"],
+        }
         line = []
         for column in columns:
             value = values.get(column)
@@ -204,11 +283,14 @@ def _export_rows(rows: list[dict], user: accounts.User) -> tuple[tuple[str, ...]
 async def _export(request: Request, user, kind: str) -> tuple[Response, int]:
     ctx = ctx_of(request)
     query = _query(request)
-    rows, _total = queries.exceptions(snapshot_cursor(request), user, query, web_tables(request), ctx.settings.review_due_days,
-                                      paged=False)
+    rows, _total = queries.exceptions(
+        snapshot_cursor(request), user, query, web_tables(request), ctx.settings.review_due_days, paged=False
+    )
     # Naming another organisation or agency than one's own is guessing: not found, like a wrong id.
-    if not user.is_officer and ((query.filters["agency"] and query.filters["agency"] != user.agency)
-                                or (user.org and query.filters["org"] and query.filters["org"] != user.org)):
+    if not user.is_officer and (
+        (query.filters["agency"] and query.filters["agency"] != user.agency)
+        or (user.org and query.filters["org"] and query.filters["org"] != user.org)
+    ):
         raise HTTPException(404)
     columns, lines = _export_rows(rows, user)
     name = export_file_name(_snapshot_as_at(request), query.filters, kind)
@@ -224,8 +306,12 @@ async def _export(request: Request, user, kind: str) -> tuple[Response, int]:
                 sheet.write_string(r, c, text)
         sheet.freeze_panes(1, 1)
         sheet.autofilter(0, 0, max(len(lines), 1), len(columns) - 1)
-    return Response(workbook_bytes(build), headers=headers,
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), len(lines)
+
+    return Response(
+        workbook_bytes(build),
+        headers=headers,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ), len(lines)
 
 
 @page("/exceptions/export.csv")
@@ -239,8 +325,9 @@ async def export_xlsx(request: Request, user):
 
 
 def _one_exception(request: Request, user, exception_id: str) -> dict:
-    found = queries.exceptions_by_id(snapshot_cursor(request), user, [exception_id], web_tables(request),
-                                     ctx_of(request).settings.review_due_days)
+    found = queries.exceptions_by_id(
+        snapshot_cursor(request), user, [exception_id], web_tables(request), ctx_of(request).settings.review_due_days
+    )
     if not found:
         raise HTTPException(404)
     return found[0]
@@ -258,8 +345,17 @@ def _assignable(request: Request, viewer, row: dict | None) -> list[str]:
 
 def _exception_view(request: Request, user, row: dict, status_code: int = 200, **extra) -> tuple[Response, int]:
     history = reviews.history(ctx_of(request).workspace.connection(), [row["exception_id"]])
-    return render(request, "exception.html", user, status_code, row=row, history=history,
-                  saved=request.query_params.get("saved"), assignable=_assignable(request, user, row), **extra), 1
+    return render(
+        request,
+        "exception.html",
+        user,
+        status_code,
+        row=row,
+        history=history,
+        saved=request.query_params.get("saved"),
+        assignable=_assignable(request, user, row),
+        **extra,
+    ), 1
 
 
 @page("/exceptions/{exception_id}")
@@ -330,15 +426,23 @@ async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
     params = dict(parse_qsl(filter_query))
     if form.get("apply_to") == "all":
         query = queries.Query.from_params(params, ctx.settings.page_size)
-        rows, total = queries.exceptions(snapshot_cursor(request), user, query, web_tables(request),
-                                         ctx.settings.review_due_days, paged=False)
+        rows, total = queries.exceptions(
+            snapshot_cursor(request), user, query, web_tables(request), ctx.settings.review_due_days, paged=False
+        )
         if total > BULK_LIMIT:
-            return _exceptions_view(request, user, params, 400, resumed=_form_fields(form),
-                                    bulk_error=f"{total} exceptions match: narrow the filter to {BULK_LIMIT} or fewer")
+            return _exceptions_view(
+                request,
+                user,
+                params,
+                400,
+                resumed=_form_fields(form),
+                bulk_error=f"{total} exceptions match: narrow the filter to {BULK_LIMIT} or fewer",
+            )
     else:
         wanted = [str(v) for v in form.getlist("ids")][:BULK_LIMIT]
-        rows = queries.exceptions_by_id(snapshot_cursor(request), user, wanted, web_tables(request),
-                                        ctx.settings.review_due_days)
+        rows = queries.exceptions_by_id(
+            snapshot_cursor(request), user, wanted, web_tables(request), ctx.settings.review_due_days
+        )
         if len(rows) != len(set(wanted)):
             raise HTTPException(404)
     try:
@@ -349,9 +453,18 @@ async def bulk_review(request: Request, user, form) -> tuple[Response, int]:
     if not confirmed:  # "all N matching": say N and what will be done, and ask
         change, assignee = _assignment(form, rows)
         fields = {k: v for k, v in _form_fields(form).items() if k not in ("confirm_count", "ids")}
-        return render(request, "bulk_confirm.html", user, count=len(rows), fields=fields, filter_query=filter_query,
-                      status=str(form.get("review_status") or ""), note=str(form.get("review_note") or "").strip(),
-                      change=change, assignee=assignee), 0
+        return render(
+            request,
+            "bulk_confirm.html",
+            user,
+            count=len(rows),
+            fields=fields,
+            filter_query=filter_query,
+            status=str(form.get("review_status") or ""),
+            note=str(form.get("review_note") or "").strip(),
+            change=change,
+            assignee=assignee,
+        ), 0
     return RedirectResponse("/exceptions?" + filter_query, status_code=303), len(rows)
 
 
@@ -362,8 +475,14 @@ async def child_page(request: Request, user) -> tuple[Response, int]:
         events_page = max(1, min(int(request.query_params.get("events_page") or 1), 100_000))
     except ValueError:
         events_page = 1
-    data = queries.child(snapshot_cursor(request), user, request.path_params["person_id"], web_tables(request),
-                         ctx.settings.review_due_days, events_page=events_page)
+    data = queries.child(
+        snapshot_cursor(request),
+        user,
+        request.path_params["person_id"],
+        web_tables(request),
+        ctx.settings.review_due_days,
+        events_page=events_page,
+    )
     if data is None:
         raise HTTPException(404)
     history = reviews.history(ctx.workspace.connection(), [r["exception_id"] for r in data["rows"]])
@@ -380,12 +499,21 @@ async def matches_page(request: Request, user) -> tuple[Response, int]:
         row["history"] = history.get((row["agency"], row["agency_record_id"], row["person_id"]), [])
         row["decision"] = row["history"][0] if row["history"] else None
     offered = {(r["agency"], r["agency_record_id"], r["person_id"]) for r in rows}
-    decided = [{"agency": k[0], "agency_record_id": k[1], "person_id": k[2], "history": v, "latest": v[0]}
-               for k, v in sorted(history.items()) if k not in offered]
-    return render(request, "matches.html", user, rows=rows, decided=decided,
-                  matches=[r for r in rows if r["kind"] != "POSSIBLE_SIBLING"],
-                  siblings=[r for r in rows if r["kind"] == "POSSIBLE_SIBLING"],
-                  note_below=ctx_of(request).settings.confirm_note_below), len(rows)
+    decided = [
+        {"agency": k[0], "agency_record_id": k[1], "person_id": k[2], "history": v, "latest": v[0]}
+        for k, v in sorted(history.items())
+        if k not in offered
+    ]
+    return render(
+        request,
+        "matches.html",
+        user,
+        rows=rows,
+        decided=decided,
+        matches=[r for r in rows if r["kind"] != "POSSIBLE_SIBLING"],
+        siblings=[r for r in rows if r["kind"] == "POSSIBLE_SIBLING"],
+        note_below=ctx_of(request).settings.confirm_note_below,
+    ), len(rows)
 
 
 OPPOSITE = {"CONFIRMED": "REJECTED", "REJECTED": "CONFIRMED"}
@@ -400,8 +528,9 @@ async def matches_decide(request: Request, user, form) -> tuple[Response, int]:
     note = str(form.get("note") or "").strip()
     cur = snapshot_cursor(request)
     ws = ctx_of(request).workspace.connection()
-    candidate = next((r for r in queries.possible_matches(cur)
-                      if (r["agency"], r["agency_record_id"], r["person_id"]) == key), None)
+    candidate = next(
+        (r for r in queries.possible_matches(cur) if (r["agency"], r["agency_record_id"], r["person_id"]) == key), None
+    )
     earlier = reviews.link_decision_history(ws, queries.stored_link_decisions(cur)).get(key, [])
     if candidate is None and not earlier:
         raise HTTPException(404)
@@ -413,9 +542,17 @@ async def matches_decide(request: Request, user, form) -> tuple[Response, int]:
     if decision == "CONFIRMED" and form.get("confirmed") != "yes":
         probability = candidate["match_probability"] if candidate else None
         needs_note = probability is None or probability < ctx_of(request).settings.confirm_note_below
-        return render(request, "matches_confirm.html", user, key=key, candidate=candidate, note=note,
-                      needs_note=needs_note, reversing=reversing,
-                      note_below=ctx_of(request).settings.confirm_note_below), 1
+        return render(
+            request,
+            "matches_confirm.html",
+            user,
+            key=key,
+            candidate=candidate,
+            note=note,
+            needs_note=needs_note,
+            reversing=reversing,
+            note_below=ctx_of(request).settings.confirm_note_below,
+        ), 1
     if decision == "CONFIRMED":
         probability = candidate["match_probability"] if candidate else None
         if (probability is None or probability < ctx_of(request).settings.confirm_note_below) and not note:
@@ -452,6 +589,7 @@ class SecurityHeaders:
                         headers.append((name.lower().encode(), value.encode()))
                 message["headers"] = headers
             await send(message)
+
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
@@ -521,8 +659,14 @@ def create_app(settings: Settings) -> Starlette:
     middleware = [
         Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
         Middleware(SecurityHeaders),
-        Middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
-                   max_age=settings.session_hours * 3600, same_site="strict", https_only=settings.secure_cookies),
+        Middleware(
+            SessionMiddleware,
+            secret_key=secret,
+            session_cookie=SESSION_COOKIE,
+            max_age=settings.session_hours * 3600,
+            same_site="strict",
+            https_only=settings.secure_cookies,
+        ),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
     app.router.redirect_slashes = False  # "/audit/" is not "/audit": 404, never a 307 to it

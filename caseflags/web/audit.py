@@ -56,7 +56,9 @@ def _store_has_samples(cur: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _has_outcomes(cur: duckdb.DuckDBPyConnection) -> bool:
-    return bool(cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_outcomes'").fetchall()[0][0])
+    return bool(
+        cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_outcomes'").fetchall()[0][0]
+    )
 
 
 def _carried(cur: duckdb.DuckDBPyConnection) -> dict[str, set[int]]:
@@ -70,6 +72,7 @@ def _carried(cur: duckdb.DuckDBPyConnection) -> dict[str, set[int]]:
 
 
 # -- drawing -----------------------------------------------------------------------------------
+
 
 def _pending_marks(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection) -> list[sqlite3.Row]:
     """The latest mark of each sample marked in the workspace, when the store does not have it yet.
@@ -98,13 +101,26 @@ def marked_audited(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection) -> li
     return found
 
 
-def draw(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, as_at: date, size: int, seed: int | None,
-         settings: dict, drawn_by: str, now: datetime | None = None) -> SampleResult:
+def draw(
+    ws: sqlite3.Connection,
+    cur: duckdb.DuckDBPyConnection,
+    as_at: date,
+    size: int,
+    seed: int | None,
+    settings: dict,
+    drawn_by: str,
+    now: datetime | None = None,
+) -> SampleResult:
     """Draw a sample from the snapshot (children audited per the store or the workspace left out)
     and save it in the workspace. The same sample drawn twice is saved once."""
     result = choose_sample(
-        cur, as_at, size=size, seed=seed, controls=min(settings["controls"], size),
-        exclude_audited_within_days=settings["exclude_audited_within_days"], cohort=settings["cohort"],
+        cur,
+        as_at,
+        size=size,
+        seed=seed,
+        controls=min(settings["controls"], size),
+        exclude_audited_within_days=settings["exclude_audited_within_days"],
+        cohort=settings["cohort"],
         also_audited=marked_audited(ws, cur),
     )
     save_sample(ws, result, drawn_by, now)
@@ -116,29 +132,54 @@ def save_sample(ws: sqlite3.Connection, result: SampleResult, drawn_by: str, now
     with transaction(ws):
         if ws.execute(_sql("sample_exists"), {"sample_id": result.sample_id}).fetchone():
             return False
-        ws.execute(_sql("insert_sample"), {
-            "sample_id": result.sample_id, "as_at": result.as_at.isoformat(), "seed": result.seed,
-            "cohort": result.cohort, "size": result.size, "controls": result.controls,
-            "exclude_days": result.exclude_audited_within_days, "source": result.exceptions_source.label,
-            "source_as_at": result.exceptions_source.as_at.isoformat(), "warnings": "\n".join(result.warnings) or None,
-            "drawn_by": drawn_by, "drawn_at": timestamp(now), "result_json": result_to_json(result),
-        })
+        ws.execute(
+            _sql("insert_sample"),
+            {
+                "sample_id": result.sample_id,
+                "as_at": result.as_at.isoformat(),
+                "seed": result.seed,
+                "cohort": result.cohort,
+                "size": result.size,
+                "controls": result.controls,
+                "exclude_days": result.exclude_audited_within_days,
+                "source": result.exceptions_source.label,
+                "source_as_at": result.exceptions_source.as_at.isoformat(),
+                "warnings": "\n".join(result.warnings) or None,
+                "drawn_by": drawn_by,
+                "drawn_at": timestamp(now),
+                "result_json": result_to_json(result),
+            },
+        )
         for child in result.children:
-            ws.execute(_sql("insert_sample_child"), {
-                "sample_id": result.sample_id, "person_id": child.person_id, "position": child.position,
-                "role": child.role, "age_band": child.age_band, "need_type": child.need_type, "weight": child.weight,
-                "open": child.open_exception_count, "concerns": child.distinct_concerns,
-                "reasons": "\n".join(child.reasons),
-            })
+            ws.execute(
+                _sql("insert_sample_child"),
+                {
+                    "sample_id": result.sample_id,
+                    "person_id": child.person_id,
+                    "position": child.position,
+                    "role": child.role,
+                    "age_band": child.age_band,
+                    "need_type": child.need_type,
+                    "weight": child.weight,
+                    "open": child.open_exception_count,
+                    "concerns": child.distinct_concerns,
+                    "reasons": "\n".join(child.reasons),
+                },
+            )
             for concern in child_concerns(child):
-                ws.execute(_sql("insert_sample_concern"), {
-                    "sample_id": result.sample_id, "person_id": child.person_id,
-                    **{k: v for k, v in concern.items() if k != "agencies"},
-                })
+                ws.execute(
+                    _sql("insert_sample_concern"),
+                    {
+                        "sample_id": result.sample_id,
+                        "person_id": child.person_id,
+                        **{k: v for k, v in concern.items() if k != "agencies"},
+                    },
+                )
     return True
 
 
 # -- reading a sample --------------------------------------------------------------------------
+
 
 def workspace_result(ws: sqlite3.Connection, sample_id: str) -> SampleResult | None:
     row = ws.execute(_sql("result_json"), {"sample_id": sample_id}).fetchone()
@@ -160,19 +201,36 @@ def stored_result(cur: duckdb.DuckDBPyConnection, sample_id: str) -> SampleResul
         exceptions.setdefault(row[0], []).append(OpenException(*row[1:]))
     children = tuple(
         SampleChild(
-            person_id=c["person_id"], position=c["position"], role=c["role"], age_years=c["age_years"],
-            age_band=c["age_band"], need_type=c["need_type"], disabilities=c["disabilities"],
-            open_exception_count=c["open_exceptions"], distinct_concerns=c["distinct_concerns"], weight=c["weight"],
-            probability=0.0, reasons=tuple(c["reasons"].split("\n")),
+            person_id=c["person_id"],
+            position=c["position"],
+            role=c["role"],
+            age_years=c["age_years"],
+            age_band=c["age_band"],
+            need_type=c["need_type"],
+            disabilities=c["disabilities"],
+            open_exception_count=c["open_exceptions"],
+            distinct_concerns=c["distinct_concerns"],
+            weight=c["weight"],
+            probability=0.0,
+            reasons=tuple(c["reasons"].split("\n")),
             exceptions=tuple(exceptions.get(c["person_id"], [])),
         )
         for c in _dicts(cur.execute(_sql("store_sample_children"), {"sample_id": sample_id, "as_at": sample["as_at"]}))
     )
     return SampleResult(
-        sample_id=sample_id, as_at=sample["as_at"], seed=sample["seed"], cohort=sample["cohort"], size=sample["size"],
-        controls=sample["controls"], exclude_audited_within_days=sample["exclude_audited_within_days"],
-        exceptions_source=ExceptionSource(sample["exceptions_source"], key["as_at"], 0), cohort_count=0,
-        excluded_recently_audited=0, strata_required=(), strata_uncovered=(), children=children,
+        sample_id=sample_id,
+        as_at=sample["as_at"],
+        seed=sample["seed"],
+        cohort=sample["cohort"],
+        size=sample["size"],
+        controls=sample["controls"],
+        exclude_audited_within_days=sample["exclude_audited_within_days"],
+        exceptions_source=ExceptionSource(sample["exceptions_source"], key["as_at"], 0),
+        cohort_count=0,
+        excluded_recently_audited=0,
+        strata_required=(),
+        strata_uncovered=(),
+        children=children,
         warnings=tuple((sample["warnings"] or "").split("\n")) if sample["warnings"] else (),
     )
 
@@ -183,8 +241,18 @@ def find_sample(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, sample_i
 
 # -- outcomes and audit dates --------------------------------------------------------------------
 
-def record_outcome(ws: sqlite3.Connection, result: SampleResult, person_id: str, check_id: str, outcome: str,
-                   note: str | None, recorded_by: str, known_checks: set[str], now: datetime | None = None) -> None:
+
+def record_outcome(
+    ws: sqlite3.Connection,
+    result: SampleResult,
+    person_id: str,
+    check_id: str,
+    outcome: str,
+    note: str | None,
+    recorded_by: str,
+    known_checks: set[str],
+    now: datetime | None = None,
+) -> None:
     """Append one outcome, checked as `import_audit_outcomes` checks a row: a child of the sample,
     CONFIRMED / NOT_A_CONCERN, a known check (a concern no check raised is recorded unflagged)."""
     child = next((c for c in result.children if c.person_id == person_id), None)
@@ -201,28 +269,47 @@ def record_outcome(ws: sqlite3.Connection, result: SampleResult, person_id: str,
     if note and len(note) > MAX_NOTE_LENGTH:
         raise AuditError(f"a note is at most {MAX_NOTE_LENGTH} characters")
     with transaction(ws):
-        ws.execute(_sql("insert_outcome"), {
-            "sample_id": result.sample_id, "person_id": person_id, "check_id": check_id, "flagged": int(flagged),
-            "outcome": outcome, "note": note, "recorded_by": recorded_by, "recorded_at": timestamp(now),
-        })
+        ws.execute(
+            _sql("insert_outcome"),
+            {
+                "sample_id": result.sample_id,
+                "person_id": person_id,
+                "check_id": check_id,
+                "flagged": int(flagged),
+                "outcome": outcome,
+                "note": note,
+                "recorded_by": recorded_by,
+                "recorded_at": timestamp(now),
+            },
+        )
 
 
-def record_mark(ws: sqlite3.Connection, result: SampleResult, audited_on: date, marked_by: str,
-                now: datetime | None = None) -> None:
+def record_mark(
+    ws: sqlite3.Connection, result: SampleResult, audited_on: date, marked_by: str, now: datetime | None = None
+) -> None:
     if audited_on < result.as_at:
         raise AuditError(f"audit date {audited_on} is before the sample's as-at date {result.as_at}")
     if audited_on > (now or utc_now()).date():
         raise AuditError(f"audit date {audited_on} is in the future")
     with transaction(ws):
-        ws.execute(_sql("insert_mark"), {"sample_id": result.sample_id, "audited_on": audited_on.isoformat(),
-                                         "marked_by": marked_by, "marked_at": timestamp(now)})
+        ws.execute(
+            _sql("insert_mark"),
+            {
+                "sample_id": result.sample_id,
+                "audited_on": audited_on.isoformat(),
+                "marked_by": marked_by,
+                "marked_at": timestamp(now),
+            },
+        )
 
 
 def outcome_history(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, sample_id: str) -> list[dict]:
     """Every outcome of the sample, oldest first: the workspace's (who, when) and the store's
     (imported from Excel, or carried from here, which are then shown once)."""
-    web = [dict(r) | {"recorded_at": datetime.fromisoformat(r["recorded_at"]), "source": "caseflags web"}
-           for r in ws.execute(_sql("outcomes"), {"sample_id": sample_id}).fetchall()]
+    web = [
+        dict(r) | {"recorded_at": datetime.fromisoformat(r["recorded_at"]), "source": "caseflags web"}
+        for r in ws.execute(_sql("outcomes"), {"sample_id": sample_id}).fetchall()
+    ]
     carried = {(r["person_id"], r["check_id"], r["recorded_at"]) for r in web}
     store = []
     if _has_outcomes(cur):
@@ -240,8 +327,13 @@ def current_outcomes(history: list[dict]) -> dict[tuple[str, str], dict]:
 ALL = 10**9  # "no limit" for the lists of every sample
 
 
-def _merged_samples(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, limit: int,
-                    sample_id: str | None = None, details: bool = True) -> list[dict]:
+def _merged_samples(
+    ws: sqlite3.Connection,
+    cur: duckdb.DuckDBPyConnection,
+    limit: int,
+    sample_id: str | None = None,
+    details: bool = True,
+) -> list[dict]:
     """The store's and the workspace's samples by sample_id, newest first, with the audit date: a
     workspace mark the store does not have yet, else the store's."""
     by_id: dict[str, dict] = {}
@@ -250,7 +342,9 @@ def _merged_samples(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, limi
         for sample in _dicts(cur.execute(_sql("store_samples"), key)):
             one = {"sample_id": sample["sample_id"]}
             if details:
-                sample["children"] = _dicts(cur.execute(_sql("store_sample_children"), {**one, "as_at": sample["as_at"]}))
+                sample["children"] = _dicts(
+                    cur.execute(_sql("store_sample_children"), {**one, "as_at": sample["as_at"]})
+                )
                 sample["concerns"] = _dicts(cur.execute(_sql("store_sample_concerns"), one))
             sample["drawn_by"] = None
             by_id[sample["sample_id"]] = sample
@@ -271,8 +365,9 @@ def _merged_samples(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, limi
     return samples[:limit]
 
 
-def samples_view(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, limit: int = 8,
-                 sample_id: str | None = None) -> list[dict]:
+def samples_view(
+    ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection, limit: int = 8, sample_id: str | None = None
+) -> list[dict]:
     """The latest samples of the store and the workspace (or the one sample_id), by sample_id, each
     with its children, their reasons and concerns, and the current outcomes; newest first."""
     samples = _merged_samples(ws, cur, limit, sample_id)
@@ -304,8 +399,10 @@ def confirmation_rates(ws: sqlite3.Connection, cur: duckdb.DuckDBPyConnection) -
             current[(row["sample_id"], row["person_id"], row["check_id"])] = (bool(row["flagged"]), row["outcome"])
     per_check: dict[str, dict] = {}
     for (sample_id, _person, check_id), (flagged, outcome) in current.items():
-        row = per_check.setdefault(check_id, {"check_id": check_id, "recorded": 0, "confirmed": 0, "not_a_concern": 0,
-                                              "missed": 0, "samples": set()})
+        row = per_check.setdefault(
+            check_id,
+            {"check_id": check_id, "recorded": 0, "confirmed": 0, "not_a_concern": 0, "missed": 0, "samples": set()},
+        )
         row["recorded"] += 1
         row["samples"].add(sample_id)
         if flagged:
@@ -342,5 +439,17 @@ def parse_seed(text: str) -> int | None:
     return seed
 
 
-__all__ = ["AuditError", "SampleError", "confirmation_rates", "draw", "find_sample", "marked_audited", "outcome_history",
-           "record_mark", "record_outcome", "sample_list", "samples_view", "save_sample"]
+__all__ = [
+    "AuditError",
+    "SampleError",
+    "confirmation_rates",
+    "draw",
+    "find_sample",
+    "marked_audited",
+    "outcome_history",
+    "record_mark",
+    "record_outcome",
+    "sample_list",
+    "samples_view",
+    "save_sample",
+]

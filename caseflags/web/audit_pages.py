@@ -41,17 +41,31 @@ def _embedded(body: str) -> str:
     """The pack's markup inside a workspace page: its `main` and `aside` landmarks become plain
     blocks (the page has its own `main`; two are one too many for a screen reader). Every value
     in the body is escaped, so these tags can only be the pack's own."""
-    return (body.replace("<main>", '<div class="pack-main">', 1).replace("</main>", "</div>", 1)
-            .replace('<aside class="side">', '<div class="side">', 1).replace("</aside>", "</div>", 1))
+    return (
+        body.replace("<main>", '<div class="pack-main">', 1)
+        .replace("</main>", "</div>", 1)
+        .replace('<aside class="side">', '<div class="side">', 1)
+        .replace("</aside>", "</div>", 1)
+    )
 
 
 def _audit_page(request: Request, user, status_code: int = 200, error: str | None = None) -> tuple[Response, int]:
     ctx = ctx_of(request)
     ws, cur = ctx.workspace.connection(), snapshot_cursor(request)
     samples = audit.samples_view(ws, cur)
-    response = render(request, "audit.html", user, status_code, samples=samples, error=error,
-                      all_samples=audit.sample_list(ws, cur), rates=audit.confirmation_rates(ws, cur),
-                      defaults=ctx.settings.sample, today=utc_now().date(), drawn=request.query_params.get("drawn"))
+    response = render(
+        request,
+        "audit.html",
+        user,
+        status_code,
+        samples=samples,
+        error=error,
+        all_samples=audit.sample_list(ws, cur),
+        rates=audit.confirmation_rates(ws, cur),
+        defaults=ctx.settings.sample,
+        today=utc_now().date(),
+        drawn=request.query_params.get("drawn"),
+    )
     return response, sum(len(s["children"]) for s in samples)
 
 
@@ -61,12 +75,24 @@ async def audit_page(request: Request, user) -> tuple[Response, int]:
 
 
 def _sample_page(request: Request, user, status_code: int = 200, error: str | None = None) -> tuple[Response, int]:
-    found = audit.samples_view(ctx_of(request).workspace.connection(), snapshot_cursor(request), limit=1,
-                               sample_id=request.path_params["sample_id"])
+    found = audit.samples_view(
+        ctx_of(request).workspace.connection(),
+        snapshot_cursor(request),
+        limit=1,
+        sample_id=request.path_params["sample_id"],
+    )
     if not found:
         raise HTTPException(404)
-    response = render(request, "audit_sample.html", user, status_code, s=found[0], error=error,
-                      today=utc_now().date(), marked=request.query_params.get("marked"))
+    response = render(
+        request,
+        "audit_sample.html",
+        user,
+        status_code,
+        s=found[0],
+        error=error,
+        today=utc_now().date(),
+        marked=request.query_params.get("marked"),
+    )
     return response, len(found[0]["children"])
 
 
@@ -112,19 +138,32 @@ def _pack_parts(cur, result: SampleResult, child) -> tuple[list, dict]:
 def _pack_page(request: Request, user, status_code: int = 200, error: str | None = None) -> tuple[Response, int]:
     cur, result, child = _sample_and_child(request)
     events, context = _pack_parts(cur, result, child)
-    history = [r for r in audit.outcome_history(ctx_of(request).workspace.connection(), cur, result.sample_id)
-               if r["person_id"] == child.person_id]
+    history = [
+        r
+        for r in audit.outcome_history(ctx_of(request).workspace.connection(), cur, result.sample_id)
+        if r["person_id"] == child.person_id
+    ]
     current = audit.current_outcomes(history)
     concerns = sorted({e.check_id: e for e in child.exceptions}.values(), key=lambda e: e.check_id)
     flagged = {c.check_id for c in concerns}
     return render(
-        request, "audit_pack.html", user, status_code, result=result, child=child,
+        request,
+        "audit_pack.html",
+        user,
+        status_code,
+        result=result,
+        child=child,
         pack=_embedded(pack_body(result, child, events, context)),
-        concerns=[{"check_id": c.check_id, "concern": c.concern, "current": current.get((child.person_id, c.check_id))}
-                  for c in concerns],
+        concerns=[
+            {"check_id": c.check_id, "concern": c.concern, "current": current.get((child.person_id, c.check_id))}
+            for c in concerns
+        ],
         found=[o for (_p, check), o in sorted(current.items()) if check not in flagged],
-        history=list(reversed(history)), outcomes=OUTCOMES, error=error,
-        other_checks=sorted(set(check_catalogue()) - flagged), saved=request.query_params.get("saved"),
+        history=list(reversed(history)),
+        outcomes=OUTCOMES,
+        error=error,
+        other_checks=sorted(set(check_catalogue()) - flagged),
+        saved=request.query_params.get("saved"),
     ), len(events)
 
 
@@ -137,19 +176,29 @@ async def pack_page(request: Request, user) -> tuple[Response, int]:
 async def pack_download(request: Request, user) -> tuple[Response, int]:
     cur, result, child = _sample_and_child(request)
     events, context = _pack_parts(cur, result, child)
-    headers = {"Content-Disposition": f'attachment; filename="{pack_file_name(child.person_id)}"',
-               "Content-Security-Policy": PACK_DOWNLOAD_CSP}
-    return Response(render_pack(result, child, events, context), media_type="text/html; charset=utf-8",
-                    headers=headers), len(events)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{pack_file_name(child.person_id)}"',
+        "Content-Security-Policy": PACK_DOWNLOAD_CSP,
+    }
+    return Response(
+        render_pack(result, child, events, context), media_type="text/html; charset=utf-8", headers=headers
+    ), len(events)
 
 
 @page("/audit/{sample_id}/children/{person_id}/outcome", officers_only=True, methods=("POST",))
 async def outcome_post(request: Request, user, form) -> tuple[Response, int]:
     _cur, result, child = _sample_and_child(request)
     try:
-        audit.record_outcome(ctx_of(request).workspace.connection(), result, child.person_id,
-                             str(form.get("check_id") or ""), str(form.get("outcome") or ""),
-                             str(form.get("note") or ""), user.username, set(check_catalogue()))
+        audit.record_outcome(
+            ctx_of(request).workspace.connection(),
+            result,
+            child.person_id,
+            str(form.get("check_id") or ""),
+            str(form.get("outcome") or ""),
+            str(form.get("note") or ""),
+            user.username,
+            set(check_catalogue()),
+        )
     except audit.AuditError as exc:
         return _pack_page(request, user, 400, str(exc))
     return RedirectResponse(f"/audit/{result.sample_id}/children/{child.person_id}?saved=1", status_code=303), 1
@@ -167,4 +216,3 @@ async def mark_post(request: Request, user, form) -> tuple[Response, int]:
     except audit.AuditError as exc:
         return _sample_page(request, user, 400, str(exc))
     return RedirectResponse(f"/audit/{result.sample_id}?marked=1", status_code=303), len(result.children)
-

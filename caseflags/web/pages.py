@@ -23,9 +23,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from caseflags.outputs.lifecycle import REVIEW_STATUSES
 from caseflags.resources import config_default
 from caseflags.settings import ConfigError, load_config
-from caseflags.outputs.lifecycle import REVIEW_STATUSES
 from caseflags.web import accounts, queries, reviews
 from caseflags.web.snapshot import SnapshotReader, SnapshotUnavailable, nightly_running
 from caseflags.workspace.database import Workspace, workspace_path
@@ -35,7 +35,7 @@ SESSION_COOKIE = "caseflags_session"
 CSRF_FIELD = "csrf_token"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -68,7 +68,9 @@ def proxy_networks(entries) -> tuple:
         try:
             networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
         except ValueError:
-            problems.append(f"web.trusted_proxies: {entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)")
+            problems.append(
+                f"web.trusted_proxies: {entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+            )
     if problems:
         raise ConfigError(problems)
     return tuple(networks)
@@ -148,8 +150,15 @@ def safe_next(value: str | None) -> str:
     """A local path to go back to after login; anything else (another site, `//host`, a scheme,
     a backslash or control character) is Today."""
     value = value or ""
-    if (not value.startswith("/") or value.startswith("//") or _UNSAFE_NEXT.search(value) or len(value) > 2000
-            or value.startswith("/login") or urlsplit(value).scheme or urlsplit(value).netloc):
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or _UNSAFE_NEXT.search(value)
+        or len(value) > 2000
+        or value.startswith("/login")
+        or urlsplit(value).scheme
+        or urlsplit(value).netloc
+    ):
         return "/"
     return value
 
@@ -168,8 +177,11 @@ def stash_form(request: Request, form, path: str) -> str:
     now = time.time()
     con = ctx_of(request).workspace.connection()
     con.execute("DELETE FROM stashed_forms WHERE stashed_at < ?", (now - STASH_SECONDS,))
-    con.execute("DELETE FROM stashed_forms WHERE token_key IN (SELECT token_key FROM stashed_forms "
-                "ORDER BY stashed_at DESC LIMIT -1 OFFSET ?)", (STASH_MAX_ROWS - 1,))
+    con.execute(
+        "DELETE FROM stashed_forms WHERE token_key IN (SELECT token_key FROM stashed_forms "
+        "ORDER BY stashed_at DESC LIMIT -1 OFFSET ?)",
+        (STASH_MAX_ROWS - 1,),
+    )
     con.execute("INSERT INTO stashed_forms VALUES (?, ?, ?, ?)", (_token_key(token), path, json.dumps(fields), now))
     request.session["resume"] = token  # only this browser can take it back (a link alone cannot)
     return token
@@ -183,8 +195,10 @@ def take_stash(request: Request) -> dict | None:
         return None
     request.session.pop("resume", None)
     con = ctx_of(request).workspace.connection()
-    row = con.execute("DELETE FROM stashed_forms WHERE token_key = ? AND path = ? AND stashed_at >= ? RETURNING fields",
-                      (_token_key(token), request.url.path, time.time() - STASH_SECONDS)).fetchone()
+    row = con.execute(
+        "DELETE FROM stashed_forms WHERE token_key = ? AND path = ? AND stashed_at >= ? RETURNING fields",
+        (_token_key(token), request.url.path, time.time() - STASH_SECONDS),
+    ).fetchone()
     return json.loads(row[0]) if row else None
 
 
@@ -235,6 +249,7 @@ def page(route: str, officers_only: bool = False, methods: tuple[str, ...] | Non
     Without a live session, a GET goes to the login page and comes back to the same URL after it;
     a POST keeps its form (`stash_form`) and, after login, its page offers it again (never applied
     unasked: the officer checks it and saves)."""
+
     def decorate(handler):
         @wraps(handler)
         async def wrapper(request: Request):
@@ -258,7 +273,9 @@ def page(route: str, officers_only: bool = False, methods: tuple[str, ...] | Non
                 request.state.user = user
                 if request.method == "GET":
                     request.state.resumed = take_stash(request)
-                response, rows = await handler(request, user, form) if form is not None else await handler(request, user)
+                response, rows = (
+                    await handler(request, user, form) if form is not None else await handler(request, user)
+                )
                 status = response.status_code
                 return response
             except HTTPException as exc:
@@ -266,10 +283,19 @@ def page(route: str, officers_only: bool = False, methods: tuple[str, ...] | Non
                 raise
             finally:
                 used = [k for k in queries.FILTERS if request.query_params.get(k)]
-                accounts.log_access(ctx.workspace.connection(), user.username if user else None, request.method,
-                                    route, used, status, rows)
+                accounts.log_access(
+                    ctx.workspace.connection(),
+                    user.username if user else None,
+                    request.method,
+                    route,
+                    used,
+                    status,
+                    rows,
+                )
+
         PAGE_ROUTES.append(Route(route, wrapper, methods=list(methods) if methods else None))
         return wrapper
+
     return decorate
 
 
@@ -281,8 +307,13 @@ def render(request: Request, name: str, user: accounts.User | None, status_code:
     except SnapshotUnavailable:
         pass
     context.update(
-        user=user, csrf=csrf_token(request), nightly_running=nightly_running(ctx.settings.db_path), snapshot=info,
-        review_statuses=REVIEW_STATUSES, csrf_field=CSRF_FIELD, path=request.url.path,
+        user=user,
+        csrf=csrf_token(request),
+        nightly_running=nightly_running(ctx.settings.db_path),
+        snapshot=info,
+        review_statuses=REVIEW_STATUSES,
+        csrf_field=CSRF_FIELD,
+        path=request.url.path,
     )
     context.setdefault("resumed", getattr(request.state, "resumed", None))
     return templates.TemplateResponse(request, name, context, status_code=status_code)

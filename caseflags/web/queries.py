@@ -30,7 +30,20 @@ LINK_DECISIONS_SQL = (SQL_DIR / "web" / "link_decisions.sql").read_text()
 
 # `mine` (assigned to me, or owned by my linked worker), `team` (owned by my worker's team) and
 # `no_org` (school and GP rows no school or practice sees) take "1".
-FILTERS = ("check", "agency", "org", "severity", "status", "review", "assignee", "q", "overdue", "mine", "team", "no_org")
+FILTERS = (
+    "check",
+    "agency",
+    "org",
+    "severity",
+    "status",
+    "review",
+    "assignee",
+    "q",
+    "overdue",
+    "mine",
+    "team",
+    "no_org",
+)
 FLAG_FILTERS = ("overdue", "mine", "team", "no_org")
 # Sort keys offered on the Exceptions page -> ORDER BY clauses (constants, never request text).
 SORTS = {
@@ -57,7 +70,7 @@ class Query:
     page_size: int = config_default("web", "page_size")
 
     @classmethod
-    def from_params(cls, params, page_size: int) -> "Query":
+    def from_params(cls, params, page_size: int) -> Query:
         filters = {}
         for name in FILTERS:
             value = (params.get(name) or "").strip()
@@ -103,10 +116,16 @@ def _flag(value: str | None) -> bool | None:
 def my_professional(cur, user: User) -> dict:
     """The worker linked to the login (`users add --professional`): id, name and teams."""
     professional = getattr(user, "professional", None)
-    found = _dicts(cur.execute(
-        "SELECT professional_name, teams FROM web_professional_teams WHERE professional_id = $professional",
-        {"professional": professional},
-    )) if professional else []
+    found = (
+        _dicts(
+            cur.execute(
+                "SELECT professional_name, teams FROM web_professional_teams WHERE professional_id = $professional",
+                {"professional": professional},
+            )
+        )
+        if professional
+        else []
+    )
     name, teams = (found[0]["professional_name"], found[0]["teams"] or []) if found else (None, [])
     return {"id": professional, "name": name, "teams": list(teams)}
 
@@ -137,7 +156,9 @@ def snapshot_info(cur: duckdb.DuckDBPyConnection) -> dict:
     return _dicts(cur.execute("SELECT * FROM snapshot_info"))[0]
 
 
-def exceptions(cur, user: User, query: Query, web_tables, review_due_days: int, paged: bool = True) -> tuple[list[dict], int]:
+def exceptions(
+    cur, user: User, query: Query, web_tables, review_due_days: int, paged: bool = True
+) -> tuple[list[dict], int]:
     """The filtered rows (one page, or all for an export) and how many match."""
     _register(cur, web_tables)
     params = _parameters(cur, user, query.filters, review_due_days)
@@ -153,20 +174,33 @@ def exceptions_by_id(cur, user: User, exception_ids: list[str], web_tables, revi
     _register(cur, web_tables)
     params = _parameters(cur, user, {}, review_due_days)
     cur.register("wanted_ids", pa.table({"exception_id": pa.array(exception_ids, pa.string())}))
-    return _dicts(cur.execute(
-        f"SELECT * FROM ({SCOPED_SQL}) WHERE exception_id IN (SELECT exception_id FROM wanted_ids) ORDER BY exception_id",
-        params,
-    ))
+    return _dicts(
+        cur.execute(
+            f"SELECT * FROM ({SCOPED_SQL}) WHERE exception_id IN (SELECT exception_id FROM wanted_ids) ORDER BY exception_id",
+            params,
+        )
+    )
 
 
 def facets(cur, user: User) -> dict[str, list]:
     """Values for the filter drop-downs, within scope."""
     scope = _scope(user)
-    where = "WHERE ($scope_agency IS NULL OR agency = $scope_agency) AND ($scope_org IS NULL OR organisation = $scope_org)"
+    where = (
+        "WHERE ($scope_agency IS NULL OR agency = $scope_agency) AND ($scope_org IS NULL OR organisation = $scope_org)"
+    )
     out = {}
-    for name, column in (("check", "check_id"), ("agency", "agency"), ("org", "organisation"), ("severity", "severity")):
-        out[name] = [r[0] for r in cur.execute(
-            f"SELECT DISTINCT {column} FROM web_exceptions {where} AND {column} IS NOT NULL ORDER BY 1", scope).fetchall()]
+    for name, column in (
+        ("check", "check_id"),
+        ("agency", "agency"),
+        ("org", "organisation"),
+        ("severity", "severity"),
+    ):
+        out[name] = [
+            r[0]
+            for r in cur.execute(
+                f"SELECT DISTINCT {column} FROM web_exceptions {where} AND {column} IS NOT NULL ORDER BY 1", scope
+            ).fetchall()
+        ]
     return out
 
 
@@ -179,8 +213,9 @@ TODAY_SECTIONS = {
 }
 
 
-def today(cur, user: User, web_tables, review_due_days: int, limit: int = 10, children: int = 10,
-          rest_limit: int = 25) -> dict:
+def today(
+    cur, user: User, web_tables, review_due_days: int, limit: int = 10, children: int = 10, rest_limit: int = 25
+) -> dict:
     """Today: the children to act on first (by child priority), each with every open concern the
     user may see and its owners; then the rest by priority; then the new, high and overdue rows;
     then the summary by check and the trend. Each section carries its total (`totals`), which is
@@ -191,14 +226,16 @@ def today(cur, user: User, web_tables, review_due_days: int, limit: int = 10, ch
     # An officer's children in the store's child order (child priority); a partner's by their own
     # rows only (their most urgent row), so nothing outside their scope decides their order.
     child_key = "coalesce(c.child_order, 0), s.first_row" if user.is_officer else "s.first_row"
-    first_children = _dicts(cur.execute(
-        f"""SELECT s.person_id, s.concerns, s.first_row, c.child_priority, c.child_priority_reason
+    first_children = _dicts(
+        cur.execute(
+            f"""SELECT s.person_id, s.concerns, s.first_row, c.child_priority, c.child_priority_reason
             FROM (SELECT person_id, count(*) AS concerns, min(priority_order) AS first_row
                   FROM ({SCOPED_SQL}) WHERE person_id IS NOT NULL GROUP BY person_id) AS s
             LEFT JOIN web_children AS c ON c.person_id = s.person_id
             ORDER BY {child_key}, s.person_id LIMIT {int(children)}""",
-        params,
-    ))
+            params,
+        )
+    )
     chosen = [c["person_id"] for c in first_children]
     cur.register("today_children", pa.table({"person_id": pa.array(chosen, pa.string())}))
     in_chosen = "person_id IN (SELECT person_id FROM today_children)"
@@ -207,8 +244,12 @@ def today(cur, user: User, web_tables, review_due_days: int, limit: int = 10, ch
         c["rows"] = [r for r in child_rows if r["person_id"] == c["person_id"]]
         c["owners"] = sorted({r["owner_name"] for r in c["rows"] if r.get("owner_name")})
     rest_where = f"person_id IS NULL OR NOT ({in_chosen})"
-    result = {"children": first_children,
-              "rest": _dicts(cur.execute(f"{base} WHERE {rest_where} ORDER BY priority_order LIMIT {int(rest_limit)}", params))}
+    result = {
+        "children": first_children,
+        "rest": _dicts(
+            cur.execute(f"{base} WHERE {rest_where} ORDER BY priority_order LIMIT {int(rest_limit)}", params)
+        ),
+    }
     for name, (_link, where) in TODAY_SECTIONS.items():
         result[name] = _dicts(cur.execute(f"{base} WHERE {where} ORDER BY priority_order LIMIT {int(limit)}", params))
     counts = cur.execute(
@@ -223,18 +264,22 @@ def today(cur, user: User, web_tables, review_due_days: int, limit: int = 10, ch
     result["counts"]["children"] = len(first_children)
     result["counts"]["child_rows"] = len(child_rows)
     result["section_links"] = {name: link for name, (link, _where) in TODAY_SECTIONS.items()}
-    result["by_check"] = _dicts(cur.execute(
-        f"""SELECT check_id, any_value(concern) AS concern, count(*) FILTER (WHERE status = 'NEW') AS new,
+    result["by_check"] = _dicts(
+        cur.execute(
+            f"""SELECT check_id, any_value(concern) AS concern, count(*) FILTER (WHERE status = 'NEW') AS new,
                    count(*) FILTER (WHERE status = 'OPEN') AS open, count(*) FILTER (WHERE severity = 'HIGH') AS high,
                    count(*) FILTER (WHERE overdue) AS overdue, count(*) AS listed
             FROM ({SCOPED_SQL}) GROUP BY check_id ORDER BY check_id""",
-        params,
-    ))
+            params,
+        )
+    )
     if user.is_officer:
-        result["trend"] = _dicts(cur.execute(
-            "SELECT run_id, as_at, new, open, resolved FROM run_history WHERE lifecycle_seq IS NOT NULL "
-            "ORDER BY lifecycle_seq DESC LIMIT 14"
-        ))
+        result["trend"] = _dicts(
+            cur.execute(
+                "SELECT run_id, as_at, new, open, resolved FROM run_history WHERE lifecycle_seq IS NOT NULL "
+                "ORDER BY lifecycle_seq DESC LIMIT 14"
+            )
+        )
     else:
         result["trend"] = []
     return result
@@ -302,9 +347,12 @@ def records_that_fired(row: dict, events: list[ChronologyEvent], person_id: str)
         return []
     dates = sorted(date.fromisoformat(d) for d in _DATES.findall(locator) if _valid_date(d))
     low, high = (dates[0], dates[-1]) if len(dates) >= 2 else (None, None)
-    window = [e for e in events
-              if {p.strip() for p in e.source_table.split("+")} & named
-              and (low is None or (e.event_date is not None and low <= e.event_date <= high))]
+    window = [
+        e
+        for e in events
+        if {p.strip() for p in e.source_table.split("+")} & named
+        and (low is None or (e.event_date is not None and low <= e.event_date <= high))
+    ]
     return window[-FIRED_FALLBACK_LIMIT:]
 
 
@@ -318,20 +366,34 @@ def _valid_date(text: str) -> bool:
 
 def child_known(cur, person_id: str) -> bool:
     """A child the store knows: linked to a record of any agency."""
-    return bool(cur.execute("SELECT count(*) FROM person_links WHERE person_id = $person", {"person": person_id}).fetchall()[0][0])
+    return bool(
+        cur.execute("SELECT count(*) FROM person_links WHERE person_id = $person", {"person": person_id}).fetchall()[0][
+            0
+        ]
+    )
 
 
 def child_facts(cur, person_id: str, as_at: date) -> dict:
     """The facts header: age, CiN since, CP, EHCP, allocated worker(s) with team, school, GP."""
     facts = _dicts(cur.execute(CHILD_FACTS_SQL, {"person_id": person_id, "as_at": as_at}))[0]
     workers = cur.execute(ALLOCATED_WORKER_SQL, {"person_id": person_id, "as_at": as_at}).fetchall()
-    names = {r["professional_id"]: r for r in _dicts(cur.execute(
-        "SELECT professional_id, professional_name, teams FROM web_professional_teams "
-        "WHERE list_contains(CAST($ids AS VARCHAR[]), professional_id)", {"ids": [w[0] for w in workers]}))}
+    names = {
+        r["professional_id"]: r
+        for r in _dicts(
+            cur.execute(
+                "SELECT professional_id, professional_name, teams FROM web_professional_teams "
+                "WHERE list_contains(CAST($ids AS VARCHAR[]), professional_id)",
+                {"ids": [w[0] for w in workers]},
+            )
+        )
+    }
     facts["workers"] = [
-        {"professional_id": professional, "since": since,
-         "name": (names.get(professional) or {}).get("professional_name"),
-         "teams": list((names.get(professional) or {}).get("teams") or [])}
+        {
+            "professional_id": professional,
+            "since": since,
+            "name": (names.get(professional) or {}).get("professional_name"),
+            "teams": list((names.get(professional) or {}).get("teams") or []),
+        }
         for professional, since in workers
     ]
     return facts
@@ -350,33 +412,47 @@ def child(cur, user: User, person_id: str, web_tables, review_due_days: int, eve
         return None
     as_at = snapshot_info(cur)["as_at"]
     agency_only = None if user.is_officer else user.agency
-    links = _dicts(cur.execute(
-        """SELECT agency, agency_record_id, method, match_probability FROM person_links
+    links = _dicts(
+        cur.execute(
+            """SELECT agency, agency_record_id, method, match_probability FROM person_links
            WHERE person_id = $person AND ($agency IS NULL OR agency = $agency)
            ORDER BY agency, agency_record_id""",
-        {"person": person_id, "agency": agency_only},
-    ))
+            {"person": person_id, "agency": agency_only},
+        )
+    )
     events = [e for e in child_events(cur, person_id, as_at) if agency_only is None or e.agency == agency_only]
     for row in rows:
         row["fired"] = records_that_fired(row, events, person_id)
     newest_first = events[::-1]
     pages = max(1, -(-len(newest_first) // EVENTS_PAGE_SIZE))
     events_page = max(1, min(events_page, pages))
-    shown = newest_first[(events_page - 1) * EVENTS_PAGE_SIZE:events_page * EVENTS_PAGE_SIZE]
+    shown = newest_first[(events_page - 1) * EVENTS_PAGE_SIZE : events_page * EVENTS_PAGE_SIZE]
     facts = child_facts(cur, person_id, as_at)
     if not user.is_officer:  # a partner: the child's age and the allocated worker, no other agency's facts
         facts = {"age_years": facts["age_years"], "workers": facts["workers"], "partner": True}
     ids = [r["exception_id"] for r in rows]
     cur.register("child_ids", pa.table({"exception_id": pa.array(ids, pa.string())}))
-    past = _dicts(cur.execute(
-        """SELECT exception_id, annotated_at AS at, review_status AS status, review_note AS note, source_file
+    past = _dicts(
+        cur.execute(
+            """SELECT exception_id, annotated_at AS at, review_status AS status, review_note AS note, source_file
            FROM annotations WHERE exception_id IN (SELECT exception_id FROM child_ids)
              AND source_file IS DISTINCT FROM 'caseflags web'
            ORDER BY annotated_at DESC"""
-    ))
-    return {"person_id": person_id, "as_at": as_at, "rows": rows, "links": links, "facts": facts,
-            "events": shown, "events_total": len(events), "events_page": events_page, "events_pages": pages,
-            "events_page_size": EVENTS_PAGE_SIZE, "imported_reviews": past}
+        )
+    )
+    return {
+        "person_id": person_id,
+        "as_at": as_at,
+        "rows": rows,
+        "links": links,
+        "facts": facts,
+        "events": shown,
+        "events_total": len(events),
+        "events_page": events_page,
+        "events_pages": pages,
+        "events_page_size": EVENTS_PAGE_SIZE,
+        "imported_reviews": past,
+    }
 
 
 def child_events(cur, person_id: str, as_at: date) -> list[ChronologyEvent]:
@@ -388,13 +464,24 @@ def child_events(cur, person_id: str, as_at: date) -> list[ChronologyEvent]:
     for rank, (_source, (tables, sql)) in enumerate(CHRONOLOGY_SOURCES.items()):
         if not set(tables) <= present:
             continue
-        wrapped = (f"SELECT CAST(event_date AS DATE), agency, source_table, event_type, description, record_id "
-                   f"FROM ({sql}) AS source_events(event_date, agency, source_table, event_type, description, record_id) "
-                   f"WHERE event_date IS NULL OR event_date <= $as_at")
+        wrapped = (
+            f"SELECT CAST(event_date AS DATE), agency, source_table, event_type, description, record_id "
+            f"FROM ({sql}) AS source_events(event_date, agency, source_table, event_type, description, record_id) "
+            f"WHERE event_date IS NULL OR event_date <= $as_at"
+        )
         for row in cur.execute(wrapped, {"person_id": person_id, "as_at": as_at}).fetchall():
             found.append((rank, row))
-    found.sort(key=lambda item: (item[1][0] is None, item[1][0] or date.min, item[0], item[1][5] is None,
-                                 item[1][5] or "", item[1][3], item[1][4]))
+    found.sort(
+        key=lambda item: (
+            item[1][0] is None,
+            item[1][0] or date.min,
+            item[0],
+            item[1][5] is None,
+            item[1][5] or "",
+            item[1][3],
+            item[1][4],
+        )
+    )
     return [ChronologyEvent(*row) for _rank, row in found]
 
 
@@ -446,7 +533,9 @@ def stored_link_decisions(cur) -> list[dict]:
 
 
 def _has_table(cur, name: str) -> bool:
-    return bool(cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}).fetchall()[0][0])
+    return bool(
+        cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}).fetchall()[0][0]
+    )
 
 
 def _compare(row: dict) -> list[dict]:

@@ -50,9 +50,13 @@ def check_assignee(ws: sqlite3.Connection, assignee: str | None, rows: list[dict
         raise ReviewError(f"user {assignee} is disabled: assign to someone else")
     if found["role"] == "officer":
         return
-    hidden = [r for r in rows if r["agency"] != found["agency"] or (found["org"] and r.get("organisation") != found["org"])]
+    hidden = [
+        r for r in rows if r["agency"] != found["agency"] or (found["org"] and r.get("organisation") != found["org"])
+    ]
     if hidden:
-        raise ReviewError(f"user {assignee} cannot see {len(hidden)} of these exceptions (another agency or organisation)")
+        raise ReviewError(
+            f"user {assignee} cannot see {len(hidden)} of these exceptions (another agency or organisation)"
+        )
 
 
 def assignable_users(ws: sqlite3.Connection, row: dict | None = None) -> list[str]:
@@ -60,12 +64,23 @@ def assignable_users(ws: sqlite3.Connection, row: dict | None = None) -> list[st
     users = ws.execute("SELECT username, role, agency, org FROM users WHERE NOT disabled ORDER BY username").fetchall()
     if row is None:
         return [u["username"] for u in users]
-    return [u["username"] for u in users if u["role"] == "officer" or (
-        u["agency"] == row["agency"] and (not u["org"] or u["org"] == row.get("organisation")))]
+    return [
+        u["username"]
+        for u in users
+        if u["role"] == "officer"
+        or (u["agency"] == row["agency"] and (not u["org"] or u["org"] == row.get("organisation")))
+    ]
 
 
-def save_reviews(ws: sqlite3.Connection, exception_ids: list[str], status: str, note: str | None, reviewer: str,
-                 expiry_days: int, now: datetime | None = None) -> int:
+def save_reviews(
+    ws: sqlite3.Connection,
+    exception_ids: list[str],
+    status: str,
+    note: str | None,
+    reviewer: str,
+    expiry_days: int,
+    now: datetime | None = None,
+) -> int:
     """One review row per exception (a bulk review shares a bulk id); returns how many."""
     status = (status or "").strip().upper()
     if status not in REVIEW_STATUSES:
@@ -87,8 +102,13 @@ def save_reviews(ws: sqlite3.Connection, exception_ids: list[str], status: str, 
     return len(exception_ids)
 
 
-def assign(ws: sqlite3.Connection, exception_ids: list[str], assignee: str | None, assigned_by: str,
-           now: datetime | None = None) -> int:
+def assign(
+    ws: sqlite3.Connection,
+    exception_ids: list[str],
+    assignee: str | None,
+    assigned_by: str,
+    now: datetime | None = None,
+) -> int:
     assignee = (assignee or "").strip() or None
     if assignee and len(assignee) > 64:
         raise ReviewError("an assignee name is at most 64 characters")
@@ -124,7 +144,9 @@ def latest_tables(ws: sqlite3.Connection) -> tuple[pa.Table, pa.Table]:
             "w_status": pa.array([r[1] for r in reviews], pa.string()),
             "w_note": pa.array([r[2] for r in reviews], pa.string()),
             "w_at": pa.array([datetime.fromisoformat(r[3]) for r in reviews], pa.timestamp("us")),
-            "w_expires": pa.array([datetime.fromisoformat(r[4]).date() if r[4] else None for r in reviews], pa.date32()),
+            "w_expires": pa.array(
+                [datetime.fromisoformat(r[4]).date() if r[4] else None for r in reviews], pa.date32()
+            ),
             "w_reviewer": pa.array([r[5] for r in reviews], pa.string()),
         }
     )
@@ -157,8 +179,15 @@ def history(ws: sqlite3.Connection, exception_ids: list[str]) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def record_link_decision(ws: sqlite3.Connection, agency: str, agency_record_id: str, person_id: str, decision: str,
-                         note: str | None, decided_by: str) -> None:
+def record_link_decision(
+    ws: sqlite3.Connection,
+    agency: str,
+    agency_record_id: str,
+    person_id: str,
+    decision: str,
+    note: str | None,
+    decided_by: str,
+) -> None:
     decision = (decision or "").strip().upper()
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}")
@@ -193,15 +222,27 @@ def link_decision_history(ws: sqlite3.Connection, stored: list[dict]) -> dict[tu
 
     def add(row: dict, carried: bool) -> None:
         at = row["decided_at"]
-        at = (at if isinstance(at, datetime) else datetime.fromisoformat(str(at))).isoformat(sep=" ", timespec="seconds")
+        at = (at if isinstance(at, datetime) else datetime.fromisoformat(str(at))).isoformat(
+            sep=" ", timespec="seconds"
+        )
         key = (row["agency"], row["agency_record_id"], row["person_id"], row["decision"], at, row["decided_by"])
-        entries.setdefault(key, {"decision": row["decision"], "decided_at": at, "decided_by": row["decided_by"],
-                                 "note": row["note"], "carried": carried})
+        entries.setdefault(
+            key,
+            {
+                "decision": row["decision"],
+                "decided_at": at,
+                "decided_by": row["decided_by"],
+                "note": row["note"],
+                "carried": carried,
+            },
+        )
 
     for row in stored:
         add(row, True)
-    for row in ws.execute("SELECT agency, agency_record_id, person_id, decision, decided_at, decided_by, note "
-                          "FROM link_decisions ORDER BY decision_id").fetchall():
+    for row in ws.execute(
+        "SELECT agency, agency_record_id, person_id, decision, decided_at, decided_by, note "
+        "FROM link_decisions ORDER BY decision_id"
+    ).fetchall():
         add(dict(row), False)
     history: dict[tuple[str, str, str], list[dict]] = {}
     for key, entry in entries.items():
@@ -209,4 +250,3 @@ def link_decision_history(ws: sqlite3.Connection, stored: list[dict]) -> dict[tu
     for pair in history.values():
         pair.sort(key=lambda e: e["decided_at"], reverse=True)
     return history
-

@@ -40,8 +40,10 @@ def check_scope(db_path: Path, role: str, agency: str | None, org: str | None) -
     if org is None:
         return agency, None
     if agency not in ORGANISATION_AGENCIES:
-        raise AccountError(f"--org is only for {' and '.join(sorted(ORGANISATION_AGENCIES))} users "
-                           f"(a GP practice code or a school URN)")
+        raise AccountError(
+            f"--org is only for {' and '.join(sorted(ORGANISATION_AGENCIES))} users "
+            f"(a GP practice code or a school URN)"
+        )
     if not db_path.is_file():
         raise AccountError(f"store not found: {db_path} (needed to check --org {org})")
     try:
@@ -60,8 +62,9 @@ def check_scope(db_path: Path, role: str, agency: str | None, org: str | None) -
     return agency, org
 
 
-def edit_user(con: sqlite3.Connection, db_path: Path, username: str, role: str | None, agency: str | None,
-              org: str | None) -> User:
+def edit_user(
+    con: sqlite3.Connection, db_path: Path, username: str, role: str | None, agency: str | None, org: str | None
+) -> User:
     """Re-scope a user: a new role, agency or organisation, checked against the store. A field not
     given keeps its value, except that a new agency clears the old organisation."""
     user = get_user(con, username)
@@ -77,8 +80,10 @@ def edit_user(con: sqlite3.Connection, db_path: Path, username: str, role: str |
         new_org = org if (org is not None or agency) else user.org
     new_agency, new_org = check_scope(db_path, new_role, new_agency, new_org or None)
     with transaction(con):
-        con.execute("UPDATE users SET role = ?, agency = ?, org = ? WHERE username = ?",
-                    (new_role, new_agency, new_org, username))
+        con.execute(
+            "UPDATE users SET role = ?, agency = ?, org = ? WHERE username = ?",
+            (new_role, new_agency, new_org, username),
+        )
     return get_user(con, username)
 
 

@@ -29,7 +29,6 @@ from caseflags.workspace.database import connect_workspace, utc_now, workspace_p
 WEB_SOURCE = "caseflags web"
 
 
-
 def open_workspace(con: duckdb.DuckDBPyConnection) -> sqlite3.Connection | None:
     """The workspace beside the connection's store, or None (no web in use, or a store in memory)."""
     path = store_path(con)
@@ -54,7 +53,8 @@ def _rows_not_carried(con: duckdb.DuckDBPyConnection, last_carried_sql: str, que
 def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> int:
     """Append the workspace's not-yet-carried reviews to `annotations`; returns how many."""
     rows = _rows_not_carried(
-        con, "SELECT coalesce(max(web_review_id), 0) FROM web_reviews_carried",
+        con,
+        "SELECT coalesce(max(web_review_id), 0) FROM web_reviews_carried",
         "SELECT review_id, exception_id, review_status, review_note, reviewer, created_at, expires_on "
         "FROM reviews WHERE review_id > ? ORDER BY review_id",
     )
@@ -104,7 +104,8 @@ def carry_web_reviews(con: duckdb.DuckDBPyConnection, now: datetime | None = Non
 def carry_web_assignments(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> int:
     """Copy the workspace's not-yet-carried assignments into `web_assignments_carried`."""
     rows = _rows_not_carried(
-        con, "SELECT coalesce(max(web_assignment_id), 0) FROM web_assignments_carried",
+        con,
+        "SELECT coalesce(max(web_assignment_id), 0) FROM web_assignments_carried",
         "SELECT assignment_id, exception_id, assignee, assigned_by, assigned_at "
         "FROM assignments WHERE assignment_id > ? ORDER BY assignment_id",
     )
@@ -134,7 +135,8 @@ def carry_web_assignments(con: duckdb.DuckDBPyConnection, now: datetime | None =
 def carry_link_decisions(con: duckdb.DuckDBPyConnection) -> int:
     """Record the workspace's new confirm / reject decisions in the store's `link_decisions`."""
     rows = _rows_not_carried(
-        con, "SELECT coalesce(max(web_decision_id), 0) FROM web_link_decisions_carried",
+        con,
+        "SELECT coalesce(max(web_decision_id), 0) FROM web_link_decisions_carried",
         "SELECT decision_id, agency, agency_record_id, person_id, decision, decided_at, decided_by, note "
         "FROM link_decisions WHERE decision_id > ? ORDER BY decision_id",
     )
@@ -150,8 +152,15 @@ def carry_link_decisions(con: duckdb.DuckDBPyConnection) -> int:
                 SELECT coalesce(max(decision_seq), 0) + 1, $agency, $record, $person, $decision, $at, $by, $note
                 FROM link_decisions
                 """,
-                {"agency": row[1], "record": row[2], "person": row[3], "decision": row[4],
-                 "at": datetime.fromisoformat(row[5]), "by": row[6], "note": row[7]},
+                {
+                    "agency": row[1],
+                    "record": row[2],
+                    "person": row[3],
+                    "decision": row[4],
+                    "at": datetime.fromisoformat(row[5]),
+                    "by": row[6],
+                    "note": row[7],
+                },
             ).fetchall()
             con.execute("INSERT INTO web_link_decisions_carried VALUES ($id)", {"id": row[0]}).fetchall()
         con.execute("COMMIT")
@@ -169,7 +178,9 @@ def workspace_marks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     if workspace is None:
         return dict.fromkeys(tables, 0)
     try:
-        return {table: workspace.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
-                for table in tables}
+        return {
+            table: workspace.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+            for table in tables
+        }
     finally:
         workspace.close()

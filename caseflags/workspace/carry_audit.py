@@ -23,9 +23,9 @@ from datetime import date, datetime
 import duckdb
 
 from caseflags.audit.model import SampleError, record_sample, result_from_json
-from caseflags.store.database import ensure_store
 from caseflags.audit.outcomes import mark_audited
 from caseflags.resources import sql_text
+from caseflags.store.database import ensure_store
 from caseflags.workspace.carry import WEB_SOURCE, open_workspace
 from caseflags.workspace.database import utc_now
 
@@ -60,7 +60,10 @@ def carry_web_audit(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
         if sample_id not in stored:  # the same draw may have been recorded by `caseflags sample`
             record_sample(con, result_from_json(result_json))
             counts["samples"] += 1
-        con.execute(_sql("carried_sample"), {"id": sample_id, "by": drawn_by, "at": datetime.fromisoformat(drawn_at), "now": now}).fetchall()
+        con.execute(
+            _sql("carried_sample"),
+            {"id": sample_id, "by": drawn_by, "at": datetime.fromisoformat(drawn_at), "now": now},
+        ).fetchall()
 
     for mark_id, sample_id, audited_on, marked_by in marks:
         if str(mark_id) in known["mark"]:
@@ -80,11 +83,22 @@ def carry_web_audit(con: duckdb.DuckDBPyConnection, now: datetime | None = None)
         try:
             for outcome_id, sample_id, person_id, check_id, outcome, note, recorded_by, recorded_at in todo:
                 con.execute(sql_text("audit/delete_outcome.sql"), [sample_id, person_id, check_id])
-                con.execute(sql_text("audit/insert_outcome.sql"), [
-                    sample_id, person_id, check_id, (sample_id, person_id, check_id) in flagged_pairs, outcome, note,
-                    datetime.fromisoformat(recorded_at), WEB_SOURCE,
-                ])
-                con.execute(_sql("carried_outcome"), {"id": outcome_id, "sample": sample_id, "by": recorded_by, "now": now}).fetchall()
+                con.execute(
+                    sql_text("audit/insert_outcome.sql"),
+                    [
+                        sample_id,
+                        person_id,
+                        check_id,
+                        (sample_id, person_id, check_id) in flagged_pairs,
+                        outcome,
+                        note,
+                        datetime.fromisoformat(recorded_at),
+                        WEB_SOURCE,
+                    ],
+                )
+                con.execute(
+                    _sql("carried_outcome"), {"id": outcome_id, "sample": sample_id, "by": recorded_by, "now": now}
+                ).fetchall()
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -15,10 +15,10 @@ import os
 import secrets
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from caseflags.private_files import FILE_MODE
 from caseflags.resources import SQL_DIR
@@ -33,7 +33,7 @@ def workspace_path(db_path: str | os.PathLike) -> Path:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def timestamp(moment: datetime | None = None) -> str:
@@ -110,8 +110,9 @@ class Workspace:
     def connection(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None:
-            con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                                  check_same_thread=True)
+            con = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=True
+            )
             con.execute("PRAGMA synchronous = FULL")
             con.row_factory = sqlite3.Row
             self._local.con = con

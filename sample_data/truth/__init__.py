@@ -49,13 +49,29 @@ def has_history(child) -> bool:
 
 
 FIRST_ORDER = (
-    "CIN_EHCP_FLAG_MISSING", "VOICE_OF_CHILD_ABSENT", "CIN_PLAN_NOT_SMART", "CIN_REVIEW_OVERDUE",
-    "COMMUNICATION_DELAYED", "SCHOOL_ATTENDANCE_LOW", "ATTENDANCE_DATA_MISSING",
-    "PERPLEXING_PRESENTATION_UNASSESSED", "ESCALATION_NOT_USED", "TRANSITION_PLAN_MISSING",
-    "SOCIAL_WORKER_CHANGES_FREQUENT", "SOCIAL_WORKER_UNALLOCATED", "SOCIAL_WORKER_STALE_IN_PARTNER",
-    "FATHER_VOICE_ABSENT", "ICPC_CANCELLATION_NOT_COMMUNICATED", "SELF_HARM_NOT_SHARED",
-    "GP_NOT_INVITED", "GP_NOT_KNOWN", "MULTI_AGENCY_VISIT_LOAD", "INVOLVED_AGENCY_NOT_ON_PLAN",
-    "IDENTITY_UNMATCHED", "IDENTITY_CONFLICT", "INVALID_IDENTIFIER",
+    "CIN_EHCP_FLAG_MISSING",
+    "VOICE_OF_CHILD_ABSENT",
+    "CIN_PLAN_NOT_SMART",
+    "CIN_REVIEW_OVERDUE",
+    "COMMUNICATION_DELAYED",
+    "SCHOOL_ATTENDANCE_LOW",
+    "ATTENDANCE_DATA_MISSING",
+    "PERPLEXING_PRESENTATION_UNASSESSED",
+    "ESCALATION_NOT_USED",
+    "TRANSITION_PLAN_MISSING",
+    "SOCIAL_WORKER_CHANGES_FREQUENT",
+    "SOCIAL_WORKER_UNALLOCATED",
+    "SOCIAL_WORKER_STALE_IN_PARTNER",
+    "FATHER_VOICE_ABSENT",
+    "ICPC_CANCELLATION_NOT_COMMUNICATED",
+    "SELF_HARM_NOT_SHARED",
+    "GP_NOT_INVITED",
+    "GP_NOT_KNOWN",
+    "MULTI_AGENCY_VISIT_LOAD",
+    "INVOLVED_AGENCY_NOT_ON_PLAN",
+    "IDENTITY_UNMATCHED",
+    "IDENTITY_CONFLICT",
+    "INVALID_IDENTIFIER",
 )
 
 
@@ -76,12 +92,22 @@ SCENARIOS: list[Scenario] = [scenario for module in PLANTED.values() for scenari
 SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 NEEDS_HISTORY = {scenario.name for scenario in SCENARIOS if scenario.eligible is has_history}
 # Scenarios (of different checks) that cannot share a child: the first needs facts the second takes away.
-INCOMPATIBLE = {frozenset(pair) for pair in [("gp_not_invited", "new_plan_no_review"), ("minutes_late", "new_plan_no_review"),
-                                             ("gp_not_invited", "gp_meeting_cancelled"), ("flag_missing_partner", "agency_not_on_plan"),
-                                             ("no_education_age4", "gp_none")]
-                + [(review, extra_meeting) for review in ("review_overdue", "review_edge")
-                   for extra_meeting in ("minutes_not_shared", "minutes_bank_holiday_edge", "minutes_pending")]
-                + [("new_plan_no_review", long_history) for long_history in NEEDS_HISTORY]}
+INCOMPATIBLE = {
+    frozenset(pair)
+    for pair in [
+        ("gp_not_invited", "new_plan_no_review"),
+        ("minutes_late", "new_plan_no_review"),
+        ("gp_not_invited", "gp_meeting_cancelled"),
+        ("flag_missing_partner", "agency_not_on_plan"),
+        ("no_education_age4", "gp_none"),
+    ]
+    + [
+        (review, extra_meeting)
+        for review in ("review_overdue", "review_edge")
+        for extra_meeting in ("minutes_not_shared", "minutes_bank_holiday_edge", "minutes_pending")
+    ]
+    + [("new_plan_no_review", long_history) for long_history in NEEDS_HISTORY]
+}
 
 
 def cohort_of(module: ModuleType) -> str:

@@ -1,7 +1,7 @@
 """docs/GENERATOR.md's table of planted scenarios, generated from `sample_data/truth/*.py`.
 
-    python -m caseflags.sample_data.truth            # rewrite the generated region
-    python -m caseflags.sample_data.truth --check    # exit 1 when it is stale (tests run this)
+python -m caseflags.sample_data.truth            # rewrite the generated region
+python -m caseflags.sample_data.truth --check    # exit 1 when it is stale (tests run this)
 """
 
 from __future__ import annotations
@@ -28,14 +28,18 @@ def rate(scenario: Scenario) -> str:
 
 def scenarios_table(scenarios: list[Scenario] = SCENARIOS) -> str:
     rows = ["| check_id | scenario | kind | rate | what is planted |", "|---|---|---|---|---|"]
-    rows += [f"| `{s.check_id}` | `{s.name}` | {'near-miss' if s.near_miss else 'exception'} | {rate(s)} | {s.description} |"
-             for s in scenarios]
+    rows += [
+        f"| `{s.check_id}` | `{s.name}` | {'near-miss' if s.near_miss else 'exception'} | {rate(s)} | {s.description} |"
+        for s in scenarios
+    ]
     return "\n".join(rows)
 
 
 def rendered(docs_dir: Path = DOCS_DIR, scenarios: list[Scenario] = SCENARIOS) -> tuple[Path, str]:
     path = docs_dir / "GENERATOR.md"
-    return path, replace_region(path.read_text(encoding="utf-8"), REGION, scenarios_table(scenarios), "docs/GENERATOR.md")
+    return path, replace_region(
+        path.read_text(encoding="utf-8"), REGION, scenarios_table(scenarios), "docs/GENERATOR.md"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,11 +8,22 @@ COMMUNICATION_LIMIT_WORKING_DAYS = 5
 COMMUNICATION_WINDOW_DAYS = 365
 
 SCENARIOS = [
-    Scenario("minutes_late", CHECK_ID, False, 0.015, "minutes", "minutes shared on the 6th working day after the meeting"),
+    Scenario(
+        "minutes_late", CHECK_ID, False, 0.015, "minutes", "minutes shared on the 6th working day after the meeting"
+    ),
     Scenario("minutes_not_shared", CHECK_ID, False, 0.01, "minutes", "minutes of a meeting 30 days ago never shared"),
     Scenario("share_late", CHECK_ID, False, 0.01, "minutes", "a PLAN share sent 7 working days after the plan review"),
-    Scenario("minutes_bank_holiday_edge", CHECK_ID, True, 0.005, "minutes", "minutes shared exactly on the 5th working day, the span crossing a bank holiday"),
-    Scenario("minutes_pending", CHECK_ID, True, 0.005, "minutes", "meeting held 2 working days ago, minutes not yet due"),
+    Scenario(
+        "minutes_bank_holiday_edge",
+        CHECK_ID,
+        True,
+        0.005,
+        "minutes",
+        "minutes shared exactly on the 5th working day, the span crossing a bank holiday",
+    ),
+    Scenario(
+        "minutes_pending", CHECK_ID, True, 0.005, "minutes", "meeting held 2 working days ago, minutes not yet due"
+    ),
 ]
 
 
@@ -29,7 +40,10 @@ def truth(ev, facts):
         if (shared is not None and shared > deadline) or (shared is None and ev.as_at > deadline):
             rows.append((CHECK_ID, facts.person_id, "SOCIAL_CARE", meeting["meeting_id"]))
     for share in facts.rows["information_sharing"]:
-        if (share["topic"] in TIMED_SHARE_TOPICS and in_window(share["event_date"], ev.as_at, window)
-                and share["shared_date"] > ev.wd.add(share["event_date"], limit)):
+        if (
+            share["topic"] in TIMED_SHARE_TOPICS
+            and in_window(share["event_date"], ev.as_at, window)
+            and share["shared_date"] > ev.wd.add(share["event_date"], limit)
+        ):
             rows.append((CHECK_ID, facts.person_id, share["from_agency"], share["share_id"]))
     return rows

@@ -7,10 +7,28 @@ ESCALATION_STAGE0_WORKING_DAYS = 5
 ESCALATION_STAGE_WORKING_DAYS = 10
 
 SCENARIOS = [
-    Scenario("difference_stage0_stale", CHECK_ID, False, 0.01, "difference", "disagreement recorded, not escalated, for more than 5 working days"),
-    Scenario("difference_stage_stale", CHECK_ID, False, 0.01, "difference", "escalation stuck at stage 2 for more than 10 working days"),
-    Scenario("difference_stage0_edge", CHECK_ID, True, 0.005, "difference", "disagreement raised exactly 5 working days ago"),
-    Scenario("difference_stage_edge", CHECK_ID, True, 0.005, "difference", "stage 3 reached exactly 10 working days ago"),
+    Scenario(
+        "difference_stage0_stale",
+        CHECK_ID,
+        False,
+        0.01,
+        "difference",
+        "disagreement recorded, not escalated, for more than 5 working days",
+    ),
+    Scenario(
+        "difference_stage_stale",
+        CHECK_ID,
+        False,
+        0.01,
+        "difference",
+        "escalation stuck at stage 2 for more than 10 working days",
+    ),
+    Scenario(
+        "difference_stage0_edge", CHECK_ID, True, 0.005, "difference", "disagreement raised exactly 5 working days ago"
+    ),
+    Scenario(
+        "difference_stage_edge", CHECK_ID, True, 0.005, "difference", "stage 3 reached exactly 10 working days ago"
+    ),
 ]
 
 

@@ -8,7 +8,14 @@ GP_INVITE_WINDOW_DAYS = 365
 
 SCENARIOS = [
     Scenario("gp_not_invited", CHECK_ID, False, 0.02, "gp", "latest CiN review held without a GP invitation"),
-    Scenario("gp_not_registered_then", CHECK_ID, True, 0.005, "gp", "meetings before the child's GP registration began, GP not invited"),
+    Scenario(
+        "gp_not_registered_then",
+        CHECK_ID,
+        True,
+        0.005,
+        "gp",
+        "meetings before the child's GP registration began, GP not invited",
+    ),
     Scenario("gp_meeting_cancelled", CHECK_ID, True, 0.005, "gp", "a cancelled CiN review with no invitations"),
 ]
 

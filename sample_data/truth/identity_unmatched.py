@@ -5,8 +5,24 @@ from . import Scenario, compulsory
 CHECK_ID = "IDENTITY_UNMATCHED"
 
 SCENARIOS = [
-    Scenario("no_education_record", CHECK_ID, False, 0.01, "identity", "school-age CiN child unknown to education", eligible=compulsory),
-    Scenario("no_education_age4", CHECK_ID, True, 0.005, "identity", "aged 4 on 31 August, no education record", eligible=lambda c: c.age_aug31 == 4),
+    Scenario(
+        "no_education_record",
+        CHECK_ID,
+        False,
+        0.01,
+        "identity",
+        "school-age CiN child unknown to education",
+        eligible=compulsory,
+    ),
+    Scenario(
+        "no_education_age4",
+        CHECK_ID,
+        True,
+        0.005,
+        "identity",
+        "aged 4 on 31 August, no education record",
+        eligible=lambda c: c.age_aug31 == 4,
+    ),
 ]
 
 

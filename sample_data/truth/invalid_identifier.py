@@ -11,10 +11,39 @@ from . import Scenario
 CHECK_ID = "INVALID_IDENTIFIER"
 
 SCENARIOS = [
-    Scenario("invalid_nhs_in_ssd", CHECK_ID, False, 0.005, "ssd_identifier", "pers_single_unique_id with a wrong modulus-11 check digit"),
-    Scenario("invalid_upn_in_ssd", CHECK_ID, False, 0.005, "ssd_identifier", "pers_upn with a wrong check letter", eligible=lambda c: c.age_aug31 >= 4),
-    Scenario("invalid_linked_identifier", CHECK_ID, False, 0.005, "ssd_identifier", "ssd_linked_identifiers NHS number with a wrong check digit"),
-    Scenario("nhs_with_spaces", CHECK_ID, True, 0.01, "ssd_identifier", "NHS number delivered as '999 123 4567' by a health partner (valid)"),
+    Scenario(
+        "invalid_nhs_in_ssd",
+        CHECK_ID,
+        False,
+        0.005,
+        "ssd_identifier",
+        "pers_single_unique_id with a wrong modulus-11 check digit",
+    ),
+    Scenario(
+        "invalid_upn_in_ssd",
+        CHECK_ID,
+        False,
+        0.005,
+        "ssd_identifier",
+        "pers_upn with a wrong check letter",
+        eligible=lambda c: c.age_aug31 >= 4,
+    ),
+    Scenario(
+        "invalid_linked_identifier",
+        CHECK_ID,
+        False,
+        0.005,
+        "ssd_identifier",
+        "ssd_linked_identifiers NHS number with a wrong check digit",
+    ),
+    Scenario(
+        "nhs_with_spaces",
+        CHECK_ID,
+        True,
+        0.01,
+        "ssd_identifier",
+        "NHS number delivered as '999 123 4567' by a health partner (valid)",
+    ),
 ]
 
 # Identifier columns validated as rows are written: (column, "NHS"|"UPN"), owner of the row.
@@ -25,8 +54,12 @@ IDENTIFIER_COLUMNS = {
     "ehcp_plans": [("upn", "UPN")],
     "attendance_summaries": [("upn", "UPN")],
 }
-ROW_OWNER = {"gp_registrations": "GP", "ehcp_plans": "EDUCATION", "attendance_summaries": "EDUCATION",
-             "attendance_sessions": "EDUCATION"}
+ROW_OWNER = {
+    "gp_registrations": "GP",
+    "ehcp_plans": "EDUCATION",
+    "attendance_summaries": "EDUCATION",
+    "attendance_sessions": "EDUCATION",
+}
 LINKED_IDENTIFIER_KINDS = {"NHS Number": "NHS", "Unique Pupil Number": "UPN"}
 
 
@@ -51,7 +84,13 @@ def row_truth(table: str, row: dict, line: int) -> list[tuple[str, str, str, str
     for column, kind in identifier_columns(table, row):
         value = row.get(column)
         if value and not identifier_is_valid(kind, str(value)):
-            owner = "SOCIAL_CARE" if table.startswith("ssd_") else row["agency"] if table == "agency_records" else ROW_OWNER[table]
+            owner = (
+                "SOCIAL_CARE"
+                if table.startswith("ssd_")
+                else row["agency"]
+                if table == "agency_records"
+                else ROW_OWNER[table]
+            )
             carried = row.get("pers_person_id") or row.get("link_person_id") or row.get("la_person_id") or ""
             found.append((CHECK_ID, carried, owner, f"{table}:{line}"))
     return found

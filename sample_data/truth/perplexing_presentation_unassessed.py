@@ -7,9 +7,25 @@ PP_MEETING_LIMIT_WORKING_DAYS = 20
 
 SCENARIOS = [
     Scenario("pp_no_meeting", CHECK_ID, False, 0.006, "pp", "open PP flag for months, no PP consensus meeting"),
-    Scenario("pp_meeting_late", CHECK_ID, False, 0.005, "pp", "PP consensus meeting held on the 21st working day after the flag"),
-    Scenario("pp_agency_lacks", CHECK_ID, False, 0.006, "pp", "GP or EDUCATION (or social care) neither flagged nor told about the PP concern"),
-    Scenario("pp_meeting_edge", CHECK_ID, True, 0.005, "pp", "PP consensus meeting held exactly on the 20th working day"),
+    Scenario(
+        "pp_meeting_late",
+        CHECK_ID,
+        False,
+        0.005,
+        "pp",
+        "PP consensus meeting held on the 21st working day after the flag",
+    ),
+    Scenario(
+        "pp_agency_lacks",
+        CHECK_ID,
+        False,
+        0.006,
+        "pp",
+        "GP or EDUCATION (or social care) neither flagged nor told about the PP concern",
+    ),
+    Scenario(
+        "pp_meeting_edge", CHECK_ID, True, 0.005, "pp", "PP consensus meeting held exactly on the 20th working day"
+    ),
     Scenario("pp_flag_recent", CHECK_ID, True, 0.005, "pp", "PP flag raised 10 working days ago, meeting not yet due"),
 ]
 
@@ -21,8 +37,10 @@ def truth(ev, facts):
     rows = []
     earliest = min(f["start_date"] for f in flags)
     deadline = ev.wd.add(earliest, PP_MEETING_LIMIT_WORKING_DAYS)
-    consensus = any(m["meeting_type"] == "PP_CONSENSUS" and m["status"] == "HELD"
-                    and earliest <= m["held_date"] <= deadline for m in facts.rows["meetings"])
+    consensus = any(
+        m["meeting_type"] == "PP_CONSENSUS" and m["status"] == "HELD" and earliest <= m["held_date"] <= deadline
+        for m in facts.rows["meetings"]
+    )
     if ev.as_at > deadline and not consensus:
         rows.append((CHECK_ID, facts.person_id, "SOCIAL_CARE", "PP_CONSENSUS_MEETING"))
     flagged = {f["agency"] for f in flags}

@@ -11,8 +11,23 @@ SELF_HARM_FACTOR_MONTHS = 12
 SELF_HARM_INVITATION_DAYS = 180
 
 SCENARIOS = [
-    Scenario("self_harm_unshared", CHECK_ID, False, 0.015, "self_harm", "self-harm flagged by one agency, an involved agency never told"),
-    Scenario("self_harm_uninvolved_agency", CHECK_ID, True, 0.005, "self_harm", "agency with a linked record but no flag, involvement or recent invitation is not told", eligible=lambda c: not c.has_ehcp),
+    Scenario(
+        "self_harm_unshared",
+        CHECK_ID,
+        False,
+        0.015,
+        "self_harm",
+        "self-harm flagged by one agency, an involved agency never told",
+    ),
+    Scenario(
+        "self_harm_uninvolved_agency",
+        CHECK_ID,
+        True,
+        0.005,
+        "self_harm",
+        "agency with a linked record but no flag, involvement or recent invitation is not told",
+        eligible=lambda c: not c.has_ehcp,
+    ),
     Scenario("self_harm_factor_old", CHECK_ID, True, 0.005, "self_harm", "15A only on an assessment 14 months ago"),
 ]
 
@@ -37,16 +52,23 @@ def truth(ev, facts):
     if not sources:
         return []
     earliest = min(sources.values())
-    owner = "SOCIAL_CARE" if sources.get("SOCIAL_CARE") == earliest else min(a for a, d in sources.items() if d == earliest)
+    owner = (
+        "SOCIAL_CARE" if sources.get("SOCIAL_CARE") == earliest else min(a for a, d in sources.items() if d == earliest)
+    )
     flagged = {f["agency"] for f in ev.open_flags(facts)}
     meetings = {m["meeting_id"]: m for m in facts.rows["meetings"]}
-    invited = {i["agency"] for i in facts.rows["meeting_invitations"]
-               if i["agency"] and in_window(meeting_date(meetings[i["meeting_id"]]), ev.as_at, SELF_HARM_INVITATION_DAYS)}
+    invited = {
+        i["agency"]
+        for i in facts.rows["meeting_invitations"]
+        if i["agency"] and in_window(meeting_date(meetings[i["meeting_id"]]), ev.as_at, SELF_HARM_INVITATION_DAYS)
+    }
     involved = {a for a in ev.linked_agencies(facts) if a in flagged or a in invited}
     if ev.open_involvement(facts) or "SOCIAL_CARE" in invited:
         involved.add("SOCIAL_CARE")
     self_harm_flagged = {f["agency"] for f in ev.open_flags(facts, "SELF_HARM")}
     told = {s["to_agency"] for s in facts.rows["information_sharing"] if s["topic"] == "SELF_HARM"}
-    return [(CHECK_ID, facts.person_id, owner, agency)
-            for agency in sorted(involved)
-            if agency not in sources and agency not in self_harm_flagged and agency not in told]
+    return [
+        (CHECK_ID, facts.person_id, owner, agency)
+        for agency in sorted(involved)
+        if agency not in sources and agency not in self_harm_flagged and agency not in told
+    ]

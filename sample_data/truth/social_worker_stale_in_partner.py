@@ -7,9 +7,32 @@ CHECK_ID = "SOCIAL_WORKER_STALE_IN_PARTNER"
 STALE_SW_GRACE_WORKING_DAYS = 10
 
 SCENARIOS = [
-    Scenario("sw_stale_flag", CHECK_ID, False, 0.015, "sw", "a partner still names the previous social worker weeks after the change", eligible=has_history),
-    Scenario("sw_never_allocated_flag", CHECK_ID, False, 0.005, "sw", "a partner names a social worker never allocated to the child"),
-    Scenario("sw_stale_edge", CHECK_ID, True, 0.005, "sw", "a partner names the previous worker, who left exactly 10 working days ago", eligible=has_history),
+    Scenario(
+        "sw_stale_flag",
+        CHECK_ID,
+        False,
+        0.015,
+        "sw",
+        "a partner still names the previous social worker weeks after the change",
+        eligible=has_history,
+    ),
+    Scenario(
+        "sw_never_allocated_flag",
+        CHECK_ID,
+        False,
+        0.005,
+        "sw",
+        "a partner names a social worker never allocated to the child",
+    ),
+    Scenario(
+        "sw_stale_edge",
+        CHECK_ID,
+        True,
+        0.005,
+        "sw",
+        "a partner names the previous worker, who left exactly 10 working days ago",
+        eligible=has_history,
+    ),
 ]
 
 

@@ -7,7 +7,15 @@ CHECK_ID = "SOCIAL_WORKER_UNALLOCATED"
 UNALLOCATED_GRACE_WORKING_DAYS = 5
 
 SCENARIOS = [
-    Scenario("sw_unallocated", CHECK_ID, False, 0.015, "sw", "no allocated worker since the last one left weeks ago", eligible=has_history),
+    Scenario(
+        "sw_unallocated",
+        CHECK_ID,
+        False,
+        0.015,
+        "sw",
+        "no allocated worker since the last one left weeks ago",
+        eligible=has_history,
+    ),
     Scenario("sw_unallocated_edge", CHECK_ID, True, 0.005, "sw", "worker left exactly 5 working days ago"),
 ]
 

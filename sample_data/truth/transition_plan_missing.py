@@ -12,13 +12,73 @@ TRANSITION_AGE_MONTHS = 186
 TRANSITION_YEAR9_AGE = 13
 
 SCENARIOS = [
-    Scenario("transition_none", CHECK_ID, False, 0.01, "transition", "CiN young person over 15y6m with no transition plan", eligible=lambda c: c.age_aug31 >= 16 and not c.has_ehcp),
-    Scenario("transition_exact_age", CHECK_ID, False, 0.004, "transition", "CiN child exactly 15 years 6 months old on the as-at date, no plan", eligible=lambda c: not c.has_ehcp, sets_dob=True),
-    Scenario("transition_stale_review", CHECK_ID, False, 0.005, "transition", "transition plan last reviewed about 14 months ago", eligible=lambda c: c.age_aug31 >= 16),
-    Scenario("transition_wrong_type", CHECK_ID, False, 0.004, "transition", "only a HEALTH_TRANSITION plan", eligible=lambda c: c.age_aug31 >= 16),
-    Scenario("transition_one_day_young", CHECK_ID, True, 0.004, "transition", "CiN child 15y6m tomorrow, no plan", eligible=lambda c: not c.has_ehcp, sets_dob=True),
-    Scenario("transition_ehcp_year9", CHECK_ID, False, 0.05, "transition", "EHCP (no CiN) aged 13-15 on 31 August, no plan: owner EDUCATION", cohort="ehcp_only", eligible=lambda c: 13 <= c.age_aug31 <= 14),
-    Scenario("transition_year8_ehcp", CHECK_ID, True, 0.03, "transition", "EHCP (no CiN) aged 12 on 31 August (13 the next day), no plan", cohort="ehcp_only", sets_dob=True),
+    Scenario(
+        "transition_none",
+        CHECK_ID,
+        False,
+        0.01,
+        "transition",
+        "CiN young person over 15y6m with no transition plan",
+        eligible=lambda c: c.age_aug31 >= 16 and not c.has_ehcp,
+    ),
+    Scenario(
+        "transition_exact_age",
+        CHECK_ID,
+        False,
+        0.004,
+        "transition",
+        "CiN child exactly 15 years 6 months old on the as-at date, no plan",
+        eligible=lambda c: not c.has_ehcp,
+        sets_dob=True,
+    ),
+    Scenario(
+        "transition_stale_review",
+        CHECK_ID,
+        False,
+        0.005,
+        "transition",
+        "transition plan last reviewed about 14 months ago",
+        eligible=lambda c: c.age_aug31 >= 16,
+    ),
+    Scenario(
+        "transition_wrong_type",
+        CHECK_ID,
+        False,
+        0.004,
+        "transition",
+        "only a HEALTH_TRANSITION plan",
+        eligible=lambda c: c.age_aug31 >= 16,
+    ),
+    Scenario(
+        "transition_one_day_young",
+        CHECK_ID,
+        True,
+        0.004,
+        "transition",
+        "CiN child 15y6m tomorrow, no plan",
+        eligible=lambda c: not c.has_ehcp,
+        sets_dob=True,
+    ),
+    Scenario(
+        "transition_ehcp_year9",
+        CHECK_ID,
+        False,
+        0.05,
+        "transition",
+        "EHCP (no CiN) aged 13-15 on 31 August, no plan: owner EDUCATION",
+        cohort="ehcp_only",
+        eligible=lambda c: 13 <= c.age_aug31 <= 14,
+    ),
+    Scenario(
+        "transition_year8_ehcp",
+        CHECK_ID,
+        True,
+        0.03,
+        "transition",
+        "EHCP (no CiN) aged 12 on 31 August (13 the next day), no plan",
+        cohort="ehcp_only",
+        sets_dob=True,
+    ),
 ]
 
 
@@ -32,10 +92,12 @@ def truth(ev, facts):
     if not (approaching_16 or from_year_9):
         return []
     review_cutoff = add_months(ev.as_at, -12)
-    planned = any(p["plan_type"] in ("PREPARING_FOR_ADULTHOOD", "POST_16")
-                  and is_open(p["start_date"], p["end_date"], ev.as_at)
-                  and (p["last_review_date"] or p["start_date"]) >= review_cutoff
-                  for p in facts.rows["transition_plans"])
+    planned = any(
+        p["plan_type"] in ("PREPARING_FOR_ADULTHOOD", "POST_16")
+        and is_open(p["start_date"], p["end_date"], ev.as_at)
+        and (p["last_review_date"] or p["start_date"]) >= review_cutoff
+        for p in facts.rows["transition_plans"]
+    )
     if planned:
         return []
     return [(CHECK_ID, facts.person_id, "SOCIAL_CARE" if cin else "EDUCATION", facts.person_id)]

@@ -23,7 +23,12 @@ def test_fires_when_no_attendance_in_window(store):
     rows = _rows(store)
     assert set(rows) == {"NONE", "OLD_SUMMARY"}
     row = rows["NONE"]
-    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == ("EDUCATION", "child", "NONE", "MEDIUM")
+    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == (
+        "EDUCATION",
+        "child",
+        "NONE",
+        "MEDIUM",
+    )
     assert "2025-09-01 to 2026-11-24" in row["detail"] and "U-NONE" in row["locator"]
 
 

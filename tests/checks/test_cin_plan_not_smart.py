@@ -20,7 +20,12 @@ def _plan(con, person_id="C1", plan_id="P1"):
 def test_fires_high_for_plan_without_actions(store):
     _plan(store)
     row = _rows(store)["P1"]
-    assert (row["person_id"], row["agency"], row["entity_type"], row["severity"]) == ("C1", "SOCIAL_CARE", "cin_plan", "HIGH")
+    assert (row["person_id"], row["agency"], row["entity_type"], row["severity"]) == (
+        "C1",
+        "SOCIAL_CARE",
+        "cin_plan",
+        "HIGH",
+    )
     assert "no recorded actions" in row["detail"] and "2026-03-02" in row["detail"]
 
 

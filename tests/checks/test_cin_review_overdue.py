@@ -15,7 +15,12 @@ def test_fires_when_last_review_is_older_than_interval(store):
     add_child(store, "C1", date(2015, 1, 1), cin_from=date(2026, 1, 5), plan_id="P1")
     add_meeting(store, "M1", "C1", "CIN_REVIEW", date(2026, 8, 3))
     row = _rows(store)["P1"]
-    assert (row["person_id"], row["agency"], row["entity_type"], row["severity"]) == ("C1", "SOCIAL_CARE", "cin_plan", "MEDIUM")
+    assert (row["person_id"], row["agency"], row["entity_type"], row["severity"]) == (
+        "C1",
+        "SOCIAL_CARE",
+        "cin_plan",
+        "MEDIUM",
+    )
     assert "last reviewed on 2026-08-03" in row["detail"] and "2026-10-26" in row["detail"]
     assert "M1" in row["locator"]
 

@@ -26,7 +26,12 @@ def test_minutes_shared_on_fifth_working_day_across_bank_holiday_pass(store):
     rows = _rows(store)
     assert set(rows) == {"LATE"}
     row = rows["LATE"]
-    assert (row["person_id"], row["agency"], row["entity_type"], row["severity"]) == ("C1", "SOCIAL_CARE", "meeting", "MEDIUM")
+    assert (row["person_id"], row["agency"], row["entity_type"], row["severity"]) == (
+        "C1",
+        "SOCIAL_CARE",
+        "meeting",
+        "MEDIUM",
+    )
     assert "6 working days" in row["detail"] and "by 2026-09-04" in row["detail"]
 
 
@@ -34,7 +39,9 @@ def test_shares_across_bank_holiday_owned_by_sharing_agency(store):
     _cin_child(store)
     add_share(store, "S_ON_TIME", "C1", "EDUCATION", "SOCIAL_CARE", "PLAN", HELD_BEFORE_BANK_HOLIDAY, FIFTH_WORKING_DAY)
     add_share(store, "S_LATE", "C1", "ACUTE_HEALTH", "GP", "OTHER", HELD_BEFORE_BANK_HOLIDAY, SIXTH_WORKING_DAY)
-    add_share(store, "S_OTHER_TOPIC", "C1", "SOCIAL_CARE", "GP", "S47_OUTCOME", HELD_BEFORE_BANK_HOLIDAY, date(2026, 10, 1))
+    add_share(
+        store, "S_OTHER_TOPIC", "C1", "SOCIAL_CARE", "GP", "S47_OUTCOME", HELD_BEFORE_BANK_HOLIDAY, date(2026, 10, 1)
+    )
     rows = _rows(store)
     assert set(rows) == {"S_LATE"}
     assert (rows["S_LATE"]["agency"], rows["S_LATE"]["entity_type"]) == ("ACUTE_HEALTH", "information_share")

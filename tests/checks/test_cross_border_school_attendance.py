@@ -4,7 +4,9 @@ from caseflags.checking.runner import run_check
 
 
 def _rows(con, **thresholds):
-    return {row["entity_id"]: row for row in run_check(con, "CROSS_BORDER_SCHOOL_ATTENDANCE", AS_AT, thresholds or None)}
+    return {
+        row["entity_id"]: row for row in run_check(con, "CROSS_BORDER_SCHOOL_ATTENDANCE", AS_AT, thresholds or None)
+    }
 
 
 def _pair(con, home_id, school_id, *, home=(None, None), school=(100, 10)):

@@ -17,11 +17,31 @@ def cin_child(con, person_id="C1"):
     add_child(con, person_id, date(2012, 3, 1), cin_from=date(2026, 1, 5))
 
 
-def difference(con, difference_id="D1", person_id="C1", *, raised, stage=0, stage_date=None, resolved=None,
-               raised_by="EDUCATION", about="SOCIAL_CARE"):
-    insert(con, "professional_differences", difference_id=difference_id, person_id=person_id,
-           raised_by_agency=raised_by, about_agency=about, raised_date=raised, topic="Threshold decision",
-           current_stage=stage, stage_date=stage_date, resolved_date=resolved)
+def difference(
+    con,
+    difference_id="D1",
+    person_id="C1",
+    *,
+    raised,
+    stage=0,
+    stage_date=None,
+    resolved=None,
+    raised_by="EDUCATION",
+    about="SOCIAL_CARE",
+):
+    insert(
+        con,
+        "professional_differences",
+        difference_id=difference_id,
+        person_id=person_id,
+        raised_by_agency=raised_by,
+        about_agency=about,
+        raised_date=raised,
+        topic="Threshold decision",
+        current_stage=stage,
+        stage_date=stage_date,
+        resolved_date=resolved,
+    )
 
 
 def test_stage0_older_than_limit_fires_owned_by_raising_agency(store):
@@ -57,7 +77,7 @@ def test_stage0_limit_counts_bank_holidays_out():
     con = new_store()
     cin_child(con)
     as_at = date(2026, 12, 31)
-    difference(con, "D-IN", raised=date(2026, 12, 22))   # 23, 24, 29, 30, 31: 5 working days
+    difference(con, "D-IN", raised=date(2026, 12, 22))  # 23, 24, 29, 30, 31: 5 working days
     difference(con, "D-OUT", raised=date(2026, 12, 21))  # plus the 22nd: 6 working days
     rows = run_check(con, CHECK, as_at)
     assert [row["entity_id"] for row in rows] == ["D-OUT"]
@@ -70,7 +90,7 @@ def test_weekend_as_at_counts_a_limit_that_ran_out_on_friday():
     con = new_store()
     cin_child(con)
     difference(con, "D-PASSED", raised=date(2026, 11, 20))
-    difference(con, "D-DUE-MONDAY", raised=date(2026, 11, 23))   # 5th working day after: Monday 30th
+    difference(con, "D-DUE-MONDAY", raised=date(2026, 11, 23))  # 5th working day after: Monday 30th
     rows = run_check(con, CHECK, date(2026, 11, 28))
     assert [row["entity_id"] for row in rows] == ["D-PASSED"]
     assert "passed on 2026-11-27" in rows[0]["detail"]

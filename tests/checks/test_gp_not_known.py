@@ -14,7 +14,12 @@ def test_fires_for_cin_child_without_gp_registration(store):
     rows = _rows(store)
     assert set(rows) == {"C1"}
     row = rows["C1"]
-    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == ("SOCIAL_CARE", "child", "C1", "MEDIUM")
+    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == (
+        "SOCIAL_CARE",
+        "child",
+        "C1",
+        "MEDIUM",
+    )
     assert "2026-01-05" in row["detail"] and "2026-11-24" in row["detail"]
     assert "N1" not in row["detail"] + row["locator"]  # no NHS number in the message
     assert "P-C1" in row["locator"]

@@ -20,14 +20,24 @@ def cin_child(con, person_id="C1"):
 
 
 def cancelled_icpc(con, meeting_id="ICPC1", person_id="C1", cancelled=CANCELLED_ON, agencies=("GP",)):
-    add_meeting(con, meeting_id, person_id, "ICPC", cancelled + timedelta(days=3), status="CANCELLED",
-                cancelled=cancelled)
+    add_meeting(
+        con, meeting_id, person_id, "ICPC", cancelled + timedelta(days=3), status="CANCELLED", cancelled=cancelled
+    )
     for agency in agencies:
         invite(con, meeting_id, "OTHER", agency=agency, invited=cancelled - timedelta(days=5))
 
 
-def tell(con, share_id, agency, shared, *, topic="ICPC_CANCELLED", person_id="C1", event=CANCELLED_ON,
-         from_agency="SOCIAL_CARE"):
+def tell(
+    con,
+    share_id,
+    agency,
+    shared,
+    *,
+    topic="ICPC_CANCELLED",
+    person_id="C1",
+    event=CANCELLED_ON,
+    from_agency="SOCIAL_CARE",
+):
     add_share(con, share_id, person_id, from_agency, agency, topic, event, shared)
 
 
@@ -36,7 +46,11 @@ def test_partner_never_told_fires_high(store):
     cancelled_icpc(store, agencies=("GP",))
     [row] = run_check(store, CHECK, AS_AT)
     assert (row["person_id"], row["agency"], row["entity_type"], row["entity_id"]) == (
-        "C1", "SOCIAL_CARE", "icpc_meeting", "ICPC1:GP")
+        "C1",
+        "SOCIAL_CARE",
+        "icpc_meeting",
+        "ICPC1:GP",
+    )
     assert row["severity"] == "HIGH"
     assert "2026-11-17" in row["detail"] and DUE_BY.isoformat() in row["detail"]
     assert "not been told since" in row["detail"]
@@ -46,9 +60,9 @@ def test_partner_never_told_fires_high(store):
 def test_share_on_second_working_day_is_in_time_third_is_late(store):
     cin_child(store)
     cancelled_icpc(store, agencies=("GP", "EDUCATION", "POLICE"))
-    tell(store, "S-GP", "GP", DUE_BY)                          # 2nd working day: in time
-    tell(store, "S-ED", "EDUCATION", date(2026, 11, 20))        # 3rd working day: late
-    tell(store, "S-PO", "POLICE", CANCELLED_ON, topic="S47_OUTCOME")   # same day, other topic: in time
+    tell(store, "S-GP", "GP", DUE_BY)  # 2nd working day: in time
+    tell(store, "S-ED", "EDUCATION", date(2026, 11, 20))  # 3rd working day: late
+    tell(store, "S-PO", "POLICE", CANCELLED_ON, topic="S47_OUTCOME")  # same day, other topic: in time
     [row] = run_check(store, CHECK, AS_AT)
     assert row["entity_id"] == "ICPC1:EDUCATION"
     assert row["severity"] == "MEDIUM"
@@ -57,7 +71,7 @@ def test_share_on_second_working_day_is_in_time_third_is_late(store):
 
 def test_not_raised_until_the_limit_has_passed(store):
     cin_child(store)
-    cancelled_icpc(store, "DUE-TODAY", cancelled=date(2026, 11, 20))   # due Tuesday 24 November = D
+    cancelled_icpc(store, "DUE-TODAY", cancelled=date(2026, 11, 20))  # due Tuesday 24 November = D
     cancelled_icpc(store, "DUE-MONDAY", cancelled=date(2026, 11, 19))  # due Monday 23 November
     assert [row["entity_id"] for row in run_check(store, CHECK, AS_AT)] == ["DUE-MONDAY:GP"]
 
@@ -78,7 +92,7 @@ def test_social_care_family_and_other_senders_do_not_count(store):
     cin_child(store)
     cancelled_icpc(store, agencies=("SOCIAL_CARE",))
     invite(store, "ICPC1", "FATHER", agency=None)
-    invite(store, "ICPC1", "MOTHER", agency="GP")   # a family role never makes a partner
+    invite(store, "ICPC1", "MOTHER", agency="GP")  # a family role never makes a partner
     assert run_check(store, CHECK, AS_AT) == []
 
     invite(store, "ICPC1", "SCHOOL", agency="EDUCATION")
@@ -106,15 +120,22 @@ def test_event_window_boundary(store):
 
 
 def s47(con, enquiry_id, start, end, nfa=True, person_id="C1"):
-    insert(con, "ssd_s47_enquiry", s47e_s47_enquiry_id=enquiry_id, s47e_person_id=person_id,
-           s47e_s47_start_date=start, s47e_s47_end_date=end, s47e_s47_nfa=nfa)
+    insert(
+        con,
+        "ssd_s47_enquiry",
+        s47e_s47_enquiry_id=enquiry_id,
+        s47e_person_id=person_id,
+        s47e_s47_start_date=start,
+        s47e_s47_end_date=end,
+        s47e_s47_nfa=nfa,
+    )
 
 
 def test_s47_nfa_partners_invited_to_strategy_meeting_must_be_told(store):
     cin_child(store)
     start = date(2026, 11, 2)
     s47(store, "S47-1", start, CANCELLED_ON)
-    add_meeting(store, "STRAT1", "C1", "STRATEGY", start - timedelta(days=30))   # lookback boundary: counts
+    add_meeting(store, "STRAT1", "C1", "STRATEGY", start - timedelta(days=30))  # lookback boundary: counts
     invite(store, "STRAT1", "POLICE", agency="POLICE")
     invite(store, "STRAT1", "SCHOOL", agency="EDUCATION")
     add_meeting(store, "STRAT-OLD", "C1", "STRATEGY", start - timedelta(days=31))  # too early
@@ -122,7 +143,11 @@ def test_s47_nfa_partners_invited_to_strategy_meeting_must_be_told(store):
     tell(store, "S-PO", "POLICE", DUE_BY, topic="S47_OUTCOME")
     [row] = run_check(store, CHECK, AS_AT)
     assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == (
-        "SOCIAL_CARE", "s47_enquiry", "S47-1:EDUCATION", "HIGH")
+        "SOCIAL_CARE",
+        "s47_enquiry",
+        "S47-1:EDUCATION",
+        "HIGH",
+    )
     assert "no further action on 2026-11-17" in row["detail"]
     assert "s47e_s47_enquiry_id=S47-1" in row["locator"] and "STRAT1" in row["locator"]
 
@@ -139,8 +164,9 @@ def test_s47_not_nfa_or_still_open_do_not_fire(store):
 
 def test_invitees_of_a_cancelled_strategy_meeting_still_count(store):
     cin_child(store)
-    add_meeting(store, "STRAT-CANCELLED", "C1", "STRATEGY", date(2026, 9, 1), status="CANCELLED",
-                cancelled=date(2026, 8, 30))
+    add_meeting(
+        store, "STRAT-CANCELLED", "C1", "STRATEGY", date(2026, 9, 1), status="CANCELLED", cancelled=date(2026, 8, 30)
+    )
     invite(store, "STRAT-CANCELLED", "GP", agency="GP")
     s47(store, "NFA", date(2026, 9, 10), date(2026, 10, 1))
     assert [row["entity_id"] for row in run_check(store, CHECK, AS_AT)] == ["NFA:GP"]
@@ -149,6 +175,6 @@ def test_invitees_of_a_cancelled_strategy_meeting_still_count(store):
 def test_limit_is_configurable(store):
     cin_child(store)
     cancelled_icpc(store)
-    tell(store, "S-GP", "GP", date(2026, 11, 20))   # 3rd working day
+    tell(store, "S-GP", "GP", date(2026, 11, 20))  # 3rd working day
     assert len(run_check(store, CHECK, AS_AT)) == 1
     assert run_check(store, CHECK, AS_AT, thresholds={"share_working_days": 3}) == []

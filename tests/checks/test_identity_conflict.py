@@ -7,9 +7,9 @@ from datetime import date
 import nhs_number
 from check_fixtures import AS_AT, add_cin_plan, insert, new_store
 
+from caseflags.checking.runner import run_check
 from caseflags.contracts.identifiers import upn_check_letter
 from caseflags.linkage.people import link_people
-from caseflags.checking.runner import run_check
 
 CHECK = "IDENTITY_CONFLICT"
 

@@ -76,10 +76,24 @@ def test_detail_points_to_possible_matches_awaiting_review(con):
     add_child(con, "C1", SCHOOL_AGE_DOB, cin_from=date(2026, 1, 5), upn="U1")
     con.execute("UPDATE ssd_person SET pers_forename = 'Zebedee', pers_surname = 'Quartermaine'")
     link(con, "GP", "GP-1", "C1")
-    insert(con, "agency_records", agency="EDUCATION", agency_record_id="ED-CAND", forename="Zeb",
-           surname="Quatermain", dob=date(2014, 3, 2))
-    insert(con, "link_candidates", agency="EDUCATION", agency_record_id="ED-CAND", person_id="C1",
-           match_probability=0.9, evidence="forename same")
+    insert(
+        con,
+        "agency_records",
+        agency="EDUCATION",
+        agency_record_id="ED-CAND",
+        forename="Zeb",
+        surname="Quatermain",
+        dob=date(2014, 3, 2),
+    )
+    insert(
+        con,
+        "link_candidates",
+        agency="EDUCATION",
+        agency_record_id="ED-CAND",
+        person_id="C1",
+        match_probability=0.9,
+        evidence="forename same",
+    )
     [row] = run_check(con, CHECK, AS_AT)
     assert row["agency"] == "EDUCATION"
     assert "1 possible match(es) in your records await a decision" in row["detail"]
@@ -89,8 +103,15 @@ def test_detail_points_to_possible_matches_awaiting_review(con):
 
 
 def test_detail_names_no_personal_data(con):
-    insert(con, "ssd_person", pers_person_id="C1", pers_dob=SCHOOL_AGE_DOB, pers_forename="Zebedee",
-           pers_surname="Quartermaine", pers_single_unique_id="9434765919")
+    insert(
+        con,
+        "ssd_person",
+        pers_person_id="C1",
+        pers_dob=SCHOOL_AGE_DOB,
+        pers_forename="Zebedee",
+        pers_surname="Quartermaine",
+        pers_single_unique_id="9434765919",
+    )
     insert(con, "ssd_cin_plans", cinp_cin_plan_id="P1", cinp_person_id="C1", cinp_cin_plan_start_date=date(2026, 1, 5))
     for row in run_check(con, CHECK, AS_AT):
         text = row["detail"] + row["locator"]

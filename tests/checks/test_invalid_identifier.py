@@ -8,9 +8,15 @@ from caseflags.ingest.extracts import find_identifier_issues
 
 
 def _issues(store, upns: list[str]) -> None:
-    people = pl.DataFrame({"_line": list(range(2, 2 + len(upns))), "pers_person_id": [f"P{i}" for i in range(len(upns))],
-                           "pers_upn": upns, "pers_single_unique_id": [None] * len(upns)},
-                          schema_overrides={"pers_single_unique_id": pl.Utf8})
+    people = pl.DataFrame(
+        {
+            "_line": list(range(2, 2 + len(upns))),
+            "pers_person_id": [f"P{i}" for i in range(len(upns))],
+            "pers_upn": upns,
+            "pers_single_unique_id": [None] * len(upns),
+        },
+        schema_overrides={"pers_single_unique_id": pl.Utf8},
+    )
     issues = find_identifier_issues("ssd_person", "ssd_person.csv", people)
     store.register("_issues", issues)
     store.execute("INSERT INTO identifier_issues BY NAME SELECT * FROM _issues")

@@ -2,8 +2,18 @@
 
 from datetime import date
 
-from check_fixtures import (AS_AT, add_action, add_child, add_cin_plan, add_flag, add_meeting, add_social_worker,
-                            insert, invite, link)
+from check_fixtures import (
+    AS_AT,
+    add_action,
+    add_child,
+    add_cin_plan,
+    add_flag,
+    add_meeting,
+    add_social_worker,
+    insert,
+    invite,
+    link,
+)
 
 from caseflags.checking.runner import run_check
 
@@ -63,7 +73,7 @@ def test_invited_to_last_held_cin_meeting_counts_earlier_or_unheld_do_not(store)
     invite(store, "M-EARLIER", "POLICE", agency="POLICE")
     add_meeting(store, "M-LAST", "C1", "CIN_REVIEW", date(2026, 11, 3))
     invite(store, "M-LAST", "SCHOOL", agency="EDUCATION")
-    invite(store, "M-LAST", "MOTHER")                 # family: no agency
+    invite(store, "M-LAST", "MOTHER")  # family: no agency
     add_meeting(store, "M-NEXT", "C1", "CIN_MEETING", date(2026, 12, 1), status="SCHEDULED")
     invite(store, "M-NEXT", "CAMHS", agency="MENTAL_HEALTH")
     add_meeting(store, "M-OTHER", "C1", "CORE_GROUP", date(2026, 11, 20))
@@ -77,9 +87,9 @@ def test_open_involvements_count_by_professional_agency(store):
     cin_child(store)
     insert(store, "ssd_professionals", prof_professional_id="HV1", prof_agency="COMMUNITY_HEALTH")
     add_social_worker(store, "C1", "HV1", date(2026, 3, 1), role="HEALTH_VISITOR")
-    add_social_worker(store, "C1", "SW1", date(2026, 1, 5))                       # social care's own worker
+    add_social_worker(store, "C1", "SW1", date(2026, 1, 5))  # social care's own worker
     insert(store, "ssd_professionals", prof_professional_id="PC1", prof_agency="POLICE")
-    add_social_worker(store, "C1", "PC1", date(2026, 1, 5), end=date(2026, 6, 1), role="PCSO")   # ended
+    add_social_worker(store, "C1", "PC1", date(2026, 1, 5), end=date(2026, 6, 1), role="PCSO")  # ended
     assert keys(run_check(store, CHECK, AS_AT)) == [("C1", "SOCIAL_CARE", "plan_agency", "P-C1:COMMUNITY_HEALTH")]
 
 
@@ -107,6 +117,6 @@ def test_each_open_plan_is_checked_closed_plans_and_non_cin_are_not(store):
 def test_closed_or_unlinked_flags_do_not_make_an_agency_involved(store):
     cin_child(store)
     link(store, "GP", "GP-1", "C1")
-    add_flag(store, "GP", "GP-1", "CIN", start=date(2026, 2, 1), end=date(2026, 11, 24))   # ended on D
+    add_flag(store, "GP", "GP-1", "CIN", start=date(2026, 2, 1), end=date(2026, 11, 24))  # ended on D
     add_flag(store, "POLICE", "PO-UNLINKED", "CP", start=date(2026, 2, 1))
     assert run_check(store, CHECK, AS_AT) == []

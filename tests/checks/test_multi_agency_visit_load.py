@@ -20,8 +20,16 @@ def cin_child(con, person_id="C1"):
 
 
 def visit(con, contact_id, day, agency, *, person_id="C1", contact_type="HOME_VISIT", joint_with=None):
-    insert(con, "family_contacts", contact_id=contact_id, person_id=person_id, agency=agency,
-           contact_date=day, contact_type=contact_type, joint_with_agency=joint_with)
+    insert(
+        con,
+        "family_contacts",
+        contact_id=contact_id,
+        person_id=person_id,
+        agency=agency,
+        contact_date=day,
+        contact_type=contact_type,
+        joint_with_agency=joint_with,
+    )
 
 
 def test_three_home_visits_by_two_agencies_in_a_week_fires(store):
@@ -29,10 +37,14 @@ def test_three_home_visits_by_two_agencies_in_a_week_fires(store):
     cin_child(store)
     visit(store, "V1", MONDAY_W47, "SOCIAL_CARE")
     visit(store, "V2", MONDAY_W47 + timedelta(days=2), "COMMUNITY_HEALTH")
-    visit(store, "V3", MONDAY_W47 + timedelta(days=6), "EARLY_HELP")   # Sunday, same ISO week
+    visit(store, "V3", MONDAY_W47 + timedelta(days=6), "EARLY_HELP")  # Sunday, same ISO week
     [row] = run_check(store, CHECK, AS_AT)
     assert (row["person_id"], row["agency"], row["entity_type"], row["entity_id"]) == (
-        "C1", "SOCIAL_CARE", "child_week", "2026-W47")
+        "C1",
+        "SOCIAL_CARE",
+        "child_week",
+        "2026-W47",
+    )
     assert row["severity"] == "LOW"
     assert "3 separate home visits by 3 agencies" in row["detail"]
     assert "2026-11-16" in row["detail"] and "2026-11-22" in row["detail"]
@@ -59,7 +71,7 @@ def test_a_joint_visit_in_the_week_stops_it(store):
 
 def test_visits_split_across_iso_weeks_do_not_fire(store):
     cin_child(store)
-    visit(store, "V1", MONDAY_W47 - timedelta(days=1), "SOCIAL_CARE")   # Sunday of W46
+    visit(store, "V1", MONDAY_W47 - timedelta(days=1), "SOCIAL_CARE")  # Sunday of W46
     visit(store, "V2", MONDAY_W47, "GP")
     visit(store, "V3", MONDAY_W47 + timedelta(days=1), "GP")
     assert run_check(store, CHECK, AS_AT) == []
@@ -80,7 +92,7 @@ def test_window_start_cuts_the_first_week(store):
     visit(store, "I2", WINDOW_START + timedelta(days=1), "GP", person_id="IN")
     visit(store, "I3", WINDOW_START + timedelta(days=2), "GP", person_id="IN")
     cin_child(store, "CUT")
-    visit(store, "O1", WINDOW_START - timedelta(days=1), "SOCIAL_CARE", person_id="CUT")   # before the window
+    visit(store, "O1", WINDOW_START - timedelta(days=1), "SOCIAL_CARE", person_id="CUT")  # before the window
     visit(store, "O2", WINDOW_START, "GP", person_id="CUT")
     visit(store, "O3", WINDOW_START + timedelta(days=1), "GP", person_id="CUT")
     rows = run_check(store, CHECK, AS_AT)
@@ -91,7 +103,7 @@ def test_visits_after_as_at_and_non_cin_children_are_ignored(store):
     cin_child(store)
     visit(store, "V1", date(2026, 11, 23), "SOCIAL_CARE")
     visit(store, "V2", date(2026, 11, 24), "GP")
-    visit(store, "V3", date(2026, 11, 25), "GP")   # after D, same ISO week
+    visit(store, "V3", date(2026, 11, 25), "GP")  # after D, same ISO week
     add_child(store, "NOT-CIN", date(2015, 3, 1))
     for i, agency in enumerate(["SOCIAL_CARE", "GP", "EDUCATION"]):
         visit(store, f"N{i}", MONDAY_W47, agency, person_id="NOT-CIN")

@@ -7,8 +7,8 @@ import pytest
 from check_fixtures import AS_AT, add_child, add_sessions, add_summary, new_store
 
 from caseflags.checking.registry import load_registry
-from caseflags.store.database import ensure_store
 from caseflags.checking.runner import EVALUATED, NOT_EVALUATED, CheckNotEvaluated, run_all_checks, run_check
+from caseflags.store.database import ensure_store
 
 REGISTRY = load_registry()
 CASES = [
@@ -56,9 +56,13 @@ def test_every_check_is_evaluated_on_a_complete_empty_store(check_id):
 
 def test_unavailable_tables_give_not_evaluated_and_write_no_exceptions():
     con = new_store()
-    add_child(con, "C1", date(2014, 1, 1), cin_from=date(2026, 1, 5), nhs="N1")  # no GP registration: GP_NOT_KNOWN fires
+    add_child(
+        con, "C1", date(2014, 1, 1), cin_from=date(2026, 1, 5), nhs="N1"
+    )  # no GP registration: GP_NOT_KNOWN fires
     reason = "refused: missing required column practice_code"
-    outcomes = {o.check_id: o for o in run_all_checks(con, "run-1", AS_AT, unavailable_tables={"gp_registrations": reason})}
+    outcomes = {
+        o.check_id: o for o in run_all_checks(con, "run-1", AS_AT, unavailable_tables={"gp_registrations": reason})
+    }
     for check in REGISTRY.values():
         if any(group == ("gp_registrations",) for group in check.input_alternatives):
             assert outcomes[check.id].status == NOT_EVALUATED
@@ -84,10 +88,15 @@ def test_one_unusable_alternative_leaves_the_check_evaluated_on_the_other():
     con = new_store()
     add_child(con, "C1", date(2014, 1, 10), cin_from=date(2026, 1, 5), upn="U1")
     add_summary(con, "U1", date(2026, 9, 1), date(2026, 10, 23), 76, 38)
-    rows = run_check(con, "SCHOOL_ATTENDANCE_LOW", AS_AT, unavailable_tables={"attendance_summaries": "failed contract"})
+    rows = run_check(
+        con, "SCHOOL_ATTENDANCE_LOW", AS_AT, unavailable_tables={"attendance_summaries": "failed contract"}
+    )
     assert rows == []
     [outcome] = run_all_checks(
-        con, "run-1", AS_AT, check_ids=["SCHOOL_ATTENDANCE_LOW"],
+        con,
+        "run-1",
+        AS_AT,
+        check_ids=["SCHOOL_ATTENDANCE_LOW"],
         unavailable_tables={"attendance_summaries": "failed contract", "attendance_sessions": "refused: bad header"},
     )
     assert outcome.status == NOT_EVALUATED

@@ -33,7 +33,7 @@ def gp_flagged_child(con, person_id="C1", start=FLAG_START):
 def test_flag_without_meeting_or_sharing_fires_consensus_and_lacking_agencies(store):
     gp_flagged_child(store)
     link(store, "EDUCATION", "ED-1", "C1")
-    link(store, "MENTAL_HEALTH", "MH-1", "C1")   # not a core agency for this check
+    link(store, "MENTAL_HEALTH", "MH-1", "C1")  # not a core agency for this check
     rows = run_check(store, CHECK, AS_AT)
     assert keys(rows) == [
         ("C1", "EDUCATION", "child_agency", "EDUCATION"),
@@ -49,7 +49,7 @@ def test_flag_without_meeting_or_sharing_fires_consensus_and_lacking_agencies(st
     assert education["severity"] == "MEDIUM"
     assert "flagged in GP since 2026-10-19" in education["detail"]
     assert "agency_record_id=ED-1" in education["locator"]
-    assert "GP-C1" not in education["locator"]   # never another agency's record id
+    assert "GP-C1" not in education["locator"]  # never another agency's record id
 
 
 def test_meeting_on_the_due_day_is_in_time_one_day_later_is_not(store):
@@ -73,8 +73,9 @@ def test_consensus_row_waits_until_the_limit_has_passed(store):
 def test_meeting_before_the_flag_or_not_held_does_not_count(store):
     gp_flagged_child(store)
     add_meeting(store, "M-BEFORE", "C1", "PP_CONSENSUS", date(2026, 10, 16))
-    add_meeting(store, "M-CANCELLED", "C1", "PP_CONSENSUS", date(2026, 11, 2), status="CANCELLED",
-                cancelled=date(2026, 11, 1))
+    add_meeting(
+        store, "M-CANCELLED", "C1", "PP_CONSENSUS", date(2026, 11, 2), status="CANCELLED", cancelled=date(2026, 11, 1)
+    )
     add_meeting(store, "M-OTHER-TYPE", "C1", "CIN_MEETING", date(2026, 11, 2))
     assert ("C1", "SOCIAL_CARE", "pp_consensus", "PP_CONSENSUS_MEETING") in keys(run_check(store, CHECK, AS_AT))
 
@@ -101,8 +102,7 @@ def test_gp_without_flag_is_expected_when_linked(store):
 def test_wrong_topic_or_future_share_does_not_count(store):
     gp_flagged_child(store)
     add_share(store, "SH-TOPIC", "C1", "GP", "SOCIAL_CARE", "SELF_HARM", FLAG_START, FLAG_START)
-    add_share(store, "SH-FUTURE", "C1", "GP", "SOCIAL_CARE", "PERPLEXING_PRESENTATION", FLAG_START,
-              date(2026, 11, 25))
+    add_share(store, "SH-FUTURE", "C1", "GP", "SOCIAL_CARE", "PERPLEXING_PRESENTATION", FLAG_START, date(2026, 11, 25))
     add_meeting(store, "M1", "C1", "PP_CONSENSUS", date(2026, 11, 2))
     assert keys(run_check(store, CHECK, AS_AT)) == [("C1", "SOCIAL_CARE", "child_agency", "SOCIAL_CARE")]
 
@@ -132,7 +132,7 @@ def test_earliest_open_flag_sets_the_deadline(store):
 
 def test_limit_is_configurable(store):
     gp_flagged_child(store)
-    add_meeting(store, "M1", "C1", "PP_CONSENSUS", date(2026, 11, 17))   # 21st working day
+    add_meeting(store, "M1", "C1", "PP_CONSENSUS", date(2026, 11, 17))  # 21st working day
     assert any(row["entity_type"] == "pp_consensus" for row in run_check(store, CHECK, AS_AT))
     rows = run_check(store, CHECK, AS_AT, thresholds={"consensus_meeting_working_days": 21})
     assert not any(row["entity_type"] == "pp_consensus" for row in rows)

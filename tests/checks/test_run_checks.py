@@ -46,7 +46,9 @@ def test_exception_id_is_stable_across_runs_and_dates(store):
 
 def test_thresholds_are_overridden_per_check_and_validated(store):
     add_child(store, "C1", date(2014, 1, 1), cin_from=date(2026, 1, 5))
-    [outcome] = run_all_checks(store, "run-1", AS_AT, {"VOICE_OF_CHILD_ABSENT": {"window_days": 30}}, check_ids=["VOICE_OF_CHILD_ABSENT"])
+    [outcome] = run_all_checks(
+        store, "run-1", AS_AT, {"VOICE_OF_CHILD_ABSENT": {"window_days": 30}}, check_ids=["VOICE_OF_CHILD_ABSENT"]
+    )
     detail = store.execute("SELECT detail FROM exceptions WHERE check_id = 'VOICE_OF_CHILD_ABSENT'").fetchone()[0]
     assert "in the 30 days 2026-10-26 to 2026-11-24" in detail
     with pytest.raises(RegistryError, match="unknown threshold"):
@@ -61,7 +63,11 @@ def test_a_failing_check_is_not_evaluated_and_the_others_still_run(store, monkey
     add_child(store, "C1", date(2014, 1, 1), cin_from=date(2026, 1, 5), nhs="N1")
     checks = registry_module.load_registry()
     broken = checks["GP_NOT_INVITED"]
-    monkeypatch.setattr(type(broken), "sql", lambda self: "SELECT 1/0 AS x FROM no_such_table" if self.id == "GP_NOT_INVITED" else self.sql_path.read_text())
+    monkeypatch.setattr(
+        type(broken),
+        "sql",
+        lambda self: "SELECT 1/0 AS x FROM no_such_table" if self.id == "GP_NOT_INVITED" else self.sql_path.read_text(),
+    )
     outcomes = {o.check_id: o for o in run_all_checks(store, "run-1", AS_AT)}
     assert outcomes["GP_NOT_INVITED"].status == "NOT_EVALUATED"
     assert outcomes["GP_NOT_INVITED"].reason.startswith("check failed (")

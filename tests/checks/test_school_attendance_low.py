@@ -25,7 +25,12 @@ def test_exactly_90_percent_attendance_fires(store):
     rows = _rows(store)
     assert set(rows) == {"EXACT"}
     row = rows["EXACT"]
-    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == ("EDUCATION", "child", "EXACT", "MEDIUM")
+    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == (
+        "EDUCATION",
+        "child",
+        "EXACT",
+        "MEDIUM",
+    )
     assert "Missed 10 of 100 possible sessions (10.0 %" in row["detail"]
     assert "5 authorised and 5 unauthorised" in row["detail"] and "2026-09-01 to 2026-11-24" in row["detail"]
     assert "U-EXACT" in row["locator"]

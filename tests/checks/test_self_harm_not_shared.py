@@ -31,8 +31,14 @@ def self_harm_flag(con, agency, start, person_id="C1"):
 
 
 def assessment_15a(con, assessment_id, start, person_id="C1", factors=("4A", "15A")):
-    insert(con, "ssd_cin_assessments", cina_assessment_id=assessment_id, cina_person_id=person_id,
-           cina_assessment_start_date=start, cina_assessment_auth_date=start + timedelta(days=30))
+    insert(
+        con,
+        "ssd_cin_assessments",
+        cina_assessment_id=assessment_id,
+        cina_person_id=person_id,
+        cina_assessment_start_date=start,
+        cina_assessment_auth_date=start + timedelta(days=30),
+    )
     insert(con, "ssd_assessment_factors", cinf_assessment_id=assessment_id, cinf_assessment_factors_json=list(factors))
 
 
@@ -45,7 +51,7 @@ def test_involved_agency_without_flag_or_share_fires_owned_by_source(store):
     [row] = rows
     assert row["severity"] == "HIGH"
     assert "recorded by GP (first on 2026-09-01)" in row["detail"] and "EDUCATION" in row["detail"]
-    assert "EDUCATION-C1" not in row["locator"]   # never another agency's record id
+    assert "EDUCATION-C1" not in row["locator"]  # never another agency's record id
 
 
 def test_agencies_with_flag_or_share_do_not_fire(store):
@@ -88,7 +94,7 @@ def test_shares_do_not_make_an_agency_a_source(store):
     involved(store, "EDUCATION")
     # Education told social care earlier than GP flagged it, without holding a flag itself.
     add_share(store, "SH1", "C1", "EDUCATION", "SOCIAL_CARE", "SELF_HARM", date(2026, 8, 1), date(2026, 8, 1))
-    add_social_worker(store, "C1", "SW1", date(2025, 1, 5))   # social care involved, but told
+    add_social_worker(store, "C1", "SW1", date(2025, 1, 5))  # social care involved, but told
     assert keys(run_check(store, CHECK, AS_AT)) == [("C1", "GP", "child_agency", "EDUCATION")]
 
 
@@ -104,7 +110,7 @@ def test_partner_professional_involvement_counts_with_linked_record(store):
     self_harm_flag(store, "GP", date(2026, 9, 1))
     insert(store, "ssd_professionals", prof_professional_id="CH1", prof_agency="COMMUNITY_HEALTH")
     add_social_worker(store, "C1", "CH1", date(2026, 1, 1), role="SCHOOL_NURSE")
-    assert run_check(store, CHECK, AS_AT) == []            # involved, but no linked record
+    assert run_check(store, CHECK, AS_AT) == []  # involved, but no linked record
     link(store, "COMMUNITY_HEALTH", "CH-REC", "C1")
     assert keys(run_check(store, CHECK, AS_AT)) == [("C1", "GP", "child_agency", "COMMUNITY_HEALTH")]
 
@@ -112,9 +118,9 @@ def test_partner_professional_involvement_counts_with_linked_record(store):
 def test_linked_record_without_activity_is_not_involved(store):
     cin_child(store)
     self_harm_flag(store, "GP", date(2026, 9, 1))
-    link(store, "POLICE", "PO-1", "C1")                                    # linked, nothing open
+    link(store, "POLICE", "PO-1", "C1")  # linked, nothing open
     link(store, "YJS", "YJ-1", "C1")
-    add_flag(store, "YJS", "YJ-1", "CIN", start=date(2025, 1, 1), end=date(2026, 6, 1))   # closed flag
+    add_flag(store, "YJS", "YJ-1", "CIN", start=date(2025, 1, 1), end=date(2026, 6, 1))  # closed flag
     assert run_check(store, CHECK, AS_AT) == []
 
 
@@ -134,10 +140,10 @@ def test_invitation_window_boundary(store):
 
 def test_assessment_factor_lookback_boundary(store):
     cin_child(store, "RECENT")
-    assessment_15a(store, "A-RECENT", date(2025, 11, 24), person_id="RECENT")   # exactly 12 months: in
+    assessment_15a(store, "A-RECENT", date(2025, 11, 24), person_id="RECENT")  # exactly 12 months: in
     involved(store, "EDUCATION", person_id="RECENT")
     cin_child(store, "OLD")
-    assessment_15a(store, "A-OLD", date(2025, 11, 23), person_id="OLD")         # a day more: out
+    assessment_15a(store, "A-OLD", date(2025, 11, 23), person_id="OLD")  # a day more: out
     involved(store, "EDUCATION", person_id="OLD")
     cin_child(store, "NO-15A")
     assessment_15a(store, "A-4A", date(2026, 6, 1), person_id="NO-15A", factors=("4A",))

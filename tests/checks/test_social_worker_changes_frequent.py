@@ -8,7 +8,9 @@ WINDOW_START = date(2025, 11, 25)  # 365 days up to and including AS_AT (2026-11
 
 
 def _rows(con, **thresholds):
-    return {row["person_id"]: row for row in run_check(con, "SOCIAL_WORKER_CHANGES_FREQUENT", AS_AT, thresholds or None)}
+    return {
+        row["person_id"]: row for row in run_check(con, "SOCIAL_WORKER_CHANGES_FREQUENT", AS_AT, thresholds or None)
+    }
 
 
 def _cin_child(con, person_id):
@@ -21,7 +23,12 @@ def test_exactly_three_workers_in_365_days_fires(store):
     add_social_worker(store, "C1", "SW-B", date(2026, 3, 2), date(2026, 7, 1))
     add_social_worker(store, "C1", "SW-C", date(2026, 7, 1))
     row = _rows(store)["C1"]
-    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == ("SOCIAL_CARE", "child", "C1", "MEDIUM")
+    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == (
+        "SOCIAL_CARE",
+        "child",
+        "C1",
+        "MEDIUM",
+    )
     assert row["detail"].startswith("3 different social workers") and "2026-07-01" in row["detail"]
     assert "ssd_involvements" in row["locator"]
 

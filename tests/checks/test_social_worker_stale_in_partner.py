@@ -10,7 +10,10 @@ ENDED_11_WORKING_DAYS_BEFORE = date(2026, 11, 9)
 
 
 def _rows(con, **thresholds):
-    return {(row["agency"], row["entity_id"]): row for row in run_check(con, "SOCIAL_WORKER_STALE_IN_PARTNER", AS_AT, thresholds or None)}
+    return {
+        (row["agency"], row["entity_id"]): row
+        for row in run_check(con, "SOCIAL_WORKER_STALE_IN_PARTNER", AS_AT, thresholds or None)
+    }
 
 
 def _child_with_worker_change(con, person_id, ended):

@@ -21,7 +21,12 @@ def test_fires_after_grace_once_allocation_ended(store):
     rows = _rows(store)
     assert set(rows) == {"LATE"}
     row = rows["LATE"]
-    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == ("SOCIAL_CARE", "child", "LATE", "HIGH")
+    assert (row["agency"], row["entity_type"], row["entity_id"], row["severity"]) == (
+        "SOCIAL_CARE",
+        "child",
+        "LATE",
+        "HIGH",
+    )
     assert "since 2026-11-16" in row["detail"] and "6 working days" in row["detail"]
     assert "I-9" in row["locator"]
     assert set(_rows(store, grace_working_days=4)) == {"LATE", "IN_GRACE"}

@@ -11,7 +11,7 @@ from check_fixtures import AS_AT, add_child, add_ehcp, dob_for_age, insert
 from caseflags.checking.runner import run_check
 
 CHECK = "TRANSITION_PLAN_MISSING"
-EXACTLY_15Y6M = dob_for_age(AS_AT, 15, 6)          # 2011-05-24
+EXACTLY_15Y6M = dob_for_age(AS_AT, 15, 6)  # 2011-05-24
 ONE_DAY_YOUNGER = date(2011, 5, 25)
 
 
@@ -25,17 +25,38 @@ def ehcp_child(con, person_id, dob, *, cin=False):
     add_ehcp(con, upn, date(2020, 9, 1))
 
 
-def plan(con, person_id, plan_type="PREPARING_FOR_ADULTHOOD", *, start=date(2026, 3, 1), reviewed=None,
-         end=None, plan_id=None):
-    insert(con, "transition_plans", plan_id=plan_id or f"TP-{person_id}-{plan_type}", person_id=person_id,
-           plan_type=plan_type, start_date=start, last_review_date=reviewed, end_date=end)
+def plan(
+    con,
+    person_id,
+    plan_type="PREPARING_FOR_ADULTHOOD",
+    *,
+    start=date(2026, 3, 1),
+    reviewed=None,
+    end=None,
+    plan_id=None,
+):
+    insert(
+        con,
+        "transition_plans",
+        plan_id=plan_id or f"TP-{person_id}-{plan_type}",
+        person_id=person_id,
+        plan_type=plan_type,
+        start_date=start,
+        last_review_date=reviewed,
+        end_date=end,
+    )
 
 
 def test_exactly_fifteen_and_a_half_cin_without_plan_fires_high(store):
     assert EXACTLY_15Y6M == date(2011, 5, 24)
     cin_child(store, "C1", EXACTLY_15Y6M)
     [row] = run_check(store, CHECK, AS_AT)
-    assert (row["person_id"], row["agency"], row["entity_type"], row["entity_id"]) == ("C1", "SOCIAL_CARE", "child", "C1")
+    assert (row["person_id"], row["agency"], row["entity_type"], row["entity_id"]) == (
+        "C1",
+        "SOCIAL_CARE",
+        "child",
+        "C1",
+    )
     assert row["severity"] == "HIGH"
     assert "15 years 6 months" in row["detail"] and "no open" in row["detail"]
     assert "pers_person_id=C1" in row["locator"]
@@ -54,16 +75,16 @@ def test_ehcp_without_cin_past_transition_age_is_education_high(store):
 
 
 def test_year9_boundary_for_ehcp_only_is_medium(store):
-    ehcp_child(store, "Y9", date(2013, 8, 31))    # 13 on 31 August 2026: Year 9
-    ehcp_child(store, "Y8", date(2013, 9, 1))     # 12 on 31 August 2026: Year 8
+    ehcp_child(store, "Y9", date(2013, 8, 31))  # 13 on 31 August 2026: Year 9
+    ehcp_child(store, "Y8", date(2013, 9, 1))  # 12 on 31 August 2026: Year 8
     [row] = run_check(store, CHECK, AS_AT)
     assert (row["person_id"], row["agency"], row["severity"]) == ("Y9", "EDUCATION", "MEDIUM")
     assert "Year 9" in row["detail"]
 
 
 def test_year9_rule_applies_to_ehcp_only_not_cin_only(store):
-    cin_child(store, "CIN-ONLY", date(2012, 1, 1))            # Year 10, CiN, no EHCP
-    ehcp_child(store, "BOTH", date(2012, 1, 1), cin=True)      # Year 10, CiN and EHCP
+    cin_child(store, "CIN-ONLY", date(2012, 1, 1))  # Year 10, CiN, no EHCP
+    ehcp_child(store, "BOTH", date(2012, 1, 1), cin=True)  # Year 10, CiN and EHCP
     [row] = run_check(store, CHECK, AS_AT)
     assert (row["person_id"], row["agency"], row["severity"]) == ("BOTH", "SOCIAL_CARE", "MEDIUM")
 
@@ -110,7 +131,7 @@ def test_other_plan_types_ended_or_future_plans_do_not_count(store):
 
 
 def test_children_outside_cohort_do_not_fire(store):
-    add_child(store, "NEITHER", date(2010, 1, 1))                         # not CiN, no EHCP
+    add_child(store, "NEITHER", date(2010, 1, 1))  # not CiN, no EHCP
     add_child(store, "CEASED", date(2010, 1, 1), upn="UPN-CEASED")
     add_ehcp(store, "UPN-CEASED", date(2020, 9, 1), ceased=date(2026, 7, 31))
     add_child(store, "CIN-ENDED", date(2010, 1, 1), cin_from=date(2025, 1, 1), cin_to=date(2026, 10, 1))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -67,7 +68,9 @@ def members(path: Path) -> tuple[list[Member], list[Unopened]]:
     if head.startswith(GZIP_MAGIC):
         notes = []
         if path.suffix.lower() != ".gz":
-            notes.append(f"{path.name} is gzip-compressed though named {path.suffix or 'without a suffix'}: read decompressed")
+            notes.append(
+                f"{path.name} is gzip-compressed though named {path.suffix or 'without a suffix'}: read decompressed"
+            )
         return [Member(path.name, path, _gzip_open, "gzip", notes)], []
     if head.startswith(ZIP_MAGIC) or head.startswith(EMPTY_ZIP_MAGIC):
         return _zip_members(path)

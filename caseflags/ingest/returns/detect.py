@@ -74,8 +74,11 @@ def census_year(collection: str, header: Header) -> CensusYear:
     if reference is not None:
         ref_year = reference.year
         if collection == "CIN" and (reference.month, reference.day) != (3, 31):
-            result = CensusYear(ref_year if reference.month <= 3 else ref_year + 1, "reference date",
-                                [f"ReferenceDate {reference} is not a 31 March census date"])
+            result = CensusYear(
+                ref_year if reference.month <= 3 else ref_year + 1,
+                "reference date",
+                [f"ReferenceDate {reference} is not a 31 March census date"],
+            )
         else:
             result = CensusYear(ref_year, "reference date")
         if year is None:
@@ -115,8 +118,11 @@ def canonical_collection(collection: str | None) -> str | None:
 
 
 def read_header(node: Node) -> Header:
-    return Header(canonical_collection(node.get("CollectionDetails/Collection")), node.get("CollectionDetails/Year"),
-                  node.get("CollectionDetails/ReferenceDate"))
+    return Header(
+        canonical_collection(node.get("CollectionDetails/Collection")),
+        node.get("CollectionDetails/Year"),
+        node.get("CollectionDetails/ReferenceDate"),
+    )
 
 
 @dataclass
@@ -191,7 +197,10 @@ class HeadReader:
         except Forbidden as forbidden:
             self.problem, self.done = str(forbidden), True
         except expat.ExpatError as error:
-            self.problem, self.done = f"not well-formed XML: {expat.ErrorString(error.code)} at line {error.lineno}", True
+            self.problem, self.done = (
+                f"not well-formed XML: {expat.ErrorString(error.code)} at line {error.lineno}",
+                True,
+            )
         return self.done
 
     def detected(self) -> Detected:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 from xml.parsers import expat
 
 import polars as pl
@@ -87,7 +88,7 @@ def detect_file(path: Path, opener: Callable[[Path], BinaryIO] | None = None) ->
     reader = HeadReader()
     read_any = False
     try:
-        with (opener(path) if opener else path.open("rb")) as handle:
+        with opener(path) if opener else path.open("rb") as handle:
             # In small reads: a cut-off compressed file still shows its header before it fails.
             while block := handle.read(8192):
                 read_any = True
@@ -111,7 +112,7 @@ def read_return(path: Path, opener: Callable[[Path], BinaryIO] | None = None, na
     reader.parser = parser
     at_end = False
     try:
-        with (opener(path) if opener else path.open("rb")) as handle:
+        with opener(path) if opener else path.open("rb") as handle:
             while chunk := handle.read(CHUNK_BYTES):
                 parser.Parse(chunk, False)
             at_end = True
@@ -125,8 +126,11 @@ def read_return(path: Path, opener: Callable[[Path], BinaryIO] | None = None, na
         raise ReturnRefused(file, reason) from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as problem:
         # A cut-off gzip or zip member ends early: say so, as for a truncated plain file.
-        reason = "the compressed file ends early: truncated" if isinstance(problem, EOFError) else \
-            f"unreadable ({type(problem).__name__}: {str(problem)[:80]})"
+        reason = (
+            "the compressed file ends early: truncated"
+            if isinstance(problem, EOFError)
+            else f"unreadable ({type(problem).__name__}: {str(problem)[:80]})"
+        )
         raise ReturnRefused(file, reason) from None
     return reader.finish()
 
@@ -202,10 +206,14 @@ class _ReturnReader:
         elif data.strip() and self.path:
             # Text between elements outside any record: a warning, nothing is lost.
             start = len(data) - len(data.lstrip())
-            self.warnings.append({
-                "line": self.parser.CurrentLineNumber - data[start:].count("\n"), "column_name": "/".join(self.path),
-                "reason": "unexpected text between elements", "raw_value": data.strip()[:80],
-            })
+            self.warnings.append(
+                {
+                    "line": self.parser.CurrentLineNumber - data[start:].count("\n"),
+                    "column_name": "/".join(self.path),
+                    "reason": "unexpected text between elements",
+                    "raw_value": data.strip()[:80],
+                }
+            )
 
     # header -----------------------------------------------------------------------------------
 
@@ -221,24 +229,48 @@ class _ReturnReader:
         supported = SUPPORTED_YEARS[collection]
         if year.year is None:
             chosen = supported[-1]
-            self.warnings.append({"line": node.line, "column_name": header_path, "raw_value": None,
-                                  "reason": f"census year unknown: read with the {census_label(collection, chosen)} rules"})
+            self.warnings.append(
+                {
+                    "line": node.line,
+                    "column_name": header_path,
+                    "raw_value": None,
+                    "reason": f"census year unknown: read with the {census_label(collection, chosen)} rules",
+                }
+            )
         elif year.year > supported[-1]:
             chosen = supported[-1]
-            self.warnings.append({"line": node.line, "column_name": header_path, "raw_value": None,
-                                  "reason": f"{collection} {census_label(collection, year.year)} is later than the years "
-                                            f"the project has read; loaded with the {census_label(collection, chosen)} rules"})
+            self.warnings.append(
+                {
+                    "line": node.line,
+                    "column_name": header_path,
+                    "raw_value": None,
+                    "reason": f"{collection} {census_label(collection, year.year)} is later than the years "
+                    f"the project has read; loaded with the {census_label(collection, chosen)} rules",
+                }
+            )
         elif year.year < supported[0]:
             chosen = supported[0]
-            self.warnings.append({"line": node.line, "column_name": header_path, "raw_value": None,
-                                  "reason": f"{collection} {census_label(collection, year.year)} is earlier than the years "
-                                            f"supported; loaded with the {census_label(collection, chosen)} rules"})
+            self.warnings.append(
+                {
+                    "line": node.line,
+                    "column_name": header_path,
+                    "raw_value": None,
+                    "reason": f"{collection} {census_label(collection, year.year)} is earlier than the years "
+                    f"supported; loaded with the {census_label(collection, chosen)} rules",
+                }
+            )
         else:
             chosen = year.year
         if collection == "SEN2" and chosen < PERSON_LEVEL_SEN2_FROM:
-            self.warnings.append({"line": node.line, "column_name": header_path, "raw_value": None,
-                                  "reason": f"SEN2 {year.year} predates the person-level SEN2 (January 2023); "
-                                            "its persons are read with the person-level rules"})
+            self.warnings.append(
+                {
+                    "line": node.line,
+                    "column_name": header_path,
+                    "raw_value": None,
+                    "reason": f"SEN2 {year.year} predates the person-level SEN2 (January 2023); "
+                    "its persons are read with the person-level rules",
+                }
+            )
         self.collection = collection
         self.year = year.year if year.year is not None else chosen
         self.reference_date = header.reference_date
@@ -252,8 +284,11 @@ class _ReturnReader:
             raise ReturnRefused(self.file, "no Header/CollectionDetails/Collection: not a CIN census or SEN2 return")
         if not self.container_seen:
             if self.collection == "SEN2" and self.year is not None and self.year < PERSON_LEVEL_SEN2_FROM:
-                raise ReturnRefused(self.file, f"SEN2 {self.year} is the aggregate return (counts, no Persons): "
-                                               "nothing per child to load; person-level SEN2 starts with January 2023")
+                raise ReturnRefused(
+                    self.file,
+                    f"SEN2 {self.year} is the aggregate return (counts, no Persons): "
+                    "nothing per child to load; person-level SEN2 starts with January 2023",
+                )
             raise ReturnRefused(self.file, f"no {RECORD_CONTAINER[self.collection]} element")
         return ReturnExtract(
             file=self.file,

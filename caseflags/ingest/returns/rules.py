@@ -35,20 +35,97 @@ def _codes(*values: str) -> frozenset[str]:
 
 YES_NO = _codes("true", "false", "TRUE", "FALSE", "0", "1")
 YES_VALUES = {"true", "TRUE", "1"}
-ETHNICITY = _codes("WBRI", "WIRI", "WIRT", "WOTH", "WROM", "MWBC", "MWBA", "MWAS", "MOTH", "AIND",
-                   "APKN", "ABAN", "AOTH", "BCRB", "BAFR", "BOTH", "CHNE", "OOTH", "REFU", "NOBT")
+ETHNICITY = _codes(
+    "WBRI",
+    "WIRI",
+    "WIRT",
+    "WOTH",
+    "WROM",
+    "MWBC",
+    "MWBA",
+    "MWAS",
+    "MOTH",
+    "AIND",
+    "APKN",
+    "ABAN",
+    "AOTH",
+    "BCRB",
+    "BAFR",
+    "BOTH",
+    "CHNE",
+    "OOTH",
+    "REFU",
+    "NOBT",
+)
 DISABILITY = _codes("NONE", "MOB", "HAND", "PC", "INC", "COMM", "LD", "HEAR", "VIS", "BEH", "CON", "AUT", "DDA")
 CIN_GENDER = _codes("0", "1", "2", "9")  # GenderCurrent: not recorded / male / female / indeterminate
 SEX = _codes("M", "F", "U")
-REFERRAL_SOURCE_2020 = _codes("1A", "1B", "1C", "1D", "2A", "2B", "3A", "3B", "3C", "3D", "3E", "3F", "4",
-                              "5A", "5B", "5C", "6", "7", "8", "9", "10")
+REFERRAL_SOURCE_2020 = _codes(
+    "1A",
+    "1B",
+    "1C",
+    "1D",
+    "2A",
+    "2B",
+    "3A",
+    "3B",
+    "3C",
+    "3D",
+    "3E",
+    "3F",
+    "4",
+    "5A",
+    "5B",
+    "5C",
+    "6",
+    "7",
+    "8",
+    "9",
+    "10",
+)
 REFERRAL_SOURCE = REFERRAL_SOURCE_2020 | {"5D"}  # 5D (LA services: early help) from 2022-23
 PRIMARY_NEED = _codes("N0", "N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9")
 CLOSURE_REASON_2020 = _codes("RC1", "RC2", "RC3", "RC4", "RC5", "RC6", "RC7", "RC8")
 CLOSURE_REASON = CLOSURE_REASON_2020 | {"RC9"}  # RC9 (closed after assessment, to early help) from 2022-23
-_FACTORS_COMMON = ("1A", "1B", "1C", "2A", "2B", "2C", "3A", "3B", "3C", "4A", "4B", "4C", "5A", "5B", "5C",
-                   "6A", "6B", "6C", "7A", "8B", "8C", "8D", "8E", "8F", "9A", "10A", "11A", "12A", "13A",
-                   "14A", "15A", "16A", "17A", "20", "21", "22A", "23A")
+_FACTORS_COMMON = (
+    "1A",
+    "1B",
+    "1C",
+    "2A",
+    "2B",
+    "2C",
+    "3A",
+    "3B",
+    "3C",
+    "4A",
+    "4B",
+    "4C",
+    "5A",
+    "5B",
+    "5C",
+    "6A",
+    "6B",
+    "6C",
+    "7A",
+    "8B",
+    "8C",
+    "8D",
+    "8E",
+    "8F",
+    "9A",
+    "10A",
+    "11A",
+    "12A",
+    "13A",
+    "14A",
+    "15A",
+    "16A",
+    "17A",
+    "20",
+    "21",
+    "22A",
+    "23A",
+)
 ASSESSMENT_FACTORS_2020 = _codes(*_FACTORS_COMMON, "18A", "19A")  # 2019-20 and earlier
 ASSESSMENT_FACTORS_2021 = _codes(*_FACTORS_COMMON, "18B", "18C", "19B", "19C")  # 2020-21: abuse split by who
 ASSESSMENT_FACTORS = ASSESSMENT_FACTORS_2021 | {"24A"}  # 24A (child criminal exploitation) from 2021-22
@@ -69,7 +146,9 @@ def _strict(rule: Rule) -> Rule:
 def cin_rules(year: int) -> dict[str, Rule]:
     """CIN census rules for census year `year` (the year of its 31 March reference date:
     2024 = census 2023-24)."""
-    factors = ASSESSMENT_FACTORS_2020 if year <= 2020 else ASSESSMENT_FACTORS_2021 if year <= 2021 else ASSESSMENT_FACTORS
+    factors = (
+        ASSESSMENT_FACTORS_2020 if year <= 2020 else ASSESSMENT_FACTORS_2021 if year <= 2021 else ASSESSMENT_FACTORS
+    )
     source = REFERRAL_SOURCE if year >= 2023 else REFERRAL_SOURCE_2020
     closure = CLOSURE_REASON if year >= 2023 else CLOSURE_REASON_2020
     rules: dict[str, Rule] = {
@@ -105,8 +184,7 @@ def cin_rules(year: int) -> dict[str, Rule]:
         "CINdetails/Assessments/AssessmentInternalReviewDate": Rule("date"),
         "CINdetails/Assessments/AssessmentAuthorisationDate": Rule("date"),
         "CINdetails/Assessments/FactorsIdentifiedAtAssessment": Rule("group"),
-        "CINdetails/Assessments/FactorsIdentifiedAtAssessment/AssessmentFactors":
-            Rule("code", 1, None, codes=factors),
+        "CINdetails/Assessments/FactorsIdentifiedAtAssessment/AssessmentFactors": Rule("code", 1, None, codes=factors),
         "CINdetails/CINPlanDates": Rule("group", 0, None),
         "CINdetails/CINPlanDates/CINPlanStartDate": Rule("date", 1, 1, strict=True),
         "CINdetails/CINPlanDates/CINPlanEndDate": Rule("date", strict=True),
@@ -127,19 +205,21 @@ def cin_rules(year: int) -> dict[str, Rule]:
     # Read in any year when present (an earlier return carrying it loads it, with a warning from
     # the mapper); a later year's element does not stop a record loading.
     pp = "CINdetails/PreProceedingsandFGDM"
-    rules.update({
-        pp: Rule("group", 0, None),
-        f"{pp}/PPStartDate": Rule("date"),
-        f"{pp}/LBPSentDate": Rule("date"),
-        f"{pp}/FGDMMeetingOffer": Rule("text"),
-        f"{pp}/FGDMMeetingFac": Rule("text"),
-        f"{pp}/InitialPPMeetingDate": Rule("date"),
-        f"{pp}/ReviewMeetingsCount": Rule("pattern", pattern=r"[0-9]+"),
-        f"{pp}/StepDecisionDate": Rule("date"),
-        f"{pp}/PPOutcome": Rule("pattern", pattern=PP_OUTCOME),
-        f"{pp}/CourtAppDate": Rule("date"),
-        f"{pp}/LetterInitCPDate": Rule("date"),
-    })
+    rules.update(
+        {
+            pp: Rule("group", 0, None),
+            f"{pp}/PPStartDate": Rule("date"),
+            f"{pp}/LBPSentDate": Rule("date"),
+            f"{pp}/FGDMMeetingOffer": Rule("text"),
+            f"{pp}/FGDMMeetingFac": Rule("text"),
+            f"{pp}/InitialPPMeetingDate": Rule("date"),
+            f"{pp}/ReviewMeetingsCount": Rule("pattern", pattern=r"[0-9]+"),
+            f"{pp}/StepDecisionDate": Rule("date"),
+            f"{pp}/PPOutcome": Rule("pattern", pattern=PP_OUTCOME),
+            f"{pp}/CourtAppDate": Rule("date"),
+            f"{pp}/LetterInitCPDate": Rule("date"),
+        }
+    )
     return rules
 
 

@@ -6,9 +6,9 @@ to another file's rows. The ingest stage combines their tables with CSV tables o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import polars as pl
 
@@ -19,8 +19,14 @@ from caseflags.ingest.returns.reader import ReturnExtract, ReturnRefused, detect
 
 RETURN_SUFFIXES = (".xml", *CONTAINER_SUFFIXES)
 PRIMARY_TABLE = {"CIN": "ssd_person", "SEN2": "agency_records"}
-WARNING_SCHEMA = {"table_name": pl.Utf8, "file": pl.Utf8, "line": pl.Int64, "column_name": pl.Utf8,
-                  "reason": pl.Utf8, "raw_value": pl.Utf8}
+WARNING_SCHEMA = {
+    "table_name": pl.Utf8,
+    "file": pl.Utf8,
+    "line": pl.Int64,
+    "column_name": pl.Utf8,
+    "reason": pl.Utf8,
+    "raw_value": pl.Utf8,
+}
 
 
 @dataclass
@@ -70,13 +76,22 @@ def find_returns(paths: Iterable[Path]) -> FoundReturns:
                 seen[digest] = member.name
                 found.sources.append(ReturnSource(member, detected.loadable, digest))
             elif detected.is_message:
-                found.unused.append((member.name, f"{other_collection_name(detected.collection)}: "
-                                                  "not a CIN census or SEN2 return, not used"))
+                found.unused.append(
+                    (
+                        member.name,
+                        f"{other_collection_name(detected.collection)}: not a CIN census or SEN2 return, not used",
+                    )
+                )
             elif detected.problem:
                 found.unused.append((member.name, detected.problem))
             elif member.compression == "zip":
-                found.unused.append((member.name, "not a CIN census or SEN2 return (only returns are read "
-                                                  "from an archive: unpack extracts into the delivery folder)"))
+                found.unused.append(
+                    (
+                        member.name,
+                        "not a CIN census or SEN2 return (only returns are read "
+                        "from an archive: unpack extracts into the delivery folder)",
+                    )
+                )
             else:
                 what = f"XML whose root is {detected.root}" if detected.root else "not XML"
                 found.unused.append((member.name, f"{what}: not a CIN census or SEN2 return"))
@@ -95,24 +110,54 @@ class ReadReturns:
         return {t for e in self.extracts.values() for t in RETURN_TABLES[e.collection]}
 
     def for_table(self, table: str) -> list[tuple[ReturnSource, pl.DataFrame]]:
-        return [(self.sources[name], extract.tables[table]) for name, extract in self.extracts.items()
-                if table in extract.tables]
+        return [
+            (self.sources[name], extract.tables[table])
+            for name, extract in self.extracts.items()
+            if table in extract.tables
+        ]
 
     def warnings(self) -> pl.DataFrame:
-        rows = [{"table_name": PRIMARY_TABLE[e.collection], "file": e.file, "line": w["line"],
-                 "column_name": w["column_name"], "reason": w["reason"], "raw_value": w["raw_value"]}
-                for e in self.extracts.values() for w in e.warnings]
-        rows += [{"table_name": PRIMARY_TABLE[s.collection], "file": s.name, "line": None, "column_name": None,
-                  "reason": note, "raw_value": None}
-                 for s in self.sources.values() for note in s.member.notes]
+        rows = [
+            {
+                "table_name": PRIMARY_TABLE[e.collection],
+                "file": e.file,
+                "line": w["line"],
+                "column_name": w["column_name"],
+                "reason": w["reason"],
+                "raw_value": w["raw_value"],
+            }
+            for e in self.extracts.values()
+            for w in e.warnings
+        ]
+        rows += [
+            {
+                "table_name": PRIMARY_TABLE[s.collection],
+                "file": s.name,
+                "line": None,
+                "column_name": None,
+                "reason": note,
+                "raw_value": None,
+            }
+            for s in self.sources.values()
+            for note in s.member.notes
+        ]
         return pl.DataFrame(rows, schema=WARNING_SCHEMA)
 
     def ledger(self) -> list[dict]:
         """Per return: records read = loaded + quarantined."""
-        return [{"file": e.file, "collection": e.collection, "census_year": e.year,
-                 "year_convention": e.year_convention, "records_read": e.records_read,
-                 "records_loaded": e.records_loaded, "records_quarantined": e.records_quarantined,
-                 "warnings": len(e.warnings)} for e in self.extracts.values()]
+        return [
+            {
+                "file": e.file,
+                "collection": e.collection,
+                "census_year": e.year,
+                "year_convention": e.year_convention,
+                "records_read": e.records_read,
+                "records_loaded": e.records_loaded,
+                "records_quarantined": e.records_quarantined,
+                "warnings": len(e.warnings),
+            }
+            for e in self.extracts.values()
+        ]
 
 
 def read_returns(found: FoundReturns) -> ReadReturns:

@@ -57,11 +57,15 @@ def validate_record(record: Node, ruleset: RuleSet, record_path: str) -> tuple[l
         rule = rules.get(relative) if relative else _RECORD_RULE
         if rule is None:  # an element the schema does not list: ignored with all inside it
             if children and node.value():
-                warnings.append((node.text_line or node.line, full(relative), "unexpected text between elements", raw(node.value())))
+                warnings.append(
+                    (node.text_line or node.line, full(relative), "unexpected text between elements", raw(node.value()))
+                )
             return
         if rule.kind == "group":
             if node.text and node.value():
-                warnings.append((node.text_line or node.line, full(relative), "unexpected text between elements", raw(node.value())))
+                warnings.append(
+                    (node.text_line or node.line, full(relative), "unexpected text between elements", raw(node.value()))
+                )
         elif children:
             report(rule.strict, (node.line, full(relative), f"{node.tag} must hold a value, not elements", None))
         else:
@@ -79,10 +83,15 @@ def validate_record(record: Node, ruleset: RuleSet, record_path: str) -> tuple[l
             if seen < child_rule.min:
                 report(child_rule.strict, (node.line, full(relative, name), f"mandatory element {name} missing", None))
             elif child_rule.max is not None and seen > child_rule.max:
-                report(child_rule.strict, (node.line, full(relative, name), f"{name} given {seen} times (at most {child_rule.max})", None))
+                report(
+                    child_rule.strict,
+                    (node.line, full(relative, name), f"{name} given {seen} times (at most {child_rule.max})", None),
+                )
         names = ruleset.one_of.get(relative)
         if names and sum(counts.get(n, 0) for n in names) != 1:
-            warnings.append((node.line, full(relative, names[0]), f"exactly one of {' or '.join(names)} is required", None))
+            warnings.append(
+                (node.line, full(relative, names[0]), f"exactly one of {' or '.join(names)} is required", None)
+            )
         for child in children:
             walk(child, f"{relative}/{child.tag}" if relative else child.tag)
 

@@ -26,16 +26,16 @@ class Node:
     def value(self) -> str:
         return "".join(self.text).strip()
 
-    def all(self, tag: str) -> list["Node"]:
+    def all(self, tag: str) -> list[Node]:
         return [c for c in self.children if c.tag == tag]
 
-    def first(self, tag: str) -> "Node | None":
+    def first(self, tag: str) -> Node | None:
         for c in self.children:
             if c.tag == tag:
                 return c
         return None
 
-    def node(self, path: str) -> "Node | None":
+    def node(self, path: str) -> Node | None:
         node: Node | None = self
         for part in path.split("/"):
             node = node.first(part) if node is not None else None
