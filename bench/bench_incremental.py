@@ -30,7 +30,7 @@ from deliveries import ensure_data, ensure_next_night
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_AS_AT = date(2026, 11, 24)
-STAGES = ("ingest", "contracts", "link", "checks", "outputs")
+STAGES = ("ingest", "contracts", "carry", "link", "checks", "outputs")
 
 
 def child(args) -> None:

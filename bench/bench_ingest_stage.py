@@ -27,7 +27,7 @@ ONE_RUN = """
 import json, resource, sys, time
 from pathlib import Path
 import duckdb
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.ingest.stage import stage_delivery
 from caseflags.store.database import ensure_store
 con = duckdb.connect(sys.argv[2] if len(sys.argv) > 2 else ":memory:")

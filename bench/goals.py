@@ -45,7 +45,7 @@ ROWS = (
         ("gx_only", "checks4"),
     ),
 )
-STAGES = ("ingest", "contracts", "link", "checks", "outputs")
+STAGES = ("ingest", "contracts", "carry", "link", "checks", "outputs")
 
 
 def cell(results: dict, key: str, parts: tuple[str, str] | None) -> str:

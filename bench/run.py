@@ -58,7 +58,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
 DEFAULT_AS_AT = date(2026, 11, 24)
-STAGES = ("ingest", "contracts", "link", "checks", "outputs")
+STAGES = ("ingest", "contracts", "carry", "link", "checks", "outputs")
 
 # Issue 28's goals (issue 19's, with the fixed cost under serve): ratios measured side by side
 # in one bench run.

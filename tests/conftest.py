@@ -29,6 +29,9 @@ if _WORKER:
     # columns when caseflags.cli is imported, and a test's own COLUMNS would no longer count.
     for _variable in ("COLUMNS", "LINES"):
         os.environ.pop(_variable, None)
+    # Two workers share 2 cores: a temporary Prefect server may start slower than the nightly's
+    # own 120 s allowance while the other worker runs a whole region.
+    os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "600"
 
 # Fixtures that run the whole pipeline: a test using one (directly or through another fixture)
 # is end-to-end.

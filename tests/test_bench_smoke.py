@@ -1,5 +1,5 @@
 """Smoke test of the benchmark (`bench/run.py`) on the `small` profile: it completes and writes
-its results. No timing is asserted; Prefect is not started (--prefect-repeats 0, --fixed-repeats 0)."""
+its results. No timing is asserted; Prefect is not started (--prefect-repeats 0, --fixed-repeats 0, --served-repeats 0)."""
 
 import json
 import os
@@ -28,6 +28,8 @@ def test_bench_runs_on_small_profile(tmp_path):
             "0",
             "--fixed-repeats",
             "0",
+            "--served-repeats",
+            "0",
             "--out",
             str(out),
             "--data-dir",
@@ -52,7 +54,7 @@ def test_bench_runs_on_small_profile(tmp_path):
         "gx_only",
     }
     nightly = results["summary"]["nightly"]
-    assert set(nightly["median_stage_seconds"]) == {"ingest", "contracts", "link", "checks", "outputs"}
+    assert set(nightly["median_stage_seconds"]) == {"ingest", "contracts", "carry", "link", "checks", "outputs"}
     assert all(run["peak_rss_mib"] > 0 for run in results["runs"])
     # The rerun found every extract unchanged; the floor read every extract file.
     rerun = next(run for run in results["runs"] if run["variant"] == "rerun")

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from caseflags.config import load_config
+from caseflags.settings import load_config
 from caseflags.contracts.identifiers import upn_check_letter
 from caseflags.ingest.engine import EngineExtract, stage_csv_in_engine
 from caseflags.ingest.extracts import parse_extract
