@@ -10,12 +10,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from caseflags.settings import load_config
 from caseflags.contracts.identifiers import upn_check_letter
 from caseflags.ingest.engine import EngineExtract, stage_csv_in_engine
 from caseflags.ingest.extracts import parse_extract
 from caseflags.ingest.scan import IngestLimits, scan_file
 from caseflags.peak_memory import PeakRss
+from caseflags.settings import load_config
 from caseflags.store.database import ensure_store
 from caseflags.store.publish import stage_table
 

@@ -155,6 +155,7 @@ def test_no_store_ddl_in_python(statement):
     assert found == ["store/database.py"] if statement in ("CREATE TABLE", "CREATE OR REPLACE TABLE") else not found
 
 
+@pytest.mark.prefect  # imports Prefect in a fresh process: the full suite, not the fast tier
 @pytest.mark.parametrize("flow_module", ["caseflags.flows.nightly", "caseflags.flows.region"])
 def test_each_flow_sets_the_one_quiet_environment_before_prefect(flow_module):
     # Imported without the CLI (a Prefect deployment, a Dask worker): the flow module itself applies

@@ -33,6 +33,8 @@ def _report_origin(queue) -> None:
     )
 
 
+# Forks a template that imports Prefect, GX and splink: the full suite, not the fast tier.
+@pytest.mark.prefect
 def test_a_night_process_starts_from_the_template_with_the_libraries_loaded():
     context, _ = warm.start_template()
     queue = context.Queue()

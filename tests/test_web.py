@@ -79,6 +79,8 @@ def test_passwords_are_argon2_hashes(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "w.web.sqlite").st_mode) == 0o600
 
 
+# Dozens of password checks (argon2 is slow by design): the full suite, not the fast tier.
+@pytest.mark.slow
 def test_the_throttle_backs_off_one_name_from_one_address_only(tmp_path):
     ws = connect_workspace(tmp_path / "w.web.sqlite")
     accounts.add_user(ws, "ann", "correct horse battery", "officer", None, None)
@@ -106,6 +108,8 @@ def test_the_throttle_backs_off_one_name_from_one_address_only(tmp_path):
     assert accounts.authenticate(ws, "ann", "correct horse battery", office, now=1008.0).username == "ann"
 
 
+# Dozens of password checks (argon2 is slow by design): the full suite, not the fast tier.
+@pytest.mark.slow
 def test_the_throttle_caps_a_password_spray_across_names_from_one_address(tmp_path):
     ws = connect_workspace(tmp_path / "w.web.sqlite")
     accounts.add_user(ws, "ann", "correct horse battery", "officer", None, None)
