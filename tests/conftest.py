@@ -25,6 +25,8 @@ _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER:
     _HOME = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
     os.environ["PREFECT_HOME"] = str(_HOME / f"pytest-{_WORKER}")
+    # Prefect's temporary server cannot create its SQLite database in a folder that is not there.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     # xdist's workers inherit COLUMNS=80 and LINES=24; rich would fix the CLI's console at 80
     # columns when caseflags.cli is imported, and a test's own COLUMNS would no longer count.
     for _variable in ("COLUMNS", "LINES"):
