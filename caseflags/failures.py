@@ -76,6 +76,11 @@ def _duckdb_failure(exc: duckdb.Error) -> str | None:
         return f"the store could not be written: no space left on the disk ({text})"
     if isinstance(exc, (duckdb.IOException, duckdb.PermissionException)) or "Read-only file system" in str(exc):
         return f"the store could not be opened or written: {text}"
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return (
+            f"DuckDB ran out of memory within its limit ({text}): raise [limits] memory_limit_mib in the "
+            "configuration (0: DuckDB's own default)"
+        )
     return None
 
 

@@ -47,7 +47,7 @@ from caseflags.outputs.stage import write_outputs
 from caseflags.peak_memory import PeakRss
 from caseflags.private_files import private_file
 from caseflags.store.changes import detect_row_changes
-from caseflags.store.database import ensure_store, store_path
+from caseflags.store.database import apply_memory_limit, ensure_store, store_path
 from caseflags.store.ledger import ExtractOutcome, StagedDelivery, run_ledger, unbalanced
 from caseflags.store.publish import STAGED_PREFIX, drop_staged_tables, publish
 from caseflags.store.retention import apply_retention, archive_delivery, archived_deliveries
@@ -83,6 +83,7 @@ class RunState:
     returns: list[dict] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     stage_peak_rss_mib: dict[str, float] = field(default_factory=dict)  # each stage's peak resident memory
+    duckdb_memory_limit: str | None = None  # DuckDB's memory limit for the night, as DuckDB states it
     contract_summary: dict = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
     linkage: dict = field(default_factory=dict)
@@ -295,6 +296,9 @@ def timed(state: RunState, stage: str) -> Iterator[None]:
 def run_stages(con: duckdb.DuckDBPyConnection, state: RunState, config: Config, call: StageCaller = timed_step) -> dict:
     """Every stage in order, then run.json and the run row. `call` runs one stage (the Prefect
     flow passes one that runs it as a task)."""
+    # DuckDB's memory, the store's and linkage's private database's alike (linkage/private_db.py).
+    apply_memory_limit(con, config.limits.get("memory_limit_mib", 0))
+    state.duckdb_memory_limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     for stage in STAGES:
         try:
             call(stage, con, state, config)
@@ -419,6 +423,7 @@ def run_record(state: RunState, finished_at: datetime, status: str) -> dict:
         "returns": state.returns,
         "stage_seconds": state.stages,
         "stage_peak_rss_mib": state.stage_peak_rss_mib,
+        "duckdb_memory_limit": state.duckdb_memory_limit,
         "data_contracts": state.contract_summary,
         "linkage": state.linkage,
         "retention_pruned": state.retention,

@@ -114,6 +114,31 @@ def test_a_file_the_engine_does_not_judge_goes_to_the_exact_reader_and_nothing_i
     assert not con.sql("SELECT * FROM duckdb_tables() WHERE table_name = '_staged_agency_records'").fetchall()
 
 
+@pytest.mark.parametrize("case", ["NULL literal", "SSD placeholder", "unknown code", "unparseable date"])
+def test_a_file_of_plain_values_is_still_judged_value_by_value(tmp_path, con, case):
+    # The scan found every value's shape plain (no value's shape is judged again): the literals,
+    # codes and dates still are.
+    path = tmp_path / "agency_records.csv"
+    path.write_text(RECORDS_HEADER + "GP,G0,9434765919,,,A,B,2015-03-04,F,\n" + NOT_CLEAN[case])
+    assert scan_file(path).plain_ascii_values
+    assert engine(con, path, "agency_records") is None
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_file_of_plain_values_loads_as_the_exact_reader_loads_it(tmp_path, con, line_end):
+    path = tmp_path / "agency_records.csv"
+    text = (
+        RECORDS_HEADER + "GP,G1,943 476 5919,,,Zoe,O'Neil,2015-03-04,F,BS1 4ST\n" + f"EDUCATION,E1,,{UPN},,Ben,Jo,,M,\n"
+    )
+    path.write_bytes(text.replace("\n", line_end).encode())
+    assert scan_file(path).plain_ascii_values
+    assert engine(con, path, "agency_records") is not None
+    from_engine = staged(con, "agency_records")
+    assert exact(con, path, "agency_records").quarantine.height == 0
+    assert_frame_equal(from_engine, staged(con, "agency_records"))
+    assert from_engine["postcode"].to_list() == ["BS1 4ST", None]
+
+
 @pytest.mark.parametrize(
     "name, text",
     [
@@ -145,3 +170,19 @@ def test_peak_rss_is_the_blocks_own():
         pass
     assert big.mib >= 90
     assert small.mib < big.mib - 50
+
+
+def test_running_out_of_memory_stops_the_night_instead_of_reading_the_file_again(tmp_path, con):
+    # The exact reader would need far more memory than the engine: DuckDB's limit ([limits]
+    # memory_limit_mib) is the operator's to raise (caseflags.failures names the key).
+    from caseflags.failures import _duckdb_failure
+
+    path = tmp_path / "agency_records.csv"
+    rows = (f"EDUCATION,E{i},,,,Forename{i},Surname{i},2015-03-04,M,BS{i % 99} 1AA\n" for i in range(400_000))
+    path.write_text(RECORDS_HEADER + "".join(rows))
+    con.execute("SET memory_limit = '16MiB'")
+    with pytest.raises(duckdb.OutOfMemoryException) as raised:
+        engine(con, path, "agency_records")
+    con.execute("RESET memory_limit")
+    assert not con.sql("SELECT * FROM duckdb_tables() WHERE table_name = '_staged_agency_records'").fetchall()
+    assert "[limits] memory_limit_mib" in _duckdb_failure(raised.value)

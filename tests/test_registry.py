@@ -231,3 +231,17 @@ def test_action_text_names_who_and_what(tmp_path):
     catalogue, sql_dir = _catalogue(tmp_path, extra='action = "do it."\naction_by = "the worker"')
     check = load_registry(catalogue, sql_dir)["MY_CHECK"]
     assert check.action_text() == " Action for the worker: do it."
+
+
+def test_the_registry_is_read_again_when_a_file_changes_and_callers_get_their_own_dict(tmp_path):
+    # load_registry keeps the catalogue read once per process while its files are unchanged.
+    catalogue, sql_dir = _catalogue(tmp_path)
+    first = load_registry(catalogue, sql_dir)
+    first.pop("MY_CHECK")
+    assert "MY_CHECK" in load_registry(catalogue, sql_dir)
+    toml = catalogue / "MY_CHECK.toml"
+    toml.write_text(toml.read_text().replace("default = 90", "default = 91"))  # same size, same tick
+    assert load_registry(catalogue, sql_dir)["MY_CHECK"].thresholds["window_days"].default == 91
+    (sql_dir / "MY_CHECK.sql").unlink()
+    with pytest.raises(RegistryError, match="no SQL file"):
+        load_registry(catalogue, sql_dir)

@@ -97,3 +97,27 @@ def test_next_night_counts_new_changed_and_gone_rows_per_table(sample_run, tmp_p
         assert changes[table]["rows_unchanged"] == outcome["rows_loaded"], table
         assert changes[table]["rows_new"] == changes[table]["rows_changed"] == changes[table]["rows_gone"] == 0
     assert stages_json["row_changes"] == changes
+
+
+def test_rows_sharing_a_key_are_compared_by_their_hash(tmp_path):
+    """A key held by two rows keys neither (they are compared as rows without a key): the other
+    rows of the table are still compared by key."""
+    from caseflags.store.changes import detect_row_changes
+    from caseflags.store.database import ensure_store
+    from caseflags.store.ledger import ExtractOutcome
+
+    con = connect(tmp_path / "store.duckdb")
+    ensure_store(con)
+    meeting = "INSERT INTO meetings VALUES (?, 'P1', 'CIN_REVIEW', DATE '2026-01-01', 'HELD', NULL, NULL, NULL, ?)"
+    outcome = {"meetings": ExtractOutcome("meetings", "meetings.csv", "LOADED")}
+    keys = {"meetings": ("meeting_id",)}
+    for meeting_id, attended in [("M1", True), ("M2", True), ("M2", False)]:
+        con.execute(meeting, [meeting_id, attended])
+    first = detect_row_changes(con, "night-1", outcome, keys)["meetings"]
+    assert (first["baseline"], first["rows_new"]) == (True, 3)
+    con.execute("DELETE FROM meetings")
+    # M1 changed (by key); of the two M2 rows one is gone and another new (no key to pair them).
+    for meeting_id, attended in [("M1", False), ("M2", True), ("M2", None)]:
+        con.execute(meeting, [meeting_id, attended])
+    second = detect_row_changes(con, "night-2", outcome, keys)["meetings"]
+    assert (second["rows_new"], second["rows_changed"], second["rows_gone"], second["rows_unchanged"]) == (1, 1, 1, 1)

@@ -8,6 +8,7 @@ may use only `$as_at` and the thresholds declared here as parameters.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -215,7 +216,29 @@ def load_registry(catalogue_dir: Path = CATALOGUE_DIR, sql_dir: Path = CHECKS_SQ
     Each file must be named after its id, so two entries can never share an id: a copied entry
     whose id was not changed fails as "file name does not match id".
     """
-    checks = [load_check(path, Path(sql_dir)) for path in sorted(Path(catalogue_dir).glob("*.toml"))]
+    paths = sorted(Path(catalogue_dir).glob("*.toml"))
+    signature = (str(catalogue_dir), str(sql_dir), *_file_stamps(paths), *_file_stamps(Path(sql_dir).glob("*.sql")))
+    cached = _REGISTRY_CACHE.get((str(catalogue_dir), str(sql_dir)))
+    if cached is not None and cached[0] == signature:
+        return dict(cached[1])
+    registry = _read_registry(paths, Path(sql_dir))
+    _REGISTRY_CACHE[(str(catalogue_dir), str(sql_dir))] = (signature, registry)
+    return dict(registry)
+
+
+# The catalogue read once per process while its files are unchanged: a night asks for it a few
+# hundred times (every workbook sheet's name), and parsing 25 TOML files each time cost seconds.
+_REGISTRY_CACHE: dict[tuple[str, str], tuple[tuple, dict[str, Check]]] = {}
+
+
+def _file_stamps(paths) -> list[tuple[str, str]]:
+    """Each file's name and content digest (not its mtime: a file rewritten within one clock tick
+    keeps it)."""
+    return sorted((path.name, hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()) for path in paths)
+
+
+def _read_registry(paths: list[Path], sql_dir: Path) -> dict[str, Check]:
+    checks = [load_check(path, sql_dir) for path in paths]
     seen: dict[str, str] = {}
     for check in checks:
         if check.short_name:

@@ -81,7 +81,7 @@ def stage_csv_in_engine(
     except ExtractRefused:
         return None  # the exact reader refuses it, naming why
     con.execute(sql_text("ingest/engine_macros.sql"))
-    query = _Query(spec, positions, agency_aliases or {})
+    query = _Query(spec, positions, agency_aliases or {}, plain_file=scan.plain_ascii_values)
     params = {
         "path": str(path),
         "columns": {f"c{i}": "VARCHAR" for i in range(len(header))},
@@ -95,7 +95,16 @@ def stage_csv_in_engine(
         # One thread keeps the records in delivery order in the staged table (several may not,
         # whatever preserve_insertion_order says): a staged row's id + 2 is its line.
         con.execute("SET threads = 1")
-        con.execute(sql_text("ingest/engine_stage.sql").format(staged=staged, typed=query.typed()), params)
+        con.execute(
+            sql_text("ingest/engine_stage.sql").format(
+                staged=staged, typed=query.typed(), values=query.values(), parsed=query.parsed()
+            ),
+            params,
+        )
+    except duckdb.OutOfMemoryException:
+        # Not the file's fault: the exact reader would need far more ([limits] memory_limit_mib).
+        con.execute(f"DROP TABLE IF EXISTS {staged}")
+        raise
     except duckdb.Error:
         # A value that is not clean, ragged rows, damaged quoting, invalid UTF-8: the exact reader
         # says which line (the failed statement staged nothing).
@@ -113,6 +122,9 @@ def stage_csv_in_engine(
             and not _repeated_keys(con, spec, staged)
         )
         issues = _identifier_issues(con, table, path.name, staged) if whole else None
+    except duckdb.OutOfMemoryException:
+        con.execute(f"DROP TABLE IF EXISTS {staged}")
+        raise
     except duckdb.Error:
         whole = False
     if not whole:
@@ -191,14 +203,25 @@ def _layout_header(path: Path, limits: IngestLimits) -> list[str] | None:
 
 class _Query:
     """The typed select list for one delivered header, built from the contract's column names and
-    kinds only (every delivered value and every code list is a bound parameter)."""
+    kinds only (every delivered value and every code list is a bound parameter).
 
-    def __init__(self, spec: TableSpec, positions: dict[str, int], aliases: dict[str, str]):
+    Three levels, each value's work done once: `parsed()` reads what typing needs more than once
+    (a date's day `d<i>`, a code's capitals `u<i>`); `values()` types each delivered value
+    (`t<i>`, beside its text `c<i>`); `typed()` judges each typed value clean or fails the load.
+    DuckDB does not share a repeated expression inside CASE, and a macro repeats its argument
+    wherever the body names it: written in one level, a date was parsed four times."""
+
+    def __init__(self, spec: TableSpec, positions: dict[str, int], aliases: dict[str, str], plain_file: bool = False):
         self.spec = spec
+        # The scan found every value of the file plain (FileScan.plain_ascii_values): only the
+        # literals are left to refuse, not the shape of each value.
+        self.plain_file = plain_file
         self.positions = positions
         alias_map = {k.strip().upper(): v for k, v in aliases.items()}
         self.params: dict[str, object] = {}
         self._aliases = (list(alias_map), list(alias_map.values()))
+        self._parsed: list[str] = []
+        self._values: list[str] = []
         self._typed = {col.name: self._column(i, col) for i, col in enumerate(spec.columns)}
         one_of = ONE_OF_REQUIRED.get(spec.name)
         if one_of:
@@ -210,10 +233,11 @@ class _Query:
         if position is None:  # an optional column not delivered
             return "NULL"
         v = f"c{position}"
-        plain = f"cf_plain_ascii({v})"
+        plain = f"cf_not_literal({v})" if self.plain_file else f"cf_plain_ascii({v})"
         if col.kind == "date":
             self.params["sentinels"] = [date.fromisoformat(d) for d in SENTINEL_DATES]
-            typed, plain = f"cf_date({v}, $sentinels)", "true"
+            self._parsed.append(f"cf_day({v}) AS d{i}")
+            typed, plain = f"cf_not_sentinel(d{i}, $sentinels)", "true"
         elif col.kind == "flag":
             self.params.update(flag_true=sorted(FLAG_TRUE), flag_false=sorted(FLAG_FALSE))
             typed, plain = f"cf_flag({v}, $flag_true, $flag_false)", "true"
@@ -224,14 +248,26 @@ class _Query:
             self.params[f"codes_{i}"] = list(col.codes)
             if "SOCIAL_CARE" in col.codes and self._aliases[0]:
                 self.params.update(alias_from=self._aliases[0], alias_to=self._aliases[1])
-                typed = f"cf_aliased_code({v}, $codes_{i}, $alias_from, $alias_to)"
+                self._parsed.append(f"cf_aliased({v}, $alias_from, $alias_to) AS u{i}")
             else:
-                typed = f"cf_code({v}, $codes_{i})"
+                self._parsed.append(f"upper({v}) AS u{i}")
+            typed = f"cf_listed(u{i}, $codes_{i})"
         elif col.kind in ("id", "nhs_number", "upn"):
             typed = {"id": "cf_id", "nhs_number": "cf_nhs_number", "upn": "cf_upn"}[col.kind] + f"({v})"
         else:  # text
-            typed, plain = v, f"cf_plain({v})"
+            typed, plain = v, f"cf_not_literal({v})" if self.plain_file else f"cf_plain({v})"
+        if typed != v:
+            self._values.append(f"{typed} AS t{i}")
+            typed = f"t{i}"
         return f"cf_clean({typed}, {v}, {plain}, {'true' if col.required else 'false'})"
+
+    def parsed(self) -> str:
+        """What typing a value needs more than once (a date's day, a code's capitals), made once."""
+        return ", ".join(["*", *self._parsed])
+
+    def values(self) -> str:
+        """The delivered values typed (each once), beside their text."""
+        return ", ".join(["*", *self._values])
 
     def typed(self) -> str:
         return ", ".join(f'{expr} AS "{name}"' for name, expr in self._typed.items())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,9 @@ class FileScan:
     lines: int  # line breaks in the file
     damaged_utf8: bool  # UTF-8 file with some bytes that are not UTF-8 (lines quarantined)
     commas: int = 0  # comma characters in the file (the engine's check that no record has extra fields)
+    # Every byte printable ASCII but the line breaks (LF or CR LF), and no space beside a comma or
+    # a line break: with no quote in the file, every value is then already in its plain shape.
+    plain_ascii_values: bool = False
 
     @property
     def plain_utf8(self) -> bool:
@@ -155,12 +159,45 @@ class DecodedText:
         return self.data
 
 
+# Bytes a value in its plain shape may hold (printable ASCII), and the line breaks.
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\n\r"
+# A space at a value's edge: beside a comma or a line break (the pair may straddle two blocks).
+_EDGE_SPACE = re.compile(rb" [,\r\n]|[,\n] ")
+
+
+class _PlainValues:
+    """Whether every value of the file is plain printable ASCII without padding (see FileScan)."""
+
+    def __init__(self) -> None:
+        self.plain = True
+        self._last = b"\n"  # the file starts as after a line break
+
+    def feed(self, block: bytes) -> None:
+        if not self.plain or not block:
+            return
+        seam = self._last + block[:1]
+        # Single-byte tests first (fast scans); the patterns only where the byte is there at all.
+        self.plain = not (
+            block.translate(None, _PLAIN_BYTES)
+            or _EDGE_SPACE.fullmatch(seam)
+            or (b" " in block and _EDGE_SPACE.search(block))
+            or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n") + int(block.endswith(b"\r")))
+            or (self._last == b"\r" and not block.startswith(b"\n"))
+        )
+        self._last = block[-1:]
+
+    def done(self) -> bool:
+        # The end of the file ends a value too: not after a space, nor a carriage return alone.
+        return self.plain and self._last not in (b"\r", b" ")
+
+
 def scan_file(path: Path) -> FileScan:
     """Stream the file once: hash, kind, encoding and line facts."""
     digest = hashlib.sha256()
     size = 0
     head = b""
     counter = _Utf8Counter()
+    plain_values = _PlainValues()
     longest = 0
     current = 0  # length of the line still open at the end of the previous block
     has_nul = False
@@ -179,6 +216,7 @@ def scan_file(path: Path) -> FileScan:
                 head += block[: HEAD_BYTES - len(head)]
             size += len(block)
             counter.feed(block)
+            plain_values.feed(block)
             has_nul = has_nul or b"\x00" in block
             quotes += block.count(b'"')
             commas += block.count(b",")
@@ -221,4 +259,5 @@ def scan_file(path: Path) -> FileScan:
         lines=lines,
         damaged_utf8=damaged,
         commas=commas,
+        plain_ascii_values=plain_values.done() and not quotes,
     )

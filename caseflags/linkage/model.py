@@ -171,7 +171,10 @@ def train_model(db_api, children, labelled_records, seed: int, *, use_em: bool =
     ]
 
     def new_linker(model: dict):
-        return Linker(inputs, model, log_level=None)
+        # validate_settings=False here and wherever a Linker is built: the settings are our own,
+        # fixed in code (tests/test_linkage_settings_valid.py has splink validate them once);
+        # splink's check re-parses every SQL fragment with sqlglot, about 0.7 s a night.
+        return Linker(inputs, model, log_level=None, validate_settings=False)
 
     start = settings_dict(prior)
     set_m_probabilities(start, PRIOR_M_PROBABILITIES)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from caseflags.linkage.model import MODEL_COLUMNS, splink_model
+from caseflags.linkage.private_db import private_database
 from caseflags.linkage.scoring import TRAINING_RECORDS_SQL, quiet_splink, scores_sql
 
 MODEL_COLUMNS_SQL = ", ".join(MODEL_COLUMNS)
@@ -78,7 +79,7 @@ def assess_expected_quality(
     scored = None
     if true_pairs:
         children = con.sql(f"SELECT person_id AS unique_id, {MODEL_COLUMNS_SQL} FROM linkage_children").to_arrow_table()
-        with quiet_splink(), duckdb.connect() as work:
+        with quiet_splink(), private_database(con) as work:
             db_api = DuckDBAPI(work)
             linker = Linker(
                 [
@@ -91,6 +92,7 @@ def assess_expected_quality(
                     "retain_intermediate_calculation_columns": True,
                 },
                 log_level=None,
+                validate_settings=False,
             )
             predictions = linker.inference.predict(threshold_match_probability=0.01, warning_mode="never")
             scored = work.sql(scores_sql(predictions.physical_name)).to_arrow_table()

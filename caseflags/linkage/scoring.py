@@ -21,6 +21,7 @@ from caseflags.linkage.model import (
     splink_model,
     train_model,
 )
+from caseflags.linkage.private_db import private_database
 from caseflags.resources import SQL_DIR
 
 # What each comparison level means, for the evidence shown to officers (no values, only agreement).
@@ -95,7 +96,7 @@ def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold
     Returns (arrow table of agency, agency_record_id, person_id, match_probability, evidence, ...;
     model status "trained" / "loaded"; the model dict; counts of what was scored).
     """
-    with quiet_splink(), duckdb.connect() as work:
+    with quiet_splink(), private_database(con) as work:
         from splink import DuckDBAPI
 
         model = load_model(model_path) if (model_path is not None and not retrain) else None
@@ -108,7 +109,7 @@ def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold
             status = "trained"
         if TERM_FREQUENCIES not in model:
             model[TERM_FREQUENCIES] = term_frequencies(
-                con.sql(CHILDREN_SQL).to_arrow_table(), con.sql(UNRESOLVED_SQL).to_arrow_table()
+                con.sql(CHILDREN_SQL).to_arrow_table(), con.sql(UNRESOLVED_SQL).to_arrow_table(), con
             )
             if model_path is not None:
                 save_model(model, model_path)
@@ -131,7 +132,7 @@ def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold
         parts = [con.sql("SELECT * FROM linkage_kept_scores").to_arrow_table()]
         for children, records in plan:
             if children.num_rows and records.num_rows:
-                parts.append(_predict(model, children, records, review_threshold))
+                parts.append(_predict(con, model, children, records, review_threshold))
         counts = {
             "records_scored": plan[0][1].num_rows,
             "children_rescored": plan[1][0].num_rows,
@@ -142,10 +143,10 @@ def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold
     return scores, status, model, counts
 
 
-def _predict(model: dict, children, records, review_threshold: float):
+def _predict(con, model: dict, children, records, review_threshold: float):
     """splink's scores of every blocked (child, record) pair of these two tables (each call in
-    its own private database)."""
-    with duckdb.connect() as work:
+    its own private database, within the store connection `con`'s memory limit)."""
+    with private_database(con) as work:
         return _predict_in(work, model, children, records, review_threshold)
 
 
@@ -163,6 +164,7 @@ def _predict_in(work, model: dict, children, records, review_threshold: float):
         ],
         settings,
         log_level=None,
+        validate_settings=False,
     )
     for column, lookup in frozen_lookups(work, model, children, records).items():
         linker.table_management.register_term_frequency_lookup(db_api.register(lookup), column)
@@ -178,10 +180,11 @@ TF_COLUMNS = ("forename", "surname")
 SCORING_VERSION = 1  # bump when scores_sql or the scored columns change: kept scores are then redone
 
 
-def term_frequencies(children, records) -> dict[str, dict[str, float]]:
+def term_frequencies(children, records, con=None) -> dict[str, dict[str, float]]:
     """splink's own term frequency of each forename and surname among these children and records
-    (what it would compute scoring them), keyed by the name's digest."""
-    with duckdb.connect() as work:
+    (what it would compute scoring them), keyed by the name's digest. `con`: the store connection
+    whose memory limit the work keeps to (None: DuckDB's own default)."""
+    with duckdb.connect() if con is None else private_database(con) as work:
         return _term_frequencies_in(work, children, records)
 
 
@@ -196,6 +199,7 @@ def _term_frequencies_in(work, children, records) -> dict[str, dict[str, float]]
         ],
         settings_dict(0.001),
         log_level=None,
+        validate_settings=False,
     )
     frequencies = {}
     for column in TF_COLUMNS:

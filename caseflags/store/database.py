@@ -91,6 +91,15 @@ def store_path(con: duckdb.DuckDBPyConnection) -> Path | None:
     return Path(rows[0][0]) if rows and rows[0][0] else None
 
 
+def apply_memory_limit(con: duckdb.DuckDBPyConnection, mib: int) -> None:
+    """Keep DuckDB's memory for this connection's database within `mib` MiB (`[limits]
+    memory_limit_mib`); beyond it DuckDB spills to its temporary folder beside the store
+    (`<store>.tmp`, created under the process's umask: 0700). 0 leaves DuckDB's own default
+    (80 % of the machine's memory). The number is a validated integer, never data."""
+    if int(mib) > 0:
+        con.execute(sql_text("store/memory_limit.sql").format(mib=int(mib)))
+
+
 def contract_table_sql() -> dict[str, str]:
     """CREATE TABLE statement of each contract table, by table name (from sql/schema.sql)."""
     tables = {}

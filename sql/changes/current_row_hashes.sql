@@ -7,6 +7,10 @@ WITH hashed AS (
     SELECT hash(*COLUMNS(lambda c: list_contains($key_columns, c) OR len($key_columns) = 0)) AS key_hash,
            hash(*COLUMNS(*)) AS row_hash
     FROM query_table($table_name)
+),
+-- Keys held by more than one row (a grouping: cheaper than counting over a window per row).
+repeated_keys AS (
+    SELECT key_hash FROM hashed WHERE $keyed GROUP BY key_hash HAVING count(*) > 1
 )
-SELECT CASE WHEN $keyed AND count(*) OVER (PARTITION BY key_hash) = 1 THEN key_hash END AS row_key, row_hash
-FROM hashed;
+SELECT CASE WHEN $keyed AND repeated_keys.key_hash IS NULL THEN hashed.key_hash END AS row_key, row_hash
+FROM hashed LEFT JOIN repeated_keys USING (key_hash);

@@ -16,6 +16,10 @@ CREATE OR REPLACE TEMP MACRO cf_plain(v) AS
 CREATE OR REPLACE TEMP MACRO cf_plain_ascii(v) AS
     v IS NULL OR (regexp_full_match(v, '[!#-~](?:[ !#-~]*[!#-~])?') AND v NOT IN ('NULL', 'SSD_PH'));
 
+-- Not SQL Server's NULL literal nor the SSD placeholder: all that is left to judge in a file whose
+-- every value the scan found plain (caseflags/ingest/scan.py `FileScan.plain_ascii_values`).
+CREATE OR REPLACE TEMP MACRO cf_not_literal(v) AS v IS NULL OR v NOT IN ('NULL', 'SSD_PH');
+
 -- The typed value when the delivered one is clean (`typed` NULL only for a blank optional value);
 -- otherwise the statement fails and nothing is loaded.
 CREATE OR REPLACE TEMP MACRO cf_clean(typed, v, plain, required) AS CASE
@@ -33,8 +37,9 @@ CREATE OR REPLACE TEMP MACRO cf_day(v) AS CASE
         THEN CAST(try_strptime(left(v, 10), '%d/%m/%Y') AS DATE)
 END;
 
-CREATE OR REPLACE TEMP MACRO cf_date(v, sentinels) AS CASE
-    WHEN NOT list_contains(sentinels, cf_day(v)) THEN cf_day(v)
+-- A parsed day that is not a sentinel (`day`: cf_day of the delivered value, made once).
+CREATE OR REPLACE TEMP MACRO cf_not_sentinel(day, sentinels) AS CASE
+    WHEN NOT list_contains(sentinels, day) THEN day
 END;
 
 CREATE OR REPLACE TEMP MACRO cf_flag(v, truthy, falsy) AS CASE
@@ -53,11 +58,8 @@ CREATE OR REPLACE TEMP MACRO cf_aliased(v, alias_from, alias_to) AS
 
 -- A code or flag found in its list is plain (no padding; the lists are ASCII, and DuckDB's
 -- simple case mapping turns no other script into ASCII that polars' full mapping would not).
-CREATE OR REPLACE TEMP MACRO cf_code(v, codes) AS CASE WHEN list_contains(codes, upper(v)) THEN upper(v) END;
-
-CREATE OR REPLACE TEMP MACRO cf_aliased_code(v, codes, alias_from, alias_to) AS CASE
-    WHEN list_contains(codes, cf_aliased(v, alias_from, alias_to)) THEN cf_aliased(v, alias_from, alias_to)
-END;
+-- `code`: the delivered value in capitals (upper, or cf_aliased), made once.
+CREATE OR REPLACE TEMP MACRO cf_listed(code, codes) AS CASE WHEN list_contains(codes, code) THEN code END;
 
 -- Excel's "123.0" is 123.
 CREATE OR REPLACE TEMP MACRO cf_id(v) AS CASE WHEN contains(v, '.') THEN regexp_replace(v, '^([0-9]+)\.0+$', '\1') ELSE v END;
