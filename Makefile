@@ -45,17 +45,19 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-# Issue 28's goals on `la` and `large` (3 repeats each, interleaved; the 12-child delivery as a
-# night of `caseflags serve` in both sessions, the ad-hoc `caseflags run` of it in the `la` session),
-# then the workspace's page latency on `la`, the `la` ingest from PostgreSQL against
-# the files (issue 30: Debian's postgresql), then the goals table for both.
-# Generates bench/data/ once (minutes); about 40 minutes in all; figures go in bench/RESULTS.md.
+# Issue 28's goals on `la` and `large` (3 repeats each, interleaved; the 12-child delivery, its
+# first and next night under `caseflags serve` and ad hoc, in the `la` session: it does not depend
+# on the profile), then the workspace's page latency on `la`, the `la` ingest from PostgreSQL
+# against the files (issue 30: Debian's postgresql), the goals table for both, and the region:
+# 4 `la` authorities on 2 Dask workers against one after another (issue 28.7).
+# Generates bench/data/ once (minutes); about 50 minutes in all; figures go in bench/RESULTS.md.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --profile la --ephemeral-repeats 1
-	$(BIN)/python bench/run.py --profile large --fixed-repeats 0
+	$(BIN)/python bench/run.py --profile large --fixed-repeats 0 --served-repeats 0
 	$(BIN)/python bench/bench_web.py --profile la
 	$(BIN)/python bench/bench_database_source.py --profile la --repeats 2
 	$(BIN)/python bench/goals.py la large
+	$(BIN)/python bench/bench_region.py --authorities 4 --profile la --workers 2
 
 clean:
 	rm -rf $(VENV) reports caseflags.duckdb caseflags.duckdb.wal caseflags.*.duckdb caseflags.linkage-model.json caseflags.web.sqlite* .prefect

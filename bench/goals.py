@@ -30,7 +30,18 @@ ROWS = (
         ("prefect", "nightly"),
     ),
     ("peak_rss_over_input", "peak memory ÷ input bytes (first night; peak per stage)", "≤ 2×", None),
-    ("twelve_children_served_s", "12-child delivery under `caseflags serve` (flow time; warm worker)", "≤ 3 s", None),
+    (
+        "twelve_children_served_s",
+        "12-child delivery under `caseflags serve`, first night into a new store (flow time; warm worker)",
+        "≤ 3 s",
+        None,
+    ),
+    (
+        "twelve_children_served_next_s",
+        "12-child delivery's next night under `caseflags serve`, on that store (flow time; warm worker)",
+        "≤ 3 s",
+        None,
+    ),
     (
         "twelve_children_direct_s",
         "12-child delivery, ad hoc: a fresh process running the stages directly; "
@@ -67,8 +78,8 @@ def cell(results: dict, key: str, parts: tuple[str, str] | None) -> str:
         if any(stage_peaks.values()):
             detail += "; " + ", ".join(f"{s} {stage_peaks.get(s, 0):.0f}" for s in STAGES)
         detail += ")"
-    elif key == "twelve_children_served_s":
-        trigger = results["ratios"].get("twelve_children_served_trigger_s")
+    elif key in ("twelve_children_served_s", "twelve_children_served_next_s"):
+        trigger = results["ratios"].get(key[:-2] + "_trigger_s")
         detail = f" (trigger to completion {trigger:.2f} s)" if trigger is not None else ""
     elif key == "twelve_children_direct_s":
         server = results["ratios"].get("twelve_children_cli_server_s")

@@ -97,8 +97,14 @@ class ServedNightly:
         self.ready_in = time.perf_counter() - started
         return self
 
-    def run(self, variant: str, as_at: date, store: Path, reports: Path) -> dict:
-        parameters = {"as_at": as_at.isoformat(), "db": str(store), "out": str(reports), "new_store": True}
+    def run(
+        self, variant: str, as_at: date, store: Path, reports: Path, delivery: Path | None = None, new_store=True
+    ) -> dict:
+        """One served night: by default the serve's own delivery into a new store; `delivery` and
+        `new_store=False` run another delivery on a store an earlier night left (a night after)."""
+        parameters = {"as_at": as_at.isoformat(), "db": str(store), "out": str(reports), "new_store": new_store}
+        if delivery is not None:
+            parameters["extracts"] = str(delivery)
         load = os.getloadavg()
         completed = subprocess.run(
             [sys.executable, "-c", TRIGGER, json.dumps(parameters)],

@@ -38,4 +38,4 @@ def test_zero_leaves_duckdbs_own_default(tmp_path):
 def test_the_default_configuration_caps_duckdb_and_the_run_records_it(sample_run):
     _, _, record = sample_run
     assert load_config().limits["memory_limit_mib"] == 1024
-    assert record["duckdb_memory_limit"] == "1024.0 MiB"
+    assert record["duckdb_memory_limit"] == "1.0 GiB"  # 1024 MiB, as DuckDB states it
