@@ -90,11 +90,14 @@ def stage_csv_in_engine(
     }
     staged = f'"{STAGED_PREFIX}{table}"'
     create_staged_table(con, table, STAGED_PREFIX + table)
-    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    # One thread keeps the records in delivery order in the staged table (several may not,
+    # whatever preserve_insertion_order says): a staged row's id + 2 is its line. `threads` is one
+    # setting for the whole database: the ingest stage holds it at one (ahead.one_thread_each),
+    # and it is only changed here (and given back) when a caller did not.
+    threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
     try:
-        # One thread keeps the records in delivery order in the staged table (several may not,
-        # whatever preserve_insertion_order says): a staged row's id + 2 is its line.
-        con.execute("SET threads = 1")
+        if threads != 1:
+            con.execute("SET threads = 1")
         con.execute(
             sql_text("ingest/engine_stage.sql").format(
                 staged=staged, typed=query.typed(), values=query.values(), parsed=query.parsed()
@@ -111,7 +114,8 @@ def stage_csv_in_engine(
         con.execute(f"DROP TABLE IF EXISTS {staged}")
         return None
     finally:
-        con.execute(f"SET threads = {int(threads)}")
+        if threads != 1:
+            con.execute(f"SET threads = {threads}")
     try:
         loaded = con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0]
         # With no quoted line break and no blank line, line n holds record n - 1 (after the header).

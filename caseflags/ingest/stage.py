@@ -22,6 +22,7 @@ from caseflags.config import Config
 from caseflags.contracts.schema import load_contract
 from caseflags.errors import RunAborted
 from caseflags.faults import fault_point
+from caseflags.ingest.ahead import StagedAhead, largest_plain_csv, load_fingerprint, one_thread_each
 from caseflags.ingest.common import ExtractRefused
 from caseflags.ingest.database_source import DatabaseDelivery
 from caseflags.ingest.delivery import discover_delivery, no_delivery_files
@@ -110,6 +111,56 @@ def stage_delivery(
     live = live_fingerprints(con)
     on_first_change = _once(on_first_change)
     people = PeopleOutcome()  # children whose sources disagree: their dependent rows are quarantined too
+    with one_thread_each(con):
+        ahead = _start_largest_ahead(con, found, returns, in_database, limits, config, parser_version, live)
+        try:
+            _stage_tables(
+                con,
+                found,
+                returns,
+                in_database,
+                database,
+                delivery,
+                config,
+                limits,
+                parser_version,
+                live,
+                on_first_change,
+                people,
+                ahead,
+            )
+        finally:
+            if ahead is not None and not ahead.taken:
+                ahead.abandon(con)  # the night stopped before its turn
+    _settle_returns_ledger(delivery)
+    return delivery
+
+
+def _start_largest_ahead(con, found, returns, in_database, limits, config, parser_version, live) -> StagedAhead | None:
+    """The largest plain CSV of the delivery, scanned and staged in a thread (`ahead.py`)."""
+    largest = largest_plain_csv(found.files, lambda t: t not in in_database and not returns.paths_for(t))
+    if largest is None:
+        return None
+    table, path = largest
+    live_fingerprint = live[table]["load_fingerprint"] if table in live else None
+    return StagedAhead.start(con, table, path, limits, config.agencies, parser_version, live_fingerprint)
+
+
+def _stage_tables(
+    con,
+    found,
+    returns,
+    in_database,
+    database,
+    delivery,
+    config,
+    limits,
+    parser_version,
+    live,
+    on_first_change,
+    people,
+    ahead,
+) -> None:
     for table in load_contract():
         path = found.files.get(table)
         return_paths = returns.paths_for(table)
@@ -133,6 +184,7 @@ def stage_delivery(
             live,
             on_first_change,
             people,
+            ahead if ahead is not None and ahead.table == table else None,
         )
         delivery.outcomes[table] = outcome
         for entry in outcome.ledger:
@@ -140,8 +192,6 @@ def stage_delivery(
                 log.error("%s", describe_unbalanced(entry))
         if outcome.status == "LOADED" and sum(o.status == "LOADED" for o in delivery.outcomes.values()) == 1:
             fault_point("mid:ingest")
-    _settle_returns_ledger(delivery)
-    return delivery
 
 
 def _settle_returns_ledger(delivery: Delivery) -> None:
@@ -191,11 +241,16 @@ def _stage_one_table(
     live,
     on_first_change,
     people: PeopleOutcome | None = None,
+    ahead: StagedAhead | None = None,
 ):
+    """`ahead`: this table's file, already scanned and staged in a thread (its result is taken here)."""
     sources = ([path] if path else []) + return_paths
     names = " + ".join(p.name for p in sources)
     try:
-        scan = scan_file(path) if isinstance(path, Path) else None  # one streaming pass: hash and shape
+        if ahead is not None:
+            scan = ahead.scan()
+        else:
+            scan = scan_file(path) if isinstance(path, Path) else None  # one streaming pass: hash and shape
         # A database table streams its rows once here: their digest is its content hash.
         hashes = [(scan.sha256 if scan is not None else path.sha256) if p is path else returns.hash(p) for p in sources]
     except RunAborted:
@@ -208,7 +263,7 @@ def _stage_one_table(
         delivery.refuse_file(problem)
         return _refused(table, names, problem.reason, None, [problem])
     content_sha256 = hashes[0] if len(hashes) == 1 else hashlib.sha256(":".join(hashes).encode()).hexdigest()
-    fingerprint = hashlib.sha256(f"{content_sha256}:{parser_version}".encode()).hexdigest()
+    fingerprint = load_fingerprint(content_sha256, parser_version)
     if table in live and live[table]["load_fingerprint"] == fingerprint:
         return _unchanged(con, table, names, live[table], delivery.staged)
     on_first_change()
@@ -220,11 +275,12 @@ def _stage_one_table(
             elif source == path:
                 # The common night: a clean CSV typed by DuckDB straight into its staged table;
                 # anything else (or a table also given by a return) through the exact reader.
-                engine = (
-                    None
-                    if return_paths
-                    else stage_csv_in_engine(con, path, table, scan, limits, config.agencies, hashes[0])
-                )
+                if return_paths:
+                    engine = None
+                elif ahead is not None:
+                    engine = ahead.engine()
+                else:
+                    engine = stage_csv_in_engine(con, path, table, scan, limits, config.agencies, hashes[0])
                 parts.append(
                     engine
                     or parse_extract(
@@ -241,6 +297,12 @@ def _stage_one_table(
                 parts.append(returns.parsed(source, table, config, limits))
         except RunAborted:
             raise
+        except duckdb.OutOfMemoryException as exc:
+            # Not the file's fault, and the exact reader would need far more: the operator's to raise.
+            raise RunAborted(
+                f"DuckDB ran out of memory reading {source.name} within its limit: raise [limits] memory_limit_mib "
+                "in the configuration (0: DuckDB's own default)"
+            ) from exc
         except ExtractRefused as problem:
             problems.append(problem)
         except Exception as exc:  # noqa: BLE001 - reading one file never ends the run
