@@ -50,7 +50,8 @@ lint: $(STAMP)
 # on the profile), then the workspace's page latency on `la`, the `la` ingest from PostgreSQL
 # against the files (issue 30: Debian's postgresql), the goals table for both, and the region:
 # 4 `la` authorities on 2 Dask workers against one after another (issue 28.7).
-# Generates bench/data/ once (minutes); about 50 minutes in all; figures go in bench/RESULTS.md.
+# Generates bench/data/ once (minutes); 26 minutes in all on a quiet 2-core machine once the
+# data exist (2026-12-06); figures go in bench/RESULTS.md.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --profile la --ephemeral-repeats 1
 	$(BIN)/python bench/run.py --profile large --fixed-repeats 0 --served-repeats 0
