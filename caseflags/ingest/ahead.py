@@ -52,7 +52,6 @@ class _Staged:
     scan_error: BaseException | None = None
     engine: EngineExtract | None = None
     engine_error: BaseException | None = None
-    engine_tried: bool = False
 
 
 @dataclass
@@ -126,7 +125,6 @@ def _scan_and_stage(cursor, table, path, limits, agencies, parser_version, live_
     if load_fingerprint(staged.scan.sha256, parser_version) == live_fingerprint:
         return staged  # unchanged: the file's turn keeps the live rows
     try:
-        staged.engine_tried = True
         staged.engine = stage_csv_in_engine(cursor, path, table, staged.scan, limits, agencies, staged.scan.sha256)
     except BaseException as exc:  # noqa: BLE001 - raised again at the file's turn
         staged.engine_error = exc

@@ -10,7 +10,6 @@ import logging
 import re
 from contextlib import contextmanager
 
-import duckdb
 import pyarrow as pa
 
 from caseflags.linkage.model import (
@@ -109,7 +108,7 @@ def score_unresolved_records(con, *, model_path, retrain, seed, review_threshold
             status = "trained"
         if TERM_FREQUENCIES not in model:
             model[TERM_FREQUENCIES] = term_frequencies(
-                con.sql(CHILDREN_SQL).to_arrow_table(), con.sql(UNRESOLVED_SQL).to_arrow_table(), con
+                con, con.sql(CHILDREN_SQL).to_arrow_table(), con.sql(UNRESOLVED_SQL).to_arrow_table()
             )
             if model_path is not None:
                 save_model(model, model_path)
@@ -180,11 +179,11 @@ TF_COLUMNS = ("forename", "surname")
 SCORING_VERSION = 1  # bump when scores_sql or the scored columns change: kept scores are then redone
 
 
-def term_frequencies(children, records, con=None) -> dict[str, dict[str, float]]:
+def term_frequencies(con, children, records) -> dict[str, dict[str, float]]:
     """splink's own term frequency of each forename and surname among these children and records
-    (what it would compute scoring them), keyed by the name's digest. `con`: the store connection
-    whose memory limit the work keeps to (None: DuckDB's own default)."""
-    with duckdb.connect() if con is None else private_database(con) as work:
+    (what it would compute scoring them), keyed by the name's digest; worked out within the store
+    connection `con`'s memory limit."""
+    with private_database(con) as work:
         return _term_frequencies_in(work, children, records)
 
 
