@@ -473,6 +473,29 @@ def session(args) -> int:
     rows_equal = row_comparison = agreement_rows = typical_vs_scratch = links_vs_scratch = served = None
     load_start = [round(x, 2) for x in os.getloadavg()]
     started = time.perf_counter()
+
+    def session_results(machine_info: dict | None) -> dict:
+        """The session's figures so far (read when called: the loop below updates them)."""
+        return assemble(
+            args,
+            runs,
+            as_at,
+            next_at,
+            started,
+            load_start,
+            server,
+            first,
+            nxt,
+            twelve,
+            rows_equal,
+            row_comparison,
+            typical_vs_scratch,
+            agreement_rows,
+            machine_info,
+            links_vs_scratch,
+            served,
+        )
+
     need_server = args.prefect_repeats > 0 or args.fixed_repeats > 0 or args.served_repeats > 0
     server = PrefectServer(work / "prefect-server", env) if need_server else None
     if server is not None:
@@ -605,29 +628,7 @@ def session(args) -> int:
                         )
                     )
             # Figures so far, after every repeat: a session cut short still leaves its medians.
-            write_results(
-                out,
-                assemble(
-                    args,
-                    runs,
-                    as_at,
-                    next_at,
-                    started,
-                    load_start,
-                    server,
-                    first,
-                    nxt,
-                    twelve,
-                    rows_equal,
-                    row_comparison,
-                    typical_vs_scratch,
-                    agreement_rows,
-                    None,
-                    links_vs_scratch,
-                    served,
-                ),
-                final=False,
-            )
+            write_results(out, session_results(None), final=False)
             if repeat < args.repeats - 1:  # keep the last store for inspection; the others are large
                 for pattern in (f"store-{repeat}.*", f"prefect-{repeat}.*", "scratch-next.*"):
                     for path in work.glob(pattern):
@@ -638,25 +639,7 @@ def session(args) -> int:
         if server is not None:
             server.__exit__()
 
-    results = assemble(
-        args,
-        runs,
-        as_at,
-        next_at,
-        started,
-        load_start,
-        server,
-        first,
-        nxt,
-        twelve,
-        rows_equal,
-        row_comparison,
-        typical_vs_scratch,
-        agreement_rows,
-        machine(),
-        links_vs_scratch,
-        served,
-    )
+    results = session_results(machine())
     write_results(out, results, final=True)
     print(markdown(results))
     status = 0

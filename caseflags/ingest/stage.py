@@ -114,21 +114,39 @@ def stage_delivery(
     with one_thread_each(con):
         ahead = _start_largest_ahead(con, found, returns, in_database, limits, config, parser_version, live)
         try:
-            _stage_tables(
-                con,
-                found,
-                returns,
-                in_database,
-                database,
-                delivery,
-                config,
-                limits,
-                parser_version,
-                live,
-                on_first_change,
-                people,
-                ahead,
-            )
+            for table in load_contract():
+                path = found.files.get(table)
+                return_paths = returns.paths_for(table)
+                if table in in_database:  # read from the database; a file for it too is not used
+                    if path is not None:
+                        delivery.refuse_file(
+                            ExtractRefused(path.name, f"not used: table {table} is read from {database.name}")
+                        )
+                    path = database.table(table)
+                if path is None and not return_paths:
+                    delivery.outcomes[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
+                    continue
+                outcome = _stage_one_table(
+                    con,
+                    table,
+                    path,
+                    return_paths,
+                    returns,
+                    delivery,
+                    config,
+                    limits,
+                    parser_version,
+                    live,
+                    on_first_change,
+                    people,
+                    ahead if ahead is not None and ahead.table == table else None,
+                )
+                delivery.outcomes[table] = outcome
+                for entry in outcome.ledger:
+                    if entry["balanced"] is False:
+                        log.error("%s", describe_unbalanced(entry))
+                if outcome.status == "LOADED" and sum(o.status == "LOADED" for o in delivery.outcomes.values()) == 1:
+                    fault_point("mid:ingest")
         finally:
             if ahead is not None and not ahead.taken:
                 ahead.abandon(con)  # the night stopped before its turn
@@ -144,54 +162,6 @@ def _start_largest_ahead(con, found, returns, in_database, limits, config, parse
     table, path = largest
     live_fingerprint = live[table]["load_fingerprint"] if table in live else None
     return StagedAhead.start(con, table, path, limits, config.agencies, parser_version, live_fingerprint)
-
-
-def _stage_tables(
-    con,
-    found,
-    returns,
-    in_database,
-    database,
-    delivery,
-    config,
-    limits,
-    parser_version,
-    live,
-    on_first_change,
-    people,
-    ahead,
-) -> None:
-    for table in load_contract():
-        path = found.files.get(table)
-        return_paths = returns.paths_for(table)
-        if table in in_database:  # read from the database; a file for it too is not used
-            if path is not None:
-                delivery.refuse_file(ExtractRefused(path.name, f"not used: table {table} is read from {database.name}"))
-            path = database.table(table)
-        if path is None and not return_paths:
-            delivery.outcomes[table] = ExtractOutcome(table, None, "NOT_DELIVERED")
-            continue
-        outcome = _stage_one_table(
-            con,
-            table,
-            path,
-            return_paths,
-            returns,
-            delivery,
-            config,
-            limits,
-            parser_version,
-            live,
-            on_first_change,
-            people,
-            ahead if ahead is not None and ahead.table == table else None,
-        )
-        delivery.outcomes[table] = outcome
-        for entry in outcome.ledger:
-            if entry["balanced"] is False:
-                log.error("%s", describe_unbalanced(entry))
-        if outcome.status == "LOADED" and sum(o.status == "LOADED" for o in delivery.outcomes.values()) == 1:
-            fault_point("mid:ingest")
 
 
 def _settle_returns_ledger(delivery: Delivery) -> None:
